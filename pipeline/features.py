@@ -1,0 +1,108 @@
+"""From a pair's annotations to its 29 features (SPEC section 4).
+
+Each feature compares response 1 with response 2: +1 when response 1 has more of the
+property, -1 when less, 0 when equal or not applicable. All rules are small pure
+functions so each can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from .properties import BASIC, PROPERTY_NAMES
+from .records import SEVERITIES, Pair, Response
+
+# SPEC 4d: for a shorter count s <= 11, the longer count l must reach this to count.
+SHORT_LENGTH_THRESHOLD = {0: 1, 1: 3, 2: 5, 3: 7, 4: 8, 5: 10, 6: 11, 7: 13, 8: 14, 9: 16, 10: 17, 11: 19}
+
+
+def sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def valid_rating(score: float | None) -> float:
+    """A basic rating outside 0..3 (or missing) counts as 0."""
+    if score is None or not 0 <= score <= 3:
+        return 0.0
+    return score
+
+
+def compare_rating(r1: float | None, r2: float | None) -> int:
+    return sign(valid_rating(r1) - valid_rating(r2))
+
+
+def compare_relevance(r1: float | None, r2: float | None) -> int:
+    """Relevance only separates 'not relevant at all' (0) from anything else."""
+    a, b = valid_rating(r1) > 0, valid_rating(r2) > 0
+    return int(a) - int(b)
+
+
+def compare_errors(n1: int, n2: int) -> int:
+    """Fewer errors is better: +1 when response 2 has more errors than response 1."""
+    return sign(n2 - n1)
+
+
+def clearly_different_length(short: int, long: int) -> bool:
+    """SPEC 4d: is `long` clearly longer than `short` (short <= long)?"""
+    if short <= 11:
+        return long >= SHORT_LENGTH_THRESHOLD[max(short, 0)]
+    diff = long - short
+    return ((short <= 0.7 * long and diff >= 10) or (short <= 0.8 * long and diff >= 20)
+            or (short <= 0.9 * long and diff >= 40))
+
+
+def compare_length(n1: int | None, n2: int | None) -> int:
+    if n1 is None or n2 is None or n1 == n2:
+        return 0
+    short, long = min(n1, n2), max(n1, n2)
+    if not clearly_different_length(short, long):
+        return 0
+    return 1 if n1 > n2 else -1
+
+
+def mean_score(items) -> float:
+    return sum(i.score for i in items) / len(items) if items else 0.0
+
+
+def query_specific_met(pair: Pair) -> dict[str, bool]:
+    """Which query-specific properties apply to this pair's query (SPEC 4c prerequisites)."""
+    return {
+        "clarify intent": pair.clear_intent is False,
+        "show empathetic": pair.express_feelings is True,
+        "satisfy constraints": bool(pair.constraints),
+        "support stances": bool(pair.stances),
+        "correct mistakes": bool(pair.mistakes),
+    }
+
+
+def usable(pair: Pair) -> bool:
+    """A pair is usable for fitting when both error checks are applicable."""
+    return pair.r1.applicable and pair.r2.applicable
+
+
+def _basic_features(r1: Response, r2: Response) -> dict[str, int]:
+    out = {}
+    for p in BASIC:
+        a, b = r1.ratings.get(p.source_key), r2.ratings.get(p.source_key)
+        if p.name == "relevant":
+            out[p.name] = compare_relevance(a, b)
+        elif p.name == "non-repetitive":
+            out[p.name] = -compare_rating(a, b)  # the rating is 'repetitive': less is better
+        else:
+            out[p.name] = compare_rating(a, b)
+    return out
+
+
+def pair_features(pair: Pair) -> dict[str, int]:
+    """All 29 features of a pair, by short name, in the paper's order."""
+    feats = _basic_features(pair.r1, pair.r2)
+    c1, c2 = pair.r1.error_counts(), pair.r2.error_counts()
+    applicable = usable(pair)
+    for sev in SEVERITIES:
+        feats[f"no {sev} errors"] = compare_errors(c1[sev], c2[sev]) if applicable else 0
+    for prop, met in query_specific_met(pair).items():
+        feats[prop] = sign(mean_score(pair.r1.query_specific[prop]) - mean_score(pair.r2.query_specific[prop])) if met else 0
+    feats["lengthy"] = compare_length(pair.r1.num_words, pair.r2.num_words)
+    return {name: feats[name] for name in PROPERTY_NAMES}
+
+
+def feature_vector(pair: Pair) -> list[int]:
+    return list(pair_features(pair).values())

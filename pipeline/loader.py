@@ -1,0 +1,233 @@
+"""Loading released-format records into the database, in one transaction.
+
+The same path serves the release, the generated demo and freshly annotated pairs: every
+record is checked (`records.parse_record`), turned into rows of the tidy tables, and its
+features computed (`features.pair_features`). A record that breaks the format stops the
+load and nothing of it stays. A pair already in the database (same query and responses)
+is not stored again; only labels it did not have are added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from . import db as dbmod
+from . import sources
+from .features import pair_features, usable
+from .properties import QUERY_GROUPS
+from .records import Pair, parse_record
+
+CHUNK = 5000  # pairs per insert: bounds memory on large files
+
+
+@dataclass
+class LoadReport:
+    source: str
+    records: int = 0
+    new_pairs: int = 0
+    existing_pairs: int = 0
+    duplicates_in_source: int = 0
+    new_labels: int = 0
+    usable_pairs: int = 0
+    judges: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    already_loaded: bool = False
+
+    def summary(self) -> str:
+        if self.already_loaded:
+            return f"{self.source}: already loaded, nothing changed"
+        return (f"{self.source}: {self.records} records, {self.new_pairs} new pairs "
+                f"({self.usable_pairs} usable for fitting), {self.existing_pairs} already present, "
+                f"{self.new_labels} new labels from {len(self.judges)} judges, in {self.seconds:.1f} s")
+
+
+def pair_key(query: str, response_1: str, response_2: str) -> str:
+    h = hashlib.sha1()
+    for part in (query, response_1, response_2):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def pair_group_rows(pair: Pair) -> list[tuple[str, str]]:
+    """(group_name, group_kind) for every group the pair belongs to (SPEC section 5)."""
+    rows = []
+    if pair.scenario_group:
+        rows.append((pair.scenario_group, "scenario"))
+    met = {
+        "intent_unclear": pair.clear_intent is False,
+        "express_feeling": pair.express_feelings is True,
+        "w_constraints": bool(pair.constraints),
+        "w_stances": bool(pair.stances),
+        "w_mistakes": bool(pair.mistakes),
+    }
+    rows += [(g.name, "query-specific") for g in QUERY_GROUPS if met[g.key]]
+    return rows
+
+
+class _Rows:
+    """Column buffers for each table, flushed to DuckDB as Arrow tables."""
+
+    TABLES = {
+        "pairs": ["pair_id", "source", "source_index", "source_id", "pair_key", "query", "scenario_auto_j",
+                  "scenario_group", "model_1", "model_2", "response_1", "response_2", "num_words_1",
+                  "num_words_2", "reference", "usable"],
+        "labels": ["pair_id", "judge", "preferred", "prob_1"],
+        "query_facts": ["pair_id", "clear_intent", "express_feelings", "n_constraints", "n_stances", "n_mistakes"],
+        "query_items": ["pair_id", "item_kind", "item_index", "text"],
+        "ratings": ["pair_id", "response", "property", "aspect", "score"],
+        "error_checks": ["pair_id", "response", "applicable"],
+        "errors": ["pair_id", "response", "error_index", "severity", "error_type", "description"],
+        "query_specific": ["pair_id", "response", "property", "item_index", "description", "label", "score"],
+        "features": ["pair_id", "property", "value"],
+        "pair_groups": ["pair_id", "group_name", "group_kind"],
+    }
+
+    def __init__(self):
+        self.cols = {t: {c: [] for c in cs} for t, cs in self.TABLES.items()}
+        self.n_pairs = 0
+
+    def add(self, table: str, *values) -> None:
+        for col, v in zip(self.cols[table].values(), values):
+            col.append(v)
+
+    def flush(self, con) -> None:
+        for table, cols in self.cols.items():
+            if not next(iter(cols.values())):
+                continue
+            arrow = pa.table(cols)  # noqa: F841 - read by DuckDB below
+            names = ", ".join(cols)
+            if table == "labels":
+                con.execute(f"INSERT INTO labels ({names}) SELECT {names} FROM arrow ON CONFLICT DO NOTHING")
+            else:
+                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM arrow")
+        self.__init__()
+
+
+def _add_pair(rows: _Rows, pid: int, pair: Pair, source: str, key: str) -> bool:
+    from .properties import BASIC
+
+    ok = usable(pair)
+    rows.add("pairs", pid, source, pair.position, pair.source_id, key, pair.query, pair.scenario_auto_j,
+             pair.scenario_group, pair.r1.model, pair.r2.model, pair.r1.content, pair.r2.content,
+             pair.r1.num_words, pair.r2.num_words, pair.reference, ok)
+    rows.add("query_facts", pid, pair.clear_intent, pair.express_feelings,
+             len(pair.constraints), len(pair.stances), len(pair.mistakes))
+    for kind, items in (("constraint", pair.constraints), ("stance", pair.stances), ("mistake", pair.mistakes)):
+        for i, text in enumerate(items):
+            rows.add("query_items", pid, kind, i, text)
+    for n, resp in ((1, pair.r1), (2, pair.r2)):
+        for p in BASIC:
+            rows.add("ratings", pid, n, p.name, p.source_key, resp.ratings[p.source_key])
+        rows.add("error_checks", pid, n, resp.applicable)
+        for i, e in enumerate(resp.errors):
+            rows.add("errors", pid, n, i, e["severity"], e["type"], e["description"])
+        for prop, items in resp.query_specific.items():
+            for i, item in enumerate(items):
+                rows.add("query_specific", pid, n, prop, i, item.description, item.label, item.score)
+    if ok:
+        for prop, value in pair_features(pair).items():
+            rows.add("features", pid, prop, value)
+    for name, kind in pair_group_rows(pair):
+        rows.add("pair_groups", pid, name, kind)
+    return ok
+
+
+def _first_ids_usable(records: list[dict]) -> bool:
+    """In an empty database, records' own integer ids become pair ids if they are clean."""
+    ids = [r.get("id") for r in records if isinstance(r, dict)]
+    return (len(ids) == len(records) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids)
+            and len(set(ids)) == len(ids))
+
+
+def _own_id(rec: dict, pair: Pair, taken: set[int]) -> int:
+    rid = rec.get("id")
+    if not isinstance(rid, int) or isinstance(rid, bool) or rid < 0 or rid in taken:
+        from .records import RecordError
+        raise RecordError(f"record {pair.position}", "id",
+                          f"the first records carry unique integer ids, so every record must; got {rid!r}")
+    return rid
+
+
+def load_records(records: Iterable[dict], *, source: str, kind: str = "release", location: str | None = None,
+                 fingerprint: str | None = None, generated: bool = False, db=None,
+                 judge_kinds: dict[str, str] | None = None) -> LoadReport:
+    """Load released-format records from one source; all or nothing."""
+    started = time.perf_counter()
+    report = LoadReport(source=source)
+    with dbmod.writing(db) as con:
+        if fingerprint and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint]).fetchone():
+            report.already_loaded = True
+            return report
+        labels_before = _count_labels(con)
+        known = dict(con.execute("SELECT pair_key, pair_id FROM pairs").fetchall())
+        empty = not known
+        offset = con.execute("SELECT coalesce(max(pair_id) + 1, 0) FROM pairs").fetchone()[0]
+        judges: set[str] = set()
+        taken: set[int] = set()  # pair ids given in this load
+        rows = _Rows()
+        records = iter(records)
+        position = 0
+        use_ids = None
+        while True:
+            buffer = [r for _, r in zip(range(CHUNK), records)]
+            if not buffer:
+                break
+            if use_ids is None:  # decided once, on the first chunk
+                use_ids = empty and _first_ids_usable(buffer)
+            for rec in buffer:
+                pair = parse_record(rec, position)
+                position += 1
+                key = pair_key(pair.query, pair.r1.content, pair.r2.content)
+                if key in known:
+                    pid = known[key]
+                    if pid >= offset:
+                        report.duplicates_in_source += 1
+                    else:
+                        report.existing_pairs += 1
+                else:
+                    pid = _own_id(rec, pair, taken) if use_ids else offset + pair.position
+                    known[key] = pid
+                    taken.add(pid)
+                    report.new_pairs += 1
+                    report.usable_pairs += _add_pair(rows, pid, pair, source, key)
+                for judge, choice in pair.labels.items():
+                    rows.add("labels", pid, judge, choice, None)
+                    judges.add(judge)
+            rows.flush(con)
+        report.records = position
+        if position == 0:
+            raise sources.SourceError(f"{source}: no records")
+        report.new_labels = _count_labels(con) - labels_before
+        con.execute(
+            "INSERT INTO sources (source, kind, location, fingerprint, generated, n_pairs) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET n_pairs = sources.n_pairs + excluded.n_pairs, "
+            "fingerprint = excluded.fingerprint, loaded_at = now()",
+            [source, kind, location, fingerprint, generated, report.new_pairs])
+        kinds = judge_kinds or {}
+        for judge in sorted(judges):
+            con.execute("INSERT INTO judges (judge, kind, source) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        [judge, kinds.get(judge, "human" if judge.startswith("human") else "llm"), source])
+        report.judges = sorted(judges)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _count_labels(con) -> int:
+    return con.execute("SELECT count(*) FROM labels").fetchone()[0]
+
+
+def load_source(source: str, *, db=None, name: str | None = None, kind: str = "release",
+                generated: bool = False) -> LoadReport:
+    """Load a local .json/.jsonl/.parquet file or folder, or hf:OWNER/NAME."""
+    display, files = sources.resolve(source)
+    return load_records(sources.iter_records(files), source=name or display, kind=kind, location=source,
+                        fingerprint=sources.fingerprint(files), generated=generated, db=db)
+
+
+__all__ = ["LoadReport", "load_records", "load_source", "pair_key", "pair_group_rows"]

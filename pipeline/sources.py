@@ -1,0 +1,123 @@
+"""Where released-format records come from: local .json / .jsonl / .parquet files, or the hub.
+
+Each reader yields plain dicts one at a time, so a large file never sits in memory twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+HF_PREFIX = "hf:"
+SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+class SourceError(ValueError):
+    """A source that cannot be read: says which file and where."""
+
+
+def fingerprint(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def iter_jsonl(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SourceError(f"{path}: line {lineno} is not valid JSON ({exc.msg})") from None
+
+
+def iter_json(path: Path) -> Iterator[dict]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Many '.json' files are really JSON lines.
+        if text.lstrip().startswith("{") and "\n" in text.strip():
+            yield from iter_jsonl(path)
+            return
+        raise SourceError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})") from None
+    if isinstance(data, dict):
+        lists = [v for k, v in data.items() if k in ("data", "records", "rows", "train") and isinstance(v, list)]
+        if not lists:
+            raise SourceError(f"{path}: expected a JSON list of records (or an object with a 'data' list)")
+        data = lists[0]
+    if not isinstance(data, list):
+        raise SourceError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+    yield from data
+
+
+def iter_parquet(path: Path) -> Iterator[dict]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several kinds for a bad file
+        raise SourceError(f"{path}: not a readable parquet file ({exc})") from None
+    for batch in pf.iter_batches(batch_size=2048):
+        yield from batch.to_pylist()
+
+
+def iter_file(path: Path) -> Iterator[dict]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return iter_jsonl(path)
+    if suffix == ".json":
+        return iter_json(path)
+    if suffix == ".parquet":
+        return iter_parquet(path)
+    raise SourceError(f"{path}: unsupported file type '{suffix}' (use .json, .jsonl or .parquet)")
+
+
+def data_files(folder: Path) -> list[Path]:
+    """The data files of a downloaded dataset folder, in a stable order."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not files:
+        raise SourceError(f"{folder}: no .json, .jsonl or .parquet files")
+    return files
+
+
+def download_hf(repo_id: str) -> Path:
+    """Download a dataset repository from the Hugging Face hub (cached) and return its folder."""
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:  # pragma: no cover - it is a dependency
+        raise SourceError("loading from the hub needs the huggingface_hub package") from exc
+    try:
+        return Path(snapshot_download(repo_id=repo_id, repo_type="dataset",
+                                      allow_patterns=["*.json", "*.jsonl", "*.parquet"]))
+    except Exception as exc:  # network errors, unknown repository, ...
+        raise SourceError(f"hf:{repo_id}: could not download from the Hugging Face hub ({exc.__class__.__name__}: {exc})") from None
+
+
+def resolve(source: str) -> tuple[str, list[Path]]:
+    """(display name, files) for a path, a folder or hf:OWNER/NAME."""
+    if source.startswith(HF_PREFIX):
+        repo_id = source[len(HF_PREFIX):].strip("/")
+        if repo_id.count("/") != 1:
+            raise SourceError(f"{source}: expected hf:OWNER/NAME")
+        return repo_id, data_files(download_hf(repo_id))
+    path = Path(source)
+    if not path.exists():
+        raise SourceError(f"{source}: no such file")
+    if path.is_dir():
+        return path.name, data_files(path)
+    iter_file(path)  # checks the suffix now, before anything is opened for writing
+    return path.name, [path]
+
+
+def iter_records(files: list[Path]) -> Iterator[dict]:
+    for path in files:
+        yield from iter_file(path)
