@@ -225,12 +225,19 @@ def _query_specific(rng, quality: float, facts: dict) -> dict:
     return q
 
 
-def generate_records(seed: int = SEED, profiles: list[JudgeProfile] = PROFILES) -> list[dict]:
-    """All demo records, labels included, in a fixed order (by scenario group)."""
+def generate_records(seed: int = SEED, profiles: list[JudgeProfile] = PROFILES,
+                     group_sizes: dict[str, int] | None = None) -> list[dict]:
+    """All demo records, labels included, in a fixed order (by scenario group).
+
+    `group_sizes` makes a smaller (or larger) dataset of the same shape, for tests and
+    benchmarks; prerequisite counts scale with it.
+    """
     rng = np.random.default_rng(seed)
-    groups = [g for g in SCENARIO_GROUPS for _ in range(GROUP_SIZES[g])]
+    sizes = group_sizes or GROUP_SIZES
+    groups = [g for g, size in sizes.items() for _ in range(size)]
     n = len(groups)
-    met = {k: _pick(rng, n, c) for k, c in PREREQUISITE_COUNTS.items()}
+    scale = n / sum(GROUP_SIZES.values())
+    met = {k: _pick(rng, n, min(n, round(c * scale))) for k, c in PREREQUISITE_COUNTS.items()}
     models = list(MODELS)
     records = []
     for i, group in enumerate(groups):
@@ -244,7 +251,7 @@ def generate_records(seed: int = SEED, profiles: list[JudgeProfile] = PROFILES) 
             "explicit subjective stances": ["the user's stance on the topic"] if met["stances"][i] else [],
             "explicit mistakes or biases": ["a wrong assumption in the query"] if met["mistakes"][i] else [],
         }
-        rec = {"id": i, "query": _QUERY_TEMPLATES[group].format(t=topic) + " (generated demo query)",
+        rec = {"id": i, "query": _QUERY_TEMPLATES.get(group, "Tell me about {t}.").format(t=topic) + " (generated demo query)",
                "scenario_auto-j": group.lower().replace(" ", "_"), "scenario_group": group}
         for n_, r in ((1, r1), (2, r2)):
             quality = r.pop("_quality")

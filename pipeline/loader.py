@@ -13,6 +13,7 @@ import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -160,10 +161,25 @@ def load_records(records: Iterable[dict], *, source: str, kind: str = "release",
     """Load released-format records from one source; all or nothing."""
     started = time.perf_counter()
     report = LoadReport(source=source)
-    with dbmod.writing(db) as con:
+    path = dbmod.resolve_db_path(db)
+    existed = path.exists()
+    try:
+        _load(con_db=db, records=records, source=source, kind=kind, location=location,
+              fingerprint=fingerprint, generated=generated, judge_kinds=judge_kinds, report=report)
+    except BaseException:
+        if not existed:  # a failed first load leaves no file behind, as before
+            for p in (path, Path(str(path) + ".wal")):
+                p.unlink(missing_ok=True)
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _load(*, con_db, records, source, kind, location, fingerprint, generated, judge_kinds, report) -> None:
+    with dbmod.writing(con_db) as con:
         if fingerprint and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint]).fetchone():
             report.already_loaded = True
-            return report
+            return
         labels_before = _count_labels(con)
         known = dict(con.execute("SELECT pair_key, pair_id FROM pairs").fetchall())
         empty = not known
@@ -214,8 +230,6 @@ def load_records(records: Iterable[dict], *, source: str, kind: str = "release",
             con.execute("INSERT INTO judges (judge, kind, source) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                         [judge, kinds.get(judge, "human" if judge.startswith("human") else "llm"), source])
         report.judges = sorted(judges)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _count_labels(con) -> int:

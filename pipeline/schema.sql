@@ -148,5 +148,10 @@ CREATE TABLE IF NOT EXISTS fit_runs (
     folds        INTEGER,
     note         VARCHAR,
     fitted_at    TIMESTAMP DEFAULT current_timestamp,
+    group_kind   VARCHAR,            -- 'scenario' or 'query-specific': Overall similarity averages scenario groups
+    position     INTEGER,            -- imported: the judge's line in its file, so export keeps the order
     PRIMARY KEY (judge, group_name)
 );
+-- Files made before these columns existed get them here (no-op otherwise).
+ALTER TABLE fit_runs ADD COLUMN IF NOT EXISTS group_kind VARCHAR;
+ALTER TABLE fit_runs ADD COLUMN IF NOT EXISTS position INTEGER;

@@ -1,0 +1,38 @@
+# Two commands: `make app` (the dashboard on the demo data) and `make test` (every test).
+# Both create .venv from pyproject.toml on first use; nothing else to install by hand.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DB     ?= $(or $(PREFDISSECT_DB),data/preference.duckdb)
+PORT   ?= 8501
+
+.PHONY: app test demo bench browser-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# The dashboard; builds the demo database first when there is none.
+app: $(VENV)/.installed
+	@test -f "$(DB)" || $(PY) -m pipeline demo --db "$(DB)"
+	PREFDISSECT_DB="$(DB)" $(VENV)/bin/streamlit run Home.py --server.port $(PORT)
+
+# Every test, on both cores.
+test: $(VENV)/.installed
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+demo: $(VENV)/.installed
+	$(PY) -m pipeline demo --db "$(DB)"
+
+# Headless Chromium for the browser test (Debian's package; needs root).
+browser-deps:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+bench: $(VENV)/.installed
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

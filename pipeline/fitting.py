@@ -1,0 +1,305 @@
+"""Fitting every judge x group: the dissection of SPEC section 6, stored in `fits` and `fit_runs`.
+
+The work is split in three steps so that the database is never locked while numbers are
+crunched (the app keeps reading during a fit):
+
+1. read: one short read-only connection collects features, groups and labels;
+2. compute: per group, X (usable pairs x 29) and for all its judges Y and a label mask,
+   handed to `bayes` (all groups of one batch in one call);
+3. write: one short transaction replaces the rows of the judges (and groups) fitted.
+
+A judge with fewer than `min_labels` labels in a group is not fitted there: it gets a
+'skipped' row in `fit_runs` saying why, and no weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from . import bayes
+from . import db as dbmod
+from .properties import N_PROPERTIES, PROPERTY_NAMES
+
+MIN_LABELS = 30
+ACCURACY_FOLDS = 5      # k of the held-out accuracy when the weights are not k-fold averaged
+GROUPS_PER_BATCH = 4    # groups handed to bayes at once: batching speed vs. a lively progress bar
+FIT_SOURCE = "fit"      # fits.source of our own fits
+METHOD = "ep"           # bayes' default: expectation propagation for the posterior mean
+
+Progress = Callable[[int, int], None]
+
+
+class FitError(ValueError):
+    """The request can't be fitted (unknown judge or group, bad option); says why."""
+
+
+@dataclass
+class GroupData:
+    """One group's usable pairs and every requested judge's labels on them."""
+
+    name: str
+    kind: str
+    X: np.ndarray                 # (n, 29) features
+    Y: np.ndarray                 # (J, n) 1 where the judge preferred response 1
+    mask: np.ndarray              # (J, n) the judge labelled the pair
+    judges: list[str]
+
+
+@dataclass
+class RunRow:
+    judge: str
+    group_name: str
+    group_kind: str
+    status: str                   # 'fitted' or 'skipped'
+    n_pairs: int
+    accuracy: float | None = None
+    note: str | None = None
+
+
+@dataclass
+class FitReport:
+    judges: list[str]
+    groups: list[str]
+    folds: int | None
+    min_labels: int
+    runs: list[RunRow] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fitted(self) -> int:
+        return sum(r.status == "fitted" for r in self.runs)
+
+    @property
+    def skipped(self) -> list[RunRow]:
+        return [r for r in self.runs if r.status == "skipped"]
+
+    def summary(self) -> str:
+        how = f"{self.folds}-fold averaged" if self.folds else "one fit per judge x group"
+        return (f"fitted {self.fitted} judge x group models ({how}), skipped {len(self.skipped)} "
+                f"(under {self.min_labels} labels); {len(self.judges)} judges, {len(self.groups)} groups, "
+                f"in {self.seconds.get('total', 0):.1f} s")
+
+
+# ------------------------------------------------------------------------------ read
+
+
+def _labelled_judges(con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT DISTINCT judge FROM labels ORDER BY judge").fetchall()]
+
+
+def _pick(requested: Sequence[str] | None, available: list[str], what: str, hint: str = "") -> list[str]:
+    """The requested names (in the order given), or all; unknown names are an error."""
+    if not requested:
+        return available
+    unknown = [r for r in dict.fromkeys(requested) if r not in available]
+    if unknown:
+        raise FitError(f"unknown {what}: {', '.join(unknown)}{hint} (known: {', '.join(available) or 'none'})")
+    return list(dict.fromkeys(requested))
+
+
+def _feature_matrix(con) -> tuple[np.ndarray, np.ndarray]:
+    """(pair ids, X) for every usable pair, columns in the paper's property order."""
+    rows = con.execute("""
+        SELECT f.pair_id, p.property_index, f.value
+        FROM features f JOIN properties p USING (property)
+    """).fetchnumpy()
+    ids = np.unique(rows["pair_id"])
+    X = np.zeros((len(ids), N_PROPERTIES))
+    X[np.searchsorted(ids, rows["pair_id"]), rows["property_index"]] = rows["value"]
+    return ids, X
+
+
+def _group_data(con, ids: np.ndarray, X: np.ndarray, judges: list[str],
+                groups: list[tuple[str, str]]) -> list[GroupData]:
+    members = con.execute("SELECT group_name, pair_id FROM pair_groups").fetchnumpy()
+    labels = con.execute("SELECT judge, pair_id, preferred FROM labels WHERE list_contains(?, judge)",
+                         [judges]).fetchnumpy()
+    jpos = {j: i for i, j in enumerate(judges)}
+    # One (judges x usable pairs) table of labels: 1/0 and a mask, then sliced per group.
+    row = np.searchsorted(ids, labels["pair_id"]).clip(0, max(len(ids) - 1, 0))
+    usable = (ids[row] == labels["pair_id"]) if len(ids) else np.zeros(len(row), bool)
+    jrow = np.array([jpos[j] for j in labels["judge"]], dtype=int)
+    Y = np.zeros((len(judges), len(ids)))
+    M = np.zeros((len(judges), len(ids)), dtype=bool)
+    Y[jrow[usable], row[usable]] = labels["preferred"][usable] == 1
+    M[jrow[usable], row[usable]] = True
+    out = []
+    for name, kind in groups:
+        pids = members["pair_id"][members["group_name"] == name]
+        cols = np.searchsorted(ids, pids[np.isin(pids, ids)])
+        cols.sort()
+        out.append(GroupData(name, kind, X[cols], Y[:, cols], M[:, cols], judges))
+    return out
+
+
+def read_inputs(db=None, *, judges: Sequence[str] | None = None,
+                groups: Sequence[str] | None = None) -> list[GroupData]:
+    """Everything a fit needs, read with one short read-only connection."""
+    with dbmod.reading(db) as con:
+        labelled = _labelled_judges(con)
+        imported = {r[0] for r in con.execute("SELECT DISTINCT judge FROM fits WHERE source <> ?",
+                                              [FIT_SOURCE]).fetchall()}
+        hint = ""
+        if judges and any(j in imported and j not in labelled for j in judges):
+            hint = " (imported judges have weights but no labels, so they can't be refitted)"
+        judges = _pick(judges, labelled, "judge", hint)
+        if not judges:
+            raise FitError("no judge has labels to fit: load data first (imported judges can't be refitted)")
+        kinds = dict(con.execute(
+            "SELECT group_name, min(group_kind) FROM pair_groups GROUP BY group_name").fetchall())
+        names = _pick(groups, sorted(kinds, key=lambda g: (kinds[g] != "scenario", g)), "group")
+        ids, X = _feature_matrix(con)
+        return _group_data(con, ids, X, judges, [(g, kinds[g]) for g in names])
+
+
+# ---------------------------------------------------------------------------- compute
+
+
+def _eligible(group: GroupData, min_labels: int) -> tuple[np.ndarray, list[RunRow]]:
+    """Which judges have enough labels here; 'skipped' rows for the others."""
+    counts = group.mask.sum(1)
+    ok = counts >= min_labels
+    skipped = []
+    for judge, n in zip(group.judges, counts):
+        if n < min_labels:
+            why = "no usable pairs in this group" if group.X.shape[0] == 0 else \
+                f"only {n} labelled usable pairs in this group (fewer than {min_labels}); not fitted"
+            skipped.append(RunRow(judge, group.name, group.kind, "skipped", int(n), note=why))
+    return ok, skipped
+
+
+def _problem(group: GroupData, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X, Y, mask for the eligible judges, without pairs none of them labelled."""
+    mask = group.mask[ok]
+    used = mask.any(0)
+    return group.X[used], group.Y[ok][:, used], mask[:, used]
+
+
+def _fit_batch(problems, folds: int | None, seed: int):
+    """Posterior summaries and held-out accuracies for a list of (X, Y, mask)."""
+    if folds:
+        results = [bayes.fit_kfold(X, Y, M, k=folds, seed=seed, method=METHOD) for X, Y, M in problems]
+        return [r[0] for r in results], [r[1] for r in results]
+    summaries = bayes.fit_many(problems, seed=seed, method=METHOD)
+    accs = [bayes.heldout_accuracy(X, Y, M, k=ACCURACY_FOLDS, seed=seed, method=METHOD) for X, Y, M in problems]
+    return summaries, accs
+
+
+def compute(groups: list[GroupData], *, folds: int | None = None, min_labels: int = MIN_LABELS,
+            seed: int = 0, progress: Progress | None = None) -> tuple[list[RunRow], pa.Table]:
+    """Fit every eligible judge x group. Returns fit_runs rows and the fits table."""
+    total = sum(len(g.judges) for g in groups)
+    done = 0
+    runs: list[RunRow] = []
+    fits: list[pa.Table] = []
+    pending = []  # (group, eligible judges, problem)
+    for g in groups:
+        ok, skipped = _eligible(g, min_labels)
+        runs += skipped
+        done += len(skipped)
+        if ok.any():
+            pending.append((g, [j for j, k in zip(g.judges, ok) if k], _problem(g, ok)))
+    _tick(progress, done, total)
+    for start in range(0, len(pending), GROUPS_PER_BATCH):
+        batch = pending[start:start + GROUPS_PER_BATCH]
+        summaries, accs = _fit_batch([p for _, _, p in batch], folds, seed)
+        for (g, judges, (_, _, mask)), summ, acc in zip(batch, summaries, accs):
+            runs += [RunRow(j, g.name, g.kind, "fitted", int(n), float(a), note=_note(folds))
+                     for j, n, a in zip(judges, mask.sum(1), acc)]
+            fits.append(_fit_rows(g.name, judges, summ))
+            done += len(judges)
+        _tick(progress, done, total)
+    return runs, pa.concat_tables(fits) if fits else _fit_rows("", [], None)
+
+
+def _note(folds: int | None) -> str:
+    k = folds or ACCURACY_FOLDS
+    return f"accuracy: held-out, {k}-fold" + (f"; weights averaged over {folds} fold fits" if folds else "")
+
+
+def _fit_rows(group_name: str, judges: list[str], s) -> pa.Table:
+    """One row per judge x property, columns as in the fits table."""
+    n = len(judges) * N_PROPERTIES
+    empty = np.zeros(n)
+    return pa.table({
+        "judge": pa.array(np.repeat(judges, N_PROPERTIES).tolist(), pa.string()),
+        "group_name": pa.array([group_name] * n, pa.string()),
+        "property": pa.array(PROPERTY_NAMES * len(judges), pa.string()),
+        **{col: pa.array(np.ravel(getattr(s, attr)) if s is not None else empty, pa.float64())
+           for col, attr in [("weight", "mean"), ("sd", "sd"), ("ci_low", "ci_low"), ("ci_high", "ci_high")]},
+    })
+
+
+def _tick(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
+# ------------------------------------------------------------------------------ write
+
+
+def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
+                  groups: list[str] | None, folds: int | None) -> None:
+    """Replace the fitted judges' rows (in the chosen groups, or all) in one transaction."""
+    if not judges:
+        return
+    runs_t = pa.table({  # noqa: F841 - read by DuckDB below
+        "judge": pa.array([r.judge for r in runs], pa.string()),
+        "group_name": pa.array([r.group_name for r in runs], pa.string()),
+        "group_kind": pa.array([r.group_kind for r in runs], pa.string()),
+        "status": pa.array([r.status for r in runs], pa.string()),
+        "n_pairs": pa.array([r.n_pairs for r in runs], pa.int32()),
+        "accuracy": pa.array([r.accuracy for r in runs], pa.float64()),
+        "note": pa.array([r.note for r in runs], pa.string())})
+    fits_t = fits  # noqa: F841 - read by DuckDB below
+    where = "list_contains(?, judge)" + (" AND list_contains(?, group_name)" if groups else "")
+    params = [judges] + ([groups] if groups else [])
+    with dbmod.writing(db) as con:
+        con.execute(f"DELETE FROM fits WHERE {where}", params)
+        con.execute(f"DELETE FROM fit_runs WHERE {where}", params)
+        con.execute("INSERT INTO fits (judge, group_name, property, weight, sd, ci_low, ci_high, source) "
+                    "SELECT judge, group_name, property, weight, sd, ci_low, ci_high, ? FROM fits_t",
+                    [FIT_SOURCE])
+        con.execute("INSERT INTO fit_runs (judge, group_name, group_kind, status, n_pairs, accuracy, method, "
+                    "folds, note) SELECT judge, group_name, group_kind, status, n_pairs, accuracy, "
+                    "CASE WHEN status = 'fitted' THEN ? END, CASE WHEN status = 'fitted' THEN ? END, note "
+                    "FROM runs_t", [METHOD, folds or 1])
+
+
+# ------------------------------------------------------------------------------- all
+
+
+def fit_database(db=None, *, judges: Sequence[str] | None = None, groups: Sequence[str] | None = None,
+                 folds: int | None = None, min_labels: int = MIN_LABELS, seed: int = 0,
+                 progress: Progress | None = None) -> FitReport:
+    """Fit every (or the chosen) judge x group and store the posterior summaries.
+
+    `folds=K` averages the posterior over K training splits, as the original's option
+    does; otherwise one fit on all of a group's pairs. Only the chosen judges' rows (in
+    the chosen groups) are replaced: adding a judge and fitting it leaves the others be.
+    """
+    if folds is not None and folds < 1:
+        raise FitError(f"--folds must be at least 2 (or 1 for one fit on all pairs), got {folds}")
+    folds = folds if folds and folds > 1 else None
+    if min_labels < 1:
+        raise FitError(f"--min-labels must be at least 1, got {min_labels}")
+    t0 = time.perf_counter()
+    data = read_inputs(db, judges=judges, groups=groups)
+    t1 = time.perf_counter()
+    runs, fits = compute(data, folds=folds, min_labels=min_labels, seed=seed, progress=progress)
+    t2 = time.perf_counter()
+    fitted_judges = data[0].judges if data else list(judges or [])
+    write_results(db, runs, fits, judges=fitted_judges, groups=list(groups) if groups else None, folds=folds)
+    t3 = time.perf_counter()
+    report = FitReport(fitted_judges, [g.name for g in data], folds, min_labels, runs)
+    report.seconds = {"read": t1 - t0, "fit": t2 - t1, "write": t3 - t2, "total": t3 - t0}
+    return report
+
+
+__all__ = ["FitError", "FitReport", "GroupData", "RunRow", "compute", "fit_database", "read_inputs",
+           "write_results", "MIN_LABELS"]

@@ -1,0 +1,585 @@
+"""Bringing in a judge of one's own: parse a labels file, add the judge, remove it.
+
+Streamlit-free: the CLI (`add-judge`, `remove-judge`) and the Add judge page both call
+`parse_labels_file`, `add_judge` and `remove_judge`.
+
+Accepted labels files (format found from the file name, else from the content):
+- JSON list of choices in dataset order (the original's upload format): entry i labels
+  the pair at position i of the first loaded source.
+- JSON object {pair_id: choice}; JSON list of {"pair_id", "preferred"} objects; JSONL with
+  one such object a line; CSV with a header holding `pair_id` and `preferred`.
+
+A choice is A/B, 1/2, response_1/response_2 (any case), or a probability that response 1
+is better written as a decimal (0.0 .. 1.0). A probability is kept in `labels.prob_1`
+and thresholded for `preferred`: above 0.5 -> 1, below -> 2. Exactly 0.5 says "no
+preference": that pair is left unlabelled and counted as a tie. A null entry means the
+judge did not label that pair (also left out, counted). A bare integer 0 is refused as
+ambiguous (a 0-based choice or a probability?): write 0.0 for a probability.
+
+Anything else stops the whole file with one message per bad entry; nothing is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from . import db as dbmod
+
+KINDS = ("human", "llm", "reward model", "other")
+_KIND_ALIASES = {"lm": "llm", "reward-model": "reward model", "reward_model": "reward model", "rm": "reward model",
+                 "human annotators": "human", "humans": "human"}
+_CHOICE_1 = {"a", "1", "response_1", "response 1", "response1", "model_a"}
+_CHOICE_2 = {"b", "2", "response_2", "response 2", "response2", "model_b"}
+_VALUE_KEYS = ("preferred", "choice", "label", "prob_1")  # where a record keeps its choice
+TIE = 0.5
+TIE_TOLERANCE = 1e-9  # averaged probabilities within this of 0.5 count as a tie
+MAX_SHOWN_ERRORS = 10
+MAX_NAME = 100
+
+
+class JudgeError(ValueError):
+    """A judge cannot be added or removed as asked; the message says why."""
+
+
+class LabelsRefused(JudgeError):
+    """A labels file has bad entries; nothing was written."""
+
+    def __init__(self, parsed: "ParsedLabels"):
+        self.parsed = parsed
+        super().__init__(parsed.error_message())
+
+
+class JudgeExists(JudgeError):
+    pass
+
+
+class UnknownJudge(JudgeError):
+    pass
+
+
+@dataclass(frozen=True)
+class LabelIssue:
+    entry: str   # which entry: "entry 17", "key '42'", "line 5", "row 3", or "file"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.entry}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Label:
+    pair_id: int
+    preferred: int               # 1 or 2
+    prob_1: float | None = None  # probability that response 1 is better, when given
+
+
+@dataclass
+class ParsedLabels:
+    """A labels file, checked against the database: labels to add, or the reasons not to."""
+
+    source: str                      # the file's name, stored as judges.source
+    format: str                      # 'list', 'object', 'records', 'jsonl', 'csv' or '' if unreadable
+    labels: list[Label] = field(default_factory=list)
+    errors: list[LabelIssue] = field(default_factory=list)
+    ties: int = 0                    # probability exactly 0.5: left unlabelled
+    missing: int = 0                 # null entries: the judge did not label the pair
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def n_prob(self) -> int:
+        return sum(lab.prob_1 is not None for lab in self.labels)
+
+    def error_message(self) -> str:
+        shown = "; ".join(str(e) for e in self.errors[:MAX_SHOWN_ERRORS])
+        more = len(self.errors) - MAX_SHOWN_ERRORS
+        tail = f"; and {more} more" if more > 0 else ""
+        return f"{self.source}: {len(self.errors)} bad entr{'y' if len(self.errors) == 1 else 'ies'}: {shown}{tail}"
+
+    def summary(self) -> str:
+        extra = [f"{self.n_prob} with a probability"] if self.n_prob else []
+        extra += [f"{self.ties} ties left out"] if self.ties else []
+        extra += [f"{self.missing} unlabelled"] if self.missing else []
+        tail = f" ({', '.join(extra)})" if extra else ""
+        return f"{self.source}: {len(self.labels)} labels, {self.format} format{tail}"
+
+
+@dataclass
+class AddJudgeReport:
+    judge: str
+    labels: int
+    with_prob: int
+    replaced: bool
+    kind: str | None
+    size_b: float | None
+    position_consistency: float | None = None
+    ties: int = 0
+    fit: Any = None                  # the FitReport, when fitted
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        verb = "replaced" if self.replaced else "added"
+        parts = [f"judge {self.judge!r} {verb}: {self.labels} labels"]
+        if self.with_prob:
+            parts.append(f"{self.with_prob} with a probability")
+        if self.ties:
+            parts.append(f"{self.ties} ties left out")
+        if self.position_consistency is not None:
+            parts.append(f"position consistency {100 * self.position_consistency:.1f}%")
+        return ", ".join(parts) + f" ({self.seconds:.1f} s)"
+
+
+# ---------------------------------------------------------------- choices
+
+
+def parse_choice(value: Any) -> tuple[int, float | None] | None:
+    """(preferred, prob_1) for one value; None for a tie or a null. Raises ValueError with the reason."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a choice (use A/B, 1/2, response_1/response_2 or a probability)")
+    if isinstance(value, int):
+        return _integer_choice(value)
+    if isinstance(value, float):
+        return _probability(value)
+    if isinstance(value, str):
+        return _text_choice(value)
+    raise ValueError(f"a {type(value).__name__} is not a choice")
+
+
+def _integer_choice(value: int) -> tuple[int, None]:
+    if value in (1, 2):
+        return value, None
+    if value == 0:
+        # 0 could mean "the first response" (0-based) or "probability 0": refuse rather than guess
+        raise ValueError("0 is ambiguous (a 0-based choice or a probability?): use 1/2, A/B, or 0.0 for a probability")
+    raise ValueError(f"{value} is not a choice (use 1 or 2, A or B, or a probability from 0.0 to 1.0)")
+
+
+def _probability(p: float) -> tuple[int, float] | None:
+    if not math.isfinite(p) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{p!r} is not a probability between 0 and 1")
+    if abs(p - TIE) <= TIE_TOLERANCE:
+        return None  # no preference: left out, counted as a tie
+    return (1 if p > TIE else 2), p
+
+
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+def _text_choice(text: str) -> tuple[int, float | None] | None:
+    t = text.strip().lower()
+    if t in _CHOICE_1:
+        return 1, None
+    if t in _CHOICE_2:
+        return 2, None
+    if t in ("", "null", "none", "na", "n/a"):
+        return None  # unlabelled
+    if _INT.match(t):
+        return _integer_choice(int(t))
+    try:
+        p = float(t)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a choice (use A/B, 1/2, response_1/response_2 or a probability)") from None
+    return _probability(p)
+
+
+def _is_tie(value: Any) -> bool:
+    """parse_choice gives None for both ties and nulls; tell them apart for the counts."""
+    if isinstance(value, float):
+        return True
+    if isinstance(value, str):
+        t = value.strip().lower()
+        return t not in ("", "null", "none", "na", "n/a")
+    return False
+
+
+def parse_pair_id(key: Any) -> int:
+    if isinstance(key, bool):
+        raise ValueError(f"{key!r} is not a pair id")
+    if isinstance(key, int):
+        pid = key
+    elif isinstance(key, str) and _INT.match(key.strip()):
+        pid = int(key.strip())
+    elif isinstance(key, float) and key.is_integer():
+        pid = int(key)
+    else:
+        raise ValueError(f"{key!r} is not a pair id (an integer)")
+    if pid < 0:
+        raise ValueError(f"{pid} is not a pair id (ids are 0 or more)")
+    return pid
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def _read(path_or_bytes: str | Path | bytes, filename: str | None) -> tuple[str, str]:
+    """(text, display name) of an uploaded file or a path."""
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        raw, name = bytes(path_or_bytes), filename or "upload"
+    else:
+        path = Path(path_or_bytes)
+        raw, name = path.read_bytes(), filename or path.name
+    try:
+        return raw.decode("utf-8-sig"), name
+    except UnicodeDecodeError as exc:
+        raise JudgeError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _sniff(text: str, name: str) -> str:
+    """'json', 'jsonl' or 'csv', from the extension, else from the first character."""
+    suffix = Path(name).suffix.lower()
+    if suffix in (".json", ".jsonl", ".csv"):
+        return suffix[1:]
+    head = text.lstrip()[:1]
+    if head == "[":
+        return "json"
+    if head == "{":
+        # one object over several lines is JSON; one object per line is JSONL
+        try:
+            json.loads(text)
+            return "json"
+        except json.JSONDecodeError:
+            return "jsonl"
+    return "csv"
+
+
+def _no_duplicate_keys(items: list[tuple[str, Any]]) -> dict:
+    seen: dict[str, Any] = {}
+    for k, v in items:
+        if k in seen:
+            raise ValueError(f"pair id key {k!r} appears twice")
+        seen[k] = v
+    return seen
+
+
+def _raw_entries(text: str, kind: str) -> tuple[str, list[tuple[str, Any, Any]]]:
+    """(format, [(entry name, pair id or position, value)]) before any checking.
+
+    For the dataset-order list the key is the 0-based position (an int), marked by
+    format 'list'; otherwise it is the pair id as written.
+    """
+    if kind == "jsonl":
+        return "jsonl", _jsonl_entries(text)
+    if kind == "csv":
+        return "csv", _csv_entries(text)
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except ValueError as exc:
+        raise _FileProblem(f"not valid JSON: {exc}") from None
+    if isinstance(data, dict):
+        return "object", [(f"key {k!r}", k, v) for k, v in data.items()]
+    if isinstance(data, list):
+        if data and all(isinstance(x, dict) for x in data):
+            return "records", [(f"entry {i}", *_record_value(x)) for i, x in enumerate(data)]
+        return "list", [(f"entry {i}", i, v) for i, v in enumerate(data)]
+    raise _FileProblem(f"expected a JSON list or object, got {type(data).__name__}")
+
+
+class _FileProblem(Exception):
+    """The file as a whole cannot be read as labels."""
+
+
+_MISSING = object()
+
+
+def _record_value(obj: dict) -> tuple[Any, Any]:
+    """(pair id, value) of a {"pair_id": .., "preferred": ..} object; missing parts marked."""
+    pid = obj.get("pair_id", obj.get("id", _MISSING))
+    for key in _VALUE_KEYS:
+        if key in obj:
+            return pid, obj[key]
+    return pid, _MISSING
+
+
+def _jsonl_entries(text: str) -> list[tuple[str, Any, Any]]:
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            out.append((f"line {n}", _MISSING, _BadLine(f"not valid JSON: {exc.msg}")))
+            continue
+        if not isinstance(obj, dict):
+            out.append((f"line {n}", _MISSING, _BadLine(f"expected an object with pair_id and preferred, got {obj!r}")))
+            continue
+        out.append((f"line {n}", *_record_value(obj)))
+    return out
+
+
+class _BadLine:
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _csv_entries(text: str) -> list[tuple[str, Any, Any]]:
+    reader = csv.reader(io.StringIO(text))
+    rows = [r for r in reader]
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    if "pair_id" not in header or not any(k in header for k in _VALUE_KEYS):
+        raise _FileProblem(f"a CSV needs a header with pair_id and preferred; the first line is {rows[0] if rows else []!r}")
+    id_col = header.index("pair_id")
+    val_col = next(header.index(k) for k in _VALUE_KEYS if k in header)
+    out = []
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        pid = row[id_col] if id_col < len(row) else _MISSING
+        val = row[val_col] if val_col < len(row) else _MISSING
+        out.append((f"row {n}", pid, val))
+    return out
+
+
+# ---------------------------------------------------------------- checking against the database
+
+
+def dataset_order(con) -> tuple[str | None, list[int]]:
+    """(first source, its pair ids by position): what entry i of an A/B list refers to."""
+    row = con.execute("SELECT source FROM pairs ORDER BY pair_id LIMIT 1").fetchone()
+    if row is None:
+        return None, []
+    ids = [r[0] for r in con.execute(
+        "SELECT pair_id FROM pairs WHERE source = ? ORDER BY source_index", [row[0]]).fetchall()]
+    return row[0], ids
+
+
+def parse_labels_file(path_or_bytes: str | Path | bytes, filename: str | None = None, db=None) -> ParsedLabels:
+    """Read and check a labels file against the database; errors are collected, not raised.
+
+    Raises JudgeError only when the file cannot be read as text at all.
+    """
+    text, name = _read(path_or_bytes, filename)
+    parsed = ParsedLabels(source=name, format="")
+    if not text.strip():
+        parsed.errors.append(LabelIssue("file", "the file is empty"))
+        return parsed
+    try:
+        parsed.format, raw = _raw_entries(text, _sniff(text, name))
+    except _FileProblem as exc:
+        parsed.errors.append(LabelIssue("file", str(exc)))
+        return parsed
+    except ValueError as exc:  # duplicate JSON keys
+        parsed.errors.append(LabelIssue("file", str(exc)))
+        return parsed
+    if not raw:
+        parsed.errors.append(LabelIssue("file", "no labels in the file"))
+        return parsed
+    with dbmod.reading(db) as con:
+        _check_entries(parsed, raw, con)
+    return parsed
+
+
+def _check_entries(parsed: ParsedLabels, raw: list[tuple[str, Any, Any]], con) -> None:
+    if parsed.format == "list":
+        source, order = dataset_order(con)
+        if not order:
+            parsed.errors.append(LabelIssue("file", "the database has no pairs: load a source first"))
+            return
+        if len(raw) != len(order):
+            parsed.errors.append(LabelIssue(
+                "file", f"wrong length: the list has {len(raw)} labels, but source {source!r} has "
+                        f"{len(order)} pairs (one label per pair, in dataset order)"))
+            return
+        resolve = lambda key: order[key]  # noqa: E731 - position -> pair id
+    else:
+        known = {r[0] for r in con.execute("SELECT pair_id FROM pairs").fetchall()}
+        resolve = lambda key: _known_pair(key, known)  # noqa: E731
+    seen: set[int] = set()
+    for entry, key, value in raw:
+        _check_one(parsed, entry, key, value, resolve, seen)
+    if parsed.ok and not parsed.labels:
+        parsed.errors.append(LabelIssue("file", "no pair got a label (every entry is null or a 0.5 tie)"))
+
+
+def _known_pair(key: Any, known: set[int]) -> int:
+    pid = parse_pair_id(key)
+    if pid not in known:
+        raise ValueError(f"no pair with id {pid} in the database")
+    return pid
+
+
+def _check_one(parsed: ParsedLabels, entry: str, key: Any, value: Any, resolve: Callable[[Any], int],
+               seen: set[int]) -> None:
+    if isinstance(value, _BadLine):
+        parsed.errors.append(LabelIssue(entry, value.reason))
+        return
+    if key is _MISSING:
+        parsed.errors.append(LabelIssue(entry, "no pair_id"))
+        return
+    if value is _MISSING:
+        parsed.errors.append(LabelIssue(entry, f"no choice (expected one of {', '.join(_VALUE_KEYS)})"))
+        return
+    try:
+        pid = resolve(key)
+        choice = parse_choice(value)
+    except ValueError as exc:
+        parsed.errors.append(LabelIssue(entry, str(exc)))
+        return
+    if pid in seen:
+        parsed.errors.append(LabelIssue(entry, f"pair {pid} is labelled twice"))
+        return
+    seen.add(pid)
+    if choice is None:
+        if _is_tie(value):
+            parsed.ties += 1
+        else:
+            parsed.missing += 1
+        return
+    parsed.labels.append(Label(pid, choice[0], choice[1]))
+
+
+# ---------------------------------------------------------------- adding and removing
+
+
+def check_name(name: str) -> str:
+    clean = (name or "").strip()
+    if not clean:
+        raise JudgeError("a judge needs a name")
+    if len(clean) > MAX_NAME or any(ord(c) < 32 for c in clean):
+        raise JudgeError(f"{name!r} is not a usable judge name (printable, at most {MAX_NAME} characters)")
+    return clean
+
+
+def check_kind(kind: str | None, name: str) -> str:
+    """One of KINDS; by default 'human' for names starting with human, else 'llm' (as the loader does)."""
+    if kind is None or not kind.strip():
+        return "human" if name.lower().startswith("human") else "llm"
+    k = kind.strip().lower()
+    k = _KIND_ALIASES.get(k, k)
+    if k not in KINDS:
+        raise JudgeError(f"kind {kind!r} is not one of: {', '.join(KINDS)}")
+    return k
+
+
+def check_size(size_b: float | None) -> float | None:
+    if size_b is None:
+        return None
+    if not isinstance(size_b, (int, float)) or isinstance(size_b, bool) or not math.isfinite(size_b) or size_b <= 0:
+        raise JudgeError(f"size {size_b!r} is not a positive number of billions of parameters")
+    return float(size_b)
+
+
+def judge_exists(con, name: str) -> bool:
+    """A judge is there if any table holds something of it: row, labels or fits."""
+    return any(con.execute(f"SELECT 1 FROM {t} WHERE judge = ? LIMIT 1", [name]).fetchone()
+               for t in ("judges", "labels", "fits", "fit_runs"))
+
+
+def _delete_judge(con, name: str) -> dict[str, int]:
+    counts = {}
+    for table in ("labels", "fits", "fit_runs", "judges"):
+        counts[table] = con.execute(f"SELECT count(*) FROM {table} WHERE judge = ?", [name]).fetchone()[0]
+        con.execute(f"DELETE FROM {table} WHERE judge = ?", [name])
+    return counts
+
+
+def _as_labels(labels: ParsedLabels | Iterable[Label | tuple]) -> tuple[list[Label], str | None, int]:
+    """(labels, source name, ties) from a ParsedLabels or plain (pair_id, preferred[, prob_1]) items."""
+    if isinstance(labels, ParsedLabels):
+        if not labels.ok:
+            raise LabelsRefused(labels)
+        return labels.labels, labels.source, labels.ties
+    out = [lab if isinstance(lab, Label) else Label(*lab) for lab in labels]
+    return out, None, 0
+
+
+def _check_labels(con, labels: list[Label]) -> None:
+    """The same promises for labels that did not come from a file: known pairs, 1 or 2, once each."""
+    if not labels:
+        raise JudgeError("no labels to add")
+    known = {r[0] for r in con.execute("SELECT pair_id FROM pairs").fetchall()}
+    seen: set[int] = set()
+    for lab in labels:
+        if lab.pair_id not in known:
+            raise JudgeError(f"pair {lab.pair_id}: no pair with this id in the database")
+        if lab.preferred not in (1, 2):
+            raise JudgeError(f"pair {lab.pair_id}: preferred must be 1 or 2, got {lab.preferred!r}")
+        if lab.prob_1 is not None and not 0.0 <= lab.prob_1 <= 1.0:
+            raise JudgeError(f"pair {lab.pair_id}: prob_1 {lab.prob_1!r} is not between 0 and 1")
+        if lab.pair_id in seen:
+            raise JudgeError(f"pair {lab.pair_id} is labelled twice")
+        seen.add(lab.pair_id)
+
+
+def _insert_labels(con, name: str, labels: list[Label]) -> None:
+    arrow = pa.table({  # noqa: F841 - read by DuckDB below
+        "pair_id": pa.array([lab.pair_id for lab in labels], pa.int32()),
+        "judge": pa.array([name] * len(labels), pa.string()),
+        "preferred": pa.array([lab.preferred for lab in labels], pa.int8()),
+        "prob_1": pa.array([lab.prob_1 for lab in labels], pa.float64()),
+    })
+    con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1) SELECT pair_id, judge, preferred, prob_1 FROM arrow")
+
+
+def add_judge(name: str, labels: ParsedLabels | Iterable[Label | tuple], *, db=None, kind: str | None = None,
+              size_b: float | None = None, note: str | None = None, source: str | None = None,
+              position_consistency: float | None = None, replace: bool = False, fit: bool = True,
+              progress=None) -> AddJudgeReport:
+    """Write the judge and its labels in one transaction, then fit only that judge.
+
+    A judge of that name already present is an error unless `replace`, which first removes
+    its labels, fits and fit runs (in the same transaction).
+    """
+    started = time.perf_counter()
+    name = check_name(name)
+    kind = check_kind(kind, name)
+    size_b = check_size(size_b)
+    rows, file_source, ties = _as_labels(labels)
+    with dbmod.writing(db) as con:
+        _check_labels(con, rows)
+        existed = judge_exists(con, name)
+        if existed and not replace:
+            raise JudgeExists(f"judge {name!r} already exists: pass --replace (replace=True) to overwrite it")
+        if existed:
+            _delete_judge(con, name)
+        con.execute("INSERT INTO judges (judge, kind, size_b, source, note, position_consistency) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [name, kind, size_b, source or file_source, note, position_consistency])
+        _insert_labels(con, name, rows)
+    report = AddJudgeReport(judge=name, labels=len(rows), with_prob=sum(r.prob_1 is not None for r in rows),
+                            replaced=existed, kind=kind, size_b=size_b,
+                            position_consistency=position_consistency, ties=ties)
+    if fit:
+        from .fitting import fit_database
+
+        report.fit = fit_database(db, judges=[name], progress=progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def remove_judge(name: str, db=None) -> dict[str, int]:
+    """Remove the judge, its labels, fits and fit runs; rows removed per table."""
+    with dbmod.writing(db) as con:
+        if not judge_exists(con, name):
+            raise UnknownJudge(f"no judge named {name!r}")
+        return _delete_judge(con, name)
+
+
+def list_judges(db=None) -> list[dict]:
+    """Every judge with its metadata and label count (for the Add judge page)."""
+    with dbmod.reading(db) as con:
+        cur = con.execute(
+            "SELECT j.judge, j.kind, j.size_b, j.source, j.note, j.position_consistency, j.added_at, "
+            "(SELECT count(*) FROM labels l WHERE l.judge = j.judge) AS n_labels FROM judges j ORDER BY j.judge")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+__all__ = ["AddJudgeReport", "JudgeError", "JudgeExists", "KINDS", "Label", "LabelIssue", "LabelsRefused",
+           "ParsedLabels", "UnknownJudge", "add_judge", "check_kind", "check_name", "dataset_order",
+           "judge_exists", "list_judges", "parse_choice", "parse_labels_file", "remove_judge"]

@@ -1,0 +1,87 @@
+"""The generated demo: the release's shape, deterministic, loaded through the real loader."""
+
+from collections import Counter
+from statistics import mean
+
+import pytest
+
+from pipeline import db as dbmod
+from pipeline.demo import (DEMO_SOURCE, GROUP_SIZES, MEAN_RATING, PREREQUISITE_COUNTS, PROFILES, DemoRefused,
+                           build_demo, generate_records)
+from pipeline.loader import load_records
+from pipeline.properties import BASIC, SCENARIO_GROUPS
+from records_factory import make_record
+
+
+@pytest.fixture(scope="module")
+def records():
+    return generate_records()
+
+
+def test_shape_of_the_release(records):
+    assert len(records) == 5240
+    assert Counter(r["scenario_group"] for r in records) == GROUP_SIZES
+    assert set(GROUP_SIZES) == set(SCENARIO_GROUPS)
+    assert GROUP_SIZES["Knowledge-aware"] == GROUP_SIZES["Others"] == 820
+    assert sum(r["clear intent"] == "No" for r in records) == PREREQUISITE_COUNTS["unclear"] == 459
+    assert sum(r["explicitly express feelings"] == "Yes" for r in records) == 121
+    assert sum(bool(r["explicit constraints"]) for r in records) == 1418
+    assert sum(bool(r["explicit subjective stances"]) for r in records) == 388
+    assert sum(bool(r["explicit mistakes or biases"]) for r in records) == 401
+
+
+def test_ratings_and_lengths_near_the_dataset_card(records):
+    for p in BASIC:
+        got = mean(r[f"basic_response_{k}"][p.source_key] for r in records for k in (1, 2))
+        assert got == pytest.approx(MEAN_RATING[p.name], abs=0.2), p.name
+    words = [r[f"response_{k}"]["num_words"] for r in records for k in (1, 2)]
+    assert 120 < mean(words) < 210
+    assert min(words) >= 1
+
+
+def test_every_judge_labels_every_pair_and_profiles_are_distinct(records):
+    assert len(PROFILES) >= 10
+    kinds = {p.kind for p in PROFILES}
+    assert {"human", "llm"} <= kinds
+    for r in records[:50]:
+        assert set(r["preference_labels"]) == {p.name for p in PROFILES}
+    human = [r["preference_labels"]["human"] for r in records]
+    longer = [r["preference_labels"]["length-reward-model"] for r in records]
+    assert human != longer
+
+
+def test_labels_follow_the_profile(records):
+    """The length-loving reward model picks the clearly longer response far more often."""
+    from pipeline.features import compare_length
+
+    picks = [r["preference_labels"]["length-reward-model"] == "response_1"
+             for r in records if compare_length(r["response_1"]["num_words"], r["response_2"]["num_words"]) == 1]
+    assert mean(picks) > 0.7
+
+
+def test_generation_is_deterministic():
+    small = {"Code": 30, "Advice": 20}
+    assert generate_records(seed=3, group_sizes=small) == generate_records(seed=3, group_sizes=small)
+    assert generate_records(seed=3, group_sizes=small) != generate_records(seed=4, group_sizes=small)
+
+
+def test_build_demo_loads_generated_data_marked_as_such(tmp_path):
+    db = tmp_path / "demo.duckdb"
+    result = build_demo(db, fit=False)
+    assert result["pairs"] == 5240
+    with dbmod.reading(db) as con:
+        assert con.execute("SELECT source, kind, generated FROM sources").fetchall() == [(DEMO_SOURCE, "generated", True)]
+        assert con.execute("SELECT count(*) FROM pairs").fetchone()[0] == 5240
+        notes = con.execute("SELECT note FROM judges").fetchall()
+        assert all(n[0].startswith("generated demo judge") for n in notes)
+        size = con.execute("SELECT size_b FROM judges WHERE judge = 'llama-2-70b-chat'").fetchone()[0]
+        assert size == 70
+    # a rebuild replaces the demo without asking
+    build_demo(db, fit=False)
+
+
+def test_build_demo_refuses_to_overwrite_real_data(tmp_path):
+    db = tmp_path / "real.duckdb"
+    load_records([make_record(0)], source="mine", db=db)
+    with pytest.raises(DemoRefused, match="non-generated"):
+        build_demo(db, fit=False)

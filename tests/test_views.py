@@ -1,0 +1,127 @@
+"""The SQL views, checked against values computed here in Python from the records."""
+
+from collections import defaultdict
+from statistics import mean
+
+import pytest
+
+from pipeline import db as dbmod
+from pipeline.demo import generate_records
+from pipeline.loader import load_records
+from pipeline.properties import BASIC
+
+SIZES = {"Code": 60, "Advice": 50, "Others": 40}
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    records = generate_records(seed=7, group_sizes=SIZES)
+    # a few variants the views must cope with: a missing rating, an unlabelled judge
+    records[0]["basic_response_1"]["polite"] = None
+    del records[1]["preference_labels"]["gpt-4-turbo"]
+    db = tmp_path_factory.mktemp("views") / "v.duckdb"
+    load_records(records, source="views-test", db=db)
+    return records, db
+
+
+def rows(db, sql, params=None):
+    with dbmod.reading(db) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_property_stats_basic_means(loaded):
+    records, db = loaded
+    got = {p: (m, n) for p, m, n in rows(db, "SELECT property, mean_score, n FROM property_stats")}
+    for p in BASIC:
+        scores = [r[f"basic_response_{k}"][p.source_key] for r in records for k in (1, 2)]
+        scores = [s for s in scores if s is not None]
+        assert got[p.name][0] == pytest.approx(mean(scores))
+        assert got[p.name][1] == len(scores)
+
+
+def test_property_stats_errors_length_and_query_specific(loaded):
+    records, db = loaded
+    got = {p: (m, n) for p, m, n in rows(db, "SELECT property, mean_score, n FROM property_stats")}
+    for sev in ("minor", "moderate", "severe"):
+        counts = [sum(e["severity"] == sev for e in r[f"errors_response_{k}"]["errors"])
+                  for r in records for k in (1, 2) if r[f"errors_response_{k}"]["applicable or not"] == "applicable"]
+        assert got[f"no {sev} errors"] == (pytest.approx(mean(counts)), len(counts))
+    words = [r[f"response_{k}"]["num_words"] for r in records for k in (1, 2)]
+    assert got["lengthy"][0] == pytest.approx(mean(words))
+    # constraints: mean over responses of the mean item score, where constraints exist
+    per_response = []
+    for r in records:
+        if r["explicit constraints"]:
+            for k in (1, 2):
+                items = r[f"query-specific_response_{k}"]["satisfying explicit constraints"]
+                per_response.append(mean(float(i.rsplit("|", 1)[1]) for i in items))
+    assert got["satisfy constraints"] == (pytest.approx(mean(per_response)), len(per_response))
+    clarify = [r[f"query-specific_response_{k}"]["clarify user intent"] for r in records
+               if r["clear intent"] == "No" for k in (1, 2)]
+    assert got["clarify intent"] == (pytest.approx(mean(clarify)), len(clarify))
+
+
+def test_prerequisite_counts(loaded):
+    records, db = loaded
+    got = dict(rows(db, "SELECT group_name, n_pairs FROM prerequisite_counts"))
+    assert got["Unclear User Intent"] == sum(r["clear intent"] == "No" for r in records)
+    assert got["Express Feelings or Emotions"] == sum(r["explicitly express feelings"] == "Yes" for r in records)
+    assert got["Contain Explicit Constraints"] == sum(bool(r["explicit constraints"]) for r in records)
+    assert got["Show Explicit Subjective Stances"] == sum(bool(r["explicit subjective stances"]) for r in records)
+    assert got["Contain Mistakes or Bias"] == sum(bool(r["explicit mistakes or biases"]) for r in records)
+
+
+def test_judge_agreement_share_and_kappa(loaded):
+    records, db = loaded
+    a, b = "human", "gpt-4-turbo"
+    both = [(r["preference_labels"][a], r["preference_labels"][b]) for r in records
+            if a in r["preference_labels"] and b in r["preference_labels"]]
+    agree = mean(x == y for x, y in both)
+    pa = mean(x == "response_1" for x, _ in both)
+    pb = mean(y == "response_1" for _, y in both)
+    pe = pa * pb + (1 - pa) * (1 - pb)
+    n, share, kappa = rows(db, "SELECT n, agreement, kappa FROM judge_agreement WHERE judge_a = ? AND judge_b = ?", [a, b])[0]
+    assert n == len(both) == len(records) - 1
+    assert share == pytest.approx(agree)
+    assert kappa == pytest.approx((agree - pe) / (1 - pe))
+    assert rows(db, "SELECT count(*) FROM judge_agreement WHERE judge_a = judge_b")[0][0] == 0
+
+
+def test_model_win_rates(loaded):
+    records, db = loaded
+    wins, seen = defaultdict(int), defaultdict(int)
+    for r in records:
+        choice = r["preference_labels"]["human"]
+        for k in (1, 2):
+            m = r[f"response_{k}"]["model"]
+            seen[m] += 1
+            wins[m] += choice == f"response_{k}"
+    got = {m: (n, w, rate) for m, n, w, rate in rows(db, "SELECT model, n, wins, win_rate FROM model_win_rates WHERE judge = 'human'")}
+    assert set(got) == set(seen)
+    for m in seen:
+        assert got[m][:2] == (seen[m], wins[m])
+        assert got[m][2] == pytest.approx(wins[m] / seen[m])
+
+
+def test_length_effect(loaded):
+    records, db = loaded
+    outcomes = []
+    for r in records:
+        n1, n2 = r["response_1"]["num_words"], r["response_2"]["num_words"]
+        if n1 != n2:
+            outcomes.append((n1 > n2) == (r["preference_labels"]["human"] == "response_1"))
+    n, rate = rows(db, "SELECT n, longer_win_rate FROM length_effect WHERE judge = 'human'")[0]
+    assert n == len(outcomes)
+    assert rate == pytest.approx(mean(outcomes))
+
+
+def test_every_view_opens_from_a_plain_duckdb_connection(loaded):
+    import duckdb
+
+    _, db = loaded
+    con = duckdb.connect(str(db), read_only=True)
+    views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+    assert {"property_stats", "prerequisite_counts", "judge_agreement", "model_win_rates", "length_effect"} <= set(views)
+    for v in views:
+        con.execute(f"SELECT * FROM {v} LIMIT 5").fetchall()
+    con.close()
