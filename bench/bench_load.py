@@ -58,7 +58,7 @@ def bench_load(workdir: Path, n_pairs: int) -> None:
     write_big_file(path, n_pairs)
     size_mb = path.stat().st_size / 2**20
     out = subprocess.run([sys.executable, "-c", LOAD_SNIPPET, str(path), str(workdir / "big.duckdb")],
-                         cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
     pairs, secs, peak = int(out[0]), float(out[1]), float(out[2])
     print(f"load {pairs} pairs ({size_mb:.0f} MB JSONL): {secs:.1f} s, peak memory {peak:.0f} MB "
           f"(goal < 60 s and < 2048 MB)")

@@ -53,12 +53,15 @@ def connect(db: str | os.PathLike | None = None, *, read_only: bool = False,
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
         except duckdb.Error as exc:  # IOException on lock conflicts
             if not _is_lock_error(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
+    con.execute("SET enable_progress_bar = false")  # it would print on the caller's stdout
+    return con
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import pyarrow as pa
 from . import db as dbmod
 from . import sources
 from .features import pair_features, usable
-from .properties import QUERY_GROUPS
+from .properties import BASIC, PROPERTY_NAMES, QUERY_GROUPS
 from .records import Pair, parse_record
 
 CHUNK = 5000  # pairs per insert: bounds memory on large files
@@ -97,6 +97,11 @@ class _Rows:
         for col, v in zip(self.cols[table].values(), values):
             col.append(v)
 
+    def add_many(self, table: str, n: int, *values) -> None:
+        """n rows at once; each value is a list of n or one value repeated."""
+        for col, v in zip(self.cols[table].values(), values):
+            col.extend(v if isinstance(v, list) else [v] * n)
+
     def flush(self, con) -> None:
         for table, cols in self.cols.items():
             if not next(iter(cols.values())):
@@ -110,9 +115,11 @@ class _Rows:
         self.__init__()
 
 
-def _add_pair(rows: _Rows, pid: int, pair: Pair, source: str, key: str) -> bool:
-    from .properties import BASIC
+_BASIC_NAMES = [p.name for p in BASIC]
+_BASIC_KEYS = [p.source_key for p in BASIC]
 
+
+def _add_pair(rows: _Rows, pid: int, pair: Pair, source: str, key: str) -> bool:
     ok = usable(pair)
     rows.add("pairs", pid, source, pair.position, pair.source_id, key, pair.query, pair.scenario_auto_j,
              pair.scenario_group, pair.r1.model, pair.r2.model, pair.r1.content, pair.r2.content,
@@ -123,8 +130,8 @@ def _add_pair(rows: _Rows, pid: int, pair: Pair, source: str, key: str) -> bool:
         for i, text in enumerate(items):
             rows.add("query_items", pid, kind, i, text)
     for n, resp in ((1, pair.r1), (2, pair.r2)):
-        for p in BASIC:
-            rows.add("ratings", pid, n, p.name, p.source_key, resp.ratings[p.source_key])
+        rows.add_many("ratings", len(BASIC), pid, n, _BASIC_NAMES, _BASIC_KEYS,
+                      [resp.ratings[k] for k in _BASIC_KEYS])
         rows.add("error_checks", pid, n, resp.applicable)
         for i, e in enumerate(resp.errors):
             rows.add("errors", pid, n, i, e["severity"], e["type"], e["description"])
@@ -132,8 +139,8 @@ def _add_pair(rows: _Rows, pid: int, pair: Pair, source: str, key: str) -> bool:
             for i, item in enumerate(items):
                 rows.add("query_specific", pid, n, prop, i, item.description, item.label, item.score)
     if ok:
-        for prop, value in pair_features(pair).items():
-            rows.add("features", pid, prop, value)
+        values = list(pair_features(pair).values())
+        rows.add_many("features", len(values), pid, PROPERTY_NAMES, values)
     for name, kind in pair_group_rows(pair):
         rows.add("pair_groups", pid, name, kind)
     return ok
@@ -212,9 +219,8 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                     taken.add(pid)
                     report.new_pairs += 1
                     report.usable_pairs += _add_pair(rows, pid, pair, source, key)
-                for judge, choice in pair.labels.items():
-                    rows.add("labels", pid, judge, choice, None)
-                    judges.add(judge)
+                rows.add_many("labels", len(pair.labels), pid, list(pair.labels), list(pair.labels.values()), None)
+                judges.update(pair.labels)
             rows.flush(con)
         report.records = position
         if position == 0:
