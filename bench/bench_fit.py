@@ -85,7 +85,7 @@ def make_nuts():
         numpyro.sample("y", dist.Bernoulli(logits=X @ w), obs=y)
 
     mcmc = MCMC(NUTS(model), num_warmup=500, num_samples=2000, num_chains=4,
-                chain_method="vectorized", progress_bar=False, jit_model_args=True)
+                chain_method="sequential", progress_bar=False, jit_model_args=True)
 
     def run(X, y, seed):
         mcmc.run(jax.random.PRNGKey(seed), jnp.asarray(X), jnp.asarray(y))

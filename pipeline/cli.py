@@ -84,6 +84,251 @@ def info(db: DbOption = None) -> None:
         fail(str(exc))
 
 
+def _fit_progress():
+    """A Rich progress bar and the (done, total) callback that fitting calls."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True)
+    task = bar.add_task("fit", total=None)
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _add_and_report(name: str, labels, *, db, kind, size, note, replace, fit: bool, **extra) -> None:
+    """Shared by add-judge and judge-llm: add, fit with a progress bar, print, or fail in one line."""
+    from .fitting import FitError
+    from .judges import JudgeError, add_judge
+
+    bar, tick = _fit_progress() if fit and console.is_terminal else (_nothing(), None)
+    try:
+        with bar:
+            report = add_judge(name, labels, db=db, kind=kind, size_b=size, note=note, replace=replace,
+                               fit=fit, progress=tick, **extra)
+    except JudgeError as exc:
+        fail(f"{exc} (nothing was written)")
+    except FitError as exc:
+        fail(f"judge {name!r} was added, but fitting it failed: {exc}")
+    except dbmod.DatabaseMissing as exc:
+        fail(str(exc))
+    console.print(report.summary(), highlight=False)
+    if report.fit is not None:
+        console.print(report.fit.summary(), highlight=False)
+    else:
+        console.print(f"next: `python -m pipeline fit --judge {name}` to fit it", highlight=False)
+
+
+def _nothing():
+    from contextlib import nullcontext
+    return nullcontext()
+
+
+@app.command("add-judge")
+def add_judge_cmd(
+        name: Annotated[str, typer.Argument(help="Name of the new judge.")],
+        file: Annotated[Path, typer.Argument(help="Labels: JSON list of A/B in dataset order, JSON object or JSONL "
+                                                  "of pair_id -> choice, or CSV pair_id,preferred.")],
+        db: DbOption = None,
+        kind: Annotated[Optional[str], typer.Option(help="human, llm, reward model or other.")] = None,
+        size: Annotated[Optional[float], typer.Option(help="Size in billions of parameters (orders the similarity matrix).")] = None,
+        note: Annotated[Optional[str], typer.Option(help="A note shown with the judge.")] = None,
+        replace: Annotated[bool, typer.Option("--replace", help="Replace a judge of that name (its labels and fits).")] = False,
+        no_fit: Annotated[bool, typer.Option("--no-fit", help="Add the labels only; do not fit.")] = False) -> None:
+    """Add a judge from a labels file, then fit it for every group."""
+    from .judges import JudgeError, parse_labels_file
+
+    if not file.is_file():
+        fail(f"no file at {file}")
+    try:
+        parsed = parse_labels_file(file, db=db)
+    except JudgeError as exc:
+        fail(f"{exc} (nothing was written)")
+    except dbmod.DatabaseMissing as exc:
+        fail(str(exc))
+    if not parsed.ok:
+        fail(f"{parsed.error_message()} (nothing was written)")
+    console.print(parsed.summary(), highlight=False)
+    _add_and_report(name, parsed, db=db, kind=kind, size=size, note=note, replace=replace, fit=not no_fit)
+
+
+@app.command("remove-judge")
+def remove_judge_cmd(name: Annotated[str, typer.Argument(help="The judge to remove.")],
+                     db: DbOption = None) -> None:
+    """Remove a judge: its labels, fits and fit runs."""
+    from .judges import JudgeError, remove_judge
+
+    try:
+        removed = remove_judge(name, db=db)
+    except JudgeError as exc:
+        fail(str(exc))
+    except dbmod.DatabaseMissing as exc:
+        fail(str(exc))
+    console.print(f"removed judge {name!r}: " + ", ".join(f"{n} {t} rows" for t, n in removed.items()),
+                  highlight=False)
+
+
+@app.command("judge-llm")
+def judge_llm_cmd(
+        name: Annotated[str, typer.Argument(help="Name of the new judge.")],
+        model: Annotated[str, typer.Option(help="Model to ask (any OpenAI-compatible server: OPENAI_BASE_URL).")] = "gpt-4-turbo",
+        db: DbOption = None,
+        concurrency: Annotated[Optional[int], typer.Option(help="Requests in flight at once.")] = None,
+        max_pairs: Annotated[Optional[int], typer.Option(help="Judge only the first N pairs (by pair id).")] = None,
+        usable_only: Annotated[bool, typer.Option("--usable-only", help="Only pairs usable for fitting.")] = False,
+        no_logprobs: Annotated[bool, typer.Option("--no-logprobs", help="Do not ask for logprobs; read the text answer.")] = False,
+        retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Ask again the calls that failed before.")] = False,
+        kind: Annotated[str, typer.Option(help="human, llm, reward model or other.")] = "llm",
+        size: Annotated[Optional[float], typer.Option(help="Size in billions of parameters.")] = None,
+        note: Annotated[Optional[str], typer.Option(help="A note shown with the judge.")] = None,
+        replace: Annotated[bool, typer.Option("--replace", help="Replace a judge of that name (its labels and fits).")] = False,
+        no_fit: Annotated[bool, typer.Option("--no-fit", help="Add the labels only; do not fit.")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the calls and estimated cost, ask nothing.")] = False) -> None:
+    """Ask an LLM which response is better (both orders), then add the judge and fit it."""
+    from .annotation.display import progress_bar
+    from .fitting import FitError
+    from .judges import JudgeError
+    from .llm import ConfigError, JobAborted, settings_from_env
+    from .llm_judge import JudgeLLMError, judge_with_llm, plan_judge, refuse_existing
+
+    settings = settings_from_env(model=model, concurrency=concurrency)
+    try:
+        refuse_existing(name, db, replace)  # before any estimate or call
+        plan = plan_judge(name, model=model, db=db, settings=settings, max_pairs=max_pairs,
+                          usable_only=usable_only, logprobs=not no_logprobs, retry_failed=retry_failed)
+        for line in plan.lines():
+            console.print(line, highlight=False, markup=False)
+        if dry_run:
+            return
+        bar, update = progress_bar(console, plan)  # annotate's display: calls, failures, money spent
+        with bar:
+            report = judge_with_llm(name, model=model, db=db, kind=kind, size_b=size, note=note, replace=replace,
+                                    fit=not no_fit, plan=plan, progress_callback=update)
+    except JudgeLLMError as exc:
+        for line in (exc.report.lines() if exc.report else []):
+            console.print(line, highlight=False, markup=False)
+        fail(str(exc))
+    except (JudgeError, ConfigError, JobAborted) as exc:
+        fail(f"{exc} (no judge was added)")
+    except FitError as exc:
+        fail(f"judge {name!r} was added, but fitting it failed: {exc}")
+    except dbmod.DatabaseMissing as exc:
+        fail(str(exc))
+    for line in report.lines():
+        console.print(line, highlight=False, markup=False)
+    if not report.logprobs_used and not no_logprobs:
+        console.print("note: the server refused the logprobs option; labels come from the text answers",
+                      highlight=False)
+    console.print(report.added.summary(), highlight=False)
+    if report.added.fit is not None:
+        console.print(report.added.fit.summary(), highlight=False)
+
+
+@app.command()
+def annotate(
+        file: Annotated[Path, typer.Argument(help="Raw pairs: .jsonl, .json or .csv (prompt/query, response_a/b, "
+                                                  "model_a/b, optional winner; or Arena conversation_a/b).")],
+        db: DbOption = None,
+        model: Annotated[str, typer.Option(help="Annotating model (any OpenAI-compatible server: OPENAI_BASE_URL).")] = "gpt-4-turbo",
+        concurrency: Annotated[Optional[int], typer.Option(help="Requests in flight at once (default 8).")] = None,
+        max_pairs: Annotated[Optional[int], typer.Option(help="Annotate only the first N pairs of the file.")] = None,
+        retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Ask again the calls marked failed before.")] = False,
+        batch: Annotated[bool, typer.Option("--batch", help="Use the OpenAI Batch API (half price, up to 24 h).")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Start without asking to confirm the cost.")] = False) -> None:
+    """Annotate new pairs with an LLM (SPEC section 7), then load them; resumable."""
+    from .annotation import InputError, plan_job, run_job
+    from .annotation.display import progress_bar
+    from .llm import format_usd
+
+    try:
+        plan = plan_job(file, db=db, model=model, concurrency=concurrency, max_pairs=max_pairs,
+                        retry_failed=retry_failed, batch=batch)
+    except InputError as exc:
+        fail(str(exc))
+    for line in plan.lines():
+        console.print(line, highlight=False, markup=False)
+    if plan.problems:
+        fail(plan.problems[0])
+    if not plan.tasks and not plan.present:
+        fail(f"nothing to annotate in {file}")
+    if plan.calls_to_make and not yes:
+        if not sys.stdin.isatty():
+            fail("add --yes to start without confirming the cost")
+        if not typer.confirm(f"make {plan.calls_to_make} calls for about {format_usd(plan.est_cost_usd)}?"):
+            raise typer.Exit(1)
+    bar, update = progress_bar(console, plan)
+    with bar:
+        summary = run_job(plan, progress_callback=update)
+    if summary.ok or summary.requests or summary.pairs_annotated:  # else the one error line says it all
+        for line in summary.lines():
+            console.print(line, highlight=False, markup=False)
+    if not summary.ok:
+        fail(summary.aborted or "nothing could be annotated")
+
+
+@app.command()
+def fit(db: DbOption = None,
+        judge: Annotated[Optional[list[str]], typer.Option("--judge", help="Fit only this judge (repeatable); its rows are replaced, others kept.")] = None,
+        group: Annotated[Optional[list[str]], typer.Option("--group", help="Fit only this group (repeatable).")] = None,
+        folds: Annotated[Optional[int], typer.Option(help="Average the weights over K training splits (the original's k-fold option).")] = None,
+        min_labels: Annotated[int, typer.Option(help="Skip a judge x group with fewer labelled usable pairs.")] = 30,
+        seed: Annotated[int, typer.Option(help="Seed of the fold shuffles.")] = 0) -> None:
+    """Fit every judge x group (posterior mean, sd, 95% interval, held-out accuracy)."""
+    from .fitting import FitError, fit_database
+
+    bar, tick = _fit_progress() if console.is_terminal else (_nothing(), None)
+    try:
+        with bar:
+            report = fit_database(db, judges=judge, groups=group, folds=folds, min_labels=min_labels,
+                                  seed=seed, progress=tick)
+    except FitError as exc:
+        fail(f"{exc} (nothing was written)")
+    except dbmod.DatabaseMissing as exc:
+        fail(str(exc))
+    console.print(report.summary(), highlight=False)
+    for run in report.skipped[:10]:
+        console.print(f"  skipped {run.judge} / {run.group_name}: {run.note}", highlight=False)
+    if len(report.skipped) > 10:
+        console.print(f"  ... {len(report.skipped) - 10} more skipped (see the fit_runs table)", highlight=False)
+
+
+@app.command("import-fits")
+def import_fits_cmd(
+        path: Annotated[Path, typer.Argument(help="A model_<group>_fitted_paras.jsonl file, or a folder of them.")],
+        db: DbOption = None,
+        prefix: Annotated[str, typer.Option(help="Put this before every imported judge name, e.g. 'paper/'.")] = "",
+        replace: Annotated[bool, typer.Option("--replace", help="Replace the fits of judges of the same name.")] = False,
+        name: Annotated[Optional[str], typer.Option(help="Source name (default fitted_paras:<folder or file name>).")] = None,
+        group: Annotated[Optional[str], typer.Option(help="Group of a single file whose name doesn't say it.")] = None) -> None:
+    """Import the original project's fitted_paras files as judges with weights (all or nothing)."""
+    from .fitted_paras import FittedParasError, import_fits
+
+    try:
+        report = import_fits(path, db=db, prefix=prefix, replace=replace, name=name, group=group)
+    except FittedParasError as exc:
+        fail(f"{exc} (nothing was imported)")
+    console.print(report.summary(), highlight=False)
+
+
+@app.command("export-fits")
+def export_fits_cmd(
+        path: Annotated[Path, typer.Argument(help="Folder to write model_<group>_fitted_paras.jsonl files into.")],
+        db: DbOption = None,
+        source: Annotated[Optional[list[str]], typer.Option("--source", help="Export fits of this source (repeatable; default: ours, 'fit').")] = None,
+        all_sources: Annotated[bool, typer.Option("--all", help="Export every judge's fits, imported ones too.")] = False,
+        judge: Annotated[Optional[list[str]], typer.Option("--judge", help="Only this judge (repeatable).")] = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace files that exist.")] = False) -> None:
+    """Write fits in the original's fitted_paras format, one file per group."""
+    from .fitted_paras import FIT_SOURCE, FittedParasError, export_fits
+
+    sources = None if all_sources else (source or [FIT_SOURCE])
+    try:
+        files = export_fits(path, db=db, sources=sources, judges=judge, overwrite=overwrite)
+    except FittedParasError as exc:
+        fail(str(exc))
+    except dbmod.DatabaseMissing as exc:
+        fail(str(exc))
+    console.print(f"wrote {len(files)} files to {path}", highlight=False)
+
+
 def main() -> None:
     try:
         app()

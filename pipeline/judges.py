@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 
@@ -226,17 +226,14 @@ def parse_pair_id(key: Any) -> int:
 # ---------------------------------------------------------------- reading files
 
 
-def _read(path_or_bytes: str | Path | bytes, filename: str | None) -> tuple[str, str]:
-    """(text, display name) of an uploaded file or a path."""
-    if isinstance(path_or_bytes, (bytes, bytearray)):
-        raw, name = bytes(path_or_bytes), filename or "upload"
-    else:
-        path = Path(path_or_bytes)
-        raw, name = path.read_bytes(), filename or path.name
-    try:
-        return raw.decode("utf-8-sig"), name
-    except UnicodeDecodeError as exc:
-        raise JudgeError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+def _read(source: str | Path | bytes | BinaryIO, filename: str | None) -> tuple[bytes, str]:
+    """(bytes, display name) of a path, uploaded bytes, or a file-like object (e.g. Streamlit's upload)."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), filename or "upload"
+    if hasattr(source, "read"):
+        return source.read(), filename or getattr(source, "name", None) or "upload"
+    path = Path(source)
+    return path.read_bytes(), filename or path.name
 
 
 def _sniff(text: str, name: str) -> str:
@@ -257,11 +254,16 @@ def _sniff(text: str, name: str) -> str:
     return "csv"
 
 
+class _FileProblem(Exception):
+    """The file as a whole cannot be read as labels."""
+
+
 def _no_duplicate_keys(items: list[tuple[str, Any]]) -> dict:
+    # json.loads would keep the last of two equal keys silently; a label must not vanish that way
     seen: dict[str, Any] = {}
     for k, v in items:
         if k in seen:
-            raise ValueError(f"pair id key {k!r} appears twice")
+            raise _FileProblem(f"key {k!r} appears twice")
         seen[k] = v
     return seen
 
@@ -278,7 +280,7 @@ def _raw_entries(text: str, kind: str) -> tuple[str, list[tuple[str, Any, Any]]]
         return "csv", _csv_entries(text)
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise _FileProblem(f"not valid JSON: {exc}") from None
     if isinstance(data, dict):
         return "object", [(f"key {k!r}", k, v) for k, v in data.items()]
@@ -289,10 +291,6 @@ def _raw_entries(text: str, kind: str) -> tuple[str, list[tuple[str, Any, Any]]]
     raise _FileProblem(f"expected a JSON list or object, got {type(data).__name__}")
 
 
-class _FileProblem(Exception):
-    """The file as a whole cannot be read as labels."""
-
-
 _MISSING = object()
 
 
@@ -301,8 +299,18 @@ def _record_value(obj: dict) -> tuple[Any, Any]:
     pid = obj.get("pair_id", obj.get("id", _MISSING))
     for key in _VALUE_KEYS:
         if key in obj:
-            return pid, obj[key]
+            return pid, _value(key, obj[key])
     return pid, _MISSING
+
+
+def _value(key: str, value: Any) -> Any:
+    """A value under prob_1 is a probability even when written 0 or 1."""
+    if key != "prob_1" or value is None or isinstance(value, bool):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value  # reported as not a choice
 
 
 def _jsonl_entries(text: str) -> list[tuple[str, Any, Any]]:
@@ -332,15 +340,17 @@ def _csv_entries(text: str) -> list[tuple[str, Any, Any]]:
     rows = [r for r in reader]
     header = [h.strip().lower() for h in rows[0]] if rows else []
     if "pair_id" not in header or not any(k in header for k in _VALUE_KEYS):
-        raise _FileProblem(f"a CSV needs a header with pair_id and preferred; the first line is {rows[0] if rows else []!r}")
+        first = rows[0] if rows else []
+        raise _FileProblem(f"a CSV needs a header with pair_id and preferred; the first line is {first!r}")
     id_col = header.index("pair_id")
-    val_col = next(header.index(k) for k in _VALUE_KEYS if k in header)
+    val_key = next(k for k in _VALUE_KEYS if k in header)
+    val_col = header.index(val_key)
     out = []
     for n, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         pid = row[id_col] if id_col < len(row) else _MISSING
-        val = row[val_col] if val_col < len(row) else _MISSING
+        val = _value(val_key, row[val_col]) if val_col < len(row) else _MISSING
         out.append((f"row {n}", pid, val))
     return out
 
@@ -358,29 +368,33 @@ def dataset_order(con) -> tuple[str | None, list[int]]:
     return row[0], ids
 
 
-def parse_labels_file(path_or_bytes: str | Path | bytes, filename: str | None = None, db=None) -> ParsedLabels:
-    """Read and check a labels file against the database; errors are collected, not raised.
+def parse_labels_file(path_or_bytes: str | Path | bytes | BinaryIO, filename: str | None = None,
+                      db=None) -> ParsedLabels:
+    """Read and check a labels file against the database; every problem is collected, not raised.
 
-    Raises JudgeError only when the file cannot be read as text at all.
+    `filename` names an upload (its extension picks the format); a path names itself.
+    Raises only what reading a path or opening the database raises (OSError, DatabaseMissing).
     """
-    text, name = _read(path_or_bytes, filename)
+    raw, name = _read(path_or_bytes, filename)
     parsed = ParsedLabels(source=name, format="")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        parsed.errors.append(LabelIssue("file", f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
+        return parsed
     if not text.strip():
         parsed.errors.append(LabelIssue("file", "the file is empty"))
         return parsed
     try:
-        parsed.format, raw = _raw_entries(text, _sniff(text, name))
+        parsed.format, entries = _raw_entries(text, _sniff(text, name))
     except _FileProblem as exc:
         parsed.errors.append(LabelIssue("file", str(exc)))
         return parsed
-    except ValueError as exc:  # duplicate JSON keys
-        parsed.errors.append(LabelIssue("file", str(exc)))
-        return parsed
-    if not raw:
+    if not entries:
         parsed.errors.append(LabelIssue("file", "no labels in the file"))
         return parsed
     with dbmod.reading(db) as con:
-        _check_entries(parsed, raw, con)
+        _check_entries(parsed, entries, con)
     return parsed
 
 
@@ -523,7 +537,8 @@ def _insert_labels(con, name: str, labels: list[Label]) -> None:
         "preferred": pa.array([lab.preferred for lab in labels], pa.int8()),
         "prob_1": pa.array([lab.prob_1 for lab in labels], pa.float64()),
     })
-    con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1) SELECT pair_id, judge, preferred, prob_1 FROM arrow")
+    con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1) "
+                "SELECT pair_id, judge, preferred, prob_1 FROM arrow")
 
 
 def add_judge(name: str, labels: ParsedLabels | Iterable[Label | tuple], *, db=None, kind: str | None = None,
@@ -540,11 +555,12 @@ def add_judge(name: str, labels: ParsedLabels | Iterable[Label | tuple], *, db=N
     kind = check_kind(kind, name)
     size_b = check_size(size_b)
     rows, file_source, ties = _as_labels(labels)
+    _require_db(db)
     with dbmod.writing(db) as con:
         _check_labels(con, rows)
         existed = judge_exists(con, name)
         if existed and not replace:
-            raise JudgeExists(f"judge {name!r} already exists: pass --replace (replace=True) to overwrite it")
+            raise JudgeExists(f"judge {name!r} already exists: use --replace to overwrite it (its labels and fits)")
         if existed:
             _delete_judge(con, name)
         con.execute("INSERT INTO judges (judge, kind, size_b, source, note, position_consistency) "
@@ -562,8 +578,16 @@ def add_judge(name: str, labels: ParsedLabels | Iterable[Label | tuple], *, db=N
     return report
 
 
+def _require_db(db) -> None:
+    """Adding or removing a judge never creates a database file as a side effect."""
+    path = dbmod.resolve_db_path(db)
+    if not path.exists():
+        raise dbmod.DatabaseMissing(f"no database at {path}: run `python -m pipeline demo` or `load`")
+
+
 def remove_judge(name: str, db=None) -> dict[str, int]:
     """Remove the judge, its labels, fits and fit runs; rows removed per table."""
+    _require_db(db)
     with dbmod.writing(db) as con:
         if not judge_exists(con, name):
             raise UnknownJudge(f"no judge named {name!r}")

@@ -36,20 +36,22 @@ class Lookup:
     used: int                   # invalid answers counting against the current attempts
 
 
-def lookup(journal: CallJournal, req: LLMRequest, validate: Validate, *, retry_failed: bool = False) -> Lookup:
+def lookup(journal: CallJournal, req: LLMRequest, validate: Validate, *, retry_failed: bool = False,
+           write: bool = True) -> Lookup:
+    """What the journal holds for this request; `write=False` only reads (for plans)."""
     answers = [r for r in journal.rows_for(req.hash) if r.status in ANSWER_STATES]
     last_failed = None
     for i, row in enumerate(answers):
         try:
             value = validate(row.raw_text or "")
         except InvalidAnswer as exc:
-            if row.status in ("received", "ok"):
+            if row.status in ("received", "ok") and write:
                 journal.set_status(row.call_id, "invalid", str(exc))
                 row.status, row.error = "invalid", str(exc)
             if row.status == "failed":
                 last_failed = i
             continue
-        if row.status != "ok":
+        if row.status != "ok" and write:
             journal.set_status(row.call_id, "ok")
         return Lookup(CallResult(req.hash, req.step, req.item_key, True, value, cached=True), len(answers), 0)
     if last_failed is not None and not retry_failed:

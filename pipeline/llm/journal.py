@@ -79,7 +79,8 @@ ANSWER_STATES = ("received", "ok", "invalid", "failed")  # rows that carry a pai
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    """UTC, without an offset, so DuckDB reads it as a plain TIMESTAMP."""
+    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
 def journal_path(db_path: str | os.PathLike) -> Path:

@@ -19,12 +19,9 @@ LOAD_TIMEOUT = 10.0    # seconds we wait for tiktoken to fetch an encoding
 
 @dataclass(frozen=True)
 class TokenCounter:
-    method: str                       # 'tiktoken:o200k_base' or 'approximate (4 characters per token)'
+    method: str                       # how counts are made, in words for the user
     count: Callable[[str], int]
-
-    @property
-    def exact(self) -> bool:
-        return self.method.startswith("tiktoken")
+    exact: bool = False
 
     def count_messages(self, messages: list[dict[str, str]]) -> int:
         return REPLY_OVERHEAD + sum(MESSAGE_OVERHEAD + self.count(m.get("content") or "") for m in messages)
@@ -34,8 +31,8 @@ def approximate(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-APPROXIMATE = TokenCounter("approximate (4 characters per token; tiktoken's encoding is not available offline)",
-                           approximate)
+APPROXIMATE = TokenCounter("approximated as 4 characters per token (tiktoken's encoding could not be loaded "
+                           "offline)", approximate)
 
 
 def _encoding_name(model: str) -> str:
@@ -71,4 +68,5 @@ def token_counter(model: str) -> TokenCounter:
     enc = _load_encoding(name)
     if enc is None:
         return APPROXIMATE
-    return TokenCounter(f"tiktoken:{name}", lambda text: len(enc.encode(text, disallowed_special=())))
+    return TokenCounter(f"counted with tiktoken ({name})", lambda text: len(enc.encode(text, disallowed_special=())),
+                        exact=True)

@@ -1,0 +1,107 @@
+"""Home: what is loaded, how to load the real release, and a guide to the pages.
+
+Run with `streamlit run Home.py`; the database is $PREFDISSECT_DB or data/preference.duckdb.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from ui import data, layout
+
+status = layout.page(
+    "Preference dissection", "🔬",
+    "Why does a judge prefer one response over another? Each judge's choices are explained by "
+    "differences in 29 properties of the two responses (Li et al., 2024, "
+    "“Dissecting Human and LLM Preferences”).")
+
+if not layout.what_next(status, "pairs") and not status.has_fits:
+    st.stop()
+
+# ---------------------------------------------------------------- what is loaded
+st.subheader("What is loaded")
+c = st.columns(5)
+c[0].metric("Pairs", f"{status.n_pairs:,}", help="Pairs of responses to one query.")
+c[1].metric("Judges", status.n_judges, help="Humans and LLMs (or reward models) whose choices are dissected.")
+c[2].metric("Groups", status.n_groups, help="Scenario groups and query-specific groups; fits are per group.")
+c[3].metric("Labels", f"{status.n_labels:,}", help="One judge's choice on one pair.")
+c[4].metric("Fits", f"{status.n_fit_rows}", help="Judge × group combinations with fitted weights.")
+
+if status.has_fits:
+    when = status.last_fit.strftime("%Y-%m-%d %H:%M") if status.last_fit is not None else "imported weights"
+    methods = ", ".join(status.fit_methods) or "n/a"
+    skipped = f"; {status.n_skipped} judge × group skipped (too few labels)" if status.n_skipped else ""
+    st.caption(f"Last fit: {when} · method: {methods}{skipped}. Data kind: {status.data_label}.")
+else:
+    st.caption(f"Data kind: {status.data_label}. Not fitted yet.")
+    layout.what_next(status, "fits")
+
+if status.sources:
+    src = pd.DataFrame(status.sources)
+    src["generated"] = src["generated"].map(lambda g: "yes: generated demo data" if g else "no: real data")
+    st.dataframe(src.rename(columns={"n_pairs": "pairs", "loaded_at": "loaded at"}), hide_index=True,
+                 column_config={"location": st.column_config.TextColumn("location", width="medium")})
+
+tab_judges, tab_groups = st.tabs(["Judges", "Groups"])
+with tab_judges:
+    judges = data.get("judges")
+    if judges.empty:
+        st.caption("No judges yet.")
+    else:
+        st.dataframe(
+            judges, hide_index=True,
+            column_config={
+                "size_b": st.column_config.NumberColumn("size (B params)", format="%.0f"),
+                "n_labels": st.column_config.NumberColumn("labels"),
+                "n_groups_fitted": st.column_config.NumberColumn("groups fitted"),
+                "mean_accuracy": st.column_config.NumberColumn(
+                    "held-out accuracy", format="%.3f",
+                    help="Mean over groups of the k-fold held-out accuracy of the fitted model: how much of "
+                         "the judge's choices the 29 properties explain."),
+                "position_consistency": st.column_config.NumberColumn("position consistency", format="%.2f"),
+            })
+with tab_groups:
+    groups = data.get("groups")
+    if groups.empty:
+        st.caption("No groups yet.")
+    else:
+        st.dataframe(groups, hide_index=True, column_config={
+            "n_pairs": "pairs", "n_usable": st.column_config.NumberColumn(
+                "usable for fitting", help="Both error checks applicable: the pair has features."),
+            "n_fitted_judges": "judges fitted"})
+
+# ---------------------------------------------------------------- load data
+st.subheader("Load data")
+st.markdown(
+    "The real release (5,240 Chatbot Arena pairs, human labels and 32 LLM judges, annotated by "
+    "GPT-4-Turbo) comes from the Hugging Face hub; a local file in the released format works the same. "
+    "Then fit every judge × group:")
+flag = layout._db_flag(status)
+st.code(f"{layout.LOAD_RELEASE}{flag}\npython -m pipeline load my_records.jsonl{flag}   # .json / .jsonl / "
+        f".parquet\n{layout.FIT}{flag}", language="bash")
+st.caption("The app reads the database read-only and picks up changes on the next interaction. "
+           "New raw pairs can be annotated on the Annotate page; new judges come in on the Add judge page.")
+
+# ---------------------------------------------------------------- guide
+st.subheader("Guide")
+GUIDE = [
+    ("pages/1_Dissection.py", "Dissection", "📊",
+     "For one group, the probability that each judge prefers the response that is better on one "
+     "property. Compare judges, or one judge across all groups."),
+    ("pages/2_Similarity.py", "Similarity", "🧭",
+     "How alike judges' preferences are: correlation of their weights, overall or per group."),
+    ("pages/3_Samples_and_SHAP.py", "Samples & SHAP", "🔎",
+     "Browse pairs with their annotations; see why a judge chose as it did (SHAP)."),
+    ("pages/4_Statistics.py", "Statistics", "📈",
+     "Property scores, prerequisite counts, correlations, agreement between judges, length effect."),
+    ("pages/5_Add_judge.py", "Add judge", "➕", "Upload a judge's labels, fit it and compare it to the others."),
+    ("pages/6_Annotate.py", "Annotate", "📝", "Annotate new raw pairs with an LLM."),
+    ("pages/7_SQL.py", "SQL", "🧮", "Ad-hoc read-only SQL over the database."),
+]
+GUIDE = [g for g in GUIDE if (Path(__file__).parent / g[0]).exists()]
+cols = st.columns(2)
+for i, (path, label, icon, text) in enumerate(GUIDE):
+    with cols[i % 2]:
+        st.page_link(path, label=label, icon=icon)
+        st.caption(text)

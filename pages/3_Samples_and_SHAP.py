@@ -1,0 +1,254 @@
+"""Samples & SHAP: browse pairs with their annotations, and see why a judge chose as it did.
+
+All dataset text (queries, responses, reference answers, annotations) is shown as plain
+text: st.code / st.text / dataframes, never markdown or HTML.
+"""
+
+import bisect
+
+import pandas as pd
+import streamlit as st
+
+from pipeline import explore
+from ui import charts, data, layout, state
+from ui.text import md_escape, show_text
+
+ANY = "(any)"
+
+status = layout.page(
+    "Samples & SHAP", "🔎",
+    "Browse the pairs: the query, both responses, the reference answer and the annotations. "
+    "SHAP shows which property differences pushed a judge's fitted model towards its choice.")
+if not layout.what_next(status, "pairs"):
+    st.stop()
+opts = data.get("filter_options")
+
+# ------------------------------------------------------------------ filters
+with st.container(border=True):
+    c = st.columns([3, 3, 3, 3, 3])
+    with c[0]:
+        scenarios = state.multiselect("Scenario", opts["scenarios"], key="smp.scenario", placeholder="all")
+    with c[1]:
+        in_group = state.select("Group", [ANY] + opts["groups"], key="smp.in_group",
+                                help="Scenario or query-specific group (a pair can be in several).")
+    with c[2]:
+        model = state.select("Model", [ANY] + opts["models"], key="smp.model",
+                             help="Pairs where either response comes from this model.")
+    with c[3]:
+        disagree = state.multiselect("Judges that disagree with the human",
+                                     [j for j in opts["judges"] if j != "human"], key="smp.disagree",
+                                     placeholder="none", disabled="human" not in opts["judges"],
+                                     help="Pairs where every judge chosen here picked the other response "
+                                          "than the human.")
+    with c[4]:
+        search = state.text("Text search", key="smp.q", placeholder="in query and responses",
+                            max_chars=200)
+
+flt = explore.PairFilter(
+    scenarios=tuple(scenarios), group=None if in_group == ANY else in_group,
+    model=None if model == ANY else model, disagree_with_human=tuple(disagree),
+    text=search.strip() or None)
+ids = data.get("filter_pair_ids", flt)
+all_ids = data.get("filter_pair_ids", explore.PairFilter())
+if not all_ids:
+    st.info("No pairs in the database.")
+    st.stop()
+
+# When the filter changes, jump to its first pair (unless the current one still matches).
+signature = repr(flt)
+previous = st.session_state.get("smp._filter")
+st.session_state["smp._filter"] = signature
+if previous is not None and previous != signature and ids and st.session_state.get("smp.pair") not in ids:
+    st.session_state["smp.pair"] = ids[0]
+
+
+def _step(delta: int, ids: list[int]) -> None:
+    cur = int(st.session_state.get("smp.pair", ids[0]))
+    if delta > 0:
+        pos = bisect.bisect_right(ids, cur)
+        st.session_state["smp.pair"] = ids[min(pos, len(ids) - 1)]
+    else:
+        pos = bisect.bisect_left(ids, cur) - 1
+        st.session_state["smp.pair"] = ids[max(pos, 0)]
+
+
+def _picked_row() -> None:
+    sel = st.session_state.get("smp.table")
+    rows = (sel or {}).get("selection", {}).get("rows", []) if isinstance(sel, dict) else \
+        getattr(getattr(sel, "selection", None), "rows", [])
+    window = st.session_state.get("smp._window", [])
+    if rows and rows[0] < len(window):
+        st.session_state["smp.pair"] = int(window[rows[0]])
+
+
+# ------------------------------------------------------------------ navigation
+nav = st.columns([1, 1, 2, 4], vertical_alignment="bottom")
+with nav[2]:
+    pair_id = state.number("Go to pair id", key="smp.pair", default=ids[0] if ids else all_ids[0],
+                           min_value=min(all_ids), max_value=max(all_ids))
+with nav[0]:
+    st.button("◀ Previous", key="smp.prev", on_click=_step, args=(-1, ids), disabled=not ids,
+              width="stretch")
+with nav[1]:
+    st.button("Next ▶", key="smp.next", on_click=_step, args=(1, ids), disabled=not ids, width="stretch")
+with nav[3]:
+    if not ids:
+        st.caption("No pair matches the filters.")
+    elif pair_id in ids:
+        st.caption(f"Pair {ids.index(pair_id) + 1:,} of {len(ids):,} matching the filters "
+                   f"({len(all_ids):,} in all).")
+    else:
+        st.caption(f"{len(ids):,} pairs match the filters; this pair is not one of them "
+                   "(Previous / Next move to the nearest that is).")
+
+if ids:
+    pos = bisect.bisect_left(ids, pair_id)
+    page_size = 50
+    start = (min(pos, len(ids) - 1) // page_size) * page_size
+    window = ids[start:start + page_size]
+    st.session_state["smp._window"] = window
+    with st.expander(f"Matching pairs ({len(ids):,}); showing {start + 1:,}–{start + len(window):,}, "
+                     "click a row to open it", expanded=False):
+        st.dataframe(data.get("pair_list", tuple(window)), hide_index=True, key="smp.table",
+                     on_select=_picked_row, selection_mode="single-row",
+                     column_config={"num_words_1": "words 1", "num_words_2": "words 2",
+                                    "human": "human chose"})
+
+detail = data.get("pair_detail", pair_id)
+if detail is None:
+    st.info(f"There is no pair {pair_id} (pair ids run from {min(all_ids)} to {max(all_ids)}).")
+    st.stop()
+
+# ------------------------------------------------------------------ the pair
+p = detail["pair"]
+st.subheader(f"Pair {pair_id}")
+meta = [f"Scenario: {md_escape(p.get('scenario_group') or 'n/a')}",
+        f"source: {md_escape(p.get('source'))} #{p.get('source_index')}"]
+if detail["groups"]:
+    meta.append("groups: " + ", ".join(md_escape(g) for g in detail["groups"]))
+if not p.get("usable"):
+    meta.append("not usable for fitting (an error check was not applicable)")
+st.caption(" · ".join(meta))
+
+st.markdown("**Query**")
+show_text(p.get("query"), height=160)
+r1, r2 = st.columns(2)
+labels = detail["labels"]
+human = labels.loc[labels["judge"] == "human", "preferred"] if not labels.empty else pd.Series(dtype=int)
+human_choice = int(human.iloc[0]) if len(human) else None
+for col, n in ((r1, 1), (r2, 2)):
+    with col:
+        won = " · the human preferred this one" if human_choice == n else ""
+        st.markdown(f"**Response {n}**")
+        st.caption(f"model: {md_escape(p.get(f'model_{n}') or 'n/a')} · "
+                   f"{p.get(f'num_words_{n}') if p.get(f'num_words_{n}') is not None else '?'} words{won}")
+        show_text(p.get(f"response_{n}"), height=420)
+with st.expander("Reference answer (written by the annotating model)"):
+    show_text(p.get("reference"), empty="(no reference answer stored)")
+
+tabs = st.tabs(["Judges' choices", "Ratings", "Errors", "Query-specific", "Features"])
+with tabs[0]:
+    if labels.empty:
+        st.caption("No judge labelled this pair.")
+    else:
+        view = labels.copy()
+        view["chose"] = view["preferred"].map(lambda v: f"response {int(v)}")
+        if human_choice is not None:
+            view["agrees with human"] = view["preferred"].eq(human_choice)
+        cols = ["judge", "chose"] + (["agrees with human"] if human_choice is not None else []) + ["prob_1", "kind"]
+        st.dataframe(view[cols], hide_index=True,
+                     column_config={"prob_1": st.column_config.NumberColumn("P(response 1)", format="%.2f")})
+with tabs[1]:
+    ratings = detail["ratings"]
+    if ratings.empty:
+        st.caption("No basic ratings for this pair.")
+    else:
+        feats = detail["features"]
+        ratings = ratings.assign(feature=ratings["property"].map(lambda q: feats.get(q)))
+        st.caption("Basic ratings 0–3 of each response ('non-repetitive' holds the raw 'repetitive' "
+                   "rating); feature: +1 response 1 has more, -1 response 2 has more, 0 equal.")
+        st.dataframe(ratings, hide_index=True)
+with tabs[2]:
+    checks = detail["error_checks"]
+    if not checks.empty:
+        st.caption("Error check applicable: " + ", ".join(
+            f"response {int(r)}: {'yes' if a else 'no'}" for r, a in zip(checks["response"], checks["applicable"])))
+    errors = detail["errors"]
+    if errors.empty:
+        st.caption("No errors detected.")
+    else:
+        st.dataframe(errors, hide_index=True)
+with tabs[3]:
+    facts = detail["facts"]
+    if facts:
+        st.dataframe(pd.DataFrame([{"fact": k.replace("_", " "), "value": str(v)} for k, v in facts.items()]),
+                     hide_index=True)
+    items = detail["items"]
+    if not items.empty:
+        st.caption("Listed in the query:")
+        st.dataframe(items, hide_index=True)
+    qs = detail["query_specific"]
+    if qs.empty:
+        st.caption("No query-specific results (the query meets no prerequisite).")
+    else:
+        st.dataframe(qs, hide_index=True)
+with tabs[4]:
+    st.dataframe(explore.feature_table(detail), hide_index=True)
+
+# ------------------------------------------------------------------ SHAP
+st.subheader("Why did the judge choose this? (SHAP)")
+if not status.has_fits:
+    layout.what_next(status, "fits")
+    st.stop()
+if not detail["features"]:
+    st.info("This pair has no features (an error check was not applicable), so it was not used for fitting "
+            "and has no SHAP explanation.")
+    st.stop()
+fitted = data.get("fitted_judges")
+sc = st.columns([2, 3, 3])
+with sc[0]:
+    sjudge = state.select("Judge", fitted, key="smp.sjudge", default="human" if "human" in fitted else None)
+shap_groups = data.get("shap_groups", sjudge, tuple(detail["groups"]))
+with sc[1]:
+    if shap_groups:
+        default_group = p.get("scenario_group") if p.get("scenario_group") in shap_groups else shap_groups[0]
+        sgroup = state.select("Fitted model of group", shap_groups, key="smp.sgroup", default=default_group,
+                              help="The pair's groups in which this judge has a fit.")
+    else:
+        sgroup = None
+if sgroup is None:
+    st.info("This judge has no fit in any of this pair's groups.")
+    st.stop()
+
+chosen = labels.loc[labels["judge"] == sjudge, "preferred"] if not labels.empty else pd.Series(dtype=int)
+with sc[2]:
+    st.metric("The judge chose", f"response {int(chosen.iloc[0])}" if len(chosen) else "no label")
+
+
+exp = data.get("pair_shap", sjudge, sgroup, pair_id)
+if exp is None:
+    st.info("No SHAP explanation for this judge, group and pair.")
+else:
+    fx = exp["fx"]
+    left, right = st.columns([3, 1])
+    with left:
+        st.altair_chart(charts.shap_waterfall(
+            exp["frame"], exp["base"], fx, title=f"SHAP · {sjudge} · {sgroup} · pair {pair_id}",
+            generated=status.generated), width="stretch")
+    with right:
+        st.metric("Model: P(response 1)", f"{fx:.2f}")
+        predicted = 1 if fx >= 0.5 else 2
+        st.metric("Model predicts", f"response {predicted}")
+        if len(chosen):
+            agree = predicted == int(chosen.iloc[0])
+            st.caption("The fitted model " + ("agrees with" if agree else "differs from")
+                       + " the judge's actual choice on this pair.")
+        if not exp.get("exact", True):
+            st.caption("Many properties differ here: SHAP values are permutation estimates.")
+    with st.expander("SHAP values"):
+        st.dataframe(exp["frame"], hide_index=True,
+                     column_config={"shap": st.column_config.NumberColumn("SHAP", format="%+.4f"),
+                                    "weight": st.column_config.NumberColumn(format="%.3f")})
+    st.caption("f(x) = sigmoid(x · w): the judge's fitted probability of preferring response 1. "
+               "Background: the all-zero vector (no difference), f(0) = 0.5; properties where the "
+               "responses do not differ contribute nothing.")

@@ -1,0 +1,34 @@
+-- SPEC 6: similarity of two judges in a group = Pearson correlation of their 29 weights,
+-- for every ordered pair of judges with fits in that group (the diagonal included, 1),
+-- fitted and imported judges alike. 'Overall' is the mean over the scenario groups both
+-- judges have; query-specific groups are not part of it. A group's kind comes from
+-- fit_runs (set by fit and import-fits), else from pair_groups. n_groups: how many
+-- groups the row stands for (1, or the scenario groups averaged into Overall).
+-- A judge whose weights are all equal has no correlation: similarity is NULL.
+CREATE OR REPLACE VIEW judge_similarity AS
+WITH kinds AS (
+    SELECT group_name, min(group_kind) AS group_kind   -- a name used as both kinds counts as query-specific
+    FROM (SELECT group_name, group_kind FROM fit_runs WHERE group_kind IS NOT NULL
+          UNION
+          SELECT DISTINCT group_name, group_kind FROM pair_groups)
+    GROUP BY group_name
+),
+per_group AS (
+    SELECT a.judge AS judge_a, b.judge AS judge_b, a.group_name,
+           corr(a.weight, b.weight) AS r
+    FROM fits a
+    JOIN fits b ON a.group_name = b.group_name AND a.property = b.property
+    GROUP BY a.judge, b.judge, a.group_name
+),
+cleaned AS (
+    SELECT judge_a, judge_b, group_name, CASE WHEN isnan(r) THEN NULL ELSE r END AS similarity
+    FROM per_group
+)
+SELECT judge_a, judge_b, group_name, similarity, 1 AS n_groups
+FROM cleaned
+UNION ALL
+SELECT c.judge_a, c.judge_b, 'Overall', avg(c.similarity), count(c.similarity)
+FROM cleaned c
+JOIN kinds k USING (group_name)
+WHERE k.group_kind = 'scenario'
+GROUP BY c.judge_a, c.judge_b;

@@ -1,0 +1,83 @@
+"""Fixtures shared by several test files. Append new ones; don't reshape the ones here."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference"  # CI keeps ../shared beside the repo
+
+
+@pytest.fixture(scope="session")
+def demo_db_template(tmp_path_factory) -> Path:
+    """The 5,240-pair demo database, loaded but not fitted, built once per test session (worker).
+
+    Don't write to it: take `demo_db`, a private copy.
+    """
+    from pipeline.demo import build_demo
+
+    db = tmp_path_factory.mktemp("demo-template") / "demo.duckdb"
+    build_demo(db, fit=False)
+    return db
+
+
+@pytest.fixture
+def demo_db(demo_db_template, tmp_path) -> Path:
+    """A private, writable copy of the demo database (copying is much faster than building)."""
+    db = tmp_path / "demo.duckdb"
+    shutil.copyfile(demo_db_template, db)
+    return db
+
+
+@pytest.fixture
+def openai_stub():
+    """A local OpenAI-compatible server on 127.0.0.1 (tests/openai_stub.py: faults, counters, batches)."""
+    from openai_stub import OpenAIStub
+
+    with OpenAIStub() as stub:
+        yield stub
+
+
+# ---------------------------------------------------------------- the dashboard's databases
+# (tests/test_app_pages.py, test_explore.py, test_sqlguard.py, test_browser.py)
+
+if str(ROOT) not in sys.path:  # the app's `ui` package lives beside Home.py, not in the installed package
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def demo_db_fitted(demo_db_template, tmp_path_factory) -> Path:
+    """The demo database, fitted (every judge x group), built once per session. Read-only use."""
+    from pipeline.fitting import fit_database
+
+    db = tmp_path_factory.mktemp("demo-fitted") / "demo_fitted.duckdb"
+    shutil.copyfile(demo_db_template, db)
+    fit_database(db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def empty_db(tmp_path_factory) -> Path:
+    """A database holding the schema and views only: no pairs, no judges, no fits."""
+    from pipeline import db as dbmod
+
+    db = tmp_path_factory.mktemp("empty") / "empty.duckdb"
+    with dbmod.writing(db):
+        pass
+    return db
+
+
+@pytest.fixture(scope="session")
+def missing_db(tmp_path_factory) -> Path:
+    """A path where no database exists."""
+    return tmp_path_factory.mktemp("missing") / "nothing_here.duckdb"
+
+
+@pytest.fixture(scope="session")
+def app_dbs(missing_db, empty_db, demo_db_template, demo_db_fitted) -> dict[str, Path]:
+    """The four database states every page must handle."""
+    return {"missing": missing_db, "empty": empty_db, "unfitted": demo_db_template, "fitted": demo_db_fitted}

@@ -1,0 +1,296 @@
+"""Every dashboard page under streamlit.testing (AppTest): the four database states, controls,
+URL state, the SQL page's refusals, and dataset text shown as plain text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+PAGES = [
+    "Home.py",
+    "pages/1_Dissection.py",
+    "pages/2_Similarity.py",
+    "pages/3_Samples_and_SHAP.py",
+    "pages/4_Statistics.py",
+    "pages/5_Add_judge.py",
+    "pages/6_Annotate.py",
+    "pages/7_SQL.py",
+]
+PAGES = [p for p in PAGES if (ROOT / p).exists()]
+STATES = ["missing", "empty", "unfitted", "fitted"]
+NEEDS_FITS = {"pages/1_Dissection.py", "pages/2_Similarity.py"}
+NEEDS_PAIRS = {"pages/3_Samples_and_SHAP.py", "pages/4_Statistics.py"}
+
+
+def open_page(page: str, db, monkeypatch, params: dict | None = None, run: bool = True) -> AppTest:
+    monkeypatch.setenv("PREFDISSECT_DB", str(db))
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=90)
+    if page != "Home.py":
+        at.switch_page(page)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    return at.run() if run else at
+
+
+def texts(at: AppTest) -> str:
+    """All text the page shows in markdown, captions, alerts, titles and code blocks."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "success", "error",
+                 "code", "text"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    out = []
+    for spec in chart_specs(at):
+        title = spec.get("title", {})
+        out.append(title.get("text", "") + " | " + " ".join(
+            title.get("subtitle", []) if isinstance(title.get("subtitle"), list) else [title.get("subtitle", "")]))
+    return out
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+# ------------------------------------------------------------------ every page, every state
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_in_every_state(page, state, app_dbs, monkeypatch):
+    at = open_page(page, app_dbs[state], monkeypatch)
+    assert_clean(at)
+    shown = texts(at)
+    if state == "missing":
+        assert "No database yet" in shown and "python -m pipeline demo" in shown
+    elif state == "empty" and (page in NEEDS_PAIRS or page == "Home.py"):
+        assert "No pairs loaded yet" in shown
+    elif state == "empty" and page in NEEDS_FITS:
+        assert "Nothing to fit yet" in shown
+    elif state == "unfitted" and page in NEEDS_FITS:
+        assert "Not fitted yet" in shown and "python -m pipeline fit" in shown
+    elif state == "fitted" and page in NEEDS_FITS | NEEDS_PAIRS:
+        assert chart_specs(at), f"{page} shows no chart on a fitted database"
+    if state in ("unfitted", "fitted"):
+        assert "Generated demo data" in shown  # the demo is marked as generated on every page
+
+
+# ------------------------------------------------------------------ Home
+
+
+def test_home_summarises_the_database(app_dbs, monkeypatch):
+    at = open_page("Home.py", app_dbs["fitted"], monkeypatch)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Pairs"] == "5,240" and metrics["Judges"] == "12" and metrics["Groups"] == "16"
+    assert metrics["Fits"] == "192"
+    assert "hf:GAIR/preference-dissection" in texts(at)
+    assert any("generated" in str(v) for v in at.dataframe[0].value["generated"])
+
+
+# ------------------------------------------------------------------ Dissection
+
+
+def test_dissection_group_control_and_url(app_dbs, monkeypatch):
+    at = open_page("pages/1_Dissection.py", app_dbs["fitted"], monkeypatch)
+    assert at.multiselect(key="dis.judges").value == ["human", "gpt-4-turbo"]  # the default pair
+    assert "Advice" in chart_titles(at)[0]
+    assert at.query_params["group"] == ["Advice"] or at.query_params["group"] == "Advice"
+    at.selectbox(key="dis.group").select("Code").run()
+    assert_clean(at)
+    assert "Code" in chart_titles(at)[0]
+    assert "Code" in str(at.query_params["group"])
+
+
+def test_dissection_judges_control(app_dbs, monkeypatch):
+    at = open_page("pages/1_Dissection.py", app_dbs["fitted"], monkeypatch)
+    before = at.dataframe[0].value
+    at.multiselect(key="dis.judges").select("llama-2-7b").run()
+    assert_clean(at)
+    after = at.dataframe[0].value
+    assert len(before) == 2 and list(after["judge"]) == ["human", "gpt-4-turbo", "llama-2-7b"]
+    spec = chart_specs(at)[0]
+    judges = {row["judge"] for data in spec["datasets"].values() for row in data if "judge" in row}
+    assert judges == {"human", "gpt-4-turbo", "llama-2-7b"}
+
+
+def test_dissection_selection_from_url(app_dbs, monkeypatch):
+    at = open_page("pages/1_Dissection.py", app_dbs["fitted"], monkeypatch,
+                   {"group": "Unclear User Intent", "judges": ["human", "llama-2-7b"], "sort": "paper"})
+    assert_clean(at)
+    assert at.selectbox(key="dis.group").value == "Unclear User Intent"
+    assert at.multiselect(key="dis.judges").value == ["human", "llama-2-7b"]
+    # An unknown value in the URL falls back to the default instead of failing.
+    at = open_page("pages/1_Dissection.py", app_dbs["fitted"], monkeypatch, {"group": "No such group"})
+    assert_clean(at)
+    assert at.selectbox(key="dis.group").value == "Advice"
+
+
+def test_dissection_one_judge_across_groups(app_dbs, monkeypatch):
+    at = open_page("pages/1_Dissection.py", app_dbs["fitted"], monkeypatch, {"view": "across", "judge": "human"})
+    assert_clean(at)
+    assert chart_titles(at)[0].startswith("human across groups")
+    at.selectbox(key="dis.judge").select("llama-2-7b").run()
+    assert chart_titles(at)[0].startswith("llama-2-7b across groups")
+
+
+# ------------------------------------------------------------------ Similarity
+
+
+def test_similarity_controls(app_dbs, monkeypatch):
+    at = open_page("pages/2_Similarity.py", app_dbs["fitted"], monkeypatch)
+    assert_clean(at)
+    first = chart_titles(at)[0]
+    assert "Overall" in first and "Pearson" in first
+
+    def y_order(at):
+        layer = chart_specs(at)[0]["layer"][0]
+        return layer["encoding"]["y"]["sort"]
+
+    by_size = y_order(at)
+    assert by_size[0] == "human"
+    at.button_group(key="sim.method").set_value("spearman").run()
+    assert "Spearman" in chart_titles(at)[0]
+    at.button_group(key="sim.order").set_value("cluster").run()
+    assert_clean(at)
+    assert sorted(y_order(at)) == sorted(by_size) and y_order(at) != by_size
+    at.selectbox(key="sim.group").select("Code").run()
+    assert "Code" in chart_titles(at)[0]
+    at.multiselect(key="sim.judges").set_value(["human", "gpt-4-turbo", "llama-2-7b"]).run()
+    assert_clean(at)
+    assert sorted(y_order(at)) == ["gpt-4-turbo", "human", "llama-2-7b"]
+
+
+# ------------------------------------------------------------------ Samples & SHAP
+
+
+def test_samples_navigation_and_filters(app_dbs, monkeypatch):
+    at = open_page("pages/3_Samples_and_SHAP.py", app_dbs["fitted"], monkeypatch)
+    assert_clean(at)
+    assert at.number_input(key="smp.pair").value == 0
+    at.button(key="smp.next").click().run()
+    assert at.number_input(key="smp.pair").value == 1
+    assert "Pair 1" in texts(at)
+    at.button(key="smp.prev").click().run()
+    assert at.number_input(key="smp.pair").value == 0
+    at.multiselect(key="smp.scenario").set_value(["Code"]).run()
+    assert_clean(at)
+    assert at.number_input(key="smp.pair").value == 400  # the first Code pair
+    at.text_input(key="smp.q").input("zzzz no such text").run()
+    assert "No pair matches the filters" in texts(at)
+
+
+def test_samples_pair_from_url_and_shap(app_dbs, monkeypatch):
+    at = open_page("pages/3_Samples_and_SHAP.py", app_dbs["fitted"], monkeypatch, {"pair": "123"})
+    assert_clean(at)
+    assert at.number_input(key="smp.pair").value == 123 and "Pair 123" in texts(at)
+    titles = chart_titles(at)
+    assert any(t.startswith("SHAP · human") for t in titles)
+    at.selectbox(key="smp.sjudge").select("gpt-4-turbo").run()
+    assert any(t.startswith("SHAP · gpt-4-turbo") for t in chart_titles(at))
+    assert at.metric[0].label == "The judge chose"
+
+
+def test_samples_disagreement_filter(app_dbs, monkeypatch):
+    at = open_page("pages/3_Samples_and_SHAP.py", app_dbs["fitted"], monkeypatch,
+                   {"disagree": ["gpt-4-turbo"]})
+    assert_clean(at)
+    labels = [d.value for d in at.dataframe if "chose" in d.value.columns][0]  # judges' choices
+    human = labels.loc[labels["judge"] == "human", "chose"].iloc[0]
+    gpt = labels.loc[labels["judge"] == "gpt-4-turbo", "chose"].iloc[0]
+    assert human != gpt
+
+
+HOSTILE_QUERY = "<script>alert('q')</script> **bold** [link](http://example.com) :red[x] $x^2$"
+HOSTILE_RESPONSE = "<img src=x onerror=alert(1)> <b>bold?</b>\n# heading?"
+
+
+@pytest.fixture(scope="module")
+def hostile_db(tmp_path_factory):
+    from pipeline.loader import load_records
+    from records_factory import make_record
+
+    db = tmp_path_factory.mktemp("hostile") / "hostile.duckdb"
+    rec = make_record(0, query=HOSTILE_QUERY,
+                      response_1={"content": HOSTILE_RESPONSE, "model": "<i>model</i>**x**", "num_words": 5},
+                      gpt_4_turbo_reference="unused")
+    rec["gpt-4-turbo_reference"] = "<script>ref()</script>"
+    load_records([rec, make_record(1)], source="hostile test", db=db)
+    return db
+
+
+def test_dataset_text_is_plain_text(hostile_db, monkeypatch):
+    at = open_page("pages/3_Samples_and_SHAP.py", hostile_db, monkeypatch)
+    assert_clean(at)
+    code = [c.value for c in at.code]
+    assert HOSTILE_QUERY in code and HOSTILE_RESPONSE in code and "<script>ref()</script>" in code
+    for kind in ("markdown", "caption", "title", "subheader", "info"):
+        for e in getattr(at, kind):
+            v = str(e.value)
+            assert "<script" not in v and "<img" not in v and "<i>" not in v, (kind, v)
+    assert "Generated demo data" not in texts(at)  # real (loaded) data carries no demo banner
+
+
+# ------------------------------------------------------------------ Statistics
+
+
+@pytest.mark.parametrize("view", ["properties", "prerequisites", "correlation", "agreement", "length"])
+def test_statistics_views(view, app_dbs, monkeypatch):
+    at = open_page("pages/4_Statistics.py", app_dbs["fitted"], monkeypatch, {"view": view})
+    assert_clean(at)
+    assert at.button_group(key="stats.view").value == view
+    assert chart_specs(at)
+
+
+def test_statistics_agreement_measure(app_dbs, monkeypatch):
+    at = open_page("pages/4_Statistics.py", app_dbs["unfitted"], monkeypatch, {"view": "agreement"})
+    assert "share of same choices" in chart_titles(at)[0]
+    at.button_group(key="stats.metric").set_value("kappa").run()
+    assert "kappa" in chart_titles(at)[0]
+
+
+# ------------------------------------------------------------------ SQL
+
+
+def run_sql(at: AppTest, sql: str) -> AppTest:
+    at.text_area(key="sql.sql").input(sql)
+    [b for b in at.button if b.label == "Run"][0].click()
+    return at.run()
+
+
+def test_sql_page_runs_a_query(app_dbs, monkeypatch):
+    at = open_page("pages/7_SQL.py", app_dbs["unfitted"], monkeypatch)
+    assert_clean(at)
+    assert len(at.dataframe[-1].value) == 11  # the default query: pairs per scenario group
+    run_sql(at, "SELECT judge FROM judges ORDER BY judge")
+    assert_clean(at)
+    assert list(at.dataframe[-1].value["judge"])[:2] == ["gpt-3.5-turbo", "gpt-4-turbo"]
+    assert "judges" in str(at.query_params["sql"])
+
+
+@pytest.mark.parametrize("sql, says", [
+    ("DROP TABLE pairs", "DROP"),
+    ("INSERT INTO judges (judge) VALUES ('x')", "INSERT"),
+    ("COPY pairs TO '/tmp/pairs.csv'", "COPY"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
+    ("ATTACH '/tmp/x.duckdb' AS x", "ATTACH"),
+    ("SELECT 1; DROP TABLE pairs", "2 statements"),
+])
+def test_sql_page_refuses(sql, says, app_dbs, monkeypatch):
+    at = open_page("pages/7_SQL.py", app_dbs["unfitted"], monkeypatch)
+    run_sql(at, sql)
+    assert_clean(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Refused" in warnings and says in warnings
+    at = open_page("pages/7_SQL.py", app_dbs["unfitted"], monkeypatch, {"sql": "SELECT count(*) AS n FROM pairs"})
+    assert at.dataframe[-1].value["n"][0] == 5240  # nothing was dropped or changed

@@ -1,0 +1,230 @@
+"""The posterior estimator (pipeline.bayes) against exact answers.
+
+Exact posterior moments come from numerical integration on a grid, which is
+possible for 1 and 2 weights; small n so that the Laplace(0, 0.1) prior
+matters. Everything here runs in a few seconds.
+"""
+
+import numpy as np
+import pytest
+from scipy.special import log_expit
+
+from pipeline.bayes import (
+    PosteriorSummary,
+    _tilted_laplace,
+    _tilted_laplace_quantile,
+    fit_kfold,
+    fit_many,
+    fit_posterior,
+    heldout_accuracy,
+)
+
+B = 0.1
+
+
+def simulate(rng, n, w, differ=0.5):
+    """Design in {-1, 0, 1} and labels drawn from the model with weights w (J, P)."""
+    w = np.atleast_2d(w)
+    X = (rng.random((n, w.shape[1])) < differ) * rng.choice([-1.0, 1.0], (n, w.shape[1]))
+    Y = (rng.random((len(w), n)) < 1.0 / (1.0 + np.exp(-w @ X.T))).astype(float)
+    return X, Y
+
+
+def grid_posterior(X, y, center, spread, b=B):
+    """Exact posterior mean, sd and 2.5/97.5% quantiles (marginal) on a grid
+    of +-12 spread around center (per weight): the mass outside is nil."""
+    P = X.shape[1]
+    axes = [np.linspace(c - 12 * s, c + 12 * s, 40001 if P == 1 else 601) for c, s in zip(center, spread)]
+    g = axes[0]
+    W = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, P)
+    logp = -np.abs(W).sum(1) / b + log_expit((W @ X.T) * (2 * y - 1)).sum(1)
+    p = np.exp(logp - logp.max())
+    p /= p.sum()
+    mean = p @ W
+    sd = np.sqrt(p @ (W - mean) ** 2)
+    marg0 = p.reshape((len(g),) * P).sum(axis=tuple(range(1, P)))
+    cdf = np.cumsum(marg0)
+    q = g[np.searchsorted(cdf, [0.025, 0.975])]
+    return mean, sd, q
+
+
+def problems_1d_2d():
+    rng = np.random.default_rng(11)
+    out = []
+    for P in (1, 2):
+        for n, scale in [(6, 0.5), (15, 1.0), (30, 0.3), (40, 2.0), (25, 0.0)]:
+            X, Y = simulate(rng, n, rng.normal(0.0, scale, (1, P)), differ=0.7)
+            out.append((X, Y[0]))
+    return out
+
+
+@pytest.mark.parametrize("X,y", problems_1d_2d())
+def test_mean_and_sd_match_grid_integration(X, y):
+    fit = fit_posterior(X, y)
+    exact_mean, exact_sd, exact_q = grid_posterior(X, y, fit.mean[0], fit.sd[0])
+    assert fit.mean.shape == fit.sd.shape == (1, X.shape[1])
+    assert np.abs(fit.mean[0] - exact_mean).max() < 0.005  # the bar is 0.02
+    assert np.abs(fit.sd[0] - exact_sd).max() < 0.01
+    # interval of the first weight, from the tilted marginal: exact near the
+    # prior's peak; a strong weight's skew from the likelihood costs a little
+    tolerance = max(0.01, 0.1 * exact_sd[0])
+    assert abs(fit.ci_low[0, 0] - exact_q[0]) < tolerance
+    assert abs(fit.ci_high[0, 0] - exact_q[1]) < tolerance
+
+
+def test_tilted_laplace_moments_and_quantiles():
+    w = np.linspace(-4, 4, 400001)
+    for mu, var in [(0.0, 0.04), (0.3, 0.01), (-0.2, 0.5), (1.5, 0.002)]:
+        dens = np.exp(-0.5 * (w - mu) ** 2 / var - np.abs(w) / B)
+        dens /= dens.sum()
+        mean = dens @ w
+        m, v = _tilted_laplace(np.array(mu), np.array(var), B)
+        assert m == pytest.approx(mean, abs=1e-6)
+        assert v == pytest.approx(dens @ (w - mean) ** 2, abs=1e-6)
+        cdf = np.cumsum(dens)
+        for q in (0.025, 0.5, 0.975):
+            exact = w[np.searchsorted(cdf, q)]
+            assert _tilted_laplace_quantile(np.array(mu), np.array(var), B, np.array(q)) == pytest.approx(exact, abs=1e-4)
+
+
+def test_judges_fitted_together_equal_fitted_alone():
+    rng = np.random.default_rng(1)
+    X, Y = simulate(rng, 150, rng.normal(0.1, 0.4, (6, 8)))
+    mask = rng.random(Y.shape) < 0.8
+    together = fit_posterior(X, Y, mask=mask)
+    for j in range(len(Y)):
+        alone = fit_posterior(X, Y[j], mask=mask[j])
+        for field in ("mean", "sd", "ci_low", "ci_high"):
+            np.testing.assert_allclose(getattr(alone, field)[0], getattr(together, field)[j], atol=1e-9)
+
+
+def test_masked_pairs_have_no_influence():
+    rng = np.random.default_rng(2)
+    X, Y = simulate(rng, 120, rng.normal(0.0, 0.5, (2, 5)))
+    mask = np.ones(Y.shape, bool)
+    mask[:, :30] = False
+    flipped = Y.copy()
+    flipped[:, :30] = 1 - flipped[:, :30]
+    a = fit_posterior(X, Y, mask=mask)
+    b = fit_posterior(X, flipped, mask=mask)
+    c = fit_posterior(X[30:], Y[:, 30:])
+    nan_labels = Y.copy()
+    nan_labels[:, :30] = np.nan  # NaN is a missing label too
+    d = fit_posterior(X, nan_labels)
+    for other in (b, c, d):
+        np.testing.assert_allclose(a.mean, other.mean, atol=1e-12)
+        np.testing.assert_allclose(a.sd, other.sd, atol=1e-12)
+
+
+def test_no_labels_gives_the_prior():
+    rng = np.random.default_rng(3)
+    X, Y = simulate(rng, 50, np.zeros((2, 4)))
+    fit = fit_posterior(X, Y, mask=np.zeros(Y.shape, bool))
+    np.testing.assert_allclose(fit.mean, 0.0, atol=1e-12)
+    np.testing.assert_allclose(fit.sd, np.sqrt(2) * B)
+    np.testing.assert_allclose(fit.ci_high, B * np.log(20))  # Laplace quantile
+    np.testing.assert_allclose(fit.ci_low, -B * np.log(20))
+
+
+def l1_map(X, y, b=B, steps=5000):
+    """The MAP under the same prior (L1-penalised logistic fit), by proximal
+    gradient steps: minimise sum log-loss + sum|w| / b."""
+    step = 1.0 / (0.25 * np.linalg.norm(X, 2) ** 2)
+    w = np.zeros(X.shape[1])
+    for _ in range(steps):
+        z = w - step * X.T @ (1.0 / (1.0 + np.exp(-X @ w)) - y)
+        w = np.sign(z) * np.maximum(np.abs(z) - step / b, 0.0)
+    return w
+
+
+def test_weak_weights_are_not_set_to_zero_unlike_the_map():
+    rng = np.random.default_rng(4)
+    w = np.array([[0.8, 0.0, 0.02, -0.01, 0.0, 0.4]])
+    X, Y = simulate(rng, 300, w)
+    assert (l1_map(X, Y[0]) == 0).any()  # the contrast this test is about
+    mean = fit_posterior(X, Y).mean[0]
+    assert (np.abs(mean) > 1e-4).all()
+
+
+def test_recovers_known_weights_with_much_data():
+    rng = np.random.default_rng(5)
+    w = np.array([[0.6, -0.4, 0.0, 0.2, 1.0], [-0.3, 0.0, 0.5, 0.05, -0.8]])
+    X, Y = simulate(rng, 20000, w)
+    fit = fit_posterior(X, Y)
+    assert np.abs(fit.mean - w).max() < 0.05
+    inside = (fit.ci_low <= w) & (w <= fit.ci_high)
+    assert inside.mean() >= 0.8
+
+
+def test_gibbs_sampler_agrees_with_ep():
+    rng = np.random.default_rng(6)
+    X, Y = simulate(rng, 200, rng.normal(0.1, 0.4, (3, 6)))
+    ep = fit_posterior(X, Y)
+    gibbs = fit_posterior(X, Y, method="gibbs", n_sweeps=1500, seed=1)
+    assert np.abs(ep.mean - gibbs.mean).max() < 0.02
+    assert np.abs(ep.sd - gibbs.sd).max() < 0.02
+    again = fit_posterior(X, Y, method="gibbs", n_sweeps=1500, seed=1)
+    np.testing.assert_array_equal(gibbs.mean, again.mean)  # seeded
+
+
+def test_fit_many_matches_single_fits_and_reports_progress():
+    rng = np.random.default_rng(7)
+    problems = []
+    for n in (40, 400, 90):
+        X, Y = simulate(rng, n, rng.normal(0, 0.4, (3, 7)))
+        problems.append((X, Y, rng.random(Y.shape) < 0.9))
+    seen = []
+    fits = fit_many(problems, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    for (X, Y, m), fit in zip(problems, fits):
+        assert isinstance(fit, PosteriorSummary)
+        np.testing.assert_allclose(fit.mean, fit_posterior(X, Y, mask=m).mean, atol=1e-12)
+
+
+def test_heldout_accuracy_is_honest_kfold():
+    rng = np.random.default_rng(8)
+    X, Y = simulate(rng, 100, np.array([[1.5, -1.0, 0.8], [0.0, 0.0, 0.0]]), differ=0.8)
+    acc = heldout_accuracy(X, Y, k=4, seed=3)
+    # the same by hand: fold ids from the seeded shuffle, fit on the rest
+    fold = np.empty(100, int)
+    fold[np.random.default_rng(3).permutation(100)] = np.arange(100) % 4
+    right = np.zeros(2)
+    for f in range(4):
+        train = fold != f
+        w = fit_posterior(X[train], Y[:, train], tol=1e-3).mean
+        s = w @ X[~train].T
+        right += np.where(s > 0, Y[:, ~train] == 1, np.where(s < 0, Y[:, ~train] == 0, 0.5)).sum(1)
+    np.testing.assert_allclose(acc, right / 100, atol=1e-12)
+    assert acc[0] > 0.75  # a judge the properties explain
+    assert 0.3 < acc[1] < 0.7  # a coin flipper
+
+
+def test_kfold_edge_cases():
+    rng = np.random.default_rng(9)
+    X, Y = simulate(rng, 7, np.array([[1.0, 0.5], [0.0, 0.0]]), differ=0.9)
+    X[0] = 0.0  # a pair that differs on nothing: x.w == 0 always, a tie
+    Y[1] = 1.0  # a judge who always picks response 1
+    mask = np.ones(Y.shape, bool)
+    summary, acc = fit_kfold(X, Y, mask, k=50, seed=0)  # k > n: leave-one-out
+    assert summary.mean.shape == (2, 2) and acc.shape == (2,)
+    assert np.isfinite(summary.mean).all() and np.isfinite(acc).all()
+    assert ((0 <= acc) & (acc <= 1)).all()
+    assert (acc * 7 * 2).round(6) % 1 == pytest.approx(0)  # shares of 7 labels, ties count half
+    # the paper's k-fold averaging: the mean of the folds' posterior means
+    fold = np.empty(7, int)
+    fold[np.random.default_rng(0).permutation(7)] = np.arange(7)
+    by_hand = np.mean([fit_posterior(X[fold != f], Y[:, fold != f]).mean for f in range(7)], axis=0)
+    np.testing.assert_allclose(summary.mean, by_hand, atol=1e-9)
+
+
+def test_kfold_degenerate_inputs():
+    rng = np.random.default_rng(10)
+    X, Y = simulate(rng, 30, np.array([[0.5, 0.5]]))
+    with pytest.raises(ValueError):
+        heldout_accuracy(X, Y, k=1)
+    acc = heldout_accuracy(X[:1], Y[:, :1], k=5)  # one pair: nothing to hold out
+    assert np.isnan(acc).all()
+    unlabelled = heldout_accuracy(X, Y, np.zeros(Y.shape, bool), k=5)
+    assert np.isnan(unlabelled).all()
+    with pytest.raises(ValueError):
+        fit_posterior(X, Y + 2)  # labels must be 0/1

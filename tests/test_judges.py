@@ -1,0 +1,259 @@
+"""Judges from labels files: formats, bad input refused whole, replace and remove, round trip."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from conftest import SHARED_REFERENCE
+from pipeline.cli import app
+from pipeline.judges import (JudgeError, JudgeExists, LabelsRefused, UnknownJudge, add_judge, parse_choice,
+                             parse_labels_file, remove_judge)
+from pipeline.loader import load_records
+from records_factory import make_record
+
+HUMAN_LABELS = SHARED_REFERENCE / "human_preference_labels.json"
+N = 40
+
+
+def rows(db, sql, params=()):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params).fetchall()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())  # Rich wraps long lines at the test terminal's width
+
+
+@pytest.fixture(scope="module")
+def small_template(tmp_path_factory):
+    db = tmp_path_factory.mktemp("judges") / "s.duckdb"
+    load_records([make_record(i) for i in range(N)], source="first", db=db)
+    return db
+
+
+@pytest.fixture
+def small_db(small_template, tmp_path):
+    """40 pairs in one source, ids 0..39, all usable, in one scenario group (a private copy)."""
+    db = tmp_path / "s.duckdb"
+    shutil.copyfile(small_template, db)
+    return db
+
+
+def snapshot(db):
+    """Everything a refused add must leave as it was."""
+    return rows(db, "SELECT (SELECT count(*) FROM labels), (SELECT count(*) FROM judges), "
+                    "(SELECT count(*) FROM fits), (SELECT count(*) FROM fit_runs)")
+
+
+def write(tmp_path, name: str, content: str | bytes):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+# ---------------------------------------------------------------- choices
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("A", (1, None)), ("b", (2, None)), (1, (1, None)), (2, (2, None)), ("2", (2, None)),
+    ("response_1", (1, None)), ("Response_2", (2, None)), (0.7, (1, 0.7)), ("0.25", (2, 0.25)),
+    (1.0, (1, 1.0)), (0.0, (2, 0.0)), (0.5, None), (None, None),
+])
+def test_choices(value, expected):
+    assert parse_choice(value) == expected
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("C", "not a choice"), (3, "not a choice"), (1.5, "not a probability"), (-0.1, "not a probability"),
+    (True, "not a choice"), (0, "ambiguous"), ("tie", "not a choice"), (float("nan"), "not a probability"),
+    ([1], "not a choice"),
+])
+def test_not_choices(value, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_choice(value)
+
+
+# ---------------------------------------------------------------- formats
+
+
+def test_every_format_lands_as_given(small_db, tmp_path):
+    files = {
+        "list.json": json.dumps(["A", "B"] * (N // 2)),
+        "object.json": json.dumps({str(i): ("response_1" if i % 2 == 0 else "response_2") for i in range(N)}),
+        "records.json": json.dumps([{"pair_id": i, "preferred": 1 if i % 2 == 0 else 2} for i in range(N)]),
+        "lines.jsonl": "".join(json.dumps({"pair_id": i, "preferred": "a" if i % 2 == 0 else "b"}) + "\n"
+                               for i in range(N)),
+        "table.csv": "pair_id,preferred\n" + "".join(f"{i},{1 if i % 2 == 0 else 2}\n" for i in range(N)),
+    }
+    for name, text in files.items():
+        parsed = parse_labels_file(write(tmp_path, name, text), db=small_db)
+        assert parsed.ok, (name, parsed.error_message())
+        add_judge(f"j-{name}", parsed, db=small_db, fit=False)
+        got = rows(small_db, "SELECT pair_id, preferred, prob_1 FROM labels WHERE judge = ? ORDER BY 1", [f"j-{name}"])
+        assert got == [(i, 1 if i % 2 == 0 else 2, None) for i in range(N)], name
+        assert rows(small_db, "SELECT source FROM judges WHERE judge = ?", [f"j-{name}"]) == [(name,)]
+
+
+def test_probabilities_are_kept_ties_and_nulls_left_out(small_db, tmp_path):
+    probs = {0: 0.9, 1: 0.1, 2: 0.5, 3: None, 4: 1.0, 5: 0.0}
+    parsed = parse_labels_file(json.dumps({str(k): v for k, v in probs.items()}).encode(), "p.json", db=small_db)
+    assert parsed.ok and parsed.ties == 1 and parsed.missing == 1
+    report = add_judge("rm", parsed, db=small_db, kind="reward-model", size_b=7, note="a reward model", fit=False)
+    assert report.labels == 4 and report.with_prob == 4 and report.ties == 1
+    assert rows(small_db, "SELECT pair_id, preferred, prob_1 FROM labels WHERE judge = 'rm' ORDER BY 1") == [
+        (0, 1, 0.9), (1, 2, 0.1), (4, 1, 1.0), (5, 2, 0.0)]
+    assert rows(small_db, "SELECT kind, size_b, note FROM judges WHERE judge = 'rm'") == [
+        ("reward model", 7.0, "a reward model")]
+
+
+def test_csv_prob_column_and_uploads(small_db):
+    content = b"pair_id,prob_1\n0,0\n1,1\n2,0.75\n"
+    parsed = parse_labels_file(io.BytesIO(content), "upload.csv", db=small_db)  # as a page's upload widget
+    assert parsed.ok and parsed.source == "upload.csv"
+    parsed = parse_labels_file(content, "upload.csv", db=small_db)
+    assert parsed.ok and [(lab.pair_id, lab.preferred, lab.prob_1) for lab in parsed.labels] == [
+        (0, 2, 0.0), (1, 1, 1.0), (2, 1, 0.75)]
+
+
+def test_dataset_order_is_the_first_source(small_db, tmp_path):
+    load_records([make_record(100 + i) for i in range(5)], source="second", db=small_db)
+    parsed = parse_labels_file(json.dumps(["B"] * N).encode(), "l.json", db=small_db)
+    assert parsed.ok and {lab.pair_id for lab in parsed.labels} == set(range(N))
+    wrong = parse_labels_file(json.dumps(["B"] * (N + 5)).encode(), "l.json", db=small_db)
+    assert "the list has 45 labels, but source 'first' has 40 pairs" in wrong.error_message()
+
+
+# ---------------------------------------------------------------- bad input: refused whole, nothing written
+
+
+BAD = [
+    ("wrong length", "short.json", json.dumps(["A"] * (N - 1)), "file: wrong length: the list has 39 labels"),
+    ("unknown pair id", "ids.json", json.dumps({"0": "A", "4000": "B"}), "key '4000': no pair with id 4000"),
+    ("not a choice", "bad.json", json.dumps(["A"] * 17 + ["maybe"] + ["B"] * (N - 18)),
+     "entry 17: 'maybe' is not a choice"),
+    ("empty file", "empty.json", "", "file: the file is empty"),
+    ("blank file", "blank.csv", "  \n", "file: the file is empty"),
+    ("empty list", "none.json", "[]", "file: no labels in the file"),
+    ("not a pair id", "key.json", json.dumps({"first": "A"}), "key 'first': 'first' is not a pair id"),
+    ("labelled twice", "twice.jsonl", '{"pair_id": 3, "preferred": "A"}\n{"pair_id": 3, "preferred": "B"}\n',
+     "line 2: pair 3 is labelled twice"),
+    ("duplicate key", "dup.json", '{"3": "A", "3": "B"}', "key '3' appears twice"),
+    ("csv bad row", "t.csv", "pair_id,preferred\n1,A\n2,C\n", "row 3: 'C' is not a choice"),
+    ("csv no header", "t.csv", "1,A\n", "needs a header with pair_id and preferred"),
+    ("not json", "x.json", "[A, B]", "file: not valid JSON"),
+    ("all ties", "ties.json", json.dumps({"1": 0.5}), "no pair got a label"),
+    ("not utf-8", "latin.csv", b"pair_id,preferred\n1,\xe9\n", "file: not UTF-8 text"),
+]
+
+
+@pytest.mark.parametrize("case, name, content, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_refused_naming_the_entry(small_db, tmp_path, case, name, content, message):
+    add_judge("kept", [(0, 1), (1, 2)], db=small_db, fit=False)
+    before = snapshot(small_db)
+    parsed = parse_labels_file(write(tmp_path, name, content), db=small_db)
+    assert not parsed.ok
+    assert message in parsed.error_message()
+    with pytest.raises(LabelsRefused, match=message.split(":")[0]):
+        add_judge("new", parsed, db=small_db, fit=False)
+    assert snapshot(small_db) == before
+
+
+def test_many_bad_entries_are_counted_and_the_first_shown(small_db):
+    parsed = parse_labels_file(json.dumps(["X"] * N).encode(), "x.json", db=small_db)
+    msg = parsed.error_message()
+    assert msg.startswith("x.json: 40 bad entries: entry 0:") and "and 30 more" in msg
+
+
+def test_cli_refuses_bad_file_in_one_line(small_db, tmp_path):
+    path = write(tmp_path, "bad.json", json.dumps(["A"] * 17 + ["maybe"] + ["B"] * (N - 18)))
+    result = CliRunner().invoke(app, ["add-judge", "new", str(path), "--db", str(small_db)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "entry 17: 'maybe' is not a choice" in flat(result.output) and "nothing was written" in flat(result.output)
+    assert rows(small_db, "SELECT count(*) FROM judges WHERE judge = 'new'") == [(0,)]
+
+
+def test_metadata_is_checked(small_db):
+    with pytest.raises(JudgeError, match="kind 'robot'"):
+        add_judge("j", [(0, 1)], db=small_db, kind="robot", fit=False)
+    with pytest.raises(JudgeError, match="positive number"):
+        add_judge("j", [(0, 1)], db=small_db, size_b=-3, fit=False)
+    with pytest.raises(JudgeError, match="needs a name"):
+        add_judge("  ", [(0, 1)], db=small_db, fit=False)
+    with pytest.raises(JudgeError, match="no pair with this id"):
+        add_judge("j", [(999, 1)], db=small_db, fit=False)
+    assert rows(small_db, "SELECT count(*) FROM judges WHERE judge = 'j'") == [(0,)]
+
+
+# ---------------------------------------------------------------- replace and remove
+
+
+def test_replace_is_explicit_and_remove_takes_everything(small_db, tmp_path):
+    first = parse_labels_file(json.dumps(["A"] * N).encode(), "a.json", db=small_db)
+    report = add_judge("mine", first, db=small_db, fit=True)
+    assert report.fit.fitted >= 1
+    fitted = rows(small_db, "SELECT count(*) FROM fits WHERE judge = 'mine'")[0][0]
+    assert fitted > 0
+    second = parse_labels_file(json.dumps(["B"] * N).encode(), "b.json", db=small_db)
+    with pytest.raises(JudgeExists, match="--replace"):
+        add_judge("mine", second, db=small_db, fit=False)
+    assert rows(small_db, "SELECT DISTINCT preferred FROM labels WHERE judge = 'mine'") == [(1,)]
+    report = add_judge("mine", second, db=small_db, replace=True, fit=False)
+    assert report.replaced
+    assert rows(small_db, "SELECT DISTINCT preferred FROM labels WHERE judge = 'mine'") == [(2,)]
+    assert rows(small_db, "SELECT count(*) FROM fits WHERE judge = 'mine'") == [(0,)]  # stale fits went too
+    others = rows(small_db, "SELECT count(*) FROM labels WHERE judge != 'mine'")
+    removed = remove_judge("mine", db=small_db)
+    assert removed["labels"] == N and removed["judges"] == 1
+    for table in ("labels", "judges", "fits", "fit_runs"):
+        assert rows(small_db, f"SELECT count(*) FROM {table} WHERE judge = 'mine'") == [(0,)]
+    assert rows(small_db, "SELECT count(*) FROM labels WHERE judge != 'mine'") == others
+    with pytest.raises(UnknownJudge):
+        remove_judge("mine", db=small_db)
+
+
+def test_cli_add_replace_remove(small_db, tmp_path):
+    path = write(tmp_path, "l.csv", "pair_id,preferred\n" + "".join(f"{i},A\n" for i in range(N)))
+    runner = CliRunner()
+    args = ["add-judge", "cli", str(path), "--db", str(small_db), "--kind", "human", "--size", "13", "--no-fit"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "judge 'cli' added: 40 labels" in flat(result.output)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "already exists" in flat(result.output)
+    result = runner.invoke(app, args + ["--replace"])
+    assert result.exit_code == 0 and "replaced" in result.output
+    assert rows(small_db, "SELECT kind, size_b FROM judges WHERE judge = 'cli'") == [("human", 13.0)]
+    result = runner.invoke(app, ["remove-judge", "cli", "--db", str(small_db)])
+    assert result.exit_code == 0 and "40 labels rows" in flat(result.output)
+    result = runner.invoke(app, ["remove-judge", "cli", "--db", str(small_db)])
+    assert result.exit_code == 1 and "no judge named 'cli'" in result.output
+
+
+# ---------------------------------------------------------------- round trip on the demo database
+
+
+def test_reference_human_labels_round_trip(demo_db, tmp_path):
+    from pipeline import fitted_paras
+
+    given = json.loads(HUMAN_LABELS.read_text())
+    parsed = parse_labels_file(HUMAN_LABELS, db=demo_db)
+    assert parsed.ok and parsed.format == "list" and len(parsed.labels) == len(given) == 5240
+    report = add_judge("human-reference", parsed, db=demo_db, kind="human", note="the paper's human labels")
+    # every label as given, in dataset order (A = response 1)
+    got = rows(demo_db, "SELECT p.source_index, l.preferred FROM labels l JOIN pairs p USING (pair_id) "
+                        "WHERE l.judge = 'human-reference' ORDER BY p.source_index")
+    assert got == [(i, 1 if c == "A" else 2) for i, c in enumerate(given)]
+    assert report.fit.fitted == 16 and not report.fit.skipped
+    # the weights survive the original's fitted_paras format, out and back in
+    files = fitted_paras.export_fits(tmp_path / "paras", db=demo_db, judges=["human-reference"])
+    assert len(files) == 16
+    fitted_paras.import_fits(tmp_path / "paras", db=demo_db, prefix="again-")
+    sql = ("SELECT group_name, property, weight FROM fits WHERE judge = ? ORDER BY group_name, property")
+    ours, back = rows(demo_db, sql, ["human-reference"]), rows(demo_db, sql, ["again-human-reference"])
+    assert len(ours) == 16 * 29 and back == ours

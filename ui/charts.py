@@ -1,0 +1,161 @@
+"""Altair charts of the dashboard. Each returns a chart; pages draw it with st.altair_chart.
+
+Text in charts (titles, axes, tooltips) is drawn by Vega as text, never as HTML.
+Generated (demo) data gets a subtitle saying so on every chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+GENERATED_NOTE = "generated demo data, not real judgements"
+_PALETTE = "tableau10"
+
+
+def _title(text: str, generated: bool, subtitle: str | None = None) -> alt.TitleParams:
+    subs = [s for s in (subtitle, GENERATED_NOTE if generated else None) if s]
+    return alt.TitleParams(text=text, subtitle=subs or "", anchor="start", fontSize=14)
+
+
+def dissection_dots(df: pd.DataFrame, order: Sequence[str], judges: Sequence[str], *,
+                    title: str, generated: bool = False) -> alt.LayerChart:
+    """Probability of preferred per property: one dot per judge, CI bars, a 50% rule."""
+    d = df.copy()
+    d["ci"] = np.where(d["prob_low"].notna(),
+                       d["prob_low"].round(1).astype(str) + " – " + d["prob_high"].round(1).astype(str), "n/a")
+    vals = pd.concat([d["probability"], d["prob_low"].dropna(), d["prob_high"].dropna()])
+    lo = min(float(vals.min()) if len(vals) else 50.0, 50.0)
+    hi = max(float(vals.max()) if len(vals) else 50.0, 50.0)
+    pad = max(2.0, (hi - lo) * 0.05)
+    domain = [max(0.0, lo - pad), min(100.0, hi + pad)]
+    legend = alt.selection_point(fields=["judge"], bind="legend")
+    zoom = alt.selection_interval(bind="scales", encodings=["x"])
+    y = alt.Y("property:N", sort=list(order), title=None, axis=alt.Axis(labelLimit=220))
+    x = alt.X("probability:Q", scale=alt.Scale(domain=domain, nice=False),
+              title="Probability of preferred (%): response 1 wins when better only on this property")
+    color = alt.Color("judge:N", sort=list(judges), scale=alt.Scale(scheme=_PALETTE),
+                      legend=alt.Legend(orient="top", title="Judge (click to highlight)"))
+    opacity = alt.condition(legend, alt.value(1.0), alt.value(0.12))
+    base = alt.Chart(d)
+    bars = base.mark_rule(strokeWidth=2).encode(
+        y=y, yOffset=alt.YOffset("judge:N", sort=list(judges)), x=alt.X("prob_low:Q"), x2="prob_high:Q",
+        color=color, opacity=opacity)
+    dots = base.mark_circle(size=90).encode(
+        y=y, yOffset=alt.YOffset("judge:N", sort=list(judges)), x=x, color=color, opacity=opacity,
+        tooltip=[alt.Tooltip("judge:N"), alt.Tooltip("property:N"),
+                 alt.Tooltip("probability:Q", format=".1f", title="probability %"),
+                 alt.Tooltip("ci:N", title="95% interval %"), alt.Tooltip("weight:Q", format=".3f"),
+                 alt.Tooltip("description:N", title="property"),
+                 alt.Tooltip("n_pairs:Q", title="pairs fitted")],
+    ).add_params(legend, zoom)
+    rule = alt.Chart(pd.DataFrame({"x": [50.0]})).mark_rule(color="#777", strokeDash=[5, 4]).encode(x="x:Q")
+    n_rows = max(1, len(order))
+    step = 10 + 8 * max(1, len(judges))
+    return alt.layer(rule, bars, dots).properties(
+        title=_title(title, generated, "dashed line: 50% = indifferent; bars: 95% credible interval"),
+        height=min(2400, max(260, n_rows * step)))
+
+
+def heatmap(long: pd.DataFrame, *, x: str, y: str, value: str, x_order: Sequence[str], y_order: Sequence[str],
+            title: str, domain: Sequence[float] | None = None, mid: float | None = None,
+            scheme: str = "blueorange", fmt: str = ".2f", text: bool = True, generated: bool = False,
+            subtitle: str | None = None, value_title: str | None = None, tooltip_extra: Sequence = (),
+            cell: int = 34, reverse: bool = False) -> alt.LayerChart:
+    """A heatmap with the values written in the cells."""
+    d = long.copy()
+    scale_kwargs = {"scheme": scheme}
+    if domain is not None:
+        scale_kwargs["domain"] = list(domain)
+    if mid is not None:
+        scale_kwargs["domainMid"] = mid
+    if reverse:
+        scale_kwargs["reverse"] = True
+    vt = value_title or value
+    enc_x = alt.X(f"{x}:N", sort=list(x_order), title=None, axis=alt.Axis(labelAngle=-40, labelLimit=180))
+    enc_y = alt.Y(f"{y}:N", sort=list(y_order), title=None, axis=alt.Axis(labelLimit=220))
+    tooltip = [alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{value}:Q", format=fmt, title=vt),
+               *tooltip_extra]
+    rect = alt.Chart(d).mark_rect().encode(
+        x=enc_x, y=enc_y, color=alt.Color(f"{value}:Q", scale=alt.Scale(**scale_kwargs), title=vt),
+        tooltip=tooltip)
+    layers = [rect]
+    if text:
+        lo, hi = (domain if domain is not None else (d[value].min(), d[value].max()))
+        span = (hi - lo) if hi is not None and lo is not None and hi != lo else 1.0
+        centre = mid if mid is not None else (lo + hi) / 2 if span else 0
+        d["_dark"] = (d[value] - centre).abs() > 0.3 * span
+        layers.append(alt.Chart(d).mark_text(fontSize=10).encode(
+            x=enc_x, y=enc_y, text=alt.Text(f"{value}:Q", format=fmt),
+            color=alt.condition("datum._dark", alt.value("white"), alt.value("black")),
+            tooltip=tooltip))
+    return alt.layer(*layers).properties(
+        title=_title(title, generated, subtitle),
+        width=max(200, cell * len(x_order)), height=max(160, (cell - 8) * len(y_order)))
+
+
+def shap_waterfall(frame: pd.DataFrame, base: float, fx: float, *, title: str, generated: bool = False,
+                   max_rows: int = 15) -> alt.LayerChart:
+    """SHAP waterfall: from f(0) (no difference) to f(x), one bar per property that differs."""
+    d = frame[frame["shap"].abs() > 1e-12].copy()
+    d["abs"] = d["shap"].abs()
+    d = d.sort_values("abs", ascending=False)
+    rest = d.iloc[max_rows:]
+    d = d.iloc[:max_rows].copy()
+    if len(rest):
+        d = pd.concat([d, pd.DataFrame([{"property": f"{len(rest)} other properties", "feature": np.nan,
+                                         "shap": rest["shap"].sum(), "abs": rest["abs"].sum()}])],
+                      ignore_index=True)
+    d["label"] = [
+        f"{p} ({'+1' if f > 0 else '-1'})" if pd.notna(f) and f != 0 else str(p)
+        for p, f in zip(d["property"], d["feature"])]
+    d["end"] = base + d["shap"].cumsum()
+    d["start"] = d["end"] - d["shap"]
+    d["direction"] = np.where(d["shap"] > 0, "towards response 1", "towards response 2")
+    order = list(d["label"]) + ["f(x)"]
+    top = pd.DataFrame([{"label": "f(x)", "start": base, "end": fx, "shap": fx - base,
+                         "direction": "prediction"}])
+    dd = pd.concat([d, top], ignore_index=True)
+    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=240))
+    bars = alt.Chart(dd).mark_bar(size=14).encode(
+        y=y,
+        x=alt.X("start:Q", title="P(response 1 preferred)", scale=alt.Scale(domain=[0, 1])),
+        x2="end:Q",
+        color=alt.Color("direction:N", scale=alt.Scale(
+            domain=["towards response 1", "towards response 2", "prediction"],
+            range=["#d6604d", "#4393c3", "#666666"]), legend=alt.Legend(orient="top", title=None)),
+        tooltip=[alt.Tooltip("label:N", title="property (feature)"),
+                 alt.Tooltip("shap:Q", format="+.3f", title="SHAP"),
+                 alt.Tooltip("start:Q", format=".3f"), alt.Tooltip("end:Q", format=".3f")])
+    rules = alt.Chart(pd.DataFrame({"x": [base], "what": ["f(0) = 0.5: no difference"]})).mark_rule(
+        color="#777", strokeDash=[5, 4]).encode(x="x:Q", tooltip=["what:N"])
+    return alt.layer(rules, bars).properties(
+        title=_title(title, generated, f"f(0) = {base:.2f} (responses equal) → f(x) = {fx:.2f}"),
+        height=max(140, 22 * len(order)))
+
+
+def bars(df: pd.DataFrame, *, x: str, y: str, title: str, order: Sequence[str] | None = None,
+         rule: float | None = None, fmt: str = ".2f", x_title: str | None = None, color: str | None = None,
+         tooltip: Sequence | None = None, domain: Sequence[float] | None = None,
+         generated: bool = False, subtitle: str | None = None) -> alt.LayerChart:
+    """Horizontal bars (one per category), optionally with a reference rule."""
+    scale = alt.Scale(domain=list(domain)) if domain is not None else alt.Undefined
+    enc = dict(
+        y=alt.Y(f"{y}:N", sort=list(order) if order is not None else "-x", title=None,
+                axis=alt.Axis(labelLimit=240)),
+        x=alt.X(f"{x}:Q", title=x_title or x, scale=scale),
+        tooltip=list(tooltip) if tooltip else [alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{x}:Q", format=fmt)],
+    )
+    if color:
+        enc["color"] = alt.Color(f"{color}:N", scale=alt.Scale(scheme=_PALETTE),
+                                 legend=alt.Legend(orient="top"))
+    chart = alt.Chart(df).mark_bar().encode(**enc)
+    layers = [chart]
+    if rule is not None:
+        layers.append(alt.Chart(pd.DataFrame({"x": [rule]})).mark_rule(color="#555", strokeDash=[5, 4])
+                      .encode(x="x:Q"))
+    return alt.layer(*layers).properties(title=_title(title, generated, subtitle),
+                                         height=max(120, 22 * df[y].nunique()))

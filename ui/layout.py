@@ -1,0 +1,113 @@
+"""What every page shares: page config, the sidebar summary, the generated-data banner, and
+plain 'what to do next' messages when the database lacks what a page needs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pipeline import explore
+
+from . import data
+from .text import md_escape
+
+APP_NAME = "Preference dissection"
+
+LOAD_RELEASE = "python -m pipeline load hf:GAIR/preference-dissection"
+LOAD_FILE = "python -m pipeline load path/to/records.jsonl   # .json, .jsonl or .parquet"
+BUILD_DEMO = "python -m pipeline demo"
+FIT = "python -m pipeline fit"
+
+
+def _db_flag(status: explore.Status) -> str:
+    """' --db PATH' when the app reads a non-default file and the shell may not know it."""
+    import os
+
+    from pipeline import db as dbmod
+
+    if os.environ.get(dbmod.ENV_DB) or status.path != str(dbmod.DEFAULT_DB):
+        return f" --db {status.path}"
+    return ""
+
+
+def page(title: str, icon: str, intro: str | None = None) -> explore.Status:
+    """Set up a page and return the database status (stops the page if the file is busy)."""
+    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
+    try:
+        status = data.status()
+    except explore.DatabaseBusy as exc:
+        st.title(f"{icon} {title}")
+        st.info(f"{exc}. This page will read it as soon as the job's write is done: reload in a few seconds.",
+                icon="⏳")
+        st.stop()
+    _sidebar(status)
+    st.title(f"{icon} {title}")
+    if intro:
+        st.caption(intro)
+    if status.generated:
+        st.info("**Generated demo data.** The pairs, annotations and judges shown here were made up by "
+                "`pipeline demo` to have the release's shape; they are not real human or LLM judgements. "
+                f"Load the real release with `{LOAD_RELEASE}`.", icon="🧪")
+    return status
+
+
+def _sidebar(status: explore.Status) -> None:
+    sb = st.sidebar
+    sb.caption("Database")
+    sb.text(status.path)
+    if status.state == "missing":
+        sb.caption("not found")
+        return
+    if status.generated:
+        sb.caption("🧪 " + ("generated demo data" if not status.real else "generated + real data"))
+    elif status.real:
+        sb.caption("real data")
+    bits = [f"{status.n_pairs:,} pairs", f"{status.n_judges} judges", f"{status.n_groups} groups"]
+    sb.caption(" · ".join(bits))
+    if status.has_fits:
+        when = status.last_fit.strftime("%Y-%m-%d %H:%M") if status.last_fit is not None else "imported"
+        sb.caption(f"{status.n_fit_rows} fits (judge × group) · last fit {when}")
+    else:
+        sb.caption("not fitted yet")
+
+
+def what_next(status: explore.Status, need: str) -> bool:
+    """True when the database has what `need` ('pairs', 'labels', 'fits') asks for; else say
+    what to do (an info box with the commands) and return False."""
+    flag = _db_flag(status)
+    if status.state == "missing":
+        st.info(f"**No database yet** at `{md_escape(status.path)}`. Build the demo (generated data, about "
+                "15 s) or load the real release, then reload this page:", icon="🗂️")
+        st.code(f"{BUILD_DEMO}{flag}\n{LOAD_RELEASE}{flag}", language="bash")
+        return False
+    if status.state == "no-schema":
+        st.info("**This file holds no preference-dissection tables.** Load data into it (this creates "
+                "them), or point `PREFDISSECT_DB` at another file:", icon="🗂️")
+        st.code(f"{LOAD_RELEASE}{flag}\n{BUILD_DEMO}{flag}", language="bash")
+        return False
+    if need in ("pairs", "labels") and not status.has_pairs:
+        st.info("**No pairs loaded yet.** Load the release or your own released-format file:", icon="📥")
+        st.code(f"{LOAD_RELEASE}{flag}\n{LOAD_FILE.replace('   #', flag + '   #')}\n{BUILD_DEMO}{flag}"
+                "   # or generated demo data", language="bash")
+        return False
+    if need == "labels" and not status.has_labels:
+        st.info("**No judge labels yet.** Add a judge's labels on the Add judge page or with "
+                "`python -m pipeline add-judge NAME FILE`.", icon="🏷️")
+        return False
+    if need == "fits" and not status.has_fits:
+        if status.has_labels:
+            st.info("**Not fitted yet.** The dissection needs a fit of every judge × group "
+                    "(a few seconds on the demo). Run, then reload:", icon="🧮")
+            st.code(f"{FIT}{flag}", language="bash")
+        else:
+            st.info("**Nothing to fit yet.** Load pairs with judge labels, or import the paper's published "
+                    "weights, then fit:", icon="🧮")
+            st.code(f"{LOAD_RELEASE}{flag}\n{FIT}{flag}\n"
+                    f"python -m pipeline import-fits path/to/fitted_paras{flag}", language="bash")
+        return False
+    return True
+
+
+def download_name(stem: str, status: explore.Status, ext: str = "csv") -> str:
+    """File name of a download; generated data says so in the name."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("_") or "data"
+    return f"{'GENERATED-demo_' if status.generated else ''}{safe}.{ext}"

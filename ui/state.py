@@ -1,0 +1,130 @@
+"""Selections that live in the URL (st.query_params), so a view can be shared as a link.
+
+Each helper draws one widget whose value starts from the URL parameter (when it is a
+valid choice), else from a default, and writes the value back to the URL after every
+run. The widget is driven through st.session_state[key] only (no index/default
+argument), so buttons and callbacks can move it too (prev/next pair).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import streamlit as st
+
+_EMPTY = ""  # URL value that stands for an empty selection
+
+
+def _url_all(name: str) -> list[str]:
+    try:
+        return list(st.query_params.get_all(name))
+    except Exception:  # pragma: no cover - defensive: malformed query string
+        return []
+
+
+def _write(name: str, value) -> None:
+    if isinstance(value, (list, tuple)):
+        st.query_params[name] = [str(v) for v in value] if value else _EMPTY
+    elif value is None:
+        if name in st.query_params:
+            del st.query_params[name]
+    else:
+        st.query_params[name] = str(value)
+
+
+def _seed(key: str, default, valid: Callable[[object], bool], parse: Callable[[list[str]], object]) -> None:
+    if key in st.session_state and valid(st.session_state[key]):
+        return
+    raw = _url_all(_url_name(key))
+    value = None
+    if raw:
+        try:
+            value = parse(raw)
+        except (ValueError, TypeError):
+            value = None
+    st.session_state[key] = value if value is not None and valid(value) else default
+
+
+def _url_name(key: str) -> str:
+    """Widget keys are 'page.name'; the URL uses 'name'."""
+    return key.split(".", 1)[-1]
+
+
+def select(label: str, options: Sequence, *, key: str, default=None,
+           format_func: Callable = str, widget: str = "selectbox", **kwargs):
+    """A selectbox (or radio / segmented control) bound to the URL parameter of its key."""
+    options = list(options)
+    if not options:
+        return None
+    if default not in options:
+        default = options[0]
+    by_text = {str(o): o for o in options}
+    _seed(key, default, lambda v: v in options, lambda raw: by_text.get(raw[-1]))
+    if widget == "radio":
+        value = st.radio(label, options, key=key, format_func=format_func, **kwargs)
+    elif widget == "segmented":
+        value = st.segmented_control(label, options, key=key, format_func=format_func,
+                                     required=True, **kwargs)
+    else:
+        value = st.selectbox(label, options, key=key, format_func=format_func, **kwargs)
+    if value is None:
+        value = default
+    _write(_url_name(key), value)
+    return value
+
+
+def multiselect(label: str, options: Sequence, *, key: str, default: Sequence = (),
+                format_func: Callable = str, **kwargs) -> list:
+    """A multiselect bound to a repeated URL parameter (?judges=a&judges=b); '' is empty."""
+    options = list(options)
+    by_text = {str(o): o for o in options}
+    default = [d for d in default if d in options]
+
+    def parse(raw: list[str]):
+        if raw == [_EMPTY]:
+            return []
+        vals = [by_text[r] for r in raw if r in by_text]
+        return vals or None
+
+    _seed(key, default, lambda v: isinstance(v, list) and all(x in options for x in v), parse)
+    value = st.multiselect(label, options, key=key, format_func=format_func, **kwargs)
+    _write(_url_name(key), value)
+    return list(value)
+
+
+def number(label: str, *, key: str, default: int, min_value: int, max_value: int, **kwargs) -> int:
+    """An integer input bound to the URL."""
+    def valid(v):
+        return isinstance(v, int) and min_value <= v <= max_value
+
+    _seed(key, default if valid(default) else min_value, valid, lambda raw: int(raw[-1]))
+    value = st.number_input(label, min_value=min_value, max_value=max_value, step=1, key=key, **kwargs)
+    value = int(value) if value is not None else default
+    _write(_url_name(key), value)
+    return value
+
+
+def text(label: str, *, key: str, default: str = "", area: bool = False, max_chars: int = 2000,
+         **kwargs) -> str:
+    """A text input (or area) bound to the URL."""
+    _seed(key, default, lambda v: isinstance(v, str) and len(v) <= max_chars, lambda raw: raw[-1])
+    fn = st.text_area if area else st.text_input
+    value = fn(label, key=key, max_chars=max_chars, **kwargs) or ""
+    if value:
+        _write(_url_name(key), value)
+    else:
+        _write(_url_name(key), None)
+    return value
+
+
+def toggle(label: str, *, key: str, default: bool = False, **kwargs) -> bool:
+    _seed(key, default, lambda v: isinstance(v, bool),
+          lambda raw: {"true": True, "1": True, "false": False, "0": False}.get(raw[-1].lower()))
+    value = bool(st.toggle(label, key=key, **kwargs))
+    _write(_url_name(key), "true" if value else "false")
+    return value
+
+
+def set_value(key: str, value) -> None:
+    """Move a bound widget from a callback (takes effect on this rerun's widget)."""
+    st.session_state[key] = value
