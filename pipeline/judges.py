@@ -94,6 +94,7 @@ class ParsedLabels:
     errors: list[LabelIssue] = field(default_factory=list)
     ties: int = 0                    # probability exactly 0.5: left unlabelled
     missing: int = 0                 # null entries: the judge did not label the pair
+    repeats: int = 0                 # list entries at positions that repeat an earlier pair of the source
 
     @property
     def ok(self) -> bool:
@@ -113,6 +114,7 @@ class ParsedLabels:
         extra = [f"{self.n_prob} with a probability"] if self.n_prob else []
         extra += [f"{self.ties} ties left out"] if self.ties else []
         extra += [f"{self.missing} unlabelled"] if self.missing else []
+        extra += [f"{self.repeats} at repeated pairs left out"] if self.repeats else []
         tail = f" ({', '.join(extra)})" if extra else ""
         return f"{self.source}: {len(self.labels)} labels, {self.format} format{tail}"
 
@@ -358,14 +360,22 @@ def _csv_entries(text: str) -> list[tuple[str, Any, Any]]:
 # ---------------------------------------------------------------- checking against the database
 
 
-def dataset_order(con) -> tuple[str | None, list[int]]:
-    """(first source, its pair ids by position): what entry i of an A/B list refers to."""
+def dataset_order(con) -> tuple[str | None, list[int | None]]:
+    """(first source, pair id at each of its positions): what entry i of an A/B list refers to.
+
+    A position holding a repeat of an earlier record of the source (not stored twice by the
+    loader) maps to None: its entry is read and left out. Repeats at the very end of the
+    source cannot be seen, so such a source expects a shorter list.
+    """
     row = con.execute("SELECT source FROM pairs ORDER BY pair_id LIMIT 1").fetchone()
     if row is None:
         return None, []
-    ids = [r[0] for r in con.execute(
-        "SELECT pair_id FROM pairs WHERE source = ? ORDER BY source_index", [row[0]]).fetchall()]
-    return row[0], ids
+    rows = con.execute("SELECT source_index, pair_id FROM pairs WHERE source = ? ORDER BY source_index",
+                       [row[0]]).fetchall()
+    order: list[int | None] = [None] * (rows[-1][0] + 1)
+    for position, pid in rows:
+        order[position] = pid
+    return row[0], order
 
 
 def parse_labels_file(path_or_bytes: str | Path | bytes | BinaryIO, filename: str | None = None,
@@ -409,7 +419,7 @@ def _check_entries(parsed: ParsedLabels, raw: list[tuple[str, Any, Any]], con) -
                 "file", f"wrong length: the list has {len(raw)} labels, but source {source!r} has "
                         f"{len(order)} pairs (one label per pair, in dataset order)"))
             return
-        resolve = lambda key: order[key]  # noqa: E731 - position -> pair id
+        resolve = lambda key: _at_position(order, key)  # noqa: E731
     else:
         known = {r[0] for r in con.execute("SELECT pair_id FROM pairs").fetchall()}
         resolve = lambda key: _known_pair(key, known)  # noqa: E731
@@ -418,6 +428,17 @@ def _check_entries(parsed: ParsedLabels, raw: list[tuple[str, Any, Any]], con) -
         _check_one(parsed, entry, key, value, resolve, seen)
     if parsed.ok and not parsed.labels:
         parsed.errors.append(LabelIssue("file", "no pair got a label (every entry is null or a 0.5 tie)"))
+
+
+class _Repeat(Exception):
+    """A dataset position whose record repeats an earlier one: its label is left out."""
+
+
+def _at_position(order: list[int | None], position: int) -> int:
+    pid = order[position]
+    if pid is None:
+        raise _Repeat
+    return pid
 
 
 def _known_pair(key: Any, known: set[int]) -> int:
@@ -441,6 +462,9 @@ def _check_one(parsed: ParsedLabels, entry: str, key: Any, value: Any, resolve: 
     try:
         pid = resolve(key)
         choice = parse_choice(value)
+    except _Repeat:
+        parsed.repeats += 1
+        return
     except ValueError as exc:
         parsed.errors.append(LabelIssue(entry, str(exc)))
         return

@@ -120,8 +120,7 @@ def test_dissection_judges_control(app_dbs, monkeypatch):
     after = at.dataframe[0].value
     assert len(before) == 2 and list(after["judge"]) == ["human", "gpt-4-turbo", "llama-2-7b"]
     spec = chart_specs(at)[0]
-    judges = {row["judge"] for data in spec["datasets"].values() for row in data if "judge" in row}
-    assert judges == {"human", "gpt-4-turbo", "llama-2-7b"}
+    assert spec["layer"][2]["encoding"]["color"]["sort"] == ["human", "gpt-4-turbo", "llama-2-7b"]
 
 
 def test_dissection_selection_from_url(app_dbs, monkeypatch):

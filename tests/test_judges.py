@@ -129,6 +129,17 @@ def test_dataset_order_is_the_first_source(small_db, tmp_path):
     assert "the list has 45 labels, but source 'first' has 40 pairs" in wrong.error_message()
 
 
+def test_a_repeated_record_keeps_its_position_in_dataset_order(tmp_path):
+    db = tmp_path / "r.duckdb"
+    recs = [make_record(i) for i in range(5)]
+    load_records(recs[:3] + [recs[1]] + recs[3:], source="with a repeat", db=db)  # position 3 repeats 1
+    parsed = parse_labels_file(json.dumps(["A", "B", "A", "B", "B", "A"]).encode(), "l.json", db=db)
+    assert parsed.ok and parsed.repeats == 1
+    by_position = dict(rows(db, "SELECT source_index, pair_id FROM pairs"))
+    assert [(lab.pair_id, lab.preferred) for lab in parsed.labels] == [
+        (by_position[0], 1), (by_position[1], 2), (by_position[2], 1), (by_position[4], 2), (by_position[5], 1)]
+
+
 # ---------------------------------------------------------------- bad input: refused whole, nothing written
 
 
