@@ -94,8 +94,8 @@ def _fit_progress():
     return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _add_and_report(name: str, labels, *, db, kind, size, note, replace, fit: bool, **extra) -> None:
-    """Shared by add-judge and judge-llm: add, fit with a progress bar, print, or fail in one line."""
+def _add_and_report(name: str, labels, *, db, kind, size, note, replace, fit: bool) -> None:
+    """Add the judge, fit it with a progress bar (on a terminal), print, or fail in one line."""
     from .fitting import FitError
     from .judges import JudgeError, add_judge
 
@@ -103,7 +103,7 @@ def _add_and_report(name: str, labels, *, db, kind, size, note, replace, fit: bo
     try:
         with bar:
             report = add_judge(name, labels, db=db, kind=kind, size_b=size, note=note, replace=replace,
-                               fit=fit, progress=tick, **extra)
+                               fit=fit, progress=tick)
     except JudgeError as exc:
         fail(f"{exc} (nothing was written)")
     except FitError as exc:
@@ -118,6 +118,7 @@ def _add_and_report(name: str, labels, *, db, kind, size, note, replace, fit: bo
 
 
 def _nothing():
+    """A context manager that does nothing (no progress bar off a terminal); the fit command uses it too."""
     from contextlib import nullcontext
     return nullcontext()
 

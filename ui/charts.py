@@ -35,14 +35,15 @@ def dissection_dots(df: pd.DataFrame, order: Sequence[str], judges: Sequence[str
     legend = alt.selection_point(fields=["judge"], bind="legend")
     zoom = alt.selection_interval(bind="scales", encodings=["x"])
     y = alt.Y("property:N", sort=list(order), title=None, axis=alt.Axis(labelLimit=220))
-    x = alt.X("probability:Q", scale=alt.Scale(domain=domain, nice=False),
+    xscale = alt.Scale(domain=domain, nice=False, zero=False)
+    x = alt.X("probability:Q", scale=xscale,
               title="Probability of preferred (%): response 1 wins when better only on this property")
     color = alt.Color("judge:N", sort=list(judges), scale=alt.Scale(scheme=_PALETTE),
                       legend=alt.Legend(orient="top", title="Judge (click to highlight)"))
     opacity = alt.condition(legend, alt.value(1.0), alt.value(0.12))
     base = alt.Chart(d)
     bars = base.mark_rule(strokeWidth=2).encode(
-        y=y, yOffset=alt.YOffset("judge:N", sort=list(judges)), x=alt.X("prob_low:Q"), x2="prob_high:Q",
+        y=y, yOffset=alt.YOffset("judge:N", sort=list(judges)), x=alt.X("prob_low:Q", scale=xscale), x2="prob_high:Q",
         color=color, opacity=opacity)
     dots = base.mark_circle(size=90).encode(
         y=y, yOffset=alt.YOffset("judge:N", sort=list(judges)), x=x, color=color, opacity=opacity,
@@ -52,7 +53,8 @@ def dissection_dots(df: pd.DataFrame, order: Sequence[str], judges: Sequence[str
                  alt.Tooltip("description:N", title="property"),
                  alt.Tooltip("n_pairs:Q", title="pairs fitted")],
     ).add_params(legend, zoom)
-    rule = alt.Chart(pd.DataFrame({"x": [50.0]})).mark_rule(color="#777", strokeDash=[5, 4]).encode(x="x:Q")
+    rule = alt.Chart(pd.DataFrame({"x": [50.0]})).mark_rule(color="#777", strokeDash=[5, 4]).encode(
+        x=alt.X("x:Q", scale=xscale))
     n_rows = max(1, len(order))
     step = 10 + 8 * max(1, len(judges))
     return alt.layer(rule, bars, dots).properties(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -289,6 +290,8 @@ def run_job(plan: JobPlan, progress_callback: Callable[[JobProgress], None] | No
         summary.aborted = plan.problems[0]
         return summary
     progress = JobProgress(pairs_total=len(plan.tasks), calls_total=plan.calls_total)
+    if plan.tasks:  # so the first finished pair does not stall the event loop importing NLTK
+        threading.Thread(target=words.warm_up, daemon=True).start()
     loader = _Loader(plan, summary, load_every)
     try:
         with job_lock(plan.journal, JOB), CallJournal(plan.journal) as journal:
@@ -302,6 +305,9 @@ def run_job(plan: JobPlan, progress_callback: Callable[[JobProgress], None] | No
                              batch_poll_callback)
             except JobAborted as exc:
                 summary.aborted = str(exc)
+            except BaseException:  # Ctrl-C or a crash: keep what is complete, then let it through
+                summary.aborted = "interrupted: rerun the same command to resume"
+                raise
             finally:
                 _finish(plan, journal, run_id, summary, loader, stats, started)
     except (JobAborted, ConfigError) as exc:  # the lock is taken, or no key

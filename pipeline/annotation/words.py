@@ -66,3 +66,8 @@ def count_words(text: str) -> int:
 def method() -> str:
     """Which tokenizer counts words here (for logs and the job plan)."""
     return _tokenizer()[1]
+
+
+def warm_up() -> None:
+    """Build the tokenizer now (importing NLTK takes seconds): call it from a thread at job start."""
+    _tokenizer()
