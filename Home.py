@@ -11,7 +11,7 @@ import streamlit as st
 from ui import data, layout
 
 status = layout.page(
-    "Preference dissection", "🔬",
+    "Preference dissection", ":material/biotech:",
     "Why does a judge prefer one response over another? Each judge's choices are explained by "
     "differences in 29 properties of the two responses (Li et al., 2024, "
     "“Dissecting Human and LLM Preferences”).")
@@ -86,18 +86,18 @@ st.caption("The app reads the database read-only and picks up changes on the nex
 # ---------------------------------------------------------------- guide
 st.subheader("Guide")
 GUIDE = [
-    ("pages/1_Dissection.py", "Dissection", "📊",
+    ("pages/1_Dissection.py", "Dissection", ":material/bar_chart:",
      "For one group, the probability that each judge prefers the response that is better on one "
      "property. Compare judges, or one judge across all groups."),
-    ("pages/2_Similarity.py", "Similarity", "🧭",
+    ("pages/2_Similarity.py", "Similarity", ":material/grid_on:",
      "How alike judges' preferences are: correlation of their weights, overall or per group."),
-    ("pages/3_Samples_and_SHAP.py", "Samples & SHAP", "🔎",
+    ("pages/3_Samples_and_SHAP.py", "Samples & SHAP", ":material/search:",
      "Browse pairs with their annotations; see why a judge chose as it did (SHAP)."),
-    ("pages/4_Statistics.py", "Statistics", "📈",
+    ("pages/4_Statistics.py", "Statistics", ":material/analytics:",
      "Property scores, prerequisite counts, correlations, agreement between judges, length effect."),
-    ("pages/5_Add_judge.py", "Add judge", "➕", "Upload a judge's labels, fit it and compare it to the others."),
-    ("pages/6_Annotate.py", "Annotate", "📝", "Annotate new raw pairs with an LLM."),
-    ("pages/7_SQL.py", "SQL", "🧮", "Ad-hoc read-only SQL over the database."),
+    ("pages/5_Add_judge.py", "Add judge", ":material/person_add:", "Upload a judge's labels, fit it and compare it to the others."),
+    ("pages/6_Annotate.py", "Annotate", ":material/edit_note:", "Annotate new raw pairs with an LLM."),
+    ("pages/7_SQL.py", "SQL", ":material/terminal:", "Ad-hoc read-only SQL over the database."),
 ]
 GUIDE = [g for g in GUIDE if (Path(__file__).parent / g[0]).exists()]
 cols = st.columns(2)

@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.annotation import plan_job, run_job  # noqa: E402
 from pipeline.annotation.protocol import Protocol  # noqa: E402
-from pipeline.annotation.resolve import build_record  # noqa: E402
 from pipeline.annotation import words  # noqa: E402
 from pipeline.llm import LLMSettings  # noqa: E402
 

@@ -9,7 +9,7 @@ from ui import charts, data, layout, state
 from ui.text import md_escape
 
 status = layout.page(
-    "Dissection", "📊",
+    "Dissection", ":material/bar_chart:",
     "Probability of preferred: how likely a judge is to prefer response 1 when it is better than response 2 "
     "on this one property and equal on all others (100 · sigmoid(weight)). 50% means the judge does not care.")
 if not layout.what_next(status, "fits"):

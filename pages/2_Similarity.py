@@ -6,7 +6,7 @@ from pipeline import explore
 from ui import charts, data, layout, state
 
 status = layout.page(
-    "Similarity", "🧭",
+    "Similarity", ":material/grid_on:",
     "Similarity of two judges = correlation of their 29 weights in a group. Overall = the mean over the "
     "scenario groups (query-specific groups are not part of it).")
 if not layout.what_next(status, "fits"):
@@ -24,8 +24,9 @@ with c2:
 with c3:
     order_by = state.select("Order judges", ["size", "cluster", "name"], key="sim.order", widget="segmented",
                             format_func={"size": "by size", "cluster": "by clustering", "name": "by name"}.get,
-                            help="By size: the judges' size in billions of parameters (largest first, unknown "
-                                 "last). By clustering: hierarchical clustering on 1 − similarity.")
+                            help="By size: the judges' size in billions of parameters (largest first; unknown "
+                                 "sizes, e.g. proprietary models, first). By clustering: hierarchical "
+                                 "clustering on 1 − similarity.")
 
 available = data.get("fitted_judges", group)
 chosen = state.multiselect("Judges", available, key="sim.judges", default=available)

@@ -16,7 +16,7 @@ from ui.text import md_escape, show_text
 ANY = "(any)"
 
 status = layout.page(
-    "Samples & SHAP", "🔎",
+    "Samples & SHAP", ":material/search:",
     "Browse the pairs: the query, both responses, the reference answer and the annotations. "
     "SHAP shows which property differences pushed a judge's fitted model towards its choice.")
 if not layout.what_next(status, "pairs"):
@@ -155,8 +155,9 @@ with tabs[0]:
         view["chose"] = view["preferred"].map(lambda v: f"response {int(v)}")
         if human_choice is not None:
             view["agrees with human"] = view["preferred"].eq(human_choice)
-        cols = ["judge", "chose"] + (["agrees with human"] if human_choice is not None else []) + ["prob_1", "kind"]
-        st.dataframe(view[cols], hide_index=True,
+        cols = (["judge", "chose"] + (["agrees with human"] if human_choice is not None else [])
+                + (["prob_1"] if view["prob_1"].notna().any() else []) + ["kind"])
+        st.dataframe(view[cols], hide_index=True, height=min(36 * (len(view) + 1) + 3, 800),
                      column_config={"prob_1": st.column_config.NumberColumn("P(response 1)", format="%.2f")})
 with tabs[1]:
     ratings = detail["ratings"]

@@ -7,7 +7,7 @@ from pipeline import explore
 from ui import charts, data, layout, state
 
 status = layout.page(
-    "Statistics", "📈",
+    "Statistics", ":material/analytics:",
     "What the annotations look like, and how the judges relate to each other before any fitting.")
 if not layout.what_next(status, "pairs"):
     st.stop()

@@ -15,7 +15,7 @@ MAX_ROWS = sqlguard.DEFAULT_MAX_ROWS
 TIMEOUT_S = sqlguard.DEFAULT_TIMEOUT_S
 
 status = layout.page(
-    "SQL", "🧮",
+    "SQL", ":material/terminal:",
     f"Read-only SQL (DuckDB dialect) over the database: one SELECT / WITH / DESCRIBE / SHOW / SUMMARIZE / "
     f"EXPLAIN at a time, at most {MAX_ROWS:,} rows and {TIMEOUT_S:g} s. Files on the server cannot be read "
     "or written from here.")
@@ -71,11 +71,11 @@ with main:
     if problem is not None:
         kind = type(problem).__name__
         if isinstance(problem, sqlguard.QueryRefused):
-            st.warning(str(problem), icon="🚫")
+            st.warning(str(problem), icon=":material/block:")
         elif isinstance(problem, sqlguard.QueryTimeout):
-            st.warning(str(problem), icon="⏱️")
+            st.warning(str(problem), icon=":material/timer:")
         else:
-            st.warning(f"The query failed ({kind}): {problem}", icon="⚠️")
+            st.warning(f"The query failed ({kind}): {problem}", icon=":material/warning:")
     elif result is not None:
         st.caption(f"{result.n_rows:,} row{'s' if result.n_rows != 1 else ''} in {result.seconds:.2f} s"
                    + (" · truncated" if result.truncated else ""))

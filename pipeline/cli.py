@@ -25,7 +25,7 @@ DbOption = Annotated[Optional[Path], typer.Option(
 
 def fail(message: str, code: int = 1) -> None:
     """Print one clear line and exit non-zero."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
     raise typer.Exit(code)
 
 

@@ -481,8 +481,8 @@ def similarity(db=None, group: str = OVERALL, method: str = "pearson",
 def order_judges(matrix: pd.DataFrame, by: str = "size", sizes: dict | None = None) -> list[str]:
     """Row/column order for the similarity heatmap.
 
-    'size': human first, then by size in billions (largest first), unknown sizes last, by
-    name; 'cluster': average-linkage hierarchical clustering on 1 - similarity, leaves in
+    'size': human first, then judges of unknown size (proprietary models, taken as the
+    largest, as `readouts.judge_order` does), then by size in billions, largest first; 'cluster': average-linkage hierarchical clustering on 1 - similarity, leaves in
     optimal order; 'name': alphabetical with human first.
     """
     names = list(matrix.index)
@@ -504,7 +504,7 @@ def order_judges(matrix: pd.DataFrame, by: str = "size", sizes: dict | None = No
     def key(j):
         s = sizes.get(j)
         s = None if s is None or (isinstance(s, float) and math.isnan(s)) else float(s)
-        return (j != "human", s is None, -(s or 0.0), j.lower())
+        return (j != "human", s is not None, -(s or 0.0), j.lower())
 
     return sorted(names, key=key)
 

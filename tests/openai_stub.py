@@ -146,7 +146,7 @@ class OpenAIStub:
         self.bodies: list[dict] = []              # every chat request, in arrival order
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
-        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server = _Server((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         daemon=True)
@@ -187,16 +187,17 @@ class OpenAIStub:
 
     # ------------------------------------------------------------------ answers
 
-    def complete(self, body: dict, *, count: bool = True) -> tuple[int, dict, dict]:
-        """(status, headers, json) for one chat completion."""
+    def complete(self, body: dict, *, delay: float = 0.0) -> tuple[int, dict, dict]:
+        """(status, headers, json) for one chat completion, counted on arrival, answered after `delay`."""
         step = detect_step(body)
         fault = self._take_fault(step)
-        if count:
-            with self.lock:
-                self.requests += 1
-                self.by_step[step] += 1
-                self.by_fingerprint[fingerprint(body)] += 1
-                self.bodies.append(body)
+        with self.lock:
+            self.requests += 1
+            self.by_step[step] += 1
+            self.by_fingerprint[fingerprint(body)] += 1
+            self.bodies.append(body)
+        if delay:
+            time.sleep(delay)
         if self.reject_logprobs and body.get("logprobs"):
             return 400, {}, {"error": {"message": "logprobs is not supported by this model",
                                        "type": "invalid_request_error", "param": "logprobs"}}
@@ -294,9 +295,7 @@ class OpenAIStub:
                 raw = self._body()
                 path = self.path.split("?")[0]
                 if path.endswith("/chat/completions"):
-                    if stub.latency:
-                        time.sleep(stub.latency)
-                    status, headers, payload = stub.complete(json.loads(raw))
+                    status, headers, payload = stub.complete(json.loads(raw), delay=stub.latency)
                     self._send(status, payload, headers)
                 elif path.endswith("/files"):
                     content = _multipart_file(raw, self.headers.get("Content-Type", ""))
@@ -326,6 +325,15 @@ class OpenAIStub:
                     self._send(404, {"error": {"message": f"no route {path}"}})
 
         return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # a client that went away is no news
 
 
 def _multipart_file(raw: bytes, content_type: str) -> bytes:

@@ -9,7 +9,6 @@ import pytest
 from pipeline.annotation import steps
 from pipeline.annotation.inputs import RawPair
 from pipeline.annotation.protocol import Protocol
-from pipeline.annotation.resolve import build_record
 from pipeline.annotation.steps import Facts, PairTask
 from pipeline.features import pair_features
 from pipeline.llm import CallResult, InvalidAnswer, LLMSettings

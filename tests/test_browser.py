@@ -114,7 +114,7 @@ def test_every_page_in_chromium(app_url):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page = browser.new_page(viewport={"width": 1440, "height": 2200})
             console_errors = []
             page.on("pageerror", lambda exc: console_errors.append(str(exc)))
             for path, (stem, must_see) in PAGES.items():

@@ -77,8 +77,9 @@ def heatmap(long: pd.DataFrame, *, x: str, y: str, value: str, x_order: Sequence
     if reverse:
         scale_kwargs["reverse"] = True
     vt = value_title or value
-    enc_x = alt.X(f"{x}:N", sort=list(x_order), title=None, axis=alt.Axis(labelAngle=-40, labelLimit=180))
-    enc_y = alt.Y(f"{y}:N", sort=list(y_order), title=None, axis=alt.Axis(labelLimit=220))
+    enc_x = alt.X(f"{x}:N", sort=list(x_order), title=None,
+                  axis=alt.Axis(labelAngle=-40, labelLimit=180, labelOverlap=False, orient="top"))
+    enc_y = alt.Y(f"{y}:N", sort=list(y_order), title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False))
     tooltip = [alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{value}:Q", format=fmt, title=vt),
                *tooltip_extra]
     rect = alt.Chart(d).mark_rect().encode(
@@ -95,8 +96,8 @@ def heatmap(long: pd.DataFrame, *, x: str, y: str, value: str, x_order: Sequence
             color=alt.condition("datum._dark", alt.value("white"), alt.value("black")),
             tooltip=tooltip))
     return alt.layer(*layers).properties(
-        title=_title(title, generated, subtitle),
-        width=max(200, cell * len(x_order)), height=max(160, (cell - 8) * len(y_order)))
+        title=_title(title, generated, subtitle), width=alt.Step(cell), height=alt.Step(max(18, cell - 8)),
+        autosize=alt.AutoSizeParams(type="pad"))
 
 
 def shap_waterfall(frame: pd.DataFrame, base: float, fx: float, *, title: str, generated: bool = False,

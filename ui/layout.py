@@ -37,7 +37,7 @@ def page(title: str, icon: str, intro: str | None = None) -> explore.Status:
     except explore.DatabaseBusy as exc:
         st.title(f"{icon} {title}")
         st.info(f"{exc}. This page will read it as soon as the job's write is done: reload in a few seconds.",
-                icon="⏳")
+                icon=":material/hourglass_top:")
         st.stop()
     _sidebar(status)
     st.title(f"{icon} {title}")
@@ -46,7 +46,7 @@ def page(title: str, icon: str, intro: str | None = None) -> explore.Status:
     if status.generated:
         st.info("**Generated demo data.** The pairs, annotations and judges shown here were made up by "
                 "`pipeline demo` to have the release's shape; they are not real human or LLM judgements. "
-                f"Load the real release with `{LOAD_RELEASE}`.", icon="🧪")
+                f"Load the real release with `{LOAD_RELEASE}`.", icon=":material/science:")
     return status
 
 
@@ -58,7 +58,7 @@ def _sidebar(status: explore.Status) -> None:
         sb.caption("not found")
         return
     if status.generated:
-        sb.caption("🧪 " + ("generated demo data" if not status.real else "generated + real data"))
+        sb.caption(":material/science: " + ("generated demo data" if not status.real else "generated + real data"))
     elif status.real:
         sb.caption("real data")
     bits = [f"{status.n_pairs:,} pairs", f"{status.n_judges} judges", f"{status.n_groups} groups"]
@@ -76,31 +76,31 @@ def what_next(status: explore.Status, need: str) -> bool:
     flag = _db_flag(status)
     if status.state == "missing":
         st.info(f"**No database yet** at `{md_escape(status.path)}`. Build the demo (generated data, about "
-                "15 s) or load the real release, then reload this page:", icon="🗂️")
+                "15 s) or load the real release, then reload this page:", icon=":material/folder_open:")
         st.code(f"{BUILD_DEMO}{flag}\n{LOAD_RELEASE}{flag}", language="bash")
         return False
     if status.state == "no-schema":
         st.info("**This file holds no preference-dissection tables.** Load data into it (this creates "
-                "them), or point `PREFDISSECT_DB` at another file:", icon="🗂️")
+                "them), or point `PREFDISSECT_DB` at another file:", icon=":material/folder_open:")
         st.code(f"{LOAD_RELEASE}{flag}\n{BUILD_DEMO}{flag}", language="bash")
         return False
     if need in ("pairs", "labels") and not status.has_pairs:
-        st.info("**No pairs loaded yet.** Load the release or your own released-format file:", icon="📥")
+        st.info("**No pairs loaded yet.** Load the release or your own released-format file:", icon=":material/download:")
         st.code(f"{LOAD_RELEASE}{flag}\n{LOAD_FILE.replace('   #', flag + '   #')}\n{BUILD_DEMO}{flag}"
                 "   # or generated demo data", language="bash")
         return False
     if need == "labels" and not status.has_labels:
         st.info("**No judge labels yet.** Add a judge's labels on the Add judge page or with "
-                "`python -m pipeline add-judge NAME FILE`.", icon="🏷️")
+                "`python -m pipeline add-judge NAME FILE`.", icon=":material/label:")
         return False
     if need == "fits" and not status.has_fits:
         if status.has_labels:
             st.info("**Not fitted yet.** The dissection needs a fit of every judge × group "
-                    "(a few seconds on the demo). Run, then reload:", icon="🧮")
+                    "(a few seconds on the demo). Run, then reload:", icon=":material/calculate:")
             st.code(f"{FIT}{flag}", language="bash")
         else:
             st.info("**Nothing to fit yet.** Load pairs with judge labels, or import the paper's published "
-                    "weights, then fit:", icon="🧮")
+                    "weights, then fit:", icon=":material/calculate:")
             st.code(f"{LOAD_RELEASE}{flag}\n{FIT}{flag}\n"
                     f"python -m pipeline import-fits path/to/fitted_paras{flag}", language="bash")
         return False

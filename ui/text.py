@@ -27,7 +27,8 @@ def show_text(text, *, height: int | None = None, empty: str = "(empty)") -> Non
     body = "" if text is None else str(text)
     if not body.strip():
         body = empty
-    kwargs = {"height": height} if height else {}
+    long = body.count("\n") > 12 or len(body) > 1200
+    kwargs = {"height": height} if height and long else {}
     st.code(body, language=None, wrap_lines=True, **kwargs)
 
 

@@ -146,6 +146,7 @@ def _estimate(plan: JobPlan) -> None:
                 for step, name in steps.TEMPLATES.items()}
     dummy_reference = "word " * expected[REFERENCE]
     seen: set[str] = set()  # pairs that share a request (same query, same responses) share its call
+    to_ask: list[list[dict[str, str]]] = []
     try:
         for task in plan.tasks:
             calls = proto.stage_a(task)
@@ -176,13 +177,24 @@ def _estimate(plan: JobPlan) -> None:
                     plan.calls_failed += 1
                     if not plan.retry_failed:
                         continue
-                plan.est_prompt_tokens += counter.count_messages(req.messages)
+                to_ask.append(req.messages)
                 plan.est_completion_tokens += expected[step]
     finally:
         if journal:
             journal.close()
+    plan.est_prompt_tokens = _prompt_tokens(counter, to_ask)
     if plan.price:
         plan.est_cost_usd = plan.price.cost(plan.est_prompt_tokens, plan.est_completion_tokens, batch=plan.batch)
+
+
+def _prompt_tokens(counter, requests: list[list[dict[str, str]]], sample: int = 400) -> int:
+    """Exact counts for a sample, scaled by characters: tokenizing a whole release takes minutes."""
+    if len(requests) <= sample:
+        return sum(counter.count_messages(m) for m in requests)
+    chars = [sum(len(x.get("content") or "") for x in m) for m in requests]
+    picked = range(0, len(requests), len(requests) // sample)
+    tokens = sum(counter.count_messages(requests[i]) for i in picked)
+    return round(tokens * sum(chars) / max(1, sum(chars[i] for i in picked)))
 
 
 def _settled(journal, req, validate):
