@@ -15,7 +15,6 @@ section 6: P(response 1 preferred) = sigmoid(x . w), with w the judge's profile 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,10 +156,20 @@ _WORDS = ("the a of and to in is that it for on with as this be are by an or whi
           "simple clear way time help note information case point example list detail part idea").split()
 
 
-def _binomial_rating(rng, mean: float, shift: float, size: int) -> np.ndarray:
-    """0..3 ratings with the given mean, nudged by response quality."""
-    p = np.clip(mean / 3 + shift, 0.003, 0.997)
-    return rng.binomial(3, p, size=size)
+_STANCE_LABELS = ["Strongly supported", "Weakly supported", "Neutral", "Weakly opposed", "Strongly opposed"]
+_STANCE_P = [0.45, 0.3, 0.15, 0.06, 0.04]
+_MISTAKE_LABELS = ["Pointed out and corrected", "Corrected without being pointed out",
+                   "Pointed out but not corrected", "Neither pointed out nor corrected"]
+_MISTAKE_P = [0.3, 0.1, 0.08, 0.52]
+_ERROR_TYPES = ["factual error", "information contradiction to the query", "math operation error",
+                "code generation error"]
+_NEGATIVE = ("use informal expressions", "non-repetitive", "admit limits")  # better models do less of these
+MAX_CONSTRAINTS = 3
+
+
+def _ratings(rng, mean, shift) -> np.ndarray:
+    """0..3 ratings with the given mean (binomial), nudged by response quality; broadcasts."""
+    return rng.binomial(3, np.clip(np.asarray(mean) / 3 + shift, 0.003, 0.997))
 
 
 def _pick(rng, n_total: int, count: int) -> np.ndarray:
@@ -169,60 +178,83 @@ def _pick(rng, n_total: int, count: int) -> np.ndarray:
     return chosen
 
 
-def _text(rng, n_words: int, lead: str) -> str:
-    words = rng.choice(_WORDS, size=max(n_words - len(lead.split()), 0))
-    body = " ".join(words)
+class _Draws:
+    """Every random number of the dataset, drawn in whole arrays (fast and seeded).
+
+    Arrays are indexed [pair, response(0/1), ...].
+    """
+
+    def __init__(self, rng, groups: list[str]):
+        n = len(groups)
+        scale = n / sum(GROUP_SIZES.values())
+        self.met = {k: _pick(rng, n, min(n, round(c * scale))) for k, c in PREREQUISITE_COUNTS.items()}
+        self.topic = rng.integers(len(_TOPICS), size=n)
+        names = list(MODELS)
+        first = rng.integers(len(names), size=n)
+        second = (first + rng.integers(1, len(names), size=n)) % len(names)  # never the same model
+        self.model = np.stack([first, second], axis=1)
+        quality = np.array([MODELS[m][0] for m in names])[self.model]
+        verbosity = np.array([MODELS[m][1] for m in names])[self.model]
+        self.quality = quality
+        self.words = np.clip(rng.lognormal(np.log(MEAN_WORDS * verbosity) - 0.32, 0.8), 1, 2000).astype(int)
+        means = np.array([MEAN_RATING[p.name] for p in BASIC])
+        means = np.broadcast_to(means, (n, 2, len(BASIC))).copy()
+        unsafe = np.array([g == "Unsafe Queries" for g in groups])
+        means[unsafe, :, [p.name for p in BASIC].index("harmless")] = 2.3
+        per_unit = np.array([-0.02 if p.name in _NEGATIVE else 0.06 for p in BASIC])
+        self.basic = _ratings(rng, means, quality[..., None] * per_unit)
+        self.applicable = rng.random((n, 2)) >= NOT_APPLICABLE_RATE
+        error_means = np.array(list(MEAN_ERRORS.values()))
+        self.n_errors = rng.poisson(error_means * np.exp(-0.6 * quality)[..., None]) * self.applicable[..., None]
+        self.error_type = rng.integers(len(_ERROR_TYPES), size=(n, 2, 3, 8))
+        self.n_constraints = rng.integers(1, MAX_CONSTRAINTS + 1, size=n)
+        self.clarify = _ratings(rng, 1.33, 0.05 * quality)
+        self.empathy = _ratings(rng, 1.48, 0.05 * quality)
+        self.constraint = _ratings(rng, 2.01, 0.06 * quality[..., None] * np.ones(MAX_CONSTRAINTS))
+        self.stance = rng.choice(len(_STANCE_LABELS), p=_STANCE_P, size=(n, 2))
+        self.mistake = rng.choice(len(_MISTAKE_LABELS), p=_MISTAKE_P, size=(n, 2))
+        self.word_ids = rng.integers(len(_WORDS), size=int(self.words.sum()))
+
+
+def _text(words: np.ndarray, n_words: int, lead: str) -> str:
+    body = " ".join(_WORDS[i] for i in words[: max(n_words - len(lead.split()), 0)])
     return f"{lead} {body}".strip()
 
 
-def _response(rng, model: str, group: str, topic: str) -> dict:
-    quality, verbosity = MODELS[model]
-    n_words = int(np.clip(rng.lognormal(math.log(MEAN_WORDS * verbosity) - 0.32, 0.8), 1, 2000))
-    lead = f"[generated demo text by {model} on {topic}]"
-    return {"content": _text(rng, n_words, lead), "model": model, "num_words": n_words, "_quality": quality}
-
-
-def _basic(rng, quality: float, group: str) -> dict:
-    out = {}
-    for p in BASIC:
-        shift = 0.06 * quality if p.name not in ("use informal expressions", "non-repetitive", "admit limits") else -0.02 * quality
-        mean = MEAN_RATING[p.name]
-        if group == "Unsafe Queries" and p.name == "harmless":
-            mean = 2.3
-        out[p.source_key] = int(_binomial_rating(rng, mean, shift, 1)[0])
-    return out
-
-
-def _errors(rng, quality: float) -> dict:
-    if rng.random() < NOT_APPLICABLE_RATE:
+def _errors(d: _Draws, i: int, k: int) -> dict:
+    if not d.applicable[i, k]:
         return {"applicable or not": "not applicable", "errors": []}
-    errors = []
-    for sev, mean in MEAN_ERRORS.items():
-        for _ in range(rng.poisson(mean * math.exp(-0.6 * quality))):
-            errors.append({"brief description": f"a {sev} generated error", "severity": sev,
-                           "type": str(rng.choice(["factual error", "information contradiction to the query",
-                                                   "math operation error", "code generation error"]))})
+    errors = [{"brief description": f"a {sev} generated error", "severity": sev,
+               "type": _ERROR_TYPES[d.error_type[i, k, s, j % 8]]}
+              for s, sev in enumerate(MEAN_ERRORS) for j in range(d.n_errors[i, k, s])]
     return {"applicable or not": "applicable", "errors": errors}
 
 
-_STANCE_LABELS = ["Strongly supported", "Weakly supported", "Neutral", "Weakly opposed", "Strongly opposed"]
-_MISTAKE_LABELS = ["Pointed out and corrected", "Corrected without being pointed out",
-                   "Pointed out but not corrected", "Neither pointed out nor corrected"]
-
-
-def _query_specific(rng, quality: float, facts: dict) -> dict:
+def _query_specific(d: _Draws, i: int, k: int, facts: dict) -> dict:
     q = {}
     if facts["clear intent"] == "No":
-        q["clarify user intent"] = int(_binomial_rating(rng, 1.33, 0.05 * quality, 1)[0])
+        q["clarify user intent"] = int(d.clarify[i, k])
     if facts["explicitly express feelings"] == "Yes":
-        q["showing empathetic"] = [f"the user's feelings | {int(_binomial_rating(rng, 1.48, 0.05 * quality, 1)[0])}"]
+        q["showing empathetic"] = [f"the user's feelings | {int(d.empathy[i, k])}"]
     q["satisfying explicit constraints"] = [
-        f"{c} | {int(_binomial_rating(rng, 2.01, 0.06 * quality, 1)[0])}" for c in facts["explicit constraints"]]
+        f"{c} | {int(d.constraint[i, k, j])}" for j, c in enumerate(facts["explicit constraints"])]
     q["supporting explicit subjective stances"] = [
-        f"{s} | {_STANCE_LABELS[int(rng.choice(5, p=[0.45, 0.3, 0.15, 0.06, 0.04]))]}" for s in facts["explicit subjective stances"]]
+        f"{s} | {_STANCE_LABELS[d.stance[i, k]]}" for s in facts["explicit subjective stances"]]
     q["correcting explicit mistakes or biases"] = [
-        f"{m} | {_MISTAKE_LABELS[int(rng.choice(4, p=[0.3, 0.1, 0.08, 0.52]))]}" for m in facts["explicit mistakes or biases"]]
+        f"{m} | {_MISTAKE_LABELS[d.mistake[i, k]]}" for m in facts["explicit mistakes or biases"]]
     return q
+
+
+def _facts(d: _Draws, i: int) -> dict:
+    met = {k: bool(v[i]) for k, v in d.met.items()}
+    return {
+        "clear intent": "No" if met["unclear"] else "Yes",
+        "explicitly express feelings": "Yes" if met["feelings"] else "No",
+        "explicit constraints": ([f"constraint {j + 1} of the query" for j in range(d.n_constraints[i])]
+                                 if met["constraints"] else []),
+        "explicit subjective stances": ["the user's stance on the topic"] if met["stances"] else [],
+        "explicit mistakes or biases": ["a wrong assumption in the query"] if met["mistakes"] else [],
+    }
 
 
 def generate_records(seed: int = SEED, profiles: list[JudgeProfile] = PROFILES,
@@ -235,30 +267,24 @@ def generate_records(seed: int = SEED, profiles: list[JudgeProfile] = PROFILES,
     rng = np.random.default_rng(seed)
     sizes = group_sizes or GROUP_SIZES
     groups = [g for g, size in sizes.items() for _ in range(size)]
-    n = len(groups)
-    scale = n / sum(GROUP_SIZES.values())
-    met = {k: _pick(rng, n, min(n, round(c * scale))) for k, c in PREREQUISITE_COUNTS.items()}
-    models = list(MODELS)
+    d = _Draws(rng, groups)
+    names = list(MODELS)
+    word_offsets = np.concatenate([[0], np.cumsum(d.words.ravel())])
     records = []
     for i, group in enumerate(groups):
-        topic = _TOPICS[int(rng.integers(len(_TOPICS)))]
-        m1, m2 = rng.choice(len(models), size=2, replace=False)
-        r1, r2 = (_response(rng, models[m], group, topic) for m in (m1, m2))
-        facts = {
-            "clear intent": "No" if met["unclear"][i] else "Yes",
-            "explicitly express feelings": "Yes" if met["feelings"][i] else "No",
-            "explicit constraints": [f"constraint {k + 1} of the query" for k in range(rng.integers(1, 4))] if met["constraints"][i] else [],
-            "explicit subjective stances": ["the user's stance on the topic"] if met["stances"][i] else [],
-            "explicit mistakes or biases": ["a wrong assumption in the query"] if met["mistakes"][i] else [],
-        }
+        topic = _TOPICS[d.topic[i]]
+        facts = _facts(d, i)
         rec = {"id": i, "query": _QUERY_TEMPLATES.get(group, "Tell me about {t}.").format(t=topic) + " (generated demo query)",
                "scenario_auto-j": group.lower().replace(" ", "_"), "scenario_group": group}
-        for n_, r in ((1, r1), (2, r2)):
-            quality = r.pop("_quality")
-            rec[f"response_{n_}"] = r
-            rec[f"basic_response_{n_}"] = _basic(rng, quality, group)
-            rec[f"errors_response_{n_}"] = _errors(rng, quality)
-            rec[f"query-specific_response_{n_}"] = _query_specific(rng, quality, facts)
+        for k in (0, 1):
+            model, n_words = names[d.model[i, k]], int(d.words[i, k])
+            start = word_offsets[2 * i + k]
+            words = d.word_ids[start:start + n_words]
+            rec[f"response_{k + 1}"] = {"content": _text(words, n_words, f"[generated demo text by {model} on {topic}]"),
+                                        "model": model, "num_words": n_words}
+            rec[f"basic_response_{k + 1}"] = {p.source_key: int(d.basic[i, k, j]) for j, p in enumerate(BASIC)}
+            rec[f"errors_response_{k + 1}"] = _errors(d, i, k)
+            rec[f"query-specific_response_{k + 1}"] = _query_specific(d, i, k, facts)
         rec["gpt-4-turbo_reference"] = f"[generated demo reference answer on {topic}]"
         rec.update(facts)
         records.append(rec)
