@@ -122,10 +122,15 @@ def shap_waterfall(frame: pd.DataFrame, base: float, fx: float, *, title: str, g
     top = pd.DataFrame([{"label": "f(x)", "start": base, "end": fx, "shap": fx - base,
                          "direction": "prediction"}])
     dd = pd.concat([d, top], ignore_index=True)
+    dd["right"] = dd[["start", "end"]].max(axis=1)
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=240))
+    lo = float(min(dd["start"].min(), dd["end"].min(), base))
+    hi = float(max(dd["start"].max(), dd["end"].max(), base))
+    pad = max(0.02, 0.08 * (hi - lo))
+    xscale = alt.Scale(domain=[max(0.0, lo - pad), min(1.0, hi + pad)], zero=False, nice=False)
     bars = alt.Chart(dd).mark_bar(size=14).encode(
         y=y,
-        x=alt.X("start:Q", title="P(response 1 preferred)", scale=alt.Scale(domain=[0, 1])),
+        x=alt.X("start:Q", title="P(response 1 preferred)", scale=xscale),
         x2="end:Q",
         color=alt.Color("direction:N", scale=alt.Scale(
             domain=["towards response 1", "towards response 2", "prediction"],
@@ -134,10 +139,12 @@ def shap_waterfall(frame: pd.DataFrame, base: float, fx: float, *, title: str, g
                  alt.Tooltip("shap:Q", format="+.3f", title="SHAP"),
                  alt.Tooltip("start:Q", format=".3f"), alt.Tooltip("end:Q", format=".3f")])
     rules = alt.Chart(pd.DataFrame({"x": [base], "what": ["f(0) = 0.5: no difference"]})).mark_rule(
-        color="#777", strokeDash=[5, 4]).encode(x="x:Q", tooltip=["what:N"])
-    return alt.layer(rules, bars).properties(
+        color="#777", strokeDash=[5, 4]).encode(x=alt.X("x:Q", scale=xscale), tooltip=["what:N"])
+    values = alt.Chart(dd).mark_text(align="left", dx=4, fontSize=10, color="#333").encode(
+        y=y, x=alt.X("right:Q", scale=xscale), text=alt.Text("shap:Q", format="+.3f"))
+    return alt.layer(rules, bars, values).properties(
         title=_title(title, generated, f"f(0) = {base:.2f} (responses equal) → f(x) = {fx:.2f}"),
-        height=max(140, 22 * len(order)))
+        height=alt.Step(24), width="container", autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 def bars(df: pd.DataFrame, *, x: str, y: str, title: str, order: Sequence[str] | None = None,
