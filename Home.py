@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import data, layout
+from ui.text import md_escape
 
 status = layout.page(
     "Preference dissection", ":material/biotech:",
@@ -30,7 +31,7 @@ c[4].metric("Fits", f"{status.n_fit_rows}", help="Judge × group combinations wi
 
 if status.has_fits:
     when = status.last_fit.strftime("%Y-%m-%d %H:%M") if status.last_fit is not None else "imported weights"
-    methods = ", ".join(status.fit_methods) or "n/a"
+    methods = md_escape(", ".join(status.fit_methods) or "n/a")
     skipped = f"; {status.n_skipped} judge × group skipped (too few labels)" if status.n_skipped else ""
     st.caption(f"Last fit: {when} · method: {methods}{skipped}. Data kind: {status.data_label}.")
 else:

@@ -1,7 +1,6 @@
 """Dissection: probability of preferred per property, for chosen judges in one group, or for
 one judge across all groups."""
 
-import pandas as pd
 import streamlit as st
 
 from pipeline import explore

@@ -49,8 +49,8 @@ flt = explore.PairFilter(
     model=None if model == ANY else model, disagree_with_human=tuple(disagree),
     text=search.strip() or None)
 ids = data.get("filter_pair_ids", flt)
-all_ids = data.get("filter_pair_ids", explore.PairFilter())
-if not all_ids:
+n_all, min_id, max_id = opts["n_pairs"], opts["min_id"], opts["max_id"]
+if not n_all:
     st.info("No pairs in the database.")
     st.stop()
 
@@ -84,8 +84,8 @@ def _picked_row() -> None:
 # ------------------------------------------------------------------ navigation
 nav = st.columns([1, 1, 2, 4], vertical_alignment="bottom")
 with nav[2]:
-    pair_id = state.number("Go to pair id", key="smp.pair", default=ids[0] if ids else all_ids[0],
-                           min_value=min(all_ids), max_value=max(all_ids))
+    pair_id = state.number("Go to pair id", key="smp.pair", default=ids[0] if ids else min_id,
+                           min_value=min_id, max_value=max_id)
 with nav[0]:
     st.button("◀ Previous", key="smp.prev", on_click=_step, args=(-1, ids), disabled=not ids,
               width="stretch")
@@ -96,7 +96,7 @@ with nav[3]:
         st.caption("No pair matches the filters.")
     elif pair_id in ids:
         st.caption(f"Pair {ids.index(pair_id) + 1:,} of {len(ids):,} matching the filters "
-                   f"({len(all_ids):,} in all).")
+                   f"({n_all:,} in all).")
     else:
         st.caption(f"{len(ids):,} pairs match the filters; this pair is not one of them "
                    "(Previous / Next move to the nearest that is).")
@@ -116,7 +116,7 @@ if ids:
 
 detail = data.get("pair_detail", pair_id)
 if detail is None:
-    st.info(f"There is no pair {pair_id} (pair ids run from {min(all_ids)} to {max(all_ids)}).")
+    st.info(f"There is no pair {pair_id} (pair ids run from {min_id} to {max_id}).")
     st.stop()
 
 # ------------------------------------------------------------------ the pair

@@ -37,10 +37,13 @@ with st.expander("Accepted files", expanded=False):
     st.code("python -m pipeline add-judge NAME labels.json --kind llm --size 70", language="bash")
 
 upload = st.file_uploader("Labels file", type=["json", "jsonl", "csv", "txt"], key="add.file")
+if upload is not None and st.session_state.get("add._named_from") != upload.file_id:
+    st.session_state["add._named_from"] = upload.file_id  # suggest the file's name, once per file
+    if not st.session_state.get("add.name"):
+        st.session_state["add.name"] = Path(upload.name).stem[:judges.MAX_NAME]
 c1, c2, c3 = st.columns([3, 2, 2])
 with c1:
     name = st.text_input("Judge name", key="add.name", max_chars=judges.MAX_NAME,
-                         value=Path(upload.name).stem if upload is not None else "",
                          help="Shown in every chart; must be new unless you tick Replace.")
 with c2:
     kind = st.selectbox("Kind", judges.KINDS, index=1, key="add.kind")
@@ -62,7 +65,7 @@ if upload is not None:
         st.session_state["add._parsed_for"] = token
     parsed = st.session_state["add._parsed"]
     if isinstance(parsed, Exception):
-        st.warning(f"The file cannot be read: {parsed}", icon=":material/block:")
+        st.warning(f"The file cannot be read: {md_escape(parsed)}", icon=":material/block:")
         parsed = None
     elif not parsed.ok:
         st.warning(f"**The file is refused; nothing will be written.** {len(parsed.errors)} problem(s):",
@@ -94,19 +97,20 @@ if go and parsed is not None:
                                   note=note or None, replace=replace, fit=True, progress=tick)
         bar.progress(1.0, text="Done")
         st.session_state["add._added"] = name.strip()
+        st.session_state["add.compare"] = name.strip()  # show the new judge in the comparison below
         st.session_state["add._report"] = report.summary() + (
             f" · {report.fit.summary()}" if report.fit is not None else "")
         data.clear()
     except (judges.JudgeError, DatabaseMissing) as exc:
         bar.empty()
-        st.warning(f"Nothing was written: {exc}", icon=":material/block:")
+        st.warning(f"Nothing was written: {md_escape(exc)}", icon=":material/block:")
     except explore.DatabaseBusy as exc:
         bar.empty()
-        st.warning(f"{exc}", icon=":material/hourglass_top:")
+        st.warning(md_escape(exc), icon=":material/hourglass_top:")
     except Exception as exc:  # a fitting failure after the labels were written: say so plainly
         bar.empty()
-        st.warning(f"The judge's labels were added, but fitting failed: {exc}. "
-                   f"Run `python -m pipeline fit --judge {name.strip()}`.", icon=":material/warning:")
+        st.warning(f"The judge's labels were added, but fitting failed: {md_escape(exc)}. Fit it from a "
+                   "terminal with `python -m pipeline fit --judge NAME`.", icon=":material/warning:")
 
 # ------------------------------------------------------------------ compare and download
 added = st.session_state.get("add._added")
@@ -116,9 +120,12 @@ if not fitted:
     layout.what_next(data.status(), "fits")
     st.stop()
 if st.session_state.get("add._report"):
-    st.success(st.session_state["add._report"], icon=":material/check_circle:")
-judge = st.selectbox("Judge", fitted, key="add.compare",
-                     index=fitted.index(added) if added in fitted else len(fitted) - 1)
+    st.success(md_escape(st.session_state["add._report"]), icon=":material/check_circle:")
+if added not in fitted:  # else the judge added last
+    info = data.get("judges")
+    info = info[info["judge"].isin(fitted)].sort_values("added_at", ascending=False, na_position="last")
+    added = info["judge"].iloc[0] if not info.empty else fitted[-1]
+judge = st.selectbox("Judge", fitted, key="add.compare", index=fitted.index(added))
 sim = data.get("similarity", explore.OVERALL, "pearson", None)
 if judge in sim.index:
     row = sim.loc[judge].drop(judge).rename("similarity").reset_index().rename(columns={"index": "judge"})
@@ -167,6 +174,6 @@ with st.expander("Remove a judge"):
         try:
             removed = judges.remove_judge(victim, db=data.db_path())
             data.clear()
-            st.success("Removed: " + ", ".join(f"{n} {t}" for t, n in removed.items()))
+            st.success(f"Removed {md_escape(victim)}: " + ", ".join(f"{n} {t}" for t, n in removed.items()))
         except (judges.JudgeError, DatabaseMissing) as exc:
-            st.warning(str(exc))
+            st.warning(md_escape(exc))

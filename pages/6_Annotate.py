@@ -68,8 +68,11 @@ _just_started = time.time() - st.session_state.get("ann._started_at", 0) < 30
 def watch() -> None:
     """Refreshes itself every 2 s while a job runs (or was just started); the rest of the page stays."""
     js = job_status(db_path)
-    if _running and not js.running:
-        st.rerun()  # the job ended: refresh the whole app once (new pairs, stop polling)
+    if js.running:
+        st.session_state["ann._seen_running"] = True
+    elif st.session_state.pop("ann._seen_running", False) or _running:
+        st.session_state["ann._started_at"] = 0
+        st.rerun()  # the job ended: refresh the whole app once (new pairs, new plan, stop polling)
     run = js.run
     if not js.exists or run is None:
         st.caption("No annotation job has run on this database yet.")
@@ -101,7 +104,7 @@ def watch() -> None:
         st.caption(f"{len(failed_pairs)} pair(s) failed:")
         st.dataframe(pd.DataFrame(failed_pairs, columns=["row", "reason"]), hide_index=True)
     if summary.get("aborted"):
-        st.warning(f"The job stopped: {summary['aborted']}", icon=":material/warning:")
+        st.warning(f"The job stopped: {md_escape(summary['aborted'])}", icon=":material/warning:")
     if not js.running and (js.calls.get("failed") or failed_pairs) and info.get("input"):
         if Path(info["input"]).exists():
             st.button("Retry the failed calls", key="ann.retry", on_click=_start,
@@ -150,7 +153,7 @@ if upload is not None:
         plan = plan_job(saved, db=db_path, model=model.strip() or None, max_pairs=max_pairs,
                         concurrency=int(concurrency), batch=batch)
     except InputError as exc:
-        st.warning(f"The file cannot be used: {exc}", icon=":material/block:")
+        st.warning(f"The file cannot be used: {md_escape(exc)}", icon=":material/block:")
         st.stop()
     m = st.columns(5)
     m[0].metric("Pairs to annotate", f"{len(plan.tasks):,}")
@@ -161,7 +164,7 @@ if upload is not None:
     with st.expander("Plan details"):
         show_text("\n".join(plan.lines()))
     for problem in plan.problems:
-        st.warning(f"Cannot start: {problem}", icon=":material/key:")
+        st.warning(f"Cannot start: {md_escape(problem)}", icon=":material/key:")
     running = job_status(db_path).running
     nothing = not plan.tasks and not plan.present
     if nothing:

@@ -10,6 +10,7 @@ from pipeline import db as dbmod
 from pipeline import explore, sqlguard
 from pipeline.db import DatabaseMissing
 from ui import data, layout, state
+from ui.text import md_escape
 
 MAX_ROWS = sqlguard.DEFAULT_MAX_ROWS
 TIMEOUT_S = sqlguard.DEFAULT_TIMEOUT_S
@@ -71,11 +72,12 @@ with main:
     if problem is not None:
         kind = type(problem).__name__
         if isinstance(problem, sqlguard.QueryRefused):
-            st.warning(str(problem), icon=":material/block:")
+            st.warning(md_escape(problem), icon=":material/block:")
         elif isinstance(problem, sqlguard.QueryTimeout):
-            st.warning(str(problem), icon=":material/timer:")
+            st.warning(md_escape(problem), icon=":material/timer:")
         else:
-            st.warning(f"The query failed ({kind}): {problem}", icon=":material/warning:")
+            st.warning(f"The query failed ({kind}). DuckDB said:", icon=":material/warning:")
+            st.code(str(problem), language=None)
     elif result is not None:
         st.caption(f"{result.n_rows:,} row{'s' if result.n_rows != 1 else ''} in {result.seconds:.2f} s"
                    + (" · truncated" if result.truncated else ""))

@@ -30,7 +30,9 @@ from .properties import (PROPERTIES, PROPERTY_NAMES, QUERY_GROUP_BY_NAME, QUERY_
 
 READ_TIMEOUT = 10.0          # seconds to wait for a writer before saying the database is busy
 OVERALL = "Overall"
-PREFERRED_LLM_JUDGE = "gpt-4-turbo"
+# The strongest LLM judge in the paper, under the names it goes by (the release says
+# gpt-4-turbo; the published fitted_paras say gpt-4-1106-preview).
+PREFERRED_LLM_JUDGES = ("gpt-4-turbo", "gpt-4-1106-preview", "gpt-4-0125-preview", "gpt-4-turbo-preview")
 
 _PROPERTY_ORDER = {name: i for i, name in enumerate(PROPERTY_NAMES)}
 
@@ -223,9 +225,10 @@ def status(db=None) -> Status:
 
 
 def judges(db=None) -> pd.DataFrame:
-    """judge, kind, size_b, source, note, n_labels, n_groups_fitted, mean_accuracy, position_consistency."""
+    """judge, kind, size_b, source, note, n_labels, n_groups_fitted, mean_accuracy, position_consistency,
+    added_at; the human first, then by size (largest first), then by name."""
     cols = ["judge", "kind", "size_b", "source", "note", "n_labels", "n_groups_fitted", "mean_accuracy",
-            "position_consistency"]
+            "position_consistency", "added_at"]
     with reading(db) as con:
         rel = _relations(con)
         if "judges" not in rel or "labels" not in rel:
@@ -246,7 +249,7 @@ def judges(db=None) -> pd.DataFrame:
             SELECT n.judge, j.kind, j.size_b, j.source, j.note,
                    coalesce(lab.n_labels, 0) AS n_labels,
                    coalesce(fitted.n_groups_fitted, 0) AS n_groups_fitted,
-                   acc.mean_accuracy, j.position_consistency
+                   acc.mean_accuracy, j.position_consistency, j.added_at
             FROM names n
             LEFT JOIN judges j USING (judge)
             LEFT JOIN lab USING (judge)
@@ -314,8 +317,9 @@ def fitted_groups(db=None) -> list[str]:
 def default_judges(db=None, available: Sequence[str] | None = None) -> list[str]:
     """The human and the strongest LLM judge present.
 
-    Strongest: gpt-4-turbo when present, else the non-human judge (LLM kind preferred)
-    with the best mean held-out accuracy of its fits, else the first other judge.
+    Strongest: gpt-4-turbo (or its dated name) when present, else the non-human judge
+    (LLM kind preferred) with the best mean held-out accuracy of its fits, then the
+    largest, then by name.
     """
     pool = list(available) if available is not None else fitted_judges(db)
     if not pool:
@@ -324,14 +328,17 @@ def default_judges(db=None, available: Sequence[str] | None = None) -> list[str]
     others = [j for j in pool if j != "human"]
     if not others:
         return out or pool[:1]
-    if PREFERRED_LLM_JUDGE in others:
-        return out + [PREFERRED_LLM_JUDGE]
+    for name in PREFERRED_LLM_JUDGES:
+        if name in others:
+            return out + [name]
     info = judges(db)
     info = info[info["judge"].isin(others)].copy()
     if not info.empty:
         info["_llm"] = info["kind"].fillna("").str.lower().eq("llm")
         info["_acc"] = info["mean_accuracy"].fillna(-1.0)
-        best = info.sort_values(["_llm", "_acc", "judge"], ascending=[False, False, True]).iloc[0]["judge"]
+        info["_size"] = info["size_b"].fillna(-1.0)
+        best = info.sort_values(["_llm", "_acc", "_size", "judge"],
+                                ascending=[False, False, False, True]).iloc[0]["judge"]
         return out + [best]
     return out + [others[0]]
 
@@ -536,12 +543,15 @@ class PairFilter:
 
 
 def filter_options(db=None) -> dict:
-    """Values for the Samples filters: scenarios, groups, models, judges with labels."""
-    out = {"scenarios": [], "groups": [], "models": [], "judges": []}
+    """Values for the Samples filters: scenarios, groups, models, judges with labels, and the
+    pair ids' range (n_pairs, min_id, max_id)."""
+    out = {"scenarios": [], "groups": [], "models": [], "judges": [], "n_pairs": 0, "min_id": 0, "max_id": 0}
     with reading(db) as con:
         rel = _relations(con)
         if "pairs" not in rel:
             return out
+        n, lo, hi = con.execute("SELECT count(*), min(pair_id), max(pair_id) FROM pairs").fetchone()
+        out.update(n_pairs=int(n), min_id=int(lo or 0), max_id=int(hi or 0))
         out["scenarios"] = sort_groups([r[0] for r in con.execute(
             "SELECT DISTINCT scenario_group FROM pairs WHERE scenario_group IS NOT NULL").fetchall()])
         if "pair_groups" in rel:
@@ -818,23 +828,6 @@ def length_effect(db=None) -> pd.DataFrame:
         kind = "j.kind, j.size_b" if "judges" in rel else "NULL AS kind, NULL AS size_b"
         return _df(con, f"SELECT e.judge, {kind}, e.n, e.longer_win_rate FROM length_effect e {join} "
                         "ORDER BY e.longer_win_rate DESC")
-
-
-def model_win_rates(db=None, judge: str = "human") -> pd.DataFrame:
-    with reading(db) as con:
-        if "model_win_rates" not in _relations(con):
-            return pd.DataFrame(columns=["model", "n", "wins", "win_rate"])
-        return _df(con, "SELECT model, n, wins, win_rate FROM model_win_rates WHERE judge = ? "
-                        "ORDER BY win_rate DESC", [judge])
-
-
-def label_balance(db=None) -> pd.DataFrame:
-    """judge, n, share_response_1: how often each judge picks response 1 (position balance)."""
-    with reading(db) as con:
-        if "labels" not in _relations(con):
-            return pd.DataFrame(columns=["judge", "n", "share_response_1"])
-        return _df(con, "SELECT judge, count(*) AS n, avg((preferred = 1)::INTEGER) AS share_response_1 "
-                        "FROM labels GROUP BY judge ORDER BY judge")
 
 
 def csv_bytes(df: pd.DataFrame, *, index: bool = False) -> bytes:

@@ -78,6 +78,24 @@ def missing_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_dbs(missing_db, empty_db, demo_db_template, demo_db_fitted) -> dict[str, Path]:
-    """The four database states every page must handle."""
-    return {"missing": missing_db, "empty": empty_db, "unfitted": demo_db_template, "fitted": demo_db_fitted}
+def imported_db(tmp_path_factory) -> Path | None:
+    """The paper's published weights (reference/fitted_paras) imported into an empty database:
+    fits for 33 judges and no pairs. None when the reference folder is not there."""
+    folder = SHARED_REFERENCE / "fitted_paras"
+    if not folder.is_dir():
+        return None
+    from pipeline import db as dbmod
+    from pipeline.fitted_paras import import_fits
+
+    db = tmp_path_factory.mktemp("imported") / "imported.duckdb"
+    with dbmod.writing(db):
+        pass
+    import_fits(folder, db=db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def app_dbs(missing_db, empty_db, demo_db_template, demo_db_fitted, imported_db) -> dict[str, Path | None]:
+    """The database states every page must handle: the four of the issue, and fits without pairs."""
+    return {"missing": missing_db, "empty": empty_db, "unfitted": demo_db_template, "fitted": demo_db_fitted,
+            "imported": imported_db}

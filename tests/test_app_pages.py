@@ -21,7 +21,7 @@ PAGES = [
     "pages/7_SQL.py",
 ]
 PAGES = [p for p in PAGES if (ROOT / p).exists()]
-STATES = ["missing", "empty", "unfitted", "fitted"]
+STATES = ["missing", "empty", "unfitted", "fitted", "imported"]  # imported: the paper's weights, no pairs
 NEEDS_FITS = {"pages/1_Dissection.py", "pages/2_Similarity.py"}
 NEEDS_PAIRS = {"pages/3_Samples_and_SHAP.py", "pages/4_Statistics.py"}
 
@@ -69,6 +69,8 @@ def assert_clean(at: AppTest) -> None:
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_in_every_state(page, state, app_dbs, monkeypatch):
+    if app_dbs[state] is None:
+        pytest.skip("needs ../shared/reference/fitted_paras")
     at = open_page(page, app_dbs[state], monkeypatch)
     assert_clean(at)
     shown = texts(at)
@@ -82,8 +84,14 @@ def test_page_renders_in_every_state(page, state, app_dbs, monkeypatch):
         assert "Not fitted yet" in shown and "python -m pipeline fit" in shown
     elif state == "fitted" and page in NEEDS_FITS | NEEDS_PAIRS:
         assert chart_specs(at), f"{page} shows no chart on a fitted database"
+    elif state == "imported" and page in NEEDS_FITS:
+        assert chart_specs(at), f"{page} shows no chart from imported weights"
+    elif state == "imported" and page in NEEDS_PAIRS:
+        assert "No pairs loaded yet" in shown
     if state in ("unfitted", "fitted"):
-        assert "Generated demo data" in shown  # the demo is marked as generated on every page
+        assert "Generated demo data" in shown
+    else:
+        assert "Generated demo data" not in shown  # the demo is marked as generated on every page
 
 
 # ------------------------------------------------------------------ Home
@@ -133,6 +141,18 @@ def test_dissection_selection_from_url(app_dbs, monkeypatch):
     at = open_page("pages/1_Dissection.py", app_dbs["fitted"], monkeypatch, {"group": "No such group"})
     assert_clean(at)
     assert at.selectbox(key="dis.group").value == "Advice"
+
+
+def test_selection_survives_a_page_switch(app_dbs, monkeypatch):
+    at = open_page("pages/1_Dissection.py", app_dbs["fitted"], monkeypatch)
+    at.selectbox(key="dis.group").select("Code").run()
+    at.query_params.clear()  # as the browser does on a page switch
+    at.switch_page("pages/2_Similarity.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="sim.group").value == "Overall"
+    at.query_params.clear()
+    at.switch_page("pages/1_Dissection.py").run()
+    assert at.selectbox(key="dis.group").value == "Code"  # restored from the session
 
 
 def test_dissection_one_judge_across_groups(app_dbs, monkeypatch):
@@ -190,14 +210,22 @@ def test_samples_navigation_and_filters(app_dbs, monkeypatch):
 
 
 def test_samples_pair_from_url_and_shap(app_dbs, monkeypatch):
-    at = open_page("pages/3_Samples_and_SHAP.py", app_dbs["fitted"], monkeypatch, {"pair": "123"})
+    import duckdb
+
+    with duckdb.connect(str(app_dbs["fitted"]), read_only=True) as con:
+        usable = con.execute("SELECT min(pair_id) FROM pairs WHERE usable AND pair_id > 100").fetchone()[0]
+        unusable = con.execute("SELECT min(pair_id) FROM pairs WHERE NOT usable").fetchone()[0]
+    at = open_page("pages/3_Samples_and_SHAP.py", app_dbs["fitted"], monkeypatch, {"pair": str(usable)})
     assert_clean(at)
-    assert at.number_input(key="smp.pair").value == 123 and "Pair 123" in texts(at)
+    assert at.number_input(key="smp.pair").value == usable and f"Pair {usable}" in texts(at)
     titles = chart_titles(at)
-    assert any(t.startswith("SHAP · human") for t in titles)
+    assert any(t.startswith("SHAP · human") for t in titles), titles
     at.selectbox(key="smp.sjudge").select("gpt-4-turbo").run()
     assert any(t.startswith("SHAP · gpt-4-turbo") for t in chart_titles(at))
     assert at.metric[0].label == "The judge chose"
+    at = open_page("pages/3_Samples_and_SHAP.py", app_dbs["fitted"], monkeypatch, {"pair": str(unusable)})
+    assert_clean(at)
+    assert "not used for fitting" in texts(at) and not chart_specs(at)
 
 
 def test_samples_disagreement_filter(app_dbs, monkeypatch):
@@ -294,7 +322,7 @@ def test_sql_page_refuses(sql, says, app_dbs, monkeypatch):
     at = open_page("pages/7_SQL.py", app_dbs["unfitted"], monkeypatch)
     run_sql(at, sql)
     assert_clean(at)
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(w.value for w in at.warning).replace("\\", "")  # markdown escapes
     assert "Refused" in warnings and says in warnings
     at = open_page("pages/7_SQL.py", app_dbs["unfitted"], monkeypatch, {"sql": "SELECT count(*) AS n FROM pairs"})
     assert result_frame(at)["n"][0] == 5240  # nothing was dropped or changed

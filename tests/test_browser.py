@@ -8,6 +8,7 @@ installed (`apt-get install chromium`; `make browser-deps` does it).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,11 +65,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     raise TimeoutError("streamlit did not become healthy")
 
 
-@pytest.fixture(scope="module")
-def app_url(demo_db_fitted, tmp_path_factory):
+@contextmanager
+def serve(db: Path, log: Path, **env_extra: str):
+    """`streamlit run Home.py` on a free 127.0.0.1 port over `db`; yields its URL."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = dict(os.environ, PREFDISSECT_DB=str(demo_db_fitted))
+    env = dict(os.environ, PREFDISSECT_DB=str(db), **env_extra)
     cmd = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
            "--browser.gatherUsageStats", "false"]
@@ -83,6 +85,16 @@ def app_url(demo_db_fitted, tmp_path_factory):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_db_fitted, tmp_path_factory):
+    with serve(demo_db_fitted, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
+        yield url
+
+
+def _launch(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
 def _settle(page, must_see: str, charts: bool, timeout_ms: int = 60_000) -> None:
@@ -112,7 +124,7 @@ def test_every_page_in_chromium(app_url):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = _launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 2200})
             console_errors = []
@@ -135,3 +147,61 @@ def test_every_page_in_chromium(app_url):
         finally:
             browser.close()
     assert not problems, problems
+
+
+def _errors_on(page) -> list[str]:
+    loc = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+    return [loc.nth(i).inner_text()[:500] for i in range(loc.count())]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_add_judge_and_annotate_in_chromium(demo_db_fitted, tmp_path, openai_stub):
+    """The two pages that write: upload labels -> judge added and fitted; upload raw pairs -> a
+    background annotation job (against the local OpenAI stub) runs while the app keeps working."""
+    from playwright.sync_api import sync_playwright
+
+    from pipeline import explore
+
+    db = tmp_path / "app.duckdb"
+    shutil.copyfile(demo_db_fitted, db)
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        choices = [r[0] for r in con.execute("SELECT CASE preferred WHEN 1 THEN 'B' ELSE 'A' END FROM labels "
+                                             "WHERE judge = 'human' ORDER BY pair_id").fetchall()]
+    labels = tmp_path / "contrarians.json"
+    labels.write_text(json.dumps(choices))  # the human's choices, reversed: a judge of its own
+    pairs = tmp_path / "new_pairs.jsonl"
+    pairs.write_text("".join(json.dumps({
+        "prompt": f"How do I boil an egg, take {i}?", "response_a": f"Boil it for {i + 6} minutes.",
+        "response_b": "Put it in water.", "model_a": "model-a", "model_b": "model-b", "winner": "model_a",
+    }) + "\n" for i in range(2)))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with serve(db, tmp_path / "streamlit.log", OPENAI_BASE_URL=openai_stub.url, OPENAI_API_KEY="sk-test") as url, \
+            sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 2200})
+            page.goto(f"{url}/Add_judge", wait_until="domcontentloaded")
+            _settle(page, "Labels file", charts=False)
+            page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(labels))
+            page.get_by_text("Valid:").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Add and fit").click()
+            page.get_by_text("judge 'contrarians' added").first.wait_for(timeout=120_000)
+            _settle(page, "Compare a judge with the others", charts=True)
+            page.screenshot(path=str(SCREENSHOTS / "5b_add_judge_done.png"), full_page=True)
+            assert not _errors_on(page)
+            assert "contrarians" in explore.fitted_judges(db)
+
+            page.goto(f"{url}/Annotate", wait_until="domcontentloaded")
+            _settle(page, "New job", charts=False)
+            page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(pairs))
+            page.get_by_text("Pairs to annotate").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Start annotating").click()
+            page.get_by_text("finished").first.wait_for(timeout=120_000)
+            page.screenshot(path=str(SCREENSHOTS / "6b_annotate_done.png"), full_page=True)
+            assert not _errors_on(page)
+        finally:
+            browser.close()
+    assert explore.status(db).n_pairs == 5240 + 2
+    assert openai_stub.requests > 0

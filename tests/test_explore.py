@@ -29,6 +29,17 @@ def test_status_of_each_state(app_dbs):
     assert fi.state == "fitted" and fi.n_fit_rows == 12 * 16 and fi.last_fit is not None
 
 
+def test_imported_weights_without_pairs(imported_db):
+    if imported_db is None:
+        pytest.skip("needs ../shared/reference/fitted_paras")
+    st = explore.status(imported_db)
+    assert st.state == "fitted" and st.n_pairs == 0 and st.n_fitted_judges == 33
+    assert explore.default_judges(imported_db) == ["human", "gpt-4-1106-preview"]  # gpt-4-turbo's dated name
+    df = explore.preference_probability(imported_db, "Advice", ["human"])
+    assert len(df) == 29 and df["prob_low"].isna().all()  # imports carry no intervals
+    assert explore.similarity(imported_db).shape == (33, 33)
+
+
 def test_status_of_a_file_without_our_tables(tmp_path):
     path = tmp_path / "other.duckdb"
     duckdb.connect(str(path)).close()

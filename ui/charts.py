@@ -167,5 +167,6 @@ def bars(df: pd.DataFrame, *, x: str, y: str, title: str, order: Sequence[str] |
     if rule is not None:
         layers.append(alt.Chart(pd.DataFrame({"x": [rule]})).mark_rule(color="#555", strokeDash=[5, 4])
                       .encode(x="x:Q"))
-    return alt.layer(*layers).properties(title=_title(title, generated, subtitle),
-                                         height=max(120, 22 * df[y].nunique()))
+    return alt.layer(*layers).properties(
+        title=_title(title, generated, subtitle), height=alt.Step(22), width="container",
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))

@@ -12,6 +12,8 @@ import streamlit as st
 from pipeline import db as dbmod
 from pipeline import explore
 
+from .text import md_escape
+
 
 def db_path() -> str:
     return str(dbmod.resolve_db_path())
@@ -23,9 +25,21 @@ def _call(name: str, path: str, token: float, args: tuple, kwargs: tuple):
 
 
 def get(name: str, *args, **kwargs):
-    """explore.<name>(db, *args, **kwargs), cached until the database file changes."""
+    """explore.<name>(db, *args, **kwargs), cached until the database file changes.
+
+    A database that a job is writing right now (DatabaseBusy) or that vanished mid-session
+    stops the page with a plain message instead of an exception.
+    """
     path = db_path()
-    return _call(name, path, dbmod.last_change(path), tuple(args), tuple(sorted(kwargs.items())))
+    try:
+        return _call(name, path, dbmod.last_change(path), tuple(args), tuple(sorted(kwargs.items())))
+    except explore.DatabaseBusy as exc:
+        st.info(f"{md_escape(exc)}. This page reads it as soon as the write is done: reload in a few seconds.",
+                icon=":material/hourglass_top:")
+        st.stop()
+    except dbmod.DatabaseMissing as exc:
+        st.info(f"{md_escape(exc)}.", icon=":material/folder_open:")
+        st.stop()
 
 
 def status() -> explore.Status:

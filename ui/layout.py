@@ -36,7 +36,7 @@ def page(title: str, icon: str, intro: str | None = None) -> explore.Status:
         status = data.status()
     except explore.DatabaseBusy as exc:
         st.title(f"{icon} {title}")
-        st.info(f"{exc}. This page will read it as soon as the job's write is done: reload in a few seconds.",
+        st.info(f"{md_escape(exc)}. This page will read it as soon as the job's write is done: reload in a few seconds.",
                 icon=":material/hourglass_top:")
         st.stop()
     _sidebar(status)
@@ -75,7 +75,7 @@ def what_next(status: explore.Status, need: str) -> bool:
     what to do (an info box with the commands) and return False."""
     flag = _db_flag(status)
     if status.state == "missing":
-        st.info(f"**No database yet** at `{md_escape(status.path)}`. Build the demo (generated data, about "
+        st.info(f"**No database yet** at {md_escape(status.path)}. Build the demo (generated data, about "
                 "15 s) or load the real release, then reload this page:", icon=":material/folder_open:")
         st.code(f"{BUILD_DEMO}{flag}\n{LOAD_RELEASE}{flag}", language="bash")
         return False

@@ -1,8 +1,9 @@
 """Selections that live in the URL (st.query_params), so a view can be shared as a link.
 
 Each helper draws one widget whose value starts from the URL parameter (when it is a
-valid choice), else from a default, and writes the value back to the URL after every
-run. The widget is driven through st.session_state[key] only (no index/default
+valid choice), else from its last value in this session (Streamlit forgets widget state
+when the user switches pages; coming back restores the selection), else from a default,
+and writes the value back to the URL after every run. The widget is driven through st.session_state[key] only (no index/default
 argument), so buttons and callbacks can move it too (prev/next pair).
 """
 
@@ -22,6 +23,9 @@ def _url_all(name: str) -> list[str]:
         return []
 
 
+_SHADOW = "_ui.keep."  # last value of each bound widget, to restore it when coming back to its page
+
+
 def _write(name: str, value) -> None:
     if isinstance(value, (list, tuple)):
         st.query_params[name] = [str(v) for v in value] if value else _EMPTY
@@ -33,6 +37,8 @@ def _write(name: str, value) -> None:
 
 
 def _seed(key: str, default, valid: Callable[[object], bool], parse: Callable[[list[str]], object]) -> None:
+    """Start the widget from: its own state, else the URL, else its last value in this session
+    (Streamlit drops widget state on a page switch), else the default."""
     if key in st.session_state and valid(st.session_state[key]):
         return
     raw = _url_all(_url_name(key))
@@ -42,7 +48,14 @@ def _seed(key: str, default, valid: Callable[[object], bool], parse: Callable[[l
             value = parse(raw)
         except (ValueError, TypeError):
             value = None
+    if value is None or not valid(value):
+        kept = st.session_state.get(_SHADOW + key)
+        value = kept if kept is not None and valid(kept) else None
     st.session_state[key] = value if value is not None and valid(value) else default
+
+
+def _keep(key: str, value) -> None:
+    st.session_state[_SHADOW + key] = list(value) if isinstance(value, (list, tuple)) else value
 
 
 def _url_name(key: str) -> str:
@@ -70,6 +83,7 @@ def select(label: str, options: Sequence, *, key: str, default=None,
     if value is None:
         value = default
     _write(_url_name(key), value)
+    _keep(key, value)
     return value
 
 
@@ -89,6 +103,7 @@ def multiselect(label: str, options: Sequence, *, key: str, default: Sequence = 
     _seed(key, default, lambda v: isinstance(v, list) and all(x in options for x in v), parse)
     value = st.multiselect(label, options, key=key, format_func=format_func, **kwargs)
     _write(_url_name(key), value)
+    _keep(key, value)
     return list(value)
 
 
@@ -101,19 +116,21 @@ def number(label: str, *, key: str, default: int, min_value: int, max_value: int
     value = st.number_input(label, min_value=min_value, max_value=max_value, step=1, key=key, **kwargs)
     value = int(value) if value is not None else default
     _write(_url_name(key), value)
+    _keep(key, value)
     return value
+
+
+URL_MAX_TEXT = 2000  # longer texts stay out of the URL (browsers and proxies cap URL length)
 
 
 def text(label: str, *, key: str, default: str = "", area: bool = False, max_chars: int = 2000,
          **kwargs) -> str:
-    """A text input (or area) bound to the URL."""
+    """A text input (or area) bound to the URL (while it is at most URL_MAX_TEXT long)."""
     _seed(key, default, lambda v: isinstance(v, str) and len(v) <= max_chars, lambda raw: raw[-1])
     fn = st.text_area if area else st.text_input
     value = fn(label, key=key, max_chars=max_chars, **kwargs) or ""
-    if value:
-        _write(_url_name(key), value)
-    else:
-        _write(_url_name(key), None)
+    _write(_url_name(key), value if value and len(value) <= URL_MAX_TEXT else None)
+    _keep(key, value)
     return value
 
 
@@ -122,6 +139,7 @@ def toggle(label: str, *, key: str, default: bool = False, **kwargs) -> bool:
           lambda raw: {"true": True, "1": True, "false": False, "0": False}.get(raw[-1].lower()))
     value = bool(st.toggle(label, key=key, **kwargs))
     _write(_url_name(key), "true" if value else "false")
+    _keep(key, value)
     return value
 
 
