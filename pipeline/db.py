@@ -36,9 +36,11 @@ def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else DEFAULT_DB
 
 
-def _is_lock_error(exc: Exception) -> bool:
+def is_lock_error(exc: Exception) -> bool:
+    """Another connection holds the file: a lock in another process, or, in this
+    process, an open connection with another configuration (read-only vs read-write)."""
     text = str(exc).lower()
-    return "lock" in text and ("conflict" in text or "could not set" in text)
+    return ("lock" in text and ("conflict" in text or "could not set" in text)) or "different configuration" in text
 
 
 def connect(db: str | os.PathLike | None = None, *, read_only: bool = False,
@@ -56,7 +58,7 @@ def connect(db: str | os.PathLike | None = None, *, read_only: bool = False,
             con = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.Error as exc:  # IOException on lock conflicts
-            if not _is_lock_error(exc) or time.monotonic() > deadline:
+            if not is_lock_error(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)

@@ -13,7 +13,6 @@ returns an empty frame (not an error) when what it needs is not there.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,30 +45,14 @@ class DatabaseBusy(RuntimeError):
 
 @contextmanager
 def reading(db=None, *, timeout: float = READ_TIMEOUT) -> Iterator[duckdb.DuckDBPyConnection]:
-    """db.reading with a shorter wait, and one more retry case.
-
-    DuckDB refuses to open a file read-only while this same process has it open for
-    writing (a job started from the app): "different configuration". That is a busy
-    database too, so wait for it like for another process's lock.
-    """
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        try:
-            con = dbmod.connect(db, read_only=True, timeout=max(0.1, deadline - time.monotonic()))
-            break
-        except dbmod.DatabaseMissing:
+    """db.reading with a shorter wait; a database still busy after it is a DatabaseBusy."""
+    try:
+        con = dbmod.connect(db, read_only=True, timeout=timeout)
+    except duckdb.Error as exc:
+        if not dbmod.is_lock_error(exc):
             raise
-        except duckdb.Error as exc:
-            text = str(exc).lower()
-            busy = "different configuration" in text or dbmod._is_lock_error(exc)
-            if not busy:
-                raise
-            if time.monotonic() > deadline:
-                raise DatabaseBusy(f"the database {dbmod.resolve_db_path(db)} is being written by a job; "
-                                   "try again in a moment") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.3)
+        raise DatabaseBusy(f"the database {dbmod.resolve_db_path(db)} is being written by a job; "
+                           "try again in a moment") from None
     try:
         yield con
     finally:
@@ -691,69 +674,24 @@ def feature_table(detail: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-EXACT_MAX_DIFFERING = 16   # exact Shapley by enumeration up to this many differing properties (2^k sums)
-
-
-def exact_shapley(contributions: np.ndarray) -> np.ndarray:
-    """Exact Shapley values of f(S) = sigmoid(sum of contributions[i] for i in S).
-
-    This is SPEC 6's explained function sigmoid(x . w) with the all-zero background,
-    restricted to the k properties where the pair differs (contributions = x_i w_i; the
-    others contribute exactly 0). All 2^k coalitions are enumerated with numpy, so the
-    values are exact and cost milliseconds for k <= 16, with no numba compilation.
-    """
-    c = np.asarray(contributions, dtype=float)
-    k = len(c)
-    if k == 0:
-        return np.zeros(0)
-    members = ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1).astype(bool)   # (2^k, k)
-    f = 1.0 / (1.0 + np.exp(-(members @ c)))
-    sizes = members.sum(axis=1)
-    weight = np.array([math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k) for s in range(k)])
-    phi = np.empty(k)
-    for i in range(k):
-        without = np.flatnonzero(~members[:, i])
-        phi[i] = np.sum(weight[sizes[without]] * (f[without | (1 << i)] - f[without]))
-    return phi
-
-
 def pair_shap(db=None, judge: str = "", group: str = "", pair_id: int = 0) -> dict | None:
-    """Per-pair SHAP values of a judge's fitted model in a group (SPEC 6).
+    """Per-pair SHAP values of a judge's fitted model in a group (SPEC 6), for the page.
 
-    Returns {'frame': property, feature, weight, shap (probability units, biggest first),
-    'base': f(0) = 0.5, 'fx': f(x), 'weights_source', 'exact'}, or None when the judge
-    has no fit in the group or the pair has no features (not usable for fitting).
-    Up to EXACT_MAX_DIFFERING differing properties the values are exact (enumeration,
-    `exact_shapley`); beyond, `readouts.shap_values` estimates them with the shap
-    library's permutation explainer. Both add up to f(x) - f(0).
+    The values come from `readouts.pair_shap` (the shap library, all-zero background).
+    Returns {'frame': property, feature, weight, shap (biggest first), 'base': f(0) = 0.5,
+    'fx': f(x), 'weights_source', 'exact'}, or None when the judge has no fit in the
+    group or the pair has no features (not usable for fitting).
     """
+    from . import readouts
+
     with reading(db) as con:
         rel = _relations(con)
-        if "fits" not in rel or "features" not in rel:
-            return None
-        fit = con.execute("SELECT property, weight, source FROM fits WHERE judge = ? AND group_name = ?",
-                          [judge, group]).fetchall()
-        feats = con.execute("SELECT property, value FROM features WHERE pair_id = ?", [int(pair_id)]).fetchall()
-    if not fit or not feats:
+    if "fits" not in rel or "features" not in rel:
         return None
-    w_by = {p: float(w) for p, w, _ in fit}
-    x_by = {p: int(v) for p, v in feats}
-    w = np.array([w_by.get(p, 0.0) for p in PROPERTY_NAMES])
-    x = np.array([x_by.get(p, 0) for p in PROPERTY_NAMES], dtype=float)
-    fx = float(1.0 / (1.0 + math.exp(-float(x @ w))))
-    nz = np.flatnonzero(x)
-    if len(nz) <= EXACT_MAX_DIFFERING:
-        values = np.zeros(len(PROPERTY_NAMES))
-        values[nz] = exact_shapley(x[nz] * w[nz])
-        base, exact = 0.5, True
-    else:
-        from . import readouts
-
-        values, base, fx, exact = readouts.shap_values(x, w)
-    frame = pd.DataFrame({"property": PROPERTY_NAMES, "feature": x.astype(int), "weight": w, "shap": values})
-    frame = frame.reindex(frame["shap"].abs().sort_values(ascending=False, kind="stable").index)
-    return {"frame": frame.reset_index(drop=True), "base": float(base), "fx": fx,
-            "weights_source": fit[0][2], "exact": bool(exact)}
+    try:
+        return readouts.pair_shap(db, judge=judge, group=group, pair_id=int(pair_id)).as_dict()
+    except ValueError:  # no fit for this judge and group, or a pair without features
+        return None
 
 
 def shap_groups(db=None, judge: str = "", pair_groups: Sequence[str] = ()) -> list[str]:

@@ -237,7 +237,7 @@ def connect_guarded(db=None, *, timeout: float = 15.0, threads: int = THREADS,
                 con.execute(f"ATTACH '{quoted}' AS \"{alias}\" (READ_ONLY)")
                 break
             except duckdb.Error as exc:
-                if not dbmod._is_lock_error(exc) or time.monotonic() > deadline:
+                if not dbmod.is_lock_error(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.5)
