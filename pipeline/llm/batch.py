@@ -210,10 +210,7 @@ class BatchRunner:
         self.journal.set_status(call_id, "ok")
 
     def _done(self, result: CallResult) -> CallResult:
-        self.stats.settled += 1
-        if not result.ok:
-            self.stats.failed += 1
-            self.stats.note_failure(f"{result.step}: {result.error}")
+        self.stats.settle(result)
         if self.on_call:
             self.on_call(result)
         return result

@@ -44,6 +44,13 @@ class CallStats:
         key = reason.split(":")[0][:80]
         self.errors[key] = self.errors.get(key, 0) + 1
 
+    def settle(self, result: "CallResult") -> None:
+        """Count one finished call (online or batch)."""
+        self.settled += 1
+        if not result.ok:
+            self.failed += 1
+            self.note_failure(f"{result.step}: {result.error}")
+
 
 @dataclass
 class Answer:
@@ -161,10 +168,7 @@ class CallRunner:
         self.journal.add(req, run_id=self.run_id, via="online", attempt=attempt, status="error", error=reason)
 
     def _done(self, result: CallResult) -> CallResult:
-        self.stats.settled += 1
-        if not result.ok:
-            self.stats.failed += 1
-            self.stats.note_failure(f"{result.step}: {result.error}")
+        self.stats.settle(result)
         if self.on_call:
             self.on_call(result)
         return result
