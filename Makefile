@@ -6,6 +6,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DB     ?= $(or $(PREFDISSECT_DB),data/preference.duckdb)
 PORT   ?= 8501
+# `make app ADDRESS=0.0.0.0` serves other machines too
+ADDRESS ?= 127.0.0.1
 
 .PHONY: app test demo bench browser-deps clean
 
@@ -18,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 # The dashboard; builds the demo database first when there is none.
 app: $(VENV)/.installed
 	@test -f "$(DB)" || $(PY) -m pipeline demo --db "$(DB)"
-	PREFDISSECT_DB="$(DB)" $(VENV)/bin/streamlit run Home.py --server.port $(PORT)
+	PREFDISSECT_DB="$(DB)" $(VENV)/bin/streamlit run Home.py --server.port $(PORT) --server.address $(ADDRESS)
 
 # Every test, on both cores.
 test: $(VENV)/.installed
