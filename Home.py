@@ -17,7 +17,11 @@ status = layout.page(
     "differences in 29 properties of the two responses (Li et al., 2024, "
     "“Dissecting Human and LLM Preferences”).")
 
-if not layout.what_next(status, "pairs") and not status.has_fits:
+if status.has_fits and not status.has_pairs:
+    st.success(f"**Published weights loaded:** {status.n_fitted_judges} judges × {status.n_groups} groups, "
+               "without pairs. **Dissection** and **Similarity** show them now; Samples & SHAP and Statistics "
+               "need the pairs themselves (load the release to browse them).", icon=":material/check_circle:")
+elif not layout.what_next(status, "pairs"):
     st.stop()
 
 # ---------------------------------------------------------------- what is loaded
@@ -30,10 +34,14 @@ c[3].metric("Labels", f"{status.n_labels:,}", help="One judge's choice on one pa
 c[4].metric("Fits", f"{status.n_fit_rows}", help="Judge × group combinations with fitted weights.")
 
 if status.has_fits:
-    when = status.last_fit.strftime("%Y-%m-%d %H:%M") if status.last_fit is not None else "imported weights"
+    when = status.last_fit.strftime("%Y-%m-%d %H:%M") if status.last_fit is not None else "unknown time"
     methods = md_escape(", ".join(status.fit_methods) or "n/a")
     skipped = f"; {status.n_skipped} judge × group skipped (too few labels)" if status.n_skipped else ""
-    st.caption(f"Last fit: {when} · method: {methods}{skipped}. Data kind: {status.data_label}.")
+    if status.fit_methods == ["imported"]:
+        st.caption(f"Weights imported {when} (not fitted here: no credible intervals or held-out accuracy)"
+                   f"{skipped}. Data kind: {status.data_label}.")
+    else:
+        st.caption(f"Last fit: {when} · method: {methods}{skipped}. Data kind: {status.data_label}.")
 else:
     st.caption(f"Data kind: {status.data_label}. Not fitted yet.")
     layout.what_next(status, "fits")

@@ -1,6 +1,8 @@
 """Dissection: probability of preferred per property, for chosen judges in one group, or for
 one judge across all groups."""
 
+import math
+
 import streamlit as st
 
 from pipeline import explore
@@ -57,7 +59,12 @@ if view == "compare":
                                        generated=status.generated)
         st.altair_chart(chart, width="stretch")
         runs = df.groupby("judge", sort=False)[["n_pairs", "accuracy", "source"]].first().reset_index()
-        st.caption("Pairs fitted and held-out accuracy (how much of the judge's choices the 29 properties explain):")
+        runs = runs[[c for c in runs.columns if c in ("judge", "source") or runs[c].notna().any()]]
+        if "accuracy" in runs.columns:
+            st.caption("Pairs fitted and held-out accuracy (how much of the judge's choices the 29 properties "
+                       "explain):")
+        else:
+            st.caption("Imported weights: no pair counts, held-out accuracy or credible intervals come with them.")
         st.dataframe(runs, hide_index=True, column_config={
             "n_pairs": "pairs fitted", "accuracy": st.column_config.NumberColumn("held-out accuracy", format="%.3f"),
             "source": "weights from"})
@@ -81,10 +88,15 @@ else:
         st.stop()
     gorder = explore.sort_groups(df["group_name"].unique())
     porder = [p for p in explore.PROPERTY_NAMES if p in set(df["property"])]
+    # Colours spread symmetrically around 50 over the deviations present (probabilities of
+    # preferred mostly lie within 40-85: a fixed 0-100 scale would leave every cell pale).
+    reach = float((df["probability"] - 50).abs().max()) if len(df) else 50.0
+    reach = min(50.0, max(10.0, 5 * math.ceil(reach / 5)))
     chart = charts.heatmap(
         df.assign(probability=df["probability"].round(1)), x="group_name", y="property", value="probability",
-        x_order=gorder, y_order=porder, domain=[0, 100], mid=50, scheme="redblue", fmt=".0f",
-        title=f"{judge} across groups", subtitle="probability of preferred (%), 50 = indifferent",
+        x_order=gorder, y_order=porder, domain=[50 - reach, 50 + reach], mid=50, scheme="redblue", fmt=".0f",
+        title=f"{judge} across groups",
+        subtitle=f"probability of preferred (%), 50 = indifferent; colours from {50 - reach:g} to {50 + reach:g}",
         value_title="probability %", generated=status.generated, cell=46,
         tooltip_extra=[charts.alt.Tooltip("n_pairs:Q", title="pairs fitted")])
     st.altair_chart(chart, width="content")

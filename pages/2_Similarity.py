@@ -29,7 +29,9 @@ with c3:
                                  "clustering on 1 − similarity.")
 
 available = data.get("fitted_judges", group)
-chosen = state.multiselect("Judges", available, key="sim.judges", default=available)
+with st.expander(f"Judges ({len(available)} with a fit here)", expanded=len(available) <= 12):
+    chosen = state.multiselect("Judges", available, key="sim.judges", default=available, omit_default=True,
+                               label_visibility="collapsed")
 if len(chosen) < 2:
     st.info("Pick at least two judges.")
     st.stop()
@@ -41,14 +43,42 @@ if matrix.empty:
 judges_info = data.get("judges")
 sizes = dict(zip(judges_info["judge"], judges_info["size_b"])) if not judges_info.empty else {}
 order = explore.order_judges(matrix, order_by, sizes)
+
+
+def _label(j: str) -> str:
+    """With order by size, the size goes into the judge's label (the 'size column')."""
+    s = sizes.get(j)
+    if order_by != "size" or s is None or s != s:
+        return j
+    return f"{j} · {s:g}B"
+
+
+labels = {j: _label(j) for j in order}
+if len(set(labels.values())) < len(labels):
+    labels = {j: j for j in order}
 long = explore.similarity_long(matrix, group, method)
 long["similarity"] = long["similarity"].round(2)
+long["judge_a"] = long["judge_a"].map(labels)
+long["judge_b"] = long["judge_b"].map(labels)
+scale = charts.similarity_scale(matrix)
+n = len(order)
+cell = charts.cell_size(n)
+lo = scale["domain"][0]
 chart = charts.heatmap(
-    long, x="judge_b", y="judge_a", value="similarity", x_order=order, y_order=order, domain=[-1, 1], mid=0,
-    scheme="redblue", fmt=".2f", title=f"Judge similarity · {group}",
-    subtitle=f"{'Pearson' if method == 'pearson' else 'Spearman'} correlation of the 29 weights",
-    value_title="similarity", generated=status.generated, cell=max(28, min(48, 900 // max(1, len(order)))))
+    long, x="judge_b", y="judge_a", value="similarity", x_order=[labels[j] for j in order],
+    y_order=[labels[j] for j in order], domain=scale["domain"], mid=scale["mid"], scheme=scale["scheme"],
+    fmt=".2f", title=f"Judge similarity · {group}",
+    subtitle=f"{'Pearson' if method == 'pearson' else 'Spearman'} correlation of the 29 weights; "
+             f"colours from {lo:g} to 1",
+    value_title="similarity", generated=status.generated, cell=cell, cell_height=max(18, min(cell, 30)),
+    compact=n > 14, font_size=10 if cell >= 26 else 9)
 st.altair_chart(chart, width="content")
+if order_by == "size":
+    st.caption("Ordered by size: human first, then judges of unknown size (e.g. proprietary models), then "
+               "largest to smallest; the size in billions of parameters follows the name.")
+elif order_by == "cluster":
+    st.caption("Ordered by clustering: judges whose preferences are alike sit next to each other "
+               "(average linkage on 1 − similarity).")
 
 st.download_button("Download CSV (matrix)", explore.csv_bytes(matrix.loc[order, order].round(4), index=True),
                    layout.download_name(f"similarity_{group}_{method}", status), mime="text/csv", key="sim.dl")

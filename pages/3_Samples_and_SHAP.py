@@ -229,6 +229,9 @@ with sc[2]:
 exp = data.get("pair_shap", sjudge, sgroup, pair_id)
 if exp is None:
     st.info("No SHAP explanation for this judge, group and pair.")
+elif not (exp["frame"]["shap"].abs() > 1e-12).any():
+    st.info("The two responses do not differ in any of the 29 properties, so the fitted model has "
+            "nothing to go on: it gives each response 50% and there is no SHAP explanation.")
 else:
     fx = exp["fx"]
     left, right = st.columns([3, 1])
@@ -238,9 +241,9 @@ else:
             generated=status.generated), width="stretch")
     with right:
         st.metric("Model: P(response 1)", f"{fx:.2f}")
-        predicted = 1 if fx >= 0.5 else 2
-        st.metric("Model predicts", f"response {predicted}")
-        if len(chosen):
+        predicted = 1 if fx > 0.5 else 2 if fx < 0.5 else None
+        st.metric("Model predicts", f"response {predicted}" if predicted else "a tie")
+        if len(chosen) and predicted:
             agree = predicted == int(chosen.iloc[0])
             st.caption("The fitted model " + ("agrees with" if agree else "differs from")
                        + " the judge's actual choice on this pair.")

@@ -79,7 +79,7 @@ def test_page_renders_in_every_state(page, state, app_dbs, monkeypatch):
     elif state == "empty" and (page in NEEDS_PAIRS or page == "Home.py"):
         assert "No pairs loaded yet" in shown
     elif state == "empty" and page in NEEDS_FITS:
-        assert "Nothing to fit yet" in shown
+        assert "Nothing to show yet" in shown and "import-fits" in shown
     elif state == "unfitted" and page in NEEDS_FITS:
         assert "Not fitted yet" in shown and "python -m pipeline fit" in shown
     elif state == "fitted" and page in NEEDS_FITS | NEEDS_PAIRS:
@@ -172,9 +172,9 @@ def test_similarity_controls(app_dbs, monkeypatch):
     first = chart_titles(at)[0]
     assert "Overall" in first and "Pearson" in first
 
-    def y_order(at):
+    def y_order(at):  # judge names (ordered by size, the label also carries the size: 'name · 7B')
         layer = chart_specs(at)[0]["layer"][0]
-        return layer["encoding"]["y"]["sort"]
+        return [j.split(" · ")[0] for j in layer["encoding"]["y"]["sort"]]
 
     by_size = y_order(at)
     assert by_size[0] == "human"
@@ -188,6 +188,70 @@ def test_similarity_controls(app_dbs, monkeypatch):
     at.multiselect(key="sim.judges").set_value(["human", "gpt-4-turbo", "llama-2-7b"]).run()
     assert_clean(at)
     assert sorted(y_order(at)) == ["gpt-4-turbo", "human", "llama-2-7b"]
+
+
+def test_similarity_of_the_papers_33_judges(app_dbs, monkeypatch):
+    """The published weights: 33 judges fit the page, the colours span the values present, the
+    sizes are shown when ordering by size, and the default (all judges) stays out of the URL."""
+    if app_dbs["imported"] is None:
+        pytest.skip("needs ../shared/reference/fitted_paras")
+    at = open_page("pages/2_Similarity.py", app_dbs["imported"], monkeypatch)
+    assert_clean(at)
+    spec = chart_specs(at)[0]
+    rect, text = spec["layer"][0], spec["layer"][1]
+    labels = rect["encoding"]["y"]["sort"]
+    assert len(labels) == 33 and labels[0] == "human"
+    assert any(lab.endswith(" · 70B") for lab in labels)  # the size column, in the label
+    scale = rect["encoding"]["color"]["scale"]
+    assert scale["domain"][0] > -1 and scale["domain"][1] == 1  # not a fixed [-1, 1]: real values are ~0.2-1
+    assert spec["width"]["step"] * 33 <= 800  # fits beside the sidebar at 1440 px
+    assert text["encoding"]["text"]["field"] == "_label"  # compact '.83' labels in small cells
+    assert "judges" not in at.query_params  # all judges = the default: short links
+    at.multiselect(key="sim.judges").set_value(["human", "gpt-4-1106-preview", "yi-34b"]).run()
+    assert_clean(at)
+    assert list(at.query_params["judges"]) == ["human", "gpt-4-1106-preview", "yi-34b"]
+    at = open_page("pages/2_Similarity.py", app_dbs["imported"], monkeypatch,
+                   {"judges": ["human", "yi-34b"], "order": "name"})
+    assert_clean(at)
+    assert chart_specs(at)[0]["layer"][0]["encoding"]["y"]["sort"] == ["human", "yi-34b"]
+
+
+def test_home_and_dissection_with_imported_weights(app_dbs, monkeypatch):
+    if app_dbs["imported"] is None:
+        pytest.skip("needs ../shared/reference/fitted_paras")
+    at = open_page("Home.py", app_dbs["imported"], monkeypatch)
+    assert_clean(at)
+    shown = texts(at)
+    assert "Published weights loaded" in shown and "No pairs loaded yet" not in shown
+    assert "Weights imported" in shown and "Last fit" not in shown
+    at = open_page("pages/1_Dissection.py", app_dbs["imported"], monkeypatch)
+    assert_clean(at)
+    assert at.multiselect(key="dis.judges").value == ["human", "gpt-4-1106-preview"]
+    runs = at.dataframe[0].value
+    assert list(runs.columns) == ["judge", "source"]  # no empty 'pairs fitted' / 'accuracy' columns
+    assert "Imported weights" in texts(at)
+    at = open_page("pages/1_Dissection.py", app_dbs["imported"], monkeypatch, {"view": "across", "judge": "human"})
+    assert_clean(at)
+    domain = chart_specs(at)[0]["layer"][0]["encoding"]["color"]["scale"]["domain"]
+    assert domain[0] > 0 and domain[1] < 100 and domain[0] + domain[1] == 100  # spread around 50
+
+
+def test_shap_when_the_responses_do_not_differ(tmp_path, monkeypatch):
+    from pipeline.fitting import fit_database
+    from pipeline.loader import load_records
+    from records_factory import make_record
+
+    db = tmp_path / "same.duckdb"
+    recs = [make_record(i, r1={"harmless": 3} if i % 2 else {}, r2={"clear": 3} if i % 3 else {},
+                        preference_labels={"human": "response_1" if i % 2 else "response_2"})
+            for i in range(40)]
+    load_records(recs, source="same test", db=db)
+    fit_database(db)
+    at = open_page("pages/3_Samples_and_SHAP.py", db, monkeypatch, {"pair": "0"})  # record 0: no difference
+    assert_clean(at)
+    assert "do not differ in any of the 29 properties" in texts(at)
+    assert not any(t.startswith("SHAP") for t in chart_titles(at))
+    assert "Model predicts" not in [m.label for m in at.metric]
 
 
 # ------------------------------------------------------------------ Samples & SHAP
@@ -326,3 +390,16 @@ def test_sql_page_refuses(sql, says, app_dbs, monkeypatch):
     assert "Refused" in warnings and says in warnings
     at = open_page("pages/7_SQL.py", app_dbs["unfitted"], monkeypatch, {"sql": "SELECT count(*) AS n FROM pairs"})
     assert result_frame(at)["n"][0] == 5240  # nothing was dropped or changed
+
+
+def test_heatmap_cell_labels():
+    import pandas as pd
+
+    from ui import charts
+
+    assert charts.compact_number(0.834) == ".83" and charts.compact_number(-0.12) == "-.12"
+    assert charts.compact_number(1.0) == "1.00" and charts.compact_number(float("nan")) == ""
+    v = pd.Series([0.2, 0.5, 0.95])
+    assert list(charts.text_is_dark_bg(v, 0.2, 1.0, None, sequential=True)) == [False, False, True]
+    assert list(charts.text_is_dark_bg(pd.Series([-0.9, 0.0, 0.9]), -1, 1, 0, sequential=False)) == \
+        [True, False, True]

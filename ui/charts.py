@@ -62,12 +62,51 @@ def dissection_dots(df: pd.DataFrame, order: Sequence[str], judges: Sequence[str
         height=min(2400, max(260, n_rows * step)))
 
 
+def compact_number(v: float, fmt: str = ".2f") -> str:
+    """A cell label without the leading zero ('.83', '-.12'), so values fit in small cells."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    text = format(float(v), fmt)
+    if text.startswith("0."):
+        return text[1:]
+    if text.startswith("-0."):
+        return "-" + text[2:]
+    return text
+
+
+def cell_size(n: int, *, width: int = 760, lo: int = 22, hi: int = 44) -> int:
+    """Cell width in px so that an n-column heatmap fits in about `width` px of the page."""
+    return int(max(lo, min(hi, width // max(1, n))))
+
+
+def text_is_dark_bg(values: pd.Series, lo: float, hi: float, mid: float | None, sequential: bool) -> pd.Series:
+    """Whether the colour behind each value is dark (so its label should be white).
+
+    Diverging scales (with a mid) are pale at the mid and dark at both ends; with Vega's
+    domainMid each side is stretched separately. Sequential scales darken towards hi."""
+    v = values.astype(float)
+    if mid is not None:
+        up = (v - mid) / (hi - mid) if hi != mid else 0 * v
+        down = (mid - v) / (mid - lo) if lo != mid else 0 * v
+        return np.maximum(up, down) > 0.6
+    if sequential:
+        return (v - lo) / ((hi - lo) or 1.0) > 0.55
+    centre = (lo + hi) / 2
+    return (v - centre).abs() > 0.3 * ((hi - lo) or 1.0)
+
+
+_SEQUENTIAL = {"blues", "greens", "greys", "oranges", "purples", "reds", "bluegreen", "bluepurple", "goldgreen",
+               "goldorange", "goldred", "greenblue", "orangered", "purpleblue", "purplered", "redpurple",
+               "yellowgreen", "yelloworangered", "yelloworangebrown", "lightgreyteal", "teals", "darkblue"}
+
+
 def heatmap(long: pd.DataFrame, *, x: str, y: str, value: str, x_order: Sequence[str], y_order: Sequence[str],
             title: str, domain: Sequence[float] | None = None, mid: float | None = None,
             scheme: str = "blueorange", fmt: str = ".2f", text: bool = True, generated: bool = False,
             subtitle: str | None = None, value_title: str | None = None, tooltip_extra: Sequence = (),
-            cell: int = 34, reverse: bool = False) -> alt.LayerChart:
-    """A heatmap with the values written in the cells."""
+            cell: int = 34, reverse: bool = False, cell_height: int | None = None,
+            compact: bool = False, font_size: int = 10) -> alt.LayerChart:
+    """A heatmap with the values written in the cells (without the leading zero when `compact`)."""
     d = long.copy()
     scale_kwargs = {"scheme": scheme}
     if domain is not None:
@@ -88,15 +127,21 @@ def heatmap(long: pd.DataFrame, *, x: str, y: str, value: str, x_order: Sequence
     layers = [rect]
     if text:
         lo, hi = (domain if domain is not None else (d[value].min(), d[value].max()))
-        span = (hi - lo) if hi is not None and lo is not None and hi != lo else 1.0
-        centre = mid if mid is not None else (lo + hi) / 2 if span else 0
-        d["_dark"] = (d[value] - centre).abs() > 0.3 * span
-        layers.append(alt.Chart(d).mark_text(fontSize=10).encode(
-            x=enc_x, y=enc_y, text=alt.Text(f"{value}:Q", format=fmt),
+        dark = text_is_dark_bg(d[value], float(lo), float(hi), mid,
+                               sequential=scheme.lower() in _SEQUENTIAL and not reverse)
+        d["_dark"] = dark.fillna(False).astype(bool)
+        if compact:
+            d["_label"] = [compact_number(v, fmt) for v in d[value]]
+            label = alt.Text("_label:N")
+        else:
+            label = alt.Text(f"{value}:Q", format=fmt)
+        layers.append(alt.Chart(d).mark_text(fontSize=font_size).encode(
+            x=enc_x, y=enc_y, text=label,
             color=alt.condition("datum._dark", alt.value("white"), alt.value("black")),
             tooltip=tooltip))
     return alt.layer(*layers).properties(
-        title=_title(title, generated, subtitle), width=alt.Step(cell), height=alt.Step(max(18, cell - 8)),
+        title=_title(title, generated, subtitle), width=alt.Step(cell),
+        height=alt.Step(cell_height or max(18, cell - 8)),
         autosize=alt.AutoSizeParams(type="pad"))
 
 
@@ -170,3 +215,21 @@ def bars(df: pd.DataFrame, *, x: str, y: str, title: str, order: Sequence[str] |
     return alt.layer(*layers).properties(
         title=_title(title, generated, subtitle), height=alt.Step(22), width="container",
         autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+
+
+def similarity_scale(matrix: pd.DataFrame) -> dict:
+    """Colour scale of a judge-similarity heatmap, spread over the values actually present.
+
+    Correlations of real judges mostly lie between 0.3 and 1, so a fixed [-1, 1] scale paints
+    every cell the same blue. The scale runs from the smallest off-diagonal value (rounded
+    down to 0.1, at most 0.5) to 1: sequential blues when all are positive, diverging
+    red-blue around 0 when some are negative."""
+    m = matrix.to_numpy(dtype=float)
+    off = m[~np.eye(len(m), dtype=bool)] if m.size else m.ravel()
+    off = off[~np.isnan(off)]
+    if not off.size:
+        return {"domain": [-1.0, 1.0], "mid": 0.0, "scheme": "redblue"}
+    lo = max(-1.0, min(0.5, np.floor(float(off.min()) * 10) / 10))
+    if lo >= 0:
+        return {"domain": [lo, 1.0], "mid": None, "scheme": "blues"}
+    return {"domain": [lo, 1.0], "mid": 0.0, "scheme": "redblue"}

@@ -65,7 +65,8 @@ def _sidebar(status: explore.Status) -> None:
     sb.caption(" · ".join(bits))
     if status.has_fits:
         when = status.last_fit.strftime("%Y-%m-%d %H:%M") if status.last_fit is not None else "imported"
-        sb.caption(f"{status.n_fit_rows} fits (judge × group) · last fit {when}")
+        what = "weights imported" if status.fit_methods == ["imported"] else "last fit"
+        sb.caption(f"{status.n_fit_rows} fits (judge × group) · {what} {when}")
     else:
         sb.caption("not fitted yet")
 
@@ -99,9 +100,10 @@ def what_next(status: explore.Status, need: str) -> bool:
                     "(a few seconds on the demo). Run, then reload:", icon=":material/calculate:")
             st.code(f"{FIT}{flag}", language="bash")
         else:
-            st.info("**Nothing to fit yet.** Load pairs with judge labels, or import the paper's published "
-                    "weights, then fit:", icon=":material/calculate:")
+            st.info("**Nothing to show yet.** Load pairs with judge labels and fit them, or import the "
+                    "paper's published weights (no fit needed):", icon=":material/calculate:")
             st.code(f"{LOAD_RELEASE}{flag}\n{FIT}{flag}\n"
+                    f"# or: the paper's published weights only\n"
                     f"python -m pipeline import-fits path/to/fitted_paras{flag}", language="bash")
         return False
     return True

@@ -88,8 +88,11 @@ def select(label: str, options: Sequence, *, key: str, default=None,
 
 
 def multiselect(label: str, options: Sequence, *, key: str, default: Sequence = (),
-                format_func: Callable = str, **kwargs) -> list:
-    """A multiselect bound to a repeated URL parameter (?judges=a&judges=b); '' is empty."""
+                format_func: Callable = str, omit_default: bool = False, **kwargs) -> list:
+    """A multiselect bound to a repeated URL parameter (?judges=a&judges=b); '' is empty.
+
+    With omit_default, the parameter is left out of the URL while the selection equals the
+    default (e.g. all 33 judges), so links stay short; opening such a link gives the default."""
     options = list(options)
     by_text = {str(o): o for o in options}
     default = [d for d in default if d in options]
@@ -102,7 +105,10 @@ def multiselect(label: str, options: Sequence, *, key: str, default: Sequence = 
 
     _seed(key, default, lambda v: isinstance(v, list) and all(x in options for x in v), parse)
     value = st.multiselect(label, options, key=key, format_func=format_func, **kwargs)
-    _write(_url_name(key), value)
+    if omit_default and len(value) == len(default) and set(value) == set(default):
+        _write(_url_name(key), None)
+    else:
+        _write(_url_name(key), value)
     _keep(key, value)
     return list(value)
 
