@@ -33,7 +33,7 @@ def fail(message: str, code: int = 1) -> None:
 def demo(db: DbOption = None,
          seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 2024,
          no_fit: Annotated[bool, typer.Option("--no-fit", help="Load only; do not fit.")] = False,
-         force: Annotated[bool, typer.Option(help="Replace a database that holds real data.")] = False) -> None:
+         force: Annotated[bool, typer.Option("--force", help="Replace a database that holds real data.")] = False) -> None:
     """Build the demo database from generated data of the release's shape (and fit it)."""
     from .demo import DemoRefused, build_demo
 
@@ -73,12 +73,14 @@ def info(db: DbOption = None) -> None:
         with dbmod.reading(db) as con:
             table = Table(title=str(dbmod.resolve_db_path(db)))
             for col in ("source", "kind", "generated", "pairs", "loaded at"):
-                table.add_column(col)
-            for row in con.execute("SELECT source, kind, generated, n_pairs, loaded_at FROM sources ORDER BY loaded_at").fetchall():
-                table.add_row(*(str(v) for v in row))
+                table.add_column(col, overflow="fold")  # wrap, never cut a source's name
+            for row in con.execute("SELECT source, kind, generated, n_pairs, strftime(loaded_at, '%Y-%m-%d %H:%M') "
+                                   "FROM sources ORDER BY loaded_at").fetchall():
+                table.add_row(*("-" if v is None else str(v) for v in row))  # imported weights have no pairs
             Console().print(table)
             counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                       for t in ("pairs", "labels", "judges", "features", "fits")}
+            counts["groups"] = con.execute("SELECT count(DISTINCT group_name) FROM pair_groups").fetchone()[0]
             Console().print(", ".join(f"{v} {k}" for k, v in counts.items()))
     except dbmod.DatabaseMissing as exc:
         fail(str(exc))
@@ -129,7 +131,8 @@ def add_judge_cmd(
         file: Annotated[Path, typer.Argument(help="Labels: JSON list of A/B in dataset order, JSON object or JSONL "
                                                   "of pair_id -> choice, or CSV pair_id,preferred.")],
         db: DbOption = None,
-        kind: Annotated[Optional[str], typer.Option(help="human, llm, reward model or other.")] = None,
+        kind: Annotated[Optional[str], typer.Option(help="human, llm, reward model or other (default: human if "
+                                                         "the name starts with 'human', else llm).")] = None,
         size: Annotated[Optional[float], typer.Option(help="Size in billions of parameters (orders the similarity matrix).")] = None,
         note: Annotated[Optional[str], typer.Option(help="A note shown with the judge.")] = None,
         replace: Annotated[bool, typer.Option("--replace", help="Replace a judge of that name (its labels and fits).")] = False,
@@ -172,8 +175,8 @@ def judge_llm_cmd(
         name: Annotated[str, typer.Argument(help="Name of the new judge.")],
         model: Annotated[str, typer.Option(help="Model to ask (any OpenAI-compatible server: OPENAI_BASE_URL).")] = "gpt-4-turbo",
         db: DbOption = None,
-        concurrency: Annotated[Optional[int], typer.Option(help="Requests in flight at once.")] = None,
-        max_pairs: Annotated[Optional[int], typer.Option(help="Judge only the first N pairs (by pair id).")] = None,
+        concurrency: Annotated[Optional[int], typer.Option(min=1, help="Requests in flight at once (default 8).")] = None,
+        max_pairs: Annotated[Optional[int], typer.Option(min=1, help="Judge only the first N pairs (by pair id).")] = None,
         usable_only: Annotated[bool, typer.Option("--usable-only", help="Only pairs usable for fitting.")] = False,
         no_logprobs: Annotated[bool, typer.Option("--no-logprobs", help="Do not ask for logprobs; read the text answer.")] = False,
         retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Ask again the calls that failed before.")] = False,
@@ -229,8 +232,8 @@ def annotate(
                                                   "model_a/b, optional winner; or Arena conversation_a/b).")],
         db: DbOption = None,
         model: Annotated[str, typer.Option(help="Annotating model (any OpenAI-compatible server: OPENAI_BASE_URL).")] = "gpt-4-turbo",
-        concurrency: Annotated[Optional[int], typer.Option(help="Requests in flight at once (default 8).")] = None,
-        max_pairs: Annotated[Optional[int], typer.Option(help="Annotate only the first N pairs of the file.")] = None,
+        concurrency: Annotated[Optional[int], typer.Option(min=1, help="Requests in flight at once (default 8).")] = None,
+        max_pairs: Annotated[Optional[int], typer.Option(min=1, help="Annotate only the first N pairs of the file.")] = None,
         retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Ask again the calls marked failed before.")] = False,
         batch: Annotated[bool, typer.Option("--batch", help="Use the OpenAI Batch API (half price, up to 24 h).")] = False,
         yes: Annotated[bool, typer.Option("--yes", "-y", help="Start without asking to confirm the cost.")] = False) -> None:
@@ -244,10 +247,10 @@ def annotate(
                         retry_failed=retry_failed, batch=batch)
     except InputError as exc:
         fail(str(exc))
+    if plan.problems:  # e.g. no API key: the one error line, not the plan then the same reason again
+        fail(plan.problems[0])
     for line in plan.lines():
         console.print(line, highlight=False, markup=False)
-    if plan.problems:
-        fail(plan.problems[0])
     if not plan.tasks and not plan.present:
         fail(f"nothing to annotate in {file}")
     if plan.calls_to_make and not yes:

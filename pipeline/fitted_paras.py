@@ -205,11 +205,16 @@ def import_fits(path: str | os.PathLike, db=None, *, prefix: str = "", replace: 
     fingerprint = _fingerprint(files, prefix, group)
     fits_t, runs_t = _tables(files, prefix, source)  # noqa: F841 - read by DuckDB below
     with dbmod.writing(db) as con:
+        own: set[str] = set()  # judges still there from these very files: not a clash
         if con.execute("SELECT 1 FROM sources WHERE fingerprint = ? AND kind = ?",
                        [fingerprint, SOURCE_KIND]).fetchone() and not replace:
-            report.already_imported = True
-            return report
-        clashes = _clashes(con, judges)
+            own = {r[0] for r in con.execute("SELECT DISTINCT judge FROM fits WHERE source = ? AND "
+                                             "list_contains(?, judge)", [source, judges]).fetchall()}
+            if own == set(judges):
+                report.already_imported = True
+                return report
+            # some were removed since (remove-judge): importing the same files again brings them back
+        clashes = [j for j in _clashes(con, judges) if j not in own]
         if clashes and not replace:
             raise FittedParasError(
                 f"{len(clashes)} judge name(s) already in the database: {', '.join(clashes[:8])}"
@@ -280,8 +285,12 @@ def export_fits(path: str | os.PathLike, db=None, *, sources: list[str] | None =
         raise FittedParasError(f"{folder}: not a folder")
     with dbmod.reading(db) as con:
         rows = _export_rows(con, list(sources) if sources is not None else None, judges)
+        others = [] if rows or sources is None else [r[0] for r in con.execute(
+            "SELECT DISTINCT source FROM fits WHERE NOT list_contains(?, source) ORDER BY 1", [list(sources)]).fetchall()]
     if not rows:
-        raise FittedParasError("no fits to export" + (f" from source(s) {', '.join(sources)}" if sources else ""))
+        # e.g. a database with imported weights only: say how to export those
+        hint = f"; other fits are from {', '.join(others)}: add --all or --source to export them" if others else ""
+        raise FittedParasError("no fits to export" + (f" from source(s) {', '.join(sources)}" if sources else "") + hint)
     by_file: dict[Path, list[str]] = {}
     for group_name, judge, weights in rows:
         key = group_file_key(group_name)

@@ -89,17 +89,53 @@ def data_files(folder: Path) -> list[Path]:
     return files
 
 
+HUB_TIMEOUT_S = 15.0   # per request to the hub
+
+
+def _hub_with_timeouts(hub) -> None:
+    """Give the hub's requests a timeout. Its API calls pass timeout=None (wait for ever), so a
+    network that drops packets silently (a firewall, a dead proxy) would hang the load."""
+    set_factory = getattr(hub, "set_client_factory", None)  # huggingface_hub >= 1.0 (httpx)
+    if set_factory is None:
+        return
+    import httpx
+    from huggingface_hub.utils._http import default_client_factory
+
+    limit = httpx.Timeout(HUB_TIMEOUT_S, connect=min(HUB_TIMEOUT_S, 10.0)).as_dict()
+
+    def bounded(request) -> None:  # a request hook runs before the transport reads the timeout
+        if all(v is None for v in request.extensions.get("timeout", {}).values()):
+            request.extensions["timeout"] = limit
+
+    def factory():
+        client = default_client_factory()
+        hooks = client.event_hooks
+        client.event_hooks = {**hooks, "request": [*hooks.get("request", []), bounded]}
+        return client
+
+    set_factory(factory)
+
+
+def _one_line(exc: Exception) -> str:
+    """The hub's messages span several lines; the CLI promises one."""
+    text = " ".join(str(exc).split())
+    return f"{exc.__class__.__name__}: {text[:300]}" + ("..." if len(text) > 300 else "")
+
+
 def download_hf(repo_id: str) -> Path:
-    """Download a dataset repository from the Hugging Face hub (cached) and return its folder."""
+    """Download a dataset repository from the Hugging Face hub (cached) and return its folder.
+
+    HF_HUB_OFFLINE=1 uses only the local cache (the hub client reads it)."""
     try:
-        from huggingface_hub import snapshot_download
+        import huggingface_hub as hub
     except ImportError as exc:  # pragma: no cover - it is a dependency
         raise SourceError("loading from the hub needs the huggingface_hub package") from exc
     try:
-        return Path(snapshot_download(repo_id=repo_id, repo_type="dataset",
-                                      allow_patterns=["*.json", "*.jsonl", "*.parquet"]))
+        _hub_with_timeouts(hub)
+        return Path(hub.snapshot_download(repo_id=repo_id, repo_type="dataset",
+                                          allow_patterns=["*.json", "*.jsonl", "*.parquet"]))
     except Exception as exc:  # network errors, unknown repository, ...
-        raise SourceError(f"hf:{repo_id}: could not download from the Hugging Face hub ({exc.__class__.__name__}: {exc})") from None
+        raise SourceError(f"hf:{repo_id}: could not download from the Hugging Face hub ({_one_line(exc)})") from None
 
 
 def resolve(source: str) -> tuple[str, list[Path]]:

@@ -21,7 +21,8 @@ per_group AS (
     GROUP BY a.judge, b.judge, a.group_name
 ),
 cleaned AS (
-    SELECT judge_a, judge_b, group_name, CASE WHEN isnan(r) THEN NULL ELSE r END AS similarity
+    -- clamped: floating-point rounding can put a perfect correlation at 1.0000000000000004
+    SELECT judge_a, judge_b, group_name, CASE WHEN isnan(r) THEN NULL ELSE least(greatest(r, -1), 1) END AS similarity
     FROM per_group
 )
 SELECT judge_a, judge_b, group_name, similarity, 1 AS n_groups

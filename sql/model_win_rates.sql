@@ -7,7 +7,7 @@ WITH appearances AS (
     SELECT l.judge, p.model_2, (l.preferred = 2)::INTEGER
     FROM labels l JOIN pairs p USING (pair_id)
 )
-SELECT judge, model, count(*) AS n, sum(won) AS wins, avg(won) AS win_rate
+SELECT judge, model, count(*) AS n, sum(won)::BIGINT AS wins, avg(won) AS win_rate
 FROM appearances
 WHERE model IS NOT NULL
 GROUP BY judge, model;

@@ -101,6 +101,7 @@ def test_never_valid_changes_nothing_then_retry_failed_finishes(openai_stub, tmp
     src = make_input(tmp_path / "pairs.jsonl", 2)
     summary = run_job(plan_job(src, db=db, settings=settings(openai_stub.url, max_attempts=2)))
     assert not summary.ok and "no pair could be annotated" in summary.aborted
+    assert "invalid answer: not valid JSON" in summary.aborted  # the reason, not only the step's name
     assert len(summary.pairs_failed) == 2 and "not valid JSON" in summary.pairs_failed[0][1]
     assert count(db, "SELECT count(*) FROM pairs") == before
     paid = openai_stub.requests
@@ -141,6 +142,7 @@ def test_cli_fails_in_one_clear_line(openai_stub, tmp_path, monkeypatch, case):
     expected = {"no server": "cannot reach the server", "bad key": "refused the API key",
                 "no key": "OPENAI_API_KEY is not set"}[case]
     assert len(errors) == 1 and expected in " ".join(result.output.split())
+    assert " ".join(result.output.split()).count(expected) == 1  # said once, not as the plan's last line too
     assert not db.exists()  # the released tables are untouched (there are none)
 
 
@@ -270,3 +272,18 @@ def test_sigkill_midway_then_rerun_completes_without_asking_twice(openai_stub, t
     assert count(db, "SELECT count(*) FROM labels") == 16
     assert count(db, "SELECT count(*) FROM llm_calls") == answered()
     assert count(db, "SELECT count(DISTINCT request_hash) FROM llm_calls WHERE status = 'ok'") == total
+
+
+def test_finished_pairs_load_in_input_order_whatever_order_they_finish(tmp_path, monkeypatch):
+    # Pairs finish in any order (concurrency); their ids should follow the file, as a load's do.
+    from pipeline.annotation import job
+
+    loaded = []
+    monkeypatch.setattr(job, "load_records", lambda records, **kw: loaded.append([r["id"] for r in records])
+                        or type("R", (), {"new_pairs": len(records), "summary": lambda self: ""})())
+    plan = type("P", (), {"input": tmp_path / "x.jsonl", "db": tmp_path / "p.duckdb"})()
+    loader = job._Loader(plan, job.JobSummary(), every=10)
+    for position in (2, 0, 1):
+        loader.add({"id": f"row{position}"}, position)
+    loader.flush()
+    assert loaded == [["row0", "row1", "row2"]]

@@ -54,3 +54,33 @@ def test_info_without_database(tmp_path):
     result = runner.invoke(app, ["info", "--db", str(tmp_path / "none.duckdb")])
     assert result.exit_code == 1
     assert "no database" in result.output
+
+
+def test_counts_below_one_are_refused_before_anything_runs(tmp_path):
+    # --concurrency 0 used to hang for ever, a negative one to crash, and judge-llm's
+    # --max-pairs 0 to ask about every pair (and pay for it).
+    src = tmp_path / "pairs.jsonl"
+    src.write_text('{"prompt": "q", "response_a": "a", "response_b": "b"}\n')
+    db = str(tmp_path / "x.duckdb")
+    for args in (["annotate", str(src), "--yes", "--concurrency", "0"], ["annotate", str(src), "--max-pairs", "-1"],
+                 ["judge-llm", "j", "--concurrency", "-2"], ["judge-llm", "j", "--max-pairs", "0", "--dry-run"]):
+        result = runner.invoke(app, [*args, "--db", db])
+        assert result.exit_code == 2 and "Invalid value" in result.output, (args, result.output)
+    assert not Path(db).exists()
+
+
+def test_demo_force_is_a_plain_flag():
+    result = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
+    assert "--force" in result.output and "--no-force" not in result.output
+
+
+def test_info_shows_whole_source_names_and_groups(tmp_path):
+    src = tmp_path / "a_rather_long_source_file_name_for_the_table.jsonl"
+    src.write_text("".join(json.dumps(make_record(i)) + "\n" for i in range(3)))
+    db = tmp_path / "x.duckdb"
+    assert runner.invoke(app, ["load", str(src), "--db", str(db)]).exit_code == 0
+    result = runner.invoke(app, ["info", "--db", str(db)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert "…" not in result.output and "1 groups" in result.output
+    assert "a_rather_long_source_file_name_for_the_table.jsonl" in "".join(
+        line.strip("│ ").split("│")[0].strip() for line in result.output.splitlines())

@@ -13,6 +13,7 @@ from pipeline.fitted_paras import FittedParasError, export_fits, guess_size_b, i
 from pipeline.fitting import fit_database
 from pipeline.loader import load_records
 from pipeline.properties import N_PROPERTIES, PROPERTY_NAMES
+from records_factory import make_record
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference" / "fitted_paras"  # CI keeps ../shared beside the repo
@@ -100,6 +101,27 @@ def test_group_from_file_name_or_option(tmp_path):
         read_path(empty)
 
 
+def test_reimport_brings_back_a_removed_judge(tmp_path):
+    # The same files again used to say "already imported, nothing changed" although a judge
+    # had been removed since; now they restore it (and still refuse a real clash).
+    from pipeline.judges import add_judge, remove_judge
+
+    db = tmp_path / "r.duckdb"
+    first = write(tmp_path / "one", "Advice", {"human": params(0.1), "m-7b": params(0.2)})
+    import_fits(first, db, prefix="paper/")
+    remove_judge("paper/m-7b", db=db)
+    report = import_fits(first, db, prefix="paper/")
+    assert not report.already_imported and not report.replaced
+    assert rows(db, "SELECT judge, weight FROM fits WHERE property = 'harmless' ORDER BY judge") == [
+        ("paper/human", 0.1), ("paper/m-7b", 0.2)]
+    assert import_fits(first, db, prefix="paper/").already_imported
+    remove_judge("paper/m-7b", db=db)
+    load_records([make_record(0)], source="s", db=db)
+    add_judge("paper/m-7b", [(0, 1)], db=db, fit=False)  # the name is someone else's now
+    with pytest.raises(FittedParasError, match="already in the database: paper/m-7b"):
+        import_fits(first, db, prefix="paper/")
+
+
 def test_clash_prefix_replace_and_reimport(tmp_path):
     db = tmp_path / "c.duckdb"
     first = write(tmp_path / "one", "Advice", {"human": params(0.1), "m-7b": params(0.2)})
@@ -159,6 +181,7 @@ def test_commands(tmp_path):
     assert result.exit_code == 0 and "1 judges x 1 groups" in result.output
     result = runner.invoke(app, ["export-fits", str(tmp_path / "out"), "--db", str(db)])
     assert result.exit_code == 1 and "no fits to export" in result.output
+    assert "add --all" in " ".join(result.output.split())  # only imported fits: say how to export them
     result = runner.invoke(app, ["export-fits", str(tmp_path / "out"), "--db", str(db), "--all"])
     assert result.exit_code == 0 and "wrote 1 files" in result.output
 

@@ -188,3 +188,28 @@ def test_hf_download_failure_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", boom)
     with pytest.raises(sources.SourceError, match="could not download"):
         sources.download_hf("GAIR/preference-dissection")
+
+
+def test_hf_download_from_a_silent_host_fails_fast_in_one_line(tmp_path, monkeypatch):
+    # A host that accepts connections and never answers (a firewall, a dead proxy): the hub
+    # client's API calls have no timeout of their own and would wait for ever.
+    import socket
+    import time
+
+    from huggingface_hub import constants
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setattr(sources, "HUB_TIMEOUT_S", 0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(sources.SourceError, match="could not download") as info:
+            sources.download_hf("GAIR/preference-dissection")
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 20
+    assert "\n" not in str(info.value)

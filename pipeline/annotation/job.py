@@ -278,12 +278,13 @@ class _Loader:
         self.plan, self.summary, self.every = plan, summary, every
         self.buffer: list[dict] = []
 
-    def add(self, record: dict) -> bool:
-        self.buffer.append(record)
+    def add(self, record: dict, position: int) -> bool:
+        self.buffer.append((position, record))
         return len(self.buffer) >= self.every
 
     def flush(self, extra: list[dict] | None = None) -> None:
-        records = self.buffer + (extra or [])
+        # in input order, not finishing order, so pair ids follow the file (and a rerun gives the same)
+        records = [r for _, r in sorted(self.buffer, key=lambda pr: pr[0])] + (extra or [])
         self.buffer = []
         if not records:
             return
@@ -347,7 +348,7 @@ def _run(plan, journal, run_id, summary, progress, progress_callback, loader, ba
             summary.pairs_annotated += 1
         if progress_callback:
             progress_callback(progress)
-        return outcome.record is not None and loader.add(outcome.record)
+        return outcome.record is not None and loader.add(outcome.record, outcome.task.pair.position)
 
     if plan.batch:
         def on_poll(batch) -> None:
@@ -418,7 +419,8 @@ def _finish(plan, journal, run_id, summary, loader, stats, started) -> None:
     if summary.pairs_annotated:
         summary.word_method = words.method()
     if summary.pairs_planned and not summary.pairs_annotated and not summary.aborted:
-        reasons = {r.split(":")[0] for _, r in summary.pairs_failed}
+        # each pair's first failed step with its reason, e.g. "query-facts: invalid answer: not valid JSON"
+        reasons = {r.split("; ")[0] for _, r in summary.pairs_failed}
         summary.aborted = "no pair could be annotated (" + "; ".join(sorted(reasons))[:200] + ")"
     journal.finish_run(run_id, "aborted" if summary.aborted else "finished", summary.as_dict())
 
