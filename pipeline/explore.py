@@ -345,8 +345,36 @@ def fit_runs(db=None, judge: str | None = None) -> pd.DataFrame:
 # ---------------------------------------------------------------------- dissection
 
 
-def _prob(x):
-    return 100.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+# One query behind both dissection views: the `preference_probability` view (the
+# probabilities are computed there, once) with the property's registry entry, the
+# weight's sd, and the run's pair count and held-out accuracy.
+_FIT_ROWS = """
+    SELECT v.judge, v.group_name, v.property, v.property_index, p.kind, p.description, v.weight, f.sd,
+           v.probability, v.prob_low, v.prob_high, v.source, r.n_pairs, r.accuracy
+    FROM preference_probability v
+    JOIN fits f USING (judge, group_name, property)
+    JOIN properties p USING (property)
+    LEFT JOIN fit_runs r ON r.judge = v.judge AND r.group_name = v.group_name
+"""
+_FIT_COLUMNS = ["judge", "group_name", "property", "property_index", "kind", "description", "weight", "sd",
+                "probability", "prob_low", "prob_high", "source", "n_pairs", "accuracy"]
+
+
+def _fit_rows(db, where: str, params: list) -> pd.DataFrame:
+    with reading(db) as con:
+        if "preference_probability" not in _relations(con):
+            return pd.DataFrame(columns=_FIT_COLUMNS)
+        return _df(con, _FIT_ROWS + " WHERE " + where, params)
+
+
+def _sorted(df: pd.DataFrame, judge_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Judges in the given order, groups in the app's order, properties in the paper's."""
+    if df.empty:
+        return pd.DataFrame(columns=_FIT_COLUMNS)
+    rank = {j: i for i, j in enumerate(judge_order or [])}
+    df["_j"] = df["judge"].map(lambda j: rank.get(j, len(rank)))
+    df["_g"] = df["group_name"].map(_group_sort_key)
+    return df.sort_values(["_j", "_g", "property_index"]).reset_index(drop=True)[_FIT_COLUMNS]
 
 
 def preference_probability(db=None, group: str = "", judges: Sequence[str] = ()) -> pd.DataFrame:
@@ -356,67 +384,18 @@ def preference_probability(db=None, group: str = "", judges: Sequence[str] = ())
     probability, prob_low, prob_high (NULL for imported fits without intervals), source,
     n_pairs, accuracy.
     """
-    cols = ["judge", "group_name", "property", "property_index", "kind", "description", "weight", "sd",
-            "probability", "prob_low", "prob_high", "source", "n_pairs", "accuracy"]
     judges = list(judges)
     if not judges:
-        return pd.DataFrame(columns=cols)
-    with reading(db) as con:
-        rel = _relations(con)
-        if "fits" not in rel:
-            return pd.DataFrame(columns=cols)
-        runs = "fit_runs" in rel
-        df = _df(con, f"""
-            SELECT f.judge, f.group_name, f.property, f.weight, f.sd, f.ci_low, f.ci_high, f.source,
-                   {"r.n_pairs, r.accuracy" if runs else "NULL::INTEGER AS n_pairs, NULL::DOUBLE AS accuracy"}
-            FROM fits f
-            {"LEFT JOIN fit_runs r ON r.judge = f.judge AND r.group_name = f.group_name" if runs else ""}
-            WHERE f.group_name = ? AND list_contains(?, f.judge)
-        """, [group, judges])
-    return _with_probability(df, cols, judges)
-
-
-def _with_probability(df: pd.DataFrame, cols: list[str], judge_order: Sequence[str] | None = None) -> pd.DataFrame:
-    if df.empty:
-        return pd.DataFrame(columns=cols)
-    by_name = {p.name: p for p in PROPERTIES}
-    df["property_index"] = df["property"].map(lambda p: by_name[p].index if p in by_name else 99)
-    df["kind"] = df["property"].map(lambda p: by_name[p].kind if p in by_name else "")
-    df["description"] = df["property"].map(lambda p: by_name[p].description if p in by_name else "")
-    df["probability"] = _prob(df["weight"])
-    df["prob_low"] = np.where(df["ci_low"].isna(), np.nan, _prob(df["ci_low"].fillna(0)))
-    df["prob_high"] = np.where(df["ci_high"].isna(), np.nan, _prob(df["ci_high"].fillna(0)))
-    if judge_order:
-        rank = {j: i for i, j in enumerate(judge_order)}
-        df["_j"] = df["judge"].map(lambda j: rank.get(j, len(rank)))
-    else:
-        df["_j"] = 0
-    df["_g"] = df["group_name"].map(_group_sort_key)
-    df = df.sort_values(["_j", "_g", "property_index"]).reset_index(drop=True)
-    return df[cols]
+        return pd.DataFrame(columns=_FIT_COLUMNS)
+    df = _fit_rows(db, "v.group_name = ? AND list_contains(?, v.judge)", [group, judges])
+    return _sorted(df, judges)
 
 
 def judge_across_groups(db=None, judge: str = "") -> pd.DataFrame:
     """One judge's probability of preferred for every property in every fitted group."""
-    cols = ["judge", "group_name", "group_kind", "property", "property_index", "kind", "description", "weight",
-            "sd", "probability", "prob_low", "prob_high", "source", "n_pairs", "accuracy"]
-    with reading(db) as con:
-        rel = _relations(con)
-        if "fits" not in rel:
-            return pd.DataFrame(columns=cols)
-        runs = "fit_runs" in rel
-        df = _df(con, f"""
-            SELECT f.judge, f.group_name, f.property, f.weight, f.sd, f.ci_low, f.ci_high, f.source,
-                   {"r.n_pairs, r.accuracy" if runs else "NULL::INTEGER AS n_pairs, NULL::DOUBLE AS accuracy"}
-            FROM fits f
-            {"LEFT JOIN fit_runs r ON r.judge = f.judge AND r.group_name = f.group_name" if runs else ""}
-            WHERE f.judge = ?
-        """, [judge])
-    out = _with_probability(df, [c for c in cols if c != "group_kind"])
-    if out.empty:
-        return pd.DataFrame(columns=cols)
+    out = _sorted(_fit_rows(db, "v.judge = ?", [judge]))
     out.insert(2, "group_kind", out["group_name"].map(group_kind))
-    return out[cols]
+    return out
 
 
 def sort_properties(df: pd.DataFrame, how: str = "effect") -> list[str]:
