@@ -35,9 +35,10 @@ from typing import Any
 from . import db as dbmod
 from .judges import (TIE, TIE_TOLERANCE, AddJudgeReport, JudgeError, JudgeExists, Label, add_judge, check_name,
                      judge_exists)
-from .llm import (CallJournal, CallResult, CallRunner, CallStats, InvalidAnswer, LLMRequest, LLMSettings, Price,
+from .llm import (CallJournal, CallResult, CallRunner, CallStats, InvalidAnswer, LLMRequest, LLMSettings,
                   format_usd, job_lock, journal_path, load_template, lookup, mirror_calls, price_for,
                   settings_from_env, token_counter)
+from .llm.estimate import CallEstimate
 from .llm.runner import make_async_client
 
 TEMPLATE = "judge_pairwise"
@@ -166,21 +167,13 @@ class PairText:
 
 
 @dataclass
-class JudgePlan:
+class JudgePlan(CallEstimate):
     judge: str
     settings: LLMSettings
     journal: Path
     pairs: list[PairText]
     requests: dict[tuple[int, str], LLMRequest]     # (pair_id, order) -> request
     logprobs: bool
-    retry_failed: bool = False
-    calls_cached: int = 0                           # answered in an earlier run: no request
-    calls_failed: int = 0                           # marked failed earlier: skipped unless retry_failed
-    est_prompt_tokens: int = 0                      # for the calls still to make
-    est_completion_tokens: int = 0
-    est_cost_usd: float | None = None
-    price: Price | None = None
-    token_method: str = ""
 
     @property
     def model(self) -> str:
@@ -190,24 +183,14 @@ class JudgePlan:
     def calls_total(self) -> int:
         return len(self.requests)
 
-    @property
-    def calls_to_make(self) -> int:
-        return self.calls_total - self.calls_cached - (0 if self.retry_failed else self.calls_failed)
-
     def lines(self) -> list[str]:
         """What will be asked and what it may cost, in the annotation plan's words."""
         s = self.settings
-        price = (f" at ${self.price.input:g}/${self.price.output:g} per 1M tokens ({self.price.model})"
-                 if self.price else "")
         return [
             f"judge: {self.judge}; pairs: {len(self.pairs)}, each asked in both orders (A/B and B/A)",
             f"model: {s.model} at {s.server}; online, {s.concurrency} at a time; "
             f"{'logprobs of A/B when the server gives them' if self.logprobs else 'text answers only'}",
-            f"calls: {self.calls_total} needed, {self.calls_cached} answered before, {self.calls_failed} failed "
-            f"before" + (" (retried)" if self.retry_failed else " (skipped)") + f", {self.calls_to_make} to make",
-            f"estimated tokens: {self.est_prompt_tokens:,} in, {self.est_completion_tokens:,} out, {self.token_method}",
-            f"estimated cost: {format_usd(self.est_cost_usd)}{price}",
-            f"call journal: {self.journal}",
+            *self.call_lines(),
         ]
 
 

@@ -27,8 +27,8 @@ from ..llm import (CallJournal, CallRunner, ConfigError, JobAborted, LLMSettings
 from ..llm.batch import BatchRunner
 from ..llm.cache import lookup
 from ..llm.journal import open_readonly
+from ..llm.estimate import CallEstimate
 from ..llm.lock import is_locked
-from ..llm.pricing import Price
 from ..llm.templates import load_template
 from ..loader import load_records, pair_key
 from . import steps, words
@@ -45,7 +45,7 @@ _DUMMY_FACTS = Facts("Yes", "No", ["a constraint stated in the query"], [], [])
 # ------------------------------------------------------------------ the plan
 
 @dataclass
-class JobPlan:
+class JobPlan(CallEstimate):
     input: Path
     db: Path
     journal: Path
@@ -55,20 +55,8 @@ class JobPlan:
     present: list[PairTask]                     # already in the database: only their labels are added
     skipped: list[tuple[int, str]]              # (row, reason)
     calls_total: int = 0                        # calls the pairs need (step 2 counted where it may apply)
-    calls_cached: int = 0                       # answered before: no request
-    calls_failed: int = 0                       # marked failed before: skipped unless retry_failed
-    est_prompt_tokens: int = 0                  # for the calls still to make
-    est_completion_tokens: int = 0
-    est_cost_usd: float | None = None
-    price: Price | None = None
-    token_method: str = ""
     batch: bool = False
-    retry_failed: bool = False
     problems: list[str] = field(default_factory=list)   # why it cannot start (no API key, ...)
-
-    @property
-    def calls_to_make(self) -> int:
-        return self.calls_total - self.calls_cached - (0 if self.retry_failed else self.calls_failed)
 
     @property
     def skipped_counts(self) -> dict[str, int]:
@@ -86,15 +74,7 @@ class JobPlan:
             f"pairs to annotate: {len(self.tasks)}" + (f"; already in the database: {len(self.present)} "
                                                         "(only their human labels are added)" if self.present else ""),
             f"model: {s.model} at {s.server}; {mode}",
-            f"calls: {self.calls_total} needed, {self.calls_cached} answered before, "
-            f"{self.calls_failed} failed before" + (" (retried)" if self.retry_failed else " (skipped)")
-            + f", {self.calls_to_make} to make",
-            f"estimated tokens: {self.est_prompt_tokens:,} in, {self.est_completion_tokens:,} out, "
-            f"{self.token_method}",
-            f"estimated cost: {format_usd(self.est_cost_usd)}"
-            + (f" at ${self.price.input:g}/${self.price.output:g} per 1M tokens ({self.price.model})"
-               if self.price else ""),
-            f"call journal: {self.journal}",
+            *self.call_lines(),
         ]
         return out + [f"cannot start: {p}" for p in self.problems]
 
