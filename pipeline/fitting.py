@@ -59,6 +59,7 @@ class RunRow:
     n_pairs: int
     accuracy: float | None = None
     note: str | None = None
+    folds: int | None = None      # fold fits averaged: k capped at the group's pairs (1 = one fit)
 
 
 @dataclass
@@ -208,8 +209,9 @@ def compute(groups: list[GroupData], *, folds: int | None = None, min_labels: in
     for start in range(0, len(pending), GROUPS_PER_BATCH):
         batch = pending[start:start + GROUPS_PER_BATCH]
         summaries, accs = _fit_batch([p for _, _, p in batch], folds, seed)
-        for (g, judges, (_, _, mask)), summ, acc in zip(batch, summaries, accs):
-            runs += [RunRow(j, g.name, g.kind, "fitted", int(n), float(a), note=_note(folds))
+        for (g, judges, (X, _, mask)), summ, acc in zip(batch, summaries, accs):
+            k = min(folds, len(X)) if folds else None  # bayes.fit_kfold caps k the same way
+            runs += [RunRow(j, g.name, g.kind, "fitted", int(n), float(a), note=_note(k), folds=k or 1)
                      for j, n, a in zip(judges, mask.sum(1), acc)]
             fits.append(_fit_rows(g.name, judges, summ))
             done += len(judges)
@@ -244,7 +246,7 @@ def _tick(progress: Progress | None, done: int, total: int) -> None:
 
 
 def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
-                  groups: list[str] | None, folds: int | None) -> None:
+                  groups: list[str] | None) -> None:
     """Replace the fitted judges' rows (in the chosen groups, or all) in one transaction."""
     if not judges:
         return
@@ -255,7 +257,8 @@ def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
         "status": pa.array([r.status for r in runs], pa.string()),
         "n_pairs": pa.array([r.n_pairs for r in runs], pa.int32()),
         "accuracy": pa.array([r.accuracy for r in runs], pa.float64()),
-        "note": pa.array([r.note for r in runs], pa.string())})
+        "note": pa.array([r.note for r in runs], pa.string()),
+        "folds": pa.array([r.folds for r in runs], pa.int32())})
     fits_t = fits  # noqa: F841 - read by DuckDB below
     where = "list_contains(?, judge)" + (" AND list_contains(?, group_name)" if groups else "")
     params = [judges] + ([groups] if groups else [])
@@ -267,8 +270,7 @@ def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
                     [FIT_SOURCE])
         con.execute("INSERT INTO fit_runs (judge, group_name, group_kind, status, n_pairs, accuracy, method, "
                     "folds, note) SELECT judge, group_name, group_kind, status, n_pairs, accuracy, "
-                    "CASE WHEN status = 'fitted' THEN ? END, CASE WHEN status = 'fitted' THEN ? END, note "
-                    "FROM runs_t", [METHOD, folds or 1])
+                    "CASE WHEN status = 'fitted' THEN ? END, folds, note FROM runs_t", [METHOD])
 
 
 # ------------------------------------------------------------------------------- all
@@ -294,7 +296,7 @@ def fit_database(db=None, *, judges: Sequence[str] | None = None, groups: Sequen
     runs, fits = compute(data, folds=folds, min_labels=min_labels, seed=seed, progress=progress)
     t2 = time.perf_counter()
     fitted_judges = data[0].judges if data else list(judges or [])
-    write_results(db, runs, fits, judges=fitted_judges, groups=list(groups) if groups else None, folds=folds)
+    write_results(db, runs, fits, judges=fitted_judges, groups=list(groups) if groups else None)
     t3 = time.perf_counter()
     report = FitReport(fitted_judges, [g.name for g in data], folds, min_labels, runs)
     report.seconds = {"read": t1 - t0, "fit": t2 - t1, "write": t3 - t2, "total": t3 - t0}

@@ -221,3 +221,20 @@ def test_demo_ends_fitted(tmp_path, monkeypatch):
     assert {j for (j,) in fitted} == set(JUDGES)
     assert rows(db, "SELECT count(*) > 0 FROM judge_similarity WHERE group_name = 'Overall'") == [(True,)]
     assert rows(db, "SELECT count(*) > 0 FROM preference_probability") == [(True,)]
+
+
+def test_folds_beyond_a_groups_pairs_record_the_folds_really_used(tmp_path):
+    """k-fold averaging caps k at the group's pairs; fit_runs says what was done."""
+    from pipeline import db as dbmod
+    from pipeline.demo import generate_records
+    from pipeline.fitting import fit_database
+    from pipeline.loader import load_records
+
+    db = tmp_path / "f.duckdb"
+    load_records(generate_records(seed=5, group_sizes={"Code": 40}), source="s", db=db)
+    fit_database(db, judges=["human"], groups=["Code"], folds=500, min_labels=10)
+    with dbmod.reading(db) as con:
+        n_usable = con.execute("SELECT count(*) FROM pairs WHERE usable").fetchone()[0]
+        folds, note = con.execute("SELECT folds, note FROM fit_runs WHERE judge = 'human' AND group_name = 'Code'").fetchone()
+    assert folds == n_usable < 500
+    assert f"averaged over {n_usable} fold fits" in note
