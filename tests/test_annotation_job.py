@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -22,6 +21,7 @@ from pipeline.cli import app
 from pipeline.llm import LLMSettings, journal_path
 from pipeline.loader import load_records
 from records_factory import make_record
+from dbquery import scalar
 
 SAMPLE = [json.loads(line) for line in (SHARED_REFERENCE / "arena_pairs_sample.jsonl").read_text().splitlines()]
 
@@ -45,11 +45,6 @@ def settings(url: str, **kw) -> LLMSettings:
                           "concurrency": 8, **kw})
 
 
-def count(db: Path, sql: str):
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(sql).fetchone()[0]
-
-
 def test_annotate_load_and_rerun_for_free(openai_stub, tmp_path):
     db = tmp_path / "p.duckdb"
     src = make_input(tmp_path / "pairs.jsonl", 6, extra=[{"prompt": "tie?", "response_a": "a", "response_b": "b",
@@ -62,20 +57,20 @@ def test_annotate_load_and_rerun_for_free(openai_stub, tmp_path):
     summary = run_job(plan)
     assert summary.ok and summary.pairs_annotated == summary.pairs_new == 6
     assert summary.requests == openai_stub.requests == plan.calls_total and summary.cost_usd > 0
-    assert count(db, "SELECT count(*) FROM pairs") == 6
-    assert count(db, "SELECT count(*) FROM labels WHERE judge = 'human'") == 6
-    assert count(db, "SELECT count(*) FROM ratings") == 6 * 2 * 20
-    assert count(db, "SELECT count(*) FROM pairs WHERE source_id = '100'") == 1
-    assert count(db, "SELECT count(*) FROM pair_groups WHERE group_name = 'Contain Explicit Constraints'") == 6
-    assert count(db, "SELECT count(*) FROM llm_calls WHERE status = 'ok'") == plan.calls_total
-    assert count(db, "SELECT count(DISTINCT pair_key) FROM llm_calls JOIN pairs USING (pair_key)") == 6
-    assert count(db, "SELECT round(sum(cost_usd), 6) FROM llm_calls") == pytest.approx(summary.cost_usd, abs=1e-5)
+    assert scalar(db, "SELECT count(*) FROM pairs") == 6
+    assert scalar(db, "SELECT count(*) FROM labels WHERE judge = 'human'") == 6
+    assert scalar(db, "SELECT count(*) FROM ratings") == 6 * 2 * 20
+    assert scalar(db, "SELECT count(*) FROM pairs WHERE source_id = '100'") == 1
+    assert scalar(db, "SELECT count(*) FROM pair_groups WHERE group_name = 'Contain Explicit Constraints'") == 6
+    assert scalar(db, "SELECT count(*) FROM llm_calls WHERE status = 'ok'") == plan.calls_total
+    assert scalar(db, "SELECT count(DISTINCT pair_key) FROM llm_calls JOIN pairs USING (pair_key)") == 6
+    assert scalar(db, "SELECT round(sum(cost_usd), 6) FROM llm_calls") == pytest.approx(summary.cost_usd, abs=1e-5)
 
     again = plan_job(src, db=db, settings=settings(openai_stub.url))
     assert not again.tasks and len(again.present) == 6 and again.calls_to_make == 0
     summary = run_job(again)
     assert summary.ok and summary.requests == 0 and openai_stub.requests == plan.calls_total
-    assert count(db, "SELECT count(*) FROM pairs") == 6 and count(db, "SELECT count(*) FROM labels") == 6
+    assert scalar(db, "SELECT count(*) FROM pairs") == 6 and scalar(db, "SELECT count(*) FROM labels") == 6
 
 
 def test_malformed_missing_fenced_rate_limited_and_failing_answers_are_survived(openai_stub, tmp_path):
@@ -96,14 +91,14 @@ def test_malformed_missing_fenced_rate_limited_and_failing_answers_are_survived(
 def test_never_valid_changes_nothing_then_retry_failed_finishes(openai_stub, tmp_path):
     db = tmp_path / "p.duckdb"
     load_records([make_record(i) for i in range(3)], source="existing", db=db)
-    before = count(db, "SELECT count(*) FROM pairs")
+    before = scalar(db, "SELECT count(*) FROM pairs")
     openai_stub.always = "malformed"
     src = make_input(tmp_path / "pairs.jsonl", 2)
     summary = run_job(plan_job(src, db=db, settings=settings(openai_stub.url, max_attempts=2)))
     assert not summary.ok and "no pair could be annotated" in summary.aborted
     assert "invalid answer: not valid JSON" in summary.aborted  # the reason, not only the step's name
     assert len(summary.pairs_failed) == 2 and "not valid JSON" in summary.pairs_failed[0][1]
-    assert count(db, "SELECT count(*) FROM pairs") == before
+    assert scalar(db, "SELECT count(*) FROM pairs") == before
     paid = openai_stub.requests
     openai_stub.always = None
     plan = plan_job(src, db=db, settings=settings(openai_stub.url))
@@ -114,7 +109,7 @@ def test_never_valid_changes_nothing_then_retry_failed_finishes(openai_stub, tmp
     summary = run_job(plan)
     assert summary.ok and summary.pairs_annotated == 2 and summary.requests == plan.calls_to_make
     assert openai_stub.requests == paid + plan.calls_to_make
-    assert count(db, "SELECT count(*) FROM pairs") == before + 2
+    assert scalar(db, "SELECT count(*) FROM pairs") == before + 2
 
 
 def _dead_url() -> str:
@@ -159,7 +154,7 @@ def test_cli_annotates_and_prints_the_plan_and_summary(openai_stub, tmp_path, mo
     out = " ".join(result.output.split())
     assert result.exit_code == 0, out
     assert "calls: 5 needed" in out and "estimated cost: $" in out and "pairs annotated: 1 of 1" in out
-    assert count(db, "SELECT count(*) FROM pairs") == 1
+    assert scalar(db, "SELECT count(*) FROM pairs") == 1
 
 
 def test_batch_api_round_trip_and_resume_after_a_crash(openai_stub, tmp_path):
@@ -186,8 +181,8 @@ def test_batch_api_round_trip_and_resume_after_a_crash(openai_stub, tmp_path):
     assert set(openai_stub.by_fingerprint.values()) == {1} or \
         sorted(openai_stub.by_fingerprint.values())[-1] == 2  # only the malformed one was asked twice
     assert sum(openai_stub.by_fingerprint.values()) == plan.calls_total + 1
-    assert count(db, "SELECT count(*) FROM llm_calls WHERE via = 'batch' AND status = 'ok'") == plan.calls_total
-    cost = count(db, "SELECT sum(cost_usd) FROM llm_calls")
+    assert scalar(db, "SELECT count(*) FROM llm_calls WHERE via = 'batch' AND status = 'ok'") == plan.calls_total
+    cost = scalar(db, "SELECT sum(cost_usd) FROM llm_calls")
     assert cost == pytest.approx(summary.cost_usd)
 
 
@@ -227,7 +222,7 @@ def test_the_dashboard_reads_while_a_job_writes(openai_stub, tmp_path):
     assert summary.ok and summary.pairs_annotated == 12 and len(summary.loads) >= 5
     assert int(errors) == 0, err
     assert int(reads) >= 10 and float(slowest) < 5  # it kept reading, never stuck behind the writer
-    assert count(db, "SELECT count(*) FROM pairs") == 15
+    assert scalar(db, "SELECT count(*) FROM pairs") == 15
 
 
 def test_sigkill_midway_then_rerun_completes_without_asking_twice(openai_stub, tmp_path):
@@ -268,10 +263,10 @@ def test_sigkill_midway_then_rerun_completes_without_asking_twice(openai_stub, t
     counts = openai_stub.by_fingerprint
     assert len(counts) == total
     assert sum(n - 1 for n in counts.values()) <= 4  # at most the calls in flight at the kill
-    assert count(db, "SELECT count(*) FROM pairs") == 16
-    assert count(db, "SELECT count(*) FROM labels") == 16
-    assert count(db, "SELECT count(*) FROM llm_calls") == answered()
-    assert count(db, "SELECT count(DISTINCT request_hash) FROM llm_calls WHERE status = 'ok'") == total
+    assert scalar(db, "SELECT count(*) FROM pairs") == 16
+    assert scalar(db, "SELECT count(*) FROM labels") == 16
+    assert scalar(db, "SELECT count(*) FROM llm_calls") == answered()
+    assert scalar(db, "SELECT count(DISTINCT request_hash) FROM llm_calls WHERE status = 'ok'") == total
 
 
 def test_finished_pairs_load_in_input_order_whatever_order_they_finish(tmp_path, monkeypatch):

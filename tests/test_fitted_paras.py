@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import db as dbmod
 from pipeline.cli import app
 from pipeline.demo import generate_records
 from pipeline.fitted_paras import FittedParasError, export_fits, guess_size_b, import_fits, read_path
@@ -14,16 +13,13 @@ from pipeline.fitting import fit_database
 from pipeline.loader import load_records
 from pipeline.properties import N_PROPERTIES, PROPERTY_NAMES
 from records_factory import make_record
+from dbquery import rows
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference" / "fitted_paras"  # CI keeps ../shared beside the repo
 runner = CliRunner()
 needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"no reference files at {REFERENCE}")
 
-
-def rows(db, sql, params=None):
-    with dbmod.reading(db) as con:
-        return con.execute(sql, params or []).fetchall()
 
 
 def write(folder: Path, key: str, judges: dict[str, list], extra: str = "") -> Path:

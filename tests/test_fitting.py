@@ -11,16 +11,13 @@ from pipeline.demo import PROFILES, generate_records
 from pipeline.fitting import FitError, fit_database
 from pipeline.loader import load_records
 from pipeline.properties import N_PROPERTIES, PROPERTY_NAMES
+from dbquery import rows
 
 # Others is big enough to recover the generating weights; Code and Advice are small, and
 # Unsafe Queries falls under the default min_labels of 30.
 SIZES = {"Others": 1500, "Code": 120, "Advice": 60, "Unsafe Queries": 20}
 JUDGES = [p.name for p in PROFILES]
 
-
-def rows(db, sql, params=None):
-    with dbmod.reading(db) as con:
-        return con.execute(sql, params or []).fetchall()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import io
 import json
 import shutil
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -16,14 +15,11 @@ from pipeline.judges import (JudgeError, JudgeExists, LabelsRefused, UnknownJudg
                              parse_labels_file, remove_judge)
 from pipeline.loader import load_records
 from records_factory import make_record
+from dbquery import rows
 
 HUMAN_LABELS = SHARED_REFERENCE / "human_preference_labels.json"
 N = 40
 
-
-def rows(db, sql, params=()):
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(sql, params).fetchall()
 
 
 def flat(text: str) -> str:

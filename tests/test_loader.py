@@ -13,6 +13,7 @@ from pipeline.loader import load_records, load_source
 from pipeline.properties import N_PROPERTIES
 from pipeline.records import RecordError
 from records_factory import error, make_record
+from dbquery import scalar
 
 
 def snapshot(path):
@@ -39,11 +40,6 @@ def write_jsonl(path, records):
     return path
 
 
-def count(path, sql):
-    with dbmod.reading(path) as con:
-        return con.execute(sql).fetchone()[0]
-
-
 def test_load_fills_every_table(tmp_path):
     db = tmp_path / "t.duckdb"
     recs = [make_record(i, r1={"friendly": 3}) for i in range(4)]
@@ -52,17 +48,17 @@ def test_load_fills_every_table(tmp_path):
     recs[3]["explicit constraints"] = ["be brief"]
     report = load_records(recs, source="s", db=db)
     assert report.new_pairs == 4 and report.usable_pairs == 3 and report.new_labels == 8
-    assert count(db, "SELECT count(*) FROM pairs") == 4
-    assert count(db, "SELECT count(*) FROM labels WHERE judge = 'human' AND preferred = 1") == 4
-    assert count(db, "SELECT count(*) FROM features") == 3 * N_PROPERTIES  # the unusable pair has none
-    assert count(db, "SELECT count(*) FROM features WHERE pair_id = 2") == 0
-    assert count(db, "SELECT count(*) FROM errors WHERE pair_id = 1 AND response = 2") == 2
-    assert count(db, "SELECT count(*) FROM ratings") == 4 * 2 * 20
-    assert count(db, "SELECT value FROM features WHERE pair_id = 0 AND property = 'friendly'") == 1
-    assert count(db, "SELECT count(*) FROM pair_groups WHERE group_name = 'Contain Explicit Constraints'") == 1
-    assert count(db, "SELECT count(*) FROM pair_groups WHERE group_name = 'Daily Tasks' AND group_kind = 'scenario'") == 4
-    assert count(db, "SELECT count(*) FROM query_items WHERE item_kind = 'constraint'") == 1
-    assert count(db, "SELECT count(*) FROM judges") == 2
+    assert scalar(db, "SELECT count(*) FROM pairs") == 4
+    assert scalar(db, "SELECT count(*) FROM labels WHERE judge = 'human' AND preferred = 1") == 4
+    assert scalar(db, "SELECT count(*) FROM features") == 3 * N_PROPERTIES  # the unusable pair has none
+    assert scalar(db, "SELECT count(*) FROM features WHERE pair_id = 2") == 0
+    assert scalar(db, "SELECT count(*) FROM errors WHERE pair_id = 1 AND response = 2") == 2
+    assert scalar(db, "SELECT count(*) FROM ratings") == 4 * 2 * 20
+    assert scalar(db, "SELECT value FROM features WHERE pair_id = 0 AND property = 'friendly'") == 1
+    assert scalar(db, "SELECT count(*) FROM pair_groups WHERE group_name = 'Contain Explicit Constraints'") == 1
+    assert scalar(db, "SELECT count(*) FROM pair_groups WHERE group_name = 'Daily Tasks' AND group_kind = 'scenario'") == 4
+    assert scalar(db, "SELECT count(*) FROM query_items WHERE item_kind = 'constraint'") == 1
+    assert scalar(db, "SELECT count(*) FROM judges") == 2
 
 
 def test_pair_ids_are_positions_then_continue_for_a_second_source(tmp_path):
@@ -77,7 +73,7 @@ def test_pair_ids_are_positions_then_continue_for_a_second_source(tmp_path):
 def test_records_own_integer_ids_become_pair_ids_in_an_empty_database(tmp_path):
     db = tmp_path / "t.duckdb"
     load_records([make_record(i, id=100 + i) for i in range(3)], source="s", db=db)
-    assert count(db, "SELECT min(pair_id) FROM pairs") == 100
+    assert scalar(db, "SELECT min(pair_id) FROM pairs") == 100
 
 
 def test_loading_the_same_file_twice_changes_nothing(tmp_path):
@@ -96,8 +92,8 @@ def test_same_pairs_from_another_source_add_only_new_labels(tmp_path):
     again = [make_record(i, preference_labels={"human": "response_1", "new-judge": "response_2"}) for i in range(3)]
     report = load_records(again, source="b", db=db)
     assert report.new_pairs == 0 and report.existing_pairs == 3 and report.new_labels == 3
-    assert count(db, "SELECT count(*) FROM pairs") == 3
-    assert count(db, "SELECT count(*) FROM labels") == 9
+    assert scalar(db, "SELECT count(*) FROM pairs") == 3
+    assert scalar(db, "SELECT count(*) FROM labels") == 9
 
 
 def test_a_bad_record_leaves_the_database_exactly_as_before(tmp_path):

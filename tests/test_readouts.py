@@ -13,13 +13,10 @@ from pipeline.demo import generate_records
 from pipeline.fitting import fit_database
 from pipeline.loader import load_records
 from pipeline.properties import N_PROPERTIES, PROPERTY_NAMES, QUERY_GROUPS
+from dbquery import rows
 
 SIZES = {"Code": 90, "Advice": 70, "Others": 60}
 
-
-def rows(db, sql, params=None):
-    with dbmod.reading(db) as con:
-        return con.execute(sql, params or []).fetchall()
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ from statistics import mean
 
 import pytest
 
-from pipeline import db as dbmod
 from pipeline.demo import generate_records
 from pipeline.loader import load_records
 from pipeline.properties import BASIC
+from dbquery import rows
 
 SIZES = {"Code": 60, "Advice": 50, "Others": 40}
 
@@ -23,10 +23,6 @@ def loaded(tmp_path_factory):
     load_records(records, source="views-test", db=db)
     return records, db
 
-
-def rows(db, sql, params=None):
-    with dbmod.reading(db) as con:
-        return con.execute(sql, params or []).fetchall()
 
 
 def test_property_stats_basic_means(loaded):
