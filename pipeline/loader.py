@@ -21,7 +21,7 @@ from . import db as dbmod
 from . import sources
 from .features import pair_features, usable
 from .properties import BASIC, PROPERTY_NAMES, QUERY_GROUPS
-from .records import Pair, parse_record
+from .records import Pair, RecordError, parse_record
 
 CHUNK = 5000  # pairs per insert: bounds memory on large files
 
@@ -156,7 +156,6 @@ def _first_ids_usable(records: list[dict]) -> bool:
 def _own_id(rec: dict, pair: Pair, taken: set[int]) -> int:
     rid = rec.get("id")
     if not isinstance(rid, int) or isinstance(rid, bool) or rid < 0 or rid in taken:
-        from .records import RecordError
         raise RecordError(f"record {pair.position}", "id",
                           f"the first records carry unique integer ids, so every record must; got {rid!r}")
     return rid
