@@ -9,7 +9,7 @@ PORT   ?= 8501
 # `make app ADDRESS=0.0.0.0` serves other machines too
 ADDRESS ?= 127.0.0.1
 
-.PHONY: app test demo bench browser-deps clean
+.PHONY: app test test-fast demo bench browser-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ app: $(VENV)/.installed
 # Every test, on both cores.
 test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 --dist loadfile -q
+
+# While developing: everything but the tests marked slow (CI runs `make test`).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
 
 demo: $(VENV)/.installed
 	$(PY) -m pipeline demo --db "$(DB)"

@@ -23,7 +23,9 @@ Gaussian guesses.
 
 Method "gibbs" is an independent check: a Polya-Gamma Gibbs sampler with the
 Laplace prior as a normal scale mixture (Bayesian lasso), started at the EP
-mean, Rao-Blackwellised means, sd and intervals from the draws.
+mean, Rao-Blackwellised means, sd and intervals from the draws (pipeline/gibbs.py).
+k-fold averaging and held-out metrics: pipeline/heldout.py. `posterior_mode` is the
+MAP (an L1 logistic regression), checked against scikit-learn in the tests.
 """
 
 from __future__ import annotations
@@ -299,39 +301,6 @@ def _marginal_quantile(cav_mu, cav_var, b, q):
     return np.where(flat, prior_q, _tilted_laplace_quantile(mu, var, b, np.full(mu.shape, q)))
 
 
-# ------------------------------------------------- Polya-Gamma Gibbs (a check)
-
-
-def _gibbs_summary(design, Y, M, b, n_sweeps, seed, start):
-    """Polya-Gamma Gibbs for J problems on one design, the Laplace prior as
-    w_j | s_j ~ N(0, s_j), s_j ~ Exponential(rate 1/(2 b^2)), hence
-    1/s_j | w_j ~ InverseGaussian(mean 1/(b |w_j|), shape 1/b^2)."""
-    from polyagamma import random_polyagamma
-
-    rng = np.random.default_rng(seed)
-    J, P = len(Y), design.P
-    diag = np.arange(P)
-    M = M & design.informative
-    xk = np.where(M, Y - 0.5, 0.0) @ design.X  # X' kappa
-    w = start.copy()
-    burn = max(50, n_sweeps // 10)
-    draws = np.empty((n_sweeps, J, P))
-    rb_sum = np.zeros((J, P))
-    for t in range(burn + n_sweeps):
-        inv_s = rng.wald(1.0 / (b * np.maximum(np.abs(w), 1e-12)), 1.0 / (b * b))
-        omega = np.where(M, random_polyagamma(1.0, design.project(w), random_state=rng), 0.0)
-        prec = design.gram(omega)
-        prec[:, diag, diag] += inv_s
-        cov = np.linalg.inv(prec)
-        cond_mean = (cov @ xk[..., None])[..., 0]
-        w = cond_mean + (np.linalg.cholesky(cov) @ rng.standard_normal((J, P, 1)))[..., 0]
-        if t >= burn:  # Rao-Blackwell: average E[w | omega, s], not the draws
-            rb_sum += cond_mean
-            draws[t - burn] = w
-    low, high = np.quantile(draws, [0.025, 0.975], axis=0)
-    return PosteriorSummary(rb_sum / n_sweeps, draws.std(0), low, high)
-
-
 # --------------------------------------------------------------- public API
 
 
@@ -360,8 +329,10 @@ def _fit_group(design, Y, M, *, prior_scale=PRIOR_SCALE, n_sweeps=None, seed=0, 
         if method == "ep":
             return _ep_summary(design, Y, M, prior_scale, n_sweeps or EP_MAX_PASSES, tol)
         if method == "gibbs":
+            from .gibbs import gibbs_summary
+
             start = np.nan_to_num(_ep(design, Y, M, prior_scale, tol=1e-4)[0])
-            return _gibbs_summary(design, Y, M, prior_scale, n_sweeps or 2000, seed, start)
+            return gibbs_summary(design, Y, M, prior_scale, n_sweeps or 2000, seed, start)
     raise ValueError(f"unknown method {method!r} (use 'ep' or 'gibbs')")
 
 
@@ -416,61 +387,41 @@ def fit_many(
     return out
 
 
-def _folds(n, k, seed):
-    """Fold id of every pair after a seeded shuffle; k is capped at n."""
-    if k < 2:
-        raise ValueError("k-fold needs k >= 2")
-    k = min(k, n)
-    fold = np.empty(n, int)
-    fold[np.random.default_rng(seed).permutation(n)] = np.arange(n) % max(k, 1)
-    return fold, k
+# k-fold averaging and held-out metrics live in pipeline/heldout.py (scikit-learn splits
+# and metrics); these names stay here because callers know them as bayes.*.
 
 
-def _kfold_fits(X, Y, M, k, seed, **kw):
-    """One batch of k x J fits on the training splits; returns the per-fold
-    summaries (k, J, P fields) and held-out accuracy per judge (J,)."""
-    n, J = X.shape[0], len(Y)
-    design = _Design(X)
-    fold, k = _folds(n, k, seed)
-    if k < 2:  # a single pair: nothing to hold out
-        return [_fit_group(design, Y, M, **kw)], np.full(J, np.nan)
-    train = np.concatenate([M & (fold != f) for f in range(k)])
-    summ = _fit_group(design, np.tile(Y, (k, 1)), train, **kw)
-    per_fold = [summ[f * J : (f + 1) * J] for f in range(k)]
-    return per_fold, _heldout_score(X, Y, M, fold, per_fold)
+def fit_kfold(X, Y, mask=None, *, k: int, seed: int = 0, **kw):
+    """See heldout.fit_kfold: k-fold averaged summary and held-out accuracy per judge."""
+    from .heldout import fit_kfold as run
 
-
-def _heldout_score(X, Y, M, fold, per_fold):
-    """Share of held-out labels whose choice sign(x.w) predicts; x.w == 0 is half."""
-    right = np.zeros(len(Y))
-    count = np.zeros(len(Y))
-    for f, summ in enumerate(per_fold):
-        test = M & (fold == f)
-        score = summ.mean @ X.T  # (J, n)
-        hit = np.where(score > 0, Y == 1, np.where(score < 0, Y == 0, 0.5))
-        right += np.where(test, hit, 0.0).sum(1)
-        count += test.sum(1)
-    return np.where(count > 0, right / np.maximum(count, 1), np.nan)
-
-
-def fit_kfold(X, Y, mask=None, *, k: int, seed: int = 0, **kw) -> tuple[PosteriorSummary, np.ndarray]:
-    """The paper's optional k-fold averaging: shuffle, fit on each of the k
-    training splits, average the fields of the k summaries (means as the paper
-    does; sd and interval ends averaged the same way, i.e. the uncertainty of
-    one fit on (k-1)/k of the data). k is capped at the number of pairs.
-    Also returns the held-out accuracy per judge (J,), NaN for a judge with no
-    held-out label."""
-    X, Y, M = _check(X, Y, mask)
-    per_fold, acc = _kfold_fits(X, Y, M, k, seed, **kw)
-    fields = ("mean", "sd", "ci_low", "ci_high")
-    return PosteriorSummary(*(np.mean([getattr(s, f) for s in per_fold], axis=0) for f in fields)), acc
+    return run(X, Y, mask, k=k, seed=seed, **kw)
 
 
 def heldout_accuracy(X, Y, mask=None, *, k: int = 5, seed: int = 0, **kw) -> np.ndarray:
-    """k-fold cross-validated accuracy per judge (J,): each fold's labels are
-    predicted by sign(x.w) of a fit that never saw them (ties count half).
-    Fits to a looser tolerance than the main fit (only signs matter); pass
-    tol=... to change that. NaN for a judge with no labels."""
-    X, Y, M = _check(X, Y, mask)
-    kw.setdefault("tol", HELDOUT_TOL)
-    return _kfold_fits(X, Y, M, k, seed, **kw)[1]
+    """See heldout.heldout_accuracy: k-fold cross-validated accuracy per judge."""
+    from .heldout import heldout_accuracy as run
+
+    return run(X, Y, mask, k=k, seed=seed, **kw)
+
+
+def posterior_mode(X, y, mask=None, *, prior_scale: float = PRIOR_SCALE, tol: float = 1e-10) -> np.ndarray:
+    """The MAP of one judge's posterior: minimise sum log-loss + sum|w| / b, an L1-penalised
+    logistic regression (tests check it against scikit-learn's with C = b). Split as
+    w = u - v, u, v >= 0, the objective is smooth, and L-BFGS-B with bounds solves it."""
+    from scipy.optimize import minimize
+
+    X, Y, M = _check(X, y, mask)
+    X, t = X[M[0]], 2.0 * Y[0][M[0]] - 1.0
+    P = X.shape[1]
+
+    def objective(uv):
+        w = uv[:P] - uv[P:]
+        z = t * (X @ w)
+        loss = np.logaddexp(0.0, -z).sum() + uv.sum() / prior_scale
+        g = X.T @ (-t * expit(-z))
+        return loss, np.concatenate([g, -g]) + 1.0 / prior_scale
+
+    res = minimize(objective, np.zeros(2 * P), jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * (2 * P),
+                   options={"ftol": tol, "gtol": tol, "maxiter": 10_000})
+    return res.x[:P] - res.x[P:]

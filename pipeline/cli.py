@@ -21,6 +21,10 @@ console = Console(stderr=True)
 
 DbOption = Annotated[Optional[Path], typer.Option(
     "--db", help="DuckDB file (default: $PREFDISSECT_DB or data/preference.duckdb).")]
+TimeoutOption = Annotated[Optional[float], typer.Option(
+    help="Seconds to wait for one answer (default 120, or $PREFDISSECT_LLM_TIMEOUT).")]
+MaxTimeoutsOption = Annotated[Optional[int], typer.Option(
+    min=1, help="Requests timing out in a row that end the run (default 5): a silent server is a failure.")]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -46,22 +50,46 @@ def demo(db: DbOption = None,
                   f"{result['path']} ({secs['total']:.1f} s)", highlight=False)
 
 
+ColOption = Annotated[Optional[str], typer.Option(help="Column for this role (generic files).")]
+
+
 @app.command()
-def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl or .parquet file, a folder of them, or hf:OWNER/NAME.")],
+def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet or .csv file, a folder of them, "
+                                                    "or hf:OWNER/NAME.")],
          db: DbOption = None,
-         name: Annotated[Optional[str], typer.Option(help="Name of the source in the database.")] = None) -> None:
-    """Load released-format records into the database (all or nothing)."""
+         name: Annotated[Optional[str], typer.Option(help="Name of the source in the database.")] = None,
+         format: Annotated[Optional[str], typer.Option(
+             "--format", help="Force a format: release, arena, lmarena, arena-55k, hh-rlhf, ultrafeedback, "
+                              "forensics, alpaca-eval, generic (default: detected from the content).")] = None,
+         judge: Annotated[Optional[str], typer.Option(
+             help="Judge name for a crowd's votes (default: human; ultrafeedback for UltraFeedback).")] = None,
+         multi_turn: Annotated[bool, typer.Option(
+             "--multi-turn", help="Keep multi-turn conversations (default: single turn only, the rest counted).")] = False,
+         prompt_col: ColOption = None, response_1_col: ColOption = None, response_2_col: ColOption = None,
+         model_1_col: ColOption = None, model_2_col: ColOption = None, winner_col: ColOption = None,
+         rater_col: ColOption = None, id_col: ColOption = None,
+         attribute_col: Annotated[Optional[list[str]], typer.Option(
+             help="Keep this column as a pair attribute (repeatable; generic files).")] = None) -> None:
+    """Load released-format records or raw labelled pairs into the database (all or nothing)."""
+    from .formats import Options
     from .loader import load_source
     from .records import RecordError
     from .sources import SourceError
 
+    roles = {"prompt": prompt_col, "response_1": response_1_col, "response_2": response_2_col,
+             "model_1": model_1_col, "model_2": model_2_col, "winner": winner_col, "rater": rater_col, "id": id_col}
+    options = Options(judge=judge, multi_turn=multi_turn,
+                      columns=tuple((role, col) for role, col in roles.items() if col is not None),
+                      attribute_columns=tuple(attribute_col or ()))
     try:
-        report = load_source(source, db=db, name=name)
+        report = load_source(source, db=db, name=name, format=format, options=options)
     except (RecordError, SourceError) as exc:
         fail(f"{exc} (nothing was loaded)")
-    console.print(report.summary(), highlight=False)
+    console.print(report.summary(), highlight=False, markup=False)
+    for line in report.skipped:
+        console.print(f"  {line}", highlight=False, markup=False)
     if report.new_pairs or report.new_labels:
-        console.print("next: `python -m pipeline fit` to (re)fit the judges", highlight=False)
+        console.print("next: `python -m pipeline fit` to (re)fit the judges", highlight=False, markup=False)
 
 
 @app.command()
@@ -185,16 +213,19 @@ def judge_llm_cmd(
         note: Annotated[Optional[str], typer.Option(help="A note shown with the judge.")] = None,
         replace: Annotated[bool, typer.Option("--replace", help="Replace a judge of that name (its labels and fits).")] = False,
         no_fit: Annotated[bool, typer.Option("--no-fit", help="Add the labels only; do not fit.")] = False,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the calls and estimated cost, ask nothing.")] = False) -> None:
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the calls and estimated cost, ask nothing.")] = False,
+        timeout: TimeoutOption = None,
+        max_timeouts: MaxTimeoutsOption = None) -> None:
     """Ask an LLM which response is better (both orders), then add the judge and fit it."""
-    from .annotation.display import progress_bar
     from .fitting import FitError
     from .judges import JudgeError
     from .llm import ConfigError, JobAborted, settings_from_env
-    from .llm_judge import JudgeLLMError, judge_with_llm, plan_judge, refuse_existing
+    from .judges import refuse_existing
+    from .judges.llm_judge import JudgeLLMError, judge_with_llm, plan_judge
+    from .llm.progress import progress_bar
 
-    settings = settings_from_env(model=model, concurrency=concurrency)
     try:
+        settings = settings_from_env(model=model, concurrency=concurrency, timeout=timeout, max_timeouts=max_timeouts)
         refuse_existing(name, db, replace)  # before any estimate or call
         plan = plan_judge(name, model=model, db=db, settings=settings, max_pairs=max_pairs,
                           usable_only=usable_only, logprobs=not no_logprobs, retry_failed=retry_failed)
@@ -202,7 +233,7 @@ def judge_llm_cmd(
             console.print(line, highlight=False, markup=False)
         if dry_run:
             return
-        bar, update = progress_bar(console, plan)  # annotate's display: calls, failures, money spent
+        bar, update = progress_bar(console, plan.calls_total)  # annotate's display: calls, in flight, money
         with bar:
             report = judge_with_llm(name, model=model, db=db, kind=kind, size_b=size, note=note, replace=replace,
                                     fit=not no_fit, plan=plan, progress_callback=update)
@@ -228,37 +259,52 @@ def judge_llm_cmd(
 
 @app.command()
 def annotate(
-        file: Annotated[Path, typer.Argument(help="Raw pairs: .jsonl, .json or .csv (prompt/query, response_a/b, "
-                                                  "model_a/b, optional winner; or Arena conversation_a/b).")],
+        file: Annotated[Optional[Path], typer.Argument(
+            help="Raw pairs: .jsonl, .json or .csv (prompt/query, response_a/b, model_a/b, optional winner; or "
+                 "Arena conversation_a/b). Without FILE: stored pairs lacking the paper's annotations.")] = None,
         db: DbOption = None,
         model: Annotated[str, typer.Option(help="Annotating model (any OpenAI-compatible server: OPENAI_BASE_URL).")] = "gpt-4-turbo",
         concurrency: Annotated[Optional[int], typer.Option(min=1, help="Requests in flight at once (default 8).")] = None,
-        max_pairs: Annotated[Optional[int], typer.Option(min=1, help="Annotate only the first N pairs of the file.")] = None,
+        max_pairs: Annotated[Optional[int], typer.Option(min=1, help="Annotate only the first N pairs (of the file, or of the stored pairs by id).")] = None,
+        where: Annotated[Optional[str], typer.Option(help="Stored pairs: a SQL condition on pairs, e.g. \"model_1 = 'gpt-4'\".")] = None,
+        sample: Annotated[Optional[int], typer.Option(min=1, help="Stored pairs: annotate N of them picked at random.")] = None,
+        seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
         retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Ask again the calls marked failed before.")] = False,
         batch: Annotated[bool, typer.Option("--batch", help="Use the OpenAI Batch API (half price, up to 24 h).")] = False,
+        timeout: TimeoutOption = None,
+        max_timeouts: MaxTimeoutsOption = None,
         yes: Annotated[bool, typer.Option("--yes", "-y", help="Start without asking to confirm the cost.")] = False) -> None:
-    """Annotate new pairs with an LLM (SPEC section 7), then load them; resumable."""
-    from .annotation import InputError, plan_job, run_job
-    from .annotation.display import progress_bar
-    from .llm import format_usd
+    """Annotate pairs with an LLM (SPEC section 7): new ones from FILE, or stored ones; resumable."""
+    from .annotation import InputError, plan_job, plan_stored, run_job
+    from .errors import DatabaseError
+    from .llm import ConfigError, format_usd, settings_from_env
+    from .llm.progress import progress_bar
 
+    if file is not None and (where is not None or sample is not None):
+        fail("--where and --sample pick stored pairs: give them without FILE")
     try:
-        plan = plan_job(file, db=db, model=model, concurrency=concurrency, max_pairs=max_pairs,
-                        retry_failed=retry_failed, batch=batch)
-    except InputError as exc:
+        settings = settings_from_env(model=model, concurrency=concurrency, timeout=timeout, max_timeouts=max_timeouts)
+        if file is None:
+            plan = plan_stored(where, db=db, max_pairs=max_pairs, sample=sample, seed=seed,
+                               retry_failed=retry_failed, batch=batch, settings=settings)
+        else:
+            plan = plan_job(file, db=db, max_pairs=max_pairs, retry_failed=retry_failed, batch=batch,
+                            settings=settings)
+    except (InputError, ConfigError, DatabaseError) as exc:  # never start paid calls on a plan not read
         fail(str(exc))
     if plan.problems:  # e.g. no API key: the one error line, not the plan then the same reason again
         fail(plan.problems[0])
     for line in plan.lines():
         console.print(line, highlight=False, markup=False)
     if not plan.tasks and not plan.present:
-        fail(f"nothing to annotate in {file}")
+        fail(f"nothing to annotate in {file}" if file is not None else
+             "no stored pair without the paper's annotations matches" + (f" --where {where}" if where else ""))
     if plan.calls_to_make and not yes:
         if not sys.stdin.isatty():
             fail("add --yes to start without confirming the cost")
         if not typer.confirm(f"make {plan.calls_to_make} calls for about {format_usd(plan.est_cost_usd)}?"):
             raise typer.Exit(1)
-    bar, update = progress_bar(console, plan)
+    bar, update = progress_bar(console, plan.calls_total)
     with bar:
         summary = run_job(plan, progress_callback=update)
     if summary.ok or summary.requests or summary.pairs_annotated:  # else the one error line says it all
@@ -274,20 +320,25 @@ def fit(db: DbOption = None,
         group: Annotated[Optional[list[str]], typer.Option("--group", help="Fit only this group (repeatable).")] = None,
         folds: Annotated[Optional[int], typer.Option(help="Average the weights over K training splits (the original's k-fold option).")] = None,
         min_labels: Annotated[int, typer.Option(help="Skip a judge x group with fewer labelled usable pairs.")] = 30,
-        seed: Annotated[int, typer.Option(help="Seed of the fold shuffles.")] = 0) -> None:
-    """Fit every judge x group (posterior mean, sd, 95% interval, held-out accuracy)."""
+        seed: Annotated[int, typer.Option(help="Seed of the fold shuffles.")] = 0,
+        properties: Annotated[str, typer.Option("--properties", help="Property set: paper (the 29), style (from the texts), paper+style, or custom.")] = "paper") -> None:
+    """Fit every judge x group (posterior mean, sd, 95% interval, held-out accuracy, log loss, AUC, calibration)."""
     from .fitting import FitError, fit_database
 
     bar, tick = _fit_progress() if console.is_terminal else (_nothing(), None)
     try:
         with bar:
             report = fit_database(db, judges=judge, groups=group, folds=folds, min_labels=min_labels,
-                                  seed=seed, progress=tick)
+                                  seed=seed, progress=tick, property_set=properties)
     except FitError as exc:
         fail(f"{exc} (nothing was written)")
     except dbmod.DatabaseMissing as exc:
         fail(str(exc))
-    console.print(report.summary(), highlight=False)
+    if report.backfilled:
+        console.print(f"computed the style properties of {report.backfilled} pairs stored without them", highlight=False)
+    console.print(report.summary(), highlight=False, markup=False)
+    if (line := report.accuracy_line()) is not None:
+        console.print(line, highlight=False, markup=False)
     for run in report.skipped[:10]:
         console.print(f"  skipped {run.judge} / {run.group_name}: {run.note}", highlight=False)
     if len(report.skipped) > 10:
@@ -333,9 +384,36 @@ def export_fits_cmd(
     console.print(f"wrote {len(files)} files to {path}", highlight=False)
 
 
+@app.command()
+def migrate(db: DbOption = None) -> None:
+    """Upgrade the database to this code's schema (and to a storage format DuckDB >= 1.1 reads)."""
+    before, after = dbmod.migrate_file(db)
+    path = dbmod.resolve_db_path(db)
+    said = "already at" if before == after else f"upgraded from version {before} to"
+    console.print(f"{path}: {said} schema version {after}", highlight=False, markup=False)
+
+
+@app.callback()
+def _every_command(ctx: typer.Context) -> None:
+    # the writer lock records who holds it, and a job queued behind it says so on stderr
+    dbmod.job_name = f"pipeline {ctx.invoked_subcommand}"
+    dbmod.set_wait_reporter(lambda message: console.print(message, highlight=False, markup=False))
+
+
+from . import cli_answers  # noqa: E402,F401 - registers leaderboard, whatif, differ
+from . import cli_custom  # noqa: E402,F401 - registers group add/remove/list and rate
+
+
 def main() -> None:
+    from rich.markup import escape
+
+    from .errors import DatabaseError
+
     try:
         app()
+    except DatabaseError as exc:  # a kind of database trouble: its one line, never a traceback
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         console.print("interrupted")
         sys.exit(130)

@@ -12,6 +12,10 @@ judge: importing a name the database already has (labelled, fitted or imported) 
 refused, naming the clashes, unless `prefix` makes the names distinct or `replace` says
 that the imported weights replace that judge's fits. A file that breaks the format stops
 the import with the file and line named, and nothing is written.
+
+The files hold the paper's 29 properties, so imports are `property_set = 'paper'` and
+export writes only 'paper' fits (other sets have other columns); the group 'All' is the
+file key 'all' (`model_all_fitted_paras.jsonl`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from . import db as dbmod
-from .properties import N_PROPERTIES, PROPERTY_NAMES, QUERY_GROUP_BY_NAME, group_file_key, group_from_file_key
+from .properties import (N_PROPERTIES, PAPER_SET, PROPERTY_NAMES, QUERY_GROUP_BY_NAME, group_file_key,
+                         group_from_file_key)
 
 FIT_SOURCE = "fit"  # fits.source of our own fits (as in fitting)
 FILE_RE = re.compile(r"^model_(.+)_fitted_paras\.jsonl$")
@@ -221,13 +226,14 @@ def import_fits(path: str | os.PathLike, db=None, *, prefix: str = "", replace: 
                 f"{' ...' if len(clashes) > 8 else ''}; use --prefix to import them under other names, "
                 "or --replace to replace their fits with the imported ones")
         report.replaced = clashes
-        con.execute("DELETE FROM fits WHERE list_contains(?, judge)", [judges])
-        con.execute("DELETE FROM fit_runs WHERE list_contains(?, judge)", [judges])
-        con.execute("INSERT INTO fits (judge, group_name, property, weight, source) "
-                    "SELECT judge, group_name, property, weight, ? FROM fits_t", [source])
-        con.execute("INSERT INTO fit_runs (judge, group_name, group_kind, status, method, note, position) "
-                    "SELECT judge, group_name, group_kind, 'imported', ?, note, position FROM runs_t",
-                    [IMPORT_METHOD])
+        # only the paper set is replaced: a labelled judge's style fits stay valid
+        con.execute("DELETE FROM fits WHERE list_contains(?, judge) AND property_set = ?", [judges, PAPER_SET])
+        con.execute("DELETE FROM fit_runs WHERE list_contains(?, judge) AND property_set = ?", [judges, PAPER_SET])
+        con.execute("INSERT INTO fits (judge, group_name, property_set, property, weight, source) "
+                    "SELECT judge, group_name, ?, property, weight, ? FROM fits_t", [PAPER_SET, source])
+        con.execute("INSERT INTO fit_runs (judge, group_name, property_set, group_kind, status, method, note, "
+                    "position) SELECT judge, group_name, ?, group_kind, 'imported', ?, note, position FROM runs_t",
+                    [PAPER_SET, IMPORT_METHOD])
         _upsert_judges(con, judges, prefix, source)
         con.execute(
             "INSERT INTO sources (source, kind, location, fingerprint, generated) VALUES (?, ?, ?, ?, FALSE) "
@@ -252,8 +258,8 @@ def _upsert_judges(con, judges: list[str], prefix: str, source: str) -> None:
 
 
 def _export_rows(con, sources: list[str] | None, judges: list[str] | None):
-    """(group_name, judge, weights in property order), in each file's order."""
-    where, params = [], []
+    """(group_name, judge, weights in property order) of 'paper' fits, in each file's order."""
+    where, params = ["f.property_set = ?"], [PAPER_SET]
     if sources is not None:
         where.append("list_contains(?, f.source)")
         params.append(sources)
@@ -264,9 +270,9 @@ def _export_rows(con, sources: list[str] | None, judges: list[str] | None):
         SELECT f.group_name, f.judge, list(f.weight ORDER BY p.property_index) AS weights
         FROM fits f
         JOIN properties p USING (property)
-        LEFT JOIN fit_runs r USING (judge, group_name)
-        LEFT JOIN judges j USING (judge)
-        {'WHERE ' + ' AND '.join(where) if where else ''}
+        LEFT JOIN fit_runs r ON r.judge = f.judge AND r.group_name = f.group_name AND r.property_set = f.property_set
+        LEFT JOIN judges j ON j.judge = f.judge
+        WHERE {' AND '.join(where)}
         GROUP BY f.group_name, f.judge, r.position, j.kind
         HAVING count(*) = {N_PROPERTIES}
         ORDER BY f.group_name, r.position NULLS LAST, (j.kind = 'human') DESC NULLS LAST, f.judge

@@ -10,6 +10,12 @@ crunched (the app keeps reading during a fit):
 
 A judge with fewer than `min_labels` labels in a group is not fitted there: it gets a
 'skipped' row in `fit_runs` saying why, and no weights.
+
+Property sets (`properties.PROPERTY_SETS`): X's columns are the set's properties, and a
+set uses the pairs that have a feature row for every one of them: `paper` the usable
+annotated pairs, `style` every pair, `paper+style` the pairs that have both, `custom`
+the pairs rated on every custom property. Rows in `fits` / `fit_runs` carry the set, and
+a refit replaces only the rows of its own set.
 """
 
 from __future__ import annotations
@@ -21,9 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from . import bayes
+from . import bayes, heldout
 from . import db as dbmod
-from .properties import N_PROPERTIES, PROPERTY_NAMES
+from .properties import CUSTOM_SET, PAPER_SET, PROPERTY_NAMES, PROPERTY_SETS, SET_PARTS, STYLE_SET, set_names
 
 MIN_LABELS = 30
 ACCURACY_FOLDS = 5      # k of the held-out accuracy when the weights are not k-fold averaged
@@ -48,6 +54,7 @@ class GroupData:
     Y: np.ndarray                 # (J, n) 1 where the judge preferred response 1
     mask: np.ndarray              # (J, n) the judge labelled the pair
     judges: list[str]
+    properties: list[str] = field(default_factory=lambda: list(PROPERTY_NAMES))  # X's columns
 
 
 @dataclass
@@ -60,6 +67,9 @@ class RunRow:
     accuracy: float | None = None
     note: str | None = None
     folds: int | None = None      # fold fits averaged: k capped at the group's pairs (1 = one fit)
+    log_loss: float | None = None          # held-out metrics (pipeline/heldout.py)
+    auc: float | None = None
+    calibration_error: float | None = None
 
 
 @dataclass
@@ -70,6 +80,8 @@ class FitReport:
     min_labels: int
     runs: list[RunRow] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    property_set: str = PAPER_SET
+    backfilled: int = 0           # pairs that got their style rows first
 
     @property
     def fitted(self) -> int:
@@ -81,9 +93,27 @@ class FitReport:
 
     def summary(self) -> str:
         how = f"{self.folds}-fold averaged" if self.folds else "one fit per judge x group"
-        return (f"fitted {self.fitted} judge x group models ({how}), skipped {len(self.skipped)} "
-                f"(under {self.min_labels} labels); {len(self.judges)} judges, {len(self.groups)} groups, "
-                f"in {self.seconds.get('total', 0):.1f} s")
+        return (f"fitted {self.fitted} judge x group models ({how}, properties: {self.property_set}), "
+                f"skipped {len(self.skipped)} (under {self.min_labels} labels); {len(self.judges)} judges, "
+                f"{len(self.groups)} groups, in {self.seconds.get('total', 0):.1f} s")
+
+    def accuracy_line(self, limit: int = 8) -> str | None:
+        """How much of each judge's choices the set explains: held-out accuracy in 'All'
+        (else the mean over its fitted groups), e.g. 'style alone explains ...'."""
+        by_judge: dict[str, list[float]] = {}
+        in_all: dict[str, float] = {}
+        for r in self.runs:
+            if r.status == "fitted" and r.accuracy is not None and np.isfinite(r.accuracy):
+                by_judge.setdefault(r.judge, []).append(r.accuracy)
+                if r.group_kind == "all":
+                    in_all[r.judge] = r.accuracy
+        if not by_judge:
+            return None
+        acc = {j: in_all.get(j, float(np.mean(v))) for j, v in by_judge.items()}
+        shown = ", ".join(f"{j} {a:.0%}" for j, a in list(acc.items())[:limit])
+        more = f", ... ({len(acc) - limit} more in fit_runs)" if len(acc) > limit else ""
+        where = "group All" if in_all else "mean over groups"
+        return f"held-out accuracy with the {self.property_set} properties ({where}; 50% = chance): {shown}{more}"
 
 
 # ------------------------------------------------------------------------------ read
@@ -103,20 +133,34 @@ def _pick(requested: Sequence[str] | None, available: list[str], what: str, hint
     return list(dict.fromkeys(requested))
 
 
-def _feature_matrix(con) -> tuple[np.ndarray, np.ndarray]:
-    """(pair ids, X) for every usable pair, columns in the paper's property order."""
-    rows = con.execute("""
-        SELECT f.pair_id, p.property_index, f.value
-        FROM features f JOIN properties p USING (property)
-    """).fetchnumpy()
-    ids = np.unique(rows["pair_id"])
-    X = np.zeros((len(ids), N_PROPERTIES))
-    X[np.searchsorted(ids, rows["pair_id"]), rows["property_index"]] = rows["value"]
-    return ids, X
+def set_properties(con, property_set: str) -> list[str]:
+    """X's columns for a property set: built-in names in registry order; `custom` from the
+    `properties` table (written by `rate`) in its property_index order."""
+    if property_set not in PROPERTY_SETS:
+        raise FitError(f"unknown property set {property_set!r} (known: {', '.join(PROPERTY_SETS)})")
+    if CUSTOM_SET not in SET_PARTS[property_set]:
+        return set_names(property_set)
+    names = [r[0] for r in con.execute("SELECT property FROM properties WHERE property_set = ? "
+                                       "ORDER BY property_index", [CUSTOM_SET]).fetchall()]
+    if not names:
+        raise FitError("no custom properties are defined: rate some first (see the README, custom properties)")
+    return names
+
+
+def _feature_matrix(con, properties: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(pair ids, X) for every pair that has all the given properties, columns in that order."""
+    cols = pa.table({"property": pa.array(properties, pa.string()),  # noqa: F841 - read by DuckDB below
+                     "col": pa.array(range(len(properties)), pa.int32())})
+    rows = con.execute("SELECT f.pair_id, c.col, f.value FROM features f JOIN cols c USING (property)").fetchnumpy()
+    ids, inverse = np.unique(rows["pair_id"], return_inverse=True)
+    X = np.zeros((len(ids), len(properties)))
+    X[inverse, rows["col"]] = rows["value"]
+    complete = np.bincount(inverse, minlength=len(ids)) == len(properties)  # (pair, property) is a key
+    return ids[complete], X[complete]
 
 
 def _group_data(con, ids: np.ndarray, X: np.ndarray, judges: list[str],
-                groups: list[tuple[str, str]]) -> list[GroupData]:
+                groups: list[tuple[str, str]], properties: list[str]) -> list[GroupData]:
     members = con.execute("SELECT group_name, pair_id FROM pair_groups").fetchnumpy()
     labels = con.execute("SELECT judge, pair_id, preferred FROM labels WHERE list_contains(?, judge)",
                          [judges]).fetchnumpy()
@@ -134,14 +178,15 @@ def _group_data(con, ids: np.ndarray, X: np.ndarray, judges: list[str],
         pids = members["pair_id"][members["group_name"] == name]
         cols = np.searchsorted(ids, pids[np.isin(pids, ids)])
         cols.sort()
-        out.append(GroupData(name, kind, X[cols], Y[:, cols], M[:, cols], judges))
+        out.append(GroupData(name, kind, X[cols], Y[:, cols], M[:, cols], judges, properties))
     return out
 
 
-def read_inputs(db=None, *, judges: Sequence[str] | None = None,
-                groups: Sequence[str] | None = None) -> list[GroupData]:
+def read_inputs(db=None, *, judges: Sequence[str] | None = None, groups: Sequence[str] | None = None,
+                property_set: str = PAPER_SET) -> list[GroupData]:
     """Everything a fit needs, read with one short read-only connection."""
     with dbmod.reading(db) as con:
+        properties = set_properties(con, property_set)
         labelled = _labelled_judges(con)
         imported = {r[0] for r in con.execute("SELECT DISTINCT judge FROM fits WHERE source <> ?",
                                               [FIT_SOURCE]).fetchall()}
@@ -154,8 +199,8 @@ def read_inputs(db=None, *, judges: Sequence[str] | None = None,
         kinds = dict(con.execute(
             "SELECT group_name, min(group_kind) FROM pair_groups GROUP BY group_name").fetchall())
         names = _pick(groups, sorted(kinds, key=lambda g: (kinds[g] != "scenario", g)), "group")
-        ids, X = _feature_matrix(con)
-        return _group_data(con, ids, X, judges, [(g, kinds[g]) for g in names])
+        ids, X = _feature_matrix(con, properties)
+        return _group_data(con, ids, X, judges, [(g, kinds[g]) for g in names], properties)
 
 
 # ---------------------------------------------------------------------------- compute
@@ -182,13 +227,13 @@ def _problem(group: GroupData, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _fit_batch(problems, folds: int | None, seed: int):
-    """Posterior summaries and held-out accuracies for a list of (X, Y, mask)."""
+    """Posterior summaries and held-out metrics (heldout.HeldOut) for a list of (X, Y, mask)."""
     if folds:
-        results = [bayes.fit_kfold(X, Y, M, k=folds, seed=seed, method=METHOD) for X, Y, M in problems]
+        results = [heldout.fit_kfold_scored(X, Y, M, k=folds, seed=seed, method=METHOD) for X, Y, M in problems]
         return [r[0] for r in results], [r[1] for r in results]
     summaries = bayes.fit_many(problems, seed=seed, method=METHOD)
-    accs = [bayes.heldout_accuracy(X, Y, M, k=ACCURACY_FOLDS, seed=seed, method=METHOD) for X, Y, M in problems]
-    return summaries, accs
+    scores = [heldout.heldout_scores(X, Y, M, k=ACCURACY_FOLDS, seed=seed, method=METHOD) for X, Y, M in problems]
+    return summaries, scores
 
 
 def compute(groups: list[GroupData], *, folds: int | None = None, min_labels: int = MIN_LABELS,
@@ -208,30 +253,32 @@ def compute(groups: list[GroupData], *, folds: int | None = None, min_labels: in
     _tick(progress, done, total)
     for start in range(0, len(pending), GROUPS_PER_BATCH):
         batch = pending[start:start + GROUPS_PER_BATCH]
-        summaries, accs = _fit_batch([p for _, _, p in batch], folds, seed)
-        for (g, judges, (X, _, mask)), summ, acc in zip(batch, summaries, accs):
-            k = min(folds, len(X)) if folds else None  # bayes.fit_kfold caps k the same way
-            runs += [RunRow(j, g.name, g.kind, "fitted", int(n), float(a), note=_note(k), folds=k or 1)
-                     for j, n, a in zip(judges, mask.sum(1), acc)]
-            fits.append(_fit_rows(g.name, judges, summ))
+        summaries, scores = _fit_batch([p for _, _, p in batch], folds, seed)
+        for (g, judges, (X, _, mask)), summ, score in zip(batch, summaries, scores):
+            k = min(folds, len(X)) if folds else None  # heldout.fit_kfold caps k the same way
+            runs += [RunRow(j, g.name, g.kind, "fitted", int(n), note=_note(k), folds=k or 1, **score.row(i))
+                     for i, (j, n) in enumerate(zip(judges, mask.sum(1)))]
+            fits.append(_fit_rows(g.name, judges, summ, g.properties))
             done += len(judges)
         _tick(progress, done, total)
-    return runs, pa.concat_tables(fits) if fits else _fit_rows("", [], None)
+    return runs, pa.concat_tables(fits) if fits else _fit_rows("", [], None, [])
 
 
 def _note(folds: int | None) -> str:
     k = folds or ACCURACY_FOLDS
-    return f"accuracy: held-out, {k}-fold" + (f"; weights averaged over {folds} fold fits" if folds else "")
+    return (f"accuracy, log loss, AUC, calibration: held-out, {k}-fold"
+            + (f"; weights averaged over {folds} fold fits" if folds else ""))
 
 
-def _fit_rows(group_name: str, judges: list[str], s) -> pa.Table:
+def _fit_rows(group_name: str, judges: list[str], s, properties: list[str]) -> pa.Table:
     """One row per judge x property, columns as in the fits table."""
-    n = len(judges) * N_PROPERTIES
+    P = len(properties)
+    n = len(judges) * P
     empty = np.zeros(n)
     return pa.table({
-        "judge": pa.array(np.repeat(judges, N_PROPERTIES).tolist(), pa.string()),
+        "judge": pa.array(np.repeat(judges, P).tolist(), pa.string()),
         "group_name": pa.array([group_name] * n, pa.string()),
-        "property": pa.array(PROPERTY_NAMES * len(judges), pa.string()),
+        "property": pa.array(list(properties) * len(judges), pa.string()),
         **{col: pa.array(np.ravel(getattr(s, attr)) if s is not None else empty, pa.float64())
            for col, attr in [("weight", "mean"), ("sd", "sd"), ("ci_low", "ci_low"), ("ci_high", "ci_high")]},
     })
@@ -246,31 +293,34 @@ def _tick(progress: Progress | None, done: int, total: int) -> None:
 
 
 def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
-                  groups: list[str] | None) -> None:
-    """Replace the fitted judges' rows (in the chosen groups, or all) in one transaction."""
+                  groups: list[str] | None, property_set: str = PAPER_SET) -> None:
+    """Replace the fitted judges' rows of this property set (in the chosen groups, or all)
+    in one transaction."""
     if not judges:
         return
+    metrics = ("accuracy", "log_loss", "auc", "calibration_error")
     runs_t = pa.table({  # noqa: F841 - read by DuckDB below
         "judge": pa.array([r.judge for r in runs], pa.string()),
         "group_name": pa.array([r.group_name for r in runs], pa.string()),
         "group_kind": pa.array([r.group_kind for r in runs], pa.string()),
         "status": pa.array([r.status for r in runs], pa.string()),
         "n_pairs": pa.array([r.n_pairs for r in runs], pa.int32()),
-        "accuracy": pa.array([r.accuracy for r in runs], pa.float64()),
+        **{m: pa.array([getattr(r, m) for r in runs], pa.float64()) for m in metrics},
         "note": pa.array([r.note for r in runs], pa.string()),
         "folds": pa.array([r.folds for r in runs], pa.int32())})
     fits_t = fits  # noqa: F841 - read by DuckDB below
-    where = "list_contains(?, judge)" + (" AND list_contains(?, group_name)" if groups else "")
-    params = [judges] + ([groups] if groups else [])
+    where = "property_set = ? AND list_contains(?, judge)" + (" AND list_contains(?, group_name)" if groups else "")
+    params = [property_set, judges] + ([groups] if groups else [])
     with dbmod.writing(db) as con:
         con.execute(f"DELETE FROM fits WHERE {where}", params)
         con.execute(f"DELETE FROM fit_runs WHERE {where}", params)
-        con.execute("INSERT INTO fits (judge, group_name, property, weight, sd, ci_low, ci_high, source) "
-                    "SELECT judge, group_name, property, weight, sd, ci_low, ci_high, ? FROM fits_t",
-                    [FIT_SOURCE])
-        con.execute("INSERT INTO fit_runs (judge, group_name, group_kind, status, n_pairs, accuracy, method, "
-                    "folds, note) SELECT judge, group_name, group_kind, status, n_pairs, accuracy, "
-                    "CASE WHEN status = 'fitted' THEN ? END, folds, note FROM runs_t", [METHOD])
+        con.execute("INSERT INTO fits (judge, group_name, property_set, property, weight, sd, ci_low, ci_high, "
+                    "source) SELECT judge, group_name, ?, property, weight, sd, ci_low, ci_high, ? FROM fits_t",
+                    [property_set, FIT_SOURCE])
+        con.execute(f"INSERT INTO fit_runs (judge, group_name, property_set, group_kind, status, n_pairs, "
+                    f"{', '.join(metrics)}, method, folds, note) SELECT judge, group_name, ?, group_kind, status, "
+                    f"n_pairs, {', '.join(metrics)}, CASE WHEN status = 'fitted' THEN ? END, folds, note FROM runs_t",
+                    [property_set, METHOD])
 
 
 # ------------------------------------------------------------------------------- all
@@ -278,30 +328,43 @@ def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
 
 def fit_database(db=None, *, judges: Sequence[str] | None = None, groups: Sequence[str] | None = None,
                  folds: int | None = None, min_labels: int = MIN_LABELS, seed: int = 0,
-                 progress: Progress | None = None) -> FitReport:
-    """Fit every (or the chosen) judge x group and store the posterior summaries.
+                 progress: Progress | None = None, property_set: str = PAPER_SET) -> FitReport:
+    """Fit every (or the chosen) judge x group on a property set and store the posterior summaries.
 
     `folds=K` averages the posterior over K training splits, as the original's option
     does; otherwise one fit on all of a group's pairs. Only the chosen judges' rows (in
-    the chosen groups) are replaced: adding a judge and fitting it leaves the others be.
+    the chosen groups, of this property set) are replaced: adding a judge and fitting it
+    leaves the others be. A style set first computes the style rows of pairs stored
+    without them (`style.backfill`).
     """
     if folds is not None and folds < 1:
         raise FitError(f"--folds must be at least 2 (or 1 for one fit on all pairs), got {folds}")
     folds = folds if folds and folds > 1 else None
     if min_labels < 1:
         raise FitError(f"--min-labels must be at least 1, got {min_labels}")
+    if property_set not in PROPERTY_SETS:
+        raise FitError(f"unknown property set {property_set!r} (known: {', '.join(PROPERTY_SETS)})")
     t0 = time.perf_counter()
-    data = read_inputs(db, judges=judges, groups=groups)
+    data = read_inputs(db, judges=judges, groups=groups, property_set=property_set)  # checks names first
+    backfilled = 0
+    if STYLE_SET in SET_PARTS[property_set]:
+        from . import style
+
+        backfilled = style.backfill(db)
+        if backfilled:
+            data = read_inputs(db, judges=judges, groups=groups, property_set=property_set)
     t1 = time.perf_counter()
     runs, fits = compute(data, folds=folds, min_labels=min_labels, seed=seed, progress=progress)
     t2 = time.perf_counter()
     fitted_judges = data[0].judges if data else list(judges or [])
-    write_results(db, runs, fits, judges=fitted_judges, groups=list(groups) if groups else None)
+    write_results(db, runs, fits, judges=fitted_judges, groups=list(groups) if groups else None,
+                  property_set=property_set)
     t3 = time.perf_counter()
-    report = FitReport(fitted_judges, [g.name for g in data], folds, min_labels, runs)
+    report = FitReport(fitted_judges, [g.name for g in data], folds, min_labels, runs, property_set=property_set,
+                       backfilled=backfilled)
     report.seconds = {"read": t1 - t0, "fit": t2 - t1, "write": t3 - t2, "total": t3 - t0}
     return report
 
 
 __all__ = ["FitError", "FitReport", "GroupData", "RunRow", "compute", "fit_database", "read_inputs",
-           "write_results", "MIN_LABELS"]
+           "set_properties", "write_results", "MIN_LABELS"]

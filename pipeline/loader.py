@@ -4,12 +4,16 @@ The same path serves the release, the generated demo and freshly annotated pairs
 record is checked (`records.parse_record`), turned into rows of the tidy tables, and its
 features computed (`features.pair_features`). A record that breaks the format stops the
 load and nothing of it stays. A pair already in the database (same query and responses)
-is not stored again; only labels it did not have are added.
+is not stored again; only labels it did not have are added, and a stored raw pair (one
+loaded without annotations, `annotated = FALSE`) gets the record's annotations in place.
+Every new pair joins the group 'All' and gets its style features (`pipeline.style`).
+Raw labelled pairs in other formats (`pipeline.formats`) are stored by `pipeline.raw_pairs`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +28,7 @@ from .properties import BASIC, PROPERTY_NAMES, QUERY_GROUPS
 from .records import Pair, RecordError, parse_record
 
 CHUNK = 5000  # pairs per insert: bounds memory on large files
+ALL_GROUP = ("All", "all")  # every pair's group, so pairs without scenario groups can be fitted
 
 
 @dataclass
@@ -38,12 +43,20 @@ class LoadReport:
     judges: list[str] = field(default_factory=list)
     seconds: float = 0.0
     already_loaded: bool = False
+    format: str = "release"
+    annotated_in_place: int = 0         # stored raw pairs that got this source's annotations
+    skipped: list[str] = field(default_factory=list)  # one line per reason rows or votes were left out
 
     def summary(self) -> str:
         if self.already_loaded:
             return f"{self.source}: already loaded, nothing changed"
+        if self.format != "release":
+            return (f"{self.source} ({self.format}): {self.records} rows, {self.new_pairs} new raw pairs, "
+                    f"{self.existing_pairs} already present, {self.new_labels} new labels from "
+                    f"{len(self.judges)} judges, in {self.seconds:.1f} s")
+        filled = f", {self.annotated_in_place} stored raw pairs annotated" if self.annotated_in_place else ""
         return (f"{self.source}: {self.records} records, {self.new_pairs} new pairs "
-                f"({self.usable_pairs} usable for fitting), {self.existing_pairs} already present, "
+                f"({self.usable_pairs} usable for fitting), {self.existing_pairs} already present{filled}, "
                 f"{self.new_labels} new labels from {len(self.judges)} judges, in {self.seconds:.1f} s")
 
 
@@ -87,6 +100,8 @@ class _Rows:
         "query_specific": ["pair_id", "response", "property", "item_index", "description", "label", "score"],
         "features": ["pair_id", "property", "value"],
         "pair_groups": ["pair_id", "group_name", "group_kind"],
+        "pair_updates": ["pair_id", "scenario_auto_j", "scenario_group", "num_words_1", "num_words_2",
+                         "reference", "usable"],
     }
 
     def __init__(self):
@@ -108,8 +123,11 @@ class _Rows:
                 continue
             arrow = pa.table(cols)  # noqa: F841 - read by DuckDB below
             names = ", ".join(cols)
-            if table == "labels":
-                con.execute(f"INSERT INTO labels ({names}) SELECT {names} FROM arrow ON CONFLICT DO NOTHING")
+            if table in ("labels", "pair_groups"):  # a repeated label, or 'All' of a raw pair annotated now
+                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM arrow ON CONFLICT DO NOTHING")
+            elif table == "pair_updates":
+                sets = ", ".join(f"{c} = arrow.{c}" for c in cols if c != "pair_id")
+                con.execute(f"UPDATE pairs SET annotated = TRUE, {sets} FROM arrow WHERE pairs.pair_id = arrow.pair_id")
             else:
                 con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM arrow")
         self.__init__()
@@ -124,6 +142,19 @@ def _add_pair(rows: _Rows, pid: int, pair: Pair, source: str, key: str) -> bool:
     rows.add("pairs", pid, source, pair.position, pair.source_id, key, pair.query, pair.scenario_auto_j,
              pair.scenario_group, pair.r1.model, pair.r2.model, pair.r1.content, pair.r2.content,
              pair.r1.num_words, pair.r2.num_words, pair.reference, ok)
+    rows.add("pair_groups", pid, *ALL_GROUP)
+    return _add_annotations(rows, pid, pair, ok)
+
+
+def _fill_raw_pair(rows: _Rows, pid: int, pair: Pair) -> bool:
+    """A stored raw pair gets the record's annotations; its texts, models and source stay."""
+    ok = usable(pair)
+    rows.add("pair_updates", pid, pair.scenario_auto_j, pair.scenario_group, pair.r1.num_words,
+             pair.r2.num_words, pair.reference, ok)
+    return _add_annotations(rows, pid, pair, ok)
+
+
+def _add_annotations(rows: _Rows, pid: int, pair: Pair, ok: bool) -> bool:
     rows.add("query_facts", pid, pair.clear_intent, pair.express_feelings,
              len(pair.constraints), len(pair.stances), len(pair.mistakes))
     for kind, items in (("constraint", pair.constraints), ("stance", pair.stances), ("mistake", pair.mistakes)):
@@ -188,6 +219,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
             return
         labels_before = _count_labels(con)
         known = dict(con.execute("SELECT pair_key, pair_id FROM pairs").fetchall())
+        raw = {r[0] for r in con.execute("SELECT pair_id FROM pairs WHERE NOT annotated").fetchall()}
         empty = not known
         offset = con.execute("SELECT coalesce(max(pair_id) + 1, 0) FROM pairs").fetchone()[0]
         judges: set[str] = set()
@@ -202,6 +234,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                 break
             if use_ids is None:  # decided once, on the first chunk
                 use_ids = empty and _first_ids_usable(buffer)
+            new_texts: list[tuple[int, str, str]] = []
             for rec in buffer:
                 pair = parse_record(rec, position)
                 position += 1
@@ -212,15 +245,21 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                         report.duplicates_in_source += 1
                     else:
                         report.existing_pairs += 1
+                    if pid in raw:  # loaded earlier without annotations: annotate it in place
+                        raw.discard(pid)
+                        report.annotated_in_place += 1
+                        report.usable_pairs += _fill_raw_pair(rows, pid, pair)
                 else:
                     pid = _own_id(rec, pair, taken) if use_ids else offset + pair.position
                     known[key] = pid
                     taken.add(pid)
                     report.new_pairs += 1
                     report.usable_pairs += _add_pair(rows, pid, pair, source, key)
+                    new_texts.append((pid, pair.r1.content, pair.r2.content))
                 rows.add_many("labels", len(pair.labels), pid, list(pair.labels), list(pair.labels.values()), None)
                 judges.update(pair.labels)
             rows.flush(con)
+            add_style_features(con, new_texts)
         report.records = position
         if position == 0:
             raise sources.SourceError(f"{source}: no records")
@@ -235,6 +274,36 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
             con.execute("INSERT INTO judges (judge, kind, source) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                         [judge, kinds.get(judge, "human" if judge.startswith("human") else "llm"), source])
         report.judges = sorted(judges)
+        refresh_custom_groups(con)
+
+
+def _present(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def add_style_features(con, texts) -> None:
+    """The style features (`pipeline.style`) of newly stored pairs: a polars frame, or rows, of
+    (pair_id, response_1, response_2)."""
+    if len(texts) == 0 or not _present("pipeline.style"):
+        return
+    import polars as pl
+
+    from . import style
+
+    # polars: the style properties are vectorised string expressions over a whole chunk's texts,
+    # and DuckDB reads the frame they return through Arrow without a copy.
+    frame = texts if isinstance(texts, pl.DataFrame) else pl.DataFrame(
+        texts, schema={"pair_id": pl.Int64, "response_1": pl.String, "response_2": pl.String}, orient="row")
+    feats = style.style_features(frame).select("pair_id", "property", "value").to_arrow()  # noqa: F841
+    con.execute("INSERT INTO features (pair_id, property, value) SELECT pair_id, property, value FROM feats")
+
+
+def refresh_custom_groups(con) -> None:
+    """Custom groups are conditions on the pairs: re-evaluated after every load (`pipeline.groups`)."""
+    if _present("pipeline.groups"):
+        from . import groups
+
+        groups.refresh(con)
 
 
 def _count_labels(con) -> int:
@@ -242,11 +311,29 @@ def _count_labels(con) -> int:
 
 
 def load_source(source: str, *, db=None, name: str | None = None, kind: str = "release",
-                generated: bool = False) -> LoadReport:
-    """Load a local .json/.jsonl/.parquet file or folder, or hf:OWNER/NAME."""
-    display, files = sources.resolve(source)
-    return load_records(sources.iter_records(files), source=name or display, kind=kind, location=source,
-                        fingerprint=sources.fingerprint(files), generated=generated, db=db)
+                generated: bool = False, format: str | None = None, options=None) -> LoadReport:
+    """Load a local .json/.jsonl/.parquet/.csv file or folder, or hf:OWNER/NAME: released-format
+    records, or raw labelled pairs in any format of `pipeline.formats` (detected from the content
+    of the first file unless `format` names one; `options` is a `formats.Options`)."""
+    from . import formats
+
+    options = options or formats.Options()
+    display, files = formats.resolve(source)
+    forced_generic = format is None and (options.columns or options.attribute_columns)
+    table = formats.open_table(files[0])
+    module = formats.detect_table(table, options, forced="generic" if forced_generic else format)
+    if module.NAME == "release":
+        if options != formats.Options():
+            raise sources.SourceError(f"{source}: --judge, --multi-turn and column options are for raw pairs; "
+                                      "released-format records name their judges")
+        return load_records(sources.iter_records(files), source=name or display, kind=kind, location=source,
+                            fingerprint=sources.fingerprint(files), generated=generated, db=db)
+    from .raw_pairs import load_reading
+
+    reading = formats.Reading(module.NAME, files, options)
+    # The options change what is read, so they are part of what makes a reload a repeat.
+    fp = hashlib.sha256(f"{sources.fingerprint(files)}|{module.NAME}|{options.key()}".encode()).hexdigest()
+    return load_reading(reading, source=name or display, location=source, fingerprint=fp, db=db)
 
 
 __all__ = ["LoadReport", "load_records", "load_source", "pair_key", "pair_group_rows"]

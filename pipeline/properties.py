@@ -84,6 +84,61 @@ BASIC_KEYS: dict[str, str] = {p.source_key: p.name for p in BASIC}
 
 assert N_PROPERTIES == 29
 
+# ------------------------------------------------------------------ property sets
+# A property set is what one fit explains the choices with. `paper`: the 29 above (pairs
+# with the paper's annotations and applicable error checks); `style`: counted from the
+# texts (pipeline/style.py, every pair); `custom`: LLM-rated from a TOML file, defined in
+# the database (`properties WHERE property_set = 'custom'`); `paper+style`: both, on the
+# pairs that have both. Names are unique across sets, so `features` needs no set column.
+PAPER_SET, STYLE_SET, CUSTOM_SET, UNION_SET = "paper", "style", "custom", "paper+style"
+PROPERTY_SETS: tuple[str, ...] = (PAPER_SET, STYLE_SET, UNION_SET, CUSTOM_SET)
+STORED_SETS: tuple[str, ...] = (PAPER_SET, STYLE_SET, CUSTOM_SET)  # sets with rows of their own in `properties`
+SET_PARTS: dict[str, tuple[str, ...]] = {PAPER_SET: (PAPER_SET,), STYLE_SET: (STYLE_SET,),
+                                         CUSTOM_SET: (CUSTOM_SET,), UNION_SET: (PAPER_SET, STYLE_SET)}
+
+_KIND_RULES = {
+    "basic": "sign(r1 - r2) of the 0..3 ratings (SPEC 4a)",
+    "error": "+1 when response 2 has more errors of this severity, -1 when fewer (SPEC 4b)",
+    "query-specific": "sign(mean1 - mean2) when the query meets the prerequisite, else 0 (SPEC 4c)",
+    "length": "sign of the word-count difference when clearly different (SPEC 4d)",
+}
+_RULE_EXCEPTIONS = {
+    "relevant": "+1 if r1 > 0 and r2 == 0, -1 if the reverse, else 0 (SPEC 4a)",
+    "non-repetitive": "-sign(r1 - r2) of the 'repetitive' rating (SPEC 4a)",
+}
+
+
+def paper_rule(p: Property) -> str:
+    """One line: how the feature of a paper property is computed from the annotations."""
+    return _RULE_EXCEPTIONS.get(p.name) or _KIND_RULES[p.kind]
+
+
+def set_names(property_set: str) -> list[str]:
+    """The property names of a built-in set in column order (custom sets live in the database)."""
+    from .style import STYLE_NAMES
+
+    if property_set not in PROPERTY_SETS:
+        raise ValueError(f"unknown property set {property_set!r} (known: {', '.join(PROPERTY_SETS)})")
+    names: list[str] = []
+    for part in SET_PARTS[property_set]:
+        if part == CUSTOM_SET:
+            raise ValueError("the custom set is defined in the database: read properties WHERE property_set = 'custom'")
+        names += PROPERTY_NAMES if part == PAPER_SET else STYLE_NAMES
+    return names
+
+
+def registry_rows() -> list[tuple[str, int, str, str, str, str, str]]:
+    """(property_set, property_index, property, kind, source_key, description, rule) of the
+    built-in sets, for the `properties` table (custom rows are written by `rate`)."""
+    from .style import STYLE_PROPERTIES
+
+    rows = [(PAPER_SET, p.index, p.name, p.kind, p.source_key, p.description, paper_rule(p)) for p in PROPERTIES]
+    rows += [(STYLE_SET, i, p.name, "style", p.source_key, p.description, p.rule)
+             for i, p in enumerate(STYLE_PROPERTIES)]
+    names = [r[2] for r in rows]
+    assert len(names) == len(set(names)), "property names must be unique across sets"
+    return rows
+
 
 @dataclass(frozen=True)
 class QueryGroup:
@@ -109,14 +164,23 @@ SCENARIO_GROUPS: list[str] = [
 ]
 
 
+# Every pair is in 'All' (group_kind 'all'), so data without scenario groups can be fitted;
+# the original's files call it 'all'. It is not part of the similarity's 'Overall'.
+ALL_GROUP, ALL_KIND, ALL_FILE_KEY = "All", "all", "all"
+
+
 def group_file_key(group_name: str) -> str:
     """The key the original project uses in file names for a group."""
+    if group_name == ALL_GROUP:
+        return ALL_FILE_KEY
     g = QUERY_GROUP_BY_NAME.get(group_name)
     return g.key if g else group_name
 
 
 def group_from_file_key(key: str) -> tuple[str, str]:
     """(group_name, group_kind) for a key from a fitted_paras file name."""
+    if key == ALL_FILE_KEY:
+        return ALL_GROUP, ALL_KIND
     g = QUERY_GROUP_BY_KEY.get(key)
     if g:
         return g.name, "query-specific"

@@ -1,11 +1,13 @@
-"""Read-outs of the fitted weights (SPEC section 6): preference probability, judge
-similarity, per-pair SHAP. The app and scripts call these; the first two also exist as
-SQL views (`preference_probability`, `judge_similarity`) for ad-hoc queries.
+"""Read-outs of fitted weights (SPEC section 6), as pure functions of numbers: preference
+probability, judge similarity, per-pair SHAP values. No database here: the queries in
+`pipeline.queries` read the weights and features and call these. The first two also
+exist as SQL views (`preference_probability`, `judge_similarity`) for ad-hoc queries.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -13,10 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from . import db as dbmod
-from .properties import N_PROPERTIES, PROPERTY_NAMES
+from .properties import PROPERTY_NAMES
 
-OVERALL = "Overall"
+OVERALL = "Overall"          # the similarity averaged over the scenario groups
 METHODS = ("pearson", "spearman")
 EXACT_MAX_DIFFERING = 14     # up to this many differing properties: exact Shapley (2^k coalitions, < 0.2 s)
 SAMPLED_COALITIONS = 2 ** 14  # beyond: this many sampled coalitions (values within ~1e-3, about 1 s)
@@ -30,86 +31,39 @@ def probability(weight):
     return 100 * expit(weight)
 
 
-def preference_probability(db=None, *, judges=None, groups=None) -> pd.DataFrame:
-    """The `preference_probability` view, optionally for some judges and groups."""
-    sql = "SELECT * FROM preference_probability WHERE 1 = 1"
-    params = []
-    for col, values in (("judge", judges), ("group_name", groups)):
-        if values:
-            sql += f" AND list_contains(?, {col})"
-            params.append(list(values))
-    with dbmod.reading(db) as con:
-        return con.execute(sql + " ORDER BY judge, group_name, property_index", params).df()
-
-
 # ------------------------------------------------------------------- similarity
 
 
-def scenario_groups(con) -> list[str]:
-    """Groups that count towards Overall: kind 'scenario' (as the judge_similarity view decides)."""
-    rows = con.execute("""
-        SELECT group_name FROM (
-            SELECT group_name, group_kind FROM fit_runs WHERE group_kind IS NOT NULL
-            UNION SELECT DISTINCT group_name, group_kind FROM pair_groups)
-        GROUP BY group_name HAVING min(group_kind) = 'scenario' ORDER BY group_name
-    """).fetchall()
-    return [r[0] for r in rows]
-
-
-def judge_order(con) -> list[str]:
-    """Judges with fits, humans first, then by size (unknown sizes first, as the biggest), then name."""
-    rows = con.execute("""
-        SELECT f.judge FROM (SELECT DISTINCT judge FROM fits) f
-        LEFT JOIN judges j USING (judge)
-        ORDER BY coalesce(j.kind = 'human', f.judge LIKE 'human%') DESC, j.size_b DESC NULLS FIRST, f.judge
-    """).fetchall()
-    return [r[0] for r in rows]
-
-
-def _weights(con, groups: list[str]) -> pd.DataFrame:
-    """Long fits: judge, group_name, property_index, weight."""
-    return con.execute("""
-        SELECT f.judge, f.group_name, p.property_index, f.weight
-        FROM fits f JOIN properties p USING (property)
-        WHERE list_contains(?, f.group_name)
-    """, [groups]).df()
-
-
-def _corr(weights: pd.DataFrame, judges: list[str], method: str) -> pd.DataFrame:
-    """Judge x judge correlation of the 29 weights of one group (NaN where a judge has none)."""
-    wide = weights.pivot(index="property_index", columns="judge", values="weight")
-    return wide.reindex(columns=judges).corr(method=method)
-
-
-def judge_similarity(db=None, group: str = OVERALL, method: str = "pearson",
-                     judges: list[str] | None = None) -> pd.DataFrame:
-    """Square judge x judge similarity matrix for a group, or 'Overall'.
-
-    Pearson (the paper's) or Spearman correlation of the two judges' 29 weights;
-    Overall is the mean over the scenario groups (query-specific groups excluded), taken
-    over the groups where both judges have fits. Rows and columns follow `judges`, else
-    `judge_order`. `attrs` hold the group, the method and the groups averaged.
-    """
+def check_method(method: str) -> str:
+    """The correlation method, or a ValueError naming the ones there are."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    with dbmod.reading(db) as con:
-        order = judge_order(con)
-        groups = scenario_groups(con) if group == OVERALL else [group]
-        weights = _weights(con, groups)
-    judges = list(judges) if judges else order
-    unknown = [j for j in judges if j not in order]
-    if unknown:
-        raise ValueError(f"no fits for judge(s): {', '.join(unknown)}")
-    per_group = [_corr(w, judges, method) for _, w in weights.groupby("group_name")]
+    return method
+
+
+def similarity_matrix(weights: pd.DataFrame, judges: Sequence[str], method: str = "pearson") -> pd.DataFrame:
+    """Square judge x judge similarity from long weights (judge, group_name, property, weight).
+
+    Per group: the correlation (Pearson, the paper's, or Spearman) of two judges' weights;
+    over several groups: the mean of the per-group values where both judges have fits
+    (how 'Overall' is made from the scenario groups). NaN where no group has both.
+    `attrs['groups']` lists the groups averaged.
+    """
+    check_method(method)
+    judges = list(judges)
+    per_group = []
+    for _, w in weights.groupby("group_name"):
+        wide = w.pivot(index="property", columns="judge", values="weight")
+        per_group.append(wide.reindex(columns=judges).corr(method=method).to_numpy())
     if per_group:
-        stacked = np.stack([m.to_numpy() for m in per_group])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN cell stays NaN, as meant
-            values = np.nanmean(stacked, axis=0)
+            values = np.nanmean(np.stack(per_group), axis=0)
+        values = np.clip(values, -1.0, 1.0)  # rounding can put a perfect correlation at 1.0000000000000004
     else:
         values = np.full((len(judges), len(judges)), np.nan)
     out = pd.DataFrame(values, index=pd.Index(judges, name="judge_a"), columns=pd.Index(judges, name="judge_b"))
-    out.attrs.update(group=group, method=method, groups=sorted(weights["group_name"].unique()))
+    out.attrs.update(method=method, groups=sorted(weights["group_name"].unique()) if len(weights) else [])
     return out
 
 
@@ -123,22 +77,25 @@ class PairExplanation:
     pair_id: int | None
     judge: str | None
     group_name: str | None
-    features: np.ndarray      # (29,) the pair's feature vector x
-    weights: np.ndarray       # (29,) the judge's posterior mean weights w
-    values: np.ndarray        # (29,) SHAP value of each property
+    features: np.ndarray      # (k,) the pair's feature vector x
+    weights: np.ndarray       # (k,) the judge's posterior mean weights w
+    values: np.ndarray        # (k,) SHAP value of each property
     base_value: float         # f(0) = sigmoid(0) = 0.5: the all-zero background
     fx: float                 # f(x) = sigmoid(x . w): P(response 1 preferred)
     exact: bool               # exact Shapley values, or estimates from sampled coalitions
     source: str | None = None  # fits.source of the weights: 'fit' or an import
+    names: tuple[str, ...] = ()  # the properties, in order (default: the paper's 29)
+    property_set: str | None = None
 
     def frame(self) -> pd.DataFrame:
         """One row per property, biggest contribution first."""
-        df = pd.DataFrame({"property": PROPERTY_NAMES, "feature": self.features.astype(int),
+        names = list(self.names) or PROPERTY_NAMES
+        df = pd.DataFrame({"property": names, "feature": self.features.astype(int),
                            "weight": self.weights, "shap": self.values})
         return df.reindex(df["shap"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
     def as_dict(self) -> dict:
-        """The shape the app's explore layer uses."""
+        """The shape the app's pages draw."""
         return {"frame": self.frame(), "base": self.base_value, "fx": self.fx, "weights_source": self.source,
                 "exact": self.exact}
 
@@ -160,20 +117,21 @@ def shap_values(x: np.ndarray, w: np.ndarray, *, seed: int = 0) -> tuple[np.ndar
     Exact or Permutation explainers: those compile numba kernels on first use, about
     ten seconds per process here, for a model this small.
     """
-    import shap
+    import shap  # heavy (seconds): the app imports it in the background at start (ui/warmup.py)
 
-    x = np.asarray(x, dtype=float).reshape(1, N_PROPERTIES)
-    w = np.asarray(w, dtype=float).reshape(N_PROPERTIES)
+    w = np.asarray(w, dtype=float).ravel()
+    n = w.size
+    x = np.asarray(x, dtype=float).reshape(1, n)
     f = _model(w)
     k = int(np.count_nonzero(x))
     exact = k <= EXACT_MAX_DIFFERING
-    explainer = shap.KernelExplainer(f, np.zeros((1, N_PROPERTIES)))
+    explainer = shap.KernelExplainer(f, np.zeros((1, n)))
     if exact:  # every coalition: no sampling
         values = explainer.shap_values(x, nsamples=2 ** k + 2, l1_reg=False, silent=True)
     else:
         with _global_numpy_seed(seed):  # KernelExplainer samples with np.random
             values = explainer.shap_values(x, nsamples=SAMPLED_COALITIONS, l1_reg=False, silent=True)
-    return (np.asarray(values, dtype=float).reshape(N_PROPERTIES), float(np.ravel(explainer.expected_value)[0]),
+    return (np.asarray(values, dtype=float).reshape(n), float(np.ravel(explainer.expected_value)[0]),
             float(f(x)[0]), exact)
 
 
@@ -188,48 +146,15 @@ def _global_numpy_seed(seed: int):
         np.random.set_state(state)
 
 
-def explain_vector(x, w) -> PairExplanation:
-    """SHAP explanation of a feature vector under weights w (no database)."""
+def explain_vector(x, w, *, names: Sequence[str] = (), pair_id: int | None = None, judge: str | None = None,
+                   group: str | None = None, source: str | None = None,
+                   property_set: str | None = None) -> PairExplanation:
+    """SHAP explanation of a feature vector under weights w."""
+    x, w = np.asarray(x, float), np.asarray(w, float)
     values, base, fx, exact = shap_values(x, w)
-    return PairExplanation(None, None, None, np.asarray(x, float), np.asarray(w, float), values, base, fx, exact)
+    return PairExplanation(pair_id, judge, group, x, w, values, base, fx, exact, source, tuple(names),
+                           property_set)
 
 
-def pair_shap(db=None, *, judge: str, group: str, pair_id: int) -> PairExplanation:
-    """SHAP explanation of one stored pair under a judge's fitted weights in a group."""
-    with dbmod.reading(db) as con:
-        w, source = _fit_vector(con, judge, group)
-        x = _feature_vector(con, pair_id)
-    values, base, fx, exact = shap_values(x, w)
-    return PairExplanation(pair_id, judge, group, x, w, values, base, fx, exact, source)
-
-
-def _fit_vector(con, judge: str, group: str) -> tuple[np.ndarray, str]:
-    rows = con.execute("""
-        SELECT p.property_index, f.weight, f.source FROM fits f JOIN properties p USING (property)
-        WHERE f.judge = ? AND f.group_name = ?
-    """, [judge, group]).fetchall()
-    if len(rows) != N_PROPERTIES:
-        raise ValueError(f"no fit for judge {judge!r} in group {group!r}")
-    w = np.zeros(N_PROPERTIES)
-    for i, weight, _ in rows:
-        w[i] = weight
-    return w, rows[0][2]
-
-
-def _feature_vector(con, pair_id: int) -> np.ndarray:
-    rows = con.execute("""
-        SELECT p.property_index, f.value FROM features f JOIN properties p USING (property)
-        WHERE f.pair_id = ?
-    """, [pair_id]).fetchall()
-    if not rows:
-        raise ValueError(f"pair {pair_id} has no features (unknown, or not usable for fitting)")
-    x = np.zeros(N_PROPERTIES)
-    for i, value in rows:
-        x[i] = value
-    return x
-
-
-
-
-__all__ = ["OVERALL", "PairExplanation", "explain_vector", "judge_order", "judge_similarity", "pair_shap",
-           "preference_probability", "probability", "scenario_groups", "shap_values"]
+__all__ = ["METHODS", "OVERALL", "PairExplanation", "check_method", "explain_vector", "probability",
+           "shap_values", "similarity_matrix"]

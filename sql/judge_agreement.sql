@@ -1,3 +1,4 @@
+-- depends: none
 -- For every ordered pair of judges: the pairs both labelled, the share of the same
 -- choice, and Cohen's kappa (agreement corrected for each judge's own response-1 rate).
 CREATE OR REPLACE VIEW judge_agreement AS

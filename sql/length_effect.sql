@@ -1,3 +1,4 @@
+-- depends: none
 -- How often each judge prefers the longer response, among pairs whose lengths differ.
 CREATE OR REPLACE VIEW length_effect AS
 SELECT l.judge,

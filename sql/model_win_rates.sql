@@ -1,3 +1,4 @@
+-- depends: none
 -- How often each judge prefers each response model: wins / appearances, by judge.
 CREATE OR REPLACE VIEW model_win_rates AS
 WITH appearances AS (

@@ -1,3 +1,4 @@
+-- depends: none
 -- How many pairs meet each query-specific prerequisite (the dataset card's first table).
 CREATE OR REPLACE VIEW prerequisite_counts AS
 SELECT 'Unclear User Intent' AS group_name, 'clear intent is No' AS prerequisite,

@@ -1,3 +1,4 @@
+-- depends: none
 -- The dataset card's "mean score / count" table, one row per property.
 -- Basic properties: mean 0..3 rating over all responses (the raw 'repetitive' rating
 -- for non-repetitive, as the card reports it). Query-specific properties: mean item
@@ -56,4 +57,5 @@ SELECT p.property_index, p.property, p.kind,
        e.mean_score, coalesce(e.n, 0) AS n
 FROM properties p
 LEFT JOIN everything e USING (property)
+WHERE p.property_set = 'paper'  -- the card's table: the paper's 29
 ORDER BY p.property_index;

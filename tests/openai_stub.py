@@ -14,7 +14,9 @@ Other jobs (judge-llm) can pass `answer=callable(body) -> str | None` to answer 
 own prompts; None falls back to the annotation answers. `logprobs=callable(body, text)`
 returns the choice's "logprobs" object for requests that ask for logprobs (None: the
 server gives none), and `reject_logprobs = True` answers such requests with a 400, as
-servers without logprobs support do.
+servers without logprobs support do. `hang = {"step", ...}` (or {"*"}) takes such requests
+and never answers them (until the stub stops); `SilentServer` is a bare socket server that
+accepts connections and never says a word.
 
 Run alone: `python tests/openai_stub.py --latency 0.2` prints its URL and serves until killed.
 """
@@ -137,6 +139,8 @@ class OpenAIStub:
         self.always: str | None = None            # a fault for every request: 'malformed', '401', ...
         self.retry_after = "0.05"
         self.slow_seconds = 2.0
+        self.hang: set[str] = set()               # steps ('*': all) whose requests are never answered
+        self._released = threading.Event()        # set on stop: hung handlers give up
         self._faults: deque[tuple[str, str | None]] = deque()
         self.lock = threading.Lock()
         self.by_fingerprint: Counter[str] = Counter()
@@ -163,6 +167,7 @@ class OpenAIStub:
         return self
 
     def stop(self) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -198,6 +203,9 @@ class OpenAIStub:
             self.bodies.append(body)
         if delay:
             time.sleep(delay)
+        if self.hang & {step, "*"}:
+            self._released.wait(60)  # the client's timeout must end this, not us
+            return 599, {}, {"error": {"message": "released"}}
         if self.reject_logprobs and body.get("logprobs"):
             return 400, {}, {"error": {"message": "logprobs is not supported by this model",
                                        "type": "invalid_request_error", "param": "logprobs"}}
@@ -325,6 +333,46 @@ class OpenAIStub:
                     self._send(404, {"error": {"message": f"no route {path}"}})
 
         return Handler
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never answers: what a hung server looks like to a client."""
+
+    def __init__(self):
+        import socket
+
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.1)
+        self._conns: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self.connections = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            self._conns.append(conn)  # kept open, never read from or written to
+
+    def __enter__(self) -> "SilentServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        for conn in self._conns:
+            conn.close()
+        self._sock.close()
 
 
 class _Server(ThreadingHTTPServer):

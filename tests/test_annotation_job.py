@@ -221,7 +221,7 @@ def test_the_dashboard_reads_while_a_job_writes(openai_stub, tmp_path):
     reads, errors, slowest = out.split()
     assert summary.ok and summary.pairs_annotated == 12 and len(summary.loads) >= 5
     assert int(errors) == 0, err
-    assert int(reads) >= 10 and float(slowest) < 5  # it kept reading, never stuck behind the writer
+    assert int(reads) >= 1 and float(slowest) < 2  # the longest read: readers never wait for the writer
     assert scalar(db, "SELECT count(*) FROM pairs") == 15
 
 
@@ -276,7 +276,7 @@ def test_finished_pairs_load_in_input_order_whatever_order_they_finish(tmp_path,
     loaded = []
     monkeypatch.setattr(job, "load_records", lambda records, **kw: loaded.append([r["id"] for r in records])
                         or type("R", (), {"new_pairs": len(records), "summary": lambda self: ""})())
-    plan = type("P", (), {"input": tmp_path / "x.jsonl", "db": tmp_path / "p.duckdb"})()
+    plan = type("P", (), {"input": tmp_path / "x.jsonl", "db": tmp_path / "p.duckdb", "source_name": "annotated:x"})()
     loader = job._Loader(plan, job.JobSummary(), every=10)
     for position in (2, 0, 1):
         loader.add({"id": f"row{position}"}, position)

@@ -8,6 +8,7 @@ matters. Everything here runs in a few seconds.
 import numpy as np
 import pytest
 from scipy.special import log_expit
+from sklearn.model_selection import KFold
 
 from pipeline.bayes import (
     PosteriorSummary,
@@ -185,9 +186,10 @@ def test_heldout_accuracy_is_honest_kfold():
     rng = np.random.default_rng(8)
     X, Y = simulate(rng, 100, np.array([[1.5, -1.0, 0.8], [0.0, 0.0, 0.0]]), differ=0.8)
     acc = heldout_accuracy(X, Y, k=4, seed=3)
-    # the same by hand: fold ids from the seeded shuffle, fit on the rest
+    # the same by hand: fold ids from scikit-learn's seeded KFold, fit on the rest
     fold = np.empty(100, int)
-    fold[np.random.default_rng(3).permutation(100)] = np.arange(100) % 4
+    for f, (_, test) in enumerate(KFold(n_splits=4, shuffle=True, random_state=3).split(X)):
+        fold[test] = f
     right = np.zeros(2)
     for f in range(4):
         train = fold != f
@@ -228,3 +230,50 @@ def test_kfold_degenerate_inputs():
     assert np.isnan(unlabelled).all()
     with pytest.raises(ValueError):
         fit_posterior(X, Y + 2)  # labels must be 0/1
+
+
+def test_posterior_mode_equals_scikit_learns_l1_logistic_regression():
+    """Our MAP (sum log-loss + sum|w|/b) is scikit-learn's L1 logistic regression with C = b:
+    its objective is ||w||_1 + C sum log-loss, ours times b. l1_ratio=1 is penalty='l1'
+    (the spelling scikit-learn >= 1.8 asks for)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from pipeline.bayes import posterior_mode
+
+    rng = np.random.default_rng(12)
+    for n, w in [(300, [[0.8, 0.0, 0.02, -0.01, 0.0, 0.4]]), (2000, [[0.5, -0.3, 0.0, 0.1, 0.9, 0.0]])]:
+        X, Y = simulate(rng, n, np.array(w))
+        ours = posterior_mode(X, Y[0], prior_scale=B)
+        sk = LogisticRegression(l1_ratio=1.0, C=B, fit_intercept=False, solver="liblinear", tol=1e-10,
+                                max_iter=100_000).fit(X, Y[0]).coef_[0]
+        np.testing.assert_allclose(ours, sk, atol=2e-4)
+        np.testing.assert_allclose(ours, l1_map(X, Y[0]), atol=1e-4)  # and the proximal-gradient one above
+        # the fits report the posterior mean, not the mode: the mean never is exactly 0 ...
+        mean = fit_posterior(X, Y).mean[0]
+        assert (np.abs(mean) > 1e-4).all()
+        # ... but where the data say much, mean and mode agree
+        strong = np.abs(sk) > 0.2
+        assert np.abs(mean - sk)[strong].max() < 0.05
+
+
+def test_heldout_metrics_are_scikit_learns():
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    from pipeline.heldout import fold_ids, heldout_scores
+
+    rng = np.random.default_rng(13)
+    X, Y = simulate(rng, 400, np.array([[1.2, -0.8, 0.5], [0.0, 0.0, 0.0]]), differ=0.8)
+    got = heldout_scores(X, Y, k=5, seed=2)
+    fold, _ = fold_ids(400, 5, 2)
+    score = np.empty(Y.shape)
+    for f in range(5):
+        score[:, fold == f] = fit_posterior(X[fold != f], Y[:, fold != f], tol=1e-3).mean @ X[fold == f].T
+    p = 1 / (1 + np.exp(-score))
+    for j in range(2):
+        assert got.log_loss[j] == pytest.approx(log_loss(Y[j], p[j]), abs=1e-9)
+        assert got.auc[j] == pytest.approx(roc_auc_score(Y[j], p[j]), abs=1e-9)
+        assert 0 <= got.calibration_error[j] < 0.15
+    assert got.auc[0] > 0.75 and 0.35 < got.auc[1] < 0.65  # explained judge vs coin flipper
+    assert got.log_loss[0] < np.log(2) < got.log_loss[1] + 0.02
+    one_class = heldout_scores(X, np.ones((1, 400)), k=5)
+    assert np.isnan(one_class.auc[0]) and one_class.accuracy[0] > 0.5  # AUC needs both choices

@@ -16,6 +16,10 @@ from records_factory import error, make_record
 from dbquery import scalar
 
 
+# The paper's 29 features; every pair also gets the style set's (tests/test_raw_loading.py).
+PAPER = "WHERE property IN (SELECT property FROM properties WHERE property_set = 'paper')"
+
+
 def snapshot(path):
     """Every table's rows, to compare a database before and after."""
     con = duckdb.connect(str(path), read_only=True)
@@ -50,8 +54,8 @@ def test_load_fills_every_table(tmp_path):
     assert report.new_pairs == 4 and report.usable_pairs == 3 and report.new_labels == 8
     assert scalar(db, "SELECT count(*) FROM pairs") == 4
     assert scalar(db, "SELECT count(*) FROM labels WHERE judge = 'human' AND preferred = 1") == 4
-    assert scalar(db, "SELECT count(*) FROM features") == 3 * N_PROPERTIES  # the unusable pair has none
-    assert scalar(db, "SELECT count(*) FROM features WHERE pair_id = 2") == 0
+    assert scalar(db, f"SELECT count(*) FROM features {PAPER}") == 3 * N_PROPERTIES  # the unusable pair has none
+    assert scalar(db, f"SELECT count(*) FROM features {PAPER} AND pair_id = 2") == 0
     assert scalar(db, "SELECT count(*) FROM errors WHERE pair_id = 1 AND response = 2") == 2
     assert scalar(db, "SELECT count(*) FROM ratings") == 4 * 2 * 20
     assert scalar(db, "SELECT value FROM features WHERE pair_id = 0 AND property = 'friendly'") == 1
@@ -133,7 +137,7 @@ def test_json_list_jsonl_and_parquet_load_the_same(tmp_path):
         db = tmp_path / f"{name}.duckdb"
         load_source(str(tmp_path / name), db=db)
         with dbmod.reading(db) as con:
-            results.append(con.execute("SELECT pair_id, property, value FROM features ORDER BY ALL").fetchall())
+            results.append(con.execute(f"SELECT pair_id, property, value FROM features {PAPER} ORDER BY ALL").fetchall())
     assert results[0] == results[1] == results[2]
     assert len(results[0]) == 4 * N_PROPERTIES
 

@@ -121,3 +121,55 @@ def test_every_view_opens_from_a_plain_duckdb_connection(loaded):
     for v in views:
         con.execute(f"SELECT * FROM {v} LIMIT 5").fetchall()
     con.close()
+
+
+OLD_DUCKDB = "1.1.3"  # the oldest client the README promises
+COUNT_EVERYTHING = """
+import json, sys
+import duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+print(json.dumps({"version": duckdb.__version__,
+                  "counts": {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}}))
+"""
+
+
+def old_duckdb() -> str:
+    """A folder holding DuckDB 1.1.3, installed once from the package index into ~/.cache."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    target = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prefdissect" / f"duckdb-{OLD_DUCKDB}"
+    if not (target / "duckdb").is_dir():
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "--target", str(target), f"duckdb=={OLD_DUCKDB}"], check=True, timeout=600)
+    return str(target)
+
+
+@pytest.mark.slow
+def test_the_demo_database_opens_in_duckdb_1_1_with_every_view(tmp_path):
+    """Issue 11: any DuckDB client from 1.1 on reads the file; every table and view counts alike."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from pipeline import db as dbmod
+
+    db = tmp_path / "demo.duckdb"
+    subprocess.run([sys.executable, "-m", "pipeline", "demo", "--db", str(db)], check=True, timeout=600,
+                   capture_output=True)
+    env = {**os.environ, "PYTHONPATH": old_duckdb()}
+    out = subprocess.run([sys.executable, "-c", COUNT_EVERYTHING, str(db)], env=env, check=True,
+                         capture_output=True, text=True, timeout=300).stdout
+    old = json.loads(out)
+    assert old["version"] == OLD_DUCKDB
+    with dbmod.reading(db) as con:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        new = {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    assert views and views <= set(old["counts"])
+    assert old["counts"] == new
+    assert new["pairs"] > 0 and new["fits"] > 0 and new["judge_similarity"] > 0

@@ -4,12 +4,15 @@ Stage A needs only the pair: reference (unless the input brings one), query fact
 query-aware and query-free ratings. Stage B needs stage A: the follow-up needs the facts,
 the accuracy check needs the reference. Online, each pair moves on to stage B as soon
 as its own stage A is back; in batch mode every pair's stage A is one batch, then B.
+`NEEDS` says which stage-A answer each stage-B step needs; `expected_calls` applies it to
+plan a pair's calls before any is made (the cost estimate).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from ..llm import CallResult, CallRunner, LLMRequest, LLMSettings, load_template
@@ -20,6 +23,23 @@ from .resolve import build_record
 from .steps import ACCURACY, AWARE, FACTS, FOLLOWUP, FREE, REFERENCE, Facts, PairTask
 
 Calls = dict[str, tuple[LLMRequest, Validate]]
+Settled = Callable[[LLMRequest, Validate], CallResult | None]   # what the journal holds for a request
+
+NEEDS = {FOLLOWUP: FACTS, ACCURACY: REFERENCE}   # a stage-B step -> the stage-A answer it is built from
+# stand-ins for answers not known yet when planning: the later prompt gets about its real size
+_PLACEHOLDER_FACTS = Facts("Yes", "No", ["a constraint stated in the query"], [], [])
+
+
+@lru_cache(maxsize=None)
+def expected_output_tokens(step: str) -> int:
+    return load_template(steps.TEMPLATES[step]).int_meta("expected_output_tokens", 200)
+
+
+@dataclass
+class ExpectedCall:
+    step: str
+    request: LLMRequest
+    found: CallResult | None          # what the journal holds: an answer, a failure, or None (to ask)
 
 
 @dataclass
@@ -27,6 +47,7 @@ class PairOutcome:
     task: PairTask
     record: dict | None = None
     error: str | None = None          # 'step: reason; step: reason' when the pair failed
+    first_failure: str | None = None  # 'step: reason' of its first failed step (without retry counts)
 
 
 class Protocol:
@@ -56,6 +77,27 @@ class Protocol:
             calls[ACCURACY] = (steps.accuracy_request(task, self.settings, reference), steps.parse_accuracy)
         return calls
 
+    def expected_calls(self, task: PairTask, settled: Settled, retry_failed: bool = False) -> list[ExpectedCall]:
+        """Every call the pair will need, each with what the journal already holds for it.
+
+        A stage-B call whose input is not answered yet is built on a placeholder, counted as
+        still to ask; one whose input failed (and is not retried) is left out: it is never asked.
+        """
+        first = self.stage_a(task)
+        found = {step: settled(req, v) for step, (req, v) in first.items()}
+        known = {step: r for step, r in found.items() if r is not None and r.ok}
+        facts = known[FACTS].value if FACTS in known else None
+        reference = task.pair.reference or (known[REFERENCE].value if REFERENCE in known else None)
+        placeholder_reference = "word " * expected_output_tokens(REFERENCE)
+        out = [ExpectedCall(step, req, found[step]) for step, (req, _) in first.items()]
+        for step, (req, v) in self.stage_b(task, facts or _PLACEHOLDER_FACTS, reference or placeholder_reference).items():
+            need = found.get(NEEDS[step])
+            if need is not None and not need.ok and not retry_failed:
+                continue
+            exact = facts is not None if step == FOLLOWUP else reference is not None
+            out.append(ExpectedCall(step, req, settled(req, v) if exact else None))
+        return out
+
     @staticmethod
     def facts_and_reference(task: PairTask, results: dict[str, CallResult]) -> tuple[Facts | None, str | None]:
         facts = results[FACTS].value if results[FACTS].ok else None
@@ -65,9 +107,10 @@ class Protocol:
         return facts, reference
 
     def outcome(self, task: PairTask, results: dict[str, CallResult]) -> PairOutcome:
-        failures = [f"{step}: {r.error}" for step, r in results.items() if not r.ok]
-        if failures:
-            return PairOutcome(task, error="; ".join(failures))
+        failed = [(step, r) for step, r in results.items() if not r.ok]
+        if failed:
+            return PairOutcome(task, error="; ".join(f"{step}: {r.error}" for step, r in failed),
+                               first_failure=f"{failed[0][0]}: {failed[0][1].reason}")
         facts, reference = self.facts_and_reference(task, results)
         record = build_record(
             task, model=self.settings.model, reference=reference, facts=facts,

@@ -18,8 +18,9 @@ from typing import Any, Callable
 import openai
 
 from .cache import CallResult, Validate, lookup
-from .config import LLMSettings
-from .errors import InvalidAnswer, JobAborted
+from .client import make_sync_client
+from .config import LLMSettings, redact
+from .errors import ErrorKind, InvalidAnswer, JobAborted
 from .journal import ANSWER_STATES, CallJournal
 from .pricing import Price
 from .request import LLMRequest
@@ -30,11 +31,6 @@ ENDPOINT = "/v1/chat/completions"
 MAX_REQUESTS = 50_000            # the Batch API's limit per file
 MAX_BYTES = 190 * 1024 * 1024    # and its 200 MB limit, with room to spare
 TERMINAL = ("completed", "failed", "expired", "cancelled")
-
-
-def make_sync_client(settings: LLMSettings) -> openai.OpenAI:
-    return openai.OpenAI(api_key=settings.require_key(), base_url=settings.base_url,
-                         timeout=settings.timeout, max_retries=3)
 
 
 class BatchRunner:
@@ -68,8 +64,9 @@ class BatchRunner:
             rounds += 1
             if rounds > self.settings.max_attempts + 2:
                 for req, _ in todo.values():
-                    results[req.hash] = self._done(CallResult(req.hash, req.step, req.item_key, False,
-                                                              error=f"no valid answer after {rounds - 1} batch rounds"))
+                    results[req.hash] = self._done(CallResult(
+                        req.hash, req.step, req.item_key, False, kind=ErrorKind.BATCH_FAILED,
+                        error=f"no valid answer after {rounds - 1} batch rounds"))
                 break
             batches = [b for b in self.journal.open_batches(self.job) if set(json.loads(b["hashes"])) & todo.keys()]
             if not batches:
@@ -119,14 +116,16 @@ class BatchRunner:
         try:
             if not row["input_file_id"]:
                 path = Path(row["input_path"])
-                uploaded = self.client.files.create(file=(path.name, path.read_bytes()), purpose="batch")
+                uploaded = self._call(lambda: self.client.files.create(file=(path.name, path.read_bytes()),
+                                                                       purpose="batch"))
                 row["input_file_id"] = uploaded.id
                 self.journal.update_batch(row["batch_row"], input_file_id=uploaded.id)
-            batch = self._find_remote(row["input_file_id"]) or self.client.batches.create(
+            batch = self._find_remote(row["input_file_id"]) or self._call(lambda: self.client.batches.create(
                 input_file_id=row["input_file_id"], endpoint=ENDPOINT, completion_window="24h",
-                metadata={"prefdissect_job": self.job[:500], "prefdissect_sha": row["input_sha"]})
+                metadata={"prefdissect_job": self.job[:500], "prefdissect_sha": row["input_sha"]}))
         except openai.APIError as exc:
-            raise JobAborted(f"the Batch API at {self.settings.server} failed: {retry.describe(exc)}") from None
+            raise JobAborted(f"the Batch API at {self.settings.server} failed: {retry.describe(exc)}",
+                             retry.error_kind(exc)) from None
         row["batch_id"] = batch.id
         self.journal.update_batch(row["batch_row"], batch_id=batch.id, state="submitted", remote_status=batch.status)
         return row
@@ -134,7 +133,7 @@ class BatchRunner:
     def _find_remote(self, input_file_id: str):
         """A batch created for this file by a run that died before recording it."""
         try:
-            for batch in self.client.batches.list(limit=100):
+            for batch in self._call(lambda: self.client.batches.list(limit=100)):
                 if batch.input_file_id == input_file_id:
                     return batch
         except openai.APIError:
@@ -148,9 +147,10 @@ class BatchRunner:
             row = self._create(row)
         while True:
             try:
-                batch = self.client.batches.retrieve(row["batch_id"])
+                batch = self._call(lambda: self.client.batches.retrieve(row["batch_id"]))
             except openai.APIError as exc:
-                raise JobAborted(f"cannot follow batch {row['batch_id']}: {retry.describe(exc)}") from None
+                raise JobAborted(f"cannot follow batch {row['batch_id']}: {retry.describe(exc)}",
+                                 retry.error_kind(exc)) from None
             self.journal.update_batch(row["batch_row"], remote_status=batch.status)
             if self.on_poll:
                 self.on_poll(batch)
@@ -161,14 +161,15 @@ class BatchRunner:
         with self.journal.transaction():
             for file_id in (batch.output_file_id, batch.error_file_id):
                 if file_id:
-                    for line in self.client.files.content(file_id).text.splitlines():
+                    content = self._call(lambda: self.client.files.content(file_id))
+                    for line in content.text.splitlines():
                         if line.strip():
                             self._ingest(json.loads(line), hashes, todo)
         if batch.status == "failed" and not batch.output_file_id:
             errors = getattr(getattr(batch, "errors", None), "data", None) or []
             reason = "; ".join(getattr(e, "message", str(e)) for e in errors[:3]) or "no reason given"
             self.journal.update_batch(row["batch_row"], state="done")
-            raise JobAborted(f"the Batch API rejected batch {batch.id}: {reason}")
+            raise JobAborted(f"the Batch API rejected batch {batch.id}: {reason}", ErrorKind.BATCH_FAILED)
         self.journal.update_batch(row["batch_row"], state="done")
 
     def _ingest(self, line: dict[str, Any], hashes: dict[str, list[int]], todo) -> None:
@@ -185,7 +186,7 @@ class BatchRunner:
             error = line.get("error") or body.get("error") or {}
             reason = error.get("message") if isinstance(error, dict) else str(error)
             self.journal.add(req, run_id=self.run_id, via="batch", attempt=attempt, status="error",
-                             error=f"batch request failed: {reason or response.get('status_code')}")
+                             error=redact(f"batch request failed: {reason or response.get('status_code')}"))
             return
         choice = body["choices"][0]
         text = (choice.get("message") or {}).get("content") or ""
@@ -208,6 +209,12 @@ class BatchRunner:
             self.journal.set_status(call_id, "failed" if last else "invalid", str(exc))
             return
         self.journal.set_status(call_id, "ok")
+
+    def _call(self, fn):
+        """One Batch API request, retried like online calls when the failure is transient."""
+        def count() -> None:
+            self.stats.retries += 1
+        return retry.with_retries(fn, self.settings, on_retry=count)
 
     def _done(self, result: CallResult) -> CallResult:
         self.stats.settle(result)

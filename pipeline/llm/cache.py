@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import InvalidAnswer
+from .errors import ErrorKind, InvalidAnswer
 from .journal import ANSWER_STATES, CallJournal
 from .request import LLMRequest
 
@@ -25,8 +25,14 @@ class CallResult:
     item_key: str
     ok: bool
     value: Any = None
-    error: str | None = None
+    error: str | None = None    # why there is no answer, in one line
     cached: bool = False        # settled from the journal, no new request
+    kind: ErrorKind | None = None   # the kind of failure (None when ok)
+    reason: str | None = None   # the error without how many tries it took: for grouping failures
+
+    def __post_init__(self) -> None:
+        if not self.ok and self.reason is None:
+            self.reason = self.error
 
 
 @dataclass
@@ -57,7 +63,8 @@ def lookup(journal: CallJournal, req: LLMRequest, validate: Validate, *, retry_f
     if last_failed is not None and not retry_failed:
         error = answers[last_failed].error or "invalid answer"
         failure = CallResult(req.hash, req.step, req.item_key, False,
-                             error=f"invalid answer after {len(answers)} tries: {error}", cached=True)
+                             error=f"invalid answer after {len(answers)} tries: {error}", cached=True,
+                             kind=ErrorKind.INVALID_ANSWER, reason=f"invalid answer: {error}")
         return Lookup(failure, len(answers), len(answers))
     start = 0 if last_failed is None else last_failed + 1
     return Lookup(None, len(answers), len(answers) - start)

@@ -1,9 +1,30 @@
-"""What a planned run of LLM calls needs and may cost: shared by annotate and judge-llm."""
+"""What a planned run of LLM calls needs and may cost: shared by annotate, judge-llm and custom properties.
+
+One token estimator for every job: exact counts (tiktoken, or 4 characters a token) for
+up to `SAMPLE` requests, scaled by characters to the rest, since tokenizing a whole
+release takes minutes and characters track tokens closely within one prompt template.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from .pricing import Price, format_usd
+
+from .pricing import Price, format_usd, price_for
+from .request import LLMRequest
+from .tokens import TokenCounter, token_counter
+
+SAMPLE = 400
+
+
+def prompt_tokens(counter: TokenCounter, requests: Sequence[LLMRequest]) -> int:
+    """Prompt tokens of all `requests`: exact for a sample, scaled by characters."""
+    if len(requests) <= SAMPLE:
+        return sum(counter.count_messages(r.messages) for r in requests)
+    chars = [sum(len(m.get("content") or "") for m in r.messages) for r in requests]
+    picked = range(0, len(requests), len(requests) // SAMPLE)
+    tokens = sum(counter.count_messages(requests[i].messages) for i in picked)
+    return round(tokens * sum(chars) / max(1, sum(chars[i] for i in picked)))
 
 
 @dataclass(kw_only=True)
@@ -21,6 +42,16 @@ class CallEstimate:
 
     # A plan also provides `calls_total` (calls the work needs) and `journal` (its path);
     # they are not declared here, so each plan keeps them where its fields need them.
+
+    def estimate(self, model: str, todo: Sequence[LLMRequest], completion_tokens: int, *, batch: bool = False) -> None:
+        """Tokens and cost of the calls still to make (`completion_tokens`: their expected output in all)."""
+        counter = token_counter(model)
+        self.token_method = counter.method
+        self.price = self.price or price_for(model)
+        self.est_prompt_tokens = prompt_tokens(counter, todo)
+        self.est_completion_tokens = completion_tokens
+        if self.price:
+            self.est_cost_usd = self.price.cost(self.est_prompt_tokens, completion_tokens, batch=batch)
 
     @property
     def calls_to_make(self) -> int:

@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 
 import openai
 
-from .config import LLMSettings
+from .config import LLMSettings, redact
+from .errors import ErrorKind
 
 RETRY = "retry"        # transient: wait and send again
 CONNECT = "connect"    # no connection at all: retry a little, then give up
@@ -22,19 +23,32 @@ REJECT = "reject"      # this request is refused: the call fails, the job goes o
 FATAL = "fatal"        # nothing will work: abort the job
 
 
-def classify(exc: BaseException) -> str:
-    if isinstance(exc, openai.APITimeoutError):
-        return RETRY
+def error_kind(exc: BaseException) -> ErrorKind:
+    """The kind of a transport failure, decided from the exception's class and status."""
+    if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
+        return ErrorKind.TIMEOUT
     if isinstance(exc, openai.APIConnectionError):
-        return CONNECT
+        return ErrorKind.UNREACHABLE
     if isinstance(exc, openai.RateLimitError):
-        return FATAL if _code(exc) == "insufficient_quota" else RETRY
-    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
-        return FATAL
+        return ErrorKind.NO_QUOTA if _code(exc) == "insufficient_quota" else ErrorKind.RATE_LIMITED
+    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        return ErrorKind.AUTH
+    if isinstance(exc, openai.NotFoundError):
+        return ErrorKind.UNKNOWN_MODEL
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
-        return RETRY if status >= 500 or status in (408, 409) else REJECT
-    return REJECT
+        return ErrorKind.SERVER_ERROR if status >= 500 or status in (408, 409) else ErrorKind.REFUSED
+    return ErrorKind.REFUSED
+
+
+def classify(exc: BaseException) -> str:
+    """What to do about a failure: RETRY, CONNECT (retry a little), REJECT (this call fails) or FATAL."""
+    kind = error_kind(exc)
+    if kind.fatal:
+        return FATAL
+    if kind is ErrorKind.UNREACHABLE:
+        return CONNECT
+    return RETRY if kind.transient else REJECT
 
 
 def describe(exc: BaseException) -> str:
@@ -42,12 +56,12 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, openai.APIStatusError):
         message = _message(exc)
         return f"HTTP {exc.status_code}" + (f": {message}" if message else "")
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
         return "timed out"
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
-        return f"connection failed ({type(cause).__name__}: {cause})"[:300]
-    return f"{type(exc).__name__}: {exc}"[:300]
+        return redact(f"connection failed ({type(cause).__name__}: {cause})")[:300]
+    return redact(f"{type(exc).__name__}: {exc}")[:300]
 
 
 def fatal_message(exc: BaseException, settings: LLMSettings) -> str:
@@ -60,6 +74,24 @@ def fatal_message(exc: BaseException, settings: LLMSettings) -> str:
     if isinstance(exc, openai.RateLimitError):
         return f"the account at {settings.server} has no quota left (HTTP 429 insufficient_quota)"
     return f"the server at {settings.server} failed: {describe(exc)}"
+
+
+def with_retries(fn, settings: LLMSettings, on_retry=None):
+    """fn() with the same policy as online calls, for the Batch API's own requests (upload, poll, ...)."""
+    import time
+
+    tries = 0
+    while True:
+        try:
+            return fn()
+        except openai.APIError as exc:
+            kind = error_kind(exc)
+            if not kind.transient or tries >= settings.max_retries:
+                raise
+            if on_retry:
+                on_retry()
+            time.sleep(retry_delay(exc, tries, settings))
+            tries += 1
 
 
 def retry_delay(exc: BaseException, retry_no: int, settings: LLMSettings) -> float:
@@ -108,4 +140,4 @@ def _code(exc: BaseException) -> str | None:
 
 def _message(exc: BaseException) -> str:
     msg = _body(exc).get("message") or ""
-    return str(msg)[:200]
+    return redact(str(msg))[:200]

@@ -17,8 +17,9 @@ import openai
 
 from . import retry
 from .cache import CallResult, Validate, lookup
+from .client import make_async_client
 from .config import LLMSettings
-from .errors import InvalidAnswer, JobAborted
+from .errors import ErrorKind, InvalidAnswer, JobAborted, LLMError
 from .journal import CallJournal
 from .pricing import Price
 from .request import LLMRequest
@@ -27,29 +28,34 @@ from .tokens import approximate
 
 @dataclass
 class CallStats:
-    """Counters a progress display reads after every call."""
+    """Counters a progress display reads after every change."""
     settled: int = 0            # calls finished this run (answered, cached or failed)
     requests: int = 0           # answers received from the server this run
     cached: int = 0             # calls settled from the journal
     failed: int = 0             # calls that ended without a valid answer
     invalid: int = 0            # invalid answers received (each one asked again or failed)
     retries: int = 0            # transport retries (429, 5xx, timeouts)
+    timeouts: int = 0           # requests that got no answer within the timeout
+    in_flight: int = 0          # requests sent and not answered yet
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
     own_seconds: float = 0.0    # time spent in our code (journal, checks), for the overhead figure
-    errors: dict[str, int] = field(default_factory=dict)   # failure reason -> count
+    started: float = field(default_factory=time.monotonic)
+    errors: dict[str, int] = field(default_factory=dict)   # "step: kind" -> failed calls
 
-    def note_failure(self, reason: str) -> None:
-        key = reason.split(":")[0][:80]
-        self.errors[key] = self.errors.get(key, 0) + 1
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
 
     def settle(self, result: "CallResult") -> None:
         """Count one finished call (online or batch)."""
         self.settled += 1
         if not result.ok:
             self.failed += 1
-            self.note_failure(f"{result.step}: {result.error}")
+            kind = (result.kind or ErrorKind.REFUSED).replace("_", " ")
+            key = f"{result.step}: {kind}"
+            self.errors[key] = self.errors.get(key, 0) + 1
 
 
 @dataclass
@@ -60,10 +66,6 @@ class Answer:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
-
-
-class _CallError(Exception):
-    """This call got no answer (refused, or retries used up); the job goes on."""
 
 
 def answer_from_completion(resp: Any, latency_ms: float, req: LLMRequest) -> Answer:
@@ -79,16 +81,11 @@ def answer_from_completion(resp: Any, latency_ms: float, req: LLMRequest) -> Ans
                   latency_ms=latency_ms)
 
 
-def make_async_client(settings: LLMSettings) -> openai.AsyncOpenAI:
-    # Our own retry loop (retry.py) decides; the SDK's would hide 429s from the progress display.
-    return openai.AsyncOpenAI(api_key=settings.require_key(), base_url=settings.base_url,
-                              timeout=settings.timeout, max_retries=0)
-
-
 class CallRunner:
     def __init__(self, settings: LLMSettings, journal: CallJournal, *, run_id: int | None = None,
                  price: Price | None = None, client: openai.AsyncOpenAI | None = None,
-                 retry_failed: bool = False, on_call: Callable[[CallResult], None] | None = None):
+                 retry_failed: bool = False, on_call: Callable[[CallResult], None] | None = None,
+                 on_change: Callable[[CallStats], None] | None = None):
         self.settings = settings
         self.journal = journal
         self.run_id = run_id
@@ -96,10 +93,12 @@ class CallRunner:
         self.client = client or make_async_client(settings)
         self.retry_failed = retry_failed
         self.on_call = on_call
+        self.on_change = on_change      # also told of sends, answers and retries, not only settled calls
         self.stats = CallStats()
         self._sem = asyncio.Semaphore(settings.concurrency)
         self._inflight: dict[str, asyncio.Future] = {}
         self._failing_in_row = 0
+        self._timeouts_in_row = 0
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -123,9 +122,10 @@ class CallRunner:
         for remaining in range(self.settings.max_attempts - found.used, 0, -1):
             try:
                 answer = await self._send(req, attempt)
-            except _CallError as exc:
+            except LLMError as exc:
                 self._record_error(req, attempt, str(exc))
-                return self._done(CallResult(req.hash, req.step, req.item_key, False, error=str(exc)))
+                return self._done(CallResult(req.hash, req.step, req.item_key, False, error=str(exc), kind=exc.kind,
+                                             reason=exc.reason))
             t0 = time.perf_counter()
             try:
                 value = self._store_and_check(req, attempt, answer, validate, last=remaining == 1)
@@ -137,7 +137,8 @@ class CallRunner:
                 self.stats.own_seconds += time.perf_counter() - t0
             return self._done(CallResult(req.hash, req.step, req.item_key, True, value))
         return self._done(CallResult(req.hash, req.step, req.item_key, False,
-                                     error=f"{last_error} (after {attempt} answers)"))
+                                     error=f"{last_error} (after {attempt} answers)",
+                                     kind=ErrorKind.INVALID_ANSWER, reason=last_error))
 
     def _store_and_check(self, req: LLMRequest, attempt: int, answer: Answer, validate: Validate, last: bool):
         """Commit the answer first, then check it: a crash in between loses nothing."""
@@ -171,7 +172,12 @@ class CallRunner:
         self.stats.settle(result)
         if self.on_call:
             self.on_call(result)
+        self._changed()
         return result
+
+    def _changed(self) -> None:
+        if self.on_change:
+            self.on_change(self.stats)
 
     # ------------------------------------------------------------------ the wire
 
@@ -182,31 +188,50 @@ class CallRunner:
         while True:
             async with self._sem:
                 started = time.perf_counter()
+                self.stats.in_flight += 1
+                self._changed()
                 try:
                     resp = await self.client.chat.completions.create(**body)
                 except (openai.APIError, asyncio.TimeoutError) as exc:
                     failure = exc
                 else:
-                    self._failing_in_row = 0
+                    self._failing_in_row = self._timeouts_in_row = 0
                     return answer_from_completion(resp, (time.perf_counter() - started) * 1000, req)
-            kind = retry.classify(failure)
-            if kind == retry.FATAL:
-                raise JobAborted(retry.fatal_message(failure, self.settings))
-            if kind == retry.REJECT:
-                raise _CallError(f"refused by the server: {retry.describe(failure)}")
-            limit = self.settings.max_connect_retries if kind == retry.CONNECT else self.settings.max_retries
+                finally:
+                    self.stats.in_flight -= 1
+            kind = retry.error_kind(failure)
+            if kind.fatal:
+                raise JobAborted(retry.fatal_message(failure, self.settings), kind)
+            if kind is ErrorKind.TIMEOUT:
+                self._timed_out()
+            if not kind.transient:
+                raise LLMError(f"refused by the server: {retry.describe(failure)}", kind)
+            limit = self.settings.max_connect_retries if kind is ErrorKind.UNREACHABLE else self.settings.max_retries
             if tries >= limit:
-                self._give_up(failure, tries)
+                self._give_up(failure, kind, tries)
             self.stats.retries += 1
+            self._changed()
             await asyncio.sleep(retry.retry_delay(failure, tries, self.settings))
             tries += 1
 
-    def _give_up(self, failure: BaseException, tries: int) -> None:
+    def _timed_out(self) -> None:
+        """A silent server is a failure, not a wait: enough timeouts in a row end the job."""
+        self.stats.timeouts += 1
+        self._timeouts_in_row += 1
+        self._changed()
+        s = self.settings
+        if self._timeouts_in_row >= s.max_timeouts:
+            raise JobAborted(f"the server at {s.server} did not answer {self._timeouts_in_row} requests in a row "
+                             f"within {s.timeout:g} s each; stopped (answers already received are kept; "
+                             f"--timeout SECONDS allows longer)", ErrorKind.TOO_MANY_TIMEOUTS)
+
+    def _give_up(self, failure: BaseException, kind: ErrorKind, tries: int) -> None:
         self._failing_in_row += 1
         reason = retry.describe(failure)
-        if self.stats.requests == 0 and retry.classify(failure) == retry.CONNECT:
-            raise JobAborted(f"cannot reach the server at {self.settings.server}: {reason}")
+        if self.stats.requests == 0 and kind is ErrorKind.UNREACHABLE:
+            raise JobAborted(f"cannot reach the server at {self.settings.server}: {reason}", kind)
         if self._failing_in_row >= self.settings.breaker_threshold:
             raise JobAborted(f"the server at {self.settings.server} stopped answering "
-                             f"({self._failing_in_row} calls in a row failed; last: {reason})")
-        raise _CallError(f"{reason} (after {tries + 1} tries)")
+                             f"({self._failing_in_row} calls in a row failed; last: {reason})", ErrorKind.SERVER_DOWN)
+        raise LLMError(f"{reason} (after {tries + 1} tries)", kind, reason)
+

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.judges import JudgeExists
 from pipeline.llm import InvalidAnswer, LLMSettings
-from pipeline.llm_judge import (JudgeLLMError, combine, judge_with_llm, parse_verdict, position_consistency,
-                                to_labels, Verdict)
+from pipeline.judges.llm_judge import JudgeLLMError, judge_with_llm
+from pipeline.judges.verdict import Verdict, combine, parse_verdict, position_consistency, to_labels
 from pipeline.loader import load_records
 from openai_stub import OpenAIStub
 from records_factory import make_record

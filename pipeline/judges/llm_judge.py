@@ -22,29 +22,24 @@ logprobs, so the client handed to it wraps each answer in a small JSON envelope
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
-from . import db as dbmod
-from .judges import (TIE, TIE_TOLERANCE, AddJudgeReport, JudgeError, JudgeExists, Label, add_judge, check_name,
-                     judge_exists)
-from .llm import (CallJournal, CallResult, CallRunner, CallStats, InvalidAnswer, LLMRequest, LLMSettings,
-                  format_usd, job_lock, journal_path, load_template, lookup, mirror_calls, price_for,
-                  settings_from_env, token_counter)
-from .llm.estimate import CallEstimate
-from .llm.runner import make_async_client
+from .. import db as dbmod
+from ..llm import (CallJournal, CallResult, CallRunner, CallStats, LLMRequest, LLMSettings, job_lock, journal_path,
+                   load_template, lookup, mirror_calls, price_for, settings_from_env)
+from ..llm.client import make_async_client
+from ..llm.errors import ErrorKind
+from ..llm.estimate import CallEstimate
+from ..llm.progress import JobProgress, OnProgress, call_lines
+from .errors import JudgeError
+from .store import AddJudgeReport, add_judge, check_name, refuse_existing
+from .verdict import LogprobClient, PairJudgement, combine, parse_verdict, position_consistency, to_labels
 
 TEMPLATE = "judge_pairwise"
 TOP_LOGPROBS = 5
 ORDERS = ("ab", "ba")          # ab: response 1 shown as answer A; ba: response 1 shown as answer B
-ESTIMATE_SAMPLE = 400          # requests whose tokens are counted for the estimate; the rest scaled
 
 
 class JudgeLLMError(JudgeError):
@@ -53,105 +48,6 @@ class JudgeLLMError(JudgeError):
     def __init__(self, message: str, report: "JudgeLLMReport | None" = None):
         super().__init__(message)
         self.report = report
-
-
-# ---------------------------------------------------------------- one answer
-
-
-@dataclass(frozen=True)
-class Verdict:
-    p_a: float     # probability that answer A is the better one
-    via: str       # 'logprobs' or 'text'
-
-
-_LETTER = re.compile(r"^(?:(?:answer|response)\s*[:\-]?\s*)?([AB])$", re.I)
-
-
-def _letter(token: str) -> str | None:
-    """'A' or 'B' when a token or a short text names one, else None."""
-    t = token.strip().strip("*_`'\"()[]<>.:,").strip()
-    m = _LETTER.match(t)
-    return m.group(1).upper() if m else None
-
-
-def _from_logprobs(top: list[list[Any]] | None) -> float | None:
-    """P(A) renormalised over A and B, from the first position whose alternatives name one."""
-    for position in top or []:
-        mass = {"A": 0.0, "B": 0.0}
-        for token, logprob in position:
-            letter = _letter(str(token))
-            if letter and logprob is not None and math.isfinite(logprob):
-                mass[letter] += math.exp(logprob)
-        total = mass["A"] + mass["B"]
-        if total > 0:
-            return mass["A"] / total
-    return None
-
-
-def parse_verdict(raw: str) -> Verdict:
-    """The validator of a judge call: logprobs when present, else the text. InvalidAnswer otherwise."""
-    text, top = raw, None
-    try:
-        env = json.loads(raw)
-        if isinstance(env, dict) and "text" in env:
-            text, top = env.get("text") or "", env.get("top")
-    except (json.JSONDecodeError, TypeError):
-        pass  # a plain text answer (stored without the envelope)
-    p = _from_logprobs(top)
-    if p is not None:
-        return Verdict(p, "logprobs")
-    letter = _letter(text)
-    if letter is None:
-        preview = " ".join(str(text).split())[:40]
-        raise InvalidAnswer(f"expected the letter A or B, got {preview!r}")
-    return Verdict(1.0 if letter == "A" else 0.0, "text")
-
-
-# ---------------------------------------------------------------- the client adapter
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    """Attribute or key: SDK objects and plain dicts from lenient servers alike."""
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def _top_logprobs(choice: Any, positions: int = 3) -> list[list[list[Any]]] | None:
-    content = _get(_get(choice, "logprobs"), "content")
-    if not content:
-        return None
-    out = []
-    for tok in content[:positions]:
-        alts = _get(tok, "top_logprobs") or [tok]  # no alternatives: the chosen token alone
-        out.append([[_get(a, "token"), _get(a, "logprob")] for a in alts])
-    return out
-
-
-def envelope(resp: Any) -> Any:
-    """The completion with its text replaced by {"text", "top"}: what the journal keeps."""
-    choices = _get(resp, "choices") or []
-    if not choices:
-        return resp
-    choice = choices[0]
-    text = _get(_get(choice, "message"), "content") or ""
-    body = json.dumps({"text": text, "top": _top_logprobs(choice)}, ensure_ascii=False)
-    wrapped = SimpleNamespace(message=SimpleNamespace(content=body), finish_reason=_get(choice, "finish_reason"))
-    return SimpleNamespace(id=_get(resp, "id"), usage=_get(resp, "usage"), choices=[wrapped])
-
-
-class LogprobClient:
-    """The OpenAI client as CallRunner uses it, keeping each answer's logprobs in its text."""
-
-    def __init__(self, inner):
-        self._inner = inner
-        self.chat = SimpleNamespace(completions=SimpleNamespace(create=self._create))
-
-    async def _create(self, **body):
-        return envelope(await self._inner.chat.completions.create(**body))
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 # ---------------------------------------------------------------- the plan
@@ -231,19 +127,9 @@ def _count_settled(plan: JudgePlan) -> list[LLMRequest]:
 
 
 def _estimate(plan: JudgePlan, todo: list[LLMRequest]) -> None:
-    """Tokens and cost of the calls still to make; tokens counted on a sample when there are many."""
-    counter = token_counter(plan.model)
-    plan.token_method = counter.method
-    plan.price = price_for(plan.model)
-    if not todo:
-        plan.est_cost_usd = 0.0 if plan.price else None
-        return
-    sample = todo[::max(1, len(todo) // ESTIMATE_SAMPLE)]
-    per_call = sum(counter.count_messages(r.messages) for r in sample) / len(sample)
-    plan.est_prompt_tokens = int(per_call * len(todo))
-    plan.est_completion_tokens = load_template(TEMPLATE).int_meta("expected_output_tokens", 1) * len(todo)
-    if plan.price:
-        plan.est_cost_usd = plan.price.cost(plan.est_prompt_tokens, plan.est_completion_tokens)
+    """Tokens and cost of the calls still to make (the shared estimator)."""
+    per_call = load_template(TEMPLATE).int_meta("expected_output_tokens", 1)
+    plan.estimate(plan.model, todo, per_call * len(todo))
 
 
 def plan_judge(judge: str, *, model: str, db=None, settings: LLMSettings | None = None, max_pairs: int | None = None,
@@ -255,50 +141,9 @@ def plan_judge(judge: str, *, model: str, db=None, settings: LLMSettings | None 
         raise JudgeLLMError("the database has no pairs to judge" + (" (usable ones)" if usable_only else ""))
     requests = {(p.pair_id, o): build_request(judge, p, o, settings, logprobs) for p in pairs for o in ORDERS}
     plan = JudgePlan(judge, settings, journal_path(dbmod.resolve_db_path(db)), pairs, requests, logprobs,
-                     retry_failed=retry_failed)
+                     retry_failed=retry_failed, price=price_for(settings.model))
     _estimate(plan, _count_settled(plan))
     return plan
-
-
-# ---------------------------------------------------------------- combining
-
-
-@dataclass(frozen=True)
-class PairJudgement:
-    pair_id: int
-    p1_ab: float        # P(response 1 better) from the order where it was A
-    p1_ba: float        # ... and from the order where it was B
-    via: str            # 'logprobs', 'text' or 'mixed'
-
-    @property
-    def prob_1(self) -> float:
-        return (self.p1_ab + self.p1_ba) / 2
-
-    @property
-    def tie(self) -> bool:
-        return abs(self.prob_1 - TIE) <= TIE_TOLERANCE
-
-    @property
-    def consistent(self) -> bool:
-        """Both orders name the same response (a 0.5 in either order names none)."""
-        return (self.p1_ab - TIE) * (self.p1_ba - TIE) > 0
-
-
-def combine(pair_id: int, ab: Verdict, ba: Verdict) -> PairJudgement:
-    via = ab.via if ab.via == ba.via else "mixed"
-    return PairJudgement(pair_id, ab.p_a, 1.0 - ba.p_a, via)
-
-
-def position_consistency(judgements: list[PairJudgement]) -> float | None:
-    if not judgements:
-        return None
-    return sum(j.consistent for j in judgements) / len(judgements)
-
-
-def to_labels(judgements: list[PairJudgement]) -> tuple[list[Label], int]:
-    """(labels, ties): a 0.5 has no preference and is left out."""
-    labels = [Label(j.pair_id, 1 if j.prob_1 > TIE else 2, j.prob_1) for j in judgements if not j.tie]
-    return labels, len(judgements) - len(labels)
 
 
 # ---------------------------------------------------------------- running
@@ -325,48 +170,38 @@ class JudgeLLMReport:
     def lines(self) -> list[str]:
         pc = "n/a" if self.position_consistency is None else f"{100 * self.position_consistency:.1f}%"
         s = self.stats
-        out = [f"pairs answered in both orders: {self.judged} of {self.pairs}; failed: {self.failed}",
-               f"position consistency: {pc} (pairs where both orders name the same response)",
-               f"labels: {self.labels}; ties left out: {self.ties}; from logprobs: {self.via_logprobs} pairs, "
-               f"from the text answer: {self.judged - self.via_logprobs}",
-               f"calls: {s.requests} answered now, {s.cached} reused from the journal, {s.failed} failed, "
-               f"{s.invalid} invalid answers asked again, {s.retries} transport retries",
-               f"tokens: {s.prompt_tokens:,} in, {s.completion_tokens:,} out; "
-               f"cost {format_usd(s.cost_usd if self.priced else None)}; {self.seconds:.1f} s"]
-        out += [f"  failed because {why}: {n} call(s)" for why, n in sorted(self.errors.items())]
-        return out
+        return [f"pairs answered in both orders: {self.judged} of {self.pairs}; failed: {self.failed}",
+                f"position consistency: {pc} (pairs where both orders name the same response)",
+                f"labels: {self.labels}; ties left out: {self.ties}; from logprobs: {self.via_logprobs} pairs, "
+                f"from the text answer: {self.judged - self.via_logprobs}",
+                *call_lines(requests=s.requests, cached=s.cached, failed=s.failed, invalid=s.invalid,
+                            retries=s.retries, timeouts=s.timeouts, prompt_tokens=s.prompt_tokens,
+                            completion_tokens=s.completion_tokens, cost_usd=s.cost_usd if self.priced else None,
+                            seconds=self.seconds, errors=self.errors)]
 
     def summary(self) -> str:
         return "\n".join(self.lines())
 
 
-OnProgress = Callable[[Any], None]   # receives an annotation JobProgress after every call
-
-
 class _Progress:
-    """Counts for the shared progress display (pipeline.annotation.display)."""
+    """The shared progress view (pipeline.llm.progress): a pair is done when both orders are."""
 
     def __init__(self, plan: JudgePlan, callback: OnProgress | None):
-        from .annotation.job import JobProgress
-
         self.callback = callback
         self.view = JobProgress(pairs_total=len(plan.pairs), calls_total=plan.calls_total, phase="judging")
         self.orders: dict[str, int] = {}
-        self.runner: CallRunner | None = None
 
     def reset(self) -> None:
         self.orders.clear()
         self.view.pairs_done = 0
 
-    def __call__(self, result: CallResult) -> None:
+    def on_call(self, result: CallResult) -> None:
         n = self.orders[result.item_key] = self.orders.get(result.item_key, 0) + 1
         self.view.pairs_done += n == 2
-        s = self.runner.stats
-        v = self.view
-        v.calls_settled, v.requests, v.failures, v.retries, v.cost_usd = (
-            s.settled, s.requests, s.failed, s.retries, s.cost_usd)
+
+    def on_change(self, stats: CallStats) -> None:
         if self.callback:
-            self.callback(v)
+            self.callback(self.view.take(stats))
 
 
 async def _ask_all(runner: CallRunner, plan: JudgePlan) -> dict[tuple[int, str], CallResult]:
@@ -376,7 +211,8 @@ async def _ask_all(runner: CallRunner, plan: JudgePlan) -> dict[tuple[int, str],
 
 
 def _refused(result: CallResult) -> bool:
-    return not result.ok and (result.error or "").startswith("refused by the server")
+    """The server rejected the request itself (as servers without logprobs support do)."""
+    return not result.ok and result.kind is ErrorKind.REFUSED
 
 
 async def _run(plan: JudgePlan, journal: CallJournal, run_id: int, progress: _Progress,
@@ -385,8 +221,7 @@ async def _run(plan: JudgePlan, journal: CallJournal, run_id: int, progress: _Pr
     settings = plan.settings
     runner = CallRunner(settings, journal, run_id=run_id, price=plan.price or price_for(plan.model),
                         client=LogprobClient(client or make_async_client(settings)),
-                        retry_failed=plan.retry_failed, on_call=progress)
-    progress.runner = runner
+                        retry_failed=plan.retry_failed, on_call=progress.on_call, on_change=progress.on_change)
     try:
         if plan.logprobs:  # one call first: a server without logprobs support says so with a 400
             probe = await runner.call(next(iter(plan.requests.values())), parse_verdict)
@@ -421,7 +256,7 @@ def _judgements(plan: JudgePlan, results: dict, report: JudgeLLMReport) -> list[
             report.failed += 1
             for r in (ab, ba):
                 if not r.ok:
-                    key = (r.error or "no answer").split(" (after")[0][:80]
+                    key = (r.reason or "no answer")[:80]
                     report.errors[key] = report.errors.get(key, 0) + 1
             continue
         j = combine(pair.pair_id, ab.value, ba.value)
@@ -491,15 +326,6 @@ def _ask(plan: JudgePlan, db, name: str, progress_callback, client) -> tuple[Cal
     return stats, results
 
 
-def refuse_existing(name: str, db, replace: bool) -> None:
-    """Checked before any call is paid for (and again when the labels are written)."""
-    if replace:
-        return
-    with dbmod.reading(db) as con:
-        if judge_exists(con, name):
-            raise JudgeExists(f"judge {name!r} already exists: use --replace to overwrite it (its labels and fits)")
-
-
 def _mirror(jfile, db) -> None:
     """Copy the journal into llm_calls; the journal stays the truth if this cannot happen now."""
     try:
@@ -517,5 +343,4 @@ def _no_labels_reason(report: JudgeLLMReport) -> str:
             f"{100 * (report.position_consistency or 0):.1f}%); nothing was added")
 
 
-__all__ = ["JudgeLLMError", "JudgeLLMReport", "JudgePlan", "LogprobClient", "PairJudgement", "Verdict", "combine",
-           "judge_with_llm", "parse_verdict", "plan_judge", "position_consistency", "refuse_existing", "to_labels"]
+__all__ = ["JudgeLLMError", "JudgeLLMReport", "JudgePlan", "judge_with_llm", "plan_judge"]

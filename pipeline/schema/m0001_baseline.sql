@@ -1,5 +1,6 @@
--- Tables of the preference-dissection database. Views live in sql/, one per file.
--- Created with IF NOT EXISTS so that opening an older file only adds what is missing.
+-- Step 1, the baseline: the tables as they stood before the schema had a version.
+-- IF NOT EXISTS, so a file made before versioning (version 0) keeps its rows and only
+-- gains what it lacks; the two ALTERs bring fit_runs of the oldest files up to date.
 
 CREATE TABLE IF NOT EXISTS sources (
     source      VARCHAR PRIMARY KEY,   -- short name, e.g. 'demo', 'GAIR/preference-dissection', 'my_pairs.jsonl'
@@ -152,6 +153,6 @@ CREATE TABLE IF NOT EXISTS fit_runs (
     position     INTEGER,            -- imported: the judge's line in its file, so export keeps the order
     PRIMARY KEY (judge, group_name)
 );
--- Files made before these columns existed get them here (no-op otherwise).
+-- Files from before these two columns existed (no-op otherwise).
 ALTER TABLE fit_runs ADD COLUMN IF NOT EXISTS group_kind VARCHAR;
 ALTER TABLE fit_runs ADD COLUMN IF NOT EXISTS position INTEGER;

@@ -1,0 +1,196 @@
+"""Planning an annotation job: which pairs, which calls, what they may cost. Changes nothing.
+
+Two sources of pairs: a file of new raw pairs (`plan_job`), or pairs already stored in
+the database without the paper's annotations (`plan_stored`: `pairs.annotated = FALSE`,
+picked by a SQL condition, a cap and/or a seeded sample). The calls each pair needs
+come from the protocol (`Protocol.expected_calls`); answers the journal already holds
+are counted as reused, and the rest are estimated with the shared token estimator.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import db as dbmod
+from ..llm import CallJournal, LLMSettings, journal_path, price_for, settings_from_env
+from ..llm.cache import lookup
+from ..llm.estimate import CallEstimate
+from ..loader import pair_key
+from .inputs import InputError, InputReport, RawPair, read_pairs
+from .protocol import Protocol, expected_output_tokens
+from .steps import PairTask
+
+
+@dataclass
+class JobPlan(CallEstimate):
+    input: Path | None                          # the file of raw pairs; None for stored pairs
+    db: Path
+    journal: Path
+    settings: LLMSettings
+    rows: int
+    tasks: list[PairTask]                       # pairs to annotate
+    present: list[PairTask]                     # already in the database: only their labels are added
+    skipped: list[tuple[int, str]]              # (row, reason)
+    calls_total: int = 0                        # calls the pairs need (step 2 counted where it may apply)
+    batch: bool = False
+    where: str | None = None                    # stored pairs: the condition that picked them
+    stored_ids: list[int] = field(default_factory=list)   # stored pairs: their pair ids, in task order
+    problems: list[str] = field(default_factory=list)   # why it cannot start (no API key, ...)
+
+    @property
+    def stored(self) -> bool:
+        return self.input is None
+
+    @property
+    def source_name(self) -> str:
+        """The loader's source name for the annotated records."""
+        return "annotated:stored pairs" if self.stored else f"annotated:{self.input.name}"
+
+    @property
+    def skipped_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for _, reason in self.skipped:
+            out[reason] = out.get(reason, 0) + 1
+        return out
+
+    def lines(self) -> list[str]:
+        s = self.settings
+        mode = "Batch API (half price, results within 24 h)" if self.batch else f"online, {s.concurrency} at a time"
+        if self.stored:
+            head = [f"stored pairs without the paper's annotations{f' where {self.where}' if self.where else ''}: "
+                    f"{self.rows} match, {len(self.tasks)} to annotate (filled in place)"]
+        else:
+            skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped_counts.items())) or "none"
+            head = [f"input: {self.input} ({self.rows} rows; left out: {skipped})",
+                    f"pairs to annotate: {len(self.tasks)}"
+                    + (f"; already in the database: {len(self.present)} (only their human labels are added)"
+                       if self.present else "")]
+        return [*head, f"model: {s.model} at {s.server}; {mode}", *self.call_lines(),
+                *(f"cannot start: {p}" for p in self.problems)]
+
+
+def _settings(settings: LLMSettings | None, **options) -> LLMSettings:
+    return (settings or settings_from_env()).with_(**options)
+
+
+def plan_job(file: str | Path, *, db=None, model: str | None = None, max_pairs: int | None = None,
+             concurrency: int | None = None, retry_failed: bool = False, batch: bool = False,
+             settings: LLMSettings | None = None, timeout: float | None = None) -> JobPlan:
+    """Read the input and count what a run would do and cost; changes nothing anywhere.
+
+    Raises InputError for an unreadable file, and lets a database that cannot be read
+    raise (pipeline.errors): a plan that cannot see what is stored must not start calls.
+    """
+    settings = _settings(settings, model=model, concurrency=concurrency, timeout=timeout)
+    report: InputReport = read_pairs(file)
+    db_path = dbmod.resolve_db_path(db)
+    pairs = report.pairs[:max_pairs] if max_pairs is not None else report.pairs
+    skipped = list(report.skipped)
+    known = _keys_in_db(db_path)
+    tasks, present, seen = [], [], {}
+    for pair in pairs:
+        key = pair_key(pair.query, pair.response_1, pair.response_2)
+        if key in seen:
+            skipped.append((pair.position, "same pair as an earlier row"))
+            continue
+        seen[key] = pair.position
+        (present if key in known else tasks).append(PairTask(pair, key))
+    plan = JobPlan(input=Path(file), db=db_path, journal=journal_path(db_path), settings=settings,
+                   rows=report.rows, tasks=tasks, present=present, skipped=sorted(skipped), batch=batch,
+                   retry_failed=retry_failed, price=price_for(settings.model))
+    return _finish_plan(plan)
+
+
+def plan_stored(where: str | None = None, *, db=None, model: str | None = None, max_pairs: int | None = None,
+                sample: int | None = None, seed: int = 0, concurrency: int | None = None,
+                retry_failed: bool = False, batch: bool = False, settings: LLMSettings | None = None,
+                timeout: float | None = None) -> JobPlan:
+    """Plan the paper's protocol for stored pairs that lack its annotations (`pairs.annotated = FALSE`).
+
+    `where` is a SQL condition on `pairs` (checked by pipeline.sqlguard.check_condition);
+    `sample` picks that many of the matching pairs at random (`seed`), `max_pairs` caps
+    the count (the first by pair id). Raises InputError for a refused condition.
+    """
+    settings = _settings(settings, model=model, concurrency=concurrency, timeout=timeout)
+    db_path = dbmod.resolve_db_path(db)
+    rows = _stored_rows(db_path, where)
+    picked = rows
+    if sample is not None and sample < len(rows):
+        picked = sorted(random.Random(seed).sample(rows, sample), key=lambda r: r[0])
+    if max_pairs is not None:
+        picked = picked[:max_pairs]
+    tasks = [PairTask(RawPair(position=pid, query=q, response_1=r1, response_2=r2, model_1=m1, model_2=m2,
+                              source_id=pid), key) for pid, key, q, r1, r2, m1, m2 in picked]
+    plan = JobPlan(input=None, db=db_path, journal=journal_path(db_path), settings=settings, rows=len(rows),
+                   tasks=tasks, present=[], skipped=[], batch=batch, retry_failed=retry_failed,
+                   price=price_for(settings.model), where=where, stored_ids=[r[0] for r in picked])
+    return _finish_plan(plan)
+
+
+def _stored_rows(db_path: Path, where: str | None) -> list[tuple]:
+    sql = ("SELECT pair_id, pair_key, query, response_1, response_2, model_1, model_2 FROM pairs "
+           "WHERE NOT annotated")
+    if where and where.strip():
+        from ..sqlguard import check_condition  # noqa: PLC0415 - only stored-pair plans need it
+
+        try:
+            condition = check_condition(where)
+        except ValueError as exc:
+            raise InputError(f"--where: {exc}") from None
+        sql += f" AND ({condition or where})"
+    with dbmod.reading(db_path) as con:
+        try:
+            return con.execute(sql + " ORDER BY pair_id").fetchall()
+        except Exception as exc:  # noqa: BLE001 - a condition naming an unknown column, ...
+            if "annotated" in str(exc) and "column" in str(exc).lower():
+                raise InputError("this database has no pairs.annotated column: upgrade it first") from None
+            raise InputError(f"--where {where!r} cannot be used: {str(exc).splitlines()[0]}") from None
+
+
+def _finish_plan(plan: JobPlan) -> JobPlan:
+    if not plan.settings.api_key:
+        plan.problems.append("OPENAI_API_KEY is not set (environment or .env)")
+    _estimate(plan)
+    return plan
+
+
+def _keys_in_db(db_path: Path) -> set[str]:
+    """The pair keys stored; an error reading them is raised, never taken for an empty database."""
+    if not db_path.exists():
+        return set()
+    with dbmod.reading(db_path) as con:
+        return {k for (k,) in con.execute("SELECT pair_key FROM pairs").fetchall()}
+
+
+def _estimate(plan: JobPlan) -> None:
+    """Count calls, reuse answers the journal holds, and estimate the rest's tokens and cost."""
+    proto = Protocol(plan.settings)
+    journal = CallJournal(plan.journal) if plan.journal.exists() else None
+
+    def settled(req, validate):
+        return None if journal is None else lookup(journal, req, validate, write=False).result
+
+    seen: set[str] = set()  # pairs that share a request (same query, same responses) share its call
+    todo, completion = [], 0
+    try:
+        for task in plan.tasks:
+            for call in proto.expected_calls(task, settled, plan.retry_failed):
+                if call.request.hash in seen:
+                    continue
+                seen.add(call.request.hash)
+                plan.calls_total += 1
+                if call.found is not None and call.found.ok:
+                    plan.calls_cached += 1
+                    continue
+                if call.found is not None:
+                    plan.calls_failed += 1
+                    if not plan.retry_failed:
+                        continue
+                todo.append(call.request)
+                completion += expected_output_tokens(call.step)
+    finally:
+        if journal:
+            journal.close()
+    plan.estimate(plan.settings.model, todo, completion, batch=plan.batch)

@@ -1,0 +1,104 @@
+"""Your own slices and properties: `group add/remove/list` and `rate` (registered on the CLI app by cli.py).
+
+Values from the data (group names, conditions, notes) go into Rich tables as `Text`, which
+Rich never reads as markup.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .cli import DbOption, app, console, fail
+from .errors import DatabaseError
+
+out = Console(highlight=False)
+group_app = typer.Typer(no_args_is_help=True, help="Custom groups: named slices of the pairs, fitted like "
+                                                    "the paper's groups.")
+app.add_typer(group_app, name="group")
+
+
+def _say(text: str) -> None:
+    console.print(Text(text), highlight=False)
+
+
+def _fit_group(name: str, db, properties: str) -> None:
+    from .fitting import FitError, fit_database
+
+    try:
+        report = fit_database(db, groups=[name], property_set=properties)
+    except FitError as exc:
+        fail(f"group {name!r} was added, but fitting it failed: {exc}")
+    _say(report.summary())
+
+
+@group_app.command("add")
+def group_add(
+        name: Annotated[str, typer.Argument(help="Name of the group (as shown on every page).")],
+        where: Annotated[str, typer.Option("--where", help="SQL condition over the pairs and their attributes, "
+                                                           "e.g. \"language = 'de'\" or \"is_code\".")],
+        db: DbOption = None,
+        note: Annotated[Optional[str], typer.Option(help="A note shown with the group.")] = None,
+        replace: Annotated[bool, typer.Option("--replace", help="Change the condition of a group that exists "
+                                                                "(its fits are removed).")] = False,
+        fit: Annotated[bool, typer.Option("--fit", help="Fit every judge on the group right away.")] = False,
+        properties: Annotated[str, typer.Option("--properties", help="Property set for --fit.")] = "paper") -> None:
+    """Add a custom group from a SQL condition; it is evaluated again after every load."""
+    from .groups import GroupError, add_group
+
+    try:
+        n = add_group(name, where, db=db, note=note, replace=replace)
+    except GroupError as exc:
+        fail(f"{exc} (nothing was changed)")
+    except DatabaseError as exc:
+        fail(str(exc), getattr(exc, "exit_code", 1))
+    _say(f"group {name.strip()!r}: {n} pairs")
+    if n == 0:
+        _say("note: no pair matches the condition yet; it is evaluated again after every load")
+    if fit:
+        _fit_group(name.strip(), db, properties)
+    else:
+        _say(f"next: python -m pipeline fit --group '{name.strip()}' to fit it")
+
+
+@group_app.command("remove")
+def group_remove(name: Annotated[str, typer.Argument(help="The custom group to remove.")],
+                 db: DbOption = None) -> None:
+    """Remove a custom group with its members and its fits."""
+    from .groups import GroupError, remove_group
+
+    try:
+        removed = remove_group(name, db=db)
+    except GroupError as exc:
+        fail(str(exc))
+    except DatabaseError as exc:
+        fail(str(exc), getattr(exc, "exit_code", 1))
+    _say(f"removed group {name!r}: " + ", ".join(f"{n} {t} rows" for t, n in removed.items()))
+
+
+@group_app.command("list")
+def group_list(db: DbOption = None,
+               custom_only: Annotated[bool, typer.Option("--custom", help="Only the custom groups.")] = False) -> None:
+    """Every group: kind, pairs, judges fitted, and the condition of custom ones."""
+    from .groups import KIND, list_groups
+
+    try:
+        groups = list_groups(db, kinds=(KIND,) if custom_only else None)
+    except DatabaseError as exc:
+        fail(str(exc), getattr(exc, "exit_code", 1))
+    table = Table(title="groups")
+    for col in ("group", "kind", "pairs", "judges fitted", "condition", "note"):
+        table.add_column(col, overflow="fold")
+    for g in groups:
+        table.add_row(Text(g.name), g.kind, str(g.n_pairs), str(g.judges_fitted), Text(g.condition or ""),
+                      Text(g.note or ""))
+    out.print(table)
+    if not groups:
+        _say("no groups yet" + (": add one with `python -m pipeline group add NAME --where SQL`"
+                                if custom_only else ""))

@@ -1,0 +1,177 @@
+"""Manipulation forecasts (issue 10, part 3): what if a model's responses became better, or
+worse, on one property and nothing else changed?
+
+For a judge J (its fit in a group and property set), a response model M and a property p:
+over the pairs of the group in which M meets another model, the features are turned to
+M's side (M as response 1), the feature p is set to "M better" (at least +1) or "M worse"
+(at most -1), and J's fitted model predicts M's win rate again. The shift is the mean
+change of sigmoid(x . w) over those pairs.
+
+The interval carries the weights' uncertainty: weights are drawn from the fit's posterior,
+approximated by independent normals (posterior mean and sd per weight; the fits table
+keeps no correlations), and the shift is computed for every draw; the 2.5% and 97.5%
+quantiles make the 95% interval, the mean over draws the point forecast. Imported fits
+have no sd, so their forecasts have no interval.
+
+This is a forecast from the fitted model, not a measured benchmark run: it assumes J's
+choices follow the model and that a change on p leaves every other property as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+from scipy.special import expit
+
+from . import db as dbmod
+from .queries import whatif as q
+
+DRAWS = 400
+SEED = 0
+DEFAULT_SET = "paper"
+DEFAULT_GROUP = "All"
+DIRECTIONS = ("better", "worse")
+
+
+class ForecastError(ValueError):
+    """The request can't be answered (no fit, unknown model); says why."""
+
+
+@dataclass
+class Forecast:
+    property: str
+    direction: str
+    n_pairs: int
+    win_rate: float          # predicted win rate of the model as it is (mean over draws)
+    shift: float             # predicted change of that win rate
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclass
+class WhatIfReport:
+    judge: str
+    model: str
+    group: str
+    property_set: str
+    n_pairs: int
+    rows: list[Forecast] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def ranked(self, direction: str | None = None) -> list[Forecast]:
+        rows = [r for r in self.rows if direction is None or r.direction == direction]
+        return sorted(rows, key=lambda r: -r.shift)
+
+
+def shifts(Xm: np.ndarray, mean: np.ndarray, sd: np.ndarray | None, *, draws: int = DRAWS,
+           seed: int = SEED) -> tuple[np.ndarray, dict[tuple[int, str], np.ndarray]]:
+    """Win-rate draws of the model as it is, and shift draws per (property index, direction).
+
+    Xm: (n, P) features from the model's side (+1: the model's response has more of it).
+    """
+    mean = np.asarray(mean, dtype=float)
+    if sd is None or not np.isfinite(sd).all() or not (np.asarray(sd) > 0).any():
+        W = mean[None, :]
+    else:
+        rng = np.random.default_rng(seed)
+        W = mean + rng.standard_normal((draws, len(mean))) * np.asarray(sd, dtype=float)
+    logits = Xm @ W.T                     # (n, D)
+    base = expit(logits)
+    n = max(len(Xm), 1)
+    out = {}
+    for j in range(Xm.shape[1]):
+        v = Xm[:, j]
+        for direction in DIRECTIONS:
+            target = np.maximum(v, 1.0) if direction == "better" else np.minimum(v, -1.0)
+            delta = target - v
+            rows = np.flatnonzero(delta)
+            moved = expit(logits[rows] + delta[rows, None] * W[None, :, j]) - base[rows]
+            out[(j, direction)] = moved.sum(0) / n
+    return base.mean(0), out
+
+
+def _matrix(pairs: dict, feats: dict, props: list[str]) -> np.ndarray:
+    """(pairs with every feature of the set) x P, from the model's side."""
+    ids = pairs["pair_id"]
+    X = np.full((len(ids), len(props)), np.nan)
+    if len(ids) and len(feats["pair_id"]):
+        col = {p: i for i, p in enumerate(props)}
+        pos = np.searchsorted(ids, feats["pair_id"]).clip(0, len(ids) - 1)
+        ok = ids[pos] == feats["pair_id"]
+        X[pos[ok], [col[p] for p in feats["property"][ok]]] = feats["value"][ok]
+    X = X * pairs["side"][:, None] if len(ids) else X
+    return X[~np.isnan(X).any(1)]
+
+
+def read_inputs(db, judge: str, model: str, group: str, property_set: str):
+    with dbmod.reading(db) as con:
+        fitted = q.fitted(con)
+        if not any(f[0] == judge for f in fitted):
+            raise ForecastError(f"judge {judge!r} has no fits: run `python -m pipeline fit` first "
+                                f"(fitted: {', '.join(sorted({f[0] for f in fitted})) or 'none'})")
+        if (judge, group, property_set) not in fitted:
+            have = sorted({f"{g} / {s}" for j, g, s in fitted if j == judge})
+            raise ForecastError(f"judge {judge!r} has no fit in group {group!r} with property set "
+                                f"{property_set!r} (it has: {', '.join(have)})")
+        models = q.models(con)
+        if model not in models:
+            raise ForecastError(f"unknown response model: {model} (known: {', '.join(models[:20])}"
+                                + (" ..." if len(models) > 20 else "") + ")")
+        rows = q.weights(con, judge, group, property_set)
+        props = [r[0] for r in rows]
+        all_pairs = group not in q.group_names(con)
+        pairs, feats = q.model_pairs(con, model, group, props, all_pairs=all_pairs)
+    mean = np.array([r[1] for r in rows], dtype=float)
+    sd = None if any(r[2] is None for r in rows) else np.array([r[2] for r in rows], dtype=float)
+    return props, mean, sd, _matrix(pairs, feats, props)
+
+
+def what_if(db=None, *, judge: str, model: str, group: str = DEFAULT_GROUP, property_set: str = DEFAULT_SET,
+            properties: Sequence[str] | None = None, draws: int = DRAWS, seed: int = SEED,
+            store: bool = True) -> WhatIfReport:
+    """Forecast the win-rate shift of `model` under `judge` for every property (or the chosen)."""
+    t0 = time.perf_counter()
+    props, mean, sd, Xm = read_inputs(db, judge, model, group, property_set)
+    if len(Xm) == 0:
+        raise ForecastError(f"model {model!r} has no pairs with every {property_set!r} feature in group {group!r}")
+    chosen = list(range(len(props)))
+    if properties:
+        unknown = [p for p in properties if p not in props]
+        if unknown:
+            raise ForecastError(f"not in property set {property_set!r}: {', '.join(unknown)}")
+        chosen = [props.index(p) for p in dict.fromkeys(properties)]
+    base, draws_by = shifts(Xm, mean, sd, draws=draws, seed=seed)
+    report = WhatIfReport(judge, model, group, property_set, len(Xm))
+    interval = sd is not None
+    for j in chosen:
+        for direction in DIRECTIONS:
+            d = draws_by[(j, direction)]
+            lo, hi = np.quantile(d, [0.025, 0.975]) if interval else (None, None)
+            report.rows.append(Forecast(props[j], direction, len(Xm), float(base.mean()), float(d.mean()),
+                                        None if lo is None else float(lo), None if hi is None else float(hi)))
+    if store:
+        write_results(db, report)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def write_results(db, report: WhatIfReport) -> None:
+    """Replace this judge x model x group x set's forecasts of these properties."""
+    rows = [(report.judge, report.group, report.property_set, report.model, r.property, r.direction, r.n_pairs,
+             r.win_rate, r.shift, r.ci_low, r.ci_high) for r in report.rows]
+    cols = list(zip(*rows)) if rows else [[] for _ in q.FORECAST_COLUMNS]
+    forecast_t = pa.table({name: pa.array(list(v), kind)  # noqa: F841 - read by DuckDB
+                      for (name, kind), v in zip(q.FORECAST_COLUMNS.items(), cols)})
+    names = ", ".join(q.FORECAST_COLUMNS)
+    with dbmod.writing(db) as con:
+        con.execute("DELETE FROM forecasts WHERE judge = ? AND group_name = ? AND property_set = ? AND model = ? "
+                    "AND list_contains(?, property)", [report.judge, report.group, report.property_set,
+                                                       report.model, sorted({r.property for r in report.rows})])
+        con.execute(f"INSERT INTO forecasts ({names}) SELECT {names} FROM forecast_t")
+
+
+__all__ = ["DIRECTIONS", "Forecast", "ForecastError", "WhatIfReport", "shifts", "what_if", "write_results"]

@@ -1,0 +1,104 @@
+"""Raw labelled pairs from the files people already have, one module per format.
+
+Each module is a pure reader: `check(sample, context)` says why a file is not in its format
+(None when it is), `read(rows, options, context, where)` turns rows into `RawPair`s and `Skip`s.
+`detect(path)` tries the formats in `FORMATS` order on the first row; `--format NAME` forces one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import ModuleType
+
+from ..sources import SourceError
+from . import alpaca_eval, arena, arena55k, forensics, generic, hh_rlhf, lmarena, release, ultrafeedback
+from .base import NoFormat, Options, RawPair, RowError, Skips, settle
+from .files import Table, open_table, resolve
+
+# Detection order: the most specific layouts first, the generic one last.
+FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (
+    release, forensics, lmarena, arena, arena55k, alpaca_eval, ultrafeedback, hh_rlhf, generic)}
+RAW_FORMATS = tuple(name for name in FORMATS if name != "release")
+
+
+def _check(module: ModuleType, table: Table, opts: Options) -> str | None:
+    if table.sample is None:
+        return "no rows"
+    if module is generic:
+        return generic.check(table.sample, table.context, opts)
+    return module.check(table.sample, table.context)
+
+
+def detect_table(table: Table, opts: Options | None = None, forced: str | None = None) -> ModuleType:
+    """The format of an opened file: the forced one (checked), else the first that fits."""
+    opts = opts or Options()
+    if table.sample is None:
+        raise SourceError(f"{table.path}: no records")
+    if forced is not None:
+        if forced not in FORMATS:
+            raise SourceError(f"unknown format {forced!r} (known: {', '.join(FORMATS)})")
+        reason = _check(FORMATS[forced], table, opts)
+        if reason:
+            raise NoFormat(f"{table.path}: not in format {forced}: {reason}")
+        return FORMATS[forced]
+    tried = []
+    for name, module in FORMATS.items():
+        reason = _check(module, table, opts)
+        if reason is None:
+            return module
+        tried.append(f"{name} ({reason})")
+    raise NoFormat(f"{table.path}: not in any known format; tried " + "; ".join(tried))
+
+
+def detect(path: str | Path, opts: Options | None = None) -> str:
+    """The name of the format of a file, from its content."""
+    return detect_table(open_table(Path(path)), opts).NAME
+
+
+@dataclass
+class Reading:
+    """Raw pairs of a source, read lazily; `skips` fills as they are consumed."""
+
+    format: str
+    files: list[Path]
+    opts: Options
+    skips: Skips = field(default_factory=Skips)
+    judge_kinds: dict[str, str] = field(default_factory=dict)
+    judge_notes: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+
+    def pairs(self) -> Iterator[RawPair]:
+        start = 0
+        for path in self.files:
+            table = open_table(path)
+            if table.sample is None:
+                continue
+            module = detect_table(table, self.opts, forced=self.format)
+            opts = self.opts
+            if opts.judge is None:  # the crowd's judge: the format's default name
+                opts = replace(opts, judge=getattr(module, "DEFAULT_JUDGE", "human"))
+            self.judge_kinds.setdefault(opts.judge, getattr(module, "JUDGE_KIND", "human"))
+            if module is forensics:
+                for name, kind in forensics.judges(table.context, self.opts).values():
+                    self.judge_kinds[name] = kind
+                self.judge_notes.update(forensics.notes(table.context))
+            seen = [0]
+
+            def where(position: int, _name=path.name, _first=start) -> str:
+                return f"{_name}: row {position - _first}"
+
+            def counted(rows: Iterator[tuple[int, dict]]) -> Iterator[tuple[int, dict]]:
+                for item in rows:
+                    seen[0] += 1
+                    self.rows += 1
+                    yield item
+
+            yield from settle(module.read(counted(table.numbered(start)), opts, table.context, where),
+                              self.skips)
+            start += seen[0]
+
+
+__all__ = ["FORMATS", "RAW_FORMATS", "Options", "RawPair", "RowError", "NoFormat", "Reading", "Skips",
+           "detect", "detect_table", "open_table", "resolve"]

@@ -1,0 +1,108 @@
+"""Rows of one file, streamed where the format allows: JSONL and parquet row by row, CSV row by
+row, a .json file whole (a list of rows, or an object holding one, such as AnnotatedPairs)."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import sources
+from .base import RowError
+
+SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+LIST_KEYS = ("comparisons", "data", "records", "rows", "train")
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # Arena rows hold long conversations
+
+
+@dataclass
+class Table:
+    path: Path
+    context: dict | None          # the top-level object of a JSON file that holds its rows in a list
+    sample: dict | None           # the first row, for detection (None: no rows)
+    rows: Iterator[dict]          # every row, the sample included
+
+    def numbered(self, start: int) -> Iterator[tuple[int, dict]]:
+        """(position in the source, row), rows checked to be objects."""
+        for i, row in enumerate(self.rows):
+            if not isinstance(row, dict):
+                raise RowError(f"{self.path.name}: row {i}", "row", f"expected an object, got {type(row).__name__}")
+            yield start + i, row
+
+
+def _first(rows: Iterator[dict]) -> tuple[dict | None, Iterator[dict]]:
+    rows = iter(rows)
+    for first in rows:
+        return first, itertools.chain([first], rows)
+    return None, iter(())
+
+
+def _json(path: Path) -> tuple[dict | None, list]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if text.lstrip().startswith("{") and "\n" in text.strip():  # JSON lines named .json
+            return None, list(sources.iter_jsonl(path))
+        raise sources.SourceError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})") from None
+    if isinstance(data, list):
+        return None, data
+    if isinstance(data, dict):
+        for key in LIST_KEYS:
+            if isinstance(data.get(key), list):
+                return data, data[key]
+        raise sources.SourceError(f"{path}: expected a JSON list of rows, or an object with one of "
+                                  f"{', '.join(LIST_KEYS)} as a list")
+    raise sources.SourceError(f"{path}: expected a JSON list of rows, got {type(data).__name__}")
+
+
+def _csv(path: Path) -> Iterator[dict]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None:
+            return
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise sources.SourceError(f"{path}: line {reader.line_num} is not valid CSV ({exc})") from None
+
+
+def open_table(path: Path) -> Table:
+    suffix = path.suffix.lower()
+    context = None
+    if suffix == ".jsonl":
+        rows: Iterator[dict] = sources.iter_jsonl(path)
+    elif suffix == ".json":
+        context, items = _json(path)
+        rows = iter(items)
+    elif suffix == ".parquet":
+        rows = sources.iter_parquet(path)
+    elif suffix == ".csv":
+        rows = _csv(path)
+    else:
+        raise sources.SourceError(f"{path}: unsupported file type '{suffix}' (use .json, .jsonl, .parquet or .csv)")
+    sample, rows = _first(rows)
+    return Table(path, context, sample if isinstance(sample, dict) else None, rows)
+
+
+def resolve(source: str) -> tuple[str, list[Path]]:
+    """(display name, files) for a file, a folder or hf:OWNER/NAME; CSV files too."""
+    if source.startswith(sources.HF_PREFIX):
+        return sources.resolve(source)
+    path = Path(source)
+    if not path.exists():
+        raise sources.SourceError(f"{source}: no such file")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        if not files:
+            raise sources.SourceError(f"{path}: no .json, .jsonl, .parquet or .csv files")
+        return path.name, files
+    if path.suffix.lower() not in SUFFIXES:
+        raise sources.SourceError(f"{source}: unsupported file type '{path.suffix.lower()}' "
+                                  "(use .json, .jsonl, .parquet or .csv)")
+    return path.name, [path]

@@ -1,0 +1,136 @@
+"""Queries of the leaderboards: the inputs `pipeline.leaderboard` fits, and the stored results
+the Leaderboard page shows. Fixed SQL with `$name` parameters, never formatted text.
+
+A group named 'All' holds every pair (the loader stores it); a database without it (made
+before the open-world migration filled it) reads every pair for 'All' instead.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .base import Db, column, frame, reading
+
+LEADERBOARD_COLUMNS = {
+    "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "model": pa.string(),
+    "strength": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64(), "rank": pa.int32(),
+    "n_battles": pa.int32(), "elo": pa.float64(), "rank_change": pa.int32()}
+RUN_COLUMNS = {
+    "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "n_battles": pa.int32(),
+    "n_models": pa.int32(), "n_models_left_out": pa.int32(), "min_battles": pa.int32(),
+    "ci_method": pa.string(), "note": pa.string()}
+CONTROL_COLUMNS = {
+    "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "property": pa.string(),
+    "weight": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64()}
+
+PROPERTIES = "SELECT property, property_set FROM properties ORDER BY property_set, property_index"
+LABELLED_JUDGES = "SELECT DISTINCT judge FROM labels ORDER BY judge"
+GROUP_NAMES = "SELECT DISTINCT group_name FROM pair_groups ORDER BY group_name"
+
+# $all: read every pair (no 'All' rows stored); otherwise the group's members.
+_IN_GROUP = """(SELECT pair_id FROM pairs WHERE $all
+                UNION ALL SELECT pair_id FROM pair_groups WHERE NOT $all AND group_name = $group)"""
+BATTLES = f"""
+    SELECT l.judge, l.pair_id, p.model_1, p.model_2, l.preferred
+    FROM labels l JOIN pairs p USING (pair_id)
+    WHERE list_contains($judges, l.judge) AND p.model_1 IS NOT NULL AND p.model_2 IS NOT NULL
+      AND p.model_1 <> p.model_2 AND l.pair_id IN {_IN_GROUP}
+    ORDER BY l.judge, l.pair_id
+"""
+FEATURES = f"""
+    SELECT pair_id, property, CAST(value AS DOUBLE) AS value
+    FROM features
+    WHERE list_contains($properties, property) AND pair_id IN {_IN_GROUP}
+"""
+
+STORED = """
+    SELECT judge, group_name, control, model, strength, ci_low, ci_high, rank, n_battles, elo, rank_change
+    FROM leaderboard
+    WHERE judge = $judge AND group_name = $group AND control = $control
+    ORDER BY rank, model
+"""
+SIDE_BY_SIDE = """
+    SELECT r.model, r.rank AS raw_rank, r.strength AS raw_strength, r.elo AS raw_elo,
+           c.rank AS rank, c.strength AS strength, c.ci_low AS ci_low, c.ci_high AS ci_high, c.elo AS elo,
+           c.rank_change AS rank_change, coalesce(c.n_battles, r.n_battles) AS n_battles
+    FROM (SELECT * FROM leaderboard WHERE judge = $judge AND group_name = $group AND control = 'none') r
+    FULL JOIN (SELECT * FROM leaderboard WHERE judge = $judge AND group_name = $group AND control = $control) c
+      USING (model)
+    ORDER BY coalesce(c.rank, 100000), r.rank, model
+"""
+RUNS = """
+    SELECT judge, group_name, control, n_battles, n_models, n_models_left_out, min_battles, ci_method, note,
+           fitted_at
+    FROM leaderboard_runs
+    WHERE ($judge IS NULL OR judge = $judge) AND ($group IS NULL OR group_name = $group)
+    ORDER BY judge, group_name, control
+"""
+CONTROLS = """
+    SELECT property, weight, ci_low, ci_high
+    FROM leaderboard_controls
+    WHERE judge = $judge AND group_name = $group AND control = $control
+    ORDER BY abs(weight) DESC, property
+"""
+CHOICES = """
+    SELECT DISTINCT judge, group_name, control FROM leaderboard_runs WHERE n_models > 0
+    ORDER BY judge, group_name, control
+"""
+
+
+# ------------------------------------------------------------------ inputs of a fit
+
+
+def properties(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return [tuple(r) for r in con.execute(PROPERTIES).fetchall()]
+
+
+def labelled_judges(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return column(con, LABELLED_JUDGES)
+
+
+def group_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return column(con, GROUP_NAMES)
+
+
+def battles(con: duckdb.DuckDBPyConnection, judges: list[str], group: str, *, all_pairs: bool) -> dict:
+    """Columns judge, pair_id, model_1, model_2, preferred as numpy arrays."""
+    out = con.execute(BATTLES, {"judges": judges, "group": group, "all": all_pairs}).fetchnumpy()
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def features(con: duckdb.DuckDBPyConnection, props: list[str], group: str, *, all_pairs: bool) -> dict:
+    out = con.execute(FEATURES, {"properties": props, "group": group, "all": all_pairs}).fetchnumpy()
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+# ------------------------------------------------------------------ stored results (the page)
+
+
+def choices(db: Db = None) -> pd.DataFrame:
+    """judge, group_name, control of every stored leaderboard with models."""
+    with reading(db) as con:
+        return frame(con, CHOICES)
+
+
+def side_by_side(db: Db, judge: str, group: str, control: str) -> pd.DataFrame:
+    """Raw next to controlled, one row per model (the controlled columns NULL for control 'none')."""
+    with reading(db) as con:
+        return frame(con, SIDE_BY_SIDE, {"judge": judge, "group": group, "control": control})
+
+
+def stored(db: Db, judge: str, group: str, control: str) -> pd.DataFrame:
+    with reading(db) as con:
+        return frame(con, STORED, {"judge": judge, "group": group, "control": control})
+
+
+def runs(db: Db = None, judge: str | None = None, group: str | None = None) -> pd.DataFrame:
+    with reading(db) as con:
+        return frame(con, RUNS, {"judge": judge, "group": group})
+
+
+def control_weights(db: Db, judge: str, group: str, control: str) -> pd.DataFrame:
+    with reading(db) as con:
+        return frame(con, CONTROLS, {"judge": judge, "group": group, "control": control})

@@ -1,0 +1,106 @@
+"""The Statistics page's data: property scores, prerequisites, property correlation, judge
+agreement, length effect."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from ..properties import SET_PARTS
+from ..readouts import check_method
+from .base import DEFAULT_PROPERTY_SET, SET_ORDER, Db, column, frame, polars_frame, reading
+from .ordering import sort_judges_by_size
+
+PROPERTY_STATS = "SELECT * FROM property_stats ORDER BY property_index"
+PREREQUISITES = "SELECT * FROM prerequisite_counts"
+SET_PROPERTIES = "SELECT p.property FROM properties p WHERE list_contains($parts, p.property_set) ORDER BY " + SET_ORDER
+SET_FEATURES = """
+    SELECT f.pair_id, f.property, f.value FROM features f JOIN properties p USING (property)
+    WHERE list_contains($parts, p.property_set)
+"""
+AGREEMENT = "SELECT judge_a, judge_b, n, agreement, kappa FROM judge_agreement"
+LABEL_COUNTS = "SELECT judge AS judge_a, judge AS judge_b, count(*) AS n, 1.0 AS agreement, 1.0 AS kappa FROM labels GROUP BY judge"
+LENGTH_EFFECT = """
+    SELECT e.judge, j.kind, j.size_b, e.n, e.longer_win_rate
+    FROM length_effect e LEFT JOIN judges j USING (judge) ORDER BY e.longer_win_rate DESC, e.judge
+"""
+AGREEMENT_COLUMNS = ["judge_a", "judge_b", "n", "agreement", "kappa"]
+
+
+def property_stats(db: Db = None) -> pd.DataFrame:
+    with reading(db) as con:
+        return frame(con, PROPERTY_STATS)
+
+
+def prerequisite_counts(db: Db = None) -> pd.DataFrame:
+    with reading(db) as con:
+        return frame(con, PREREQUISITES)
+
+
+def property_correlation(db: Db = None, method: str = "pearson",
+                         property_set: str = DEFAULT_PROPERTY_SET) -> pd.DataFrame:
+    """Property x property correlation of a set's features over the pairs that have them
+    (square DataFrame, the set's order)."""
+    check_method(method)
+    parts = list(SET_PARTS.get(property_set, (property_set,)))
+    with reading(db) as con:
+        names = column(con, SET_PROPERTIES, {"parts": parts})
+        feats = polars_frame(con, SET_FEATURES, {"parts": parts})
+    if feats.is_empty():
+        return pd.DataFrame()
+    # polars: the pivot of 100,000 pairs x 29 properties takes a fraction of pandas' time.
+    wide = feats.pivot(on="property", index="pair_id", values="value").fill_null(0)
+    names = [n for n in names if n in wide.columns]
+    x = wide.select(names).to_numpy().astype(float)
+    if method == "spearman":
+        x = rankdata(x, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(x, rowvar=False) if len(x) > 1 else np.full((len(names), len(names)), np.nan)
+    corr = np.atleast_2d(corr)
+    constant = x.std(axis=0) == 0 if len(x) else np.ones(len(names), bool)
+    corr[constant, :] = np.nan  # a property that never differs has no correlation (as pandas says)
+    corr[:, constant] = np.nan
+    return pd.DataFrame(corr, index=names, columns=names)
+
+
+def agreement(db: Db = None, judges: Sequence[str] | None = None) -> pd.DataFrame:
+    """judge_a, judge_b, n, agreement, kappa (both orders, and the diagonal as 1)."""
+    with reading(db) as con:
+        df = frame(con, AGREEMENT)
+        diag = frame(con, LABEL_COUNTS)
+    df = pd.concat([df, diag], ignore_index=True) if not diag.empty else df
+    if judges:
+        df = df[df["judge_a"].isin(judges) & df["judge_b"].isin(judges)]
+    return df[AGREEMENT_COLUMNS].reset_index(drop=True)
+
+
+def agreement_order(df: pd.DataFrame, sizes: Mapping[str, float] | None = None) -> list[str]:
+    """The judges of an agreement frame, human first, then by size."""
+    return sort_judges_by_size(pd.unique(df["judge_a"]), sizes)
+
+
+def length_effect(db: Db = None) -> pd.DataFrame:
+    """judge, kind, size_b, n, longer_win_rate (how often the longer response wins)."""
+    with reading(db) as con:
+        return frame(con, LENGTH_EFFECT)
+
+
+def mean_scores(stats: pd.DataFrame) -> pd.DataFrame:
+    """The rated properties of property_stats (mean score 0..3), for the bar chart."""
+    return stats[stats["measure"] == "mean score"].dropna(subset=["mean_score"])
+
+
+def long_matrix(matrix: pd.DataFrame, a: str, b: str, value: str, digits: int = 2) -> pd.DataFrame:
+    """A square matrix as rows (a, b, value), rounded, for a heatmap."""
+    m = matrix.copy()
+    m.index.name = a
+    long = m.reset_index().melt(id_vars=a, var_name=b, value_name=value)
+    long[value] = long[value].round(digits)
+    return long
+
+
+__all__ = ["agreement", "agreement_order", "length_effect", "long_matrix", "mean_scores", "prerequisite_counts",
+           "property_correlation", "property_stats"]

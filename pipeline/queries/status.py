@@ -1,0 +1,103 @@
+"""What the database holds, for the Home page, the sidebar and every page's 'what next'."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .. import db as dbmod
+from .base import Db, column, frame, reading, scalar
+
+# A file is ours when it has the `pairs` table (the migrations create every table at once).
+HAS_SCHEMA = """
+    SELECT count(*) FROM duckdb_tables()
+    WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'pairs'
+"""
+COUNTS = """
+    SELECT (SELECT count(*) FROM pairs)                                   AS n_pairs,
+           (SELECT count(*) FROM pairs WHERE usable)                      AS n_usable,
+           (SELECT count(*) FROM labels)                                  AS n_labels,
+           (SELECT count(*) FROM (SELECT judge FROM judges UNION SELECT judge FROM labels
+                                  UNION SELECT judge FROM fits))          AS n_judges,
+           (SELECT count(*) FROM (SELECT group_name FROM pair_groups
+                                  UNION SELECT group_name FROM fits))     AS n_groups,
+           (SELECT count(DISTINCT judge) FROM fits)                       AS n_fitted_judges,
+           (SELECT count(*) FROM (SELECT DISTINCT judge, group_name FROM fits)) AS n_fit_rows,
+           (SELECT count(*) FROM fit_runs WHERE status = 'skipped')       AS n_skipped,
+           (SELECT max(fitted_at) FROM fit_runs)                          AS last_fit
+"""
+FIT_METHODS = "SELECT DISTINCT method FROM fit_runs WHERE method IS NOT NULL ORDER BY 1"
+SOURCES = "SELECT source, kind, location, generated, n_pairs, loaded_at FROM sources ORDER BY loaded_at"
+
+
+@dataclass
+class Status:
+    """What the database holds."""
+
+    path: str
+    state: str                       # 'missing', 'no-schema', 'empty', 'unfitted', 'fitted'
+    n_pairs: int = 0
+    n_usable: int = 0
+    n_labels: int = 0
+    n_judges: int = 0
+    n_groups: int = 0
+    n_fitted_judges: int = 0
+    n_fit_rows: int = 0              # judge x group combinations with fits (of any property set)
+    n_skipped: int = 0               # combinations skipped (too few labels)
+    generated: bool = False          # some source is generated (demo) data
+    real: bool = False               # some source is loaded real data
+    last_fit: datetime | None = None
+    fit_methods: list[str] = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)
+    size_bytes: int = 0
+
+    @property
+    def exists(self) -> bool:
+        return self.state != "missing"
+
+    @property
+    def has_pairs(self) -> bool:
+        return self.n_pairs > 0
+
+    @property
+    def has_labels(self) -> bool:
+        return self.n_labels > 0
+
+    @property
+    def has_fits(self) -> bool:
+        return self.n_fit_rows > 0
+
+    @property
+    def data_label(self) -> str:
+        if self.generated and self.real:
+            return "mixed: generated demo data and real data"
+        if self.generated:
+            return "generated demo data (not real judgements)"
+        if self.real:
+            return "real data"
+        return "no data"
+
+
+def status(db: Db = None) -> Status:
+    path = dbmod.resolve_db_path(db)
+    if not path.exists():
+        return Status(str(path), "missing")
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    with reading(path) as con:
+        st = Status(str(path), "no-schema", size_bytes=size)
+        if not scalar(con, HAS_SCHEMA):
+            return st
+        cur = con.execute(COUNTS)
+        names = [d[0] for d in cur.description]
+        for name, value in zip(names, cur.fetchone()):
+            setattr(st, name, value if name == "last_fit" else int(value or 0))
+        st.fit_methods = column(con, FIT_METHODS)
+        src = frame(con, SOURCES)
+    st.sources = src.to_dict("records")
+    st.generated = bool(src["generated"].any()) if len(src) else False
+    st.real = bool((~src["generated"].astype(bool)).any()) if len(src) else False
+    st.state = "fitted" if st.has_fits else "unfitted" if st.has_pairs else "empty"
+    return st
