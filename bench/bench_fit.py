@@ -1,8 +1,10 @@
 """Benchmark of pipeline.bayes: all 528 fits (33 judges x 16 groups) of a
 release-sized problem, and, with --nuts, agreement with and speed against the
 paper's sampler (numpyro NUTS: 4 chains, 500 warm-up, 2000 draws each).
+With --style N: the time to compute the style properties of N Arena-shaped pairs
+(markdown responses of Arena's lengths) and to fit them for 50 judges.
 
-    .venv/bin/python bench/bench_fit.py [--nuts] [--threads 2]
+    .venv/bin/python bench/bench_fit.py [--nuts] [--threads 2] [--style 100000]
 """
 
 from __future__ import annotations
@@ -117,17 +119,69 @@ def bench_nuts(groups, fits, our_total, n_problems=3):
           f"-> {per_fit * 528 / our_total:.0f}x faster")
 
 
+def arena_texts(rng, n):
+    """n markdown responses shaped like Arena's: ~1.5 KB, headers, lists, bold, code, links, emoji."""
+    words = "the model answer is a good way to do this for your case and it works well".split()
+    out = []
+    for _ in range(n):
+        lines = [" ".join(rng.choice(words, rng.integers(8, 40))) + "." for _ in range(rng.integers(1, 5))]
+        lines += [f"## Step {i}" for i in range(rng.choice([0, 0, 1, 2, 3]))]
+        lines += [f"- **item {i}**: " + " ".join(rng.choice(words, 8)) for i in range(rng.choice([0, 0, 2, 4, 7]))]
+        if rng.random() < 0.2:
+            lines += ["```python", "print('hello')", "```"]
+        if rng.random() < 0.15:  # each on its own draw: collinear columns would not be Arena-like
+            lines.append("See https://example.org/docs for more.")
+        if rng.random() < 0.1:
+            lines.append("Great 🎉")
+        if rng.random() < 0.2:
+            lines.append("Would you like more details?")
+        if rng.random() < 0.05:
+            lines.append("I'm sorry, but as an AI language model I can't help with that.")
+        out.append("\n".join(lines))
+    return out
+
+
+def bench_style(n_pairs, n_judges=50, seed=0):
+    import polars as pl
+
+    from pipeline.heldout import heldout_scores
+    from pipeline.style import STYLE_NAMES, style_features
+
+    rng = np.random.default_rng(seed)
+    pool = arena_texts(rng, 20_000)  # texts are drawn from a pool: generating them isn't what is timed
+    frame = pl.DataFrame({"pair_id": np.arange(n_pairs), "response_1": rng.choice(pool, n_pairs),
+                          "response_2": rng.choice(pool, n_pairs)})
+    t0 = time.perf_counter()
+    feats = style_features(frame)
+    print(f"style properties of {n_pairs:,} Arena-shaped pairs ({len(STYLE_NAMES)} properties): "
+          f"{time.perf_counter() - t0:.2f} s")
+    X = feats["value"].to_numpy().reshape(n_pairs, len(STYLE_NAMES)).astype(float)
+    W = rng.normal(0.0, 0.3, (n_judges, len(STYLE_NAMES)))
+    Y = (rng.random((n_judges, n_pairs)) < 1.0 / (1.0 + np.exp(-W @ X.T))).astype(float)
+    t0 = time.perf_counter()
+    fit = fit_many([(X, Y, None)])[0]
+    t1 = time.perf_counter()
+    scores = heldout_scores(X, Y, k=5)
+    t2 = time.perf_counter()
+    print(f"style fit of {n_judges} judges x {n_pairs:,} pairs: {t1 - t0:.2f} s (+ {t2 - t1:.2f} s for 5-fold "
+          f"held-out metrics; mean accuracy {np.nanmean(scores.accuracy):.3f}, "
+          f"largest |mean - true| {np.abs(fit.mean - W).max():.3f})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nuts", action="store_true", help="also run the reference NUTS sampler (installs numpyro)")
     ap.add_argument("--threads", default="2", help="BLAS threads (default 2: this machine's cores)")
     ap.add_argument("--problems", type=int, default=3, help="400-pair fits to compare with NUTS")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--style", type=int, default=0, metavar="N", help="also time style properties + fit of N pairs")
     args = ap.parse_args()
     groups = simulate_release(args.seed)
     fits, total = bench_ours(groups)
     if args.nuts:
         bench_nuts(groups, fits, total, args.problems)
+    if args.style:
+        bench_style(args.style)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,26 @@
-"""Similarity: how alike judges' preferences are (correlation of their 29 weights)."""
+"""Similarity: how alike judges' preferences are (correlation of their weights)."""
 
 import streamlit as st
 
-from pipeline import explore
+from pipeline.queries import similarity
+from pipeline.readouts import METHODS, OVERALL
 from ui import charts, data, layout, state
 
 status = layout.page(
-    "Similarity", ":material/grid_on:",
-    "Similarity of two judges = correlation of their 29 weights in a group. Overall = the mean over the "
-    "scenario groups (query-specific groups are not part of it).")
+    __file__, intro=
+    "Similarity of two judges = correlation of their weights in a group. Overall = the mean over the "
+    "scenario groups (query-specific groups and All are not part of it).")
 if not layout.what_next(status, "fits"):
     st.stop()
-
-groups = [explore.OVERALL] + data.get("fitted_groups")
+pset = layout.property_set()
+kinds = data.group_kinds()
+groups = [OVERALL] + data.fitted_groups(pset)
 c1, c2, c3 = st.columns([3, 2, 2])
 with c1:
-    group = state.select("Group", groups, key="sim.group", default=explore.OVERALL,
-                         format_func=lambda g: g if g == explore.OVERALL else f"{g}  ({explore.group_kind(g)})")
+    group = state.select("Group", groups, key="sim.group", default=OVERALL,
+                         format_func=lambda g: g if g == OVERALL else f"{g}  ({kinds.get(g, 'scenario')})")
 with c2:
-    method = state.select("Correlation", ["pearson", "spearman"], key="sim.method", widget="segmented",
+    method = state.select("Correlation", list(METHODS), key="sim.method", widget="segmented",
                           format_func={"pearson": "Pearson", "spearman": "Spearman"}.get,
                           help="Pearson is the paper's measure; Spearman uses the ranks of the weights.")
 with c3:
@@ -28,7 +30,7 @@ with c3:
                                  "sizes, e.g. proprietary models, first). By clustering: hierarchical "
                                  "clustering on 1 − similarity.")
 
-available = data.get("fitted_judges", group)
+available = data.fitted_judges(group, pset)
 with st.expander(f"Judges ({len(available)} with a fit here)", expanded=len(available) <= 12):
     chosen = state.multiselect("Judges", available, key="sim.judges", default=available, omit_default=True,
                                label_visibility="collapsed")
@@ -36,13 +38,13 @@ if len(chosen) < 2:
     st.info("Pick at least two judges.")
     st.stop()
 
-matrix = data.get("similarity", group, method, tuple(chosen))
+matrix = data.similarity_matrix(group, method, tuple(chosen), pset)
 if matrix.empty:
     st.info("No similarity to show for these judges in this group.")
     st.stop()
-judges_info = data.get("judges")
+judges_info = data.judges(pset)
 sizes = dict(zip(judges_info["judge"], judges_info["size_b"])) if not judges_info.empty else {}
-order = explore.order_judges(matrix, order_by, sizes)
+order = similarity.order_judges(matrix, order_by, sizes)
 
 
 def _label(j: str) -> str:
@@ -56,7 +58,7 @@ def _label(j: str) -> str:
 labels = {j: _label(j) for j in order}
 if len(set(labels.values())) < len(labels):
     labels = {j: j for j in order}
-long = explore.similarity_long(matrix, group, method)
+long = similarity.similarity_long(matrix, group, method)
 long["similarity"] = long["similarity"].round(2)
 long["judge_a"] = long["judge_a"].map(labels)
 long["judge_b"] = long["judge_b"].map(labels)
@@ -68,7 +70,7 @@ chart = charts.heatmap(
     long, x="judge_b", y="judge_a", value="similarity", x_order=[labels[j] for j in order],
     y_order=[labels[j] for j in order], domain=scale["domain"], mid=scale["mid"], scheme=scale["scheme"],
     fmt=".2f", title=f"Judge similarity · {group}",
-    subtitle=f"{'Pearson' if method == 'pearson' else 'Spearman'} correlation of the 29 weights; "
+    subtitle=f"{'Pearson' if method == 'pearson' else 'Spearman'} correlation of the weights; "
              f"colours from {lo:g} to 1",
     value_title="similarity", generated=status.generated, cell=cell, cell_height=max(18, min(cell, 30)),
     compact=n > 14, font_size=10 if cell >= 26 else 9)
@@ -80,8 +82,8 @@ elif order_by == "cluster":
     st.caption("Ordered by clustering: judges whose preferences are alike sit next to each other "
                "(average linkage on 1 − similarity).")
 
-st.download_button("Download CSV (matrix)", explore.csv_bytes(matrix.loc[order, order].round(4), index=True),
-                   layout.download_name(f"similarity_{group}_{method}", status), mime="text/csv", key="sim.dl")
+layout.download_csv("Download CSV (matrix)", matrix.loc[order, order].round(4), f"similarity_{group}_{method}_{pset}",
+                    status, key="sim.dl", index=True)
 with st.expander("Matrix as a table"):
     st.dataframe(matrix.loc[order, order].round(3))
 if order_by == "size" and not any(sizes.get(j) == sizes.get(j) and sizes.get(j) is not None for j in order):

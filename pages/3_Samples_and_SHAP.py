@@ -4,24 +4,22 @@ All dataset text (queries, responses, reference answers, annotations) is shown a
 text: st.code / st.text / dataframes, never markdown or HTML.
 """
 
-import bisect
-
-import pandas as pd
 import streamlit as st
 
-from pipeline import explore
+from pipeline.queries import samples
 from ui import charts, data, layout, state
 from ui.text import md_escape, show_text
 
 ANY = "(any)"
 
 status = layout.page(
-    "Samples & SHAP", ":material/search:",
+    __file__, intro=
     "Browse the pairs: the query, both responses, the reference answer and the annotations. "
     "SHAP shows which property differences pushed a judge's fitted model towards its choice.")
 if not layout.what_next(status, "pairs"):
     st.stop()
-opts = data.get("filter_options")
+pset = layout.property_set()
+opts = data.filter_options()
 
 # ------------------------------------------------------------------ filters
 with st.container(border=True):
@@ -44,11 +42,11 @@ with st.container(border=True):
         search = state.text("Text search", key="smp.q", placeholder="in query and responses",
                             max_chars=200)
 
-flt = explore.PairFilter(
+flt = samples.PairFilter(
     scenarios=tuple(scenarios), group=None if in_group == ANY else in_group,
     model=None if model == ANY else model, disagree_with_human=tuple(disagree),
     text=search.strip() or None)
-ids = data.get("filter_pair_ids", flt)
+ids = data.filter_pair_ids(flt)
 n_all, min_id, max_id = opts["n_pairs"], opts["min_id"], opts["max_id"]
 if not n_all:
     st.info("No pairs in the database.")
@@ -56,20 +54,15 @@ if not n_all:
 
 # When the filter changes, jump to its first pair (unless the current one still matches).
 signature = repr(flt)
-previous = st.session_state.get("smp._filter")
+jump = samples.after_filter_change(st.session_state.get("smp._filter"), signature, ids,
+                                   st.session_state.get("smp.pair"))
 st.session_state["smp._filter"] = signature
-if previous is not None and previous != signature and ids and st.session_state.get("smp.pair") not in ids:
-    st.session_state["smp.pair"] = ids[0]
+if jump is not None:
+    st.session_state["smp.pair"] = jump
 
 
 def _step(delta: int, ids: list[int]) -> None:
-    cur = int(st.session_state.get("smp.pair", ids[0]))
-    if delta > 0:
-        pos = bisect.bisect_right(ids, cur)
-        st.session_state["smp.pair"] = ids[min(pos, len(ids) - 1)]
-    else:
-        pos = bisect.bisect_left(ids, cur) - 1
-        st.session_state["smp.pair"] = ids[max(pos, 0)]
+    st.session_state["smp.pair"] = samples.step(ids, int(st.session_state.get("smp.pair", ids[0])), delta)
 
 
 def _picked_row() -> None:
@@ -92,29 +85,19 @@ with nav[0]:
 with nav[1]:
     st.button("Next ▶", key="smp.next", on_click=_step, args=(1, ids), disabled=not ids, width="stretch")
 with nav[3]:
-    if not ids:
-        st.caption("No pair matches the filters.")
-    elif pair_id in ids:
-        st.caption(f"Pair {ids.index(pair_id) + 1:,} of {len(ids):,} matching the filters "
-                   f"({n_all:,} in all).")
-    else:
-        st.caption(f"{len(ids):,} pairs match the filters; this pair is not one of them "
-                   "(Previous / Next move to the nearest that is).")
+    st.caption(samples.position_text(ids, pair_id, n_all))
 
 if ids:
-    pos = bisect.bisect_left(ids, pair_id)
-    page_size = 50
-    start = (min(pos, len(ids) - 1) // page_size) * page_size
-    window = ids[start:start + page_size]
+    start, window = samples.page_of(ids, pair_id)
     st.session_state["smp._window"] = window
     with st.expander(f"Matching pairs ({len(ids):,}); showing {start + 1:,}–{start + len(window):,}, "
                      "click a row to open it", expanded=False):
-        st.dataframe(data.get("pair_list", tuple(window)), hide_index=True, key="smp.table",
+        st.dataframe(data.pair_list(tuple(window)), hide_index=True, key="smp.table",
                      on_select=_picked_row, selection_mode="single-row",
                      column_config={"num_words_1": "words 1", "num_words_2": "words 2",
                                     "human": "human chose"})
 
-detail = data.get("pair_detail", pair_id)
+detail = data.pair_detail(pair_id)
 if detail is None:
     st.info(f"There is no pair {pair_id} (pair ids run from {min_id} to {max_id}).")
     st.stop()
@@ -134,8 +117,7 @@ st.markdown("**Query**")
 show_text(p.get("query"), height=160)
 r1, r2 = st.columns(2)
 labels = detail["labels"]
-human = labels.loc[labels["judge"] == "human", "preferred"] if not labels.empty else pd.Series(dtype=int)
-human_choice = int(human.iloc[0]) if len(human) else None
+human_choice = samples.choice_of(labels, "human")
 for col, n in ((r1, 1), (r2, 2)):
     with col:
         won = " · the human preferred this one" if human_choice == n else ""
@@ -151,21 +133,15 @@ with tabs[0]:
     if labels.empty:
         st.caption("No judge labelled this pair.")
     else:
-        view = labels.copy()
-        view["chose"] = view["preferred"].map(lambda v: f"response {int(v)}")
-        if human_choice is not None:
-            view["agrees with human"] = view["preferred"].eq(human_choice)
-        cols = (["judge", "chose"] + (["agrees with human"] if human_choice is not None else [])
-                + (["prob_1"] if view["prob_1"].notna().any() else []) + ["kind"])
-        st.dataframe(view[cols], hide_index=True, height=min(36 * (len(view) + 1) + 3, 800),
+        view = samples.choices_table(labels)
+        st.dataframe(view, hide_index=True, height=min(36 * (len(view) + 1) + 3, 800),
                      column_config={"prob_1": st.column_config.NumberColumn("P(response 1)", format="%.2f")})
 with tabs[1]:
     ratings = detail["ratings"]
     if ratings.empty:
         st.caption("No basic ratings for this pair.")
     else:
-        feats = detail["features"]
-        ratings = ratings.assign(feature=ratings["property"].map(lambda q: feats.get(q)))
+        ratings = samples.with_features(ratings, detail["features"])
         st.caption("Basic ratings 0–3 of each response ('non-repetitive' holds the raw 'repetitive' "
                    "rating); feature: +1 response 1 has more, -1 response 2 has more, 0 equal.")
         st.dataframe(ratings, hide_index=True)
@@ -182,7 +158,7 @@ with tabs[2]:
 with tabs[3]:
     facts = detail["facts"]
     if facts:
-        st.dataframe(pd.DataFrame([{"fact": k.replace("_", " "), "value": str(v)} for k, v in facts.items()]),
+        st.dataframe(samples.facts_table(facts),
                      hide_index=True)
     items = detail["items"]
     if not items.empty:
@@ -194,22 +170,22 @@ with tabs[3]:
     else:
         st.dataframe(qs, hide_index=True)
 with tabs[4]:
-    st.dataframe(explore.feature_table(detail), hide_index=True)
+    st.dataframe(samples.feature_table(detail), hide_index=True)
 
 # ------------------------------------------------------------------ SHAP
 st.subheader("Why did the judge choose this? (SHAP)")
 if not status.has_fits:
     layout.what_next(status, "fits")
     st.stop()
-if not detail["features"]:
+if not detail["features"] or (pset == "paper" and not p.get("usable")):
     st.info("This pair has no features (an error check was not applicable), so it was not used for fitting "
             "and has no SHAP explanation.")
     st.stop()
-fitted = data.get("fitted_judges")
+fitted = data.fitted_judges(None, pset)
 sc = st.columns([2, 3, 3])
 with sc[0]:
     sjudge = state.select("Judge", fitted, key="smp.sjudge", default="human" if "human" in fitted else None)
-shap_groups = data.get("shap_groups", sjudge, tuple(detail["groups"]))
+shap_groups = data.shap_groups(sjudge, tuple(detail["groups"]), pset)
 with sc[1]:
     if shap_groups:
         default_group = p.get("scenario_group") if p.get("scenario_group") in shap_groups else shap_groups[0]
@@ -221,14 +197,15 @@ if sgroup is None:
     st.info("This judge has no fit in any of this pair's groups.")
     st.stop()
 
-chosen = labels.loc[labels["judge"] == sjudge, "preferred"] if not labels.empty else pd.Series(dtype=int)
+chosen = samples.choice_of(labels, sjudge)
 with sc[2]:
-    st.metric("The judge chose", f"response {int(chosen.iloc[0])}" if len(chosen) else "no label")
+    st.metric("The judge chose", f"response {chosen}" if chosen else "no label")
 
 
-exp = data.get("pair_shap", sjudge, sgroup, pair_id)
+exp = data.pair_shap(sjudge, sgroup, pair_id, pset)
 if exp is None:
-    st.info("No SHAP explanation for this judge, group and pair.")
+    st.info(f"No SHAP explanation for this judge, group and pair (the pair lacks features of the "
+            f"property set {md_escape(pset)}).")
 elif not (exp["frame"]["shap"].abs() > 1e-12).any():
     st.info("The two responses do not differ in any of the 29 properties, so the fitted model has "
             "nothing to go on: it gives each response 50% and there is no SHAP explanation.")
@@ -243,8 +220,8 @@ else:
         st.metric("Model: P(response 1)", f"{fx:.2f}")
         predicted = 1 if fx > 0.5 else 2 if fx < 0.5 else None
         st.metric("Model predicts", f"response {predicted}" if predicted else "a tie")
-        if len(chosen) and predicted:
-            agree = predicted == int(chosen.iloc[0])
+        if chosen and predicted:
+            agree = predicted == chosen
             st.caption("The fitted model " + ("agrees with" if agree else "differs from")
                        + " the judge's actual choice on this pair.")
         if not exp.get("exact", True):

@@ -3,14 +3,16 @@ and length effect."""
 
 import streamlit as st
 
-from pipeline import explore
+from pipeline.queries import statistics
+from pipeline.readouts import METHODS
 from ui import charts, data, layout, state
 
 status = layout.page(
-    "Statistics", ":material/analytics:",
+    __file__, intro=
     "What the annotations look like, and how the judges relate to each other before any fitting.")
 if not layout.what_next(status, "pairs"):
     st.stop()
+pset = layout.property_set()
 
 VIEWS = {
     "properties": "Property scores",
@@ -22,14 +24,14 @@ VIEWS = {
 view = state.select("View", list(VIEWS), key="stats.view", widget="segmented", format_func=VIEWS.get)
 
 if view == "properties":
-    df = data.get("property_stats")
+    df = data.property_stats()
     if df.empty:
         st.info("No property statistics (the view is missing).")
         st.stop()
     st.caption("Mean score of each property over all responses, as in the dataset card: basic ratings 0–3 "
                "(the raw 'repetitive' rating for non-repetitive), query-specific scores over responses whose "
                "query meets the prerequisite, mean errors per response, mean words per response.")
-    rated = df[df["measure"] == "mean score"].dropna(subset=["mean_score"])
+    rated = statistics.mean_scores(df)
     if not rated.empty:
         st.altair_chart(charts.bars(
             rated, x="mean_score", y="property", title="Mean score per property (0–3)",
@@ -37,11 +39,10 @@ if view == "properties":
             generated=status.generated), width="stretch")
     st.dataframe(df, hide_index=True, column_config={
         "mean_score": st.column_config.NumberColumn("mean", format="%.3f"), "n": "responses"})
-    st.download_button("Download CSV", explore.csv_bytes(df), layout.download_name("property_stats", status),
-                       mime="text/csv", key="stats.dl_props")
+    layout.download_csv("Download CSV", df, "property_stats", status, key="stats.dl_props")
 
 elif view == "prerequisites":
-    df = data.get("prerequisite_counts")
+    df = data.prerequisite_counts()
     if df.empty:
         st.info("No prerequisite counts (the view is missing).")
         st.stop()
@@ -49,30 +50,25 @@ elif view == "prerequisites":
     st.altair_chart(charts.bars(df, x="n_pairs", y="group_name", title="Pairs per query-specific group",
                                 x_title="pairs", fmt=",d", generated=status.generated), width="stretch")
     st.dataframe(df, hide_index=True)
-    st.download_button("Download CSV", explore.csv_bytes(df), layout.download_name("prerequisite_counts", status),
-                       mime="text/csv", key="stats.dl_prereq")
+    layout.download_csv("Download CSV", df, "prerequisite_counts", status, key="stats.dl_prereq")
 
 elif view == "correlation":
-    method = state.select("Correlation", ["pearson", "spearman"], key="stats.method", widget="segmented",
+    method = state.select("Correlation", list(METHODS), key="stats.method", widget="segmented",
                           format_func=str.capitalize)
-    corr = data.get("property_correlation", method)
+    corr = data.property_correlation(method, pset)
     if corr.empty:
         st.info("No features yet (pairs whose error checks are applicable get features).")
         st.stop()
     order = list(corr.index)
-    long = corr.copy()
-    long.index.name = "property_a"
-    long = long.reset_index().melt(id_vars="property_a", var_name="property_b", value_name="correlation")
-    long["correlation"] = long["correlation"].round(2)
-    st.caption("Correlation of the 29 features (+1 / 0 / -1: which response has more of the property) over "
+    long = statistics.long_matrix(corr, "property_a", "property_b", "correlation")
+    st.caption("Correlation of the features (+1 / 0 / -1: which response has more of the property) over "
                "the pairs usable for fitting. Strongly correlated properties share credit in the fits.")
     st.altair_chart(charts.heatmap(
         long, x="property_b", y="property_a", value="correlation", x_order=order, y_order=order,
         domain=[-1, 1], mid=0, scheme="redblue", fmt=".1f", title="Property correlation",
         value_title="correlation", generated=status.generated, cell=26), width="content")
-    st.download_button("Download CSV (matrix)", explore.csv_bytes(corr.round(4), index=True),
-                       layout.download_name(f"property_correlation_{method}", status), mime="text/csv",
-                       key="stats.dl_corr")
+    layout.download_csv("Download CSV (matrix)", corr.round(4), f"property_correlation_{method}_{pset}", status,
+                        key="stats.dl_corr", index=True)
 
 elif view == "agreement":
     if not layout.what_next(status, "labels"):
@@ -81,14 +77,13 @@ elif view == "agreement":
                           format_func={"agreement": "share of same choices", "kappa": "Cohen's kappa"}.get,
                           help="Kappa corrects the share for agreement expected by chance from each "
                                "judge's own rate of picking response 1.")
-    df = data.get("agreement")
+    df = data.agreement()
     if df.empty:
         st.info("No two judges labelled the same pairs.")
         st.stop()
-    info = data.get("judges")
+    info = data.judges(pset)
     sizes = dict(zip(info["judge"], info["size_b"])) if not info.empty else {}
-    matrix = df.pivot_table(index="judge_a", columns="judge_b", values=metric, aggfunc="first")
-    order = explore.order_judges(matrix, "size", sizes)
+    order = statistics.agreement_order(df, sizes)
     d = df.copy()
     d[metric] = d[metric].round(2)
     domain = [0, 1] if metric == "agreement" else [-1, 1]
@@ -99,13 +94,12 @@ elif view == "agreement":
         value_title=metric, generated=status.generated,
         tooltip_extra=[charts.alt.Tooltip("n:Q", title="pairs both labelled")],
         cell=max(28, min(48, 900 // max(1, len(order))))), width="content")
-    st.download_button("Download CSV", explore.csv_bytes(df), layout.download_name("judge_agreement", status),
-                       mime="text/csv", key="stats.dl_agree")
+    layout.download_csv("Download CSV", df, "judge_agreement", status, key="stats.dl_agree")
 
 else:
     if not layout.what_next(status, "labels"):
         st.stop()
-    df = data.get("length_effect")
+    df = data.length_effect()
     if df.empty:
         st.info("No labelled pairs whose responses differ in length.")
         st.stop()
@@ -119,5 +113,4 @@ else:
     st.dataframe(df, hide_index=True, column_config={
         "longer_win_rate": st.column_config.NumberColumn("longer wins", format="%.3f"),
         "size_b": st.column_config.NumberColumn("size (B)", format="%.0f")})
-    st.download_button("Download CSV", explore.csv_bytes(df), layout.download_name("length_effect", status),
-                       mime="text/csv", key="stats.dl_len")
+    layout.download_csv("Download CSV", df, "length_effect", status, key="stats.dl_len")

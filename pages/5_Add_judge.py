@@ -5,21 +5,20 @@ The work is pipeline.judges (parse_labels_file, add_judge, remove_judge) and
 pipeline.fitted_paras.export_fits; this page only drives them.
 """
 
-import io
-import tempfile
-import zipfile
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from pipeline import explore, judges
-from pipeline.db import DatabaseMissing
+from pipeline import jobs, judges
+from pipeline.errors import DatabaseError
+from pipeline.queries import DatabaseBusy, catalog, similarity, statistics
+from pipeline.readouts import OVERALL
 from ui import charts, data, layout
 from ui.text import md_escape
 
 status = layout.page(
-    "Add judge", ":material/person_add:",
+    __file__, intro=
     "Bring in a judge of your own (your annotators, a reward model, an LLM): upload its choices on the loaded "
     "pairs, and it is fitted for every group and shown next to the other judges on every page.")
 if not layout.what_next(status, "pairs"):
@@ -80,7 +79,7 @@ if upload is not None:
         m[3].metric("Unlabelled", f"{parsed.missing:,}")
         st.caption(f"Valid: {md_escape(parsed.summary())}")
 
-exists = name.strip() in set(data.get("judges")["judge"]) if name.strip() else False
+exists = name.strip() in set(data.judges()["judge"]) if name.strip() else False
 if exists and not replace:
     st.caption(f"A judge named {md_escape(name.strip())} exists: tick Replace to overwrite it.")
 go = st.button("Add and fit", type="primary", key="add.go",
@@ -101,10 +100,10 @@ if go and parsed is not None:
         st.session_state["add._report"] = report.summary() + (
             f" · {report.fit.summary()}" if report.fit is not None else "")
         data.clear()
-    except (judges.JudgeError, DatabaseMissing) as exc:
+    except (judges.JudgeError, DatabaseError) as exc:
         bar.empty()
         st.warning(f"Nothing was written: {md_escape(exc)}", icon=":material/block:")
-    except explore.DatabaseBusy as exc:
+    except DatabaseBusy as exc:
         bar.empty()
         st.warning(md_escape(exc), icon=":material/hourglass_top:")
     except Exception as exc:  # a fitting failure after the labels were written: say so plainly
@@ -114,7 +113,7 @@ if go and parsed is not None:
 
 # ------------------------------------------------------------------ compare and download
 added = st.session_state.get("add._added")
-fitted = data.get("fitted_judges") if status.has_fits or added else []
+fitted = data.fitted_judges() if status.has_fits or added else []
 st.subheader("Compare a judge with the others")
 if not fitted:
     layout.what_next(data.status(), "fits")
@@ -122,52 +121,35 @@ if not fitted:
 if st.session_state.get("add._report"):
     st.success(md_escape(st.session_state["add._report"]), icon=":material/check_circle:")
 if added not in fitted:  # else the judge added last
-    info = data.get("judges")
-    info = info[info["judge"].isin(fitted)].sort_values("added_at", ascending=False, na_position="last")
-    added = info["judge"].iloc[0] if not info.empty else fitted[-1]
+    added = catalog.last_added(data.judges(), fitted)
 judge = st.selectbox("Judge", fitted, key="add.compare", index=fitted.index(added))
-sim = data.get("similarity", explore.OVERALL, "pearson", None)
+sim = data.similarity_matrix(OVERALL, "pearson", None)
 if judge in sim.index:
-    row = sim.loc[judge].drop(judge).rename("similarity").reset_index().rename(columns={"index": "judge"})
-    row["similarity"] = row["similarity"].round(3)
+    row = similarity.similarity_to_others(sim, judge)
     st.altair_chart(charts.bars(
         row, x="similarity", y="judge", title=f"Similarity of {judge} to the other judges (Overall)",
         domain=[-1, 1], x_title="Pearson correlation of the weights, mean over scenario groups",
         generated=status.generated), width="stretch")
-agree = data.get("agreement")
+agree = data.agreement()
 if not agree.empty:
-    mine = agree[(agree["judge_a"] == judge) & (agree["judge_b"] != judge)]
+    mine = statistics.agreement_with(agree, judge)
     if not mine.empty:
-        st.dataframe(mine[["judge_b", "n", "agreement", "kappa"]].rename(columns={"judge_b": "other judge"})
-                     .sort_values("agreement", ascending=False), hide_index=True,
+        st.dataframe(mine, hide_index=True,
                      column_config={"agreement": st.column_config.NumberColumn(format="%.3f"),
                                     "kappa": st.column_config.NumberColumn(format="%.3f")})
 st.page_link("pages/1_Dissection.py", label="See its dissection", icon=":material/bar_chart:",
              query_params={"view": "compare", "judges": ["human", judge] if judge != "human" else [judge]})
 
 
-def _weights_zip(path: str, judge: str) -> bytes:
-    """The judge's weights as fitted_paras files (one per group), zipped; built when clicked."""
-    from pipeline.fitted_paras import export_fits
-
-    with tempfile.TemporaryDirectory() as tmp:
-        files = export_fits(Path(tmp) / "fitted_paras", db=path, sources=None, judges=[judge])
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for f in files:
-                z.write(f, arcname=f"fitted_paras/{f.name}")
-        return buf.getvalue()
-
-
 st.download_button("Download its weights (fitted_paras format, zip)",
-                   lambda: _weights_zip(data.db_path(), judge),
+                   lambda: jobs.weights_zip(data.db_path(), judge),
                    layout.download_name(f"{judge}_fitted_paras", status, "zip"), mime="application/zip",
                    key="add.dl", help="model_<group>_fitted_paras.jsonl files, as the original project wrote "
                                       "them: one line {model_name, parameters: [29 weights]} per group.")
 
 # ------------------------------------------------------------------ remove
 with st.expander("Remove a judge"):
-    everyone = list(data.get("judges")["judge"])
+    everyone = list(data.judges()["judge"])
     victim = st.selectbox("Judge to remove", everyone, index=None, key="add.remove", placeholder="choose…")
     sure = st.checkbox("Yes, remove its labels, fits and fit runs", key="add.remove_sure")
     if st.button("Remove", key="add.remove_go", disabled=victim is None or not sure):
@@ -175,5 +157,5 @@ with st.expander("Remove a judge"):
             removed = judges.remove_judge(victim, db=data.db_path())
             data.clear()
             st.success(f"Removed {md_escape(victim)}: " + ", ".join(f"{n} {t}" for t, n in removed.items()))
-        except (judges.JudgeError, DatabaseMissing) as exc:
+        except (judges.JudgeError, DatabaseError) as exc:
             st.warning(md_escape(exc))

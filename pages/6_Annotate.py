@@ -7,24 +7,20 @@ app's reads wait for them. Progress comes from the job's call journal
 (pipeline.annotation.job_status), which any session can read at any time.
 """
 
-import hashlib
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from pipeline import jobs
 from pipeline.annotation import InputError, job_status, plan_job
+from pipeline.llm.config import DEFAULT_MODEL
 from ui import data, layout
 from ui.text import md_escape, show_text
 
-ROOT = Path(__file__).resolve().parent.parent
-
 status = layout.page(
-    "Annotate", ":material/edit_note:",
+    __file__, intro=
     "New pairs (a query and two responses) get the 29 properties from an LLM through any OpenAI-compatible "
     "server, following the paper's protocol, and are then loaded like the release.")
 if not status.exists:
@@ -33,26 +29,10 @@ if not status.exists:
     st.stop()
 
 db_path = Path(data.db_path())
-LOG = Path(str(db_path) + ".annotate.log")
-UPLOADS = db_path.parent / "uploads"
 
 
-def _start(input_path: str, model: str, max_pairs, concurrency, batch: bool, retry_failed: bool) -> None:
-    cmd = [sys.executable, "-m", "pipeline", "annotate", input_path, "--db", str(db_path), "--model", model,
-           "--yes"]
-    if max_pairs:
-        cmd += ["--max-pairs", str(int(max_pairs))]
-    if concurrency:
-        cmd += ["--concurrency", str(int(concurrency))]
-    if batch:
-        cmd.append("--batch")
-    if retry_failed:
-        cmd.append("--retry-failed")
-    with open(LOG, "ab") as log:
-        log.write(f"\n$ {' '.join(cmd[1:])}\n".encode())
-        log.flush()
-        subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                         start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+def _start(job: jobs.AnnotateJob) -> None:
+    jobs.start_annotate(job)
     st.session_state["ann._started_at"] = time.time()
 
 
@@ -108,12 +88,12 @@ def watch() -> None:
     if not js.running and (js.calls.get("failed") or failed_pairs) and info.get("input"):
         if Path(info["input"]).exists():
             st.button("Retry the failed calls", key="ann.retry", on_click=_start,
-                      args=(info["input"], info.get("model") or "gpt-4-turbo", None, None,
-                            bool(info.get("batch")), True))
-    if LOG.exists():
+                      args=(jobs.AnnotateJob(info["input"], str(db_path), info.get("model") or DEFAULT_MODEL,
+                                             batch=bool(info.get("batch")), retry_failed=True),))
+    tail = jobs.log_tail(db_path)
+    if tail is not None:
         with st.expander("Job output", expanded=js.running):
-            lines = LOG.read_text(errors="replace").splitlines()[-40:]
-            show_text("\n".join(lines), height=300)
+            show_text(tail, height=300)
     if state == "interrupted":
         st.caption("The last job stopped before finishing; starting it again resumes it "
                    "(answers already received are not asked again).")
@@ -133,7 +113,7 @@ with st.expander("Accepted files", expanded=False):
 upload = st.file_uploader("Raw pairs", type=["jsonl", "json", "csv"], key="ann.file")
 c = st.columns(4)
 with c[0]:
-    model = st.text_input("Annotating model", value="gpt-4-turbo", key="ann.model")
+    model = st.text_input("Annotating model", value=DEFAULT_MODEL, key="ann.model")
 with c[1]:
     max_pairs = st.number_input("At most N pairs", min_value=1, value=None, step=1, key="ann.max",
                                 help="Empty: all pairs of the file.")
@@ -143,12 +123,7 @@ with c[3]:
     batch = st.toggle("Batch API (half price, up to 24 h)", key="ann.batch")
 
 if upload is not None:
-    digest = hashlib.sha256(upload.getvalue()).hexdigest()[:12]
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(upload.name).name)[-80:]
-    saved = UPLOADS / f"{digest}_{safe}"
-    if not saved.exists():
-        UPLOADS.mkdir(parents=True, exist_ok=True)
-        saved.write_bytes(upload.getvalue())
+    saved = jobs.save_upload(upload.getvalue(), upload.name, jobs.uploads_folder(db_path))
     try:
         plan = plan_job(saved, db=db_path, model=model.strip() or None, max_pairs=max_pairs,
                         concurrency=int(concurrency), batch=batch)
@@ -170,7 +145,8 @@ if upload is not None:
     if nothing:
         st.info("Nothing to annotate in this file.")
     st.button("Start annotating", type="primary", key="ann.start", on_click=_start,
-              args=(str(saved), model.strip() or "gpt-4-turbo", max_pairs, concurrency, batch, False),
+              args=(jobs.AnnotateJob(str(saved), str(db_path), model.strip() or DEFAULT_MODEL, max_pairs,
+                                     int(concurrency), batch),),
               disabled=bool(plan.problems) or running or nothing,
               help="Runs `python -m pipeline annotate` in the background; you can keep using the app.")
     if running:

@@ -53,7 +53,7 @@ class BTResult:
     se: np.ndarray
     n_battles: np.ndarray             # battles of each kept model that were fitted
     covariates: list[str]
-    weight: np.ndarray                # covariate weights (log-odds per unit of feature)
+    weight: np.ndarray                # covariate weights (log-odds per unit); NaN: no battle differs on it
     weight_se: np.ndarray
     n_fitted: int                     # battles fitted (between kept models)
     left_out: dict[str, int] = field(default_factory=dict)  # model -> its battles, when left out
@@ -191,16 +191,20 @@ def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
     a, b, y, X = new_index[a[live]], new_index[b[live]], y[live], X[live]
     m = len(kept)
     Z = _sum_zero_basis(m)
-    D = np.hstack([Z[a] - Z[b], X])
+    # A covariate on which no fitted battle differs has no estimate (NaN), not the prior's 0 +- 196.
+    varies = np.flatnonzero((X != 0).any(0))
+    D = np.hstack([Z[a] - Z[b], X[:, varies]])
     theta, cov, converged = newton(D, y, ridge)
     strength = Z @ theta[: m - 1]
     cov_s = Z @ cov[: m - 1, : m - 1] @ Z.T
-    weight = theta[m - 1:]
+    weight = np.full(k, np.nan)
+    weight_se = np.full(k, np.nan)
+    weight[varies] = theta[m - 1:]
+    weight_se[varies] = np.sqrt(np.clip(np.diag(cov)[m - 1:], 0, None))
     return BTResult(
         models=[names[i] for i in kept], strength=strength, se=np.sqrt(np.clip(np.diag(cov_s), 0, None)),
-        n_battles=_counts(a, b, m), covariates=list(covariates), weight=weight,
-        weight_se=np.sqrt(np.clip(np.diag(cov)[m - 1:], 0, None)), n_fitted=int(len(y)), left_out=left_out,
-        converged=converged)
+        n_battles=_counts(a, b, m), covariates=list(covariates), weight=weight, weight_se=weight_se,
+        n_fitted=int(len(y)), left_out=left_out, converged=converged)
 
 
 __all__ = ["BTError", "BTResult", "CI_METHOD", "ELO_BASE", "ELO_SCALE", "elo", "fit", "ranks", "select_models"]

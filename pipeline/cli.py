@@ -14,10 +14,11 @@ import typer
 from rich.console import Console
 
 from . import db as dbmod
+from .console import cell, console, error_line, hint
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Preference-dissection workbench: annotate pairs, load them, and dissect judges.")
-console = Console(stderr=True)
+# `console` (pipeline/console.py) prints with markup off; say()/error_line() escape values.
 
 DbOption = Annotated[Optional[Path], typer.Option(
     "--db", help="DuckDB file (default: $PREFDISSECT_DB or data/preference.duckdb).")]
@@ -29,8 +30,20 @@ MaxTimeoutsOption = Annotated[Optional[int], typer.Option(
 
 def fail(message: str, code: int = 1) -> None:
     """Print one clear line and exit non-zero."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    error_line(message)
     raise typer.Exit(code)
+
+
+def checked_name(text: str | None, what: str) -> str | None:
+    """A name as pipeline/names.py normalises it (NFKC, no invisible characters), or fail in one line."""
+    from .names import NameRefused, check_name
+
+    if text is None:
+        return None
+    try:
+        return check_name(text, what)
+    except NameRefused as exc:
+        fail(f"{exc} (nothing was written)")
 
 
 @app.command()
@@ -81,15 +94,17 @@ def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet o
     options = Options(judge=judge, multi_turn=multi_turn,
                       columns=tuple((role, col) for role, col in roles.items() if col is not None),
                       attribute_columns=tuple(attribute_col or ()))
+    name = checked_name(name, "source name")
     try:
         report = load_source(source, db=db, name=name, format=format, options=options)
     except (RecordError, SourceError) as exc:
-        fail(f"{exc} (nothing was loaded)")
+        where = "" if str(exc).startswith(source) or not isinstance(exc, RecordError) else f"{source}: "
+        fail(f"{where}{exc} (nothing was loaded)")  # the file, then the record and field
     console.print(report.summary(), highlight=False, markup=False)
     for line in report.skipped:
         console.print(f"  {line}", highlight=False, markup=False)
     if report.new_pairs or report.new_labels:
-        console.print("next: `python -m pipeline fit` to (re)fit the judges", highlight=False, markup=False)
+        hint("fit", why="to (re)fit the judges")
 
 
 @app.command()
@@ -99,12 +114,12 @@ def info(db: DbOption = None) -> None:
 
     try:
         with dbmod.reading(db) as con:
-            table = Table(title=str(dbmod.resolve_db_path(db)))
+            table = Table(title=cell(dbmod.resolve_db_path(db)))
             for col in ("source", "kind", "generated", "pairs", "loaded at"):
                 table.add_column(col, overflow="fold")  # wrap, never cut a source's name
             for row in con.execute("SELECT source, kind, generated, n_pairs, strftime(loaded_at, '%Y-%m-%d %H:%M') "
                                    "FROM sources ORDER BY loaded_at").fetchall():
-                table.add_row(*("-" if v is None else str(v) for v in row))  # imported weights have no pairs
+                table.add_row(*(cell(v) for v in row))  # literal text; imported weights have no pairs
             Console().print(table)
             counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                       for t in ("pairs", "labels", "judges", "features", "fits")}
@@ -144,7 +159,7 @@ def _add_and_report(name: str, labels, *, db, kind, size, note, replace, fit: bo
     if report.fit is not None:
         console.print(report.fit.summary(), highlight=False)
     else:
-        console.print(f"next: `python -m pipeline fit --judge {name}` to fit it", highlight=False)
+        hint("fit", "--judge", name, why="to fit it")
 
 
 def _nothing():
@@ -168,6 +183,7 @@ def add_judge_cmd(
     """Add a judge from a labels file, then fit it for every group."""
     from .judges import JudgeError, parse_labels_file
 
+    name = checked_name(name, "judge name")
     if not file.is_file():
         fail(f"no file at {file}")
     try:
@@ -194,8 +210,7 @@ def remove_judge_cmd(name: Annotated[str, typer.Argument(help="The judge to remo
         fail(str(exc))
     except dbmod.DatabaseMissing as exc:
         fail(str(exc))
-    console.print(f"removed judge {name!r}: " + ", ".join(f"{n} {t} rows" for t, n in removed.items()),
-                  highlight=False)
+    console.print(f"removed judge {name!r}: " + ", ".join(f"{n} {t} rows" for t, n in removed.items()))
 
 
 @app.command("judge-llm")
@@ -224,6 +239,7 @@ def judge_llm_cmd(
     from .judges.llm_judge import JudgeLLMError, judge_with_llm, plan_judge
     from .llm.progress import progress_bar
 
+    name = checked_name(name, "judge name")
     try:
         settings = settings_from_env(model=model, concurrency=concurrency, timeout=timeout, max_timeouts=max_timeouts)
         refuse_existing(name, db, replace)  # before any estimate or call
@@ -356,6 +372,8 @@ def import_fits_cmd(
     """Import the original project's fitted_paras files as judges with weights (all or nothing)."""
     from .fitted_paras import FittedParasError, import_fits
 
+    prefix = checked_name(prefix, "prefix") if prefix else prefix
+    name = checked_name(name, "source name")
     try:
         report = import_fits(path, db=db, prefix=prefix, replace=replace, name=name, group=group)
     except FittedParasError as exc:
@@ -397,7 +415,7 @@ def migrate(db: DbOption = None) -> None:
 def _every_command(ctx: typer.Context) -> None:
     # the writer lock records who holds it, and a job queued behind it says so on stderr
     dbmod.job_name = f"pipeline {ctx.invoked_subcommand}"
-    dbmod.set_wait_reporter(lambda message: console.print(message, highlight=False, markup=False))
+    dbmod.set_wait_reporter(lambda message: console.print(message, highlight=False, markup=False, soft_wrap=True))
 
 
 from . import cli_answers  # noqa: E402,F401 - registers leaderboard, whatif, differ
@@ -405,14 +423,12 @@ from . import cli_custom  # noqa: E402,F401 - registers group add/remove/list an
 
 
 def main() -> None:
-    from rich.markup import escape
-
     from .errors import DatabaseError
 
     try:
         app()
     except DatabaseError as exc:  # a kind of database trouble: its one line, never a traceback
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        error_line(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         console.print("interrupted")

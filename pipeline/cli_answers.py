@@ -80,10 +80,14 @@ def leaderboard(
                            f"models: " + ", ".join(sorted(r.left_out)[:8]) + (" ..." if len(r.left_out) > 8 else "")))
         if controlled:
             low, high = r.weight_ci
-            weights = sorted(range(len(r.covariates)), key=lambda i: -abs(r.weight[i]))
+            weights = sorted((i for i in range(len(r.covariates)) if r.weight[i] == r.weight[i]),
+                             key=lambda i: -abs(r.weight[i]))
             out.print(Text("  control weights (log-odds): " + "; ".join(
                 f"{r.covariates[i]} {r.weight[i]:+.2f} [{low[i]:+.2f}, {high[i]:+.2f}]" for i in weights[:8])
                 + (" ..." if len(weights) > 8 else "")))
+            flat = [c for c, w in zip(r.covariates, r.weight) if w != w]
+            if flat:
+                out.print(Text(f"  no battle differs on (no weight): {', '.join(flat)}"))
         if board.note:
             out.print(Text(f"  note: {board.note}"))
     out.print(report.summary())

@@ -6,6 +6,7 @@ Rich never reads as markup.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -64,7 +65,7 @@ def group_add(
     if fit:
         _fit_group(name.strip(), db, properties)
     else:
-        _say(f"next: python -m pipeline fit --group '{name.strip()}' to fit it")
+        _say(f"next: python -m pipeline fit --group {shlex.quote(name.strip())} to fit it")
 
 
 @group_app.command("remove")
@@ -102,3 +103,57 @@ def group_list(db: DbOption = None,
     if not groups:
         _say("no groups yet" + (": add one with `python -m pipeline group add NAME --where SQL`"
                                 if custom_only else ""))
+
+
+@app.command()
+def rate(
+        file: Annotated[Path, typer.Argument(help="TOML file, one table per property: name, question, "
+                                                  "scale = compare | rating, optional description.")],
+        db: DbOption = None,
+        where: Annotated[Optional[str], typer.Option("--where", help="Only pairs matching this SQL condition "
+                                                                     "(as in `group add`).")] = None,
+        max_pairs: Annotated[Optional[int], typer.Option(min=1, help="Rate only the first N pairs (by pair id).")] = None,
+        model: Annotated[str, typer.Option(help="Rating model (any OpenAI-compatible server: OPENAI_BASE_URL).")] = "gpt-4-turbo",
+        concurrency: Annotated[Optional[int], typer.Option(min=1, help="Requests in flight at once (default 8).")] = None,
+        timeout: Annotated[Optional[float], typer.Option(min=1, help="Seconds to wait for one answer (default 120).")] = None,
+        batch: Annotated[bool, typer.Option("--batch", help="Use the OpenAI Batch API (half price, up to 24 h).")] = False,
+        retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Ask again the calls marked failed before.")] = False,
+        replace: Annotated[bool, typer.Option("--replace", help="Redefine stored properties whose question or scale "
+                                                                "changed (their old ratings are removed).")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the calls and estimated cost, ask nothing.")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Start without asking to confirm the cost.")] = False) -> None:
+    """Rate stored pairs on your own properties with an LLM; then `fit --properties custom`."""
+    from .custom_properties import PropertyFileError, RateError, plan_rate, run_rate
+    from .groups import GroupError
+    from .llm import ConfigError, JobAborted, format_usd
+    from .llm.progress import progress_bar
+
+    try:
+        plan = plan_rate(file, db=db, where=where, max_pairs=max_pairs, model=model, concurrency=concurrency,
+                         timeout=timeout, batch=batch, retry_failed=retry_failed, replace=replace)
+    except (PropertyFileError, GroupError, RateError) as exc:
+        fail(f"{exc} (nothing was asked)" if isinstance(exc, PropertyFileError) else str(exc))
+    except DatabaseError as exc:
+        fail(str(exc), getattr(exc, "exit_code", 1))
+    for line in plan.lines():
+        console.print(Text(line), highlight=False)
+    if dry_run:
+        return
+    if plan.problems:
+        fail(plan.problems[0])
+    if plan.calls_to_make and not yes:
+        if not sys.stdin.isatty():
+            fail("add --yes to start without confirming the cost")
+        if not typer.confirm(f"make {plan.calls_to_make} calls for about {format_usd(plan.est_cost_usd)}?"):
+            raise typer.Exit(1)
+    bar, update = progress_bar(console, plan.calls_total)
+    try:
+        with bar:
+            report = run_rate(plan, progress_callback=update)
+    except (RateError, ConfigError, JobAborted) as exc:
+        fail(str(exc))
+    except DatabaseError as exc:
+        fail(str(exc), getattr(exc, "exit_code", 1))
+    for line in report.lines():
+        console.print(Text(line), highlight=False)
+    _say("next: python -m pipeline fit --properties custom")

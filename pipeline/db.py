@@ -200,7 +200,8 @@ def _writer_lock(path: Path, job: str | None, timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 holder = read_lock_holder(path)
-                if told is None or holder != told:
+                # say it once, and again only when another job took the lock meanwhile
+                if told is None or (holder and holder != told):
                     _wait_reporter(f"waiting for {_describe(holder)} to finish writing {path}")
                     told = holder or {}
                 if time.monotonic() > deadline:

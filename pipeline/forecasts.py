@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 from scipy.special import expit
 
@@ -159,6 +160,19 @@ def what_if(db=None, *, judge: str, model: str, group: str = DEFAULT_GROUP, prop
     return report
 
 
+def forecast_frame(db, judge: str, model: str, group: str = DEFAULT_GROUP,
+                   property_set: str = DEFAULT_SET) -> tuple[pd.DataFrame, bool]:
+    """The stored forecasts of a judge x model (and whether they were stored), else computed
+    now and not stored (cheap: one model's pairs); for the What-if page."""
+    stored = q.stored(db, judge, model, group, property_set)
+    if len(stored):
+        return stored, True
+    report = what_if(db, judge=judge, model=model, group=group, property_set=property_set, store=False)
+    df = pd.DataFrame([vars(r) for r in report.rows])
+    df["forecast"] = df["win_rate"] + df["shift"]
+    return df.sort_values(["shift", "property"], ascending=[False, True]).reset_index(drop=True), False
+
+
 def write_results(db, report: WhatIfReport) -> None:
     """Replace this judge x model x group x set's forecasts of these properties."""
     rows = [(report.judge, report.group, report.property_set, report.model, r.property, r.direction, r.n_pairs,
@@ -174,4 +188,5 @@ def write_results(db, report: WhatIfReport) -> None:
         con.execute(f"INSERT INTO forecasts ({names}) SELECT {names} FROM forecast_t")
 
 
-__all__ = ["DIRECTIONS", "Forecast", "ForecastError", "WhatIfReport", "shifts", "what_if", "write_results"]
+__all__ = ["DIRECTIONS", "Forecast", "ForecastError", "WhatIfReport", "forecast_frame", "shifts", "what_if",
+           "write_results"]

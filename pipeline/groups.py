@@ -26,7 +26,6 @@ from . import db as dbmod
 
 KIND = "custom"
 MAX_NAME = 64
-MAX_CONDITION = 4000
 CHECK_TIMEOUT_S = 10.0
 # Names the read-outs use for other things: 'Overall' (the similarity mean), 'All' (every pair).
 RESERVED = ("Overall", "All")
@@ -167,22 +166,13 @@ def check_condition_text(condition: str) -> str:
 
 
 def check_name(name: str, con=None) -> str:
-    """A usable custom group name, not taken by a built-in group (pipeline.names decides when it exists)."""
-    clean = (name or "").strip()
-    try:
-        from . import names
-    except ImportError:
-        names = None
-    checker = getattr(names, "check_group_name", None) if names else None
-    if checker is not None:
-        try:
-            clean = checker(clean)
-        except ValueError as exc:
-            raise GroupError(str(exc)) from None
-    if not clean:
-        raise GroupError("a group needs a name")
-    if len(clean) > MAX_NAME or not clean.isprintable():
-        raise GroupError(f"{name!r} is not a usable group name (printable, at most {MAX_NAME} characters)")
+    """A usable custom group name (pipeline.names), not taken by a built-in group."""
+    from .names import NameRefused, check_name as normalised
+
+    try:  # NFKC, no invisible, text-direction or control characters, at most MAX_NAME
+        clean = normalised(name, "group name", max_chars=MAX_NAME)
+    except NameRefused as exc:
+        raise GroupError(str(exc)) from None
     if clean.casefold() in {r.casefold() for r in RESERVED}:
         raise GroupError(f"{clean!r} is a built-in name; choose another group name")
     from .properties import QUERY_GROUPS, SCENARIO_GROUPS

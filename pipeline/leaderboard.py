@@ -231,7 +231,8 @@ def _tables(boards: list[Board], group: str, min_battles: int) -> tuple[pa.Table
                        int(b.rank_change[i])))
         low, high = r.weight_ci
         for i, prop in enumerate(r.covariates):
-            ctl.append((b.judge, group, b.control, prop, float(r.weight[i]), float(low[i]), float(high[i])))
+            ctl.append((b.judge, group, b.control, prop, *(None if np.isnan(v) else float(v)
+                                                          for v in (r.weight[i], low[i], high[i]))))
     return (_table(lb, q.LEADERBOARD_COLUMNS), _table(runs, q.RUN_COLUMNS), _table(ctl, q.CONTROL_COLUMNS))
 
 

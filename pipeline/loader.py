@@ -24,11 +24,12 @@ import pyarrow as pa
 from . import db as dbmod
 from . import sources
 from .features import pair_features, usable
-from .properties import BASIC, PROPERTY_NAMES, QUERY_GROUPS
+from .properties import ALL_GROUP as ALL_GROUP_NAME
+from .properties import ALL_KIND, BASIC, PROPERTY_NAMES, QUERY_GROUPS
 from .records import Pair, RecordError, parse_record
 
 CHUNK = 5000  # pairs per insert: bounds memory on large files
-ALL_GROUP = ("All", "all")  # every pair's group, so pairs without scenario groups can be fitted
+ALL_GROUP = (ALL_GROUP_NAME, ALL_KIND)  # every pair's group, so pairs without scenario groups can be fitted
 
 
 @dataclass
@@ -277,14 +278,10 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         refresh_custom_groups(con)
 
 
-def _present(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
 def add_style_features(con, texts) -> None:
     """The style features (`pipeline.style`) of newly stored pairs: a polars frame, or rows, of
     (pair_id, response_1, response_2)."""
-    if len(texts) == 0 or not _present("pipeline.style"):
+    if len(texts) == 0:
         return
     import polars as pl
 
@@ -300,10 +297,23 @@ def add_style_features(con, texts) -> None:
 
 def refresh_custom_groups(con) -> None:
     """Custom groups are conditions on the pairs: re-evaluated after every load (`pipeline.groups`)."""
-    if _present("pipeline.groups"):
-        from . import groups
+    from . import groups
 
-        groups.refresh(con)
+    groups.refresh(con)
+
+
+def check_names(names: dict[str, str]) -> None:
+    """Names from the command line or a file (a judge, a source) go through `pipeline.names`
+    (no control, zero-width or bidi characters, not empty, not over-long) once it exists."""
+    if importlib.util.find_spec("pipeline.names") is None:
+        return
+    from . import names as checker
+
+    for what, value in names.items():
+        try:
+            checker.check_name(value, what=what)
+        except ValueError as exc:
+            raise sources.SourceError(str(exc)) from None
 
 
 def _count_labels(con) -> int:
@@ -318,6 +328,7 @@ def load_source(source: str, *, db=None, name: str | None = None, kind: str = "r
     from . import formats
 
     options = options or formats.Options()
+    check_names({k: v for k, v in (("judge", options.judge), ("source", name)) if v is not None})
     display, files = formats.resolve(source)
     forced_generic = format is None and (options.columns or options.attribute_columns)
     table = formats.open_table(files[0])

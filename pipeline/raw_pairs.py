@@ -18,7 +18,7 @@ import polars as pl
 from . import db as dbmod
 from . import sources
 from .formats import RawPair, Reading
-from .loader import ALL_GROUP, CHUNK, LoadReport, add_style_features, pair_key, refresh_custom_groups
+from .loader import ALL_GROUP, CHUNK, LoadReport, add_style_features, check_names, pair_key, refresh_custom_groups
 
 PAIR_SCHEMA = {"pair_id": pl.Int64, "source_index": pl.Int64, "source_id": pl.String, "pair_key": pl.String,
                "query": pl.String, "model_1": pl.String, "model_2": pl.String, "response_1": pl.String,
@@ -54,6 +54,7 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
             "fingerprint = excluded.fingerprint, loaded_at = now()",
             [source, f"pairs:{reading.format}", location, fingerprint, report.new_pairs])
         for judge in sorted(judges):
+            check_names({"judge": judge})
             kind = reading.judge_kinds.get(judge, "human" if judge.startswith("human") else "llm")
             con.execute("INSERT INTO judges (judge, kind, source, note) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [judge, kind, source, reading.judge_notes.get(judge)])

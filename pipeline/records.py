@@ -91,25 +91,56 @@ class Pair:
 # ---------------------------------------------------------------- small parsers
 
 def _where(position: int, source_id: str | None) -> str:
+    if source_id is not None and len(source_id) > 40:
+        source_id = source_id[:37] + "..."
     return f"record {position}" + (f" (id {source_id})" if source_id is not None else "")
 
 
+MAX_COUNT = 2**31 - 1   # word counts and ids are stored as INTEGER
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: short, one line (a 5,000-digit number would not be)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 200:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def parse_number(value: Any, where: str, name: str) -> float | None:
-    """A number, a numeric string ("2", " 2.0 "), or None for missing/null/empty."""
+    """A finite number, a numeric string ("2", " 2.0 "), or None for missing/null/empty/NaN."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise RecordError(where, name, f"expected a number, got {value!r}")
+        raise RecordError(where, name, f"expected a number, got {_shown(value)}")
+    number = None
     if isinstance(value, (int, float)):
-        if isinstance(value, float) and math.isnan(value):
-            return None
-        return float(value)
-    if isinstance(value, str):
         try:
-            return float(value.strip())
+            number = float(value)
+        except OverflowError:  # an int too large for a float
+            raise RecordError(where, name, f"{_shown(value)} is too large to store") from None
+    elif isinstance(value, str) and len(value) <= 100:
+        try:
+            number = float(value.strip())
         except ValueError:
             pass
-    raise RecordError(where, name, f"expected a number, got {value!r}")
+    if number is None:
+        raise RecordError(where, name, f"expected a number, got {_shown(value)}")
+    if math.isnan(number):
+        return None   # NaN is how parquet and pandas write a missing value
+    if math.isinf(number):
+        raise RecordError(where, name, f"expected a finite number, got {_shown(value)} (too large to store)")
+    return number
+
+
+def parse_count(value: Any, where: str, name: str) -> int | None:
+    """A whole number from 0 to MAX_COUNT (a word count), or None when missing."""
+    number = parse_number(value, where, name)
+    if number is None:
+        return None
+    if number < 0 or number > MAX_COUNT or number != int(number):
+        raise RecordError(where, name, f"expected a whole number from 0 to {MAX_COUNT:,}, got {_shown(value)}")
+    return int(number)
 
 
 def parse_yes_no(value: Any, where: str, name: str) -> bool | None:
@@ -125,7 +156,7 @@ def parse_yes_no(value: Any, where: str, name: str) -> bool | None:
             return False
         if not v:
             return None
-    raise RecordError(where, name, f"expected Yes or No, got {value!r}")
+    raise RecordError(where, name, f"expected Yes or No, got {_shown(value)}")
 
 
 def parse_text_list(value: Any, where: str, name: str) -> list[str]:
@@ -189,7 +220,10 @@ def parse_qs_value(value: Any, scale: dict[str, float] | None, where: str, name:
         if isinstance(item, str) and "|" in item:
             desc, raw = item.rsplit("|", 1)  # the description may contain '|' itself
             desc, raw = desc.strip(), raw.strip()
-        out.append(QSItem(desc, None if raw is None else str(raw).strip(), _qs_score(raw, scale)))
+        score = _qs_score(raw, scale)
+        if not math.isfinite(score):
+            raise RecordError(where, f"{name}[{i}]", f"expected a finite score, got {_shown(raw)}")
+        out.append(QSItem(desc, None if raw is None else str(raw).strip(), score))
     return out
 
 
@@ -198,7 +232,10 @@ def _qs_score(raw: Any, scale: dict[str, float] | None) -> float:
     if isinstance(raw, bool):
         return 0.0
     if isinstance(raw, (int, float)):
-        return 0.0 if isinstance(raw, float) and math.isnan(raw) else float(raw)
+        try:
+            return 0.0 if isinstance(raw, float) and math.isnan(raw) else float(raw)
+        except OverflowError:
+            return math.inf   # refused by the caller, with the field's name
     text = str(raw).strip()
     if scale is not None and text.lower() in scale:
         return scale[text.lower()]
@@ -221,7 +258,7 @@ def parse_errors(value: Any, where: str, name: str) -> tuple[bool, list[dict[str
     elif isinstance(flag, str) and flag.strip().lower() in ("not applicable", "no", "false", "n/a"):
         applicable = False
     else:
-        raise RecordError(where, f"{name}.applicable or not", f"expected 'applicable' or 'not applicable', got {flag!r}")
+        raise RecordError(where, f"{name}.applicable or not", f"expected 'applicable' or 'not applicable', got {_shown(flag)}")
     raw = obj.get("errors")
     if raw is None:
         raw = []
@@ -236,7 +273,7 @@ def parse_errors(value: Any, where: str, name: str) -> tuple[bool, list[dict[str
         sev = e.get("severity")
         sev = sev.strip().lower() if isinstance(sev, str) else None
         if sev is not None and sev not in SEVERITIES:
-            raise RecordError(where, f"{name}.errors[{i}].severity", f"expected severe, moderate or minor, got {e.get('severity')!r}")
+            raise RecordError(where, f"{name}.errors[{i}].severity", f"expected severe, moderate or minor, got {_shown(e.get('severity'))}")
         errors.append({"severity": sev, "type": _text(e.get("type"), where, f"{name}.errors[{i}].type", False),
                        "description": _text(e.get("brief description", e.get("description")), where,
                                             f"{name}.errors[{i}].brief description", False)})
@@ -249,7 +286,7 @@ def parse_response(rec: dict, n: int, where: str) -> Response:
         resp = {"content": resp}
     resp = _mapping(resp, where, f"response_{n}")
     content = _text(resp.get("content"), where, f"response_{n}.content")
-    num_words = parse_number(resp.get("num_words"), where, f"response_{n}.num_words")
+    num_words = parse_count(resp.get("num_words"), where, f"response_{n}.num_words")
     basic = _mapping(rec.get(f"basic_response_{n}"), where, f"basic_response_{n}", required=False) or {}
     ratings = {p.source_key: parse_number(basic.get(p.source_key), where, f"basic_response_{n}.{p.source_key}")
                for p in BASIC}
@@ -258,7 +295,7 @@ def parse_response(rec: dict, n: int, where: str) -> Response:
     qs = {short: parse_qs_value(qs_raw.get(key), scale, where, f"query-specific_response_{n}.{key}")
           for key, (short, scale) in QUERY_SPECIFIC_KEYS.items()}
     return Response(content=content, model=_text(resp.get("model"), where, f"response_{n}.model", False),
-                    num_words=None if num_words is None else int(num_words), ratings=ratings,
+                    num_words=num_words, ratings=ratings,
                     applicable=applicable, errors=errors, query_specific=qs)
 
 
@@ -274,7 +311,7 @@ def parse_labels(value: Any, where: str) -> dict[str, int]:
         elif c in ("response_2", "2", "b", "model_b"):
             labels[str(judge)] = 2
         else:
-            raise RecordError(where, f"preference_labels.{judge}", f"expected response_1 or response_2, got {choice!r}")
+            raise RecordError(where, f"preference_labels.{judge}", f"expected response_1 or response_2, got {_shown(choice)}")
     return labels
 
 

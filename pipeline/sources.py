@@ -1,14 +1,20 @@
 """Where released-format records come from: local .json / .jsonl / .parquet files, or the hub.
 
 Each reader yields plain dicts one at a time, so a large file never sits in memory twice.
+Whatever a file holds, reading it ends in a record or one `SourceError` line naming the
+file, the line and (where it applies) the byte offset or field: bad encodings, binary
+files, invalid JSON, numbers too long for Python, nesting past MAX_DEPTH, lone surrogates.
+Other readers (pipeline/formats, annotation inputs) use `read_text`, `text_lines`, `loads`.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 HF_PREFIX = "hf:"
 SUFFIXES = (".jsonl", ".json", ".parquet")
@@ -27,27 +33,149 @@ def fingerprint(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def iter_jsonl(path: Path) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+# --- text, whatever the file's encoding ------------------------------------------------------
+# UTF-8 (with or without a BOM) is read as is; UTF-16 and UTF-32 with a BOM are decoded;
+# anything else that is not UTF-8 (latin-1, binary) is refused naming the byte and offset.
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+MAX_DEPTH = 64            # nesting levels a record may have (ours have 4)
+
+
+def _encoding(head: bytes) -> str:
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    return "utf-8"
+
+
+def _not_text(path: Path, raw: bytes, start: int, offset: int, lineno: int | None) -> SourceError:
+    where = f"line {lineno}, " if lineno else ""
+    byte = raw[start] if start < len(raw) else 0
+    if byte == 0 or b"\x00" in raw[:4096]:
+        return SourceError(f"{path}: {where}byte offset {offset}: this looks like a binary file, not text "
+                           "(a NUL byte); give a UTF-8 JSON, JSONL or CSV file")
+    return SourceError(f"{path}: {where}byte offset {offset}: byte 0x{byte:02X} is not UTF-8; "
+                       "save the file as UTF-8 (latin-1 and other encodings are not read)")
+
+
+def read_text(path: Path) -> str:
+    """The whole file as text (BOM dropped), or SourceError in one line."""
+    return decode_bytes(Path(path).read_bytes(), path)
+
+
+def decode_bytes(raw: bytes, path) -> str:
+    """Bytes of a file (or an upload named `path`) as text, decoded as read_text does."""
+    enc = _encoding(raw[:4])
+    try:
+        text = raw.decode(enc)
+    except UnicodeDecodeError as exc:
+        if enc != "utf-8" and enc != "utf-8-sig":
+            raise SourceError(f"{path}: byte offset {exc.start}: not valid {enc.upper()} text "
+                              "despite its byte-order mark") from None
+        lineno = raw.count(b"\n", 0, exc.start) + 1
+        raise _not_text(path, raw, exc.start, exc.start, lineno) from None
+    if "\x00" in text:
+        at = text.index("\x00")
+        raise SourceError(f"{path}: character {at}: this looks like a binary file, not text (a NUL byte)")
+    return text.removeprefix("\ufeff")
+
+
+def text_lines(path: Path, keepends: bool = False) -> Iterator[tuple[int, str]]:
+    """(line number, line) streamed, decoded as read_text does; one-line errors name line and offset."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(4)
+        enc = _encoding(head)
+        if enc in ("utf-16", "utf-32"):  # rare; decoded whole
+            for i, line in enumerate(read_text(path).split("\n"), 1):
+                yield i, (line + "\n" if keepends else line.rstrip("\r"))
+            return
+        f.seek(3 if enc == "utf-8-sig" else 0)
+        offset = f.tell()
+        for lineno, raw in enumerate(f, 1):
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SourceError(f"{path}: line {lineno} is not valid JSON ({exc.msg})") from None
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _not_text(path, raw, exc.start, offset + exc.start, lineno) from None
+            if "\x00" in line:
+                raise _not_text(path, raw, raw.index(b"\x00"), offset + raw.index(b"\x00"), lineno)
+            offset += len(raw)
+            yield lineno, (line if keepends else line.rstrip("\r\n"))
+
+
+def _bad_string(obj: Any) -> tuple[str, str] | None:
+    """(field path, problem) of the first string that is not valid Unicode or the first level
+    nested past MAX_DEPTH; None when the value is clean. Iterative: any depth is safe."""
+    stack: list[tuple[Any, str, int]] = [(obj, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return where or "(record)", f"nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return where or "(value)", (f"holds a lone surrogate \\u{ord(value[exc.start]):04x} at character "
+                                            f"{exc.start}, which is not valid Unicode")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                key = str(k)
+                if not encodes(key):
+                    return f"{where}.{ascii(key)}".lstrip("."), "has a key with a lone surrogate"
+                stack.append((v, f"{where}.{key}".lstrip("."), depth + 1))
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+    return None
+
+
+def encodes(text: str) -> bool:
+    """Whether the text is valid Unicode (no lone surrogate), so UTF-8 can hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def loads(text: str, path: Path, lineno: int | None = None) -> Any:
+    """json.loads with every failure as one SourceError naming the file (and line)."""
+    where = f"{path}: line {lineno}" if lineno else f"{path}"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = f"column {exc.colno}" if lineno else f"line {exc.lineno}, column {exc.colno}"
+        raise SourceError(f"{where}: not valid JSON at {at} ({exc.msg})") from None
+    except RecursionError:
+        raise SourceError(f"{where}: JSON nested too deeply to read (more than {MAX_DEPTH} levels is refused)") from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+        raise SourceError(f"{where}: a number in it is too long to read ({str(exc).split(';')[0]})") from None
+    # Only a \\u escape can make a lone surrogate, and only many brackets deep nesting: check then.
+    if "\\u" in text or text.count("[") + text.count("{") > MAX_DEPTH:
+        bad = _bad_string(value)
+        if bad is not None:
+            field = bad[0] if len(bad[0]) <= 80 else bad[0][:38] + "..." + bad[0][-38:]
+            raise SourceError(f"{where}, field '{field}': {bad[1]}")
+    return value
+
+
+def iter_jsonl(path: Path) -> Iterator[dict]:
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        yield loads(line, path, lineno)
 
 
 def iter_json(path: Path) -> Iterator[dict]:
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = loads(text, path)
+    except SourceError:
         # Many '.json' files are really JSON lines.
         if text.lstrip().startswith("{") and "\n" in text.strip():
             yield from iter_jsonl(path)
             return
-        raise SourceError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})") from None
+        raise
     if isinstance(data, dict):
         lists = [v for k, v in data.items() if k in ("data", "records", "rows", "train") and isinstance(v, list)]
         if not lists:

@@ -99,3 +99,17 @@ def app_dbs(missing_db, empty_db, demo_db_template, demo_db_fitted, imported_db)
     """The database states every page must handle: the four of the issue, and fits without pairs."""
     return {"missing": missing_db, "empty": empty_db, "unfitted": demo_db_template, "fitted": demo_db_fitted,
             "imported": imported_db}
+
+
+# ---------------------------------------------------------------- the slow marker
+# `make test-fast` runs `-m "not slow"`. Besides tests marked @pytest.mark.slow where they
+# are written, these kinds are slow wherever they live: the browser, kill -9 runs, and
+# anything on the fitted demo (building it fits 12 judges x every group).
+SLOW_FIXTURES = {"demo_db_fitted", "app_dbs"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if (item.get_closest_marker("browser") or "sigkill" in item.name.lower()
+                or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.slow)

@@ -8,19 +8,12 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT  # noqa: F401 - also puts the app's `ui` package on sys.path
 
-PAGES = [
-    "Home.py",
-    "pages/1_Dissection.py",
-    "pages/2_Similarity.py",
-    "pages/3_Samples_and_SHAP.py",
-    "pages/4_Statistics.py",
-    "pages/5_Add_judge.py",
-    "pages/6_Annotate.py",
-    "pages/7_SQL.py",
-]
-PAGES = [p for p in PAGES if (ROOT / p).exists()]
+from ui import navigation
+
+# Every registered page (Home.py runs the default one, the home page).
+PAGES = ["Home.py"] + [p.path for p in navigation.available() if not p.default]
 STATES = ["missing", "empty", "unfitted", "fitted", "imported"]  # imported: the paper's weights, no pairs
 NEEDS_FITS = {"pages/1_Dissection.py", "pages/2_Similarity.py"}
 NEEDS_PAIRS = {"pages/3_Samples_and_SHAP.py", "pages/4_Statistics.py"}
@@ -100,8 +93,8 @@ def test_page_renders_in_every_state(page, state, app_dbs, monkeypatch):
 def test_home_summarises_the_database(app_dbs, monkeypatch):
     at = open_page("Home.py", app_dbs["fitted"], monkeypatch)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Pairs"] == "5,240" and metrics["Judges"] == "12" and metrics["Groups"] == "16"
-    assert metrics["Fits"] == "192"
+    assert metrics["Pairs"] == "5,240" and metrics["Judges"] == "12" and metrics["Groups"] == "17"
+    assert metrics["Fits"] == "204"  # 12 judges x (16 groups + All)
     assert "hf:GAIR/preference-dissection" in texts(at)
     assert any("generated" in str(v) for v in at.dataframe[0].value["generated"])
 
@@ -389,6 +382,7 @@ def test_sql_page_refuses(sql, says, app_dbs, monkeypatch):
     warnings = " ".join(w.value for w in at.warning).replace("\\", "")  # markdown escapes
     assert "Refused" in warnings and says in warnings
     at = open_page("pages/7_SQL.py", app_dbs["unfitted"], monkeypatch, {"sql": "SELECT count(*) AS n FROM pairs"})
+    [b for b in at.button if b.label == "Run"][0].click().run()  # a query from a link runs when asked (H3)
     assert result_frame(at)["n"][0] == 5240  # nothing was dropped or changed
 
 
@@ -403,3 +397,73 @@ def test_heatmap_cell_labels():
     assert list(charts.text_is_dark_bg(v, 0.2, 1.0, None, sequential=True)) == [False, False, True]
     assert list(charts.text_is_dark_bg(pd.Series([-0.9, 0.0, 0.9]), -1, 1, 0, sequential=False)) == \
         [True, False, True]
+
+
+def test_csv_bytes():
+    import pandas as pd
+
+    from ui import layout
+
+    df = pd.DataFrame({"a": ["<script>", "x,y"]})
+    assert layout.csv_bytes(df).decode() == 'a\n<script>\n"x,y"\n'
+
+
+# ------------------------------------------------------------------ registry, property sets, warm imports
+
+
+def test_every_page_file_is_registered_once():
+    paths = [p.path for p in navigation.PAGES]
+    assert len(paths) == len(set(paths)) and sum(p.default for p in navigation.PAGES) == 1
+    on_disk = {f"pages/{f.name}" for f in (ROOT / "pages").glob("*.py")}
+    assert on_disk <= set(paths), on_disk - set(paths)  # a page file that is not in the menu
+    assert {"pages/8_Groups.py", "pages/9_Leaderboard.py", "pages/10_What_if.py"} <= set(paths)
+    assert [p.path for p in navigation.available()] == [p for p in paths if (ROOT / p).exists()]
+    assert navigation.spec_for(ROOT / "pages" / "1_Dissection.py").title == "Dissection"
+
+
+def test_home_guide_lists_the_registry(app_dbs, monkeypatch):
+    at = open_page("Home.py", app_dbs["fitted"], monkeypatch)
+    assert_clean(at)
+    links = [e.proto.label for e in at.get("page_link")]
+    assert links == [p.title for p in navigation.available() if not p.default]
+
+
+def test_property_set_selector(app_dbs, monkeypatch):
+    """The sidebar lists the sets that have fits; the choice goes to the URL and to every page's reads."""
+    import shutil
+
+    from pipeline import db as dbmod
+
+    db = app_dbs["fitted"].parent / "two_sets.duckdb"
+    shutil.copyfile(app_dbs["fitted"], db)
+    with dbmod.writing(db) as con:  # a second set: the paper fits of two judges, renamed
+        con.execute("INSERT INTO fits SELECT judge, group_name, 'style', property, -weight, sd, -ci_high, "
+                    "-ci_low, source FROM fits WHERE property_set = 'paper' AND judge IN ('human', 'gpt-4-turbo')")
+        con.execute("INSERT INTO fit_runs (judge, group_name, property_set, status, n_pairs, accuracy, method, "
+                    "group_kind) SELECT judge, group_name, 'style', status, n_pairs, accuracy, method, group_kind "
+                    "FROM fit_runs WHERE property_set = 'paper' AND judge IN ('human', 'gpt-4-turbo')")
+    at = open_page("pages/1_Dissection.py", db, monkeypatch)
+    assert_clean(at)
+    box = at.sidebar.selectbox(key="app.properties")
+    assert box.options == ["paper", "style"] and box.value == "paper"
+    paper = at.dataframe[0].value
+    box.select("style").run()
+    assert_clean(at)
+    assert "style" in str(at.query_params["properties"])
+    assert list(at.multiselect(key="dis.judges").options) == ["human", "gpt-4-turbo"]
+    at = open_page("pages/2_Similarity.py", db, monkeypatch, {"properties": "style"})
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="app.properties").value == "style"
+    assert len(chart_specs(at)[0]["layer"][0]["encoding"]["y"]["sort"]) == 2
+    assert len(paper) == 2
+
+
+def test_heavy_imports_start_in_the_background():
+    import sys
+
+    from ui import warmup
+
+    warmup.start()
+    warmup.start()  # once per process
+    assert warmup.wait(120)
+    assert "shap" in sys.modules and "openai" in sys.modules

@@ -238,7 +238,7 @@ def test_posterior_mode_equals_scikit_learns_l1_logistic_regression():
     (the spelling scikit-learn >= 1.8 asks for)."""
     from sklearn.linear_model import LogisticRegression
 
-    from pipeline.bayes import posterior_mode
+    from pipeline.bayes_checks import posterior_mode
 
     rng = np.random.default_rng(12)
     for n, w in [(300, [[0.8, 0.0, 0.02, -0.01, 0.0, 0.4]]), (2000, [[0.5, -0.3, 0.0, 0.1, 0.9, 0.0]])]:
@@ -267,7 +267,7 @@ def test_heldout_metrics_are_scikit_learns():
     fold, _ = fold_ids(400, 5, 2)
     score = np.empty(Y.shape)
     for f in range(5):
-        score[:, fold == f] = fit_posterior(X[fold != f], Y[:, fold != f], tol=1e-3).mean @ X[fold == f].T
+        score[:, fold == f] = fit_posterior(X[fold != f], Y[:, fold != f], tol=1e-3, approx=True).mean @ X[fold == f].T
     p = 1 / (1 + np.exp(-score))
     for j in range(2):
         assert got.log_loss[j] == pytest.approx(log_loss(Y[j], p[j]), abs=1e-9)
@@ -275,5 +275,8 @@ def test_heldout_metrics_are_scikit_learns():
         assert 0 <= got.calibration_error[j] < 0.15
     assert got.auc[0] > 0.75 and 0.35 < got.auc[1] < 0.65  # explained judge vs coin flipper
     assert got.log_loss[0] < np.log(2) < got.log_loss[1] + 0.02
+    exact = heldout_scores(X, Y, k=5, seed=2, approx=False, tol=1e-6)  # the probit shortcut changes little
+    np.testing.assert_allclose(got.log_loss, exact.log_loss, atol=5e-3)
+    np.testing.assert_allclose(got.auc, exact.auc, atol=5e-3)
     one_class = heldout_scores(X, np.ones((1, 400)), k=5)
     assert np.isnan(one_class.auc[0]) and one_class.accuracy[0] > 0.5  # AUC needs both choices

@@ -81,6 +81,6 @@ def test_info_shows_whole_source_names_and_groups(tmp_path):
     assert runner.invoke(app, ["load", str(src), "--db", str(db)]).exit_code == 0
     result = runner.invoke(app, ["info", "--db", str(db)], env={"COLUMNS": "80"})
     assert result.exit_code == 0
-    assert "…" not in result.output and "1 groups" in result.output
+    assert "…" not in result.output and "2 groups" in result.output  # Daily Tasks, and 'All' (every pair)
     assert "a_rather_long_source_file_name_for_the_table.jsonl" in "".join(
         line.strip("│ ").split("│")[0].strip() for line in result.output.splitlines())

@@ -18,11 +18,9 @@ README = (ROOT / "README.md").read_text()
 
 def commands() -> dict:
     """Every command by its full name; a group's subcommands as 'group sub'."""
-    import click
-
     found = {}
     for name, cmd in typer.main.get_command(app).commands.items():
-        if isinstance(cmd, click.Group):
+        if hasattr(cmd, "commands"):  # a group (typer may vendor its own click)
             found.update({f"{name} {sub}": c for sub, c in cmd.commands.items()})
         else:
             found[name] = cmd

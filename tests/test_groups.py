@@ -136,8 +136,9 @@ def test_refused_conditions_change_nothing(arena_db, condition, why):
 
 
 @pytest.mark.parametrize("name, why", [("Code", "built-in group"), ("all", "built-in name"),
-                                       ("Overall", "built-in name"), ("  ", "needs a name"),
-                                       ("bad\x07name", "not a usable group name"), ("x" * 65, "not a usable")])
+                                       ("Overall", "built-in name"), ("  ", "the group name is empty"),
+                                       ("bad\x07name", "contains U\\+0007"), ("a\u202eb", "U\\+202E"),
+                                       ("x" * 65, "the limit is 64")])
 def test_refused_names(demo_db, name, why):
     with pytest.raises(GroupError, match=why):
         groups.add_group(name, "true", db=demo_db)

@@ -173,3 +173,16 @@ def test_cli_prints_the_table_and_fails_in_one_line(planted_db):
     bad = runner.invoke(app, ["leaderboard", "--db", str(planted_db), "--judge", "[bold]nobody"])
     assert bad.exit_code == 1 and "unknown judge" in bad.output and "Traceback" not in bad.output
     assert "[bold]nobody" in bad.output                # shown as typed, not read as markup
+
+
+def test_a_control_no_battle_differs_on_has_no_weight(tmp_path):
+    rng = np.random.default_rng(9)
+    m1, m2 = random_battles(rng, MODELS[:4], 300)
+    lengthy = rng.integers(-1, 2, 300)
+    db = write_db(tmp_path / "flat.duckdb", m1, m2, features={"lengthy": lengthy, "funny": np.zeros(300)},
+                  labels={"j": draw_labels(rng, 0.8 * lengthy)})
+    build_leaderboard(db, control="lengthy,funny", min_battles=1)
+    rows = dict((p, (w, lo, hi)) for p, w, lo, hi in query(
+        db, "SELECT property, weight, ci_low, ci_high FROM leaderboard_controls"))
+    assert rows["funny"] == (None, None, None)                     # not 0 +- the prior's width
+    assert rows["lengthy"][1] < 0.8 < rows["lengthy"][2]

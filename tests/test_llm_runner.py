@@ -164,3 +164,22 @@ def test_the_answer_is_stored_before_it_is_checked(stub, journal):
     (result,), stats = _run(_settings(stub.url), journal, [_request()])  # the parser is fixed
     assert result.ok and result.cached and stub.requests == 1
     assert [r[1] for r in _rows(journal)] == ["ok"]
+
+
+def test_run_calls_is_one_journaled_job_that_reuses_answers(stub, tmp_path):
+    from pipeline.llm.session import Call, estimate_calls, run_calls
+
+    db = tmp_path / "x.duckdb"
+    calls = [Call(_request(i), _validate) for i in range(4)]
+    est = estimate_calls(calls, db=db, settings=_settings(stub.url), expected_output_tokens=10)
+    assert est.calls_total == est.calls_to_make == 4 and est.est_cost_usd > 0 and stub.requests == 0
+    run = run_calls(calls, job="custom:test", db=db, settings=_settings(stub.url))
+    assert run.aborted is None and all(r.ok for r in run.results.values())
+    assert run.results[calls[2].request.hash].value["q"] == "question 2" and stub.requests == 4
+    again = estimate_calls(calls, db=db, settings=_settings(stub.url), expected_output_tokens=10)
+    assert again.calls_cached == 4 and again.calls_to_make == 0 and again.est_cost_usd == 0
+    run = run_calls(calls, job="custom:test", db=db, settings=_settings(stub.url))
+    assert run.stats.cached == 4 and stub.requests == 4
+    stub.always = "401"
+    run = run_calls([Call(_request(9), _validate)], job="custom:test", db=db, settings=_settings(stub.url))
+    assert "refused the API key" in run.aborted

@@ -1,18 +1,18 @@
-"""Read-outs: preference probability, judge similarity (view and function), per-pair SHAP."""
+"""Read-outs (pure): preference probability, judge similarity, SHAP values; and the two views.
 
-from itertools import product
+The read-outs of stored fits moved with their tests to tests/queries/ (test_similarity.py,
+test_shap.py, test_dissection.py)."""
 
 import numpy as np
 import pytest
 from scipy.special import expit, factorial
 from scipy.stats import spearmanr
 
-from pipeline import db as dbmod
 from pipeline import readouts
 from pipeline.demo import generate_records
 from pipeline.fitting import fit_database
 from pipeline.loader import load_records
-from pipeline.properties import N_PROPERTIES, PROPERTY_NAMES, QUERY_GROUPS
+from pipeline.properties import N_PROPERTIES, PROPERTY_NAMES
 from dbquery import rows
 
 SIZES = {"Code": 90, "Advice": 70, "Others": 60}
@@ -43,8 +43,6 @@ def test_preference_probability_view(fitted):
         assert p == pytest.approx(100 * expit(w)) and lo <= p <= hi
     lows = sorted(lo for _, _, lo, _ in got)
     assert lows == pytest.approx(sorted(100 * expit(c) for _, c, _ in fits))
-    df = readouts.preference_probability(fitted, judges=["human"], groups=["Code"])
-    assert list(df["property"]) == PROPERTY_NAMES and df["probability"].between(0, 100).all()
     assert readouts.probability(0.0) == 50.0
 
 
@@ -60,34 +58,26 @@ def test_similarity_view_is_pearson_per_group(fitted):
     assert diag == [(1.0,)]
 
 
-def test_overall_is_the_mean_over_scenario_groups_only(fitted):
-    scenario = sorted(g for (g,) in rows(fitted, "SELECT DISTINCT group_name FROM fits")
-                      if g not in {q.name for q in QUERY_GROUPS})
-    assert scenario == sorted(SIZES)
-    expected = np.mean([np.corrcoef(weights(fitted, "human", g), weights(fitted, "llama-2-7b", g))[0, 1]
-                        for g in scenario])
-    (got,) = rows(fitted, """SELECT similarity, n_groups FROM judge_similarity
-                             WHERE judge_a = 'human' AND judge_b = 'llama-2-7b' AND group_name = 'Overall'""")
-    assert got[0] == pytest.approx(expected) and got[1] == len(scenario)
-    with dbmod.reading(fitted) as con:
-        assert readouts.scenario_groups(con) == scenario
+def test_similarity_matrix_is_the_mean_of_per_group_correlations():
+    """Pure: long weights in, square matrix out; Overall-style averaging over groups."""
+    import pandas as pd
 
-
-def test_similarity_function_matches_the_view_and_offers_spearman(fitted):
-    for group in ("Overall", "Code"):
-        m = readouts.judge_similarity(fitted, group)
-        assert list(m.index) == list(m.columns) and m.index[0] == "human"  # humans first
-        view = {(a, b): s for a, b, s in rows(
-            fitted, "SELECT judge_a, judge_b, similarity FROM judge_similarity WHERE group_name = ?", [group])}
-        for a, b in product(m.index, m.columns):
-            assert m.loc[a, b] == pytest.approx(view[a, b])
-    sp = readouts.judge_similarity(fitted, "Code", method="spearman", judges=["human", "gpt-4-turbo"])
-    rho = spearmanr(weights(fitted, "human", "Code"), weights(fitted, "gpt-4-turbo", "Code")).statistic
-    assert sp.shape == (2, 2) and sp.loc["human", "gpt-4-turbo"] == pytest.approx(rho)
+    rng = np.random.default_rng(0)
+    rows_ = [(j, g, p, rng.normal()) for j in ("a", "b", "c") for g in ("G1", "G2") for p in PROPERTY_NAMES]
+    w = pd.DataFrame(rows_, columns=["judge", "group_name", "property", "weight"])
+    m = readouts.similarity_matrix(w, ["a", "b", "c"])
+    per = [np.corrcoef(w[(w.judge == "a") & (w.group_name == g)].weight,
+                       w[(w.judge == "b") & (w.group_name == g)].weight)[0, 1] for g in ("G1", "G2")]
+    assert m.loc["a", "b"] == pytest.approx(np.mean(per)) and np.allclose(np.diag(m), 1.0)
+    assert m.attrs["groups"] == ["G1", "G2"]
+    sp = readouts.similarity_matrix(w[w.group_name == "G1"], ["a", "b"], "spearman")
+    rho = spearmanr(w[(w.judge == "a") & (w.group_name == "G1")].weight,
+                    w[(w.judge == "b") & (w.group_name == "G1")].weight).statistic
+    assert sp.loc["a", "b"] == pytest.approx(rho)
+    assert readouts.similarity_matrix(w, ["a", "nobody"]).loc["a", "nobody"] != readouts.similarity_matrix(
+        w, ["a", "nobody"]).loc["a", "nobody"]  # NaN: no weights for that judge
     with pytest.raises(ValueError, match="method"):
-        readouts.judge_similarity(fitted, "Code", method="kendall")
-    with pytest.raises(ValueError, match="nobody"):
-        readouts.judge_similarity(fitted, "Code", judges=["nobody"])
+        readouts.check_method("kendall")
 
 
 # -------------------------------------------------------------------------- SHAP
@@ -127,20 +117,3 @@ def test_shap_adds_up_and_ignores_properties_that_do_not_differ(k):
     assert e.values == pytest.approx(exact_shapley(x, w), abs=1e-9 if e.exact else 5e-3)
     frame = e.frame()
     assert list(frame.columns) == ["property", "feature", "weight", "shap"] and len(frame) == N_PROPERTIES
-
-
-def test_pair_shap_from_the_database(fitted):
-    pair_id, = rows(fitted, """SELECT pair_id FROM features JOIN pair_groups USING (pair_id)
-                               WHERE group_name = 'Code' AND value <> 0
-                               GROUP BY pair_id HAVING count(*) BETWEEN 6 AND 12
-                               ORDER BY pair_id LIMIT 1""")[0]
-    e = readouts.pair_shap(fitted, judge="human", group="Code", pair_id=pair_id)
-    x = np.array([dict(rows(fitted, "SELECT property, value FROM features WHERE pair_id = ?", [pair_id]))[p]
-                  for p in PROPERTY_NAMES], dtype=float)
-    assert np.array_equal(e.features, x) and np.array_equal(e.weights, weights(fitted, "human", "Code"))
-    assert e.values.sum() == pytest.approx(e.fx - 0.5, abs=1e-12) and np.all(e.values[x == 0] == 0)
-    assert e.source == "fit" and e.as_dict()["fx"] == e.fx
-    with pytest.raises(ValueError, match="no fit"):
-        readouts.pair_shap(fitted, judge="nobody", group="Code", pair_id=pair_id)
-    with pytest.raises(ValueError, match="no features"):
-        readouts.pair_shap(fitted, judge="human", group="Code", pair_id=10**6)

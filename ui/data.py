@@ -1,50 +1,99 @@
-"""Cached reads: every `pipeline.explore` call goes through one st.cache_data keyed on the
-database path and `db.last_change` (the file's modification time), so a rerun that only
-changes a widget reads nothing, and a load, fit or new judge shows up on the next rerun.
-The connection itself is opened and closed inside the explore function: nothing is held
-open between reruns.
+"""Cached reads: one typed wrapper per `pipeline.queries` function, so pages call real
+functions with real signatures (the database path is filled in).
+
+Each wrapper is an st.cache_data keyed on the database path and `db.last_change` (the
+file's modification time), so a rerun that only changes a widget reads nothing, and a
+load, fit or new judge shows up on the next rerun. The connection itself is opened and
+closed inside the query function: nothing is held open between reruns.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
 import streamlit as st
 
 from pipeline import db as dbmod
-from pipeline import explore
+from pipeline.errors import DatabaseError
+from pipeline.queries import DatabaseBusy, catalog, dissection, samples, shap, similarity, statistics
+from pipeline.queries import status as status_mod
 
 from .text import md_escape
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_CACHES: list = []
 
 
 def db_path() -> str:
     return str(dbmod.resolve_db_path())
 
 
-@st.cache_data(show_spinner=False, max_entries=512, ttl=6 * 3600)
-def _call(name: str, path: str, token: float, args: tuple, kwargs: tuple):
-    return getattr(explore, name)(path, *args, **dict(kwargs))
-
-
-def get(name: str, *args, **kwargs):
-    """explore.<name>(db, *args, **kwargs), cached until the database file changes.
-
-    A database that a job is writing right now (DatabaseBusy) or that vanished mid-session
-    stops the page with a plain message instead of an exception.
-    """
-    path = db_path()
-    try:
-        return _call(name, path, dbmod.last_change(path), tuple(args), tuple(sorted(kwargs.items())))
-    except explore.DatabaseBusy as exc:
+def stop_on_database_error(exc: Exception) -> None:
+    """A database that a job is writing right now, that vanished mid-session, or that needs
+    an upgrade stops the page with its one line instead of an exception."""
+    if isinstance(exc, DatabaseBusy):
         st.info(f"{md_escape(exc)}. This page reads it as soon as the write is done: reload in a few seconds.",
                 icon=":material/hourglass_top:")
-        st.stop()
-    except dbmod.DatabaseMissing as exc:
+    else:
         st.info(f"{md_escape(exc)}.", icon=":material/folder_open:")
-        st.stop()
+    st.stop()
 
 
-def status() -> explore.Status:
-    return get("status")
+def cached(fn: Callable[Concatenate[Any, P], R]) -> Callable[P, R]:
+    """`fn(db, *args, **kwargs)` as `wrapper(*args, **kwargs)` on the app's database, cached
+    until the file changes. The signature (less `db`) is the function's own."""
+
+    def run(_what: str, path: str, token: float, *args, **kwargs):
+        return fn(path, *args, **kwargs)
+
+    # st.cache_data tells functions apart by qualified name and source: give each its own.
+    run.__qualname__ = run.__name__ = f"cached_{fn.__module__}.{fn.__qualname__}".replace(".", "_")
+    cache = st.cache_data(show_spinner=False, max_entries=256, ttl=6 * 3600)(run)
+    _CACHES.append(cache)
+    what = f"{fn.__module__}.{fn.__qualname__}"
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        path = db_path()
+        try:
+            return cache(what, path, dbmod.last_change(path), *args, **kwargs)
+        except (DatabaseBusy, DatabaseError) as exc:
+            stop_on_database_error(exc)
+            raise  # not reached: st.stop() ends the run
+
+    return call
+
+
+# One line per data function the pages use.
+status = cached(status_mod.status)
+judges = cached(catalog.judges)
+fitted_judges = cached(catalog.fitted_judges)
+default_judges = cached(catalog.default_judges)
+groups = cached(catalog.groups)
+group_kinds = cached(catalog.group_kinds)
+fitted_groups = cached(catalog.fitted_groups)
+fit_runs = cached(catalog.fit_runs)
+property_sets = cached(catalog.property_sets)
+preference_probability = cached(dissection.preference_probability)
+judge_across_groups = cached(dissection.judge_across_groups)
+similarity_matrix = cached(similarity.similarity)
+filter_options = cached(samples.filter_options)
+filter_pair_ids = cached(samples.filter_pair_ids)
+pair_list = cached(samples.pair_list)
+pair_detail = cached(samples.pair_detail)
+pair_shap = cached(shap.shap_for_pair)
+shap_groups = cached(shap.shap_groups)
+property_stats = cached(statistics.property_stats)
+prerequisite_counts = cached(statistics.prerequisite_counts)
+property_correlation = cached(statistics.property_correlation)
+agreement = cached(statistics.agreement)
+length_effect = cached(statistics.length_effect)
 
 
 def clear() -> None:
-    _call.clear()
+    """Forget every cached read (after this session wrote the database)."""
+    for cache in _CACHES:
+        cache.clear()

@@ -1,13 +1,18 @@
-"""What every page shares: page config, the sidebar summary, the generated-data banner, and
-plain 'what to do next' messages when the database lacks what a page needs."""
+"""What every page shares: page config, the sidebar summary and property-set choice, the
+generated-data banner, plain 'what to do next' messages when the database lacks what a page
+needs, and downloads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-from pipeline import explore
+from pipeline.queries import DEFAULT_PROPERTY_SET, DatabaseBusy
+from pipeline.queries.status import Status
 
-from . import data
+from . import data, navigation, state
 from .text import md_escape
 
 APP_NAME = "Preference dissection"
@@ -18,7 +23,7 @@ BUILD_DEMO = "python -m pipeline demo"
 FIT = "python -m pipeline fit"
 
 
-def _db_flag(status: explore.Status) -> str:
+def db_flag(status: Status) -> str:
     """' --db PATH' when the app reads a non-default file and the shell may not know it."""
     import os
 
@@ -29,12 +34,23 @@ def _db_flag(status: explore.Status) -> str:
     return ""
 
 
-def page(title: str, icon: str, intro: str | None = None) -> explore.Status:
-    """Set up a page and return the database status (stops the page if the file is busy)."""
+_SET_KEY = "app.properties"  # the sidebar's property-set selector; in the URL as ?properties=
+
+
+def page(page_file: str, icon: str | None = None, intro: str | None = None) -> Status:
+    """Set up a page and return the database status (stops the page if the file is busy).
+
+    `page_file` is the page's `__file__`: its title and icon come from the registry
+    (ui/navigation.py). A title and an icon may be given instead."""
+    spec = navigation.spec_for(page_file) if str(page_file).endswith(".py") else None
+    title = spec.title if spec else str(page_file)
+    icon = spec.icon if spec else (icon or ":material/article:")
+    if spec and spec.default:
+        title = APP_NAME
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
     try:
         status = data.status()
-    except explore.DatabaseBusy as exc:
+    except DatabaseBusy as exc:
         st.title(f"{icon} {title}")
         st.info(f"{md_escape(exc)}. This page will read it as soon as the job's write is done: reload in a few seconds.",
                 icon=":material/hourglass_top:")
@@ -50,7 +66,7 @@ def page(title: str, icon: str, intro: str | None = None) -> explore.Status:
     return status
 
 
-def _sidebar(status: explore.Status) -> None:
+def _sidebar(status: Status) -> None:
     sb = st.sidebar
     sb.caption("Database")
     sb.text(status.path)
@@ -69,12 +85,33 @@ def _sidebar(status: explore.Status) -> None:
         sb.caption(f"{status.n_fit_rows} fits (judge × group) · {what} {when}")
     else:
         sb.caption("not fitted yet")
+    if status.has_fits:
+        _property_set_selector()
 
 
-def what_next(status: explore.Status, need: str) -> bool:
+def _property_set_selector() -> None:
+    """Choose among the property sets that have fits (kept in the URL like other selections)."""
+    sets = data.property_sets()
+    names = list(sets["property_set"]) if not sets.empty else [DEFAULT_PROPERTY_SET]
+    with st.sidebar:
+        state.select("Property set", names, key=_SET_KEY,
+                     default=DEFAULT_PROPERTY_SET if DEFAULT_PROPERTY_SET in names else names[0],
+                     disabled=len(names) < 2,
+                     help="What the fits explain the choices with: 'paper' (the 29 annotated properties), "
+                          "'style' (counted from the texts), 'paper+style', or 'custom' (your own). "
+                          "Every page shows the fits of this set.")
+
+
+def property_set() -> str:
+    """The property set the user chose in the sidebar ('paper' until there is a choice)."""
+    value = st.session_state.get(_SET_KEY)
+    return value if isinstance(value, str) and value else DEFAULT_PROPERTY_SET
+
+
+def what_next(status: Status, need: str) -> bool:
     """True when the database has what `need` ('pairs', 'labels', 'fits') asks for; else say
     what to do (an info box with the commands) and return False."""
-    flag = _db_flag(status)
+    flag = db_flag(status)
     if status.state == "missing":
         st.info(f"**No database yet** at {md_escape(status.path)}. Build the demo (generated data, about "
                 "15 s) or load the real release, then reload this page:", icon=":material/folder_open:")
@@ -109,7 +146,22 @@ def what_next(status: explore.Status, need: str) -> bool:
     return True
 
 
-def download_name(stem: str, status: explore.Status, ext: str = "csv") -> str:
+def download_name(stem: str, status: Status, ext: str = "csv") -> str:
     """File name of a download; generated data says so in the name."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("_") or "data"
     return f"{'GENERATED-demo_' if status.generated else ''}{safe}.{ext}"
+
+
+def csv_bytes(df: pd.DataFrame, *, index: bool = False) -> bytes:
+    """A DataFrame as UTF-8 CSV (the index too for square matrices)."""
+    return df.to_csv(index=index).encode("utf-8")
+
+
+def download_csv(label: str, df: pd.DataFrame, stem: str, status: Status, *, key: str, index: bool = False) -> None:
+    """A CSV download button; generated data says so in the file name."""
+    st.download_button(label, csv_bytes(df, index=index), download_name(stem, status), mime="text/csv", key=key)
+
+
+def page_path(page_file: str | Path) -> str:
+    """A page's path as st.page_link wants it."""
+    return str(Path(page_file).resolve().relative_to(navigation.ROOT))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import sources
 from ..properties import SCENARIO_GROUPS
 
 QUERY_KEYS = ("prompt", "query", "question", "instruction")
@@ -72,24 +73,30 @@ class _Skip(Exception):
 
 # ------------------------------------------------------------------ file formats
 
+CSV_FIELD_LIMIT = 64 * 2**20   # characters in one CSV field (Python's default is 131,072)
+
+
 def iter_rows(path: Path) -> Iterator[Any]:
+    """Rows of a JSONL, JSON or CSV file. Encoding, JSON and CSV problems end in one InputError
+    line naming the file and line (sources.py decodes: UTF-8 with or without BOM, UTF-16)."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            with open(path, newline="", encoding="utf-8-sig") as f:
-                yield from csv.DictReader(f)
+            yield from _csv_rows(path)
         elif suffix == ".jsonl":
-            with open(path, encoding="utf-8") as f:
-                for lineno, line in enumerate(f, 1):
-                    if line.strip():
-                        yield _json_line(line, path, lineno)
+            for lineno, line in sources.text_lines(path):
+                if line.strip():
+                    yield sources.loads(line, path, lineno)
         elif suffix == ".json":
-            text = path.read_text(encoding="utf-8")
+            text = sources.read_text(path)
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError:
+                data = sources.loads(text, path)
+            except sources.SourceError:
+                if not (text.lstrip().startswith("{") and "\n" in text.strip()):
+                    raise
                 # Often JSON lines under a .json name.
-                yield from (_json_line(l, path, n) for n, l in enumerate(text.splitlines(), 1) if l.strip())
+                yield from (sources.loads(line, path, n) for n, line in enumerate(text.split("\n"), 1)
+                            if line.strip())
                 return
             if isinstance(data, dict):
                 data = next((v for k, v in data.items() if k in ("data", "rows", "records", "pairs")
@@ -99,15 +106,21 @@ def iter_rows(path: Path) -> Iterator[Any]:
             yield from data
         else:
             raise InputError(f"{path}: unknown file type '{suffix}' (use .jsonl, .json or .csv)")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except sources.SourceError as exc:
+        raise InputError(str(exc)) from None
 
 
-def _json_line(line: str, path: Path, lineno: int) -> Any:
+def _csv_rows(path: Path) -> Iterator[dict]:
+    previous = csv.field_size_limit()
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     try:
-        return json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {lineno} is not valid JSON ({exc.msg})") from None
+        reader = csv.DictReader(line for _, line in sources.text_lines(path, keepends=True))
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise InputError(f"{path}: line {reader.line_num} is not valid CSV ({exc})") from None
+    finally:
+        csv.field_size_limit(previous)
 
 
 # ------------------------------------------------------------------ one row
@@ -129,7 +142,7 @@ def _single_text(value: Any, what: str) -> str:
     if isinstance(value, str) and value.lstrip().startswith("[") and value.rstrip().endswith("]"):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, too deep, or a number too long: keep the text
             pass
     if isinstance(value, dict) and "content" in value:  # released-format response objects
         value = value["content"]
@@ -149,7 +162,7 @@ def _conversation(turns: Any, which: str) -> tuple[str, str]:
     if isinstance(turns, str):
         try:
             turns = json.loads(turns)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             raise _Skip(f"conversation_{which} is not a list of messages") from None
     if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
         raise _Skip(f"conversation_{which} is not a list of messages")
@@ -214,11 +227,19 @@ def parse_row(row: Any, position: int) -> RawPair:
         if m is None and isinstance(resp, dict):
             m = resp.get("model")
         models[n] = _text_or_none(m)
-    return RawPair(position=position, query=query, response_1=r1, response_2=r2, model_1=models[1],
+    source_id = _first(row, ID_KEYS)
+    if source_id is not None and not isinstance(source_id, (str, int, float)) or isinstance(source_id, bool):
+        raise _Skip("id is not a number or text")
+    pair = RawPair(position=position, query=query, response_1=r1, response_2=r2, model_1=models[1],
                    model_2=models[2], human=human, reference=_text_or_none(_first(row, REFERENCE_KEYS)),
                    scenario_group=_GROUPS.get(group.lower(), group) if group else None,
-                   scenario_auto_j=_text_or_none(_first(row, SCENARIO_KEYS)),
-                   source_id=_first(row, ID_KEYS))
+                   scenario_auto_j=_text_or_none(_first(row, SCENARIO_KEYS)), source_id=source_id)
+    for name in ("query", "response_1", "response_2", "model_1", "model_2", "reference", "scenario_group",
+                 "scenario_auto_j"):
+        value = getattr(pair, name)
+        if isinstance(value, str) and not sources.encodes(value):  # a lone surrogate from an embedded \\u escape
+            raise _Skip(f"{name} holds a lone surrogate (not valid Unicode)")
+    return pair
 
 
 def read_pairs(path: str | Path) -> InputReport:

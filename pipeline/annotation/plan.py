@@ -13,7 +13,11 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from .. import db as dbmod
+from ..errors import DatabaseError
+from ..llm.errors import PlanUnreadable
 from ..llm import CallJournal, LLMSettings, journal_path, price_for, settings_from_env
 from ..llm.cache import lookup
 from ..llm.estimate import CallEstimate
@@ -133,20 +137,26 @@ def _stored_rows(db_path: Path, where: str | None) -> list[tuple]:
     sql = ("SELECT pair_id, pair_key, query, response_1, response_2, model_1, model_2 FROM pairs "
            "WHERE NOT annotated")
     if where and where.strip():
-        from ..sqlguard import check_condition  # noqa: PLC0415 - only stored-pair plans need it
+        from ..sqlguard import ConditionRefused, check_condition  # noqa: PLC0415 - only stored-pair plans
 
         try:
             condition = check_condition(where)
-        except ValueError as exc:
+        except ConditionRefused as exc:
             raise InputError(f"--where: {exc}") from None
-        sql += f" AND ({condition or where})"
-    with dbmod.reading(db_path) as con:
-        try:
-            return con.execute(sql + " ORDER BY pair_id").fetchall()
-        except Exception as exc:  # noqa: BLE001 - a condition naming an unknown column, ...
-            if "annotated" in str(exc) and "column" in str(exc).lower():
-                raise InputError("this database has no pairs.annotated column: upgrade it first") from None
-            raise InputError(f"--where {where!r} cannot be used: {str(exc).splitlines()[0]}") from None
+        sql += f" AND ({condition})"
+    try:
+        with dbmod.reading(db_path) as con:
+            if not con.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'pairs' "
+                               "AND column_name = 'annotated'").fetchone():
+                raise InputError(f"{db_path} has no pairs.annotated column: run `python -m pipeline migrate`")
+            try:
+                return con.execute(sql + " ORDER BY pair_id").fetchall()
+            except duckdb.Error as exc:  # a condition naming an unknown column, ...
+                raise InputError(f"--where {where!r} cannot be used: {str(exc).splitlines()[0]}") from None
+    except (DatabaseError, InputError):
+        raise
+    except duckdb.Error as exc:
+        raise PlanUnreadable.of(db_path, exc) from None
 
 
 def _finish_plan(plan: JobPlan) -> JobPlan:
@@ -160,8 +170,13 @@ def _keys_in_db(db_path: Path) -> set[str]:
     """The pair keys stored; an error reading them is raised, never taken for an empty database."""
     if not db_path.exists():
         return set()
-    with dbmod.reading(db_path) as con:
-        return {k for (k,) in con.execute("SELECT pair_key FROM pairs").fetchall()}
+    try:
+        with dbmod.reading(db_path) as con:
+            return {k for (k,) in con.execute("SELECT pair_key FROM pairs").fetchall()}
+    except DatabaseError:
+        raise
+    except duckdb.Error as exc:
+        raise PlanUnreadable.of(db_path, exc) from None
 
 
 def _estimate(plan: JobPlan) -> None:

@@ -85,8 +85,12 @@ def _text(value: Any, where: str, key: str, limit: int, *, required: bool = True
 def check_name(name: str, where: str) -> str:
     """A property name: up to 40 letters, digits, spaces and - _ & ' + . /, starting and ending with a
     letter or digit."""
-    if len(name) > MAX_NAME:
-        raise PropertyFileError(f"{where}, key 'name': longer than {MAX_NAME} characters")
+    from ..names import NameRefused, check_name as normalised
+
+    try:  # NFKC, no invisible, text-direction or control characters
+        name = normalised(name, "property name", max_chars=MAX_NAME)
+    except NameRefused as exc:
+        raise PropertyFileError(f"{where}, key 'name': {exc}") from None
     if "\n" in name or "\t" in name or not _NAME.match(name):
         raise PropertyFileError(f"{where}, key 'name': {name!r} is not a property name (letters, digits, spaces "
                                 "and - _ & ' + . / only, starting and ending with a letter or digit)")

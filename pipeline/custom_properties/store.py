@@ -110,22 +110,29 @@ def _register(con, props: tuple[CustomProperty, ...]) -> None:
 def save(results: list[Rated], props: tuple[CustomProperty, ...], *, file: str, prompt_version: str,
          db=None, replace: bool = False) -> dict[str, int]:
     """Store definitions, ratings and features in one transaction; counts of rows written."""
-    feats = pa.table({  # noqa: F841 - read by DuckDB below
+    feats = pa.table({
         "pair_id": pa.array([r.pair_id for r in results], pa.int32()),
         "property": pa.array([r.property for r in results], pa.string()),
         "value": pa.array([r.value for r in results], pa.int8())})
     rated = [r for r in results if r.scale == "rating"]
-    ratings = pa.table({  # noqa: F841 - read by DuckDB below
+    ratings = pa.table({
         "pair_id": pa.array([r.pair_id for r in rated for _ in (1, 2)], pa.int32()),
         "response": pa.array([side for _ in rated for side in (1, 2)], pa.int8()),
         "property": pa.array([r.property for r in rated for _ in (1, 2)], pa.string()),
         "score": pa.array([float(s) for r in rated for s in (r.score_1, r.score_2)], pa.float64())})
     with dbmod.writing(db) as con:
         _define(con, props, file, prompt_version, replace)
-        con.execute("INSERT OR REPLACE INTO features (pair_id, property, value) "
-                    "SELECT pair_id, property, value FROM feats")
-        con.execute("INSERT OR REPLACE INTO custom_ratings (pair_id, response, property, score) "
-                    "SELECT pair_id, response, property, score FROM ratings")
+        # registered under names no table has (a bare `ratings` would read the paper's ratings table)
+        con.register("new_custom_features", feats)
+        con.register("new_custom_ratings", ratings)
+        try:
+            con.execute("INSERT OR REPLACE INTO features (pair_id, property, value) "
+                        "SELECT pair_id, property, value FROM new_custom_features")
+            con.execute("INSERT OR REPLACE INTO custom_ratings (pair_id, response, property, score) "
+                        "SELECT pair_id, response, property, score FROM new_custom_ratings")
+        finally:
+            con.unregister("new_custom_features")
+            con.unregister("new_custom_ratings")
     return {"features": len(results), "custom_ratings": 2 * len(rated), "custom_properties": len(props)}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
@@ -21,6 +22,7 @@ from ..sources import SourceError
 TIE, BOTH_BAD, NO_VOTE = "tie", "both bad", "no vote"
 MULTI_TURN, EMPTY = "multi-turn", "empty response"
 EXAMPLES_KEPT = 5  # row numbers shown per skip reason
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RowError(RecordError):
@@ -146,7 +148,7 @@ def clean(s: str) -> str:
         s.encode("utf-8")
         return s
     except UnicodeEncodeError:
-        return s.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATE.sub("\ufffd", s)
 
 
 def optional_str(value: Any) -> str | None:

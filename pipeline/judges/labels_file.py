@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .. import db as dbmod
+from .. import sources
 
 _CHOICE_1 = {"a", "1", "response_1", "response 1", "response1", "model_a"}
 _CHOICE_2 = {"b", "2", "response_2", "response 2", "response2", "model_b"}
@@ -115,7 +116,7 @@ def _integer_choice(value: int) -> tuple[int, None]:
     if value == 0:
         # 0 could mean "the first response" (0-based) or "probability 0": refuse rather than guess
         raise ValueError("0 is ambiguous (a 0-based choice or a probability?): use 1/2, A/B, or 0.0 for a probability")
-    raise ValueError(f"{value} is not a choice (use 1 or 2, A or B, or a probability from 0.0 to 1.0)")
+    raise ValueError(f"{_short(value)} is not a choice (use 1 or 2, A or B, or a probability from 0.0 to 1.0)")
 
 
 def _probability(p: float) -> tuple[int, float] | None:
@@ -138,11 +139,13 @@ def _text_choice(text: str) -> tuple[int, float | None] | None:
     if t in ("", "null", "none", "na", "n/a"):
         return None  # unlabelled
     if _INT.match(t):
+        if len(t) > 12:
+            raise ValueError(f"{_short(text)} is not a choice (use 1 or 2, A or B, or a probability)")
         return _integer_choice(int(t))
     try:
         p = float(t)
     except ValueError:
-        raise ValueError(f"{text!r} is not a choice (use A/B, 1/2, response_1/response_2 or a probability)") from None
+        raise ValueError(f"{_short(text)} is not a choice (use A/B, 1/2, response_1/response_2 or a probability)") from None
     return _probability(p)
 
 
@@ -162,14 +165,29 @@ def parse_pair_id(key: Any) -> int:
     if isinstance(key, int):
         pid = key
     elif isinstance(key, str) and _INT.match(key.strip()):
+        if len(key.strip()) > 12:
+            raise ValueError(f"{_short(key)} is not a pair id (ids are at most {MAX_PAIR_ID:,})")
         pid = int(key.strip())
     elif isinstance(key, float) and key.is_integer():
         pid = int(key)
     else:
-        raise ValueError(f"{key!r} is not a pair id (an integer)")
+        raise ValueError(f"{_short(key)} is not a pair id (an integer)")
     if pid < 0:
-        raise ValueError(f"{pid} is not a pair id (ids are 0 or more)")
+        raise ValueError(f"{_short(pid)} is not a pair id (ids are 0 or more)")
+    if pid > MAX_PAIR_ID:
+        raise ValueError(f"{_short(pid)} is not a pair id (ids are at most {MAX_PAIR_ID:,})")
     return pid
+
+
+MAX_PAIR_ID = 2**31 - 1   # pairs.pair_id is an INTEGER
+
+
+def _short(value: Any) -> str:
+    """A value for a message: one short line (a 5,000-digit number would not be)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 200:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ---------------------------------------------------------------- reading files
@@ -198,7 +216,7 @@ def _sniff(text: str, name: str) -> str:
         try:
             json.loads(text)
             return "json"
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return "jsonl"
     return "csv"
 
@@ -231,6 +249,10 @@ def _raw_entries(text: str, kind: str) -> tuple[str, list[tuple[str, Any, Any]]]
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise _FileProblem(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _FileProblem("JSON nested too deeply to read") from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit limit
+        raise _FileProblem(f"a number is too long to read ({str(exc).split(';')[0]})") from None
     if isinstance(data, dict):
         return "object", [(f"key {k!r}", k, v) for k, v in data.items()]
     if isinstance(data, list):
@@ -258,7 +280,7 @@ def _value(key: str, value: Any) -> Any:
         return value
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return value  # reported as not a choice
 
 
@@ -272,8 +294,11 @@ def _jsonl_entries(text: str) -> list[tuple[str, Any, Any]]:
         except json.JSONDecodeError as exc:
             out.append((f"line {n}", _MISSING, _BadLine(f"not valid JSON: {exc.msg}")))
             continue
+        except (RecursionError, ValueError):  # too deep, or an integer past 4,300 digits
+            out.append((f"line {n}", _MISSING, _BadLine("JSON nested too deeply or a number too long to read")))
+            continue
         if not isinstance(obj, dict):
-            out.append((f"line {n}", _MISSING, _BadLine(f"expected an object with pair_id and preferred, got {obj!r}")))
+            out.append((f"line {n}", _MISSING, _BadLine(f"expected an object with pair_id and preferred, got {_short(obj)}")))
             continue
         out.append((f"line {n}", *_record_value(obj)))
     return out
@@ -286,7 +311,10 @@ class _BadLine:
 
 def _csv_entries(text: str) -> list[tuple[str, Any, Any]]:
     reader = csv.reader(io.StringIO(text))
-    rows = [r for r in reader]
+    try:
+        rows = [r for r in reader]
+    except csv.Error as exc:  # a field past the csv module's limit, a NUL, a stray quote
+        raise _FileProblem(f"row {reader.line_num} is not valid CSV ({exc})") from None
     header = [h.strip().lower() for h in rows[0]] if rows else []
     if "pair_id" not in header or not any(k in header for k in _VALUE_KEYS):
         first = rows[0] if rows else []
@@ -335,9 +363,9 @@ def parse_labels_file(path_or_bytes: str | Path | bytes | BinaryIO, filename: st
     raw, name = _read(path_or_bytes, filename)
     parsed = ParsedLabels(source=name, format="")
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        parsed.errors.append(LabelIssue("file", f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
+        text = sources.decode_bytes(raw, name)  # UTF-8 with or without BOM, UTF-16 with BOM
+    except sources.SourceError as exc:
+        parsed.errors.append(LabelIssue("file", str(exc).removeprefix(f"{name}: ")))
         return parsed
     if not text.strip():
         parsed.errors.append(LabelIssue("file", "the file is empty"))

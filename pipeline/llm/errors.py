@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from ..errors import DatabaseError
+
 
 class ErrorKind(StrEnum):
     REFUSED = "refused"                  # the server rejected this request (400, 422, ...): it fails alone
@@ -66,3 +68,12 @@ class JobAborted(RuntimeError):
 
 class ConfigError(ValueError):
     """The LLM settings cannot work (no API key, a bad timeout, ...)."""
+
+
+class PlanUnreadable(DatabaseError):
+    """The database could not be read to plan a job, so no call is made (nothing is paid for)."""
+
+    @classmethod
+    def of(cls, path, exc: BaseException) -> "PlanUnreadable":
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return cls(f"cannot read {path} to plan the calls ({first}); nothing was asked")

@@ -99,6 +99,7 @@ class CallRunner:
         self._inflight: dict[str, asyncio.Future] = {}
         self._failing_in_row = 0
         self._timeouts_in_row = 0
+        self._aborted: JobAborted | None = None   # once the job is aborted, every call ends the same way
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -187,6 +188,7 @@ class CallRunner:
         tries = 0
         while True:
             async with self._sem:
+                self._check_aborted()
                 started = time.perf_counter()
                 self.stats.in_flight += 1
                 self._changed()
@@ -199,9 +201,10 @@ class CallRunner:
                     return answer_from_completion(resp, (time.perf_counter() - started) * 1000, req)
                 finally:
                     self.stats.in_flight -= 1
+            self._check_aborted()
             kind = retry.error_kind(failure)
             if kind.fatal:
-                raise JobAborted(retry.fatal_message(failure, self.settings), kind)
+                self._abort(JobAborted(retry.fatal_message(failure, self.settings), kind))
             if kind is ErrorKind.TIMEOUT:
                 self._timed_out()
             if not kind.transient:
@@ -214,6 +217,15 @@ class CallRunner:
             await asyncio.sleep(retry.retry_delay(failure, tries, self.settings))
             tries += 1
 
+    def _abort(self, exc: JobAborted) -> None:
+        self._aborted = self._aborted or exc
+        raise self._aborted
+
+    def _check_aborted(self) -> None:
+        """Calls still running when the job was aborted end with the first reason, not one of their own."""
+        if self._aborted is not None:
+            raise self._aborted
+
     def _timed_out(self) -> None:
         """A silent server is a failure, not a wait: enough timeouts in a row end the job."""
         self.stats.timeouts += 1
@@ -221,17 +233,18 @@ class CallRunner:
         self._changed()
         s = self.settings
         if self._timeouts_in_row >= s.max_timeouts:
-            raise JobAborted(f"the server at {s.server} did not answer {self._timeouts_in_row} requests in a row "
+            self._abort(JobAborted(f"the server at {s.server} did not answer {self._timeouts_in_row} requests in a row "
                              f"within {s.timeout:g} s each; stopped (answers already received are kept; "
-                             f"--timeout SECONDS allows longer)", ErrorKind.TOO_MANY_TIMEOUTS)
+                             f"--timeout SECONDS allows longer)", ErrorKind.TOO_MANY_TIMEOUTS))
 
     def _give_up(self, failure: BaseException, kind: ErrorKind, tries: int) -> None:
         self._failing_in_row += 1
         reason = retry.describe(failure)
         if self.stats.requests == 0 and kind is ErrorKind.UNREACHABLE:
-            raise JobAborted(f"cannot reach the server at {self.settings.server}: {reason}", kind)
+            self._abort(JobAborted(f"cannot reach the server at {self.settings.server}: {reason}", kind))
         if self._failing_in_row >= self.settings.breaker_threshold:
-            raise JobAborted(f"the server at {self.settings.server} stopped answering "
-                             f"({self._failing_in_row} calls in a row failed; last: {reason})", ErrorKind.SERVER_DOWN)
+            self._abort(JobAborted(f"the server at {self.settings.server} stopped answering "
+                                   f"({self._failing_in_row} calls in a row failed; last: {reason})",
+                                   ErrorKind.SERVER_DOWN))
         raise LLMError(f"{reason} (after {tries + 1} tries)", kind, reason)
 

@@ -130,6 +130,12 @@ def default_judges(db: Db = None, available: Sequence[str] | None = None,
     return out + [best["judge"].iloc[0]]
 
 
+def last_added(info: pd.DataFrame, among: Sequence[str]) -> str | None:
+    """The judge added last among `among` (by judges.added_at), else the last of them."""
+    info = info[info["judge"].isin(among)].sort_values("added_at", ascending=False, na_position="last")
+    return info["judge"].iloc[0] if not info.empty else (list(among)[-1] if among else None)
+
+
 # ---------------------------------------------------------------------- groups
 
 

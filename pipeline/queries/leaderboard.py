@@ -115,6 +115,14 @@ def choices(db: Db = None) -> pd.DataFrame:
         return frame(con, CHOICES)
 
 
+def inputs(db: Db = None) -> dict:
+    """What a new leaderboard can be fitted for: labelled judges, groups, property sets, properties."""
+    with reading(db) as con:
+        props = properties(con)
+        return {"judges": labelled_judges(con), "groups": group_names(con),
+                "sets": sorted({s for _, s in props}), "properties": [p for p, _ in props]}
+
+
 def side_by_side(db: Db, judge: str, group: str, control: str) -> pd.DataFrame:
     """Raw next to controlled, one row per model (the controlled columns NULL for control 'none')."""
     with reading(db) as con:

@@ -171,6 +171,11 @@ def feature_table(detail: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def facts_table(facts: dict) -> pd.DataFrame:
+    """The query facts as rows fact, value (plain text)."""
+    return pd.DataFrame([{"fact": k.replace("_", " "), "value": str(v)} for k, v in facts.items()])
+
+
 def with_features(ratings: pd.DataFrame, features: dict) -> pd.DataFrame:
     """The ratings table with each property's feature beside it."""
     return ratings.assign(feature=ratings["property"].map(lambda q: features.get(q)))

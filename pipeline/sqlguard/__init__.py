@@ -20,12 +20,12 @@ from .check import (ALLOWED_HELP, ALLOWED_TABLE_FUNCTIONS, MAX_SQL_CHARS, PATH_R
                     CheckedSQL, QueryFailed, QueryRefused, QueryTimeout, check_sql)
 from .condition import MAX_CONDITION_CHARS, ConditionRefused, check_condition
 from .runner import (DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, EXAMPLES, MEMORY_LIMIT,
-                     TEMP_LIMIT, QueryResult, connect_guarded, describe_schema, run_query)
+                     TEMP_LIMIT, QueryResult, QueryTooBig, connect_guarded, describe_schema, run_query)
 
 __all__ = [
     "ALLOWED_HELP", "ALLOWED_TABLE_FUNCTIONS", "MAX_SQL_CHARS", "PATH_REVEALING", "SAFE_PRAGMAS",
     "CheckedSQL", "QueryFailed", "QueryRefused", "QueryTimeout", "check_sql",
     "MAX_CONDITION_CHARS", "ConditionRefused", "check_condition",
     "DEFAULT_MAX_BYTES", "DEFAULT_MAX_ROWS", "DEFAULT_TIMEOUT_S", "EXAMPLES", "MEMORY_LIMIT", "TEMP_LIMIT",
-    "QueryResult", "connect_guarded", "describe_schema", "run_query",
+    "QueryResult", "QueryTooBig", "connect_guarded", "describe_schema", "run_query",
 ]

@@ -43,3 +43,21 @@ def test_long_matrix():
     m = pd.DataFrame([[1.0, 0.123], [0.123, 1.0]], index=["a", "b"], columns=["a", "b"])
     long = statistics.long_matrix(m, "x", "y", "v")
     assert list(long.columns) == ["x", "y", "v"] and len(long) == 4 and long["v"].iloc[1] == 0.12
+
+
+def test_agreement_equals_the_view(demo_db_fitted):
+    from dbquery import rows
+
+    view = pd.DataFrame(rows(demo_db_fitted, "SELECT judge_a, judge_b, n, agreement, kappa FROM judge_agreement"),
+                        columns=["judge_a", "judge_b", "n", "agreement", "kappa"])
+    ours = statistics.agreement(demo_db_fitted)
+    merged = view.merge(ours, on=["judge_a", "judge_b"], suffixes=("_view", ""))
+    assert len(merged) == len(view) == 12 * 11 and len(ours) == 12 * 12
+    assert (merged["n"] == merged["n_view"]).all()
+    assert np.allclose(merged["agreement"], merged["agreement_view"])
+    assert np.allclose(merged["kappa"], merged["kappa_view"], equal_nan=True)
+    diag = ours[ours["judge_a"] == ours["judge_b"]]
+    assert (diag["agreement"] == 1).all() and (diag["n"] == 5240).all()
+    mine = statistics.agreement_with(ours, "human")
+    assert len(mine) == 11 and mine["agreement"].is_monotonic_decreasing
+    assert set(statistics.agreement(demo_db_fitted, ["human", "gpt-4-turbo"])["judge_a"]) == {"human", "gpt-4-turbo"}

@@ -1,0 +1,146 @@
+"""Leaderboard: Bradley-Terry strengths of the response models under one judge, raw next to
+controlled for chosen properties (LMArena's style control, for any judge and property)."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ui import answers, data, layout, state
+from ui.text import md_escape
+
+status = layout.page(
+    __file__, intro="Which response models does a judge really prefer, once its taste for length, formatting or any other "
+    "property is taken out? Strengths come from a Bradley-Terry model of the judge's choices; the controlled "
+    "board adds the chosen properties' differences as covariates.")
+if not layout.what_next(status, "labels"):
+    st.stop()
+
+stored = answers.leaderboard_choices()
+inputs = answers.leaderboard_inputs()
+CONTROL_HELP = ("none: the raw board. A property set (paper, style, ...) or a comma list of property names "
+                "controls for those properties.")
+
+with st.expander("Fit a leaderboard", expanded=stored.empty):
+    c1, c2, c3, c4 = st.columns([2, 2, 3, 1])
+    new_judge = c1.selectbox("Judge", inputs["judges"], key="lb.new_judge")
+    groups = inputs["groups"] or ["All"]
+    new_group = c2.selectbox("Group", groups, index=groups.index("All") if "All" in groups else 0, key="lb.new_group")
+    options = ["none"] + inputs["sets"] + inputs["properties"]
+    picked = c3.multiselect("Control for", options, default=["style"] if "style" in options else [],
+                            key="lb.new_control", help=CONTROL_HELP)
+    min_battles = c4.number_input("Min battles", min_value=1, max_value=10_000, value=10, key="lb.new_min")
+    if st.button("Fit", key="lb.fit", type="primary", disabled=not new_judge):
+        from pipeline.leaderboard import LeaderboardError, build_leaderboard
+
+        control = ",".join(p for p in picked if p != "none") or "none"
+        try:
+            with st.spinner("Fitting..."):
+                report = build_leaderboard(data.db_path(), judges=[new_judge], group=new_group, control=control,
+                                           min_battles=int(min_battles))
+        except LeaderboardError as exc:
+            st.warning(md_escape(exc))
+        else:
+            data.clear()
+            state.set_value("lb.judge", new_judge)
+            state.set_value("lb.group", new_group)
+            state.set_value("lb.control", report.control)
+            st.rerun()
+    st.caption("Or from a shell: `python -m pipeline leaderboard --control style` (every judge, group All).")
+
+if stored.empty:
+    st.info("No leaderboard stored yet: fit one above, or run `python -m pipeline leaderboard`.")
+    st.stop()
+
+c1, c2, c3 = st.columns([2, 2, 3])
+with c1:
+    judge = state.select("Judge", sorted(stored["judge"].unique()), key="lb.judge")
+mine = stored[stored["judge"] == judge]
+with c2:
+    group = state.select("Group", sorted(mine["group_name"].unique()), key="lb.group",
+                         default="All")
+controls = sorted(mine.loc[mine["group_name"] == group, "control"].unique(), key=lambda c: (c == "none", c))
+with c3:
+    control = state.select("Control", controls, key="lb.control", help=CONTROL_HELP)
+scale = state.select("Scale", ["elo", "log-odds"], key="lb.scale", widget="segmented",
+                     format_func={"elo": "Elo-like (400/ln 10 · s + 1000)", "log-odds": "log-odds"}.get)
+
+board = answers.side_by_side(judge, group, control)
+runs = answers.leaderboard_runs(judge, group)
+controlled = control != "none"
+value, raw_value = ("elo", "raw_elo") if scale == "elo" else ("strength", "raw_strength")
+shown = board[board["rank"].notna()].copy()
+if shown.empty:
+    st.info("This board has no models (too few battles?). See the runs below.")
+else:
+    to_scale = (lambda s: 400 / 2.302585092994046 * s + 1000) if scale == "elo" else (lambda s: s)
+    shown["lo"], shown["hi"] = to_scale(shown["ci_low"]), to_scale(shown["ci_high"])  # an affine map
+    movers = shown["rank_change"].fillna(0).astype(int)
+    shown["moved"] = movers.map(lambda m: "up" if m > 0 else "down" if m < 0 else "same")
+    order = shown.sort_values("rank")["model"].tolist()
+    long = [shown.assign(board=f"controlled: {control}" if controlled else "raw", x=shown[value])[["model", "board", "x", "moved"]]]
+    if controlled:
+        long.append(shown.assign(board="raw", x=shown[raw_value])[["model", "board", "x", "moved"]])
+    long = pd.concat(long)
+    title = f"{judge} · {group}" + (f" · raw vs controlled for {control}" if controlled else " · raw")
+    height = max(180, 22 * len(order))
+    y = alt.Y("model:N", sort=order, title=None)
+    interval = alt.Chart(shown).mark_rule(strokeWidth=2, opacity=0.5).encode(
+        y=y, x=alt.X("lo:Q", title=value, scale=alt.Scale(zero=False)), x2="hi:Q",
+        color=alt.Color("moved:N", scale=alt.Scale(domain=["up", "down", "same"],
+                                                   range=["#1a9641", "#d7191c", "#888888"]), title="moved"))
+    dots = alt.Chart(long).mark_point(filled=True, size=70).encode(
+        y=y, x=alt.X("x:Q", scale=alt.Scale(zero=False)),
+        shape=alt.Shape("board:N", title="board"),
+        color=alt.Color("moved:N", legend=None, scale=alt.Scale(domain=["up", "down", "same"],
+                                                                range=["#1a9641", "#d7191c", "#888888"])),
+        tooltip=["model:N", "board:N", alt.Tooltip("x:Q", format=".2f", title=value)])
+    sub = "controlled strengths with 95% intervals; the other shape: raw" if controlled else "95% intervals"
+    if status.generated:
+        sub += " · generated demo data"
+    chart = (interval + dots).properties(height=height, title=alt.TitleParams(title, subtitle=[sub]))
+    st.altair_chart(chart, width="stretch")
+
+    table = shown[["rank", "model", "strength", "ci_low", "ci_high", "elo", "n_battles"]
+                  + (["raw_rank", "rank_change"] if controlled else [])]
+    n_moved = int((movers != 0).sum())
+    if controlled:
+        st.caption(f"{n_moved} of {len(shown)} models change place under the control "
+                   "(green: up, red: down; against a raw fit on the same battles).")
+    st.dataframe(table, hide_index=True, column_config={
+        "model": st.column_config.TextColumn("model"),
+        "strength": st.column_config.NumberColumn("strength (log-odds)", format="%.3f"),
+        "ci_low": st.column_config.NumberColumn("95% low", format="%.2f"),
+        "ci_high": st.column_config.NumberColumn("95% high", format="%.2f"),
+        "elo": st.column_config.NumberColumn("elo-like", format="%.0f"),
+        "n_battles": "battles", "raw_rank": "raw rank", "rank_change": "places gained"})
+
+if controlled:
+    weights = answers.control_weights(judge, group, control)
+    if not weights.empty:
+        st.subheader("The control's own weights")
+        st.caption("Log-odds per unit of feature difference, fitted together with the strengths "
+                   "(positive: the judge prefers the response with more of it, whatever the model).")
+        worder = weights["property"].tolist()
+        wchart = alt.Chart(weights).mark_bar().encode(
+            y=alt.Y("property:N", sort=worder, title=None), x=alt.X("weight:Q", title="weight (log-odds)"),
+            color=alt.condition("datum.weight > 0", alt.value("#4575b4"), alt.value("#d73027")),
+            tooltip=["property:N", alt.Tooltip("weight:Q", format=".3f"), alt.Tooltip("ci_low:Q", format=".3f"),
+                     alt.Tooltip("ci_high:Q", format=".3f")])
+        wrule = alt.Chart(weights).mark_rule(color="black").encode(
+            y=alt.Y("property:N", sort=worder), x="ci_low:Q", x2="ci_high:Q")
+        st.altair_chart((wchart + wrule).properties(height=max(120, 22 * len(weights))), width="stretch")
+
+if not runs.empty:
+    with st.expander("Runs (battles, models left out, interval method)"):
+        st.dataframe(runs[runs["control"].isin(["none", control])], hide_index=True)
+
+with st.expander("How to read this"):
+    st.markdown(
+        "- **Strength** (log-odds): P(model A beats B) = sigmoid(s_A - s_B). Strengths are centred "
+        "(they sum to zero over the board's models).\n"
+        "- **Elo-like** = 400/ln(10) · strength + 1000: a gap of 400 points means 10:1 odds, as on Arena.\n"
+        "- **95% intervals**: normal approximation from the Hessian at the mode of the likelihood.\n"
+        "- **Controlled**: the chosen properties' differences (response 1 against response 2) enter as "
+        "covariates; a model that wins by being long or well formatted loses places once that is accounted "
+        "for. Places gained compare against a raw fit on the same battles.\n"
+        "- Models with fewer than the minimum battles are left out and counted in the runs.")

@@ -1,0 +1,114 @@
+"""The Leaderboard and What-if pages, and the Dissection page's "how two judges differ" section,
+under streamlit.testing (AppTest) on the fitted demo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from pipeline.forecasts import what_if
+from pipeline.leaderboard import build_leaderboard
+
+LEADERBOARD = "pages/9_Leaderboard.py"
+WHAT_IF = "pages/10_What_if.py"
+
+
+@pytest.fixture(scope="module")
+def answered_db(demo_db_fitted, tmp_path_factory):
+    """The fitted demo with raw and style-controlled leaderboards, and one stored forecast."""
+    db = tmp_path_factory.mktemp("answers") / "answers.duckdb"
+    shutil.copyfile(demo_db_fitted, db)
+    build_leaderboard(db, judges=["human", "gpt-4-turbo"], control="paper")
+    what_if(db, judge="human", model="gpt-4", group="All")
+    return db
+
+
+def open_page(page: str, db, monkeypatch, params: dict | None = None) -> AppTest:
+    monkeypatch.setenv("PREFDISSECT_DB", str(db))
+    at = AppTest.from_file(str(ROOT / page), default_timeout=90)  # the page alone, as st.navigation runs it
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    parts = []
+    for kind in ("title", "markdown", "caption", "info", "warning", "success", "subheader", "code"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_leaderboard_raw_next_to_controlled(answered_db, monkeypatch):
+    at = open_page(LEADERBOARD, answered_db, monkeypatch,
+                   {"judge": "human", "group": "All", "control": "paper"})
+    clean(at)
+    table = at.dataframe[0].value
+    assert {"raw_rank", "rank_change", "model"} <= set(table.columns) and len(table) == 18
+    assert "change place under the control" in texts(at)
+    assert "The control's own weights" in texts(at)
+    titles = [s.get("title", {}).get("text", "") for s in specs(at)]
+    assert any("raw vs controlled for paper" in t for t in titles)
+
+
+def test_leaderboard_raw_board_and_the_fit_form(answered_db, monkeypatch):
+    at = open_page(LEADERBOARD, answered_db, monkeypatch, {"judge": "gpt-4-turbo", "control": "none"})
+    clean(at)
+    assert "rank_change" not in at.dataframe[0].value.columns
+    assert at.button(key="lb.fit") is not None
+
+
+def test_leaderboard_fits_from_the_page(demo_db_fitted, tmp_path, monkeypatch):
+    db = tmp_path / "fresh.duckdb"
+    shutil.copyfile(demo_db_fitted, db)
+    at = open_page(LEADERBOARD, db, monkeypatch)
+    clean(at)
+    assert "No leaderboard stored yet" in texts(at)
+    at.selectbox(key="lb.new_judge").set_value("gpt-4-turbo")
+    at.multiselect(key="lb.new_control").set_value(["lengthy"])
+    at.button(key="lb.fit").click().run()
+    clean(at)
+    assert at.dataframe[0].value["model"].nunique() == 18
+    assert "lengthy" in at.session_state["lb.control"]
+
+
+def test_leaderboard_without_labels_says_what_to_do(empty_db, monkeypatch):
+    at = open_page(LEADERBOARD, empty_db, monkeypatch)
+    clean(at)
+    assert "python -m pipeline" in texts(at)
+
+
+def test_what_if_shows_the_biggest_movers_both_ways(answered_db, monkeypatch):
+    at = open_page(WHAT_IF, answered_db, monkeypatch, {"judge": "human", "model": "gpt-4"})
+    clean(at)
+    shown = texts(at)
+    assert "not a measured benchmark run" in shown and "Read from the forecasts table" in shown
+    titles = [s.get("title", {}).get("text", "") for s in specs(at)]
+    assert any("better" in t for t in titles) and any("worse" in t for t in titles)
+    every = at.dataframe[0].value
+    best = every[every["direction"] == "better"].sort_values("points", ascending=False)["property"].iloc[0]
+    assert best in {"contain rich info", "lengthy", "support stances"}  # the human's top weights
+
+
+def test_what_if_computes_when_nothing_is_stored(answered_db, monkeypatch):
+    at = open_page(WHAT_IF, answered_db, monkeypatch, {"judge": "gpt-4-turbo", "model": "vicuna-13b"})
+    clean(at)
+    assert "Computed now, not stored" in texts(at)
+
+
+def test_what_if_without_fits_says_what_to_do(demo_db_template, monkeypatch):
+    at = open_page(WHAT_IF, demo_db_template, monkeypatch)
+    clean(at)
+    assert "python -m pipeline fit" in texts(at)

@@ -1,0 +1,19 @@
+"""Cached, typed reads for the answers pages (Leaderboard, What if, judge differences):
+one `data.cached` wrapper per function, as ui/data.py does for the other pages."""
+
+from __future__ import annotations
+
+from pipeline import differences, forecasts
+from pipeline.queries import leaderboard as qlb
+from pipeline.queries import whatif as qwhat
+
+from .data import cached
+
+leaderboard_choices = cached(qlb.choices)
+leaderboard_inputs = cached(qlb.inputs)
+side_by_side = cached(qlb.side_by_side)
+control_weights = cached(qlb.control_weights)
+leaderboard_runs = cached(qlb.runs)
+whatif_choices = cached(qwhat.choices)
+forecast = cached(forecasts.forecast_frame)
+judge_difference = cached(differences.judge_difference)
