@@ -50,12 +50,12 @@ def _encoding(head: bytes) -> str:
 
 
 def _not_text(path: Path, raw: bytes, start: int, offset: int, lineno: int | None) -> SourceError:
-    where = f"line {lineno}, " if lineno else ""
+    line = f", line {lineno}" if lineno else ""
     byte = raw[start] if start < len(raw) else 0
     if byte == 0 or b"\x00" in raw[:4096]:
-        return SourceError(f"{path}: {where}byte offset {offset}: this looks like a binary file, not text "
-                           "(a NUL byte); give a UTF-8 JSON, JSONL or CSV file")
-    return SourceError(f"{path}: {where}byte offset {offset}: byte 0x{byte:02X} is not UTF-8; "
+        return SourceError(f"{path}: not text: a NUL byte at byte offset {offset}{line}; this looks like a "
+                           "binary file (give a UTF-8 JSON, JSONL or CSV file)")
+    return SourceError(f"{path}: not UTF-8 text (byte 0x{byte:02X} at byte offset {offset}{line}); "
                        "save the file as UTF-8 (latin-1 and other encodings are not read)")
 
 
@@ -77,7 +77,7 @@ def decode_bytes(raw: bytes, path) -> str:
         raise _not_text(path, raw, exc.start, exc.start, lineno) from None
     if "\x00" in text:
         at = text.index("\x00")
-        raise SourceError(f"{path}: character {at}: this looks like a binary file, not text (a NUL byte)")
+        raise SourceError(f"{path}: not text: a NUL character at character {at}; this looks like a binary file")
     return text.removeprefix("\ufeff")
 
 

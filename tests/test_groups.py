@@ -159,7 +159,7 @@ def test_cli_add_list_remove(arena_db):
     result = runner.invoke(app, ["group", "add", "German", "--where", "language = 'de'", "--note", "[b]x[/b]",
                                  "--db", str(arena_db)])
     assert result.exit_code == 0, result.output
-    assert "group 'German': 30 pairs" in result.output and "fit --group 'German'" in result.output
+    assert "group 'German': 30 pairs" in result.output and "fit --group German" in result.output
     result = runner.invoke(app, ["group", "list", "--custom", "--db", str(arena_db)])
     assert result.exit_code == 0 and "German" in result.output and "[b]x[/b]" in result.output  # not markup
     result = runner.invoke(app, ["group", "remove", "German", "--db", str(arena_db)])

@@ -87,11 +87,11 @@ def test_reference_human_labels_round_trip(demo_db, tmp_path):
     got = rows(demo_db, "SELECT p.source_index, l.preferred FROM labels l JOIN pairs p USING (pair_id) "
                         "WHERE l.judge = 'human-reference' ORDER BY p.source_index")
     assert got == [(i, 1 if c == "A" else 2) for i, c in enumerate(given)]
-    assert report.fit.fitted == 16 and not report.fit.skipped
+    assert report.fit.fitted == 17 and not report.fit.skipped  # 16 groups of the paper, and 'All'
     # the weights survive the original's fitted_paras format, out and back in
     files = fitted_paras.export_fits(tmp_path / "paras", db=demo_db, judges=["human-reference"])
-    assert len(files) == 16
+    assert len(files) == 17
     fitted_paras.import_fits(tmp_path / "paras", db=demo_db, prefix="again-")
     sql = ("SELECT group_name, property, weight FROM fits WHERE judge = ? ORDER BY group_name, property")
     ours, back = rows(demo_db, sql, ["human-reference"]), rows(demo_db, sql, ["again-human-reference"])
-    assert len(ours) == 16 * 29 and back == ours
+    assert len(ours) == 17 * 29 and back == ours
