@@ -1,17 +1,23 @@
-"""Render time of every dashboard page on the fitted demo database (streamlit.testing AppTest).
+"""Render time of every dashboard page (streamlit.testing AppTest), on the fitted demo or at scale.
 
     .venv/bin/python bench/bench_pages.py            # builds the fitted demo in bench/out/ once
+    .venv/bin/python bench/bench_pages.py --big      # 100,000 pairs x 50 judges (issue 11), built once
     PREFDISSECT_DB=path.duckdb .venv/bin/python bench/bench_pages.py   # or any database
 
+The big database: bench_load.py's generator (the demo's records repeated with distinct
+queries) loaded, plus 38 extra judges (each the human's choices with a share flipped, so
+they differ from each other), fitted for every judge x group.
+
 For each page it prints:
-- cold: first visit with an empty data cache (modules already imported, as in a running
-  server where another page was opened before);
+- first: first visit with an empty data cache (modules already imported, shap and openai
+  by the server's background thread, as in a running server);
 - warm: median of 5 reruns with the data cache filled (a widget change, a revisit).
-Goal: every page under 1 s, none over 2 s. Exits non-zero when a page is over 2 s.
+Goal: every page under 1 s warm, none over 2 s on its first visit; exits non-zero otherwise.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -20,9 +26,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-PAGES = ["Home.py", "pages/1_Dissection.py", "pages/2_Similarity.py", "pages/3_Samples_and_SHAP.py",
-         "pages/4_Statistics.py", "pages/5_Add_judge.py", "pages/6_Annotate.py", "pages/7_SQL.py"]
+from ui import navigation  # noqa: E402 - after the path is set
+
+PAGES = ["Home.py"] + [p.path for p in navigation.available() if not p.default]
 # Extra views worth timing: (label, page, query params)
 VIEWS = [
     ("Dissection: one judge x all groups", "pages/1_Dissection.py", {"view": "across", "judge": "human"}),
@@ -35,10 +43,52 @@ VIEWS = [
 GOAL_S, LIMIT_S = 1.0, 2.0
 
 
-def database() -> Path:
+EXTRA_JUDGES = 38
+BIG_PAIRS = 100_000
+
+
+def build_big(path: Path, n_pairs: int = BIG_PAIRS, extra_judges: int = EXTRA_JUDGES) -> None:
+    """n_pairs release-format pairs (bench_load's generator), 12 demo judges + extra_judges, fitted."""
+    from bench_load import write_big_file
+
+    from pipeline import db as dbmod
+    from pipeline.fitting import fit_database
+    from pipeline.loader import load_source
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source = path.with_suffix(".jsonl")
+    t0 = time.perf_counter()
+    write_big_file(source, n_pairs)
+    load_source(str(source), db=path)
+    t1 = time.perf_counter()
+    with dbmod.writing(path) as con:
+        for k in range(extra_judges):
+            name = f"extra-judge-{k:02d}"
+            # the human's choice, flipped on 5% + k% of the pairs (a stable hash picks which)
+            con.execute("""INSERT INTO labels (pair_id, judge, preferred)
+                           SELECT pair_id, $name, CASE WHEN hash(pair_id, $name) % 100 < $flip
+                                                       THEN 3 - preferred ELSE preferred END
+                           FROM labels WHERE judge = 'human'""", {"name": name, "flip": 5 + k})
+            con.execute("INSERT INTO judges (judge, kind, size_b, source, note) VALUES ($n, 'llm', $s, 'bench', "
+                        "'generated bench judge')", {"n": name, "s": float(1 + k % 9 * 8)})
+    t2 = time.perf_counter()
+    report = fit_database(path)
+    t3 = time.perf_counter()
+    source.unlink()
+    print(f"built {path}: load {t1 - t0:.1f} s, {extra_judges} extra judges {t2 - t1:.1f} s, "
+          f"fit {t3 - t2:.1f} s ({report.summary() if hasattr(report, 'summary') else ''})", flush=True)
+
+
+def database(big: bool) -> Path:
     env = os.environ.get("PREFDISSECT_DB")
     if env:
         return Path(env)
+    if big:
+        path = ROOT / "bench" / "out" / "pages_big.duckdb"
+        if not path.exists():
+            print(f"building {BIG_PAIRS:,} pairs x {12 + EXTRA_JUDGES} judges at {path} ...", flush=True)
+            build_big(path)
+        return path
     path = ROOT / "bench" / "out" / "pages_demo.duckdb"
     if not path.exists():
         from pipeline.demo import build_demo
@@ -49,7 +99,10 @@ def database() -> Path:
 
 
 def main() -> int:
-    db = database()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--big", action="store_true", help="100,000 pairs x 50 judges instead of the demo")
+    args = ap.parse_args()
+    db = database(args.big)
     os.environ["PREFDISSECT_DB"] = str(db)
     import logging
 
@@ -58,6 +111,12 @@ def main() -> int:
 
     for name in ("streamlit", "streamlit.runtime.caching.storage", "streamlit.runtime.scriptrunner_utils"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    from ui import warmup
+
+    t_warm = time.perf_counter()
+    warmup.start()  # what Home.py does when the server starts: shap and openai in the background
+    warmup.wait(120)
+    print(f"background imports (shap, openai), once per server process: {time.perf_counter() - t_warm:.1f} s")
 
     def render(page: str, params: dict | None = None) -> float:
         at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
@@ -86,14 +145,15 @@ def main() -> int:
         rows.append((label, cold, warm))
     print(f"database: {db}")
     print(f"first pass over {len(targets)} views (imports included): {first:.1f} s")
-    print(f"{'page / view':45s} {'cold (s)':>9s} {'warm (s)':>9s}")
-    worst = 0.0
+    print(f"{'page / view':45s} {'first (s)':>9s} {'warm (s)':>9s}")
+    worst_first = worst_warm = 0.0
     for label, cold, warm in rows:
-        flag = "" if cold < GOAL_S else ("  over 1 s" if cold < LIMIT_S else "  OVER 2 s")
+        flag = "" if cold < LIMIT_S and warm < GOAL_S else "  OVER"
         print(f"{label:45s} {cold:9.3f} {warm:9.3f}{flag}")
-        worst = max(worst, cold)
-    print(f"slowest cold render: {worst:.3f} s (goal < {GOAL_S:g} s, limit {LIMIT_S:g} s)")
-    return 0 if worst < LIMIT_S else 1
+        worst_first, worst_warm = max(worst_first, cold), max(worst_warm, warm)
+    print(f"slowest first visit: {worst_first:.3f} s (limit {LIMIT_S:g} s); slowest warm: {worst_warm:.3f} s "
+          f"(goal < {GOAL_S:g} s)")
+    return 0 if worst_first < LIMIT_S and worst_warm < GOAL_S else 1
 
 
 if __name__ == "__main__":

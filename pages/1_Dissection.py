@@ -7,7 +7,7 @@ import streamlit as st
 
 from pipeline.queries import dissection
 from pipeline.queries.ordering import sort_properties
-from ui import charts, data, layout, state
+from ui import charts, data, judge_difference, layout, state
 from ui.text import md_escape
 
 status = layout.page(
@@ -111,7 +111,8 @@ def one_judge_across_groups() -> None:
 
 
 # The page's sections, in order; a new section is a function and one line here.
-SECTIONS = {"compare": [compare_judges], "across": [one_judge_across_groups]}
+SECTIONS = {"compare": [compare_judges, lambda: judge_difference.section(status, pset, groups)],
+            "across": [one_judge_across_groups]}
 for section in SECTIONS[view]:
     section()
 

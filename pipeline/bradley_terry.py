@@ -25,6 +25,7 @@ Elo-like scale, for people used to Arena: elo = 400 / ln(10) * s + 1000, so that
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -121,24 +122,40 @@ def _sum_zero_basis(m: int) -> np.ndarray:
     return null_space(np.ones((1, m)))
 
 
-def newton(D: np.ndarray, y: np.ndarray, ridge: float = RIDGE) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Mode and inverse Hessian of the ridge-penalised logistic log-likelihood (no intercept)."""
+def one_blas_thread():
+    """The products here are small: BLAS threads cost more than they give, and on shared
+    cores they thrash (measured 30x slower under load)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def newton(D: np.ndarray, wins: np.ndarray, trials: np.ndarray | None = None,
+           ridge: float = RIDGE) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Mode and inverse Hessian of the ridge-penalised binomial logistic log-likelihood (no
+    intercept): row i of D stands for trials[i] battles (default 1), wins[i] of them won."""
     n, p = D.shape
+    trials = np.ones(n) if trials is None else np.asarray(trials, dtype=float)
+    losses = trials - wins
     theta = np.zeros(p)
     if p == 0:
         return theta, np.zeros((0, 0)), True
 
     def loss(t):
         eta = D @ t
-        return -(log_expit(eta) @ y + log_expit(-eta) @ (1 - y)) + 0.5 * ridge * t @ t
+        return -(log_expit(eta) @ wins + log_expit(-eta) @ losses) + 0.5 * ridge * t @ t
+
+    def hessian(t):
+        mu = expit(D @ t)
+        return mu, (D * (trials * mu * (1 - mu))[:, None]).T @ D + ridge * np.eye(p)
 
     current = loss(theta)
     converged = False
     for _ in range(MAX_NEWTON):
-        eta = D @ theta
-        mu = expit(eta)
-        grad = D.T @ (mu - y) + ridge * theta
-        H = (D * (mu * (1 - mu))[:, None]).T @ D + ridge * np.eye(p)
+        mu, H = hessian(theta)
+        grad = D.T @ (trials * mu - wins) + ridge * theta
         step = np.linalg.solve(H, grad)
         t = 1.0
         while True:  # halve the step until the loss goes down (Newton can overshoot)
@@ -151,9 +168,18 @@ def newton(D: np.ndarray, y: np.ndarray, ridge: float = RIDGE) -> tuple[np.ndarr
         if np.max(np.abs(t * step)) < 1e-10:
             converged = True
             break
-    mu = expit(D @ theta)
-    H = (D * (mu * (1 - mu))[:, None]).T @ D + ridge * np.eye(p)
-    return theta, np.linalg.inv(H), converged
+    return theta, np.linalg.inv(hessian(theta)[1]), converged
+
+
+def _aggregate(a: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray):
+    """Battles with the same models and features, as one row with its trials and wins (the
+    likelihood is the same; a raw board of m models has at most m(m-1) rows)."""
+    keys = np.column_stack([a, b, X])
+    rows, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    trials = np.bincount(inverse, minlength=len(rows)).astype(float)
+    wins = np.bincount(inverse, weights=y, minlength=len(rows))
+    return rows[:, 0].astype(int), rows[:, 1].astype(int), rows[:, 2:], wins, trials
 
 
 def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
@@ -193,8 +219,9 @@ def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
     Z = _sum_zero_basis(m)
     # A covariate on which no fitted battle differs has no estimate (NaN), not the prior's 0 +- 196.
     varies = np.flatnonzero((X != 0).any(0))
-    D = np.hstack([Z[a] - Z[b], X[:, varies]])
-    theta, cov, converged = newton(D, y, ridge)
+    ua, ub, uX, wins, trials = _aggregate(a, b, X[:, varies], y)
+    with one_blas_thread():
+        theta, cov, converged = newton(np.hstack([Z[ua] - Z[ub], uX]), wins, trials, ridge)
     strength = Z @ theta[: m - 1]
     cov_s = Z @ cov[: m - 1, : m - 1] @ Z.T
     weight = np.full(k, np.nan)

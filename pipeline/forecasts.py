@@ -29,6 +29,7 @@ import pyarrow as pa
 from scipy.special import expit
 
 from . import db as dbmod
+from .bradley_terry import one_blas_thread
 from .queries import whatif as q
 
 DRAWS = 400
@@ -145,7 +146,8 @@ def what_if(db=None, *, judge: str, model: str, group: str = DEFAULT_GROUP, prop
         if unknown:
             raise ForecastError(f"not in property set {property_set!r}: {', '.join(unknown)}")
         chosen = [props.index(p) for p in dict.fromkeys(properties)]
-    base, draws_by = shifts(Xm, mean, sd, draws=draws, seed=seed)
+    with one_blas_thread():
+        base, draws_by = shifts(Xm, mean, sd, draws=draws, seed=seed)
     report = WhatIfReport(judge, model, group, property_set, len(Xm))
     interval = sd is not None
     for j in chosen:

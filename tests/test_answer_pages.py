@@ -112,3 +112,22 @@ def test_what_if_without_fits_says_what_to_do(demo_db_template, monkeypatch):
     at = open_page(WHAT_IF, demo_db_template, monkeypatch)
     clean(at)
     assert "python -m pipeline fit" in texts(at)
+
+
+def test_dissection_shows_how_two_judges_differ(answered_db, monkeypatch):
+    at = open_page("pages/1_Dissection.py", answered_db, monkeypatch, {"group": "All"})
+    clean(at)
+    shown = texts(at)
+    assert "How two judges differ" in shown and "They differ most on" in shown
+    titles = [s.get("title", {}).get("text", "") for s in specs(at)]
+    assert "human vs gpt-4-turbo" in titles
+    every = next(d.value for d in at.dataframe if "prob_first" in d.value.columns)
+    assert len(every) == 29 and list(every["rank"]) == list(range(1, 30))
+
+
+def test_dissection_differences_of_imported_weights(imported_db, monkeypatch):
+    if imported_db is None:
+        pytest.skip("needs ../shared/reference/fitted_paras")
+    at = open_page("pages/1_Dissection.py", imported_db, monkeypatch, {"group": "Knowledge-aware"})
+    clean(at)
+    assert "Imported weights have no sd" in texts(at)

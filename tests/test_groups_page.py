@@ -13,7 +13,8 @@ PAGE = "pages/8_Groups.py"
 
 def open_page(db, monkeypatch) -> AppTest:
     monkeypatch.setenv("PREFDISSECT_DB", str(db))
-    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=90)  # the page alone; Home.py registers it
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=90)   # through the app's navigation
+    at.switch_page(PAGE)
     return at.run()
 
 

@@ -235,12 +235,6 @@ def winner(value: Any, where: str, name: str) -> int | str:
     raise RowError(where, name, f"unknown winner {value!r} (expected model_a, model_b, tie or both_bad)")
 
 
-def need(row: dict, name: str, where: str) -> Any:
-    if name not in row:
-        raise RowError(where, name, "missing")
-    return row[name]
-
-
 __all__ = ["Options", "Label", "RawPair", "Skip", "Skips", "RowError", "NoFormat", "settle", "text", "clean",
-           "optional_str", "hashed_swap", "winner", "WINNERS", "chosen_rejected", "flatten", "maybe_json", "need",
+           "optional_str", "hashed_swap", "winner", "WINNERS", "chosen_rejected", "flatten", "maybe_json",
            "TIE", "BOTH_BAD", "NO_VOTE", "MULTI_TURN", "EMPTY"]

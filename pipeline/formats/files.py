@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,13 +41,13 @@ def _first(rows: Iterator[dict]) -> tuple[dict | None, Iterator[dict]]:
 
 
 def _json(path: Path) -> tuple[dict | None, list]:
-    text = path.read_text(encoding="utf-8")
+    text = sources.read_text(path)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = sources.loads(text, path)  # its limits: depth, long numbers, lone surrogates
+    except sources.SourceError:
         if text.lstrip().startswith("{") and "\n" in text.strip():  # JSON lines named .json
             return None, list(sources.iter_jsonl(path))
-        raise sources.SourceError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})") from None
+        raise
     if isinstance(data, list):
         return None, data
     if isinstance(data, dict):

@@ -1,0 +1,93 @@
+"""Property-based: malformed labels files end in one line, never a traceback (issue 13.4).
+
+The reader (`parse_labels_file`, which the Add judge page calls on uploads) collects every
+problem and raises nothing for any content; `add-judge` prints one line, exits non-zero
+and leaves the database file byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from fuzzing import CASES, ENCODINGS, FAST, HOSTILE_JSON, SLOW, encode, one_line_error
+from pipeline.cli import app
+from pipeline.judges import parse_labels_file
+from pipeline.loader import load_records
+from records_factory import make_record
+
+runner = CliRunner()
+N = 5
+
+choice = st.sampled_from(["A", "B", "1", "2", "0.7", "0.5", "", "x", "[/b]"]) | st.sampled_from(HOSTILE_JSON)
+pair_id = st.sampled_from(["0", "1", "4", "-1", "2147483648", "1e400", "9" * 5000, "NaN", '"\\ud800"', "null"])
+
+
+def _json_text(kind: str, ids: list[str], values: list[str]) -> str:
+    if kind == "list":
+        return "[" + ", ".join(v if v else '""' for v in values) + "]"
+    if kind == "object":
+        return "{" + ", ".join(f'"{i.strip(chr(34))}": {v or chr(34) * 2}' for i, v in zip(ids, values)) + "}"
+    if kind == "jsonl":
+        return "".join(f'{{"pair_id": {i}, "preferred": {v or chr(34) * 2}}}\n' for i, v in zip(ids, values))
+    return "pair_id,preferred\n" + "".join(f"{i},{v}\n" for i, v in zip(ids, values))
+
+
+labels_files = st.builds(
+    lambda kind, ids, values, how, big: (kind, encode(_json_text(kind, ids, values) + big, how)),
+    st.sampled_from(["list", "object", "jsonl", "csv"]),
+    st.lists(pair_id, min_size=1, max_size=N), st.lists(choice.map(lambda c: c if c[:1] in '"[{-0123456789tnNI' else json.dumps(c)), min_size=1, max_size=N),
+    st.sampled_from(ENCODINGS),
+    st.sampled_from(["", "", ',"' + "x" * 200_000 + '"', "[" * 5000, "\x00"]))
+
+
+@pytest.fixture(scope="module")
+def labels_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("fuzz-labels") / "l.duckdb"
+    load_records([make_record(i) for i in range(N)], source="first", db=db)
+    return db
+
+
+SUFFIX = {"list": "json", "object": "json", "jsonl": "jsonl", "csv": "csv"}
+
+
+@FAST
+@given(case=labels_files)
+def test_any_labels_file_parses_or_lists_its_problems(case, labels_db):
+    CASES["labels: parsed"] += 1
+    kind, data = case
+    parsed = parse_labels_file(data, f"labels.{SUFFIX[kind]}", db=labels_db)
+    if not parsed.ok:
+        message = parsed.error_message()
+        assert "\n" not in message and len(message) < 2000
+        assert all(len(str(e)) < 400 for e in parsed.errors)
+    else:
+        assert all(0 <= lab.pair_id < N and lab.preferred in (1, 2) for lab in parsed.labels)
+
+
+@SLOW
+@given(case=labels_files)
+def test_add_judge_with_a_malformed_file_changes_nothing(case, labels_db, tmp_path_factory):
+    CASES["labels: add-judge command"] += 1
+    kind, data = case
+    folder = tmp_path_factory.mktemp("case")
+    db = folder / "db.duckdb"
+    shutil.copyfile(labels_db, db)
+    before = db.read_bytes()
+    file = folder / f"labels.{SUFFIX[kind]}"
+    file.write_bytes(data)
+    result = runner.invoke(app, ["add-judge", "fuzzed", str(file), "--db", str(db), "--no-fit"],
+                           env={"COLUMNS": "10000"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    if result.exit_code != 0:
+        assert one_line_error(result.output), result.output
+        assert db.read_bytes() == before
+
+
+def test_zz_report_cases():
+    print("\nfuzz cases:", dict(CASES))
