@@ -7,6 +7,7 @@ text: st.code / st.text / dataframes, never markdown or HTML.
 import streamlit as st
 
 from pipeline.queries import samples
+from pipeline.queries.ordering import HUMAN
 from ui import charts, data, layout, state
 from ui.text import md_escape, show_text
 
@@ -34,8 +35,8 @@ with st.container(border=True):
                              help="Pairs where either response comes from this model.")
     with c[3]:
         disagree = state.multiselect("Judges that disagree with the human",
-                                     [j for j in opts["judges"] if j != "human"], key="smp.disagree",
-                                     placeholder="none", disabled="human" not in opts["judges"],
+                                     [j for j in opts["judges"] if j != HUMAN], key="smp.disagree",
+                                     placeholder="none", disabled=HUMAN not in opts["judges"],
                                      help="Pairs where every judge chosen here picked the other response "
                                           "than the human.")
     with c[4]:
@@ -117,7 +118,7 @@ st.markdown("**Query**")
 show_text(p.get("query"), height=160)
 r1, r2 = st.columns(2)
 labels = detail["labels"]
-human_choice = samples.choice_of(labels, "human")
+human_choice = samples.choice_of(labels, HUMAN)
 for col, n in ((r1, 1), (r2, 2)):
     with col:
         won = " · the human preferred this one" if human_choice == n else ""
@@ -184,7 +185,7 @@ if not detail["features"] or (pset == "paper" and not p.get("usable")):
 fitted = data.fitted_judges(None, pset)
 sc = st.columns([2, 3, 3])
 with sc[0]:
-    sjudge = state.select("Judge", fitted, key="smp.sjudge", default="human" if "human" in fitted else None)
+    sjudge = state.select("Judge", fitted, key="smp.sjudge", default=HUMAN if HUMAN in fitted else None)
 shap_groups = data.shap_groups(sjudge, tuple(detail["groups"]), pset)
 with sc[1]:
     if shap_groups:

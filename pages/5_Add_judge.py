@@ -13,6 +13,7 @@ import streamlit as st
 from pipeline import jobs, judges
 from pipeline.errors import DatabaseError
 from pipeline.queries import DatabaseBusy, catalog, similarity, statistics
+from pipeline.queries.ordering import HUMAN
 from pipeline.readouts import OVERALL
 from ui import charts, data, layout
 from ui.text import md_escape
@@ -138,7 +139,7 @@ if not agree.empty:
                      column_config={"agreement": st.column_config.NumberColumn(format="%.3f"),
                                     "kappa": st.column_config.NumberColumn(format="%.3f")})
 st.page_link("pages/1_Dissection.py", label="See its dissection", icon=":material/bar_chart:",
-             query_params={"view": "compare", "judges": ["human", judge] if judge != "human" else [judge]})
+             query_params={"view": "compare", "judges": [HUMAN, judge] if judge != HUMAN else [judge]})
 
 
 st.download_button("Download its weights (fitted_paras format, zip)",

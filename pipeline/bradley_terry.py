@@ -171,9 +171,14 @@ def newton(D: np.ndarray, wins: np.ndarray, trials: np.ndarray | None = None,
     return theta, np.linalg.inv(hessian(theta)[1]), converged
 
 
+AGGREGATE_MAX_COVARIATES = 4  # beyond that nearly every battle is a row of its own: not worth sorting
+
+
 def _aggregate(a: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray):
     """Battles with the same models and features, as one row with its trials and wins (the
     likelihood is the same; a raw board of m models has at most m(m-1) rows)."""
+    if X.shape[1] > AGGREGATE_MAX_COVARIATES:
+        return a, b, X, y, np.ones(len(y))
     keys = np.column_stack([a, b, X])
     rows, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.ravel()

@@ -85,6 +85,7 @@ def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet o
              help="Keep this column as a pair attribute (repeatable; generic files).")] = None) -> None:
     """Load released-format records or raw labelled pairs into the database (all or nothing)."""
     from .formats import Options
+    from .groups import GroupError
     from .loader import load_source
     from .records import RecordError
     from .sources import SourceError
@@ -100,6 +101,8 @@ def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet o
     except (RecordError, SourceError) as exc:
         where = "" if str(exc).startswith(source) or not isinstance(exc, RecordError) else f"{source}: "
         fail(f"{where}{exc} (nothing was loaded)")  # the file, then the record and field
+    except GroupError as exc:  # a custom group's condition failed on the new pairs: the load rolled back
+        fail(f"{exc} (nothing was loaded)")
     console.print(report.summary(), highlight=False, markup=False)
     for line in report.skipped:
         console.print(f"  {line}", highlight=False, markup=False)

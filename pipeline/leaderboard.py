@@ -145,7 +145,7 @@ def read_inputs(db=None, *, judges: Sequence[str] | None = None, group: str = DE
         if not judges:
             raise LeaderboardError("no judge has labels: load data first (imported weights have no battles)")
         groups = q.group_names(con)
-        if group not in groups and not (group == DEFAULT_GROUP and not groups):
+        if group not in groups and group != DEFAULT_GROUP:  # 'All' is every pair, stored or not
             raise LeaderboardError(f"unknown group: {group} (known: {', '.join(groups) or 'none'})")
         props = resolve_properties(con, tokens)
         rows = q.battles(con, judges, group, all_pairs=group not in groups)
@@ -189,14 +189,17 @@ def compute(battles: list[Battles], props: list[str], *, min_battles: int = MIN_
     """The raw board of every judge, and its controlled board when a control is given."""
     boards = []
     for b in battles:
-        boards.append(_fit(b.judge, "none", b.model_1, b.model_2, b.y, None, (), min_battles))
+        raw_board = _fit(b.judge, "none", b.model_1, b.model_2, b.y, None, (), min_battles)
+        boards.append(raw_board)
         if not props:
             continue
         complete = ~np.isnan(b.X).any(1)
         m1, m2, y, X = b.model_1[complete], b.model_2[complete], b.y[complete], b.X[complete]
         board = _fit(b.judge, control, m1, m2, y, X, props, min_battles)
         if board.result is not None:
-            raw = bt.fit(m1, m2, y, min_battles=min_battles)  # same battles, no control
+            # the raw fit on the same battles: the raw board itself when every battle has the features
+            raw = raw_board.result if complete.all() and raw_board.result is not None else \
+                bt.fit(m1, m2, y, min_battles=min_battles)
             raw_rank = dict(zip(raw.models, raw.rank.tolist()))
             board.rank_change = np.array([raw_rank[m] - r for m, r in zip(board.result.models,
                                                                           board.result.rank.tolist())])

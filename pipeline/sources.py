@@ -73,6 +73,9 @@ def decode_bytes(raw: bytes, path) -> str:
         if enc != "utf-8" and enc != "utf-8-sig":
             raise SourceError(f"{path}: byte offset {exc.start}: not valid {enc.upper()} text "
                               "despite its byte-order mark") from None
+        if b"\x00" in raw[:4096]:
+            at = raw.index(b"\x00")
+            raise _not_text(path, raw, at, at, raw.count(b"\n", 0, at) + 1) from None
         lineno = raw.count(b"\n", 0, exc.start) + 1
         raise _not_text(path, raw, exc.start, exc.start, lineno) from None
     if "\x00" in text:
@@ -91,6 +94,11 @@ def text_lines(path: Path, keepends: bool = False) -> Iterator[tuple[int, str]]:
             for i, line in enumerate(read_text(path).split("\n"), 1):
                 yield i, (line + "\n" if keepends else line.rstrip("\r"))
             return
+        f.seek(0)
+        start = f.read(4096)
+        if b"\x00" in start:  # a binary file: say so, not "byte 0x89 is not UTF-8"
+            at = start.index(b"\x00")
+            raise _not_text(path, start, at, at, start.count(b"\n", 0, at) + 1)
         f.seek(3 if enc == "utf-8-sig" else 0)
         offset = f.tell()
         for lineno, raw in enumerate(f, 1):

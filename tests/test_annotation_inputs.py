@@ -111,3 +111,70 @@ def test_unreadable_files_say_where(tmp_path):
         read_pairs(_write_jsonl(tmp_path / "x.txt", []))
     with pytest.raises(InputError, match="no such file"):
         read_pairs(tmp_path / "missing.jsonl")
+
+
+# --- issue 13.4: encodings, big CSV fields, hostile JSON: pairs or one line -------------------------------
+
+import codecs as _codecs  # noqa: E402
+
+import pytest as _pytest  # noqa: E402
+
+from pipeline.annotation.inputs import InputError as _InputError  # noqa: E402
+from pipeline.annotation.inputs import read_pairs as _read_pairs  # noqa: E402
+
+_ROW = {"prompt": "pourquoi ça", "response_a": "a", "response_b": "b", "winner": "model_a"}
+
+
+@_pytest.mark.parametrize("suffix, encode", [
+    ("jsonl", lambda t: _codecs.BOM_UTF8 + t.encode()), ("jsonl", lambda t: t.encode("utf-16")),
+    ("json", lambda t: _codecs.BOM_UTF8 + t.encode()), ("csv", lambda t: t.encode("utf-16")),
+    ("csv", lambda t: _codecs.BOM_UTF8 + t.encode()),
+])
+def test_boms_and_utf16_are_read(tmp_path, suffix, encode):
+    if suffix == "csv":
+        text = "prompt,response_a,response_b,winner\n" + ",".join(_ROW.values()) + "\n"
+    elif suffix == "json":
+        text = json.dumps([_ROW])
+    else:
+        text = json.dumps(_ROW) + "\n"
+    path = tmp_path / f"p.{suffix}"
+    path.write_bytes(encode(text))
+    report = _read_pairs(path)
+    assert [p.query for p in report.pairs] == ["pourquoi ça"] and report.pairs[0].human == 1
+
+
+@_pytest.mark.parametrize("suffix, data, says", [
+    ("jsonl", (json.dumps(_ROW, ensure_ascii=False) + "\n").encode("latin-1"), "byte offset"),
+    ("csv", b"prompt,response_a,response_b\ncaf\xe9,a,b\n", "byte offset"),
+    ("jsonl", b"\x00\x01binary\n", "binary"),
+    ("jsonl", b'{"prompt": ' + b"9" * 5000 + b"}\n", "too long"),
+    ("jsonl", b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+    ("jsonl", b'{"prompt": "\\ud800", "response_a": "a", "response_b": "b"}\n', "lone surrogate"),
+    ("csv", b'prompt,response_a,response_b\n"unclosed,a,b\n' + b"x" * 5000 + b"\n", "not valid CSV"),
+])
+def test_unreadable_inputs_are_one_line_naming_where(tmp_path, monkeypatch, suffix, data, says):
+    from pipeline.annotation import inputs
+
+    monkeypatch.setattr(inputs, "CSV_FIELD_LIMIT", 1000)  # a field past the limit, without a 64 MB file
+    path = tmp_path / f"p.{suffix}"
+    path.write_bytes(data)
+    with _pytest.raises(_InputError) as exc:
+        _read_pairs(path)
+    message = str(exc.value)
+    assert "\n" not in message and says in message and str(path) in message and "line" in message
+
+
+def test_csv_fields_past_the_csv_module_default_limit_are_read(tmp_path):
+    big = "x" * 300_000  # the csv module refuses fields over 131,072 characters by default
+    path = tmp_path / "p.csv"
+    path.write_text(f"prompt,response_a,response_b\nq,{big},b\n", encoding="utf-8")
+    assert _read_pairs(path).pairs[0].response_1 == big
+
+
+def test_embedded_json_too_deep_or_surrogate_skips_the_row(tmp_path):
+    path = tmp_path / "p.jsonl"
+    rows = [{"prompt": "[" * 3000 + "]" * 3000, "response_a": "a", "response_b": "b"},
+            {"prompt": '["\\ud800"]', "response_a": "a", "response_b": "b"}, _ROW]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report = _read_pairs(path)
+    assert len(report.pairs) == 2 and report.skipped and "surrogate" in report.skipped[0][1]

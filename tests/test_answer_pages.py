@@ -131,3 +131,19 @@ def test_dissection_differences_of_imported_weights(imported_db, monkeypatch):
     at = open_page("pages/1_Dissection.py", imported_db, monkeypatch, {"group": "Knowledge-aware"})
     clean(at)
     assert "Imported weights have no sd" in texts(at)
+
+
+@pytest.mark.parametrize("state", ["missing", "empty", "unfitted", "fitted", "imported"])
+@pytest.mark.parametrize("page", [LEADERBOARD, WHAT_IF])
+def test_pages_render_in_every_database_state(page, state, app_dbs, monkeypatch):
+    if app_dbs[state] is None:
+        pytest.skip("needs ../shared/reference/fitted_paras")
+    at = open_page(page, app_dbs[state], monkeypatch)
+    clean(at)
+    shown = texts(at)
+    if state == "missing":
+        assert "python -m pipeline demo" in shown
+    if state == "fitted" and page == LEADERBOARD:
+        assert "No leaderboard stored yet" in shown          # fitted, but no board yet: the form is open
+    if state == "imported" and page == WHAT_IF:
+        assert "No response models" in shown                 # weights without pairs: nothing to forecast

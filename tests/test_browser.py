@@ -160,7 +160,7 @@ def test_add_judge_and_annotate_in_chromium(demo_db_fitted, tmp_path, openai_stu
     background annotation job (against the local OpenAI stub) runs while the app keeps working."""
     from playwright.sync_api import sync_playwright
 
-    from pipeline import explore
+    from pipeline.queries import catalog, status
 
     db = tmp_path / "app.duckdb"
     shutil.copyfile(demo_db_fitted, db)
@@ -191,7 +191,7 @@ def test_add_judge_and_annotate_in_chromium(demo_db_fitted, tmp_path, openai_stu
             _settle(page, "Compare a judge with the others", charts=True)
             page.screenshot(path=str(SCREENSHOTS / "5b_add_judge_done.png"), full_page=True)
             assert not _errors_on(page)
-            assert "contrarians" in explore.fitted_judges(db)
+            assert "contrarians" in catalog.fitted_judges(db)
 
             page.goto(f"{url}/Annotate", wait_until="domcontentloaded")
             _settle(page, "New job", charts=False)
@@ -203,5 +203,5 @@ def test_add_judge_and_annotate_in_chromium(demo_db_fitted, tmp_path, openai_stu
             assert not _errors_on(page)
         finally:
             browser.close()
-    assert explore.status(db).n_pairs == 5240 + 2
+    assert status.status(db).n_pairs == 5240 + 2
     assert openai_stub.requests > 0

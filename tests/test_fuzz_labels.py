@@ -89,5 +89,27 @@ def test_add_judge_with_a_malformed_file_changes_nothing(case, labels_db, tmp_pa
         assert db.read_bytes() == before
 
 
+@pytest.mark.parametrize("how", ["utf-8", "utf-8-sig", "utf-16"])
+def test_labels_with_a_bom_or_utf16_are_read(how, labels_db):
+    parsed = parse_labels_file(encode(json.dumps({"0": "A", "1": "B"}), how), "l.json", db=labels_db)
+    assert parsed.ok and [(lab.pair_id, lab.preferred) for lab in parsed.labels] == [(0, 1), (1, 2)]
+
+
+@pytest.mark.parametrize("content, says", [
+    ('{"0": "A", "99999999999999999999999": "B"}', "at most 2,147,483,647"),
+    ('{"0": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+    ('{"0": ' + "9" * 5000 + "}", "too long"),
+    # past the csv module's field limit: one line either way (pipeline.formats raises the limit process-wide)
+    ("pair_id,preferred\n0," + "x" * 200_000 + "\n", ("not valid CSV", "is not a choice")),
+    ('{"0": 1e400}', "not a probability"),
+])
+def test_hostile_labels_are_one_line(content, says, labels_db):
+    name = "l.csv" if content.startswith("pair_id") else "l.json"
+    parsed = parse_labels_file(content.encode(), name, db=labels_db)
+    message = parsed.error_message()
+    assert not parsed.ok and "\n" not in message and len(message) < 400
+    assert any(s in message for s in ((says,) if isinstance(says, str) else says)), message
+
+
 def test_zz_report_cases():
     print("\nfuzz cases:", dict(CASES))

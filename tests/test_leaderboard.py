@@ -186,3 +186,23 @@ def test_a_control_no_battle_differs_on_has_no_weight(tmp_path):
         db, "SELECT property, weight, ci_low, ci_high FROM leaderboard_controls"))
     assert rows["funny"] == (None, None, None)                     # not 0 +- the prior's width
     assert rows["lengthy"][1] < 0.8 < rows["lengthy"][2]
+
+
+def test_group_all_means_every_pair_even_without_its_rows(tmp_path):
+    rng = np.random.default_rng(4)
+    m1, m2 = random_battles(rng, MODELS[:3], 90)
+    db = write_db(tmp_path / "old.duckdb", m1, m2, labels={"j": np.where(rng.random(90) < 0.5, 1, 2)},
+                  groups={"Code": np.arange(90) < 30})
+    from pipeline import db as dbmod
+
+    with dbmod.writing(db) as con:
+        con.execute("DELETE FROM pair_groups WHERE group_name = 'All'")   # a file loaded before 'All' existed
+    build_leaderboard(db, min_battles=1)
+    assert query(db, "SELECT n_battles FROM leaderboard_runs WHERE group_name = 'All'") == [(90,)]
+
+
+def test_weights_without_labels_have_no_leaderboard(imported_db):
+    if imported_db is None:
+        pytest.skip("needs ../shared/reference/fitted_paras")
+    with pytest.raises(LeaderboardError, match="no judge has labels"):
+        build_leaderboard(imported_db, store=False)

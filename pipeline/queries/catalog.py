@@ -49,7 +49,7 @@ JUDGE_COLUMNS = ["judge", "kind", "size_b", "source", "note", "n_labels", "n_gro
 FITTED_JUDGES = "WITH " + GROUP_KINDS_CTE + """
     SELECT DISTINCT f.judge FROM fits f LEFT JOIN kinds k USING (group_name)
     WHERE f.property_set = $property_set
-      AND ($group IS NULL OR f.group_name = $group OR ($group = 'Overall' AND k.group_kind = 'scenario'))
+      AND ($group IS NULL OR f.group_name = $group OR ($group = $overall AND k.group_kind = 'scenario'))
 """
 FITTED_GROUPS = "SELECT DISTINCT group_name FROM fits WHERE property_set = $property_set"
 GROUPS = "WITH " + GROUP_KINDS_CTE + """,
@@ -97,7 +97,7 @@ def fitted_judges(db: Db = None, group: str | None = None,
     """Judges with fits of the property set (in `group` when given; 'Overall': in any
     scenario group), human first."""
     with reading(db) as con:
-        names = column(con, FITTED_JUDGES, {"group": group, "property_set": property_set})
+        names = column(con, FITTED_JUDGES, {"group": group, "property_set": property_set, "overall": OVERALL})
     return sort_judge_names(names)
 
 
