@@ -109,7 +109,9 @@ def main() -> int:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    for name in ("streamlit", "streamlit.runtime.caching.storage", "streamlit.runtime.scriptrunner_utils"):
+    for name in ("streamlit", "streamlit.runtime.caching.storage", "streamlit.runtime.scriptrunner_utils",
+                 "streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.caching.cache_data_api",
+                 "streamlit.runtime.caching"):
         logging.getLogger(name).setLevel(logging.ERROR)
     from ui import warmup
 

@@ -4,7 +4,10 @@ The folds are scikit-learn's `KFold` (shuffled, seeded): one split shared by all
 judges of a group, because they share X and are fitted as one batch (`StratifiedKFold`
 would need one split per judge, since each judge's labels differ, and lose the batch).
 The held-out predictions are p = sigmoid(x . w) with w the posterior mean of a fit that
-never saw the pair; the metrics are scikit-learn's, so they mean what their docs say:
+never saw the pair. Each judge's metrics are computed once, on its pooled out-of-fold
+predictions, with scikit-learn's definitions, so they mean what its docs say (computed for
+all judges in one pass of array operations: `pooled_metrics`; the tests check every judge
+against the sklearn functions named here):
 
 - accuracy: share of labels whose choice sign(x . w) predicts (x . w == 0 counts half);
 - log_loss: `sklearn.metrics.log_loss`;
@@ -16,16 +19,15 @@ never saw the pair; the metrics are scikit-learn's, so they mean what their docs
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import log_loss, roc_auc_score
+from scipy.stats import rankdata
 from sklearn.model_selection import KFold
 
-from .bayes import HELDOUT_TOL, PosteriorSummary, _check, _Design, _fit_group
+from . import ep
+from .bayes import HELDOUT_TOL, PosteriorSummary, _check, _fit_group
 
 CALIBRATION_BINS = 10
 METRICS = ("accuracy", "log_loss", "auc", "calibration_error")
@@ -58,50 +60,75 @@ def fold_ids(n: int, k: int, seed: int) -> tuple[np.ndarray, int]:
 
 
 def _kfold_fits(X, Y, M, k, seed, **kw):
-    """One batch of k x J fits on the training splits: per-fold summaries and held-out metrics."""
+    """The k x J fits on the training splits (one batch per fold, all on one design):
+    per-fold summaries and held-out metrics."""
     n, J = X.shape[0], len(Y)
-    design = _Design(X)
     fold, k = fold_ids(n, k, seed)
     if k < 2:  # a single pair: nothing to hold out
         nan = np.full(J, np.nan)
-        return [_fit_group(design, Y, M, **kw)], HeldOut(nan, nan.copy(), nan.copy(), nan.copy())
-    train = np.concatenate([M & (fold != f) for f in range(k)])
-    summ = _fit_group(design, np.tile(Y, (k, 1)), train, **kw)
-    per_fold = [summ[f * J: (f + 1) * J] for f in range(k)]
+        return [_fit_group(ep.prepare(X, Y, M), **kw)], HeldOut(nan, nan.copy(), nan.copy(), nan.copy())
+    per_fold = [_fit_group(data, **kw) for data in ep.prepare_folds(X, Y, M, fold, k)]
     return per_fold, heldout_metrics(X, Y, M, fold, per_fold)
 
 
-def _calibration_error(y: np.ndarray, p: np.ndarray) -> float:
-    true, pred = calibration_curve(y, p, n_bins=CALIBRATION_BINS, strategy="uniform")
-    # calibration_curve drops empty bins; count the pairs per bin the way it bins them
-    bins = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
-    counts = np.bincount(np.searchsorted(bins[1:-1], p), minlength=CALIBRATION_BINS)
-    counts = counts[counts > 0]
-    return float(np.sum(counts * np.abs(true - pred)) / counts.sum())
-
-
 def heldout_metrics(X, Y, M, fold, per_fold: list[PosteriorSummary]) -> HeldOut:
-    """The metrics of every judge's held-out predictions (see the module docstring)."""
-    J = len(Y)
+    """The metrics of every judge's held-out predictions (see the module docstring), for all
+    judges at once: each pair is scored by the fit of the fold that left it out, then the
+    pooled out-of-fold predictions of a judge give its four numbers."""
     score = np.empty(Y.shape)
-    for f, summ in enumerate(per_fold):  # each pair scored by the fit of the fold that left it out
+    for f, summ in enumerate(per_fold):
         test = fold == f
         score[:, test] = summ.mean @ X[test].T
-    out = {m: np.full(J, np.nan) for m in METRICS}
-    for j in range(J):
-        m = M[j]
-        if not m.any():
-            continue
-        y, s = Y[j, m], score[j, m]
-        out["accuracy"][j] = np.mean(np.where(s > 0, y == 1, np.where(s < 0, y == 0, 0.5)))
-        p = expit(s)
-        out["log_loss"][j] = log_loss(y, p, labels=[0, 1])
-        if 0 < y.sum() < len(y):
-            out["auc"][j] = roc_auc_score(y, p)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a bin of one class warns nothing useful here
-            out["calibration_error"][j] = _calibration_error(y, p)
-    return HeldOut(**out)
+    return pooled_metrics(Y, M, score)
+
+
+def pooled_metrics(Y, M, score) -> HeldOut:
+    """accuracy, log loss, AUC and calibration error of scores x.w (J, n) against labels Y
+    where M, per row; NaN for a row without labels (AUC: without both choices) or with a
+    broken fit. These are scikit-learn's definitions, computed for all rows in a few array
+    operations: one sklearn call per metric and judge costs ~5 ms of input checks, more than
+    the fits themselves (tests/test_bayes.py checks every row against sklearn.metrics)."""
+    M = M & np.isfinite(score)
+    score = np.where(M, score, 0.0)
+    y = Y.astype(bool) & M
+    n = M.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        right = np.where(score > 0, y, np.where(score < 0, M & ~y, 0.5 * M))
+        accuracy = right.sum(1) / n
+        p = expit(score)
+        # log_loss: probabilities clipped to [eps, 1 - eps], as sklearn does
+        eps = np.finfo(float).eps
+        q = np.clip(np.where(y, p, 1.0 - p), eps, 1 - eps)
+        loss = -np.where(M, np.log(q), 0.0).sum(1) / n
+        auc = _auc(y, M, p)
+        ece = _calibration_error(y, M, p) / n
+    empty = n == 0
+    return HeldOut(*(np.where(empty, np.nan, v) for v in (accuracy, loss, auc, ece)))
+
+
+def _auc(y, M, p):
+    """roc_auc_score per row: the Mann-Whitney statistic with tied scores counted half
+    (midranks), which is the trapezoidal area sklearn computes; NaN without both choices.
+    Unlabelled entries rank above every probability (they are set to 2), so the ranks of
+    the labelled ones among themselves are unchanged."""
+    ranks = rankdata(np.where(M, p, 2.0), method="average", axis=1)
+    pos = y.sum(1)
+    neg = M.sum(1) - pos
+    u = np.where(y, ranks, 0.0).sum(1) - pos * (pos + 1) / 2.0
+    return np.where((pos > 0) & (neg > 0), u / (pos * neg), np.nan)
+
+
+def _calibration_error(y, M, p):
+    """n times the expected calibration error: calibration_curve's 10 uniform bins of p
+    (np.searchsorted on the inner edges, as sklearn bins), |sum of labels - sum of p| per
+    bin, summed over bins (empty bins add nothing)."""
+    J = len(p)
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)[1:-1]
+    key = np.searchsorted(edges, p) + CALIBRATION_BINS * np.arange(J)[:, None]
+    size = J * CALIBRATION_BINS
+    labels = np.bincount(key[M], weights=y[M].astype(float), minlength=size)
+    probs = np.bincount(key[M], weights=p[M], minlength=size)
+    return np.abs(labels - probs).reshape(J, CALIBRATION_BINS).sum(1)
 
 
 def _average(per_fold: list[PosteriorSummary]) -> PosteriorSummary:
@@ -143,4 +170,4 @@ def heldout_accuracy(X, Y, mask=None, *, k: int = 5, seed: int = 0, **kw) -> np.
 
 
 __all__ = ["HeldOut", "METRICS", "fit_kfold", "fit_kfold_scored", "fold_ids", "heldout_accuracy",
-           "heldout_metrics", "heldout_scores"]
+           "heldout_metrics", "heldout_scores", "pooled_metrics"]

@@ -99,7 +99,7 @@ def _where(position: int, source_id: str | None) -> str:
 MAX_COUNT = 2**31 - 1   # word counts and ids are stored as INTEGER
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A value for a message: short, one line (a 5,000-digit number would not be)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 200:
         return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
@@ -112,24 +112,24 @@ def parse_number(value: Any, where: str, name: str) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise RecordError(where, name, f"expected a number, got {_shown(value)}")
+        raise RecordError(where, name, f"expected a number, got {shown(value)}")
     number = None
     if isinstance(value, (int, float)):
         try:
             number = float(value)
         except OverflowError:  # an int too large for a float
-            raise RecordError(where, name, f"{_shown(value)} is too large to store") from None
+            raise RecordError(where, name, f"{shown(value)} is too large to store") from None
     elif isinstance(value, str) and len(value) <= 100:
         try:
             number = float(value.strip())
         except ValueError:
             pass
     if number is None:
-        raise RecordError(where, name, f"expected a number, got {_shown(value)}")
+        raise RecordError(where, name, f"expected a number, got {shown(value)}")
     if math.isnan(number):
         return None   # NaN is how parquet and pandas write a missing value
     if math.isinf(number):
-        raise RecordError(where, name, f"expected a finite number, got {_shown(value)} (too large to store)")
+        raise RecordError(where, name, f"expected a finite number, got {shown(value)} (too large to store)")
     return number
 
 
@@ -139,7 +139,7 @@ def parse_count(value: Any, where: str, name: str) -> int | None:
     if number is None:
         return None
     if number < 0 or number > MAX_COUNT or number != int(number):
-        raise RecordError(where, name, f"expected a whole number from 0 to {MAX_COUNT:,}, got {_shown(value)}")
+        raise RecordError(where, name, f"expected a whole number from 0 to {MAX_COUNT:,}, got {shown(value)}")
     return int(number)
 
 
@@ -156,7 +156,7 @@ def parse_yes_no(value: Any, where: str, name: str) -> bool | None:
             return False
         if not v:
             return None
-    raise RecordError(where, name, f"expected Yes or No, got {_shown(value)}")
+    raise RecordError(where, name, f"expected Yes or No, got {shown(value)}")
 
 
 def parse_text_list(value: Any, where: str, name: str) -> list[str]:
@@ -222,7 +222,7 @@ def parse_qs_value(value: Any, scale: dict[str, float] | None, where: str, name:
             desc, raw = desc.strip(), raw.strip()
         score = _qs_score(raw, scale)
         if not math.isfinite(score):
-            raise RecordError(where, f"{name}[{i}]", f"expected a finite score, got {_shown(raw)}")
+            raise RecordError(where, f"{name}[{i}]", f"expected a finite score, got {shown(raw)}")
         out.append(QSItem(desc, None if raw is None else str(raw).strip(), score))
     return out
 
@@ -258,7 +258,7 @@ def parse_errors(value: Any, where: str, name: str) -> tuple[bool, list[dict[str
     elif isinstance(flag, str) and flag.strip().lower() in ("not applicable", "no", "false", "n/a"):
         applicable = False
     else:
-        raise RecordError(where, f"{name}.applicable or not", f"expected 'applicable' or 'not applicable', got {_shown(flag)}")
+        raise RecordError(where, f"{name}.applicable or not", f"expected 'applicable' or 'not applicable', got {shown(flag)}")
     raw = obj.get("errors")
     if raw is None:
         raw = []
@@ -273,7 +273,7 @@ def parse_errors(value: Any, where: str, name: str) -> tuple[bool, list[dict[str
         sev = e.get("severity")
         sev = sev.strip().lower() if isinstance(sev, str) else None
         if sev is not None and sev not in SEVERITIES:
-            raise RecordError(where, f"{name}.errors[{i}].severity", f"expected severe, moderate or minor, got {_shown(e.get('severity'))}")
+            raise RecordError(where, f"{name}.errors[{i}].severity", f"expected severe, moderate or minor, got {shown(e.get('severity'))}")
         errors.append({"severity": sev, "type": _text(e.get("type"), where, f"{name}.errors[{i}].type", False),
                        "description": _text(e.get("brief description", e.get("description")), where,
                                             f"{name}.errors[{i}].brief description", False)})
@@ -311,7 +311,7 @@ def parse_labels(value: Any, where: str) -> dict[str, int]:
         elif c in ("response_2", "2", "b", "model_b"):
             labels[str(judge)] = 2
         else:
-            raise RecordError(where, f"preference_labels.{judge}", f"expected response_1 or response_2, got {_shown(choice)}")
+            raise RecordError(where, f"preference_labels.{judge}", f"expected response_1 or response_2, got {shown(choice)}")
     return labels
 
 

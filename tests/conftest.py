@@ -43,7 +43,7 @@ def openai_stub():
 
 
 # ---------------------------------------------------------------- the dashboard's databases
-# (tests/test_app_pages.py, test_explore.py, test_sqlguard.py, test_browser.py)
+# (tests/test_app_pages.py, tests/queries/, test_sqlguard.py, test_browser.py)
 
 if str(ROOT) not in sys.path:  # the app's `ui` package lives beside Home.py, not in the installed package
     sys.path.insert(0, str(ROOT))

@@ -21,8 +21,8 @@ settings.register_profile(
     "fuzz", deadline=None, derandomize=False, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                            HealthCheck.data_too_large, HealthCheck.filter_too_much])
-FAST = settings(settings.get_profile("fuzz"), max_examples=150)   # pure parsing
-SLOW = settings(settings.get_profile("fuzz"), max_examples=12)    # a command and a database per case
+FAST = settings(settings.get_profile("fuzz"), max_examples=120)   # pure parsing
+SLOW = settings(settings.get_profile("fuzz"), max_examples=10)    # a command and a database per case
 
 # JSON text fragments (inserted raw, so they can be what json.dumps would never write).
 HOSTILE_JSON = [

@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 
 from .. import db as dbmod
 from .. import sources
+from ..records import shown as _short  # one short line for any value
 
 _CHOICE_1 = {"a", "1", "response_1", "response 1", "response1", "model_a"}
 _CHOICE_2 = {"b", "2", "response_2", "response 2", "response2", "model_b"}
@@ -138,9 +139,7 @@ def _text_choice(text: str) -> tuple[int, float | None] | None:
         return 2, None
     if t in ("", "null", "none", "na", "n/a"):
         return None  # unlabelled
-    if _INT.match(t):
-        if len(t) > 12:
-            raise ValueError(f"{_short(text)} is not a choice (use 1 or 2, A or B, or a probability)")
+    if _INT.match(t) and len(t) <= 12:  # longer: read as a (far too large) probability below
         return _integer_choice(int(t))
     try:
         p = float(t)
@@ -180,14 +179,6 @@ def parse_pair_id(key: Any) -> int:
 
 
 MAX_PAIR_ID = 2**31 - 1   # pairs.pair_id is an INTEGER
-
-
-def _short(value: Any) -> str:
-    """A value for a message: one short line (a 5,000-digit number would not be)."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 200:
-        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ---------------------------------------------------------------- reading files
@@ -230,7 +221,7 @@ def _no_duplicate_keys(items: list[tuple[str, Any]]) -> dict:
     seen: dict[str, Any] = {}
     for k, v in items:
         if k in seen:
-            raise _FileProblem(f"key {k!r} appears twice")
+            raise _FileProblem(f"key {_short(k)} appears twice")
         seen[k] = v
     return seen
 
@@ -249,12 +240,10 @@ def _raw_entries(text: str, kind: str) -> tuple[str, list[tuple[str, Any, Any]]]
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise _FileProblem(f"not valid JSON: {exc}") from None
-    except RecursionError:
-        raise _FileProblem("JSON nested too deeply to read") from None
-    except ValueError as exc:  # an integer past Python's 4,300-digit limit
-        raise _FileProblem(f"a number is too long to read ({str(exc).split(';')[0]})") from None
+    except (RecursionError, ValueError):  # too deep, or an integer past Python's 4,300-digit limit
+        raise _FileProblem("JSON nested too deeply, or a number too long, to read") from None
     if isinstance(data, dict):
-        return "object", [(f"key {k!r}", k, v) for k, v in data.items()]
+        return "object", [(f"key {_short(k)}", k, v) for k, v in data.items()]
     if isinstance(data, list):
         if data and all(isinstance(x, dict) for x in data):
             return "records", [(f"entry {i}", *_record_value(x)) for i, x in enumerate(data)]
@@ -318,7 +307,7 @@ def _csv_entries(text: str) -> list[tuple[str, Any, Any]]:
     header = [h.strip().lower() for h in rows[0]] if rows else []
     if "pair_id" not in header or not any(k in header for k in _VALUE_KEYS):
         first = rows[0] if rows else []
-        raise _FileProblem(f"a CSV needs a header with pair_id and preferred; the first line is {first!r}")
+        raise _FileProblem(f"a CSV needs a header with pair_id and preferred; the first line is {_short(first)}")
     id_col = header.index("pair_id")
     val_key = next(k for k in _VALUE_KEYS if k in header)
     val_col = header.index(val_key)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 from scipy.stats import rankdata
+from threadpoolctl import threadpool_limits
 
 from ..properties import SET_PARTS
 from ..readouts import check_method
@@ -31,23 +32,34 @@ LABEL_CELLS = """
     SELECT l.pair_id, c.col, l.preferred AS value FROM labels l JOIN cols c USING (judge)
 """
 JUDGE_COLUMNS = "SELECT DISTINCT judge FROM labels ORDER BY judge"
+LENGTH_EFFECT = """
+    SELECT e.judge, j.kind, j.size_b, e.n, e.longer_win_rate
+    FROM length_effect e LEFT JOIN judges j USING (judge) ORDER BY e.longer_win_rate DESC, e.judge
+"""
 AGREEMENT_COLUMNS = ["judge_a", "judge_b", "n", "agreement", "kappa"]
 
 
 def _cells(con, sql: str, params: dict, n_cols: int) -> np.ndarray:
-    """A long (pair_id, col, value) query as a dense pairs x n_cols matrix (0 where absent).
+    """A long (pair_id, col, value) query as a dense pairs x n_cols matrix (0 where a pair
+    lacks a column; only pairs that have a row at all).
 
-    polars takes DuckDB's Arrow result without a copy and numbers the pairs (a dense rank
-    of 5 million ids in milliseconds); numpy then fills the matrix in one indexed write.
-    That replaces a pandas pivot (seconds at 100,000 pairs x 50 judges)."""
+    polars takes DuckDB's Arrow result without a copy, and numpy fills the matrix in one
+    indexed write: that replaces a pandas pivot (seconds at 100,000 pairs x 50 judges)."""
     cells = polars_frame(con, sql, params)
-    out = np.zeros((0, n_cols), dtype=np.float32)
     if cells.is_empty():
-        return out
-    rows = cells.select(pl.col("pair_id").rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
-    out = np.zeros((int(rows.max()) + 1, n_cols), dtype=np.float32)
+        return np.zeros((0, n_cols), dtype=np.float32)
+    ids = cells["pair_id"].to_numpy()
+    lo, hi = int(ids.min()), int(ids.max())
+    if hi - lo < 50_000_000:  # ids are dense in practice: index by id, drop the gaps
+        rows = ids - lo
+        present = np.zeros(hi - lo + 1, dtype=bool)
+    else:
+        rows = cells.select(pl.col("pair_id").rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
+        present = np.zeros(int(rows.max()) + 1, dtype=bool)
+    present[rows] = True
+    out = np.zeros((len(present), n_cols), dtype=np.float32)
     out[rows, cells["col"].to_numpy()] = cells["value"].to_numpy()
-    return out
+    return out[present]
 
 
 def property_stats(db: Db = None) -> pd.DataFrame:
@@ -73,7 +85,7 @@ def property_correlation(db: Db = None, method: str = "pearson",
         return pd.DataFrame()
     if method == "spearman":
         x = rankdata(x, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), threadpool_limits(1):  # see agreement()
         corr = np.corrcoef(x, rowvar=False) if len(x) > 1 else np.full((len(names), len(names)), np.nan)
     corr = np.atleast_2d(corr)
     constant = x.std(axis=0) == 0
@@ -96,11 +108,15 @@ def agreement(db: Db = None, judges: Sequence[str] | None = None) -> pd.DataFram
         return pd.DataFrame(columns=AGREEMENT_COLUMNS)
     one, two = (choices == 1).astype(np.float32), (choices == 2).astype(np.float32)
     labelled = one + two
-    # float32 products count exactly (below 2**24); the ratios are taken in float64
-    n = (labelled.T @ labelled).astype(float)      # pairs both judges labelled
+    # float32 products count exactly (below 2**24); the ratios are taken in float64. One BLAS
+    # thread: for a 50 x 50 result, threads only contend (0.6 s instead of 8 ms on a busy machine).
+    with threadpool_limits(1):
+        n = (labelled.T @ labelled).astype(float)               # pairs both judges labelled
+        same = (one.T @ one + two.T @ two).astype(float)
+        ones = (one.T @ labelled).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = (one.T @ one + two.T @ two).astype(float) / n   # same choice
-        pa = (one.T @ labelled).astype(float) / n               # a's rate of response 1 on those pairs
+        share = same / n                            # same choice
+        pa = ones / n                               # a's rate of response 1 on those pairs
         pb = pa.T
         chance = pa * pb + (1 - pa) * (1 - pb)
         kappa = np.where(chance == 1, np.nan, (share - chance) / (1 - chance))
