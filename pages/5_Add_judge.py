@@ -12,7 +12,7 @@ import streamlit as st
 
 from pipeline import jobs, judges
 from pipeline.errors import DatabaseError
-from pipeline.queries import DatabaseBusy, catalog, similarity, statistics
+from pipeline.queries import catalog, similarity, statistics
 from pipeline.queries.ordering import HUMAN
 from pipeline.readouts import OVERALL
 from ui import charts, data, layout
@@ -104,9 +104,6 @@ if go and parsed is not None:
     except (judges.JudgeError, DatabaseError) as exc:
         bar.empty()
         st.warning(f"Nothing was written: {md_escape(exc)}", icon=":material/block:")
-    except DatabaseBusy as exc:
-        bar.empty()
-        st.warning(md_escape(exc), icon=":material/hourglass_top:")
     except Exception as exc:  # a fitting failure after the labels were written: say so plainly
         bar.empty()
         st.warning(f"The judge's labels were added, but fitting failed: {md_escape(exc)}. Fit it from a "

@@ -9,7 +9,7 @@ but waits for a click on Run: a shared link cannot make the server do work by it
 import streamlit as st
 
 from pipeline import db as dbmod
-from pipeline import explore, sqlguard
+from pipeline import sqlguard
 from pipeline.db import DatabaseMissing
 from pipeline.errors import DatabaseError
 from ui import data, layout, state
@@ -71,8 +71,6 @@ with main:
             st.session_state["sql.result"] = (result, None)
         except (sqlguard.QueryRefused, sqlguard.QueryTimeout, sqlguard.QueryFailed, DatabaseError) as exc:
             st.session_state["sql.result"] = (None, exc)
-        except explore.DatabaseBusy as exc:
-            st.session_state["sql.result"] = (None, exc)
         st.session_state["sql.ran"] = sql
     elif stale:
         st.info("This query has not run yet (it came with the link, or was edited): read it, then press Run.",
@@ -96,5 +94,5 @@ with main:
         for note in result.notes:
             st.info(note)
         st.dataframe(result.frame, hide_index=True, width="stretch")
-        st.download_button("Download CSV", explore.csv_bytes(result.frame),
+        st.download_button("Download CSV", layout.csv_bytes(result.frame),
                            layout.download_name("query_result", status), mime="text/csv", key="sql.dl")

@@ -30,6 +30,7 @@ from . import ep_kernels
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 _TINY = 1e-10
 _MIN_STEP = 1.0 / 64
+_CALM, _REGROW = 0.7, 1.5
 COLLAPSE_SHARE = 0.25  # collapse identical rows when the distinct ones are at most this share of the pairs
 USE_KERNEL = ep_kernels.AVAILABLE and not os.environ.get("PREFDISSECT_NO_JIT")
 
@@ -249,24 +250,31 @@ def prepare(X, Y, M, collapse=True):
     distinct = _distinct_rows(X) if collapse else None
     if distinct is None:
         return Data(_Design(X), 2.0 * Y - 1.0, M.astype(float))
-    return collapsed(distinct, Y, M)
+    return collapsed(distinct, Y, M)[0]
 
 
-def collapsed(distinct, Y, M):
-    """Distinct rows U (u, P) twice (chosen, not chosen) and per judge the pairs behind each."""
+def collapsed(distinct, Y, M, fold=None, k=1):
+    """Distinct rows U (u, P) twice (chosen, not chosen) and per judge the pairs behind each;
+    with fold ids, one Data per fold's training split (the pairs of every fold but that one),
+    all from one count."""
     U, inverse = distinct
     u, J = len(U), len(Y)
     key = inverse + u * (Y < 0.5) + 2 * u * np.arange(J)[:, None]
-    count = np.bincount(key[M], minlength=2 * u * J).reshape(J, 2 * u).astype(float)
-    sign = np.broadcast_to(np.repeat([1.0, -1.0], u), (J, 2 * u))
-    return Data(_Design(np.concatenate([U, U])), np.ascontiguousarray(sign), count)
+    if fold is not None:
+        key += 2 * u * J * fold
+    count = np.bincount(key[M], minlength=2 * u * J * k).reshape(k, J, 2 * u).astype(float)
+    if fold is not None:
+        count = count.sum(0) - count  # the training split: all but the fold
+    design = _Design(np.concatenate([U, U]))
+    sign = np.ascontiguousarray(np.broadcast_to(np.repeat([1.0, -1.0], u), (J, 2 * u)))
+    return [Data(design, sign, c) for c in count]
 
 
 def prepare_folds(X, Y, M, fold, k):
     """EP's view of each fold's training split (fold f's pairs left out)."""
     distinct = _distinct_rows(X)
     if distinct is not None:
-        return [collapsed(distinct, Y, M & (fold != f)) for f in range(k)]
+        return collapsed(distinct, Y, M, fold, k)
     order = np.argsort(fold, kind="stable")  # each fold's pairs one contiguous block
     full = _Design(X[order])
     sign, count = 2.0 * Y[:, order] - 1.0, M[:, order].astype(float)
@@ -345,7 +353,9 @@ def run(data: Data, b, tol, max_passes, approx=False):
                 a[keep] for a in (mean, var, cov, cav_mu, cav_var, ok_p, state, change)
             )
         grew = change > st["change"]
-        st["step"] = np.where(grew, np.maximum(st["step"] / 2, _MIN_STEP), st["step"])
+        calm = change < _CALM * st["change"]  # a halved step that now converges steadily grows back
+        st["step"] = np.where(grew, np.maximum(st["step"] / 2, _MIN_STEP),
+                              np.where(calm, np.minimum(st["step"] * _REGROW, 1.0), st["step"]))
         st["change"], st["prev"] = change, state
         saved = dict(st)  # the updates below make new arrays, so these stay the last good sites
         step = st["step"]

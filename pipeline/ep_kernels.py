@@ -26,11 +26,11 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _mills(a):
-    """phi(a) / Phi(a); below -30 by its asymptotic series (erfc underflows past ~-37)."""
-    if a > -30.0:
+    """phi(a) / Phi(a); below -35 by its asymptotic series (erfc underflows past ~-37)."""
+    if a > -35.0:
         return math.exp(-0.5 * a * a) * _INV_SQRT_2PI / (0.5 * math.erfc(-a / math.sqrt(2.0)))
     r = 1.0 / (a * a)
-    return -a / (1.0 - r * (1.0 - r * (3.0 - 15.0 * r)))
+    return -a / (1.0 - r * (1.0 - r * (3.0 - r * (15.0 - 105.0 * r))))
 
 
 def _sites(f_mu, f_var, sign, count, tau, nu, step, approx, limits, nodes, weights, n_nodes, out_tau, out_nu):
@@ -63,14 +63,34 @@ def _sites(f_mu, f_var, sign, count, tau, nu, step, approx, limits, nodes, weigh
                 rule = 0
                 while sd > limits[rule]:
                     rule += 1
+                k = n_nodes[rule]
+                a = -sg * c_mu
                 z0 = 0.0
                 z1 = 0.0
                 z2 = 0.0
-                for q in range(n_nodes[rule]):
-                    p = 1.0 / (1.0 + math.exp(-sg * (c_mu + sd * nodes[rule, q])))
-                    z0 += weights[rule, q, 0] * p
-                    z1 += weights[rule, q, 1] * p
-                    z2 += weights[rule, q, 2] * p
+                if abs(a) < 300.0 and sd * -nodes[rule, 0] < 300.0:
+                    # the nodes are symmetric (t, -t): exp(a - sg sd t) and exp(a + sg sd t)
+                    # from one exp each, e^a once
+                    ea = math.exp(a)
+                    for q in range(k // 2):
+                        e = math.exp(-sg * sd * nodes[rule, q])
+                        lo = 1.0 / (1.0 + ea * e)
+                        hi = 1.0 / (1.0 + ea / e)
+                        r = k - 1 - q
+                        z0 += weights[rule, q, 0] * lo + weights[rule, r, 0] * hi
+                        z1 += weights[rule, q, 1] * lo + weights[rule, r, 1] * hi
+                        z2 += weights[rule, q, 2] * lo + weights[rule, r, 2] * hi
+                    if k % 2:
+                        mid = 1.0 / (1.0 + ea)
+                        z0 += weights[rule, k // 2, 0] * mid
+                        z1 += weights[rule, k // 2, 1] * mid
+                        z2 += weights[rule, k // 2, 2] * mid
+                else:  # far out: every node on its own, so nothing overflows
+                    for q in range(k):
+                        p = 1.0 / (1.0 + math.exp(-sg * (c_mu + sd * nodes[rule, q])))
+                        z0 += weights[rule, q, 0] * p
+                        z1 += weights[rule, q, 1] * p
+                        z2 += weights[rule, q, 2] * p
                 m1 = z1 / z0
                 t_mean = c_mu + sd * m1
                 t_var = c_var * (z2 / z0 - m1 * m1)

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy.special import expit
 
 from . import db as dbmod
 from .bradley_terry import one_blas_thread
@@ -81,19 +80,51 @@ def shifts(Xm: np.ndarray, mean: np.ndarray, sd: np.ndarray | None, *, draws: in
     else:
         rng = np.random.default_rng(seed)
         W = mean + rng.standard_normal((draws, len(mean))) * np.asarray(sd, dtype=float)
-    logits = Xm @ W.T                     # (n, D)
-    base = expit(logits)
-    n = max(len(Xm), 1)
-    out = {}
-    for j in range(Xm.shape[1]):
-        v = Xm[:, j]
-        for direction in DIRECTIONS:
-            target = np.maximum(v, 1.0) if direction == "better" else np.minimum(v, -1.0)
-            delta = target - v
-            rows = np.flatnonzero(delta)
-            moved = expit(logits[rows] + delta[rows, None] * W[None, :, j]) - base[rows]
-            out[(j, direction)] = moved.sum(0) / n
-    return base.mean(0), out
+    Xm = np.asarray(Xm, dtype=float)
+    n = len(Xm)
+    out = {(j, d): np.zeros(len(W)) for j in range(len(mean)) for d in DIRECTIONS}
+    if n == 0:
+        return np.full(len(W), np.nan), out
+    # Pairs with the same feature row predict the same: each distinct row is computed
+    # once, weighted by how often it occurs (ternary features repeat a lot).
+    U, count = np.unique(Xm, axis=0, return_counts=True)
+    inv_count = 1.0 / count
+    # sigmoid(l + a) = 1 / (1 + exp(-l) exp(-a)), and count * that = 1 / (1/count +
+    # exp(-l)/count * exp(-a)): with exp(-l)/count kept, a change of one feature costs a
+    # multiply, an add and a division per row and draw, not an exp, and the sum over rows
+    # is a column sum. Clipped so that the product never makes inf * 0 (beyond |500| the
+    # sigmoid is 0 or 1 anyway).
+    scaled = np.exp(-np.clip(U @ W.T, -500.0, 500.0)) * inv_count[:, None]   # (rows, draws)
+    now = 1.0 / (inv_count[:, None] + scaled)        # expected wins of each distinct row
+    for j in range(U.shape[1]):
+        v = U[:, j]
+        values, which = np.unique(v, return_inverse=True)
+        if len(values) > 16:  # many distinct values (ratings): a change per row
+            for direction in DIRECTIONS:
+                delta = (np.maximum(v, 1.0) if direction == "better" else np.minimum(v, -1.0)) - v
+                rows = np.flatnonzero(delta)
+                factor = np.exp(-np.clip(delta[rows, None] * W[None, :, j], -200.0, 200.0))
+                moved = 1.0 / (inv_count[rows, None] + scaled[rows] * factor)
+                out[(j, direction)] += moved.sum(0) - now[rows].sum(0)
+            continue
+        for k, value in enumerate(values):  # rows sharing a value of feature j share its change
+            deltas = {"better": max(value, 1.0) - value, "worse": min(value, -1.0) - value}
+            if not any(deltas.values()):
+                continue
+            rows = np.flatnonzero(which == k)
+            part, add, before = scaled[rows], inv_count[rows, None], now[rows].sum(0)
+            buf = np.empty_like(part)
+            for direction, delta in deltas.items():
+                change = delta * W[:, j]
+                if not change.any():  # a zero weight (or no change) moves nothing
+                    continue
+                np.multiply(part, np.exp(-np.clip(change, -200.0, 200.0)), out=buf)  # in place: the whole cost
+                buf += add
+                np.reciprocal(buf, out=buf)
+                out[(j, direction)] += buf.sum(0) - before
+    for key in out:
+        out[key] /= n
+    return now.sum(0) / n, out
 
 
 def _matrix(pairs: dict, feats: dict, props: list[str]) -> np.ndarray:

@@ -26,7 +26,7 @@ from . import sources
 from .features import pair_features, usable
 from .properties import ALL_GROUP as ALL_GROUP_NAME
 from .properties import ALL_KIND, BASIC, PROPERTY_NAMES, QUERY_GROUPS
-from .records import Pair, RecordError, parse_record
+from .records import MAX_COUNT, Pair, RecordError, parse_record
 
 CHUNK = 5000  # pairs per insert: bounds memory on large files
 ALL_GROUP = (ALL_GROUP_NAME, ALL_KIND)  # every pair's group, so pairs without scenario groups can be fitted
@@ -181,13 +181,14 @@ def _add_annotations(rows: _Rows, pid: int, pair: Pair, ok: bool) -> bool:
 def _first_ids_usable(records: list[dict]) -> bool:
     """In an empty database, records' own integer ids become pair ids if they are clean."""
     ids = [r.get("id") for r in records if isinstance(r, dict)]
-    return (len(ids) == len(records) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids)
+    return (len(ids) == len(records)
+            and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_COUNT for i in ids)
             and len(set(ids)) == len(ids))
 
 
 def _own_id(rec: dict, pair: Pair, taken: set[int]) -> int:
     rid = rec.get("id")
-    if not isinstance(rid, int) or isinstance(rid, bool) or rid < 0 or rid in taken:
+    if not isinstance(rid, int) or isinstance(rid, bool) or not 0 <= rid <= MAX_COUNT or rid in taken:
         raise RecordError(f"record {pair.position}", "id",
                           f"the first records carry unique integer ids, so every record must; got {rid!r}")
     return rid

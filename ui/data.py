@@ -17,7 +17,7 @@ import streamlit as st
 
 from pipeline import db as dbmod
 from pipeline.errors import DatabaseError
-from pipeline.queries import DatabaseBusy, catalog, dissection, samples, shap, similarity, statistics
+from pipeline.queries import catalog, dissection, samples, shap, similarity, statistics
 from pipeline.queries import status as status_mod
 
 from .text import md_escape
@@ -34,11 +34,7 @@ def db_path() -> str:
 def stop_on_database_error(exc: Exception) -> None:
     """A database that a job is writing right now, that vanished mid-session, or that needs
     an upgrade stops the page with its one line instead of an exception."""
-    if isinstance(exc, DatabaseBusy):
-        st.info(f"{md_escape(exc)}. This page reads it as soon as the write is done: reload in a few seconds.",
-                icon=":material/hourglass_top:")
-    else:
-        st.info(f"{md_escape(exc)}.", icon=":material/folder_open:")
+    st.info(f"{md_escape(exc)}.", icon=":material/folder_open:")
     st.stop()
 
 
@@ -60,7 +56,7 @@ def cached(fn: Callable[Concatenate[Any, P], R]) -> Callable[P, R]:
         path = db_path()
         try:
             return cache(what, path, dbmod.last_change(path), *args, **kwargs)
-        except (DatabaseBusy, DatabaseError) as exc:
+        except DatabaseError as exc:
             stop_on_database_error(exc)
             raise  # not reached: st.stop() ends the run
 

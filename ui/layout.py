@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pipeline.queries import DEFAULT_PROPERTY_SET, DatabaseBusy
+from pipeline.queries import DEFAULT_PROPERTY_SET
 from pipeline.queries.status import Status
 
 from . import data, navigation, state
@@ -48,13 +48,7 @@ def page(page_file: str, icon: str | None = None, intro: str | None = None) -> S
     if spec and spec.default:
         title = APP_NAME
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
-    try:
-        status = data.status()
-    except DatabaseBusy as exc:
-        st.title(f"{icon} {title}")
-        st.info(f"{md_escape(exc)}. This page will read it as soon as the job's write is done: reload in a few seconds.",
-                icon=":material/hourglass_top:")
-        st.stop()
+    status = data.status()  # a database error stops the page with its one line (ui.data.cached)
     _sidebar(status)
     st.title(f"{icon} {title}")
     if intro:

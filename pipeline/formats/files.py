@@ -60,14 +60,14 @@ def _json(path: Path) -> tuple[dict | None, list]:
 
 
 def _csv(path: Path) -> Iterator[dict]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
+    # sources.text_lines decodes as every reader does (BOM, UTF-16/32; latin-1 or binary refused in one line)
+    reader = csv.DictReader(line for _, line in sources.text_lines(path, keepends=True))
+    try:
         if reader.fieldnames is None:
             return
-        try:
-            yield from reader
-        except csv.Error as exc:
-            raise sources.SourceError(f"{path}: line {reader.line_num} is not valid CSV ({exc})") from None
+        yield from reader
+    except csv.Error as exc:
+        raise sources.SourceError(f"{path}: line {reader.line_num} is not valid CSV ({exc})") from None
 
 
 def open_table(path: Path) -> Table:

@@ -53,12 +53,15 @@ class AddJudgeReport:
 
 
 def check_name(name: str) -> str:
-    clean = (name or "").strip()
-    if not clean:
+    """The judge name as pipeline/names.py normalises it (NFKC; no invisible or control characters)."""
+    from ..names import NameRefused, check_name as normalised
+
+    if not (name or "").strip():
         raise JudgeError("a judge needs a name")
-    if len(clean) > MAX_NAME or any(ord(c) < 32 for c in clean):
-        raise JudgeError(f"{name!r} is not a usable judge name (printable, at most {MAX_NAME} characters)")
-    return clean
+    try:
+        return normalised(name, "judge name", max_chars=MAX_NAME)
+    except NameRefused as exc:
+        raise JudgeError(str(exc)) from None
 
 
 def check_kind(kind: str | None, name: str) -> str:

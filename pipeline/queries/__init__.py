@@ -14,6 +14,6 @@ parameters. Fits-reading functions take `property_set` (default 'paper'). No Str
 `ui/data.py` wraps each function in a cache for the pages.
 """
 
-from .base import DEFAULT_PROPERTY_SET, DatabaseBusy
+from .base import DEFAULT_PROPERTY_SET
 
-__all__ = ["DEFAULT_PROPERTY_SET", "DatabaseBusy"]
+__all__ = ["DEFAULT_PROPERTY_SET"]

@@ -22,22 +22,12 @@ DEFAULT_PROPERTY_SET = "paper"
 Db = str | os.PathLike | None
 
 
-class DatabaseBusy(RuntimeError):
-    """Another process (or a job in this one) is writing the database; try again shortly."""
-
-
 @contextmanager
 def reading(db: Db = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """db.reading, where a lock that outlasts its wait is a DatabaseBusy (the app says so
-    in one line instead of showing DuckDB's error)."""
-    try:
-        with dbmod.reading(db) as con:
-            yield con
-    except duckdb.Error as exc:
-        if not dbmod.is_lock_error(exc):
-            raise
-        raise DatabaseBusy(f"the database {dbmod.resolve_db_path(db)} is being written by a job; "
-                           "try again in a moment") from None
+    """db.reading: the newest published snapshot, read-only. It never waits for a writer;
+    its troubles are pipeline.errors.DatabaseError kinds with one line each."""
+    with dbmod.reading(db) as con:
+        yield con
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping | None = None) -> pd.DataFrame:
