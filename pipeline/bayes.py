@@ -112,14 +112,20 @@ def _fit_group(data, *, prior_scale=PRIOR_SCALE, n_sweeps=None, seed=0, method="
     raise ValueError(f"unknown method {method!r} (use 'ep' or 'gibbs')")
 
 
+_controller = []
+
+
 def _one_blas_thread():
     """The products here are small: BLAS threads cost more than they give
-    (measured 3x slower with 2 threads on 2 cores), and the cores are shared."""
+    (measured 3x slower with 2 threads on 2 cores), and the cores are shared.
+    The controller is made once: making one scans the loaded libraries (~5 ms)."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    if not _controller:
+        _controller.append(ThreadpoolController())
+    return _controller[0].limit(limits=1, user_api="blas")
 
 
 def fit_posterior(

@@ -15,10 +15,8 @@ import math
 
 import numpy as np
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba comes with shap; ep falls back to numpy
-    njit = None
+import importlib.util
+import threading
 
 _TINY = 1e-10
 _KAPPA = math.sqrt(math.pi / 8.0)
@@ -100,19 +98,83 @@ def _sites(f_mu, f_var, sign, count, tau, nu, step, approx, limits, nodes, weigh
             out_nu[j, i] = n0 + s * (new_nu - n0)
 
 
-if njit is not None:
-    _mills = njit(cache=True, nogil=True, error_model="numpy")(_mills)
-    _sites = njit(cache=True, nogil=True, error_model="numpy")(_sites)
-    AVAILABLE = True
-else:  # pragma: no cover
-    AVAILABLE = False
+def _inv_spd(A, out):
+    """Inverses of symmetric positive definite matrices (J, P, P) by Cholesky; NaN for a
+    matrix that is not positive definite (EP's caller treats that problem as broken)."""
+    J, P = A.shape[0], A.shape[1]
+    L = np.empty((P, P))
+    for j in range(J):
+        L[:, :] = 0.0
+        ok = True
+        for a in range(P):  # A = L L'
+            s = A[j, a, a]
+            for c in range(a):
+                s -= L[a, c] * L[a, c]
+            if not s > 0.0:
+                ok = False
+                break
+            L[a, a] = math.sqrt(s)
+            for b in range(a + 1, P):
+                t = A[j, b, a]
+                for c in range(a):
+                    t -= L[b, c] * L[a, c]
+                L[b, a] = t / L[a, a]
+        if not ok:
+            out[j, :, :] = np.nan
+            continue
+        for a in range(P):  # L <- inverse of L (lower triangular), in place
+            L[a, a] = 1.0 / L[a, a]
+            for b in range(a + 1, P):
+                t = 0.0
+                for c in range(a, b):
+                    t -= L[b, c] * L[c, a]
+                L[b, a] = t / L[b, b]
+        for a in range(P):  # A^-1 = L^-T L^-1
+            for b in range(a, P):
+                t = 0.0
+                for c in range(b, P):
+                    t += L[c, a] * L[c, b]
+                out[j, a, b] = t
+                out[j, b, a] = t
+
+
+AVAILABLE = importlib.util.find_spec("numba") is not None  # it comes with shap; else ep uses numpy
+_compiled = None
+_compiled_inv = None
+_compiling = threading.Lock()  # groups are fitted on threads: the first two must not both compile
+
+
+def _kernel():
+    """The compiled loop, built on first use (importing numba costs ~0.3 s, so the app's
+    pages that never fit don't pay it; compiling ~1 s once, then it loads from the cache)."""
+    global _compiled, _compiled_inv, _mills
+    with _compiling:
+        if _compiled is None:
+            from numba import njit
+
+            jit = njit(cache=True, nogil=True, error_model="numpy")  # numpy's inf/nan, not ZeroDivisionError
+            _mills = jit(_mills)  # compiled first: _sites calls it
+            _compiled_inv = jit(_inv_spd)
+            _compiled = jit(_sites)
+    return _compiled
+
+
+def inv_spd(A):
+    """(J, P, P) symmetric positive definite -> inverses (NaN where not positive definite);
+    ~3x faster than np.linalg.inv on EP's many small matrices."""
+    _kernel()
+    out = np.empty_like(A)
+    _compiled_inv(np.ascontiguousarray(A, dtype=float), out)
+    return out
 
 
 def likelihood_sites(f_mu, f_var, sign, count, tau, nu, step, approx, rules):
     """New (tau, nu) of every site, a step of `step` (per row) towards the refitted site;
     unchanged where count is 0 or the cavity is improper. rules: ep's quadrature rules."""
     limits, nodes, weights, n_nodes = rules
+    c = np.ascontiguousarray  # one layout, so one compiled signature
+    tau, nu = c(tau, dtype=float), c(nu, dtype=float)
     out_tau, out_nu = np.empty_like(tau), np.empty_like(nu)
-    _sites(f_mu, f_var, sign, count, tau, nu, np.ascontiguousarray(step, float), bool(approx), limits, nodes,
-           weights, n_nodes, out_tau, out_nu)
+    _kernel()(c(f_mu, dtype=float), c(f_var, dtype=float), c(sign, dtype=float), c(count, dtype=float), tau, nu,
+              c(step, dtype=float), bool(approx), limits, nodes, weights, n_nodes, out_tau, out_nu)
     return out_tau, out_nu

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from scipy.special import expit
 
 from . import db as dbmod
 from .bradley_terry import one_blas_thread
@@ -36,6 +37,8 @@ SEED = 0
 DEFAULT_SET = "paper"
 DEFAULT_GROUP = "All"
 DIRECTIONS = ("better", "worse")
+BLOCK = 512  # distinct feature rows computed at a time: their arrays stay in the CPU cache
+SAFE = 300.0  # |exponent| up to which exp(-l) exp(-a) neither overflows nor underflows to 0
 
 
 class ForecastError(ValueError):
@@ -88,55 +91,74 @@ def shifts(Xm: np.ndarray, mean: np.ndarray, sd: np.ndarray | None, *, draws: in
     # Pairs with the same feature row predict the same: each distinct row is computed
     # once, weighted by how often it occurs (ternary features repeat a lot).
     U, count = np.unique(Xm, axis=0, return_counts=True)
-    inv_count = 1.0 / count
-    # sigmoid(l + a) = 1 / (1 + exp(-l) exp(-a)), and count * that = 1 / (1/count +
-    # exp(-l)/count * exp(-a)): with exp(-l)/count kept, a change of one feature costs a
-    # multiply, an add and a division per row and draw, not an exp, and the sum over rows
-    # is a column sum. Clipped so that the product never makes inf * 0 (beyond |500| the
-    # sigmoid is 0 or 1 anyway).
-    scaled = np.exp(-np.clip(U @ W.T, -500.0, 500.0)) * inv_count[:, None]   # (rows, draws)
-    now = 1.0 / (inv_count[:, None] + scaled)        # expected wins of each distinct row
-    for j in range(U.shape[1]):
-        v = U[:, j]
-        values, which = np.unique(v, return_inverse=True)
-        if len(values) > 16:  # many distinct values (ratings): a change per row
-            for direction in DIRECTIONS:
-                delta = (np.maximum(v, 1.0) if direction == "better" else np.minimum(v, -1.0)) - v
-                rows = np.flatnonzero(delta)
-                factor = np.exp(-np.clip(delta[rows, None] * W[None, :, j], -200.0, 200.0))
-                moved = 1.0 / (inv_count[rows, None] + scaled[rows] * factor)
-                out[(j, direction)] += moved.sum(0) - now[rows].sum(0)
-            continue
-        for k, value in enumerate(values):  # rows sharing a value of feature j share its change
-            deltas = {"better": max(value, 1.0) - value, "worse": min(value, -1.0) - value}
-            if not any(deltas.values()):
-                continue
-            rows = np.flatnonzero(which == k)
-            part, add, before = scaled[rows], inv_count[rows, None], now[rows].sum(0)
-            buf = np.empty_like(part)
-            for direction, delta in deltas.items():
-                change = delta * W[:, j]
-                if not change.any():  # a zero weight (or no change) moves nothing
-                    continue
-                np.multiply(part, np.exp(-np.clip(change, -200.0, 200.0)), out=buf)  # in place: the whole cost
-                buf += add
-                np.reciprocal(buf, out=buf)
-                out[(j, direction)] += buf.sum(0) - before
+    wins_now = np.zeros(len(W))
+    for start in range(0, len(U), BLOCK):
+        block = _Block(U[start:start + BLOCK], count[start:start + BLOCK], W)
+        wins_now += block.now.sum(0)
+        for j in range(U.shape[1]):
+            block.move(j, W[:, j], out)
     for key in out:
         out[key] /= n
-    return now.sum(0) / n, out
+    return wins_now / n, out
 
 
-def _matrix(pairs: dict, feats: dict, props: list[str]) -> np.ndarray:
-    """(pairs with every feature of the set) x P, from the model's side."""
-    ids = pairs["pair_id"]
-    X = np.full((len(ids), len(props)), np.nan)
-    if len(ids) and len(feats["pair_id"]):
-        col = {p: i for i, p in enumerate(props)}
-        pos = np.searchsorted(ids, feats["pair_id"]).clip(0, len(ids) - 1)
-        ok = ids[pos] == feats["pair_id"]
-        X[pos[ok], [col[p] for p in feats["property"][ok]]] = feats["value"][ok]
-    X = X * pairs["side"][:, None] if len(ids) else X
+class _Block:
+    """Some distinct feature rows (count: pairs with that row) and their predictions under every draw.
+
+    sigmoid(l + a) = 1 / (1 + exp(-l) exp(-a)), and count * that = 1 / (1/count +
+    exp(-l)/count * exp(-a)): with exp(-l)/count kept, a change of one feature costs a
+    multiply, an add and a division per row and draw, not an exp, and the sum over rows is
+    a column sum. Used while every exponent stays within SAFE (no overflow, no inf * 0);
+    beyond, the sigmoid itself, pair row by pair row.
+    """
+
+    def __init__(self, U: np.ndarray, count: np.ndarray, W: np.ndarray):
+        self.U, self.count = U, count[:, None].astype(float)
+        self.logits = U @ W.T                                   # (rows, draws)
+        self.tame = bool(np.abs(self.logits).max() <= SAFE)
+        if self.tame:
+            self.add = 1.0 / self.count
+            self.scaled = np.exp(-self.logits) * self.add
+            self.now = 1.0 / (self.add + self.scaled)        # expected wins of each distinct row
+        else:
+            self.now = self.count * expit(self.logits)
+
+    def move(self, j: int, w: np.ndarray, out: dict) -> None:
+        """Add the change of expected wins when feature j turns "better" or "worse" from the model's side."""
+        v = self.U[:, j]
+        values, which = np.unique(v, return_inverse=True)
+        deltas = [{"better": max(x, 1.0) - x, "worse": min(x, -1.0) - x} for x in values]
+        reach = max(abs(d) for ds in deltas for d in ds.values()) * np.abs(w).max()
+        if not self.tame or len(values) > 16 or reach > SAFE:
+            for direction in DIRECTIONS:  # per row, as the definition reads
+                delta = (np.maximum(v, 1.0) if direction == "better" else np.minimum(v, -1.0)) - v
+                rows = np.flatnonzero(delta)
+                moved = self.count[rows] * expit(self.logits[rows] + delta[rows, None] * w[None, :])
+                out[(j, direction)] += moved.sum(0) - self.now[rows].sum(0)
+            return
+        for k, by_direction in enumerate(deltas):  # rows sharing a value of feature j share its change
+            if not any(by_direction.values()):
+                continue
+            rows = np.flatnonzero(which == k)
+            part, part_add, before = self.scaled[rows], self.add[rows], self.now[rows].sum(0)
+            buf = np.empty_like(part)
+            for direction, delta in by_direction.items():
+                if not delta or not w.any():  # nothing changes
+                    continue
+                np.multiply(part, np.exp(-delta * w), out=buf)  # in place: these arrays are the whole cost
+                buf += part_add
+                np.reciprocal(buf, out=buf)
+                out[(j, direction)] += buf.sum(0) - before
+
+
+def _matrix(feats: dict, n_props: int) -> np.ndarray:
+    """(pairs with every feature of the set) x P, from the model's side, in pair_id order."""
+    ids, row = np.unique(feats["pair_id"], return_inverse=True)
+    X = np.full((len(ids), n_props), np.nan)
+    X[row, feats["col"]] = feats["value"]
+    side = np.empty(len(ids))
+    side[row] = feats["side"]
+    X *= side[:, None]
     return X[~np.isnan(X).any(1)]
 
 
@@ -157,10 +179,10 @@ def read_inputs(db, judge: str, model: str, group: str, property_set: str):
         rows = q.weights(con, judge, group, property_set)
         props = [r[0] for r in rows]
         all_pairs = group not in q.group_names(con)
-        pairs, feats = q.model_pairs(con, model, group, props, all_pairs=all_pairs)
+        feats = q.model_features(con, model, group, props, all_pairs=all_pairs)
     mean = np.array([r[1] for r in rows], dtype=float)
     sd = None if any(r[2] is None for r in rows) else np.array([r[2] for r in rows], dtype=float)
-    return props, mean, sd, _matrix(pairs, feats, props)
+    return props, mean, sd, _matrix(feats, len(props))
 
 
 def what_if(db=None, *, judge: str, model: str, group: str = DEFAULT_GROUP, property_set: str = DEFAULT_SET,

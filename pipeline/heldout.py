@@ -60,14 +60,16 @@ def fold_ids(n: int, k: int, seed: int) -> tuple[np.ndarray, int]:
 
 
 def _kfold_fits(X, Y, M, k, seed, **kw):
-    """The k x J fits on the training splits (one batch per fold, all on one design):
-    per-fold summaries and held-out metrics."""
+    """The k x J fits on the training splits (batched by ep.prepare_folds): per-fold
+    summaries and held-out metrics."""
     n, J = X.shape[0], len(Y)
     fold, k = fold_ids(n, k, seed)
     if k < 2:  # a single pair: nothing to hold out
         nan = np.full(J, np.nan)
         return [_fit_group(ep.prepare(X, Y, M), **kw)], HeldOut(nan, nan.copy(), nan.copy(), nan.copy())
-    per_fold = [_fit_group(data, **kw) for data in ep.prepare_folds(X, Y, M, fold, k)]
+    fits = [_fit_group(data, **kw) for data in ep.prepare_folds(X, Y, M, fold, k)]
+    rows = PosteriorSummary(*(np.concatenate([getattr(f, a) for f in fits]) for a in ("mean", "sd", "ci_low", "ci_high")))
+    per_fold = [rows[f * J: (f + 1) * J] for f in range(k)]  # fold-major rows
     return per_fold, heldout_metrics(X, Y, M, fold, per_fold)
 
 

@@ -16,14 +16,16 @@ import hashlib
 import importlib.util
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from . import db as dbmod
 from . import sources
-from .features import pair_features, usable
+from .features import feature_matrix, usable
 from .properties import ALL_GROUP as ALL_GROUP_NAME
 from .properties import ALL_KIND, BASIC, PROPERTY_NAMES, QUERY_GROUPS
 from .records import MAX_COUNT, Pair, RecordError, parse_record
@@ -85,97 +87,162 @@ def pair_group_rows(pair: Pair) -> list[tuple[str, str]]:
     return rows
 
 
-class _Rows:
-    """Column buffers for each table, flushed to DuckDB as Arrow tables."""
-
-    TABLES = {
-        "pairs": ["pair_id", "source", "source_index", "source_id", "pair_key", "query", "scenario_auto_j",
-                  "scenario_group", "model_1", "model_2", "response_1", "response_2", "num_words_1",
-                  "num_words_2", "reference", "usable"],
-        "labels": ["pair_id", "judge", "preferred", "prob_1"],
-        "query_facts": ["pair_id", "clear_intent", "express_feelings", "n_constraints", "n_stances", "n_mistakes"],
-        "query_items": ["pair_id", "item_kind", "item_index", "text"],
-        "ratings": ["pair_id", "response", "property", "aspect", "score"],
-        "error_checks": ["pair_id", "response", "applicable"],
-        "errors": ["pair_id", "response", "error_index", "severity", "error_type", "description"],
-        "query_specific": ["pair_id", "response", "property", "item_index", "description", "label", "score"],
-        "features": ["pair_id", "property", "value"],
-        "pair_groups": ["pair_id", "group_name", "group_kind"],
-        "pair_updates": ["pair_id", "scenario_auto_j", "scenario_group", "num_words_1", "num_words_2",
-                         "reference", "usable"],
-    }
-
-    def __init__(self):
-        self.cols = {t: {c: [] for c in cs} for t, cs in self.TABLES.items()}
-        self.n_pairs = 0
-
-    def add(self, table: str, *values) -> None:
-        for col, v in zip(self.cols[table].values(), values):
-            col.append(v)
-
-    def add_many(self, table: str, n: int, *values) -> None:
-        """n rows at once; each value is a list of n or one value repeated."""
-        for col, v in zip(self.cols[table].values(), values):
-            col.extend(v if isinstance(v, list) else [v] * n)
-
-    def flush(self, con) -> None:
-        for table, cols in self.cols.items():
-            if not next(iter(cols.values())):
-                continue
-            arrow = pa.table(cols)  # noqa: F841 - read by DuckDB below
-            names = ", ".join(cols)
-            if table in ("labels", "pair_groups"):  # a repeated label, or 'All' of a raw pair annotated now
-                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM arrow ON CONFLICT DO NOTHING")
-            elif table == "pair_updates":
-                sets = ", ".join(f"{c} = arrow.{c}" for c in cols if c != "pair_id")
-                con.execute(f"UPDATE pairs SET annotated = TRUE, {sets} FROM arrow WHERE pairs.pair_id = arrow.pair_id")
-            else:
-                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM arrow")
-        self.__init__()
+def _tiled(values: list[str], n: int) -> pa.DictionaryArray:
+    """`values` repeated n times as a dictionary array: DuckDB reads it as text, without
+    building n Python copies of each name."""
+    return pa.DictionaryArray.from_arrays(np.tile(np.arange(len(values), dtype=np.int32), n), pa.array(values))
 
 
 _BASIC_NAMES = [p.name for p in BASIC]
 _BASIC_KEYS = [p.source_key for p in BASIC]
+_RESPONSE_OF_RATING = np.repeat(np.array([1, 2], dtype=np.int8), len(BASIC))  # r1's 20 ratings, then r2's
 
 
-def _add_pair(rows: _Rows, pid: int, pair: Pair, source: str, key: str) -> bool:
-    ok = usable(pair)
-    rows.add("pairs", pid, source, pair.position, pair.source_id, key, pair.query, pair.scenario_auto_j,
-             pair.scenario_group, pair.r1.model, pair.r2.model, pair.r1.content, pair.r2.content,
-             pair.r1.num_words, pair.r2.num_words, pair.reference, ok)
-    rows.add("pair_groups", pid, *ALL_GROUP)
-    return _add_annotations(rows, pid, pair, ok)
+class _Chunk:
+    """The rows of one chunk of records, built table by table (columns, not a Python tuple per
+    row) and inserted as Arrow tables: the ratings, features and labels of 100,000 pairs are
+    millions of rows."""
+
+    def __init__(self):
+        self.new: list[tuple[int, str, Pair]] = []         # (pid, pair_key, pair): pairs stored now
+        self.annotated: list[tuple[int, Pair, bool]] = []  # (pid, pair, new?): annotations stored now
+        self.fresh = ([], [], [])  # labels of pairs stored now (pid, judge, choice): no conflict possible
+        self.more = ([], [], [])   # labels of pairs stored before or repeated in the source
+
+    def add_labels(self, pid: int, pair: Pair, fresh: bool) -> None:
+        pids, judges, choices = self.fresh if fresh else self.more
+        pids.extend([pid] * len(pair.labels))
+        judges.extend(pair.labels)
+        choices.extend(pair.labels.values())
+
+    def tables(self, source: str) -> list[tuple[str, dict]]:
+        """(table, columns) in insertion order; the ON CONFLICT cases are decided in `flush`."""
+        ann = [p for _, p, _ in self.annotated]
+        pids = [pid for pid, _, _ in self.annotated]
+        ok = [usable(p) for p in ann]
+        out = []
+        if self.new:
+            out.append(("pairs", {
+                "pair_id": [pid for pid, _, _ in self.new], "source": [source] * len(self.new),
+                "source_index": [p.position for _, _, p in self.new],
+                "source_id": [p.source_id for _, _, p in self.new], "pair_key": [k for _, k, _ in self.new],
+                "query": [p.query for _, _, p in self.new],
+                "scenario_auto_j": [p.scenario_auto_j for _, _, p in self.new],
+                "scenario_group": [p.scenario_group for _, _, p in self.new],
+                "model_1": [p.r1.model for _, _, p in self.new], "model_2": [p.r2.model for _, _, p in self.new],
+                "response_1": [p.r1.content for _, _, p in self.new],
+                "response_2": [p.r2.content for _, _, p in self.new],
+                "num_words_1": [p.r1.num_words for _, _, p in self.new],
+                "num_words_2": [p.r2.num_words for _, _, p in self.new],
+                "reference": [p.reference for _, _, p in self.new],
+                "usable": [o for o, (_, _, is_new) in zip(ok, self.annotated) if is_new]}))
+        filled = [(pid, p, o) for (pid, p, is_new), o in zip(self.annotated, ok) if not is_new]
+        if filled:
+            out.append(("pair_updates", {
+                "pair_id": [pid for pid, _, _ in filled], "scenario_auto_j": [p.scenario_auto_j for _, p, _ in filled],
+                "scenario_group": [p.scenario_group for _, p, _ in filled],
+                "num_words_1": [p.r1.num_words for _, p, _ in filled],
+                "num_words_2": [p.r2.num_words for _, p, _ in filled],
+                "reference": [p.reference for _, p, _ in filled], "usable": [o for _, _, o in filled]}))
+        if ann:
+            out += self._annotation_tables(pids, ann, ok)
+        for table, (lp, lj, lc) in (("labels", self.fresh), ("labels_more", self.more)):
+            if lp:
+                out.append((table, {"pair_id": lp, "judge": lj, "preferred": lc, "prob_1": pa.nulls(len(lp))}))
+        return out
+
+    def _annotation_tables(self, pids: list[int], ann: list[Pair], ok: list[bool]) -> list[tuple[str, dict]]:
+        n = len(ann)
+        groups = ([], [], [])
+        items = ([], [], [], [])
+        errors = ([], [], [], [], [], [])
+        qs = ([], [], [], [], [], [], [])
+        for pid, pair, (_, _, is_new) in zip(pids, ann, self.annotated):
+            rows = ([ALL_GROUP] if is_new else []) + pair_group_rows(pair)
+            for group, kind in rows:
+                groups[0].append(pid), groups[1].append(group), groups[2].append(kind)
+            for kind, texts in (("constraint", pair.constraints), ("stance", pair.stances), ("mistake", pair.mistakes)):
+                for i, text in enumerate(texts):
+                    for col, v in zip(items, (pid, kind, i, text)):
+                        col.append(v)
+            for r, resp in ((1, pair.r1), (2, pair.r2)):
+                for i, e in enumerate(resp.errors):
+                    for col, v in zip(errors, (pid, r, i, e["severity"], e["type"], e["description"])):
+                        col.append(v)
+                for prop, rated in resp.query_specific.items():
+                    for i, item in enumerate(rated):
+                        for col, v in zip(qs, (pid, r, prop, i, item.description, item.label, item.score)):
+                            col.append(v)
+        scores = [v for p in ann for resp in (p.r1, p.r2) for v in map(resp.ratings.__getitem__, _BASIC_KEYS)]
+        use = [i for i, o in enumerate(ok) if o]
+        feats = feature_matrix([ann[i] for i in use])
+        out = [
+            ("query_facts", {"pair_id": pids, "clear_intent": [p.clear_intent for p in ann],
+                             "express_feelings": [p.express_feelings for p in ann],
+                             "n_constraints": [len(p.constraints) for p in ann],
+                             "n_stances": [len(p.stances) for p in ann], "n_mistakes": [len(p.mistakes) for p in ann]}),
+            ("query_items", dict(zip(["pair_id", "item_kind", "item_index", "text"], items))),
+            ("ratings", {"pair_id": np.repeat(np.array(pids, dtype=np.int64), 2 * len(BASIC)),
+                         "response": np.tile(_RESPONSE_OF_RATING, n), "property": _tiled(_BASIC_NAMES, 2 * n),
+                         "aspect": _tiled(_BASIC_KEYS, 2 * n), "score": pa.array(scores, pa.float64())}),
+            ("error_checks", {"pair_id": np.repeat(np.array(pids, dtype=np.int64), 2),
+                              "response": np.tile(np.array([1, 2], dtype=np.int8), n),
+                              "applicable": [a for p in ann for a in (p.r1.applicable, p.r2.applicable)]}),
+            ("errors", dict(zip(["pair_id", "response", "error_index", "severity", "error_type", "description"],
+                                errors))),
+            ("query_specific", dict(zip(["pair_id", "response", "property", "item_index", "description", "label",
+                                         "score"], qs))),
+            ("features", {"pair_id": np.repeat(np.array([pids[i] for i in use], dtype=np.int64), len(PROPERTY_NAMES)),
+                          "property": _tiled(PROPERTY_NAMES, len(use)), "value": feats.ravel()}),
+            ("pair_groups", dict(zip(["pair_id", "group_name", "group_kind"], groups))),
+        ]
+        return [(t, cols) for t, cols in out if len(cols["pair_id"])]
+
+    def flush(self, con, source: str, labels_may_clash: bool) -> None:
+        for table, cols in self.tables(source):
+            con.register("chunk_rows", pa.table(cols))
+            names = ", ".join(cols)
+            if table == "pair_updates":
+                sets = ", ".join(f"{c} = chunk_rows.{c}" for c in cols if c != "pair_id")
+                con.execute(f"UPDATE pairs SET annotated = TRUE, {sets} FROM chunk_rows "
+                            "WHERE pairs.pair_id = chunk_rows.pair_id")
+            elif table == "pair_groups" or table == "labels_more" or (table == "labels" and labels_may_clash):
+                # a repeated label, or 'All' of a raw pair annotated now, or a scenario named as a query group
+                con.execute(f"INSERT INTO {table.removesuffix('_more')} ({names}) SELECT {names} FROM chunk_rows "
+                            "ON CONFLICT DO NOTHING")
+            else:  # plain INSERT: ON CONFLICT costs twice as much on millions of label rows
+                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM chunk_rows")
+            con.unregister("chunk_rows")
 
 
-def _fill_raw_pair(rows: _Rows, pid: int, pair: Pair) -> bool:
-    """A stored raw pair gets the record's annotations; its texts, models and source stay."""
-    ok = usable(pair)
-    rows.add("pair_updates", pid, pair.scenario_auto_j, pair.scenario_group, pair.r1.num_words,
-             pair.r2.num_words, pair.reference, ok)
-    return _add_annotations(rows, pid, pair, ok)
+class _Writer:
+    """A background thread that stores one chunk while the next is read and checked. DuckDB
+    and polars release the GIL while they work, so on two cores the inserts overlap the
+    Python checks. One chunk at a time: memory stays bounded, and the order is the records'."""
+
+    def __init__(self, con):
+        self.con = con
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-writer")
+        self.pending: Future | None = None
+
+    def submit(self, fn, *args) -> None:
+        self.wait()
+        self.pending = self.pool.submit(fn, self.con, *args)
+
+    def wait(self) -> None:
+        """Until the chunk being stored is stored; raises its error."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Also after a failed record: the running insert ends before the transaction is rolled back."""
+        self.pool.shutdown(wait=True)
 
 
-def _add_annotations(rows: _Rows, pid: int, pair: Pair, ok: bool) -> bool:
-    rows.add("query_facts", pid, pair.clear_intent, pair.express_feelings,
-             len(pair.constraints), len(pair.stances), len(pair.mistakes))
-    for kind, items in (("constraint", pair.constraints), ("stance", pair.stances), ("mistake", pair.mistakes)):
-        for i, text in enumerate(items):
-            rows.add("query_items", pid, kind, i, text)
-    for n, resp in ((1, pair.r1), (2, pair.r2)):
-        rows.add_many("ratings", len(BASIC), pid, n, _BASIC_NAMES, _BASIC_KEYS,
-                      [resp.ratings[k] for k in _BASIC_KEYS])
-        rows.add("error_checks", pid, n, resp.applicable)
-        for i, e in enumerate(resp.errors):
-            rows.add("errors", pid, n, i, e["severity"], e["type"], e["description"])
-        for prop, items in resp.query_specific.items():
-            for i, item in enumerate(items):
-                rows.add("query_specific", pid, n, prop, i, item.description, item.label, item.score)
-    if ok:
-        values = list(pair_features(pair).values())
-        rows.add_many("features", len(values), pid, PROPERTY_NAMES, values)
-    for name, kind in pair_group_rows(pair):
-        rows.add("pair_groups", pid, name, kind)
-    return ok
+def _store_chunk(con, chunk: _Chunk, new_texts: list, source: str, labels_may_clash: bool) -> None:
+    chunk.flush(con, source, labels_may_clash)
+    add_style_features(con, new_texts)
 
 
 def _first_ids_usable(records: list[dict]) -> bool:
@@ -226,42 +293,51 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         offset = con.execute("SELECT coalesce(max(pair_id) + 1, 0) FROM pairs").fetchone()[0]
         judges: set[str] = set()
         taken: set[int] = set()  # pair ids given in this load
-        rows = _Rows()
+        # Labels of a new pair cannot clash with stored ones, unless labels point past the last pair.
+        labels_may_clash = con.execute("SELECT coalesce(max(pair_id), -1) FROM labels").fetchall()[0][0] >= offset
         records = iter(records)
         position = 0
         use_ids = None
-        while True:
-            buffer = [r for _, r in zip(range(CHUNK), records)]
-            if not buffer:
-                break
-            if use_ids is None:  # decided once, on the first chunk
-                use_ids = empty and _first_ids_usable(buffer)
-            new_texts: list[tuple[int, str, str]] = []
-            for rec in buffer:
-                pair = parse_record(rec, position)
-                position += 1
-                key = pair_key(pair.query, pair.r1.content, pair.r2.content)
-                if key in known:
-                    pid = known[key]
-                    if pid >= offset:
-                        report.duplicates_in_source += 1
+        writer = _Writer(con)
+        try:
+            while True:
+                buffer = [r for _, r in zip(range(CHUNK), records)]
+                if not buffer:
+                    break
+                if use_ids is None:  # decided once, on the first chunk
+                    use_ids = empty and _first_ids_usable(buffer)
+                chunk = _Chunk()
+                new_texts: list[tuple[int, str, str]] = []
+                for rec in buffer:
+                    pair = parse_record(rec, position)
+                    position += 1
+                    key = pair_key(pair.query, pair.r1.content, pair.r2.content)
+                    if key in known:
+                        pid = known[key]
+                        if pid >= offset:
+                            report.duplicates_in_source += 1
+                        else:
+                            report.existing_pairs += 1
+                        if pid in raw:  # loaded earlier without annotations: annotate it in place
+                            raw.discard(pid)
+                            report.annotated_in_place += 1
+                            chunk.annotated.append((pid, pair, False))
+                        chunk.add_labels(pid, pair, fresh=False)
                     else:
-                        report.existing_pairs += 1
-                    if pid in raw:  # loaded earlier without annotations: annotate it in place
-                        raw.discard(pid)
-                        report.annotated_in_place += 1
-                        report.usable_pairs += _fill_raw_pair(rows, pid, pair)
-                else:
-                    pid = _own_id(rec, pair, taken) if use_ids else offset + pair.position
-                    known[key] = pid
-                    taken.add(pid)
-                    report.new_pairs += 1
-                    report.usable_pairs += _add_pair(rows, pid, pair, source, key)
-                    new_texts.append((pid, pair.r1.content, pair.r2.content))
-                rows.add_many("labels", len(pair.labels), pid, list(pair.labels), list(pair.labels.values()), None)
-                judges.update(pair.labels)
-            rows.flush(con)
-            add_style_features(con, new_texts)
+                        pid = _own_id(rec, pair, taken) if use_ids else offset + pair.position
+                        known[key] = pid
+                        taken.add(pid)
+                        report.new_pairs += 1
+                        chunk.new.append((pid, key, pair))
+                        chunk.annotated.append((pid, pair, True))
+                        chunk.add_labels(pid, pair, fresh=True)
+                        new_texts.append((pid, pair.r1.content, pair.r2.content))
+                    judges.update(pair.labels)
+                report.usable_pairs += sum(usable(p) for _, p, _ in chunk.annotated)
+                writer.submit(_store_chunk, chunk, new_texts, source, labels_may_clash)
+            writer.wait()
+        finally:
+            writer.close()
         report.records = position
         if position == 0:
             raise sources.SourceError(f"{source}: no records")
@@ -292,8 +368,9 @@ def add_style_features(con, texts) -> None:
     # and DuckDB reads the frame they return through Arrow without a copy.
     frame = texts if isinstance(texts, pl.DataFrame) else pl.DataFrame(
         texts, schema={"pair_id": pl.Int64, "response_1": pl.String, "response_2": pl.String}, orient="row")
-    feats = style.style_features(frame).select("pair_id", "property", "value").to_arrow()  # noqa: F841
-    con.execute("INSERT INTO features (pair_id, property, value) SELECT pair_id, property, value FROM feats")
+    con.register("style_rows", style.style_features(frame).select("pair_id", "property", "value").to_arrow())
+    con.execute("INSERT INTO features (pair_id, property, value) SELECT pair_id, property, value FROM style_rows")
+    con.unregister("style_rows")
 
 
 def refresh_custom_groups(con) -> None:

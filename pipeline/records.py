@@ -97,6 +97,8 @@ def _where(position: int, source_id: str | None) -> str:
 
 
 MAX_COUNT = 2**31 - 1   # word counts and ids are stored as INTEGER
+_EXACT = 2**53          # ints up to this are exact as floats (parse_number's fast path)
+_BASIC_KEYS = [p.source_key for p in BASIC]
 
 
 def shown(value: Any) -> str:
@@ -274,9 +276,12 @@ def parse_errors(value: Any, where: str, name: str) -> tuple[bool, list[dict[str
         sev = sev.strip().lower() if isinstance(sev, str) else None
         if sev is not None and sev not in SEVERITIES:
             raise RecordError(where, f"{name}.errors[{i}].severity", f"expected severe, moderate or minor, got {shown(e.get('severity'))}")
-        errors.append({"severity": sev, "type": _text(e.get("type"), where, f"{name}.errors[{i}].type", False),
-                       "description": _text(e.get("brief description", e.get("description")), where,
-                                            f"{name}.errors[{i}].brief description", False)})
+        etype, desc = e.get("type"), e.get("brief description", e.get("description"))
+        if type(etype) is not str:  # text is the common case: the field name is built only when needed
+            etype = _text(etype, where, f"{name}.errors[{i}].type", False)
+        if type(desc) is not str:
+            desc = _text(desc, where, f"{name}.errors[{i}].brief description", False)
+        errors.append({"severity": sev, "type": etype, "description": desc})
     return applicable, errors
 
 
@@ -288,15 +293,27 @@ def parse_response(rec: dict, n: int, where: str) -> Response:
     content = _text(resp.get("content"), where, f"response_{n}.content")
     num_words = parse_count(resp.get("num_words"), where, f"response_{n}.num_words")
     basic = _mapping(rec.get(f"basic_response_{n}"), where, f"basic_response_{n}", required=False) or {}
-    ratings = {p.source_key: parse_number(basic.get(p.source_key), where, f"basic_response_{n}.{p.source_key}")
-               for p in BASIC}
+    ratings = {}
+    for key in _BASIC_KEYS:
+        value = basic.get(key)
+        kind = type(value)  # a plain finite number is the common case: no field name built for a message
+        if (kind is int and -_EXACT <= value <= _EXACT) or (kind is float and math.isfinite(value)):
+            ratings[key] = float(value)
+        else:
+            ratings[key] = parse_number(value, where, f"basic_response_{n}.{key}")
     applicable, errors = parse_errors(rec.get(f"errors_response_{n}"), where, f"errors_response_{n}")
     qs_raw = _mapping(rec.get(f"query-specific_response_{n}"), where, f"query-specific_response_{n}", required=False) or {}
-    qs = {short: parse_qs_value(qs_raw.get(key), scale, where, f"query-specific_response_{n}.{key}")
-          for key, (short, scale) in QUERY_SPECIFIC_KEYS.items()}
+    qs = {}
+    for key, (short, scale) in QUERY_SPECIFIC_KEYS.items():
+        value = qs_raw.get(key)
+        empty = value is None or (type(value) is list and not value)  # most entries: skip the call
+        qs[short] = [] if empty else parse_qs_value(value, scale, where, f"query-specific_response_{n}.{key}")
     return Response(content=content, model=_text(resp.get("model"), where, f"response_{n}.model", False),
                     num_words=num_words, ratings=ratings,
                     applicable=applicable, errors=errors, query_specific=qs)
+
+
+_CHOICES = dict.fromkeys(("response_1", "1", "a", "model_a"), 1) | dict.fromkeys(("response_2", "2", "b", "model_b"), 2)
 
 
 def parse_labels(value: Any, where: str) -> dict[str, int]:
@@ -305,13 +322,12 @@ def parse_labels(value: Any, where: str) -> dict[str, int]:
     for judge, choice in obj.items():
         if choice is None:
             continue  # this judge did not label the pair
-        c = str(choice).strip().lower()
-        if c in ("response_1", "1", "a", "model_a"):
-            labels[str(judge)] = 1
-        elif c in ("response_2", "2", "b", "model_b"):
-            labels[str(judge)] = 2
-        else:
+        c = _CHOICES.get(choice) if type(choice) is str else None  # 50 judges x 100,000 pairs: exact first
+        if c is None:
+            c = _CHOICES.get(str(choice).strip().lower())
+        if c is None:
             raise RecordError(where, f"preference_labels.{judge}", f"expected response_1 or response_2, got {shown(choice)}")
+        labels[str(judge)] = c
     return labels
 
 

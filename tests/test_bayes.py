@@ -280,3 +280,160 @@ def test_heldout_metrics_are_scikit_learns():
     np.testing.assert_allclose(got.auc, exact.auc, atol=5e-3)
     one_class = heldout_scores(X, np.ones((1, 400)), k=5)
     assert np.isnan(one_class.auc[0]) and one_class.accuracy[0] > 0.5  # AUC needs both choices
+
+
+# ------------------------------------------------------------- the fast paths
+
+
+def _site_inputs(rng, J=6, n=2000):
+    f_mu = rng.normal(0.0, 2.0, (J, n))
+    f_var = np.exp(rng.uniform(np.log(1e-4), np.log(4.0), (J, n)))
+    sign = rng.choice([-1.0, 1.0], (J, n))
+    count = rng.integers(0, 3, (J, n)).astype(float)  # 0: no label
+    tau = rng.uniform(0.0, 0.5, (J, n)) * np.minimum(0.6, 1.0 / f_var)  # cavities up to twice f's variance
+    tau[0, :20] = 1.0 / f_var[0, :20] + 1.0  # improper cavities: the site must stay
+    nu = rng.normal(0.0, 0.3, (J, n))
+    return f_mu, f_var, sign, count, tau, nu, rng.uniform(0.1, 1.0, J)
+
+
+@pytest.mark.parametrize("approx", [False, True])
+def test_compiled_site_update_equals_numpy(approx):
+    """The per-pair loop (ep_kernels, numba) computes what ep._sites_numpy computes."""
+    from pipeline import ep, ep_kernels
+
+    if not ep_kernels.AVAILABLE:
+        pytest.fail("numba is a dependency (it comes with shap)")
+    args = _site_inputs(np.random.default_rng(21))
+    want = ep._sites_numpy(*args, approx)
+    got = ep_kernels.likelihood_sites(*args, approx, ep._PACKED)
+    f_var = args[1]
+    for w, g in zip(want, got):
+        assert np.isfinite(g).all()
+        np.testing.assert_allclose(g, w, rtol=1e-8, atol=1e-8 / f_var.min())
+    same = (args[3] == 0) | (np.arange(args[3].shape[1]) < 20) & (np.arange(len(f_var)) == 0)[:, None]
+    assert (got[0][same] == args[4][same]).all() and (got[1][same] == args[5][same]).all()
+    for z in (-60.0, -36.0, -34.0, -5.0, 0.0, 8.0):  # Mills ratio, into the far left tail
+        assert ep_kernels._mills(z) == pytest.approx(float(ep._mills(np.array(z))), rel=1e-10)
+
+
+def test_compiled_inverse_equals_numpy():
+    """EP's covariances by Cholesky (ep_kernels.inv_spd) are np.linalg.inv's; a precision
+    that is not positive definite gives NaN, which EP treats as a broken problem."""
+    from pipeline import ep_kernels
+
+    rng = np.random.default_rng(25)
+    A = rng.normal(size=(40, 29, 35))
+    prec = A @ A.transpose(0, 2, 1) + 0.1 * np.eye(29)
+    prec[7] = np.diag(np.r_[-1.0, np.ones(28)])
+    got = ep_kernels.inv_spd(prec)
+    keep = np.arange(40) != 7
+    np.testing.assert_allclose(got[keep], np.linalg.inv(prec[keep]), rtol=1e-9, atol=1e-12)
+    assert np.isnan(got[7]).all()
+
+
+def test_quadrature_nodes_chosen_per_pair_keep_the_sites_exact():
+    """Fewer nodes for narrow cavities: every site within 1e-6 of 120-node quadrature
+    (relative) up to a cavity sd of 0.8, the range the fits see after their first pass."""
+    from pipeline import ep
+
+    t, cols = ep._gauss_hermite(120)
+    mu = np.tile(np.linspace(-8.0, 8.0, 161), 60)
+    sd = np.repeat(np.geomspace(0.005, 0.8, 60), 161)
+    sign = np.where(np.arange(mu.size) % 2, 1.0, -1.0)
+    p = 1.0 / (1.0 + np.exp(-sign[:, None] * (mu[:, None] + sd[:, None] * t)))
+    z, s1, s2 = (p @ cols).T
+    ref = ep._site_from_moments(mu + sd * s1 / z, sd * sd * (s2 / z - (s1 / z) ** 2), mu, sd * sd)
+    got = ep._site_from_moments(*ep._tilted_logistic(mu, sd * sd, sign), mu, sd * sd)
+    floor = 1e-12 / (sd * sd)  # 1/t_var - 1/cav_var cancels: rounding, in both, not the rule
+    assert np.max(np.abs(got[0] - ref[0]) / (np.abs(ref[0]) + floor)) < 1e-6
+    assert np.max(np.abs(got[1] - ref[1]) / (np.abs(ref[1]) + np.abs(ref[0] * mu) + floor * np.abs(mu))) < 1e-6
+
+
+def test_identical_rows_are_fitted_as_counts_exactly(monkeypatch):
+    """Pairs with the same feature row collapse into one site with a count per choice
+    (style columns: few distinct rows); parallel EP gives the same posterior as one site
+    per pair, and so do the k-fold held-out fits."""
+    from pipeline import ep
+    from pipeline.heldout import heldout_scores
+
+    rng = np.random.default_rng(22)
+    X, Y = simulate(rng, 3000, np.array([[0.8, -0.5, 0.0, 0.3], [0.1, 0.0, 0.6, -0.2]]), differ=0.3)
+    mask = rng.random(Y.shape) < 0.9
+    assert len(np.unique(X, axis=0)) <= 81 and ep._distinct_rows(X) is not None
+    fast = fit_posterior(X, Y, mask=mask)
+    fast_scores = heldout_scores(X, Y, mask, k=5, seed=4)
+    monkeypatch.setattr(ep, "COLLAPSE_SHARE", 0.0)  # one site per pair
+    assert ep._distinct_rows(X) is None
+    slow = fit_posterior(X, Y, mask=mask)
+    slow_scores = heldout_scores(X, Y, mask, k=5, seed=4)
+    for field in ("mean", "sd", "ci_low", "ci_high"):
+        np.testing.assert_allclose(getattr(fast, field), getattr(slow, field), atol=1e-9)
+    for metric in ("accuracy", "log_loss", "auc", "calibration_error"):
+        np.testing.assert_allclose(getattr(fast_scores, metric), getattr(slow_scores, metric), atol=1e-9)
+
+
+def test_collinear_columns_converge_to_the_exact_posterior(monkeypatch):
+    """Two columns that are always equal (a list item is always bold, say): the data fix only
+    their sum, the prior splits it. EP used to crawl here (a halved step never grew back);
+    it converges in a few dozen passes, to the exact posterior mean."""
+    from pipeline import ep
+
+    rng = np.random.default_rng(23)
+    x = (rng.random(400) < 0.6) * rng.choice([-1.0, 1.0], 400)
+    X = np.stack([x, x], 1)
+    y = (rng.random(400) < 1.0 / (1.0 + np.exp(-1.2 * x))).astype(float)
+    passes = []
+    real = ep._global
+    monkeypatch.setattr(ep, "_global", lambda d, st: passes.append(1) or real(d, st))
+    fit = fit_posterior(X, y)
+    assert len(passes) < 40
+    exact_mean, exact_sd, _ = grid_posterior(X, y, center=[0.6, 0.6], spread=[0.4, 0.4])
+    np.testing.assert_allclose(fit.mean[0], exact_mean, atol=0.02)
+    assert fit.mean[0, 0] == pytest.approx(fit.mean[0, 1], abs=1e-9)  # the symmetry holds
+
+
+def test_pooled_metrics_are_sklearns_for_every_judge():
+    """All judges' metrics at once equal sklearn's functions called judge by judge: ties,
+    saturated probabilities, missing labels, one-choice judges, unlabelled judges."""
+    import warnings
+
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    from pipeline.heldout import pooled_metrics
+
+    rng = np.random.default_rng(24)
+    J, n = 30, 250
+    S = np.round(rng.normal(0.0, 2.0, (J, n)), 1)  # rounding makes ties
+    S[0] = 45.0  # p == 1.0 in floating point: clipped in log loss, all tied in AUC
+    S[1, :10] = -40.0
+    S[2] = 0.0
+    Y = (rng.random((J, n)) < 1.0 / (1.0 + np.exp(-S))).astype(float)
+    Y[3] = 1.0
+    M = rng.random((J, n)) < 0.8
+    M[4] = False
+    M[5] = False
+    M[5, :3] = True
+    got = pooled_metrics(Y, M, S)
+    for j in range(J):
+        m = M[j]
+        if not m.any():
+            assert all(np.isnan(getattr(got, f)[j]) for f in ("accuracy", "log_loss", "auc", "calibration_error"))
+            continue
+        y, s = Y[j, m], S[j, m]
+        p = 1.0 / (1.0 + np.exp(-s))
+        acc = np.mean(np.where(s > 0, y == 1, np.where(s < 0, y == 0, 0.5)))
+        assert got.accuracy[j] == pytest.approx(acc, abs=1e-12)
+        assert got.log_loss[j] == pytest.approx(log_loss(y, p, labels=[0, 1]), abs=1e-12)
+        if 0 < y.sum() < len(y):
+            assert got.auc[j] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+        else:
+            assert np.isnan(got.auc[j])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            true, pred = calibration_curve(y, p, n_bins=10)
+        counts = np.bincount(np.searchsorted(np.linspace(0, 1, 11)[1:-1], p), minlength=10)
+        counts = counts[counts > 0]
+        assert got.calibration_error[j] == pytest.approx(np.sum(counts * np.abs(true - pred)) / counts.sum(), abs=1e-12)
+    broken = pooled_metrics(Y[:1], M[:1], np.full((1, n), np.nan))  # a fit that broke scores nothing
+    assert np.isnan(broken.accuracy[0]) and np.isnan(broken.auc[0])

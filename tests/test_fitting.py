@@ -235,3 +235,20 @@ def test_folds_beyond_a_groups_pairs_record_the_folds_really_used(tmp_path):
         folds, note = con.execute("SELECT folds, note FROM fit_runs WHERE judge = 'human' AND group_name = 'Code'").fetchone()
     assert folds == n_usable < 500
     assert f"averaged over {n_usable} fold fits" in note
+
+
+def test_groups_fitted_on_threads_give_the_same_numbers(monkeypatch):
+    """compute() fits groups on FIT_THREADS threads, largest first; every group's numbers
+    are what one thread gives, in group order."""
+    rng = np.random.default_rng(1)
+    groups = []
+    for name, n in [("small", 60), ("big", 400), ("mid", 150)]:
+        X = rng.choice([-1.0, 0.0, 1.0], size=(n, N_PROPERTIES))
+        Y = (rng.random((3, n)) < 1.0 / (1.0 + np.exp(-X @ rng.normal(0, 0.3, N_PROPERTIES)))).astype(float)
+        groups.append(fitting.GroupData(name, "scenario", X, Y, np.ones((3, n), bool), ["a", "b", "c"]))
+    monkeypatch.setattr(fitting, "FIT_THREADS", 1)
+    runs_1, fits_1 = fitting.compute(groups)
+    monkeypatch.setattr(fitting, "FIT_THREADS", 2)
+    runs_2, fits_2 = fitting.compute(groups)
+    assert fits_1.equals(fits_2) and runs_1 == runs_2
+    assert [r.group_name for r in runs_2] == ["small"] * 3 + ["big"] * 3 + ["mid"] * 3

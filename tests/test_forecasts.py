@@ -115,3 +115,47 @@ def test_cli_whatif(sim):
     assert "clear" in out.output and "not a measured benchmark" in out.output
     bad = CliRunner().invoke(app, ["whatif", "--db", str(db), "--judge", "judge", "--model", "[red]x"])
     assert bad.exit_code == 1 and "[red]x" in bad.output and "Traceback" not in bad.output
+
+
+def _shifts_per_pair(Xm, mean, sd, draws=400, seed=0):
+    """The forecast written out pair by pair (the definition), to check the fast version against."""
+    from scipy.special import expit
+
+    W = mean + np.random.default_rng(seed).standard_normal((draws, len(mean))) * sd
+    logits = Xm @ W.T
+    base = expit(logits)
+    out = {}
+    for j in range(Xm.shape[1]):
+        for direction in ("better", "worse"):
+            v = Xm[:, j]
+            target = np.maximum(v, 1.0) if direction == "better" else np.minimum(v, -1.0)
+            out[(j, direction)] = (expit(logits + (target - v)[:, None] * W[None, :, j]) - base).mean(0)
+    return base.mean(0), out
+
+
+@pytest.mark.parametrize("kind", ["distinct rows", "repeated rows", "a rating column", "large weights"])
+def test_shifts_equal_the_per_pair_definition(kind):
+    """Rows are merged and computed in blocks; the draws must still equal the pair-by-pair sum."""
+    rng = np.random.default_rng(11)
+    X = rng.choice([-1.0, 0.0, 1.0], size=(1500, 6))
+    if kind == "repeated rows":
+        X = X[rng.integers(0, 40, 3000)]
+    elif kind == "a rating column":
+        X[:, 2] = rng.normal(size=len(X)) * 2
+    mean, sd = rng.normal(size=6) * 0.5, np.abs(rng.normal(size=6)) * 0.2 + 0.01
+    if kind == "large weights":
+        mean *= 400  # sigmoids saturate at 0 and 1: no inf * 0
+    base, got = shifts(X, mean, sd)
+    want_base, want = _shifts_per_pair(X, mean, sd)
+    assert np.allclose(base, want_base, rtol=0, atol=1e-12)
+    assert got.keys() == want.keys()
+    assert max(np.abs(got[k] - want[k]).max() for k in want) < 1e-12
+
+
+def test_matrix_turns_features_to_the_model_side_and_drops_incomplete_pairs():
+    from pipeline.forecasts import _matrix
+
+    feats = {"pair_id": np.array([9, 4, 4, 9, 7]), "side": np.array([-1.0, 1.0, 1.0, -1.0, 1.0]),
+             "col": np.array([1, 0, 1, 0, 0]), "value": np.array([1.0, -1.0, 0.0, 1.0, 1.0])}
+    X = _matrix(feats, 2)  # pair 7 lacks property 1: left out; pair 9 is seen from response 2
+    assert X.tolist() == [[-1.0, 0.0], [-1.0, -1.0]]

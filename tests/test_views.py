@@ -83,6 +83,51 @@ def test_judge_agreement_share_and_kappa(loaded):
     assert rows(db, "SELECT count(*) FROM judge_agreement WHERE judge_a = judge_b")[0][0] == 0
 
 
+# The view's first definition (a join of labels with itself), kept as the reference the
+# bit-word version must equal value for value.
+AGREEMENT_BY_JOIN = """
+    WITH both_labelled AS (
+        SELECT a.judge AS judge_a, b.judge AS judge_b, (a.preferred = 1)::INTEGER AS a1,
+               (b.preferred = 1)::INTEGER AS b1, (a.preferred = b.preferred)::INTEGER AS same
+        FROM labels a JOIN labels b ON a.pair_id = b.pair_id AND a.judge <> b.judge),
+    counts AS (SELECT judge_a, judge_b, count(*) AS n, avg(same) AS agreement, avg(a1) AS pa, avg(b1) AS pb
+               FROM both_labelled GROUP BY judge_a, judge_b)
+    SELECT judge_a, judge_b, n, agreement,
+           CASE WHEN 1 - (pa * pb + (1 - pa) * (1 - pb)) = 0 THEN NULL
+                ELSE (agreement - (pa * pb + (1 - pa) * (1 - pb))) / (1 - (pa * pb + (1 - pa) * (1 - pb))) END AS kappa
+    FROM counts
+"""
+
+
+def test_judge_agreement_equals_the_self_join():
+    """Edge cases of the bit words: sparse and negative pair ids, > 64 pairs, judges who share
+    no pair (no row) or only pairs in different blocks, a judge who always picks response 1
+    (kappa NULL against one who does too), and a random crowd; same columns, types, values."""
+    from pathlib import Path
+
+    import duckdb
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    ids = np.unique(rng.integers(-2**31, 2**31 - 1, 700))
+    labels = [(int(i), f"j{k}", int(rng.integers(1, 3))) for i in ids for k in range(6) if rng.random() < 0.7]
+    labels += [(int(i), "ones", 1) for i in ids[:90]] + [(int(i), "ones too", 1) for i in ids[50:200]]
+    labels += [(int(ids[0]), "early", 2), (int(ids[1]), "early", 1), (int(ids[3]), "late", 2)]  # same block, no pair
+    labels += [(int(ids[-1]), "last", 2), (int(ids[-1]), "j-last", 2)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE labels (pair_id INTEGER NOT NULL, judge VARCHAR NOT NULL, preferred TINYINT NOT NULL "
+                "CHECK (preferred IN (1, 2)), prob_1 DOUBLE, PRIMARY KEY (pair_id, judge))")
+    con.executemany("INSERT INTO labels (pair_id, judge, preferred) VALUES (?, ?, ?)", labels)
+    con.execute((Path(__file__).resolve().parent.parent / "sql" / "judge_agreement.sql").read_text())
+    view = con.execute("SELECT * FROM judge_agreement ORDER BY judge_a, judge_b").fetchall()
+    want = con.execute(f"SELECT * FROM ({AGREEMENT_BY_JOIN}) ORDER BY judge_a, judge_b").fetchall()
+    assert view == want and len(want) > 50
+    assert ("early", "late") not in {r[:2] for r in view}
+    assert [r[4] for r in view if r[:2] == ("ones", "ones too")] == [None]
+    types = [r[1] for r in con.execute("DESCRIBE SELECT * FROM judge_agreement").fetchall()]
+    assert types == [r[1] for r in con.execute(f"DESCRIBE {AGREEMENT_BY_JOIN}").fetchall()]
+
+
 def test_model_win_rates(loaded):
     records, db = loaded
     wins, seen = defaultdict(int), defaultdict(int)

@@ -27,21 +27,17 @@ WEIGHTS = """
 FITTED = """
     SELECT DISTINCT judge, group_name, property_set FROM fits ORDER BY judge, group_name, property_set
 """
-# Every pair of the group in which the model meets another model; side = +1 when it is response 1.
+# One read for the forecast: every feature of the set in the pairs of the group in which
+# the model meets another model. side = +1 when the model is response 1; col = the
+# property's place in $properties, so the caller fills a matrix without a pivot.
 _IN_GROUP = """(SELECT pair_id FROM pairs WHERE $all
                 UNION ALL SELECT pair_id FROM pair_groups WHERE NOT $all AND group_name = $group)"""
-MODEL_PAIRS = f"""
-    SELECT pair_id, CASE WHEN model_1 = $model THEN 1 ELSE -1 END AS side
-    FROM pairs
-    WHERE (model_1 = $model OR model_2 = $model) AND model_1 IS DISTINCT FROM model_2
-      AND pair_id IN {_IN_GROUP}
-    ORDER BY pair_id
-"""
 MODEL_FEATURES = f"""
-    SELECT f.pair_id, f.property, CAST(f.value AS DOUBLE) AS value
-    FROM features f JOIN pairs p USING (pair_id)
-    WHERE (p.model_1 = $model OR p.model_2 = $model) AND list_contains($properties, f.property)
-      AND f.pair_id IN {_IN_GROUP}
+    SELECT f.pair_id, CAST(CASE WHEN p.model_1 = $model THEN 1 ELSE -1 END AS DOUBLE) AS side,
+           CAST(list_position($properties, f.property) - 1 AS INTEGER) AS col, CAST(f.value AS DOUBLE) AS value
+    FROM pairs p JOIN features f USING (pair_id)
+    WHERE (p.model_1 = $model OR p.model_2 = $model) AND p.model_1 IS DISTINCT FROM p.model_2
+      AND list_contains($properties, f.property) AND p.pair_id IN {_IN_GROUP}
 """
 MODELS = """
     SELECT model FROM (SELECT model_1 AS model FROM pairs UNION ALL SELECT model_2 FROM pairs)
@@ -73,12 +69,12 @@ def models(con: duckdb.DuckDBPyConnection) -> list[str]:
     return column(con, MODELS)
 
 
-def model_pairs(con: duckdb.DuckDBPyConnection, model: str, group: str, props: list[str], *,
-                all_pairs: bool) -> tuple[dict, dict]:
-    params = {"model": model, "group": group, "all": all_pairs}
-    pairs = con.execute(MODEL_PAIRS, params).fetchnumpy()
-    feats = con.execute(MODEL_FEATURES, {**params, "properties": props}).fetchnumpy()
-    return ({k: np.asarray(v) for k, v in pairs.items()}, {k: np.asarray(v) for k, v in feats.items()})
+def model_features(con: duckdb.DuckDBPyConnection, model: str, group: str, props: list[str], *,
+                   all_pairs: bool) -> dict[str, np.ndarray]:
+    """Columns pair_id, side, col, value: one row per (pair, property) of the model's pairs."""
+    got = con.execute(MODEL_FEATURES, {"model": model, "group": group, "all": all_pairs,
+                                       "properties": props}).fetchnumpy()
+    return {k: np.asarray(v) for k, v in got.items()}
 
 
 # ------------------------------------------------------------------ stored results (the page)
