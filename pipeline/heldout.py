@@ -151,7 +151,7 @@ def fit_kfold_scored(X, Y, mask=None, *, k: int, seed: int = 0, **kw) -> tuple[P
 def heldout_scores(X, Y, mask=None, *, k: int = 5, seed: int = 0, **kw) -> HeldOut:
     """k-fold cross-validated metrics per judge. The fits behind them are cheaper than the
     main fit: a looser tolerance (predictions need only ~1e-3 in the weights) and EP with
-    the probit approximation of the logistic (`bayes._tilted_probit`); pass tol=... or
+    the probit approximation of the logistic (`ep._tilted_probit`); pass tol=... or
     approx=False to change that."""
     X, Y, M = _check(X, Y, mask)
     kw.setdefault("tol", HELDOUT_TOL)

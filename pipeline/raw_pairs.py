@@ -18,7 +18,8 @@ import polars as pl
 from . import db as dbmod
 from . import sources
 from .formats import RawPair, Reading
-from .loader import ALL_GROUP, CHUNK, LoadReport, add_style_features, check_names, pair_key, refresh_custom_groups
+from .loader import (ALL_GROUP, CHUNK, LoadReport, add_style_features, check_names, cyclic_gc_paused, pair_key,
+                     refresh_custom_groups)
 
 PAIR_SCHEMA = {"pair_id": pl.Int64, "source_index": pl.Int64, "source_id": pl.String, "pair_key": pl.String,
                "query": pl.String, "model_1": pl.String, "model_2": pl.String, "response_1": pl.String,
@@ -33,7 +34,7 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
     """Store the raw pairs of one source; all or nothing."""
     started = time.perf_counter()
     report = LoadReport(source=source, format=reading.format)
-    with dbmod.writing(db, job=f"load {source}") as con:
+    with cyclic_gc_paused(), dbmod.writing(db, job=f"load {source}") as con:
         if fingerprint and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint]).fetchone():
             report.already_loaded = True
             return report
