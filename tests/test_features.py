@@ -1,10 +1,14 @@
 """Every feature rule of SPEC section 4."""
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pipeline.demo import generate_records
 from pipeline.features import (SHORT_LENGTH_THRESHOLD, clearly_different_length, compare_length,
-                               compare_rating, compare_relevance, pair_features, usable)
-from pipeline.properties import PROPERTY_NAMES
+                               compare_rating, compare_relevance, feature_matrix, pair_features, usable)
+from pipeline.properties import BASIC, PROPERTY_NAMES
 from pipeline.records import parse_record
 from records_factory import error, make_record
 
@@ -175,3 +179,50 @@ def test_bare_score_and_string_score_and_null_lists():
     f = feats(rec)
     assert f["clarify intent"] == 1
     assert f["satisfy constraints"] == 0
+
+
+# --- many pairs at once (the loader's path) -----------------------------------------
+
+_RATING = st.sampled_from([None, 0, 1, 2, 3, 2.5, -1, 5, "3", " 1 ", "", float("nan")])
+_QS = st.one_of(st.none(), st.just([]), st.sampled_from([0, 2, "1", 1e308]),
+                st.lists(st.sampled_from(["a | 3", "b | 0", "c | Weakly opposed", "d | odd", "e | 1e308"]), max_size=3))
+
+
+@st.composite
+def _records(draw):
+    def errors():
+        return draw(st.one_of(st.none(), st.fixed_dictionaries({
+            "applicable or not": st.sampled_from(["applicable", "not applicable"]),
+            "errors": st.lists(st.builds(error, st.sampled_from(["minor", "moderate", "severe"])), max_size=4)})))
+
+    keys = [p.source_key for p in BASIC]
+    qs_keys = ["clarify user intent", "showing empathetic", "satisfying explicit constraints",
+               "supporting explicit subjective stances", "correcting explicit mistakes or biases"]
+    return make_record(
+        r1={k: draw(_RATING) for k in keys}, r2={k: draw(_RATING) for k in keys},
+        response_1={"content": "a", "num_words": draw(st.one_of(st.none(), st.integers(0, 500)))},
+        response_2={"content": "b", "num_words": draw(st.one_of(st.none(), st.integers(0, 500)))},
+        errors_response_1=errors(), errors_response_2=errors(),
+        **{"clear intent": draw(st.sampled_from(["Yes", "No", None])),
+           "explicitly express feelings": draw(st.sampled_from(["Yes", "No", None])),
+           "explicit constraints": draw(st.sampled_from([[], ["x"]])),
+           "explicit subjective stances": draw(st.sampled_from([[], ["y"]])),
+           "explicit mistakes or biases": draw(st.sampled_from([[], ["z"]])),
+           "query-specific_response_1": {k: draw(_QS) for k in qs_keys},
+           "query-specific_response_2": {k: draw(_QS) for k in qs_keys}})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_records(), min_size=1, max_size=12))
+def test_feature_matrix_equals_pair_features(recs):
+    pairs = [parse_record(r, i) for i, r in enumerate(recs)]
+    expected = [list(pair_features(p).values()) for p in pairs]
+    assert feature_matrix(pairs).tolist() == expected
+
+
+def test_feature_matrix_of_the_demo_and_of_no_pairs():
+    pairs = [parse_record(r, i) for i, r in enumerate(generate_records()[:600])]
+    matrix = feature_matrix(pairs)
+    assert matrix.dtype == np.int8 and matrix.shape == (600, len(PROPERTY_NAMES))
+    assert matrix.tolist() == [list(pair_features(p).values()) for p in pairs]
+    assert feature_matrix([]).shape == (0, len(PROPERTY_NAMES))

@@ -124,6 +124,29 @@ def test_a_bad_record_late_in_a_large_file_rolls_back_earlier_chunks(tmp_path, m
     assert snapshot(db) == before
 
 
+def test_small_chunks_store_exactly_what_one_chunk_stores(tmp_path, monkeypatch):
+    """Chunks are stored by a background thread while the next is checked; repeated pairs in
+    the source, pairs of an earlier source and new judges on them come out the same."""
+    import pipeline.loader as loader
+
+    first = [make_record(i, r1={"friendly": i % 4}) for i in range(6)]
+    second = [make_record(i, r2={"polite": i % 3}) for i in range(4, 14)]
+    second[3]["errors_response_1"] = {"applicable or not": "applicable", "errors": [error("severe")]}
+    second[5] = make_record(7, preference_labels={"human": "response_2", "late-judge": "response_1"})  # repeat
+    second[8] = make_record(2, preference_labels={"new-judge": "response_2"})  # a pair of the first source
+    snapshots = []
+    for chunk in (5000, 3):
+        monkeypatch.setattr(loader, "CHUNK", chunk)
+        db = tmp_path / f"chunk{chunk}.duckdb"
+        reports = [load_records(first, source="a", db=db), load_records(second, source="b", db=db)]
+        snapshots.append((snapshot(db), [(r.new_pairs, r.existing_pairs, r.duplicates_in_source, r.new_labels,
+                                          r.usable_pairs, r.judges) for r in reports]))
+    assert snapshots[0] == snapshots[1]
+    assert snapshots[0][1][1] == (6, 3, 1, 14, 6, ["gpt-4-turbo", "human", "late-judge", "new-judge"])
+    assert scalar(tmp_path / "chunk3.duckdb", "SELECT preferred FROM labels JOIN pairs USING (pair_id) "
+                  "WHERE query = 'query number 7' AND judge = 'human'") == 1  # the first record's label stays
+
+
 def test_json_list_jsonl_and_parquet_load_the_same(tmp_path):
     qs = {"clarify user intent": None, "satisfying explicit constraints": ["be brief | 2"]}
     recs = [make_record(i, r1={"polite": i % 4}, **{"explicit constraints": ["be brief"],
