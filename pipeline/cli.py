@@ -7,6 +7,7 @@ user's input end with one clear line and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -32,6 +33,36 @@ def fail(message: str, code: int = 1) -> None:
     """Print one clear line and exit non-zero."""
     error_line(message)
     raise typer.Exit(code)
+
+
+@contextmanager
+def one_line(*kinds: type[Exception], then: str = ""):
+    """Turn the named kinds of error, and every database error (with its exit code), into the one
+    error line; `then` says what was left undone, e.g. "nothing was written"."""
+    from .errors import DatabaseError
+
+    try:
+        yield
+    except kinds as exc:
+        fail(f"{exc} ({then})" if then else str(exc))
+    except DatabaseError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def confirm_cost(plan, yes: bool) -> None:
+    """Before paid calls: ask on a terminal, or fail without --yes (`plan` is an llm CallEstimate)."""
+    from .llm import format_usd
+
+    if plan.calls_to_make and not yes:
+        if not sys.stdin.isatty():
+            fail("add --yes to start without confirming the cost")
+        if not typer.confirm(f"make {plan.calls_to_make} calls for about {format_usd(plan.est_cost_usd)}?"):
+            raise typer.Exit(1)
+
+
+def say_removed(what: str, name: str, removed: dict[str, int]) -> None:
+    console.print(f"removed {what} {name!r}: " + ", ".join(f"{n} {t} rows" for t, n in removed.items()),
+                  highlight=False, markup=False)
 
 
 def checked_name(text: str | None, what: str) -> str | None:
@@ -207,13 +238,9 @@ def remove_judge_cmd(name: Annotated[str, typer.Argument(help="The judge to remo
     """Remove a judge: its labels, fits and fit runs."""
     from .judges import JudgeError, remove_judge
 
-    try:
+    with one_line(JudgeError):
         removed = remove_judge(name, db=db)
-    except JudgeError as exc:
-        fail(str(exc))
-    except dbmod.DatabaseMissing as exc:
-        fail(str(exc))
-    console.print(f"removed judge {name!r}: " + ", ".join(f"{n} {t} rows" for t, n in removed.items()))
+    say_removed("judge", name, removed)
 
 
 @app.command("judge-llm")
@@ -296,7 +323,7 @@ def annotate(
     """Annotate pairs with an LLM (SPEC section 7): new ones from FILE, or stored ones; resumable."""
     from .annotation import InputError, plan_job, plan_stored, run_job
     from .errors import DatabaseError
-    from .llm import ConfigError, format_usd, settings_from_env
+    from .llm import ConfigError, settings_from_env
     from .llm.progress import progress_bar
 
     if file is not None and (where is not None or sample is not None):
@@ -318,11 +345,7 @@ def annotate(
     if not plan.tasks and not plan.present:
         fail(f"nothing to annotate in {file}" if file is not None else
              "no stored pair without the paper's annotations matches" + (f" --where {where}" if where else ""))
-    if plan.calls_to_make and not yes:
-        if not sys.stdin.isatty():
-            fail("add --yes to start without confirming the cost")
-        if not typer.confirm(f"make {plan.calls_to_make} calls for about {format_usd(plan.est_cost_usd)}?"):
-            raise typer.Exit(1)
+    confirm_cost(plan, yes)
     bar, update = progress_bar(console, plan.calls_total)
     with bar:
         summary = run_job(plan, progress_callback=update)

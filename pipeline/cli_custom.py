@@ -16,8 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .cli import DbOption, app, console, fail
-from .errors import DatabaseError
+from .cli import DbOption, app, confirm_cost, console, fail, one_line, say_removed
 
 out = Console(highlight=False)
 group_app = typer.Typer(no_args_is_help=True, help="Custom groups: named slices of the pairs, fitted like "
@@ -32,10 +31,8 @@ def _say(text: str) -> None:
 def _fit_group(name: str, db, properties: str) -> None:
     from .fitting import FitError, fit_database
 
-    try:
+    with one_line(FitError, then=f"group {name!r} was added, but fitting it failed"):
         report = fit_database(db, groups=[name], property_set=properties)
-    except FitError as exc:
-        fail(f"group {name!r} was added, but fitting it failed: {exc}")
     _say(report.summary())
 
 
@@ -53,12 +50,8 @@ def group_add(
     """Add a custom group from a SQL condition; it is evaluated again after every load."""
     from .groups import GroupError, add_group
 
-    try:
+    with one_line(GroupError, then="nothing was changed"):
         n = add_group(name, where, db=db, note=note, replace=replace)
-    except GroupError as exc:
-        fail(f"{exc} (nothing was changed)")
-    except DatabaseError as exc:
-        fail(str(exc), getattr(exc, "exit_code", 1))
     _say(f"group {name.strip()!r}: {n} pairs")
     if n == 0:
         _say("note: no pair matches the condition yet; it is evaluated again after every load")
@@ -74,13 +67,9 @@ def group_remove(name: Annotated[str, typer.Argument(help="The custom group to r
     """Remove a custom group with its members and its fits."""
     from .groups import GroupError, remove_group
 
-    try:
+    with one_line(GroupError):
         removed = remove_group(name, db=db)
-    except GroupError as exc:
-        fail(str(exc))
-    except DatabaseError as exc:
-        fail(str(exc), getattr(exc, "exit_code", 1))
-    _say(f"removed group {name!r}: " + ", ".join(f"{n} {t} rows" for t, n in removed.items()))
+    say_removed("group", name, removed)
 
 
 @group_app.command("list")
@@ -89,10 +78,8 @@ def group_list(db: DbOption = None,
     """Every group: kind, pairs, judges fitted, and the condition of custom ones."""
     from .groups import KIND, list_groups
 
-    try:
+    with one_line():
         groups = list_groups(db, kinds=(KIND,) if custom_only else None)
-    except DatabaseError as exc:
-        fail(str(exc), getattr(exc, "exit_code", 1))
     table = Table(title="groups")
     for col in ("group", "kind", "pairs", "judges fitted", "condition", "note"):
         table.add_column(col, overflow="fold")
@@ -125,35 +112,22 @@ def rate(
     """Rate stored pairs on your own properties with an LLM; then `fit --properties custom`."""
     from .custom_properties import PropertyFileError, RateError, plan_rate, run_rate
     from .groups import GroupError
-    from .llm import ConfigError, JobAborted, format_usd
+    from .llm import ConfigError, JobAborted
     from .llm.progress import progress_bar
 
-    try:
+    with one_line(GroupError, RateError), one_line(PropertyFileError, then="nothing was asked"):
         plan = plan_rate(file, db=db, where=where, max_pairs=max_pairs, model=model, concurrency=concurrency,
                          timeout=timeout, batch=batch, retry_failed=retry_failed, replace=replace)
-    except (PropertyFileError, GroupError, RateError) as exc:
-        fail(f"{exc} (nothing was asked)" if isinstance(exc, PropertyFileError) else str(exc))
-    except DatabaseError as exc:
-        fail(str(exc), getattr(exc, "exit_code", 1))
     for line in plan.lines():
         console.print(Text(line), highlight=False)
     if dry_run:
         return
     if plan.problems:
         fail(plan.problems[0])
-    if plan.calls_to_make and not yes:
-        if not sys.stdin.isatty():
-            fail("add --yes to start without confirming the cost")
-        if not typer.confirm(f"make {plan.calls_to_make} calls for about {format_usd(plan.est_cost_usd)}?"):
-            raise typer.Exit(1)
+    confirm_cost(plan, yes)
     bar, update = progress_bar(console, plan.calls_total)
-    try:
-        with bar:
-            report = run_rate(plan, progress_callback=update)
-    except (RateError, ConfigError, JobAborted) as exc:
-        fail(str(exc))
-    except DatabaseError as exc:
-        fail(str(exc), getattr(exc, "exit_code", 1))
+    with one_line(RateError, ConfigError, JobAborted), bar:
+        report = run_rate(plan, progress_callback=update)
     for line in report.lines():
         console.print(Text(line), highlight=False)
     _say("next: python -m pipeline fit --properties custom")

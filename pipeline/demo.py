@@ -216,9 +216,23 @@ class _Draws:
         self.word_ids = rng.integers(len(_WORDS), size=int(self.words.sum()))
 
 
-def _text(words: np.ndarray, n_words: int, lead: str) -> str:
-    body = " ".join(_WORDS[i] for i in words[: max(n_words - len(lead.split()), 0)])
-    return f"{lead} {body}".strip()
+FORMATTED = [p.name for p in BASIC].index("well formatted")  # its rating decides the demo text's markdown
+
+
+def _text(words: np.ndarray, n_words: int, lead: str, formatted: int = 0) -> str:
+    """The response's words; a response rated well formatted (2 or 3) gets markdown list items,
+    bold spans and, at 3, a header, so the style properties (pipeline/style.py) have something
+    to find that goes with the paper's rating. No random draw: the label stream stays the same."""
+    chosen = [_WORDS[i] for i in words[: max(n_words - len(lead.split()), 0)]]
+    if formatted < 2 or len(chosen) < 12:
+        return f"{lead} {' '.join(chosen)}".strip()
+    n_items = 2 + formatted  # 4 or 5 list items
+    step = max(len(chosen) // (n_items + 1), 1)
+    intro, items = chosen[:step], [chosen[step * (j + 1): step * (j + 2)] for j in range(n_items)]
+    lines = [f"## {chosen[0].capitalize()}"] if formatted == 3 else []
+    lines.append(f"{lead} {' '.join(intro)}")
+    lines += [f"- **{item[0]}** {' '.join(item[1:])}" for item in items if item]
+    return "\n".join(lines)
 
 
 def _errors(d: _Draws, i: int, k: int) -> dict:
@@ -280,7 +294,8 @@ def generate_records(seed: int = SEED, profiles: list[JudgeProfile] = PROFILES,
             model, n_words = names[d.model[i, k]], int(d.words[i, k])
             start = word_offsets[2 * i + k]
             words = d.word_ids[start:start + n_words]
-            rec[f"response_{k + 1}"] = {"content": _text(words, n_words, f"[generated demo text by {model} on {topic}]"),
+            text = _text(words, n_words, f"[generated demo text by {model} on {topic}]", int(d.basic[i, k, FORMATTED]))
+            rec[f"response_{k + 1}"] = {"content": text,
                                         "model": model, "num_words": n_words}
             rec[f"basic_response_{k + 1}"] = {p.source_key: int(d.basic[i, k, j]) for j, p in enumerate(BASIC)}
             rec[f"errors_response_{k + 1}"] = _errors(d, i, k)

@@ -151,7 +151,8 @@ def test_backfill_fills_only_pairs_without_style_rows(tmp_path):
     load_records(generate_records(seed=3, group_sizes={"Code": 30}), source="s", db=db)
     with dbmod.writing(db) as con:  # as an older file would be: no style rows
         con.execute("DELETE FROM features WHERE list_contains(?, property)", [STYLE_NAMES])
-        con.execute("UPDATE pairs SET response_1 = '- a\n- b\n- c' WHERE pair_id = (SELECT min(pair_id) FROM pairs)")
+        con.execute("UPDATE pairs SET response_1 = '- a\n- b\n- c', response_2 = 'no list here' "
+                    "WHERE pair_id = (SELECT min(pair_id) FROM pairs)")
     n_pairs = rows(db, "SELECT count(*) FROM pairs")[0][0]
     assert style.backfill(db) == n_pairs
     got = rows(db, "SELECT count(*), count(DISTINCT pair_id) FROM features WHERE list_contains(?, property)",

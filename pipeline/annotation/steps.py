@@ -9,13 +9,13 @@ position bias cancels over a data set.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..llm import LLMRequest, LLMSettings, extract_object, load_template
 from ..llm.errors import InvalidAnswer
+from ..llm.pairs import is_swapped
 from ..properties import BASIC, SCENARIO_GROUPS
 from . import coerce
 from .inputs import RawPair
@@ -55,7 +55,7 @@ class PairTask:
     swapped: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.swapped = hashlib.sha256(f"swap:{self.key}".encode()).digest()[0] & 1 == 1
+        self.swapped = is_swapped(self.key)
 
     def shown(self) -> dict[str, str]:
         r1, r2 = self.pair.response_1, self.pair.response_2

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import db as dbmod
 from ..llm import CallResult, CallStats, LLMRequest, LLMSettings, load_template, settings_from_env
+from ..llm.pairs import read_pair_texts
 from ..llm.progress import OnProgress, call_lines
 from ..llm.session import Call as SessionCall
 from ..llm.session import CallsEstimate, estimate_calls, run_calls
@@ -98,15 +99,7 @@ class RatePlan:
 def _read_pairs(db, where: str | None, max_pairs: int | None) -> list[PairText]:
     from ..groups import pair_ids
 
-    ids = pair_ids(db, where) if where else None
-    with dbmod.reading(db) as con:
-        sql = "SELECT pair_id, pair_key, query, response_1, response_2 FROM pairs"
-        params: list = []
-        if ids is not None:
-            sql += " WHERE list_contains(?, pair_id)"
-            params.append(ids)
-        sql += " ORDER BY pair_id" + (f" LIMIT {int(max_pairs)}" if max_pairs else "")
-        return [PairText(*r) for r in con.execute(sql, params).fetchall()]
+    return read_pair_texts(db, ids=pair_ids(db, where) if where else None, max_pairs=max_pairs)
 
 
 def plan_rate(file: str | Path, *, db=None, where: str | None = None, max_pairs: int | None = None,

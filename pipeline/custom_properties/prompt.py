@@ -8,37 +8,19 @@ protocol does); `parse_answer` returns what the model said about A and B as show
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..llm import LLMRequest, LLMSettings, extract_object, load_template
 from ..llm.errors import InvalidAnswer
+from ..llm.pairs import PairText  # its `swapped`: the hash-decided A/B order every LLM job uses
 from .definition import CustomProperty
 
 TEMPLATE = "custom_properties"
 JOB = "custom-properties"
 STEP = "custom-properties"
 _SAME = {"same", "equal", "tie", "neither", "both", "none"}
-
-
-@dataclass(frozen=True)
-class PairText:
-    pair_id: int
-    pair_key: str
-    query: str
-    response_1: str
-    response_2: str
-
-    @property
-    def swapped(self) -> bool:
-        """True: response 2 is shown as A. Half of the pairs, by a hash of the pair."""
-        return hashlib.sha256(f"swap:{self.pair_key}".encode()).digest()[0] & 1 == 1
-
-    def shown(self) -> dict[str, str]:
-        a, b = (self.response_2, self.response_1) if self.swapped else (self.response_1, self.response_2)
-        return {"response_a": a, "response_b": b}
 
 
 def chunks(props: tuple[CustomProperty, ...] | list[CustomProperty]) -> list[tuple[CustomProperty, ...]]:

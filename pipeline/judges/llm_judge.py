@@ -32,6 +32,7 @@ from ..llm import (CallJournal, CallResult, CallRunner, CallStats, LLMRequest, L
 from ..llm.client import make_async_client
 from ..llm.errors import ErrorKind
 from ..llm.estimate import CallEstimate
+from ..llm.pairs import PairText, read_pair_texts  # both orders are asked, so no hash-decided swap
 from ..llm.progress import JobProgress, OnProgress, call_lines
 from .errors import JudgeError
 from .store import AddJudgeReport, add_judge, check_name, refuse_existing
@@ -51,15 +52,6 @@ class JudgeLLMError(JudgeError):
 
 
 # ---------------------------------------------------------------- the plan
-
-
-@dataclass
-class PairText:
-    pair_id: int
-    pair_key: str
-    query: str
-    response_1: str
-    response_2: str
 
 
 @dataclass
@@ -88,15 +80,6 @@ class JudgePlan(CallEstimate):
             f"{'logprobs of A/B when the server gives them' if self.logprobs else 'text answers only'}",
             *self.call_lines(),
         ]
-
-
-def read_pairs(db=None, *, max_pairs: int | None = None, usable_only: bool = False) -> list[PairText]:
-    where = "WHERE usable" if usable_only else ""
-    limit = f"LIMIT {int(max_pairs)}" if max_pairs else ""
-    with dbmod.reading(db) as con:
-        rows = con.execute(f"SELECT pair_id, pair_key, query, response_1, response_2 FROM pairs {where} "
-                           f"ORDER BY pair_id {limit}").fetchall()
-    return [PairText(*r) for r in rows]
 
 
 def build_request(judge: str, pair: PairText, order: str, settings: LLMSettings, logprobs: bool) -> LLMRequest:
@@ -136,7 +119,7 @@ def plan_judge(judge: str, *, model: str, db=None, settings: LLMSettings | None 
                usable_only: bool = False, logprobs: bool = True, retry_failed: bool = False) -> JudgePlan:
     """The calls judge-llm would make and what they would cost; nothing is asked or written."""
     settings = (settings or settings_from_env()).with_(model=model)
-    pairs = read_pairs(db, max_pairs=max_pairs, usable_only=usable_only)
+    pairs = read_pair_texts(db, max_pairs=max_pairs, usable_only=usable_only)
     if not pairs:
         raise JudgeLLMError("the database has no pairs to judge" + (" (usable ones)" if usable_only else ""))
     requests = {(p.pair_id, o): build_request(judge, p, o, settings, logprobs) for p in pairs for o in ORDERS}
