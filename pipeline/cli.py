@@ -7,7 +7,6 @@ user's input end with one clear line and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,66 +14,9 @@ import typer
 from rich.console import Console
 
 from . import db as dbmod
-from .console import cell, console, error_line, hint
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Preference-dissection workbench: annotate pairs, load them, and dissect judges.")
-# `console` (pipeline/console.py) prints with markup off; say()/error_line() escape values.
-
-DbOption = Annotated[Optional[Path], typer.Option(
-    "--db", help="DuckDB file (default: $PREFDISSECT_DB or data/preference.duckdb).")]
-TimeoutOption = Annotated[Optional[float], typer.Option(
-    help="Seconds to wait for one answer (default 120, or $PREFDISSECT_LLM_TIMEOUT).")]
-MaxTimeoutsOption = Annotated[Optional[int], typer.Option(
-    min=1, help="Requests timing out in a row that end the run (default 5): a silent server is a failure.")]
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print one clear line and exit non-zero."""
-    error_line(message)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def one_line(*kinds: type[Exception], then: str = ""):
-    """Turn the named kinds of error, and every database error (with its exit code), into the one
-    error line; `then` says what was left undone, e.g. "nothing was written"."""
-    from .errors import DatabaseError
-
-    try:
-        yield
-    except kinds as exc:
-        fail(f"{exc} ({then})" if then else str(exc))
-    except DatabaseError as exc:
-        fail(str(exc), exc.exit_code)
-
-
-def confirm_cost(plan, yes: bool) -> None:
-    """Before paid calls: ask on a terminal, or fail without --yes (`plan` is an llm CallEstimate)."""
-    from .llm import format_usd
-
-    if plan.calls_to_make and not yes:
-        if not sys.stdin.isatty():
-            fail("add --yes to start without confirming the cost")
-        if not typer.confirm(f"make {plan.calls_to_make} calls for about {format_usd(plan.est_cost_usd)}?"):
-            raise typer.Exit(1)
-
-
-def say_removed(what: str, name: str, removed: dict[str, int]) -> None:
-    console.print(f"removed {what} {name!r}: " + ", ".join(f"{n} {t} rows" for t, n in removed.items()),
-                  highlight=False, markup=False)
-
-
-def checked_name(text: str | None, what: str) -> str | None:
-    """A name as pipeline/names.py normalises it (NFKC, no invisible characters), or fail in one line."""
-    from .names import NameRefused, check_name
-
-    if text is None:
-        return None
-    try:
-        return check_name(text, what)
-    except NameRefused as exc:
-        fail(f"{exc} (nothing was written)")
+from .cli_base import (DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, confirm_cost,  # noqa: F401
+                       fail, one_line, say_removed)
+from .console import cell, console, error_line, hint  # markup off; say()/error_line() escape values
 
 
 @app.command()
@@ -130,7 +72,8 @@ def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet o
     try:
         report = load_source(source, db=db, name=name, format=format, options=options)
     except (RecordError, SourceError) as exc:
-        where = "" if str(exc).startswith(source) or not isinstance(exc, RecordError) else f"{source}: "
+        # a record names its position (formats' rows name their file too): put the source before it once
+        where = f"{source}: " if isinstance(exc, RecordError) and not exc.where.startswith(source) else ""
         fail(f"{where}{exc} (nothing was loaded)")  # the file, then the record and field
     except GroupError as exc:  # a custom group's condition failed on the new pairs: the load rolled back
         fail(f"{exc} (nothing was loaded)")
@@ -193,7 +136,7 @@ def _add_and_report(name: str, labels, *, db, kind, size, note, replace, fit: bo
     if report.fit is not None:
         console.print(report.fit.summary(), highlight=False)
     else:
-        hint("fit", "--judge", name, why="to fit it")
+        hint("fit", "--judge", report.judge, why="to fit it")  # the stored (normalised) name
 
 
 def _nothing():
@@ -312,7 +255,7 @@ def annotate(
         model: Annotated[str, typer.Option(help="Annotating model (any OpenAI-compatible server: OPENAI_BASE_URL).")] = "gpt-4-turbo",
         concurrency: Annotated[Optional[int], typer.Option(min=1, help="Requests in flight at once (default 8).")] = None,
         max_pairs: Annotated[Optional[int], typer.Option(min=1, help="Annotate only the first N pairs (of the file, or of the stored pairs by id).")] = None,
-        where: Annotated[Optional[str], typer.Option(help="Stored pairs: a SQL condition on pairs, e.g. \"model_1 = 'gpt-4'\".")] = None,
+        where: Annotated[Optional[str], typer.Option(help="Stored pairs: a SQL condition on the pairs and their attributes, e.g. \"language = 'de'\".")] = None,
         sample: Annotated[Optional[int], typer.Option(min=1, help="Stored pairs: annotate N of them picked at random.")] = None,
         seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
         retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Ask again the calls marked failed before.")] = False,

@@ -14,16 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from . import bradley_terry as bt
-from .cli import DbOption, app, console
-from .errors import DatabaseError
+from .cli_base import DbOption, app, one_line
 
 out = Console(highlight=False)
-
-
-def fail(message: str, code: int = 1) -> None:
-    """One error line, the message as plain text (names from the data may hold brackets)."""
-    console.print(Text("error: ", style="bold red") + Text(message), highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _num(value, fmt: str = "{:+.3f}") -> str:
@@ -45,12 +38,8 @@ def leaderboard(
     """Bradley-Terry strengths of the response models per judge, raw or controlled for properties."""
     from .leaderboard import LeaderboardError, build_leaderboard
 
-    try:
+    with one_line(LeaderboardError, then="nothing was written"):
         report = build_leaderboard(db, judges=judge, group=group, control=control, min_battles=min_battles)
-    except LeaderboardError as exc:
-        fail(f"{exc} (nothing was written)")
-    except DatabaseError as exc:
-        fail(str(exc), getattr(exc, "exit_code", 1))
     controlled = report.control != "none"
     for board in report.boards:
         if board.control != report.control:
@@ -106,12 +95,8 @@ def whatif(
     """Forecast: how would MODEL's win rate under JUDGE move if its responses got better (or worse) on one property?"""
     from .forecasts import ForecastError, what_if
 
-    try:
+    with one_line(ForecastError, then="nothing was written"):
         report = what_if(db, judge=judge, model=model, group=group, property_set=properties)
-    except ForecastError as exc:
-        fail(f"{exc} (nothing was written)")
-    except DatabaseError as exc:
-        fail(str(exc), getattr(exc, "exit_code", 1))
     base = report.rows[0].win_rate if report.rows else float("nan")
     out.print(Text(f"{model} under {judge} ({group}, {properties}): predicted win rate {100 * base:.1f}% "
                    f"over {report.n_pairs} pairs"))
@@ -140,12 +125,8 @@ def differ(
     """How two judges differ: the properties where their weights differ most (the judge_difference view)."""
     from .differences import DifferenceError, judge_difference
 
-    try:
+    with one_line(DifferenceError):
         df = judge_difference(db, judge_a, judge_b, group=group, property_set=properties)
-    except DifferenceError as exc:
-        fail(str(exc))
-    except DatabaseError as exc:
-        fail(str(exc), getattr(exc, "exit_code", 1))
     table = Table(title=Text(f"{judge_a} minus {judge_b} · {group} · {properties}"), title_justify="left")
     for col in ("property", "difference", "95% interval", "P(> 0)"):
         table.add_column(col, justify="left" if col == "property" else "right", overflow="fold")

@@ -7,7 +7,6 @@ Rich never reads as markup.
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .cli import DbOption, app, confirm_cost, console, fail, one_line, say_removed
+from .cli_base import DbOption, app, confirm_cost, fail, one_line, say_removed
+from .console import console
 
 out = Console(highlight=False)
 group_app = typer.Typer(no_args_is_help=True, help="Custom groups: named slices of the pairs, fitted like "
@@ -31,8 +31,10 @@ def _say(text: str) -> None:
 def _fit_group(name: str, db, properties: str) -> None:
     from .fitting import FitError, fit_database
 
-    with one_line(FitError, then=f"group {name!r} was added, but fitting it failed"):
+    try:
         report = fit_database(db, groups=[name], property_set=properties)
+    except FitError as exc:
+        fail(f"group {name!r} was added, but fitting it failed: {exc}")
     _say(report.summary())
 
 

@@ -132,7 +132,7 @@ def bind_check(con, columns: list[tuple[str, str]], condition: str) -> str:
                 cur.fetchone()
                 return form
             except duckdb.Error as exc:
-                if form == "try" and "TRY can not be used" in str(exc):
+                if form == "try" and "TRY can not be used" in str(exc):  # DuckDB's own text: it has no error code
                     continue
                 raise _bind_error(exc, columns) from None
     finally:
@@ -149,7 +149,7 @@ def _columns(con, relation: str) -> list[tuple[str, str]]:
 
 def check_condition_text(condition: str) -> str:
     """One expression that only reads (comments removed): else GroupError saying why. Nothing is run."""
-    from .sqlguard import QueryFailed, QueryRefused, check_condition
+    from .sqlguard import ConditionRefused, QueryFailed, QueryRefused, check_condition
     from .sqlguard.check import check_file_access
 
     if not isinstance(condition, str) or not condition.strip():
@@ -159,7 +159,7 @@ def check_condition_text(condition: str) -> str:
         check_file_access(text)  # also a file function written where a value goes: read_csv('x') = 1
     except (QueryRefused, QueryFailed) as exc:
         what, why = getattr(exc, "what", ""), getattr(exc, "why", "")
-        if what and why and not str(exc).startswith("Refused condition"):
+        if what and why and not isinstance(exc, ConditionRefused):  # its message already says it so
             raise GroupError(f"Refused condition: {what} is not allowed because {why}") from None
         raise GroupError(" ".join(str(exc).split())) from None
     return text

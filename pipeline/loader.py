@@ -29,7 +29,7 @@ from . import db as dbmod
 from . import sources
 from .features import usable
 from .records import MAX_COUNT, Pair, RecordError, parse_record
-from .release_rows import ALL_GROUP, ChunkRows, pair_group_rows
+from .release_rows import ALL_GROUP, ChunkRows, insert_tables, pair_group_rows
 
 CHUNK = 5000  # pairs per insert: bounds memory on large files
 
@@ -99,9 +99,10 @@ class _Writer:
         self.pool.shutdown(wait=True)
 
 
-def _store_chunk(con, chunk: ChunkRows, new_texts: list, source: str, labels_may_clash: bool) -> None:
-    chunk.flush(con, source, labels_may_clash)
-    add_style_features(con, new_texts)
+def _store_chunk(con, tables: list, style_texts, labels_may_clash: bool) -> None:
+    """The writer thread's part: DuckDB inserts and polars' style counts, both without the GIL."""
+    insert_tables(con, tables, labels_may_clash)
+    add_style_features(con, style_texts)
 
 
 def _first_ids_usable(records: list[dict]) -> bool:
@@ -181,7 +182,6 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                 if use_ids is None:  # decided once, on the first chunk
                     use_ids = empty and _first_ids_usable(buffer)
                 chunk = ChunkRows()
-                new_texts: list[tuple[int, str, str]] = []
                 for rec in buffer:
                     pair = parse_record(rec, position)
                     position += 1
@@ -205,10 +205,10 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                         chunk.new.append((pid, key, pair))
                         chunk.annotated.append((pid, pair, True))
                         chunk.add_labels(pid, pair, fresh=True)
-                        new_texts.append((pid, pair.r1.content, pair.r2.content))
                     judges.update(pair.labels)
                 report.usable_pairs += sum(usable(p) for _, p, _ in chunk.annotated)
-                writer.submit(_store_chunk, chunk, new_texts, source, labels_may_clash)
+                # rows built here, so the writer thread holds the GIL as little as possible
+                writer.submit(_store_chunk, chunk.arrow_tables(source), chunk.style_texts(), labels_may_clash)
             writer.wait()
         finally:
             writer.close()

@@ -7,6 +7,8 @@ aspects) are Arrow dictionary arrays, which DuckDB reads as text. Used by `pipel
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 
@@ -14,6 +16,9 @@ from .features import feature_matrix, usable
 from .properties import ALL_GROUP as ALL_GROUP_NAME
 from .properties import ALL_KIND, BASIC, PROPERTY_NAMES, QUERY_GROUPS
 from .records import Pair
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ALL_GROUP = (ALL_GROUP_NAME, ALL_KIND)  # every pair's group, so pairs without scenario groups can be fitted
 
@@ -40,14 +45,19 @@ def _tiled(values: list[str], n: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(np.tile(np.arange(len(values), dtype=np.int32), n), pa.array(values))
 
 
+def _columns(names: list[str], rows: list[tuple]) -> dict[str, list]:
+    """Row tuples as named columns (empty columns when there are no rows)."""
+    return {name: list(col) for name, col in zip(names, zip(*rows))} if rows else {name: [] for name in names}
+
+
 _BASIC_NAMES = [p.name for p in BASIC]
 _BASIC_KEYS = [p.source_key for p in BASIC]
 _RESPONSE_OF_RATING = np.repeat(np.array([1, 2], dtype=np.int8), len(BASIC))  # r1's 20 ratings, then r2's
 
 
 class ChunkRows:
-    """The rows of one chunk of records: the loader adds each checked pair, `flush` inserts
-    every table as one Arrow table."""
+    """The rows of one chunk of records: the loader adds each checked pair, then takes every
+    table as one Arrow table (`arrow_tables`) for `insert_tables`."""
 
     def __init__(self):
         self.new: list[tuple[int, str, Pair]] = []         # (pid, pair_key, pair): pairs stored now
@@ -99,26 +109,17 @@ class ChunkRows:
 
     def _annotation_tables(self, pids: list[int], ann: list[Pair], ok: list[bool]) -> list[tuple[str, dict]]:
         n = len(ann)
-        groups = ([], [], [])
-        items = ([], [], [], [])
-        errors = ([], [], [], [], [], [])
-        qs = ([], [], [], [], [], [], [])
+        groups, items, errors, qs = [], [], [], []  # row tuples, turned into columns below
         for pid, pair, (_, _, is_new) in zip(pids, ann, self.annotated):
-            rows = ([ALL_GROUP] if is_new else []) + pair_group_rows(pair)
-            for group, kind in rows:
-                groups[0].append(pid), groups[1].append(group), groups[2].append(kind)
+            if is_new:
+                groups.append((pid, *ALL_GROUP))
+            groups += [(pid, group, kind) for group, kind in pair_group_rows(pair)]
             for kind, texts in (("constraint", pair.constraints), ("stance", pair.stances), ("mistake", pair.mistakes)):
-                for i, text in enumerate(texts):
-                    for col, v in zip(items, (pid, kind, i, text)):
-                        col.append(v)
+                items += [(pid, kind, i, text) for i, text in enumerate(texts)]
             for r, resp in ((1, pair.r1), (2, pair.r2)):
-                for i, e in enumerate(resp.errors):
-                    for col, v in zip(errors, (pid, r, i, e["severity"], e["type"], e["description"])):
-                        col.append(v)
+                errors += [(pid, r, i, e["severity"], e["type"], e["description"]) for i, e in enumerate(resp.errors)]
                 for prop, rated in resp.query_specific.items():
-                    for i, item in enumerate(rated):
-                        for col, v in zip(qs, (pid, r, prop, i, item.description, item.label, item.score)):
-                            col.append(v)
+                    qs += [(pid, r, prop, i, item.description, item.label, item.score) for i, item in enumerate(rated)]
         scores = [v for p in ann for resp in (p.r1, p.r2) for v in map(resp.ratings.__getitem__, _BASIC_KEYS)]
         use = [i for i, o in enumerate(ok) if o]
         feats = feature_matrix([ann[i] for i in use])
@@ -127,38 +128,49 @@ class ChunkRows:
                              "express_feelings": [p.express_feelings for p in ann],
                              "n_constraints": [len(p.constraints) for p in ann],
                              "n_stances": [len(p.stances) for p in ann], "n_mistakes": [len(p.mistakes) for p in ann]}),
-            ("query_items", dict(zip(["pair_id", "item_kind", "item_index", "text"], items))),
+            ("query_items", _columns(["pair_id", "item_kind", "item_index", "text"], items)),
             ("ratings", {"pair_id": np.repeat(np.array(pids, dtype=np.int64), 2 * len(BASIC)),
                          "response": np.tile(_RESPONSE_OF_RATING, n), "property": _tiled(_BASIC_NAMES, 2 * n),
                          "aspect": _tiled(_BASIC_KEYS, 2 * n), "score": pa.array(scores, pa.float64())}),
             ("error_checks", {"pair_id": np.repeat(np.array(pids, dtype=np.int64), 2),
                               "response": np.tile(np.array([1, 2], dtype=np.int8), n),
                               "applicable": [a for p in ann for a in (p.r1.applicable, p.r2.applicable)]}),
-            ("errors", dict(zip(["pair_id", "response", "error_index", "severity", "error_type", "description"],
-                                errors))),
-            ("query_specific", dict(zip(["pair_id", "response", "property", "item_index", "description", "label",
-                                         "score"], qs))),
+            ("errors", _columns(["pair_id", "response", "error_index", "severity", "error_type", "description"],
+                                errors)),
+            ("query_specific", _columns(["pair_id", "response", "property", "item_index", "description", "label",
+                                         "score"], qs)),
             ("features", {"pair_id": np.repeat(np.array([pids[i] for i in use], dtype=np.int64), len(PROPERTY_NAMES)),
                           "property": _tiled(PROPERTY_NAMES, len(use)), "value": feats.ravel()}),
-            ("pair_groups", dict(zip(["pair_id", "group_name", "group_kind"], groups))),
+            ("pair_groups", _columns(["pair_id", "group_name", "group_kind"], groups)),
         ]
         return [(t, cols) for t, cols in out if len(cols["pair_id"])]
 
-    def flush(self, con, source: str, labels_may_clash: bool) -> None:
-        for table, cols in self.tables(source):
-            # Read by name from this frame: a registered table would stay in memory until COMMIT.
-            chunk_rows = pa.table(cols)  # noqa: F841
-            names = ", ".join(cols)
-            if table == "pair_updates":
-                sets = ", ".join(f"{c} = chunk_rows.{c}" for c in cols if c != "pair_id")
-                con.execute(f"UPDATE pairs SET annotated = TRUE, {sets} FROM chunk_rows "
-                            "WHERE pairs.pair_id = chunk_rows.pair_id")
-            elif table == "pair_groups" or table == "labels_more" or (table == "labels" and labels_may_clash):
-                # a repeated label, or 'All' of a raw pair annotated now, or a scenario named as a query group
-                con.execute(f"INSERT INTO {table.removesuffix('_more')} ({names}) SELECT {names} FROM chunk_rows "
-                            "ON CONFLICT DO NOTHING")
-            else:  # plain INSERT: ON CONFLICT costs twice as much on millions of label rows
-                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM chunk_rows")
+    def arrow_tables(self, source: str) -> list[tuple[str, pa.Table]]:
+        return [(table, pa.table(cols)) for table, cols in self.tables(source)]
+
+    def style_texts(self) -> "pl.DataFrame":
+        """(pair_id, response_1, response_2) of the pairs stored now, for `style.style_features`."""
+        import polars as pl
+
+        return pl.DataFrame({"pair_id": [pid for pid, _, _ in self.new],
+                             "response_1": [p.r1.content for _, _, p in self.new],
+                             "response_2": [p.r2.content for _, _, p in self.new]},
+                            schema={"pair_id": pl.Int64, "response_1": pl.String, "response_2": pl.String})
 
 
-__all__ = ["ALL_GROUP", "ChunkRows", "pair_group_rows"]
+def insert_tables(con, tables: list[tuple[str, pa.Table]], labels_may_clash: bool) -> None:
+    """Insert a chunk's `arrow_tables` (no Python work here: it runs beside the next chunk's checks)."""
+    for table, chunk_rows in tables:  # read by name from this frame (a registered one stays until COMMIT)
+        names = ", ".join(chunk_rows.column_names)
+        if table == "pair_updates":
+            sets = ", ".join(f"{c} = chunk_rows.{c}" for c in chunk_rows.column_names if c != "pair_id")
+            con.execute(f"UPDATE pairs SET annotated = TRUE, {sets} FROM chunk_rows "
+                        "WHERE pairs.pair_id = chunk_rows.pair_id")
+        elif table == "pair_groups" or table == "labels_more" or (table == "labels" and labels_may_clash):
+            # a repeated label, or 'All' of a raw pair annotated now, or a scenario named as a query group
+            con.execute(f"INSERT INTO {table.removesuffix('_more')} ({names}) SELECT {names} FROM chunk_rows "
+                        "ON CONFLICT DO NOTHING")
+        else:  # plain INSERT: ON CONFLICT costs twice as much on millions of label rows
+            con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM chunk_rows")
+
+__all__ = ["ALL_GROUP", "ChunkRows", "insert_tables", "pair_group_rows"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import shutil
 from collections import Counter
 
 from hypothesis import HealthCheck, settings
@@ -79,3 +80,25 @@ fragments = st.sampled_from(HOSTILE_JSON) | st.from_regex(r"-?[0-9]{1,30}(\.[0-9
 def one_line_error(output: str) -> bool:
     lines = [line for line in output.splitlines() if line.strip()]
     return len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in output
+
+
+def case_db(base_db, tmp_path_factory):
+    """A fresh copy of a suite's base database for one generated case: (its folder, the copy, its bytes)."""
+    folder = tmp_path_factory.mktemp("case")
+    db = folder / "db.duckdb"
+    shutil.copyfile(base_db, db)
+    return folder, db, db.read_bytes()
+
+
+def run_or_refuse_cleanly(args: list[str], db, before: bytes):
+    """Run the CLI: it succeeds, or it ends in one error line and leaves the database byte-identical."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "10000"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    if result.exit_code != 0:
+        assert one_line_error(result.output), result.output
+        assert db.read_bytes() == before
+    return result

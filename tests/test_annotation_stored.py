@@ -88,3 +88,26 @@ def test_cli_annotates_stored_pairs(openai_stub, raw_db, tmp_path, monkeypatch):
     assert result.exit_code == 1 and "no stored pair without the paper's annotations matches" in result.output
     result = runner.invoke(app, ["annotate", str(tmp_path / "raw.jsonl"), "--db", str(raw_db), "--where", "TRUE"])
     assert result.exit_code == 1 and "give them without FILE" in result.output
+
+
+def test_where_reads_pair_attributes_like_group_add(openai_stub, tmp_path):
+    """`annotate --where "language = 'de'"` takes the condition `group add` and `rate --where` take:
+    attribute columns work, and an unknown column is named with the columns there are."""
+    import json
+
+    db, src = tmp_path / "arena.duckdb", tmp_path / "arena.jsonl"
+    battles = [{"question_id": f"q{i}", "model_a": "m1", "model_b": "m2", "winner": "model_a",
+                "language": "de" if i % 3 == 0 else "en",
+                "conversation_a": [{"role": "user", "content": f"q {i}"}, {"role": "assistant", "content": "a"}],
+                "conversation_b": [{"role": "user", "content": f"q {i}"}, {"role": "assistant", "content": "b"}]}
+               for i in range(6)]
+    src.write_text("".join(json.dumps(b) + "\n" for b in battles))
+    load_source(str(src), db=db)
+    german = {pid for pid, in rows(db, "SELECT pair_id FROM pair_attributes WHERE key = 'language' AND value = 'de'")}
+    plan = plan_stored("language = 'de'", db=db, settings=settings(openai_stub.url))
+    assert set(plan.stored_ids) == german and plan.rows == len(german) == 2
+    assert plan_stored("language = 'de'", db=db, max_pairs=1, settings=settings(openai_stub.url)).stored_ids == \
+        [min(german)]
+    with pytest.raises(InputError, match=r"cannot be used.*langage.*attribute columns: language"):
+        plan_stored("langage = 'de'", db=db, settings=settings(openai_stub.url))
+    assert openai_stub.requests == 0

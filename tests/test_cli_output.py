@@ -118,3 +118,17 @@ def test_render_escapes_values_not_the_template():
     assert render("[bold]{x}[/]", x="[/bold]") == "[bold]\\[/bold][/]"
     assert shlex.split(command("fit", "--judge", "a; rm -rf ~")) == \
         ["python", "-m", "pipeline", "fit", "--judge", "a; rm -rf ~"]
+
+
+def test_the_hint_names_the_judge_as_stored_after_normalising(small_db, tmp_path_factory):
+    """`add-judge "my  ﬁne judge"` stores "my fine judge" (NFKC, one space): the next: hint must
+    name that, or pasting it fits an unknown judge."""
+    db, labels, _ = _fresh(small_db, tmp_path_factory)
+    result = runner.invoke(app, ["add-judge", "  my  \ufb01ne judge", str(labels), "--db", str(db), "--no-fit"],
+                           env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "my fine judge" in _judges(db)
+    args = _hint_args(result.output)
+    assert args == ["python", "-m", "pipeline", "fit", "--judge", "my fine judge"]
+    fitted = runner.invoke(app, [*args[3:], "--db", str(db), "--min-labels", "1"], env=WIDE)
+    assert fitted.exit_code == 0, fitted.output

@@ -10,7 +10,6 @@ command prints one line, exits non-zero and leaves the database file as it was.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from fuzzing import CASES, ENCODINGS, FAST, SLOW, encode, fragments, one_line_error
+from fuzzing import CASES, ENCODINGS, FAST, SLOW, case_db, encode, fragments, run_or_refuse_cleanly
 from pipeline import formats
 from pipeline.cli import app
 from pipeline.records import RecordError
@@ -84,17 +83,10 @@ def base_db(tmp_path_factory):
 def test_load_of_a_damaged_format_file_changes_nothing(case, base_db, tmp_path_factory):
     CASES["formats: load command"] += 1
     path, which, fragment, how = case
-    folder = tmp_path_factory.mktemp("case")
-    db = folder / "db.duckdb"
-    shutil.copyfile(base_db, db)
-    before = db.read_bytes()
+    folder, db, before = case_db(base_db, tmp_path_factory)
     file = folder / f"damaged{path.suffix}"
     file.write_bytes(damaged(path, which, fragment, how))
-    result = runner.invoke(app, ["load", str(file), "--db", str(db)], env={"COLUMNS": "10000"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    if result.exit_code != 0:
-        assert one_line_error(result.output), result.output
-        assert db.read_bytes() == before
+    run_or_refuse_cleanly(["load", str(file), "--db", str(db)], db, before)
 
 
 def test_zz_report_cases():

@@ -8,20 +8,16 @@ and leaves the database file byte for byte as it was.
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from fuzzing import CASES, ENCODINGS, FAST, HOSTILE_JSON, SLOW, encode, one_line_error
-from pipeline.cli import app
+from fuzzing import CASES, ENCODINGS, FAST, HOSTILE_JSON, SLOW, case_db, encode, run_or_refuse_cleanly
 from pipeline.judges import parse_labels_file
 from pipeline.loader import load_records
 from records_factory import make_record
 
-runner = CliRunner()
 N = 5
 
 choice = st.sampled_from(["A", "B", "1", "2", "0.7", "0.5", "", "x", "[/b]"]) | st.sampled_from(HOSTILE_JSON)
@@ -75,18 +71,10 @@ def test_any_labels_file_parses_or_lists_its_problems(case, labels_db):
 def test_add_judge_with_a_malformed_file_changes_nothing(case, labels_db, tmp_path_factory):
     CASES["labels: add-judge command"] += 1
     kind, data = case
-    folder = tmp_path_factory.mktemp("case")
-    db = folder / "db.duckdb"
-    shutil.copyfile(labels_db, db)
-    before = db.read_bytes()
+    folder, db, before = case_db(labels_db, tmp_path_factory)
     file = folder / f"labels.{SUFFIX[kind]}"
     file.write_bytes(data)
-    result = runner.invoke(app, ["add-judge", "fuzzed", str(file), "--db", str(db), "--no-fit"],
-                           env={"COLUMNS": "10000"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    if result.exit_code != 0:
-        assert one_line_error(result.output), result.output
-        assert db.read_bytes() == before
+    run_or_refuse_cleanly(["add-judge", "fuzzed", str(file), "--db", str(db), "--no-fit"], db, before)
 
 
 @pytest.mark.parametrize("how", ["utf-8", "utf-8-sig", "utf-16"])

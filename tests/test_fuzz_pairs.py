@@ -10,14 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from fuzzing import CASES, ENCODINGS, FAST, HOSTILE_JSON, SLOW, encode, one_line_error
+from fuzzing import CASES, ENCODINGS, FAST, HOSTILE_JSON, SLOW, case_db, encode, one_line_error
 from pipeline.annotation.inputs import InputError, read_pairs
 from pipeline.cli import app
 from pipeline.loader import load_records
@@ -94,10 +93,7 @@ def test_annotate_on_a_malformed_file_changes_nothing(case, pairs_db, tmp_path_f
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)      # no call can be made
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9")
     suffix, data = case
-    folder = tmp_path_factory.mktemp("case")
-    db = folder / "db.duckdb"
-    shutil.copyfile(pairs_db, db)
-    before = db.read_bytes()
+    folder, db, before = case_db(pairs_db, tmp_path_factory)
     file = folder / f"pairs.{suffix}"
     file.write_bytes(data)
     result = runner.invoke(app, ["annotate", str(file), "--db", str(db), "--yes"], env={"COLUMNS": "10000"})

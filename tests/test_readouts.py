@@ -9,27 +9,9 @@ from scipy.special import expit, factorial
 from scipy.stats import spearmanr
 
 from pipeline import readouts
-from pipeline.demo import generate_records
-from pipeline.fitting import fit_database
-from pipeline.loader import load_records
 from pipeline.properties import N_PROPERTIES, PROPERTY_NAMES
 from dbquery import rows
-
-SIZES = {"Code": 90, "Advice": 70, "Others": 60}
-
-
-
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    db = tmp_path_factory.mktemp("readouts") / "r.duckdb"
-    load_records(generate_records(seed=3, group_sizes=SIZES), source="readouts-test", db=db)
-    fit_database(db, min_labels=20)
-    return db
-
-
-def weights(db, judge, group):
-    got = dict(rows(db, "SELECT property, weight FROM fits WHERE judge = ? AND group_name = ?", [judge, group]))
-    return np.array([got[p] for p in PROPERTY_NAMES])
+from small_fit import fitted, weights  # noqa: F401 - `fitted` is a fixture
 
 
 # ------------------------------------------------------------------- probability

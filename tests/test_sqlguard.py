@@ -234,6 +234,15 @@ def test_text_too_large_is_refused_before_parsing():
     assert time.perf_counter() - t0 < 0.5
 
 
+@pytest.mark.parametrize("sql", ["SELECT '\ud800'", "SELECT 1 -- \udfff", "\ud83d"])
+def test_a_lone_surrogate_is_a_clear_refusal(db, sql):
+    """Python strings can hold one; DuckDB's binding then raised a raw TypeError from run_query."""
+    for call in (lambda: sqlguard.check_sql(sql), lambda: run_query(db, sql)):
+        with pytest.raises(QueryRefused, match="lone surrogate") as exc:
+            call()
+        assert "\n" not in str(exc.value)
+
+
 @pytest.mark.parametrize("sql", ["UPDATE EXTENSIONS", "UPDATE EXTENSIONS (httpfs)"])
 def test_unknown_statement_kind_is_a_clear_refusal(sql):
     with pytest.raises(QueryRefused) as exc:

@@ -14,6 +14,10 @@ from ..llm.errors import InvalidAnswer
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
+class MissingField(InvalidAnswer):
+    """The answer lacks a field (a validator may collect these before it gives up)."""
+
+
 def norm(key: Any) -> str:
     """A key reduced to letters and digits: 'Clear_Intent ' == 'clear intent'."""
     return re.sub(r"[^a-z0-9]", "", str(key).lower())
@@ -25,7 +29,7 @@ def get(obj: dict, *names: str, field: str) -> Any:
     for key, value in obj.items():
         if norm(key) in wanted:
             return value
-    raise InvalidAnswer(f"missing field '{field}'")
+    raise MissingField(f"missing field '{field}'")
 
 
 def get_optional(obj: dict, *names: str) -> Any:

@@ -113,7 +113,7 @@ def plan_stored(where: str | None = None, *, db=None, model: str | None = None, 
                 timeout: float | None = None) -> JobPlan:
     """Plan the paper's protocol for stored pairs that lack its annotations (`pairs.annotated = FALSE`).
 
-    `where` is a SQL condition on `pairs` (checked by pipeline.sqlguard.check_condition);
+    `where` is a SQL condition on the pairs and their attributes (pipeline.groups.pair_ids);
     `sample` picks that many of the matching pairs at random (`seed`), `max_pairs` caps
     the count (the first by pair id). Raises InputError for a refused condition.
     """
@@ -136,23 +136,24 @@ def plan_stored(where: str | None = None, *, db=None, model: str | None = None, 
 def _stored_rows(db_path: Path, where: str | None) -> list[tuple]:
     sql = ("SELECT pair_id, pair_key, query, response_1, response_2, model_1, model_2 FROM pairs "
            "WHERE NOT annotated")
-    if where and where.strip():
-        from ..sqlguard import ConditionRefused, check_condition  # noqa: PLC0415 - only stored-pair plans
-
-        try:
-            condition = check_condition(where)
-        except ConditionRefused as exc:
-            raise InputError(f"--where: {exc}") from None
-        sql += f" AND ({condition})"
+    params: list = []
     try:
         with dbmod.reading(db_path) as con:
             if not con.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'pairs' "
                                "AND column_name = 'annotated'").fetchone():
                 raise InputError(f"{db_path} has no pairs.annotated column: run `python -m pipeline migrate`")
+        if where and where.strip():
+            # The same condition language as `group add` and `rate --where`: pairs columns plus
+            # attributes (language, is_code, ...), checked and bound on a guarded connection.
+            from ..groups import GroupError, pair_ids  # noqa: PLC0415 - only stored-pair plans
+
             try:
-                return con.execute(sql + " ORDER BY pair_id").fetchall()
-            except duckdb.Error as exc:  # a condition naming an unknown column, ...
-                raise InputError(f"--where {where!r} cannot be used: {str(exc).splitlines()[0]}") from None
+                params = [pair_ids(db_path, where)]
+            except GroupError as exc:
+                raise InputError(f"--where {where!r} cannot be used: {exc}") from None
+            sql += " AND list_contains(?, pair_id)"
+        with dbmod.reading(db_path) as con:
+            return con.execute(sql + " ORDER BY pair_id", params).fetchall()
     except (DatabaseError, InputError):
         raise
     except duckdb.Error as exc:

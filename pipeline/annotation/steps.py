@@ -193,9 +193,7 @@ def _ratings(obj: dict, keys: tuple[str, ...], who: str) -> dict[str, int]:
     for key in keys:
         try:
             out[key] = coerce.score(coerce.get(obj, key, SHORT_NAME[key], field=key), f"{who}.{key}")
-        except InvalidAnswer as exc:
-            if "missing field" not in str(exc):
-                raise
+        except coerce.MissingField:
             missing.append(key)
     if missing:
         raise InvalidAnswer(f"{who}: missing {len(missing)} rating(s): " + "; ".join(missing[:3]))

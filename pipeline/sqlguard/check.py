@@ -105,6 +105,13 @@ def refuse(what: str, why: str) -> QueryRefused:
     return exc
 
 
+def refused_because(why: str) -> QueryRefused:
+    """A refusal whose reason is the whole story (no one refused thing to name)."""
+    exc = QueryRefused(f"Refused: {why}.")
+    exc.why = why
+    return exc
+
+
 def one_line(text: object, limit: int = 300) -> str:
     """DuckDB's multi-line messages (LINE 1: ... ^) as one line."""
     first = str(text).strip().splitlines()[0] if str(text).strip() else ""
@@ -148,7 +155,7 @@ def syntax_tree(sql: str) -> dict:
     try:
         return json.loads(text)
     except RecursionError:
-        raise QueryRefused("Refused: the SQL is nested too deeply to check.") from None
+        raise refused_because("the SQL is nested too deeply to check") from None
 
 
 def _walk(node):
@@ -266,6 +273,11 @@ def check_sql(sql: str) -> CheckedSQL:
     check_size(sql)
     if "\x00" in sql:
         raise QueryRefused("Refused: the SQL contains a NUL character.")
+    try:  # DuckDB's binding raises a TypeError on text UTF-8 cannot hold (a lone surrogate)
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryRefused(f"Refused: the SQL holds a lone surrogate \\u{ord(sql[exc.start]):04x} at character "
+                           f"{exc.start + 1}, which is not valid Unicode.") from None
     if not _strip_comments(sql).strip(" \t\r\n;"):
         raise QueryRefused(f"Nothing to run: write {ALLOWED_HELP}.")
     statements = _extract(sql)

@@ -113,7 +113,7 @@ def check_condition(where_sql: str, *, table: str = "pairs") -> str:
     try:
         tree = syntax_tree(wrapped)
     except QueryRefused as exc:
-        raise _no(str(exc).removeprefix("Refused: ").rstrip(".")) from None
+        raise _no(exc.why or str(exc)) from None
     if tree.get("error"):
         raise _no(f"DuckDB cannot parse it ({one_line(tree.get('error_message', ''), 160)})")
     if not _only_a_where(tree, table):

@@ -53,7 +53,7 @@ def open_guarded(path: str, alias: str, *, threads: int, memory_limit: str, temp
                 con.execute(f"ATTACH '{quoted}' AS \"{alias}\" (READ_ONLY)")
                 break
             except duckdb.Error as exc:
-                text = str(exc).lower()
+                text = str(exc).lower()  # DuckDB says "lock" only in its text (no error code), as db.is_lock_error reads it
                 if "lock" not in text or time.monotonic() > deadline:
                     raise
                 time.sleep(delay * (0.5 + random.random()))

@@ -8,13 +8,10 @@ import numpy as np
 import pytest
 
 from dbquery import rows
-from pipeline.demo import generate_records
-from pipeline.fitting import fit_database
-from pipeline.loader import load_records
 from pipeline.properties import PROPERTY_NAMES
 from pipeline.queries import shap
+from small_fit import fitted, weights  # noqa: F401 - `fitted` is a fixture
 
-SIZES = {"Code": 90, "Advice": 70, "Others": 60}
 
 
 def test_pair_shap_adds_up(demo_db_fitted):
@@ -30,19 +27,6 @@ def test_pair_shap_adds_up(demo_db_fitted):
     assert shap.shap_for_pair(demo_db_fitted, "human", "Code", unusable[0][0]) is None
     assert shap.shap_groups(demo_db_fitted, "human", ["Unclear User Intent", "Code", "nowhere"]) == \
         ["Code", "Unclear User Intent"]
-
-
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    db = tmp_path_factory.mktemp("shap") / "r.duckdb"
-    load_records(generate_records(seed=3, group_sizes=SIZES), source="readouts-test", db=db)
-    fit_database(db, min_labels=20)
-    return db
-
-
-def weights(db, judge, group):
-    got = dict(rows(db, "SELECT property, weight FROM fits WHERE judge = ? AND group_name = ?", [judge, group]))
-    return np.array([got[p] for p in PROPERTY_NAMES])
 
 
 def test_pair_shap_from_the_database(fitted):

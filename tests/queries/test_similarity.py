@@ -12,13 +12,10 @@ import pytest
 from scipy.stats import spearmanr
 
 from dbquery import rows
-from pipeline.demo import generate_records
-from pipeline.fitting import fit_database
-from pipeline.loader import load_records
-from pipeline.properties import PROPERTY_NAMES, QUERY_GROUPS
+from pipeline.properties import QUERY_GROUPS
 from pipeline.queries import catalog, similarity
+from small_fit import SIZES, fitted, weights  # noqa: F401 - `fitted` is a fixture
 
-SIZES = {"Code": 90, "Advice": 70, "Others": 60}
 
 
 def test_similarity_matches_the_view(demo_db_fitted):
@@ -59,19 +56,6 @@ def test_order_judges(demo_db_fitted):
 
 
 # -------------------------------------------- judge_similarity (moved from tests/test_readouts.py)
-
-
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    db = tmp_path_factory.mktemp("readouts") / "r.duckdb"
-    load_records(generate_records(seed=3, group_sizes=SIZES), source="readouts-test", db=db)
-    fit_database(db, min_labels=20)
-    return db
-
-
-def weights(db, judge, group):
-    got = dict(rows(db, "SELECT property, weight FROM fits WHERE judge = ? AND group_name = ?", [judge, group]))
-    return np.array([got[p] for p in PROPERTY_NAMES])
 
 
 def test_overall_is_the_mean_over_scenario_groups_only(fitted):
