@@ -76,7 +76,8 @@ def shift_chart(part, title: str):
                  alt.Tooltip("high:Q", format="+.2f")])
     rules = alt.Chart(part).mark_rule(color="black").encode(y=y, x="low:Q", x2="high:Q")
     sub = ["95% interval from the weights' posterior"] + (["generated demo data"] if status.generated else [])
-    return (bars + rules).properties(height=max(120, 24 * len(part)), title=alt.TitleParams(title, subtitle=sub))
+    # A height per row: a fixed total also holds the title and axis, and squeezed the rows to slivers.
+    return (bars + rules).properties(height=alt.Step(24), title=alt.TitleParams(title, subtitle=sub))
 
 
 left, right = st.columns(2)

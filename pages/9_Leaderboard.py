@@ -82,8 +82,7 @@ else:
         long.append(shown.assign(board="raw", x=shown[raw_value])[["model", "board", "x", "moved"]])
     long = pd.concat(long)
     title = f"{judge} · {group}" + (f" · raw vs controlled for {control}" if controlled else " · raw")
-    height = max(180, 22 * len(order))
-    y = alt.Y("model:N", sort=order, title=None)
+    y = alt.Y("model:N", sort=order, title=None, axis=alt.Axis(labelLimit=240))
     interval = alt.Chart(shown).mark_rule(strokeWidth=2, opacity=0.5).encode(
         y=y, x=alt.X("lo:Q", title=value, scale=alt.Scale(zero=False)), x2="hi:Q",
         color=alt.Color("moved:N", scale=alt.Scale(domain=["up", "down", "same"],
@@ -97,7 +96,9 @@ else:
     sub = "controlled strengths with 95% intervals; the other shape: raw" if controlled else "95% intervals"
     if status.generated:
         sub += " · generated demo data"
-    chart = (interval + dots).properties(height=height, title=alt.TitleParams(title, subtitle=[sub]))
+    # A height per row (Step), not in total: a fixed total also holds the title and axis, which
+    # squeezed the rows until Vega dropped every other model name.
+    chart = (interval + dots).properties(height=alt.Step(24), title=alt.TitleParams(title, subtitle=[sub]))
     st.altair_chart(chart, width="stretch")
 
     table = shown[["rank", "model", "strength", "ci_low", "ci_high", "elo", "n_battles"]
@@ -120,6 +121,9 @@ if controlled:
         st.subheader("The control's own weights")
         st.caption("Log-odds per unit of feature difference, fitted together with the strengths "
                    "(positive: the judge prefers the response with more of it, whatever the model).")
+        # A property no battle differs on has no weight: named below, not drawn as an empty row.
+        unweighted = weights.loc[weights["weight"].isna(), "property"].tolist()
+        weights = weights[weights["weight"].notna()]
         worder = weights["property"].tolist()
         wchart = alt.Chart(weights).mark_bar().encode(
             y=alt.Y("property:N", sort=worder, title=None), x=alt.X("weight:Q", title="weight (log-odds)"),
@@ -128,7 +132,10 @@ if controlled:
                      alt.Tooltip("ci_high:Q", format=".3f")])
         wrule = alt.Chart(weights).mark_rule(color="black").encode(
             y=alt.Y("property:N", sort=worder), x="ci_low:Q", x2="ci_high:Q")
-        st.altair_chart((wchart + wrule).properties(height=max(120, 22 * len(weights))), width="stretch")
+        if not weights.empty:
+            st.altair_chart((wchart + wrule).properties(height=alt.Step(24)), width="stretch")
+        if unweighted:
+            st.caption("No weight (no battle differs on it): " + md_escape(", ".join(unweighted)) + ".")
 
 if not runs.empty:
     with st.expander("Runs (battles, models left out, interval method)"):

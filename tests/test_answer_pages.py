@@ -147,3 +147,37 @@ def test_pages_render_in_every_database_state(page, state, app_dbs, monkeypatch)
         assert "No leaderboard stored yet" in shown          # fitted, but no board yet: the form is open
     if state == "imported" and page == WHAT_IF:
         assert "No response models" in shown                 # weights without pairs: nothing to forecast
+
+
+
+def test_row_charts_get_a_height_per_row(answered_db, tmp_path, monkeypatch):
+    """A fixed total height also has to hold the title and the axis: with 18 models or 8 properties
+    the rows were squeezed until Vega dropped every other label (What if: 2 of 8 names shown).
+    Each row chart's height is a step per row instead; a control property without a weight is
+    named in a caption, not drawn as an empty row."""
+    db = tmp_path / "style.duckdb"
+    shutil.copyfile(answered_db, db)
+    build_leaderboard(db, judges=["human"], control="style")  # in the demo only length differs
+    at = open_page(LEADERBOARD, db, monkeypatch, {"judge": "human", "group": "All", "control": "style"})
+    clean(at)
+    charts = specs(at)
+    assert len(charts) == 2 and all(c.get("height") == {"step": 24} for c in charts), [c.get("height") for c in charts]
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT property, weight FROM leaderboard_controls WHERE judge = 'human' "
+                           "AND group_name = 'All' AND control = 'style'").fetchall()
+    weighted = {p for p, w in rows if w is not None}
+    unweighted = sorted(p for p, w in rows if w is None)
+    assert weighted and unweighted  # the demo's responses differ on some style counts only
+    assert set(charts[1]["layer"][0]["encoding"]["y"]["sort"]) == weighted
+    from ui.text import md_escape  # the caption is markdown: names are escaped in it
+
+    assert all(md_escape(p) in texts(at).split("No weight (no battle differs on it): ")[1] for p in unweighted)
+    at = open_page(WHAT_IF, answered_db, monkeypatch, {"judge": "human", "model": "gpt-4"})
+    clean(at)
+    assert [c.get("height") for c in specs(at)] == [{"step": 24}] * 2
+    at = open_page("pages/1_Dissection.py", answered_db, monkeypatch, {"group": "All"})
+    clean(at)
+    differ = [s for s in specs(at) if s.get("title", {}).get("text") == "human vs gpt-4-turbo"]
+    assert len(differ) == 1 and differ[0].get("height") == {"step": 24}

@@ -57,7 +57,7 @@ def section(status, pset: str, groups: list[str]) -> None:
     sub = [f"{group} · the {len(top)} largest of {len(df)} · bars: 95% interval (normal approximation)"]
     if status.generated:
         sub.append("generated demo data")
-    st.altair_chart((bars + rules).properties(height=max(140, 24 * len(top)),
+    st.altair_chart((bars + rules).properties(height=alt.Step(24),  # per row: labels never dropped
                                               title=alt.TitleParams(f"{judge_a} vs {judge_b}", subtitle=sub)),
                     width="stretch")
     first = df.iloc[0]
