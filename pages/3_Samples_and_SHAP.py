@@ -110,8 +110,11 @@ meta = [f"Scenario: {md_escape(p.get('scenario_group') or 'n/a')}",
         f"source: {md_escape(p.get('source'))} #{p.get('source_index')}"]
 if detail["groups"]:
     meta.append("groups: " + ", ".join(md_escape(g) for g in detail["groups"]))
-if not p.get("usable"):
-    meta.append("not usable for fitting (an error check was not applicable)")
+if p.get("annotated") is False:  # a raw labelled pair: its style properties are fitted, the paper's not yet
+    meta.append("not annotated with the paper's 29 properties yet (style properties only; "
+                "`python -m pipeline annotate` fills them in place)")
+elif not p.get("usable"):
+    meta.append("not usable for fitting the paper's properties (an error check was not applicable)")
 st.caption(" · ".join(meta))
 
 st.markdown("**Query**")

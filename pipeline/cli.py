@@ -280,7 +280,7 @@ def annotate(
             plan = plan_job(file, db=db, max_pairs=max_pairs, retry_failed=retry_failed, batch=batch,
                             settings=settings)
     except (InputError, ConfigError, DatabaseError) as exc:  # never start paid calls on a plan not read
-        fail(str(exc))
+        fail(str(exc), getattr(exc, "exit_code", 1))  # a busy database: 75, as every other command says
     if plan.problems:  # e.g. no API key: the one error line, not the plan then the same reason again
         fail(plan.problems[0])
     for line in plan.lines():

@@ -50,17 +50,18 @@ def group_add(
         fit: Annotated[bool, typer.Option("--fit", help="Fit every judge on the group right away.")] = False,
         properties: Annotated[str, typer.Option("--properties", help="Property set for --fit.")] = "paper") -> None:
     """Add a custom group from a SQL condition; it is evaluated again after every load."""
-    from .groups import GroupError, add_group
+    from .groups import GroupError, add_group, check_name
 
     with one_line(GroupError, then="nothing was changed"):
         n = add_group(name, where, db=db, note=note, replace=replace)
-    _say(f"group {name.strip()!r}: {n} pairs")
+        name = check_name(name)  # the name as stored (NFKC, one space): what --fit and the hint must use
+    _say(f"group {name!r}: {n} pairs")
     if n == 0:
         _say("note: no pair matches the condition yet; it is evaluated again after every load")
     if fit:
-        _fit_group(name.strip(), db, properties)
+        _fit_group(name, db, properties)
     else:
-        _say(f"next: python -m pipeline fit --group {shlex.quote(name.strip())} to fit it")
+        _say(f"next: python -m pipeline fit --group {shlex.quote(name)} to fit it")
 
 
 @group_app.command("remove")

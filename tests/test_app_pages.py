@@ -467,3 +467,44 @@ def test_heavy_imports_start_in_the_background():
     warmup.start()  # once per process
     assert warmup.wait(120)
     assert "shap" in sys.modules and "openai" in sys.modules
+
+
+def test_dissection_chart_gets_a_height_per_property_row():
+    """The total height also holds the title, legend and axis: with a fixed total the style set's 10
+    properties were squeezed into a sliver that showed 2 of their names. A step per judge's sub-row
+    (the chart's yOffset) instead, smaller when 29 properties x 12 judges would pass 2000 px."""
+    import pandas as pd
+
+    from ui import charts
+
+    def chart(n_props: int, judges: list[str]) -> dict:
+        props = [f"p{i}" for i in range(n_props)]
+        df = pd.DataFrame([{"judge": j, "property": p, "probability": 55.0, "prob_low": 50.0, "prob_high": 60.0,
+                            "weight": 0.2, "description": p, "n_pairs": 100} for j in judges for p in props])
+        return charts.dissection_dots(df, props, judges, title="t").to_dict()
+
+    two = chart(10, ["human", "gpt-4-turbo"])
+    assert two["height"] == {"step": 12}  # each judge's sub-row in each of the 10 property rows
+    assert chart(10, ["human"])["height"] == {"step": 24}  # one judge: a property row is still 24 px
+    many = chart(29, [f"j{i}" for i in range(12)])
+    assert 5 <= many["height"]["step"] and many["height"]["step"] * 29 * 12 <= 2000
+
+
+def test_samples_says_a_raw_pair_is_not_annotated_yet(tmp_path, monkeypatch):
+    """A raw labelled pair (pairs.annotated = FALSE) is fitted on its style properties; the page said
+    "not usable for fitting (an error check was not applicable)", which was wrong on both counts."""
+    from pipeline.loader import load_source
+
+    rows = [{"question_id": f"q{i}", "model_a": "m1", "model_b": "m2", "winner": "model_a",
+             "conversation_a": [{"role": "user", "content": f"<b>q</b> {i}"}, {"role": "assistant", "content": "a"}],
+             "conversation_b": [{"role": "user", "content": f"<b>q</b> {i}"}, {"role": "assistant", "content": "b"}]}
+            for i in range(3)]
+    src = tmp_path / "arena.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = tmp_path / "raw.duckdb"
+    load_source(str(src), db=db)
+    at = open_page("pages/3_Samples_and_SHAP.py", db, monkeypatch)
+    assert_clean(at)
+    shown = texts(at)
+    assert "not annotated with the paper's 29 properties yet" in shown
+    assert "an error check was not applicable" not in shown

@@ -163,7 +163,8 @@ def test_a_job_that_gives_up_waiting_says_so_in_one_line(inputs, openai_stub, tm
     assert after == before
 
 
-@pytest.mark.parametrize("argv", [["info"], ["fit", "--judge", "human"]], ids=["reader", "writer"])
+@pytest.mark.parametrize("argv", [["info"], ["fit", "--judge", "human"], ["annotate", "--max-pairs", "1", "--yes"]],
+                         ids=["reader", "writer", "annotate"])  # annotate exited 1, the others 75
 def test_a_read_write_client_is_named_in_one_line(inputs, tmp_path, argv):
     db = tmp_path / "rw.duckdb"
     shutil.copyfile(inputs["base"], db)

@@ -220,3 +220,25 @@ def test_cli_add_with_fit(arena_db):
                                  "--properties", "style", "--db", str(arena_db)])
     assert result.exit_code == 0, result.output
     assert scalar(arena_db, "SELECT count(*) FROM fit_runs WHERE group_name = 'German' AND property_set = 'style'") == 1
+
+
+def test_cli_uses_the_stored_name_after_normalising(arena_db):
+    """`group add "Long  \ufb01le"` stores "Long file" (NFKC, one space): the summary, --fit and the
+    next: hint must say that name, or `fit --group` as printed names an unknown group."""
+    import shlex
+
+    typed = "  Long  \ufb01le de"
+    result = runner.invoke(app, ["group", "add", typed, "--where", "language = 'de'", "--db", str(arena_db)],
+                           env={"COLUMNS": "2000"})
+    assert result.exit_code == 0, result.output
+    assert "group 'Long file de': 30 pairs" in result.output and members(arena_db, "Long file de")
+    hint = next(line for line in result.output.splitlines() if line.startswith("next: "))
+    args = shlex.split(hint[len("next: "):].removesuffix(" to fit it"))
+    assert args == ["python", "-m", "pipeline", "fit", "--group", "Long file de"]
+    fitted = runner.invoke(app, [*args[3:], "--properties", "style", "--db", str(arena_db)])
+    assert fitted.exit_code == 0, fitted.output
+    result = runner.invoke(app, ["group", "add", typed, "--where", "language = 'de'", "--replace", "--fit",
+                                 "--properties", "style", "--db", str(arena_db)])
+    assert result.exit_code == 0, result.output
+    assert scalar(arena_db, "SELECT count(*) FROM fit_runs WHERE group_name = 'Long file de' "
+                            "AND property_set = 'style'") == 1

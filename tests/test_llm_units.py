@@ -121,3 +121,11 @@ def test_classify_and_retry_after():
     plain = _status_error(openai.InternalServerError, 500)
     delays = [retry_delay(plain, n, s) for n in range(8)]
     assert all(0.5 * min(2 ** n, 60) <= d <= 30 for n, d in enumerate(delays))
+
+
+def test_progress_line_names_pairs_only_when_the_job_counts_them():
+    """`rate` runs through run_calls, which counts calls only: its bar said "pairs 0/0"."""
+    from pipeline.llm.progress import JobProgress
+
+    assert JobProgress(pairs_total=0, calls_total=192).info().startswith("0 in flight, 0 failed")
+    assert JobProgress(pairs_total=2, pairs_done=1).info().startswith("pairs 1/2, 0 in flight")

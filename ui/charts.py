@@ -56,10 +56,15 @@ def dissection_dots(df: pd.DataFrame, order: Sequence[str], judges: Sequence[str
     rule = alt.Chart(pd.DataFrame({"x": [50.0]})).mark_rule(color="#777", strokeDash=[5, 4]).encode(
         x=alt.X("x:Q", scale=xscale))
     n_rows = max(1, len(order))
-    step = 10 + 8 * max(1, len(judges))
+    # A height per property row (Step), not in total: the total also holds the title, the legend and
+    # the axis, so the style set's 10 rows were squeezed into a sliver with 2 of 10 names shown.
+    # With yOffset the step is each judge's sub-row: 12 px each and at least 24 px a property (one judge:
+    # 12 px rows lost every other name), fewer when 2000 px would not do.
+    n_judges = max(1, len(judges))
+    step = max(5, min(max(12, -(-24 // n_judges)), 2000 // (n_rows * n_judges)))
     return alt.layer(rule, bars, dots).properties(
         title=_title(title, generated, "dashed line: 50% = indifferent; bars: 95% credible interval"),
-        height=min(2400, max(260, n_rows * step)))
+        height=alt.Step(step))
 
 
 def compact_number(v: float, fmt: str = ".2f") -> str:

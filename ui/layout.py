@@ -42,6 +42,7 @@ def page(page_file: str, icon: str | None = None, intro: str | None = None) -> S
 
     `page_file` is the page's `__file__`: its title and icon come from the registry
     (ui/navigation.py). A title and an icon may be given instead."""
+    navigation.leave_pages_folder_mode()
     spec = navigation.spec_for(page_file) if str(page_file).endswith(".py") else None
     title = spec.title if spec else str(page_file)
     icon = spec.icon if spec else (icon or ":material/article:")

@@ -63,6 +63,24 @@ def spec_for(file: str | Path) -> PageSpec | None:
     return next((p for p in PAGES if (ROOT / p.path).resolve() == target), None)
 
 
+def leave_pages_folder_mode() -> None:
+    """A link straight to a page (`.../Dissection`) on a fresh server ran that page file alone:
+    Streamlit starts in its old `pages/`-folder mode until Home.py's st.navigation has run once,
+    so the menu listed the files (a second home, "Overview", no icons), Home.py's warm-up never
+    started, and the server stayed so until someone opened the home page. So register the pages
+    here (st.navigation leaves that mode), run the page the URL names inside this same run (a
+    button's click stays with it; a rerun would lose it), and stop the outer run."""
+    import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager  # Streamlit's flag for that mode
+
+    if PagesManager.uses_pages_directory:
+        from ui import warmup  # what Home.py starts before st.navigation
+
+        warmup.start()
+        run()
+        st.stop()
+
+
 def run() -> None:
     """Register every available page with st.navigation and run the one the URL asks for."""
     import streamlit as st

@@ -44,7 +44,9 @@ class JobProgress:
         return self
 
     def info(self) -> str:
-        return (f"pairs {self.pairs_done}/{self.pairs_total}, {self.in_flight} in flight, {self.failures} failed, "
+        # A job that counts calls only (run_calls: `rate`) has no pairs to show, not "pairs 0/0".
+        pairs = f"pairs {self.pairs_done}/{self.pairs_total}, " if self.pairs_total else ""
+        return (f"{pairs}{self.in_flight} in flight, {self.failures} failed, "
                 f"{self.retries} retries" + (f" ({self.timeouts} timed out)" if self.timeouts else "")
                 + f", ${self.cost_usd:,.4f}" + (f" | {self.phase}" if self.phase else ""))
 
