@@ -43,8 +43,8 @@ def large_db(n: int = 100_000, n_models: int = 40, judges: int = 4, seed: int = 
     """n pairs between n_models models, 29 paper features each, labels of `judges` simulated judges."""
     import pyarrow as pa
 
-    from pipeline import db as dbmod
-    from pipeline.properties import PROPERTY_NAMES
+    from pipeline.store import db as dbmod
+    from pipeline.properties.paper import PROPERTY_NAMES
 
     path = OUT / f"answers_{n}.duckdb"
     if path.exists():
@@ -79,7 +79,7 @@ def large_db(n: int = 100_000, n_models: int = 40, judges: int = 4, seed: int = 
 
 
 def time_leaderboards(db: Path, controls: list[str]) -> list[tuple[str, float, dict]]:
-    from pipeline.leaderboard import build_leaderboard
+    from pipeline.answers.leaderboard import build_leaderboard
 
     rows = []
     for control in controls:
@@ -143,8 +143,8 @@ def main() -> int:
     parser.add_argument("--no-large", action="store_true", help="skip the 100,000-pair run")
     args = parser.parse_args()
 
-    from pipeline.differences import judge_difference
-    from pipeline.forecasts import what_if
+    from pipeline.answers.differences import judge_difference
+    from pipeline.answers.forecasts import what_if
 
     source = demo_db()
     db = OUT / "answers_demo_work.duckdb"

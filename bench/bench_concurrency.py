@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.demo import build_demo  # noqa: E402
-from pipeline.fitting import fit_database  # noqa: E402
+from pipeline.model.fitting import fit_database  # noqa: E402
 
 HOLDER = """
 import sys, duckdb

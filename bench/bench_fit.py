@@ -1,4 +1,4 @@
-"""Benchmark of pipeline.bayes: all 528 fits (33 judges x 16 groups) of a
+"""Benchmark of pipeline.model.bayes: all 528 fits (33 judges x 16 groups) of a
 release-sized problem, and, with --nuts, agreement with and speed against the
 paper's sampler (numpyro NUTS: 4 chains, 500 warm-up, 2000 draws each).
 With --style N: the time to compute the style properties of N Arena-shaped pairs
@@ -25,7 +25,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pipeline.bayes import PRIOR_SCALE, fit_many, heldout_accuracy  # noqa: E402
+from pipeline.model.posterior import PRIOR_SCALE
+from pipeline.model.bayes import fit_many
+from pipeline.model.heldout import heldout_accuracy  # noqa: E402
 
 N_JUDGES = 33
 N_PROPS = 29
@@ -145,8 +147,8 @@ def arena_texts(rng, n):
 def bench_style(n_pairs, n_judges=50, seed=0):
     import polars as pl
 
-    from pipeline.heldout import heldout_scores
-    from pipeline.style import STYLE_NAMES, style_features
+    from pipeline.model.heldout import heldout_scores
+    from pipeline.properties.style import STYLE_NAMES, style_features
 
     rng = np.random.default_rng(seed)
     pool = arena_texts(rng, 20_000)  # texts are drawn from a pool: generating them isn't what is timed

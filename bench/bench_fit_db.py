@@ -28,8 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 
 from pipeline.demo import PROFILES, generate_records  # noqa: E402
-from pipeline.fitting import fit_database  # noqa: E402
-from pipeline.loader import load_records  # noqa: E402
+from pipeline.model.fitting import fit_database  # noqa: E402
+from pipeline.ingest.release_load import load_records  # noqa: E402
 
 N_JUDGES = 33
 OUT = Path(__file__).resolve().parent / "out"

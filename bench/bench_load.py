@@ -55,7 +55,7 @@ def write_big_file(path: Path, n_pairs: int, extra_judges: int = 0) -> None:
 
 LOAD_SNIPPET = """
 import resource, sys, time
-from pipeline.loader import load_source
+from pipeline.ingest.loader import load_source
 t0 = time.perf_counter()
 report = load_source(sys.argv[1], db=sys.argv[2])
 secs = time.perf_counter() - t0

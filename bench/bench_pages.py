@@ -56,9 +56,9 @@ def build_big(path: Path, n_pairs: int = BIG_PAIRS, extra_judges: int = EXTRA_JU
     """n_pairs release-format pairs (bench_load's generator), 12 demo judges + extra_judges, fitted."""
     from bench_load import write_big_file
 
-    from pipeline import db as dbmod
-    from pipeline.fitting import fit_database
-    from pipeline.loader import load_source
+    from pipeline.store import db as dbmod
+    from pipeline.model.fitting import fit_database
+    from pipeline.ingest.loader import load_source
 
     path.parent.mkdir(parents=True, exist_ok=True)
     source = path.with_suffix(".jsonl")
@@ -88,9 +88,9 @@ def store_answers(path: Path) -> tuple[str, str]:
     """Once per database: the human's raw and style-controlled leaderboards and the forecasts
     of the second most frequent model (the first is the What-if page's default: computed on
     demand), so the Leaderboard page shows boards and both What-if paths are timed."""
-    from pipeline import db as dbmod
-    from pipeline.forecasts import what_if
-    from pipeline.leaderboard import build_leaderboard
+    from pipeline.store import db as dbmod
+    from pipeline.answers.forecasts import what_if
+    from pipeline.answers.leaderboard import build_leaderboard
     from pipeline.queries import whatif
 
     with dbmod.reading(path) as con:
@@ -111,8 +111,8 @@ def store_answers(path: Path) -> tuple[str, str]:
 
 def answer_views(path: Path) -> list[tuple[str, str, dict]]:
     """The Leaderboard and What-if views worth timing (none where the database has no human fit)."""
-    from pipeline.forecasts import ForecastError
-    from pipeline.leaderboard import LeaderboardError
+    from pipeline.answers.forecasts import ForecastError
+    from pipeline.answers.leaderboard import LeaderboardError
 
     try:
         computed, stored = store_answers(path)

@@ -43,7 +43,7 @@ with c3:
     model = state.select("Response model", models, key="wi.model",
                          help="The most frequent models first.")
 
-from pipeline.forecasts import ForecastError  # noqa: E402 - only needed from here on
+from pipeline.answers.forecasts import ForecastError  # noqa: E402 - only needed from here on
 
 try:
     df, was_stored = answers.forecast(judge, model, group, property_set)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pipeline.queries import similarity
-from pipeline.readouts import METHODS, OVERALL
+from pipeline.answers.readouts import METHODS, OVERALL
 from ui import charts, data, layout, state
 
 status = layout.page(

@@ -4,7 +4,7 @@ and length effect."""
 import streamlit as st
 
 from pipeline.queries import statistics
-from pipeline.readouts import METHODS
+from pipeline.answers.readouts import METHODS
 from ui import charts, data, layout, state
 
 status = layout.page(

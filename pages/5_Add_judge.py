@@ -2,7 +2,7 @@
 the others, and download its weights in the original fitted_paras format.
 
 The work is pipeline.judges (parse_labels_file, add_judge, remove_judge) and
-pipeline.fitted_paras.export_fits; this page only drives them.
+pipeline.model.fitted_paras.export_fits; this page only drives them.
 """
 
 from pathlib import Path
@@ -11,10 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from pipeline import jobs, judges
-from pipeline.errors import DatabaseError
+from pipeline.store.errors import DatabaseError
 from pipeline.queries import catalog, similarity, statistics
 from pipeline.queries.ordering import HUMAN
-from pipeline.readouts import OVERALL
+from pipeline.answers.readouts import OVERALL
 from ui import charts, data, layout
 from ui.text import md_escape
 

@@ -8,10 +8,10 @@ but waits for a click on Run: a shared link cannot make the server do work by it
 
 import streamlit as st
 
-from pipeline import db as dbmod
+from pipeline.store import db as dbmod
 from pipeline import sqlguard
-from pipeline.db import DatabaseMissing
-from pipeline.errors import DatabaseError
+from pipeline.store.db import DatabaseMissing
+from pipeline.store.errors import DatabaseError
 from ui import data, layout, state
 from ui.text import md_escape
 

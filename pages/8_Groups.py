@@ -3,7 +3,7 @@ attributes), added, previewed, fitted and removed here.
 
 The work is pipeline.groups (the same checks as `python -m pipeline group add`: one expression
 that only reads, bound on a read-only connection with external access off) and
-pipeline.fitting; this page only drives them. It changes the database only when a button
+pipeline.model.fitting; this page only drives them. It changes the database only when a button
 says so. Names, conditions and notes are shown in tables or escaped, never as markdown.
 """
 
@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from pipeline import groups
-from pipeline.errors import DatabaseError
-from pipeline.properties import PROPERTY_SETS
+from pipeline.store.errors import DatabaseError
+from pipeline.properties.sets import PROPERTY_SETS
 from ui import data, layout
 from ui.text import md_escape
 
@@ -41,7 +41,7 @@ def _done(*lines: str) -> None:
 
 
 def _fit(name: str, property_set: str, *before: str) -> None:
-    from pipeline.fitting import FitError, fit_database
+    from pipeline.model.fitting import FitError, fit_database
 
     try:
         with st.spinner("Fitting every judge on the group…"):

@@ -30,7 +30,7 @@ with st.expander("Fit a leaderboard", expanded=stored.empty):
                             key="lb.new_control", help=CONTROL_HELP)
     min_battles = c4.number_input("Min battles", min_value=1, max_value=10_000, value=10, key="lb.new_min")
     if st.button("Fit", key="lb.fit", type="primary", disabled=not new_judge):
-        from pipeline.leaderboard import LeaderboardError, build_leaderboard
+        from pipeline.answers.leaderboard import LeaderboardError, build_leaderboard
 
         control = ",".join(p for p in picked if p != "none") or "none"
         try:

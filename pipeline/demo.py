@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import feature_vector
-from .properties import BASIC, PROPERTY_NAMES, SCENARIO_GROUPS
-from .records import parse_record
+from .properties.paper_rules import feature_vector
+from .properties.paper import BASIC, PROPERTY_NAMES, SCENARIO_GROUPS
+from .ingest.records import parse_record
 
 SEED = 2024
 DEMO_SOURCE = "demo (generated)"
@@ -221,7 +221,7 @@ FORMATTED = [p.name for p in BASIC].index("well formatted")  # its rating decide
 
 def _text(words: np.ndarray, n_words: int, lead: str, formatted: int = 0) -> str:
     """The response's words; a response rated well formatted (2 or 3) gets markdown list items,
-    bold spans and, at 3, a header, so the style properties (pipeline/style.py) have something
+    bold spans and, at 3, a header, so the style properties (pipeline/properties/style.py) have something
     to find that goes with the paper's rating. No random draw: the label stream stays the same."""
     chosen = [_WORDS[i] for i in words[: max(n_words - len(lead.split()), 0)]]
     if formatted < 2 or len(chosen) < 12:
@@ -332,7 +332,7 @@ class DemoRefused(RuntimeError):
 def _holds_real_data(path: Path) -> bool:
     import duckdb
 
-    from . import db as dbmod
+    from .store import db as dbmod
 
     try:
         with dbmod.reading(path, timeout=5) as con:
@@ -350,8 +350,8 @@ def build_demo(db=None, *, seed: int = SEED, fit: bool = True, force: bool = Fal
     import os
     import time
 
-    from . import db as dbmod
-    from .loader import load_source
+    from .store import db as dbmod
+    from .ingest.loader import load_source
 
     target = dbmod.resolve_db_path(db)
     if target.exists() and not force and _holds_real_data(target):
@@ -373,7 +373,7 @@ def build_demo(db=None, *, seed: int = SEED, fit: bool = True, force: bool = Fal
                         [prof.kind, prof.size_b, "generated demo judge: " + prof.note, prof.name])
     timings["load"] = time.perf_counter() - t1
     if fit:
-        from .fitting import fit_database
+        from .model.fitting import fit_database
 
         t2 = time.perf_counter()
         fit_database(db=tmp, progress=progress)

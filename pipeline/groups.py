@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from . import db as dbmod
+from .store import db as dbmod
 
 KIND = "custom"
 MAX_NAME = 64
@@ -175,7 +175,7 @@ def check_name(name: str, con=None) -> str:
         raise GroupError(str(exc)) from None
     if clean.casefold() in {r.casefold() for r in RESERVED}:
         raise GroupError(f"{clean!r} is a built-in name; choose another group name")
-    from .properties import QUERY_GROUPS, SCENARIO_GROUPS
+    from .properties.paper import QUERY_GROUPS, SCENARIO_GROUPS
 
     builtin = {g.casefold(): g for g in SCENARIO_GROUPS} | {g.name.casefold(): g.name for g in QUERY_GROUPS}
     if con is not None:

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import db as dbmod
+from .store import db as dbmod
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,7 +89,7 @@ def uploads_folder(db) -> Path:
 
 def weights_zip(db, judge: str) -> bytes:
     """A judge's weights as fitted_paras files (one per group), zipped."""
-    from .fitted_paras import export_fits
+    from .model.fitted_paras import export_fits
 
     with tempfile.TemporaryDirectory() as tmp:
         files = export_fits(Path(tmp) / "fitted_paras", db=db, sources=None, judges=[judge])

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from pipeline import db as dbmod
+from pipeline.store import db as dbmod
 
 
 def random_battles(rng: np.random.Generator, models: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -52,7 +52,7 @@ if str(ROOT) not in sys.path:  # the app's `ui` package lives beside Home.py, no
 @pytest.fixture(scope="session")
 def demo_db_fitted(demo_db_template, tmp_path_factory) -> Path:
     """The demo database, fitted (every judge x group), built once per session. Read-only use."""
-    from pipeline.fitting import fit_database
+    from pipeline.model.fitting import fit_database
 
     db = tmp_path_factory.mktemp("demo-fitted") / "demo_fitted.duckdb"
     shutil.copyfile(demo_db_template, db)
@@ -63,7 +63,7 @@ def demo_db_fitted(demo_db_template, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def empty_db(tmp_path_factory) -> Path:
     """A database holding the schema and views only: no pairs, no judges, no fits."""
-    from pipeline import db as dbmod
+    from pipeline.store import db as dbmod
 
     db = tmp_path_factory.mktemp("empty") / "empty.duckdb"
     with dbmod.writing(db):
@@ -84,8 +84,8 @@ def imported_db(tmp_path_factory) -> Path | None:
     folder = SHARED_REFERENCE / "fitted_paras"
     if not folder.is_dir():
         return None
-    from pipeline import db as dbmod
-    from pipeline.fitted_paras import import_fits
+    from pipeline.store import db as dbmod
+    from pipeline.model.fitted_paras import import_fits
 
     db = tmp_path_factory.mktemp("imported") / "imported.duckdb"
     with dbmod.writing(db):

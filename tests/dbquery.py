@@ -1,6 +1,6 @@
 """Reading a test database: one short read-only connection per query."""
 
-from pipeline import db as dbmod
+from pipeline.store import db as dbmod
 
 
 def rows(db, sql, params=None) -> list[tuple]:

@@ -1,4 +1,4 @@
-"""Shared pieces of the property-based suites (tests/test_fuzz_*.py).
+"""Shared pieces of the property-based suites (tests/**/test_fuzz_*.py).
 
 One settings profile keeps every suite bounded: few examples where each runs a command
 against a database, more where each only parses. `HOSTILE_VALUES` are the values that

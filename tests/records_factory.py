@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from pipeline.properties import BASIC
+from pipeline.properties.paper import BASIC
 
 
 def make_record(i: int = 0, *, r1: dict | None = None, r2: dict | None = None, **fields) -> dict:

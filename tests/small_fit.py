@@ -1,4 +1,4 @@
-"""A small fitted database shared by the read-out tests (tests/test_readouts.py, tests/queries/):
+"""A small fitted database shared by the read-out tests (tests/answers/test_readouts.py, tests/queries/):
 generated pairs in three scenario groups, every judge fitted, and one judge's weights as an array."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 
 from dbquery import rows
 from pipeline.demo import generate_records
-from pipeline.fitting import fit_database
-from pipeline.loader import load_records
-from pipeline.properties import PROPERTY_NAMES
+from pipeline.model.fitting import fit_database
+from pipeline.ingest.release_load import load_records
+from pipeline.properties.paper import PROPERTY_NAMES
 
 SIZES = {"Code": 90, "Advice": 70, "Others": 60}
 

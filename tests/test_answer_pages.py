@@ -10,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from pipeline.forecasts import what_if
-from pipeline.leaderboard import build_leaderboard
+from pipeline.answers.forecasts import what_if
+from pipeline.answers.leaderboard import build_leaderboard
 
 LEADERBOARD = "pages/9_Leaderboard.py"
 WHAT_IF = "pages/10_What_if.py"

@@ -230,8 +230,8 @@ def test_home_and_dissection_with_imported_weights(app_dbs, monkeypatch):
 
 
 def test_shap_when_the_responses_do_not_differ(tmp_path, monkeypatch):
-    from pipeline.fitting import fit_database
-    from pipeline.loader import load_records
+    from pipeline.model.fitting import fit_database
+    from pipeline.ingest.release_load import load_records
     from records_factory import make_record
 
     db = tmp_path / "same.duckdb"
@@ -301,7 +301,7 @@ HOSTILE_RESPONSE = "<img src=x onerror=alert(1)> <b>bold?</b>\n# heading?"
 
 @pytest.fixture(scope="module")
 def hostile_db(tmp_path_factory):
-    from pipeline.loader import load_records
+    from pipeline.ingest.release_load import load_records
     from records_factory import make_record
 
     db = tmp_path_factory.mktemp("hostile") / "hostile.duckdb"
@@ -432,7 +432,7 @@ def test_property_set_selector(app_dbs, monkeypatch):
     """The sidebar lists the sets that have fits; the choice goes to the URL and to every page's reads."""
     import shutil
 
-    from pipeline import db as dbmod
+    from pipeline.store import db as dbmod
 
     db = app_dbs["fitted"].parent / "two_sets.duckdb"
     shutil.copyfile(app_dbs["fitted"], db)
@@ -493,7 +493,7 @@ def test_dissection_chart_gets_a_height_per_property_row():
 def test_samples_says_a_raw_pair_is_not_annotated_yet(tmp_path, monkeypatch):
     """A raw labelled pair (pairs.annotated = FALSE) is fitted on its style properties; the page said
     "not usable for fitting (an error check was not applicable)", which was wrong on both counts."""
-    from pipeline.loader import load_source
+    from pipeline.ingest.loader import load_source
 
     rows = [{"question_id": f"q{i}", "model_a": "m1", "model_b": "m2", "winner": "model_a",
              "conversation_a": [{"role": "user", "content": f"<b>q</b> {i}"}, {"role": "assistant", "content": "a"}],

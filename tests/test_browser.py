@@ -176,10 +176,10 @@ def test_answer_pages_and_the_property_set_in_chromium(demo_db_fitted, tmp_path)
     style set chosen in the sidebar, and Groups with a custom group: rendered, no error, screenshots."""
     from playwright.sync_api import sync_playwright
 
-    from pipeline.fitting import fit_database
-    from pipeline.forecasts import what_if
+    from pipeline.model.fitting import fit_database
+    from pipeline.answers.forecasts import what_if
     from pipeline.groups import add_group
-    from pipeline.leaderboard import build_leaderboard
+    from pipeline.answers.leaderboard import build_leaderboard
 
     db = tmp_path / "answers.duckdb"
     shutil.copyfile(demo_db_fitted, db)

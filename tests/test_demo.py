@@ -5,11 +5,10 @@ from statistics import mean
 
 import pytest
 
-from pipeline import db as dbmod
-from pipeline.demo import (DEMO_SOURCE, GROUP_SIZES, MEAN_RATING, PREREQUISITE_COUNTS, PROFILES, DemoRefused,
-                           build_demo, generate_records)
-from pipeline.loader import load_records
-from pipeline.properties import BASIC, SCENARIO_GROUPS
+from pipeline.store import db as dbmod
+from pipeline.demo import DEMO_SOURCE, GROUP_SIZES, MEAN_RATING, PREREQUISITE_COUNTS, PROFILES, DemoRefused, build_demo, generate_records
+from pipeline.ingest.release_load import load_records
+from pipeline.properties.paper import BASIC, SCENARIO_GROUPS
 from records_factory import make_record
 
 
@@ -52,7 +51,7 @@ def test_every_judge_labels_every_pair_and_profiles_are_distinct(records):
 
 def test_labels_follow_the_profile(records):
     """The length-loving reward model picks the clearly longer response far more often."""
-    from pipeline.features import compare_length
+    from pipeline.properties.paper_rules import compare_length
 
     picks = [r["preference_labels"]["length-reward-model"] == "response_1"
              for r in records if compare_length(r["response_1"]["num_words"], r["response_2"]["num_words"]) == 1]

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 import typer.main
 
-from pipeline import schema
+from pipeline.store import schema
 from pipeline.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from dbquery import rows, scalar
-from pipeline import db as dbmod
+from pipeline.store import db as dbmod
 from pipeline import groups
 from pipeline.cli import app
 from pipeline.groups import GroupError
-from pipeline.loader import load_source
+from pipeline.ingest.loader import load_source
 
 runner = CliRunner()
 LANGS = ["de", "en", "en", "fr"]
@@ -88,7 +88,7 @@ def test_attributes_are_typed_columns_and_a_map(arena_db):
 def test_remove_takes_members_and_fits_with_it(arena_db):
     groups.add_group("German", "language = 'de'", db=arena_db)
     groups.add_group("French", "language = 'fr'", db=arena_db)
-    from pipeline.fitting import fit_database
+    from pipeline.model.fitting import fit_database
 
     fit_database(arena_db, groups=["German"], property_set="style", min_labels=5)
     assert scalar(arena_db, "SELECT count(*) FROM fits WHERE group_name = 'German'") > 0
@@ -203,7 +203,7 @@ def test_refresh_never_aborts_the_loaders_transaction(arena_db):
 
 def test_a_custom_group_is_fitted_like_the_papers(demo_db):
     groups.add_group("Long code", "scenario_group = 'Code' OR num_words_1 > 250", db=demo_db)
-    from pipeline.fitting import fit_database
+    from pipeline.model.fitting import fit_database
 
     report = fit_database(demo_db, groups=["Long code"])
     assert report.fitted > 0

@@ -6,8 +6,8 @@ from statistics import mean
 import pytest
 
 from pipeline.demo import generate_records
-from pipeline.loader import load_records
-from pipeline.properties import BASIC
+from pipeline.ingest.release_load import load_records
+from pipeline.properties.paper import BASIC
 from dbquery import rows
 
 SIZES = {"Code": 60, "Advice": 50, "Others": 40}
@@ -201,7 +201,7 @@ def test_the_demo_database_opens_in_duckdb_1_1_with_every_view(tmp_path):
     import subprocess
     import sys
 
-    from pipeline import db as dbmod
+    from pipeline.store import db as dbmod
 
     db = tmp_path / "demo.duckdb"
     subprocess.run([sys.executable, "-m", "pipeline", "demo", "--db", str(db)], check=True, timeout=600,

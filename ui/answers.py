@@ -3,7 +3,7 @@ one `data.cached` wrapper per function, as ui/data.py does for the other pages."
 
 from __future__ import annotations
 
-from pipeline import differences, forecasts
+from pipeline.answers import differences, forecasts
 from pipeline.queries import leaderboard as qlb
 from pipeline.queries import whatif as qwhat
 

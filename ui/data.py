@@ -15,8 +15,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import streamlit as st
 
-from pipeline import db as dbmod
-from pipeline.errors import DatabaseError
+from pipeline.store import db as dbmod
+from pipeline.store.errors import DatabaseError
 from pipeline.queries import catalog, dissection, samples, shap, similarity, statistics
 from pipeline.queries import status as status_mod
 

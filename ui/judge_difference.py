@@ -6,7 +6,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from pipeline.differences import DifferenceError
+from pipeline.answers.differences import DifferenceError
 
 from . import answers, data, state
 from .text import md_escape

@@ -27,7 +27,7 @@ def db_flag(status: Status) -> str:
     """' --db PATH' when the app reads a non-default file and the shell may not know it."""
     import os
 
-    from pipeline import db as dbmod
+    from pipeline.store import db as dbmod
 
     if os.environ.get(dbmod.ENV_DB) or status.path != str(dbmod.DEFAULT_DB):
         return f" --db {status.path}"

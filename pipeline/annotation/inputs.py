@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .. import sources
-from ..properties import SCENARIO_GROUPS
+from ..ingest import sources
+from ..properties.paper import SCENARIO_GROUPS
 
 QUERY_KEYS = ("prompt", "query", "question", "instruction")
 RESPONSE_KEYS = {1: ("response_a", "response_1", "response1", "output_a"),

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from ..llm import CallJournal, CallRunner, ConfigError, JobAborted, job_lock, mirror_calls
 from ..llm.batch import BatchRunner
 from ..llm.progress import JobProgress, call_lines
-from ..loader import load_records
+from ..ingest.release_load import load_records
 from . import steps, words
 from .plan import JobPlan, plan_job, plan_stored
 from .protocol import PairOutcome, Protocol, annotate_in_batches, annotate_pair

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import duckdb
 
-from .. import db as dbmod
-from ..errors import DatabaseError
+from ..store import db as dbmod
+from ..store.errors import DatabaseError
 from ..llm.errors import PlanUnreadable
 from ..llm import CallJournal, LLMSettings, journal_path, price_for, settings_from_env
 from ..llm.cache import lookup
 from ..llm.estimate import CallEstimate
-from ..loader import pair_key
+from ..ingest.writing import pair_key
 from .inputs import InputError, InputReport, RawPair, read_pairs
 from .protocol import Protocol, expected_output_tokens
 from .steps import PairTask
@@ -85,7 +85,7 @@ def plan_job(file: str | Path, *, db=None, model: str | None = None, max_pairs: 
     """Read the input and count what a run would do and cost; changes nothing anywhere.
 
     Raises InputError for an unreadable file, and lets a database that cannot be read
-    raise (pipeline.errors): a plan that cannot see what is stored must not start calls.
+    raise (pipeline.store.errors): a plan that cannot see what is stored must not start calls.
     """
     settings = _settings(settings, model=model, concurrency=concurrency, timeout=timeout)
     report: InputReport = read_pairs(file)

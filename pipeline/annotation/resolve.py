@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..properties import BASIC
+from ..properties.paper import BASIC
 from .steps import AWARE_KEYS, QS_KEYS, Facts, PairTask
 from .words import count_words
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import db as dbmod
+from ..store import db as dbmod
 from ..llm import journal_path
 from ..llm.journal import open_readonly
 from ..llm.lock import is_locked

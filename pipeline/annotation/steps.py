@@ -16,7 +16,7 @@ from typing import Any
 from ..llm import LLMRequest, LLMSettings, extract_object, load_template
 from ..llm.errors import InvalidAnswer
 from ..llm.pairs import is_swapped
-from ..properties import BASIC, SCENARIO_GROUPS
+from ..properties.paper import BASIC, SCENARIO_GROUPS
 from . import coerce
 from .inputs import RawPair
 

@@ -7,8 +7,7 @@ labels file does not.
 
 from .errors import JudgeError, JudgeExists, LabelsRefused, UnknownJudge
 from .labels_file import Label, LabelIssue, ParsedLabels, dataset_order, parse_choice, parse_labels_file
-from .store import (KINDS, MAX_NAME, AddJudgeReport, add_judge, check_kind, check_name, judge_exists, list_judges,
-                    refuse_existing, remove_judge)
+from .store import KINDS, MAX_NAME, AddJudgeReport, add_judge, check_kind, check_name, judge_exists, list_judges, refuse_existing, remove_judge
 
 __all__ = ["AddJudgeReport", "JudgeError", "JudgeExists", "KINDS", "Label", "LabelIssue", "LabelsRefused",
            "MAX_NAME", "ParsedLabels", "UnknownJudge", "add_judge", "check_kind", "check_name", "dataset_order",

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .. import db as dbmod
-from .. import sources
-from ..records import shown as _short  # one short line for any value
+from ..store import db as dbmod
+from ..ingest import sources
+from ..ingest.records import shown as _short  # one short line for any value
 
 _CHOICE_1 = {"a", "1", "response_1", "response 1", "response1", "model_a"}
 _CHOICE_2 = {"b", "2", "response_2", "response 2", "response2", "model_b"}

@@ -26,9 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import db as dbmod
-from ..llm import (CallJournal, CallResult, CallRunner, CallStats, LLMRequest, LLMSettings, job_lock, journal_path,
-                   load_template, lookup, mirror_calls, price_for, settings_from_env)
+from ..store import db as dbmod
+from ..llm import CallJournal, CallResult, CallRunner, CallStats, LLMRequest, LLMSettings, job_lock, journal_path, load_template, lookup, mirror_calls, price_for, settings_from_env
 from ..llm.client import make_async_client
 from ..llm.errors import ErrorKind
 from ..llm.estimate import CallEstimate

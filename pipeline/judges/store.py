@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import db as dbmod
+from ..store import db as dbmod
 from .errors import JudgeError, JudgeExists, LabelsRefused, UnknownJudge
 from .labels_file import Label, ParsedLabels
 
@@ -166,7 +166,7 @@ def add_judge(name: str, labels: ParsedLabels | Iterable[Label | tuple], *, db=N
                             replaced=existed, kind=kind, size_b=size_b,
                             position_consistency=position_consistency, ties=ties)
     if fit:
-        from ..fitting import fit_database
+        from ..model.fitting import fit_database
 
         report.fit = fit_database(db, judges=[name], progress=progress)
     report.seconds = time.perf_counter() - started

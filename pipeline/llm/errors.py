@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ..errors import DatabaseError
+from ..store.errors import DatabaseError
 
 
 class ErrorKind(StrEnum):

@@ -46,7 +46,7 @@ COLUMNS = ["call_id", "request_hash", "run_id", "job", "step", "item_key", "mode
 
 def mirror_calls(journal_file: str | os.PathLike, db=None) -> int:
     """Replace llm_calls with the journal's rows; returns how many."""
-    from .. import db as dbmod
+    from ..store import db as dbmod
 
     if not Path(journal_file).exists():
         return 0

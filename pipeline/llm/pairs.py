@@ -38,7 +38,7 @@ class PairText:
 def read_pair_texts(db=None, *, ids: Sequence[int] | None = None, usable_only: bool = False,
                     max_pairs: int | None = None) -> list[PairText]:
     """The stored pairs' texts by pair id: all, those in `ids`, or only usable ones; the first `max_pairs`."""
-    from .. import db as dbmod
+    from ..store import db as dbmod
 
     conditions, params = [], []
     if ids is not None:

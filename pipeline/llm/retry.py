@@ -17,12 +17,6 @@ import openai
 from .config import LLMSettings, redact
 from .errors import ErrorKind
 
-RETRY = "retry"        # transient: wait and send again
-CONNECT = "connect"    # no connection at all: retry a little, then give up
-REJECT = "reject"      # this request is refused: the call fails, the job goes on
-FATAL = "fatal"        # nothing will work: abort the job
-
-
 def error_kind(exc: BaseException) -> ErrorKind:
     """The kind of a transport failure, decided from the exception's class and status."""
     if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
@@ -39,16 +33,6 @@ def error_kind(exc: BaseException) -> ErrorKind:
         status = exc.status_code
         return ErrorKind.SERVER_ERROR if status >= 500 or status in (408, 409) else ErrorKind.REFUSED
     return ErrorKind.REFUSED
-
-
-def classify(exc: BaseException) -> str:
-    """What to do about a failure: RETRY, CONNECT (retry a little), REJECT (this call fails) or FATAL."""
-    kind = error_kind(exc)
-    if kind.fatal:
-        return FATAL
-    if kind is ErrorKind.UNREACHABLE:
-        return CONNECT
-    return RETRY if kind.transient else REJECT
 
 
 def describe(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import db as dbmod
+from ..store import db as dbmod
 from .batch import BatchRunner
 from .cache import CallResult, Validate, lookup
 from .config import LLMSettings

@@ -1,7 +1,7 @@
 """What every query module shares: the read connection, the default property set, frames.
 
 Every query is a module-level SQL constant with `$name` parameters bound by DuckDB, never
-text formatted into SQL. The schema is the migrated one (pipeline/schema), so a query
+text formatted into SQL. The schema is the migrated one (pipeline/store/schema), so a query
 names its tables directly: a database that lacks them is not ours, and `status` says so.
 """
 
@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 
-from .. import db as dbmod
+from ..store import db as dbmod
 
 DEFAULT_PROPERTY_SET = "paper"
 
@@ -25,7 +25,7 @@ Db = str | os.PathLike | None
 @contextmanager
 def reading(db: Db = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """db.reading: the newest published snapshot, read-only. It never waits for a writer;
-    its troubles are pipeline.errors.DatabaseError kinds with one line each."""
+    its troubles are pipeline.store.errors.DatabaseError kinds with one line each."""
     with dbmod.reading(db) as con:
         yield con
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..properties import PROPERTY_SETS
-from ..readouts import OVERALL
+from ..properties.sets import PROPERTY_SETS
+from ..answers.readouts import OVERALL
 from .base import DEFAULT_PROPERTY_SET, Db, column, frame, reading
 from .ordering import HUMAN, sort_groups, sort_judge_names, sort_judges_by_size
 

@@ -1,4 +1,4 @@
-"""Queries of the leaderboards: the inputs `pipeline.leaderboard` fits, and the stored results
+"""Queries of the leaderboards: the inputs `pipeline.answers.leaderboard` fits, and the stored results
 the Leaderboard page shows. Fixed SQL with `$name` parameters, never formatted text.
 
 A group named 'All' holds every pair (the loader stores it); a database without it (made

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from ..properties import ALL_GROUP, PROPERTY_NAMES, QUERY_GROUP_BY_NAME, QUERY_GROUPS, SCENARIO_GROUPS
-from ..readouts import OVERALL
+from ..properties.paper import ALL_GROUP, PROPERTY_NAMES, QUERY_GROUP_BY_NAME, QUERY_GROUPS, SCENARIO_GROUPS
+from ..answers.readouts import OVERALL
 
 HUMAN = "human"
 PROPERTY_ORDER = {name: i for i, name in enumerate(PROPERTY_NAMES)}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..properties import PROPERTIES
+from ..properties.paper import PROPERTIES
 from .base import Db, column, frame, reading
 from .ordering import HUMAN, human_first, sort_groups, sort_judge_names
 

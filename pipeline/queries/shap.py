@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..readouts import PairExplanation, explain_vector
+from ..answers.readouts import PairExplanation, explain_vector
 from .base import DEFAULT_PROPERTY_SET, SET_ORDER, Db, column, reading
 from .ordering import sort_groups
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..readouts import OVERALL, check_method, similarity_matrix
+from ..answers.readouts import OVERALL, check_method, similarity_matrix
 from .base import DEFAULT_PROPERTY_SET, Db, column, frame, reading
 from .catalog import GROUP_KINDS_CTE
 from .ordering import sort_judge_names, sort_judges_by_size
@@ -25,12 +25,6 @@ WEIGHTS = """
     SELECT judge, group_name, property, weight FROM fits
     WHERE property_set = $property_set AND list_contains($groups, group_name)
 """
-
-
-def scenario_groups(db: Db = None) -> list[str]:
-    """The groups averaged into Overall (kind 'scenario'), by name."""
-    with reading(db) as con:
-        return column(con, SCENARIO_GROUPS)
 
 
 def judge_similarity(db: Db = None, group: str = OVERALL, method: str = "pearson",

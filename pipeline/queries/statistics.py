@@ -11,8 +11,8 @@ import polars as pl
 from scipy.stats import rankdata
 from threadpoolctl import threadpool_limits
 
-from ..properties import SET_PARTS
-from ..readouts import check_method
+from ..properties.sets import SET_PARTS
+from ..answers.readouts import check_method
 from .base import DEFAULT_PROPERTY_SET, SET_ORDER, Db, column, frame, polars_frame, reading
 from .ordering import sort_judges_by_size
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .. import db as dbmod
+from ..store import db as dbmod
 from .base import Db, column, frame, reading, scalar
 
 # A file is ours when it has the `pairs` table (the migrations create every table at once).

@@ -1,5 +1,5 @@
 """Queries of the manipulation forecasts: the fitted weights and a model's pairs that
-`pipeline.forecasts` reads, and the stored forecasts the What-if page shows.
+`pipeline.answers.forecasts` reads, and the stored forecasts the What-if page shows.
 Fixed SQL with `$name` parameters, never formatted text.
 """
 

@@ -16,11 +16,9 @@ custom groups and `annotate --where` check their WHERE text with `check_conditio
 No Streamlit here: the page draws what `run_query` returns.
 """
 
-from .check import (ALLOWED_HELP, ALLOWED_TABLE_FUNCTIONS, MAX_SQL_CHARS, PATH_REVEALING, SAFE_PRAGMAS,
-                    CheckedSQL, QueryFailed, QueryRefused, QueryTimeout, check_sql)
+from .check import ALLOWED_HELP, ALLOWED_TABLE_FUNCTIONS, MAX_SQL_CHARS, PATH_REVEALING, SAFE_PRAGMAS, CheckedSQL, QueryFailed, QueryRefused, QueryTimeout, check_sql
 from .condition import MAX_CONDITION_CHARS, ConditionRefused, check_condition
-from .runner import (DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, EXAMPLES, MEMORY_LIMIT,
-                     TEMP_LIMIT, QueryResult, QueryTooBig, connect_guarded, describe_schema, run_query)
+from .runner import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, EXAMPLES, MEMORY_LIMIT, TEMP_LIMIT, QueryResult, QueryTooBig, connect_guarded, describe_schema, run_query
 
 __all__ = [
     "ALLOWED_HELP", "ALLOWED_TABLE_FUNCTIONS", "MAX_SQL_CHARS", "PATH_REVEALING", "SAFE_PRAGMAS",

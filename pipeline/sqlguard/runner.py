@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .. import db as dbmod
+from ..store import db as dbmod
 from . import worker as workermod
 from .check import QueryFailed, QueryRefused, QueryTimeout, check_sql, one_line
 
@@ -63,7 +63,7 @@ class QueryResult:
 
 
 def _alias(path: Path) -> str:
-    return dbmod._alias(path)  # the same catalog name db.reading gives the file
+    return dbmod.catalog_alias(path)  # the same catalog name db.reading gives the file
 
 
 def connect_guarded(db=None, *, threads: int = THREADS,

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from dbquery import rows
-from pipeline.loader import load_records
+from pipeline.ingest.release_load import load_records
 from records_factory import make_record
 
 N = 40

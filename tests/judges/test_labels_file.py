@@ -12,7 +12,7 @@ from dbquery import rows
 from judges_db import N, flat, small_db, small_template, snapshot, write  # noqa: F401 - fixtures
 from pipeline.cli import app
 from pipeline.judges import LabelsRefused, add_judge, parse_choice, parse_labels_file
-from pipeline.loader import load_records
+from pipeline.ingest.release_load import load_records
 from records_factory import make_record
 
 

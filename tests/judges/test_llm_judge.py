@@ -21,7 +21,7 @@ from pipeline.judges import JudgeExists
 from pipeline.llm import InvalidAnswer, LLMSettings
 from pipeline.judges.llm_judge import JudgeLLMError, judge_with_llm
 from pipeline.judges.verdict import Verdict, combine, parse_verdict, position_consistency, to_labels
-from pipeline.loader import load_records
+from pipeline.ingest.release_load import load_records
 from openai_stub import OpenAIStub
 from records_factory import make_record
 

@@ -77,7 +77,7 @@ def test_cli_add_replace_remove(small_db, tmp_path):
 
 
 def test_reference_human_labels_round_trip(demo_db, tmp_path):
-    from pipeline import fitted_paras
+    from pipeline.model import fitted_paras
 
     given = json.loads(HUMAN_LABELS.read_text())
     parsed = parse_labels_file(HUMAN_LABELS, db=demo_db)

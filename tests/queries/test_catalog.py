@@ -49,7 +49,7 @@ def test_property_sets_and_fit_runs(demo_db_fitted):
 
 
 def test_custom_and_all_groups_are_listed_in_their_place(demo_db):
-    from pipeline import db as dbmod
+    from pipeline.store import db as dbmod
 
     with dbmod.writing(demo_db) as con:
         con.execute("INSERT INTO pair_groups SELECT pair_id, 'All', 'all' FROM pairs ON CONFLICT DO NOTHING")

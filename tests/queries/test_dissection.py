@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 
-from pipeline.properties import PROPERTY_NAMES
+from pipeline.properties.paper import PROPERTY_NAMES
 from pipeline.queries import dissection
 from pipeline.queries.ordering import sort_properties
 

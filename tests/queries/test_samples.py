@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipeline.properties import PROPERTY_NAMES
+from pipeline.properties.paper import PROPERTY_NAMES
 from pipeline.queries import samples, status
 from pipeline.queries.samples import PairFilter
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dbquery import rows
-from pipeline.properties import PROPERTY_NAMES
+from pipeline.properties.paper import PROPERTY_NAMES
 from pipeline.queries import shap
 from small_fit import fitted, weights  # noqa: F401 - `fitted` is a fixture
 

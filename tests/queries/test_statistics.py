@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.properties import PROPERTY_NAMES
+from pipeline.properties.paper import PROPERTY_NAMES
 from pipeline.queries import statistics
 
 

@@ -1,0 +1,75 @@
+"""What every command module of the CLI shares: the Typer app, common options, and the one-line failures.
+
+cli.py, cli_answers.py and cli_custom.py register their commands on `app` from here, so none
+of them imports another (cli.py imports the other two only to register them).
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..console import console, error_line
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Preference-dissection workbench: annotate pairs, load them, and dissect judges.")
+# `console` (pipeline/console.py) prints with markup off; say()/error_line() escape values.
+
+DbOption = Annotated[Optional[Path], typer.Option(
+    "--db", help="DuckDB file (default: $PREFDISSECT_DB or data/preference.duckdb).")]
+TimeoutOption = Annotated[Optional[float], typer.Option(
+    help="Seconds to wait for one answer (default 120, or $PREFDISSECT_LLM_TIMEOUT).")]
+MaxTimeoutsOption = Annotated[Optional[int], typer.Option(
+    min=1, help="Requests timing out in a row that end the run (default 5): a silent server is a failure.")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one clear line and exit non-zero."""
+    error_line(message)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def one_line(*kinds: type[Exception], then: str = ""):
+    """Turn the named kinds of error, and every database error (with its exit code), into the one
+    error line; `then` says what was left undone, e.g. "nothing was written"."""
+    from ..store.errors import DatabaseError
+
+    try:
+        yield
+    except kinds as exc:
+        fail(f"{exc} ({then})" if then else str(exc))
+    except DatabaseError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def confirm_cost(plan, yes: bool) -> None:
+    """Before paid calls: ask on a terminal, or fail without --yes (`plan` is an llm CallEstimate)."""
+    from ..llm import format_usd
+
+    if plan.calls_to_make and not yes:
+        if not sys.stdin.isatty():
+            fail("add --yes to start without confirming the cost")
+        if not typer.confirm(f"make {plan.calls_to_make} calls for about {format_usd(plan.est_cost_usd)}?"):
+            raise typer.Exit(1)
+
+
+def say_removed(what: str, name: str, removed: dict[str, int]) -> None:
+    console.print(f"removed {what} {name!r}: " + ", ".join(f"{n} {t} rows" for t, n in removed.items()),
+                  highlight=False, markup=False)
+
+
+def checked_name(text: str | None, what: str) -> str | None:
+    """A name as pipeline/names.py normalises it (NFKC, no invisible characters), or fail in one line."""
+    from ..names import NameRefused, check_name
+
+    if text is None:
+        return None
+    try:
+        return check_name(text, what)
+    except NameRefused as exc:
+        fail(f"{exc} (nothing was written)")

@@ -1,0 +1,153 @@
+"""Loading released-format records (the paper's release, the demo, freshly annotated pairs)
+into the database, in one transaction.
+
+Every record is checked (`records.parse_record`), and each chunk of records is turned into
+rows of the tidy tables with their features (`release_rows`), stored by a background thread
+while the next chunk is checked. A record that breaks the format stops the load and nothing
+of it stays. A pair already in the database (same query and responses) is not stored again;
+only labels it did not have are added, and a stored raw pair (one loaded without
+annotations, `annotated = FALSE`) gets the record's annotations in place. Every new pair
+joins the group 'All' and gets its style features.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..properties.annotations import Pair
+from ..properties.paper_rules import usable
+from ..store import db as dbmod
+from .records import MAX_COUNT, RecordError, parse_record
+from .release_rows import ChunkRows, insert_tables
+from .sources import SourceError
+from . import writing
+from .writing import (BackgroundWriter, LoadReport, add_style_features, count_labels, cyclic_gc_paused,
+                      pair_key, refresh_custom_groups)
+
+_JUDGE_ROWS = pa.schema([("judge", pa.string()), ("source", pa.string()), ("kind", pa.string())])
+
+
+def _store_chunk(con, tables: list, style_texts, labels_may_clash: bool) -> None:
+    """The writer thread's part: DuckDB inserts and polars' style counts, both without the GIL."""
+    insert_tables(con, tables, labels_may_clash)
+    add_style_features(con, style_texts)
+
+
+def _first_ids_usable(records: list[dict]) -> bool:
+    """In an empty database, records' own integer ids become pair ids if they are clean."""
+    ids = [r.get("id") for r in records if isinstance(r, dict)]
+    return (len(ids) == len(records)
+            and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_COUNT for i in ids)
+            and len(set(ids)) == len(ids))
+
+
+def _own_id(rec: dict, pair: Pair, taken: set[int]) -> int:
+    rid = rec.get("id")
+    if not isinstance(rid, int) or isinstance(rid, bool) or not 0 <= rid <= MAX_COUNT or rid in taken:
+        raise RecordError(f"record {pair.position}", "id",
+                          f"the first records carry unique integer ids, so every record must; got {rid!r}")
+    return rid
+
+
+def load_records(records: Iterable[dict], *, source: str, kind: str = "release", location: str | None = None,
+                 fingerprint: str | None = None, generated: bool = False, db=None,
+                 judge_kinds: dict[str, str] | None = None) -> LoadReport:
+    """Load released-format records from one source; all or nothing."""
+    started = time.perf_counter()
+    report = LoadReport(source=source)
+    path = dbmod.resolve_db_path(db)
+    existed = path.exists()
+    try:
+        with cyclic_gc_paused():
+            _load(con_db=db, records=records, source=source, kind=kind, location=location,
+                  fingerprint=fingerprint, generated=generated, judge_kinds=judge_kinds, report=report)
+    except BaseException:
+        if not existed:  # a failed first load leaves no file behind, as before
+            for p in (path, Path(str(path) + ".wal")):
+                p.unlink(missing_ok=True)
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _load(*, con_db, records, source, kind, location, fingerprint, generated, judge_kinds, report) -> None:
+    with dbmod.writing(con_db) as con:
+        if fingerprint and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint]).fetchone():
+            report.already_loaded = True
+            return
+        labels_before = count_labels(con)
+        known = dict(con.execute("SELECT pair_key, pair_id FROM pairs").fetchall())
+        raw = {r[0] for r in con.execute("SELECT pair_id FROM pairs WHERE NOT annotated").fetchall()}
+        empty = not known
+        offset = con.execute("SELECT coalesce(max(pair_id) + 1, 0) FROM pairs").fetchone()[0]
+        judges: set[str] = set()
+        taken: set[int] = set()  # pair ids given in this load
+        # Labels of a new pair cannot clash with stored ones, unless labels point past the last pair.
+        labels_may_clash = con.execute("SELECT coalesce(max(pair_id), -1) FROM labels").fetchall()[0][0] >= offset
+        records = iter(records)
+        position = 0
+        use_ids = None
+        writer = BackgroundWriter(con)
+        try:
+            while True:
+                buffer = [r for _, r in zip(range(writing.CHUNK), records)]  # CHUNK read at run time: tests make it small
+                if not buffer:
+                    break
+                if use_ids is None:  # decided once, on the first chunk
+                    use_ids = empty and _first_ids_usable(buffer)
+                chunk = ChunkRows()
+                for rec in buffer:
+                    pair = parse_record(rec, position)
+                    position += 1
+                    key = pair_key(pair.query, pair.r1.content, pair.r2.content)
+                    if key in known:
+                        pid = known[key]
+                        if pid >= offset:
+                            report.duplicates_in_source += 1
+                        else:
+                            report.existing_pairs += 1
+                        if pid in raw:  # loaded earlier without annotations: annotate it in place
+                            raw.discard(pid)
+                            report.annotated_in_place += 1
+                            chunk.annotated.append((pid, pair, False))
+                        chunk.add_labels(pid, pair, fresh=False)
+                    else:
+                        pid = _own_id(rec, pair, taken) if use_ids else offset + pair.position
+                        known[key] = pid
+                        taken.add(pid)
+                        report.new_pairs += 1
+                        chunk.new.append((pid, key, pair))
+                        chunk.annotated.append((pid, pair, True))
+                        chunk.add_labels(pid, pair, fresh=True)
+                    judges.update(pair.labels)
+                report.usable_pairs += sum(usable(p) for _, p, _ in chunk.annotated)
+                # rows built here, so the writer thread holds the GIL as little as possible
+                writer.submit(_store_chunk, chunk.arrow_tables(source), chunk.style_texts(), labels_may_clash)
+            writer.wait()
+        finally:
+            writer.close()
+        report.records = position
+        if position == 0:
+            raise SourceError(f"{source}: no records")
+        report.new_labels = count_labels(con) - labels_before
+        con.execute(
+            "INSERT INTO sources (source, kind, location, fingerprint, generated, n_pairs) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET n_pairs = sources.n_pairs + excluded.n_pairs, "
+            "fingerprint = excluded.fingerprint, loaded_at = now()",
+            [source, kind, location, fingerprint, generated, report.new_pairs])
+        kinds = judge_kinds or {}
+        report.judges = sorted(judges)
+        judge_rows = pa.table({"judge": report.judges, "source": [source] * len(judges), "kind": [  # noqa: F841
+            kinds.get(j, "human" if j.startswith("human") else "llm") for j in report.judges]}, schema=_JUDGE_ROWS)
+        # one statement: each INSERT costs milliseconds in a transaction holding millions of rows
+        con.execute("INSERT INTO judges (judge, kind, source) SELECT judge, kind, source FROM judge_rows "
+                    "ON CONFLICT DO NOTHING")
+        refresh_custom_groups(con)
+
+
+
+__all__ = ["load_records"]

@@ -1,0 +1,357 @@
+"""Opening the DuckDB file: where it is, one writer at a time, and readers that never wait.
+
+DuckDB lets one process write a file, or many processes read it, never both. So nobody
+writes the published file in place:
+- a reader (`reading`) attaches the published file READ_ONLY to a private in-memory
+  DuckDB, so it never waits and always sees the newest published state (a plain
+  `duckdb.connect(path, read_only=True)` would hand back this process's cached, older copy);
+- a writer (`writing`) takes the writer lock `<db>.lock` (queueing behind another job
+  with a message), copies the published file to a private building copy in the same
+  folder, migrates it, runs the caller's work in one transaction, checkpoints, and
+  atomically renames the copy onto the published path. Readers holding the old file keep
+  reading it; a failure anywhere leaves the published file byte for byte as it was.
+Files are written readable by DuckDB >= 1.1 (STORAGE_VERSION).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import duckdb
+
+from . import schema
+from .errors import DatabaseMissing, HeldReadWrite, NestedWriting, SchemaOutdated, SchemaTooNew, WriterBusy
+
+__all__ = ["DatabaseMissing", "HeldReadWrite", "SchemaOutdated", "SchemaTooNew", "WriterBusy",
+           "reading", "writing", "migrate_file", "resolve_db_path", "last_change"]
+
+ROOT = Path(__file__).resolve().parents[2]
+SQL_DIR = ROOT / "sql"
+DEFAULT_DB = Path("data") / "preference.duckdb"
+ENV_DB = "PREFDISSECT_DB"
+ENV_WRITE_TIMEOUT = "PREFDISSECT_WRITE_TIMEOUT"
+STORAGE_VERSION = "v1.1.0"     # the oldest DuckDB whose clients must open our files
+_READABLE_STORAGE = (1, 1)     # a file whose storage is newer than this is rewritten
+WRITE_TIMEOUT = 600.0          # seconds a writer queues behind another before giving up
+
+migrate = schema.migrate
+
+
+def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
+    """--db, else $PREFDISSECT_DB, else data/preference.duckdb."""
+    if db:
+        return Path(db)
+    env = os.environ.get(ENV_DB)
+    return Path(env) if env else DEFAULT_DB
+
+
+def is_lock_error(exc: Exception) -> bool:
+    """Another connection holds the file: a lock in another process, or, in this process,
+    an open connection of another mode (DuckDB says so only in its message)."""
+    text = str(exc).lower()
+    return (("lock" in text and ("conflict" in text or "could not set" in text))
+            or "different configuration" in text or "unique file handle conflict" in text)
+
+
+def _held_read_write(path: Path, exc: Exception) -> HeldReadWrite:
+    m = re.search(r"held in (.+?) \(PID (\d+)\)", str(exc))
+    who = f"{Path(m.group(1)).name} (pid {m.group(2)})" if m else "another connection in this process"
+    return HeldReadWrite(f"the database {path} is open read-write in {who}: close it there, or open it "
+                         f"with `duckdb -readonly {path}` (Python: duckdb.connect(path, read_only=True))")
+
+
+def catalog_alias(path: Path) -> str:
+    """The catalog name a DuckDB client would give the file: its stem, made a safe identifier."""
+    alias = re.sub(r"[^A-Za-z0-9_]", "_", path.stem) or "db"
+    if alias[0].isdigit() or alias.lower() in ("memory", "system", "temp", "main"):
+        alias = "db_" + alias
+    return alias
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _attach_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB with the published file attached READ_ONLY and in use."""
+    if not path.exists():
+        raise DatabaseMissing(f"no database at {path}: run `python -m pipeline demo` or `load`")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET enable_progress_bar = false")  # it would print on the caller's stdout
+        alias = catalog_alias(path)
+        try:
+            con.execute(f"ATTACH '{_quote(path)}' AS \"{alias}\" (READ_ONLY)")
+        except duckdb.Error as exc:
+            if is_lock_error(exc):
+                raise _held_read_write(path, exc) from None
+            raise
+        con.execute(f'USE "{alias}"')
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def check_version(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
+    """The file's schema version; an older or newer one than the code's is an error kind."""
+    have, latest = schema.current_version(con), schema.latest_version()
+    if have is not None and have < latest:
+        raise SchemaOutdated(f"the database {path} has schema version {have} and this code needs {latest}: "
+                             f"run `python -m pipeline migrate --db {path}` to upgrade it (a write upgrades it too)")
+    if have is not None and have > latest:
+        raise SchemaTooNew(f"the database {path} has schema version {have}, newer than this code knows "
+                           f"({latest}): update the code before using it")
+    return have
+
+
+def connect(db: str | os.PathLike | None = None, *, read_only: bool = True,
+            timeout: float | None = None) -> duckdb.DuckDBPyConnection:
+    """A reader's connection (the caller closes it). Writing goes only through `writing()`."""
+    if not read_only:
+        raise ValueError("open the database for writing with db.writing(), which publishes atomically")
+    path = resolve_db_path(db)
+    con = _attach_read_only(path)
+    try:
+        check_version(con, path)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def reading(db: str | os.PathLike | None = None, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the newest published state, for one unit of work. It never
+    waits (timeout is accepted for older callers and unused)."""
+    con = connect(db, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------ the writer lock
+
+def _report_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+_wait_reporter: Callable[[str], None] = _report_to_stderr
+job_name: str | None = None      # what this process calls itself in the lock file (the CLI sets it)
+_held = threading.local()
+
+
+def set_wait_reporter(report: Callable[[str], None]) -> Callable[[str], None]:
+    """Where the "waiting for <job>" message goes (default stderr); returns the previous one."""
+    global _wait_reporter
+    previous, _wait_reporter = _wait_reporter, report
+    return previous
+
+
+def _this_job(job: str | None) -> str:
+    if job or job_name:
+        return job or job_name  # type: ignore[return-value]
+    argv0 = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    return " ".join([argv0, *sys.argv[1:2]]) if argv0 != "-c" else "python -c"
+
+
+def lock_path(path: Path) -> Path:
+    return Path(str(path) + ".lock")
+
+
+def read_lock_holder(path: Path) -> dict | None:
+    """What the lock file says about the job writing now (None when nobody wrote it yet)."""
+    try:
+        return json.loads(lock_path(path).read_text() or "null")
+    except (OSError, ValueError):
+        return None
+
+
+def _describe(holder: dict | None) -> str:
+    if not holder:
+        return "another job"
+    return f"{holder.get('job', 'a job')} (pid {holder.get('pid', '?')})"
+
+
+@contextmanager
+def _writer_lock(path: Path, job: str | None, timeout: float) -> Iterator[None]:
+    """flock on <db>.lock: one writer at a time across processes and threads; the holder
+    records who it is so that a waiting job can say what it waits for."""
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    locked = False
+    try:
+        deadline = time.monotonic() + timeout
+        delay, told = 0.02, None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+                break
+            except BlockingIOError:
+                holder = read_lock_holder(path)
+                # say it once, and again only when another job took the lock meanwhile
+                if told is None or (holder and holder != told):
+                    _wait_reporter(f"waiting for {_describe(holder)} to finish writing {path}")
+                    told = holder or {}
+                if time.monotonic() > deadline:
+                    raise WriterBusy(f"gave up after {timeout:.0f} s waiting for {_describe(holder)} to finish "
+                                     f"writing {path}; run this again when it is done") from None
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.25)
+        info = {"job": _this_job(job), "pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield
+    finally:
+        if locked:
+            with suppress(OSError):
+                os.ftruncate(fd, 0)
+        os.close(fd)  # releases the flock
+
+
+# ------------------------------------------------------------------ building and publishing
+
+def storage_version(con: duckdb.DuckDBPyConnection) -> tuple[int, ...] | None:
+    """The storage format of the current database as (major, minor), e.g. (1, 0) for the
+    format DuckDB 1.0 and 1.1 read; None when DuckDB does not say."""
+    row = con.execute("SELECT tags FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    tag = (row[0] or {}).get("storage_version") if row else None
+    m = re.match(r"v(\d+)\.(\d+)", tag or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _open_new(building: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(building), config={"storage_compatibility_version": STORAGE_VERSION})
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _open_building(path: Path, building: Path) -> duckdb.DuckDBPyConnection:
+    """The private read-write copy the job works on: a byte copy of the published file, or
+    a fresh file (COPY FROM DATABASE) when the published one is in a storage format too new
+    for old clients; a brand-new database when there is none."""
+    if not path.exists():
+        return _open_new(building)
+    probe = _attach_read_only(path)  # also: an analyst holding it read-write is refused here
+    try:
+        too_new = (storage_version(probe) or (0, 0)) > _READABLE_STORAGE
+    finally:
+        probe.close()
+    if too_new:
+        con = _open_new(building)
+        con.execute(f"ATTACH '{_quote(path)}' AS published (READ_ONLY)")
+        target = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute(f'COPY FROM DATABASE published TO "{target}"')
+        con.execute("DETACH published")
+        return con
+    shutil.copyfile(path, building)
+    wal = Path(str(path) + ".wal")  # only files of crashed older versions have one
+    if wal.exists():
+        shutil.copyfile(wal, Path(str(building) + ".wal"))
+    return _open_new(building)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(building: Path, path: Path) -> None:
+    if Path(str(building) + ".wal").exists():
+        raise RuntimeError(f"{building} still has a write-ahead log after CHECKPOINT; not publishing it")
+    _fsync(building)
+    os.replace(building, path)
+    with suppress(FileNotFoundError):
+        os.remove(Path(str(path) + ".wal"))  # it belonged to the file just replaced
+    with suppress(OSError):
+        _fsync(path.parent)  # the rename itself survives a power cut
+
+
+def _discard(building: Path) -> None:
+    for p in (building, Path(str(building) + ".wal")):
+        with suppress(FileNotFoundError):
+            os.remove(p)
+
+
+@contextmanager
+def writing(db: str | os.PathLike | None = None, *, timeout: float | None = None,
+            job: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection holding one transaction: all of it is published, or none.
+
+    Queues behind another writer (saying so) for up to `timeout` seconds (default
+    $PREFDISSECT_WRITE_TIMEOUT or 600), then raises WriterBusy."""
+    path = resolve_db_path(db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = str(path.resolve())
+    held: set[str] = _held.__dict__.setdefault("paths", set())
+    if key in held:
+        raise NestedWriting(f"db.writing({path}) inside another db.writing of the same file in one thread")
+    if timeout is None:
+        timeout = float(os.environ.get(ENV_WRITE_TIMEOUT) or WRITE_TIMEOUT)
+    with _writer_lock(path, job, timeout):
+        held.add(key)
+        building = path.with_name(f".{path.name}.building-{os.getpid()}-{threading.get_ident()}")
+        try:
+            _discard(building)  # a leftover of a killed job with the same pid
+            con = _open_building(path, building)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    schema.migrate(con, own_transaction=False)
+                    yield con
+                except BaseException:
+                    with suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            _publish(building, path)
+        except BaseException:
+            _discard(building)
+            raise
+        finally:
+            held.discard(key)
+
+
+def migrate_file(db: str | os.PathLike | None = None) -> tuple[int | None, int]:
+    """Upgrade an existing file to this code's schema (and a storage format old clients
+    read). Returns (version before, version after)."""
+    path = resolve_db_path(db)
+    if not path.exists():
+        raise DatabaseMissing(f"no database at {path}: nothing to migrate")
+    probe = _attach_read_only(path)
+    try:
+        before = schema.current_version(probe)
+    finally:
+        probe.close()
+    if before is not None and before > schema.latest_version():
+        raise SchemaTooNew(f"the database {path} has schema version {before}, newer than this code knows "
+                           f"({schema.latest_version()}): update the code before using it")
+    with writing(path, job="migrate"):
+        pass
+    return before, schema.latest_version()
+
+
+def last_change(db: str | os.PathLike | None = None) -> float:
+    """A cheap token that changes whenever the published file does (for caches): each
+    publish is a new file, written after the one it replaces."""
+    try:
+        return float(resolve_db_path(db).stat().st_mtime_ns)
+    except FileNotFoundError:
+        return 0.0
