@@ -10,6 +10,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_REFERENCE = ROOT.parent / "shared" / "reference"  # CI keeps ../shared beside the repo
+SHARED_REAL = ROOT.parent / "shared" / "real"  # real judgements (HH-RLHF, AlpacaEval): read, never copied
+HH_RLHF = SHARED_REAL / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+ALPACA_EVAL = SHARED_REAL / "alpaca-eval"
+
+
+@pytest.fixture(scope="session")
+def shared_real() -> Path:
+    """../shared/real, which CI always has; elsewhere the tests that need it are skipped, saying why."""
+    if not SHARED_REAL.is_dir():
+        pytest.skip(f"needs the real data in {SHARED_REAL} (CI keeps ../shared beside the repo)")
+    return SHARED_REAL
 
 
 @pytest.fixture(scope="session")
