@@ -378,6 +378,9 @@ def fit_database(db=None, *, judges: Sequence[str] | None = None, groups: Sequen
         backfilled = style_backfill.backfill(db)
         if backfilled:
             data = read_inputs(db, judges=judges, groups=groups, property_set=property_set)
+    if adjust and not any(g.model_1 is not None and any(isinstance(m, str) for m in g.model_1) for g in data):
+        raise FitError("--adjust models needs pairs that name the models that wrote them (pairs.model_1, "
+                       "model_2); no pair here does")
     t1 = time.perf_counter()
     runs, fits = compute(data, folds=folds, min_labels=min_labels, seed=seed, progress=progress, adjust=adjust)
     t2 = time.perf_counter()
