@@ -7,7 +7,7 @@ import streamlit as st
 
 from pipeline.queries import dissection
 from pipeline.queries.ordering import sort_properties
-from ui import charts, data, judge_difference, layout, state
+from ui import charts, data, fit_checks, judge_difference, layout, state
 from ui.text import md_escape
 
 status = layout.page(
@@ -53,7 +53,9 @@ def compare_judges() -> None:
     if not chosen:
         st.info("Pick at least one judge.")
         return
-    df = data.preference_probability(group, tuple(chosen), pset)
+    checks = fit_checks.checks(group, tuple(chosen), pset)
+    shown = fit_checks.choose_set(checks, pset, key="dis.adjusted")  # plain, or at equal models
+    df = data.preference_probability(group, tuple(chosen), shown)
     if df.empty:
         st.info("None of the chosen judges has a fit in this group (too few labels there?). "
                 "See the fit runs below.")
@@ -61,18 +63,19 @@ def compare_judges() -> None:
     order = sort_properties(df, sort)
     st.altair_chart(charts.dissection_dots(df, order, chosen, title=f"Probability of preferred · {group}",
                                            generated=status.generated), width="stretch")
-    runs = dissection.fit_summary(df)
-    if "accuracy" in runs.columns:
-        st.caption("Pairs fitted and held-out accuracy (how much of the judge's choices the properties explain):")
-    else:
-        st.caption("Imported weights: no pair counts, held-out accuracy or credible intervals come with them.")
-    st.dataframe(runs, hide_index=True, column_config={
-        "n_pairs": "pairs fitted", "accuracy": st.column_config.NumberColumn("held-out accuracy", format="%.3f"),
-        "source": "weights from"})
+    if not fit_checks.show_runs(checks, shown):  # runs without baselines: fitted before them, or imported
+        runs = dissection.fit_summary(df)
+        if "accuracy" in runs.columns:
+            st.caption("Pairs fitted and held-out accuracy (how much of the judge's choices the properties explain):")
+        else:
+            st.caption("Imported weights: no pair counts, held-out accuracy or credible intervals come with them.")
+        st.dataframe(runs, hide_index=True, column_config={
+            "n_pairs": "pairs fitted", "accuracy": st.column_config.NumberColumn("held-out accuracy", format="%.3f"),
+            "source": "weights from"})
     with st.expander("Table", expanded=False):
         st.dataframe(dissection.wide_table(df, columns="judge", order=order, column_order=chosen),
                      column_config={"_index": st.column_config.TextColumn("property")})
-    layout.download_csv("Download CSV", df[dissection.CSV_COLUMNS], f"dissection_{group}_{pset}", status,
+    layout.download_csv("Download CSV", df[dissection.CSV_COLUMNS], f"dissection_{group}_{shown}", status,
                         key="dis.dl")
     missing = [j for j in chosen if j not in set(df["judge"])]
     if missing:

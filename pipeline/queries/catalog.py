@@ -67,13 +67,15 @@ GROUPS = "WITH " + GROUP_KINDS_CTE + """,
 """
 GROUP_COLUMNS = ["group_name", "group_kind", "n_pairs", "n_usable", "n_fitted_judges"]
 FIT_RUNS = """
-    SELECT judge, group_name, property_set, status, n_pairs, accuracy, method, folds, note, fitted_at
+    SELECT judge, group_name, property_set, status, n_pairs, accuracy, baseline_accuracy, log_loss,
+           baseline_log_loss, share_response_1, constant_model_1, method, folds, note, fitted_at
     FROM fit_runs
     WHERE ($judge IS NULL OR judge = $judge) AND ($property_set IS NULL OR property_set = $property_set)
 """
 SETS_WITH_FITS = """
     SELECT property_set, count(DISTINCT judge) AS n_judges, count(DISTINCT group_name) AS n_groups
-    FROM fits GROUP BY property_set
+    FROM fits WHERE property_set NOT LIKE '%@%'  -- '<set>@models': adjusted fits, read by asking for them
+    GROUP BY property_set
 """
 
 
