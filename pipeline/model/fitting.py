@@ -349,6 +349,12 @@ def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
 # ------------------------------------------------------------------------------- all
 
 
+def _names_models(db) -> bool:
+    with dbmod.reading(db) as con:
+        return con.execute("SELECT count(*) FROM pairs WHERE model_1 IS NOT NULL AND model_2 IS NOT NULL "
+                           "AND model_1 <> model_2").fetchone()[0] > 0
+
+
 def fit_database(db=None, *, judges: Sequence[str] | None = None, groups: Sequence[str] | None = None,
                  folds: int | None = None, min_labels: int = MIN_LABELS, seed: int = 0,
                  progress: Progress | None = None, property_set: str = PAPER_SET,
@@ -373,14 +379,14 @@ def fit_database(db=None, *, judges: Sequence[str] | None = None, groups: Sequen
         raise FitError(f"unknown --adjust {adjust!r} (known: {', '.join(ADJUSTS)})")
     t0 = time.perf_counter()
     data = read_inputs(db, judges=judges, groups=groups, property_set=property_set)  # checks names first
+    if adjust and not _names_models(db):  # before the backfill: a refused fit writes nothing
+        raise FitError("--adjust models needs pairs that name the models that wrote them (pairs.model_1, "
+                       "model_2); no pair here does")
     backfilled = 0
     if STYLE_SET in SET_PARTS[property_set]:
         backfilled = style_backfill.backfill(db)
         if backfilled:
             data = read_inputs(db, judges=judges, groups=groups, property_set=property_set)
-    if adjust and not any(g.model_1 is not None and any(isinstance(m, str) for m in g.model_1) for g in data):
-        raise FitError("--adjust models needs pairs that name the models that wrote them (pairs.model_1, "
-                       "model_2); no pair here does")
     t1 = time.perf_counter()
     runs, fits = compute(data, folds=folds, min_labels=min_labels, seed=seed, progress=progress, adjust=adjust)
     t2 = time.perf_counter()

@@ -1,11 +1,17 @@
 """The dissection net of who wrote the response (`fit --adjust models`): a reference model's
 own quality moves to its strength, not to the property it happens to differ on."""
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from typer.testing import CliRunner
+
+from dbquery import rows
+from pipeline.cli import app
 from pipeline.model import adjusted, bradley_terry
 from pipeline.model.fitting import GroupData, compute
 from pipeline.model.posterior import PRIOR_SCALE
@@ -95,3 +101,56 @@ def test_design_on_any_names(pairs):
     assert basis.shape[1] == len(d.models) - 1
     same = [m1[i] == m2[i] for i in np.flatnonzero(d.rows)]
     assert np.allclose(basis[same], 0)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory):
+    """40 AlpacaEval-like pairs (a reference against three models), loaded."""
+    tmp = tmp_path_factory.mktemp("adjust")
+    rng = np.random.default_rng(1)
+    src = tmp / "a.json"
+    src.write_text(json.dumps([{"instruction": f"q {i}?", "output_1": "long answer " * int(rng.integers(1, 9)),
+                                "output_2": f"reply {i}", "generator_1": "ref", "generator_2": f"m{i % 3}",
+                                "annotator": "j", "preference": float(rng.choice([1, 2]))} for i in range(40)]))
+    db = tmp / "a.duckdb"
+    result = CliRunner().invoke(app, ["load", str(src), "--db", str(db), "--format", "alpaca-eval"])
+    assert result.exit_code == 0, result.output
+    return db
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.text(min_size=1, max_size=20).filter(lambda s: s != "models" and not s.startswith("-")))
+def test_unknown_adjust_is_one_line_and_writes_nothing(small_db, value):
+    before = small_db.read_bytes()
+    result = CliRunner().invoke(app, ["fit", "--db", str(small_db), "--properties", "style", "--adjust", value])
+    assert result.exit_code == 1
+    assert "unknown --adjust" in result.output and len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output and small_db.read_bytes() == before
+
+
+def test_adjust_without_model_names_writes_nothing(tmp_path):
+    """Pairs without model names (HH-RLHF's layout): one line, and not even the style backfill is written."""
+    src = tmp_path / "g.jsonl"
+    src.write_text("".join(json.dumps({"prompt": f"q{i}", "response_1": "a " * (i % 5 + 1), "response_2": "b",
+                                       "preferred": 1 + i % 2}) + "\n" for i in range(40)))
+    db = tmp_path / "g.duckdb"
+    result = CliRunner().invoke(app, ["load", str(src), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    before = db.read_bytes()
+    result = CliRunner().invoke(app, ["fit", "--db", str(db), "--properties", "style", "--adjust", "models"])
+    assert result.exit_code == 1 and "needs pairs that name the models" in result.output
+    assert db.read_bytes() == before
+
+
+def test_adjusted_fit_with_folds(small_db):
+    result = CliRunner().invoke(app, ["fit", "--db", str(small_db), "--properties", "style", "--adjust", "models",
+                                      "--folds", "3", "--min-labels", "10"])
+    assert result.exit_code == 0, result.output
+    assert "adjusted for the response models' strengths" in " ".join(result.output.split())
+    assert "response 1 is always ref" in " ".join(result.output.split())
+    (acc, base, adjust), = rows(small_db, "SELECT accuracy, baseline_accuracy, adjust FROM fit_runs "
+                                          "WHERE property_set = 'style@models'")
+    assert adjust == "models" and 0 <= acc <= 1 and 0 <= base <= 1
