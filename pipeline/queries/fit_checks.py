@@ -25,11 +25,15 @@ COLUMNS = ["judge", "property_set", "n_pairs", "accuracy", "baseline_accuracy", 
 
 
 def checks(db: Db = None, group: str = "", judges: Sequence[str] = (), property_set: str = "paper") -> pd.DataFrame:
-    """The fitted runs of these judges in a group, plain and adjusted (COLUMNS)."""
+    """The fitted runs of these judges in a group, plain and adjusted (COLUMNS), judges in
+    the order given."""
     params = {"group": group, "judges": list(judges), "plain": property_set,
               "adjusted": adjusted_set(property_set, ADJUST_MODELS)}
     with reading(db) as con:
-        return frame(con, CHECKS, params)[COLUMNS]
+        df = frame(con, CHECKS, params)[COLUMNS]
+    rank = {j: i for i, j in enumerate(judges)}
+    order = sorted(range(len(df)), key=lambda i: (rank[df["judge"].iloc[i]], df["property_set"].iloc[i]))
+    return df.iloc[order].reset_index(drop=True)
 
 
 def plain_runs(df: pd.DataFrame, property_set: str) -> pd.DataFrame:

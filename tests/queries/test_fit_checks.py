@@ -93,3 +93,11 @@ def test_page_shows_the_adjusted_weights_and_says_why(reference_layout, monkeypa
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     assert "adjust models fits the models" in warnings and "response 1 wins" in warnings
+
+
+def test_checks_of_unknown_judges_are_empty(reference_layout):
+    """A judge without fits adds no row (the order of several judges: tests/test_app_pages.py's
+    test_dissection_judges_control, on the demo)."""
+    df = fit_checks.checks(reference_layout, "All", [JUDGE, "nobody"], "style")
+    assert list(df["judge"]) == [JUDGE, JUDGE] and list(df["property_set"]) == ["style", "style@models"]
+    assert fit_checks.checks(reference_layout, "All", ["nobody"], "style").empty
