@@ -87,5 +87,13 @@ def model_design(X: np.ndarray, model_1, model_2) -> ModelDesign | None:
     return ModelDesign(rows, np.hstack([X[rows], D]), [names[i] for i in kept], scale)
 
 
-__all__ = ["ADJUSTS", "ADJUST_MODELS", "ModelDesign", "STRENGTH_SCALE", "adjusted_set", "base_set", "is_adjusted",
-           "model_design"]
+__all__ = [
+    "ADJUSTS",
+    "ADJUST_MODELS",
+    "STRENGTH_SCALE",
+    "ModelDesign",
+    "adjusted_set",
+    "base_set",
+    "is_adjusted",
+    "model_design",
+]

@@ -91,8 +91,8 @@ class FitReport:
         lines = [f"warning: {r.judge} / {r.group_name}: {w}" for r in self.runs if r.status == "fitted"
                  for w in r.warnings]
         if len(lines) > limit:
-            lines = lines[:limit] + [f"... {len(lines) - limit} more warnings (fit_runs.share_response_1, "
-                                     f"constant_model_1)"]
+            more = f"... {len(lines) - limit} more warnings (fit_runs.share_response_1, constant_model_1)"
+            lines = [*lines[:limit], more]
         return lines
 
 

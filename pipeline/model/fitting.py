@@ -39,9 +39,9 @@ from ..properties.paper import PROPERTY_NAMES
 from ..properties.sets import CUSTOM_SET, PAPER_SET, PROPERTY_SETS, SET_PARTS, STYLE_SET, set_names
 from ..store import db as dbmod
 from . import bayes, fit_warnings, heldout
-from .fit_report import FitReport, RunRow
 from .adjusted import ADJUSTS, adjusted_set, model_design
 from .blas import one_blas_thread
+from .fit_report import FitReport, RunRow
 
 MIN_LABELS = 30
 ACCURACY_FOLDS = 5      # k of the held-out accuracy when the weights are not k-fold averaged

@@ -198,5 +198,15 @@ def heldout_accuracy(X, Y, mask=None, *, k: int = 5, seed: int = 0, **kw) -> np.
     return heldout_scores(X, Y, mask, k=k, seed=seed, **kw).accuracy
 
 
-__all__ = ["HeldOut", "METRICS", "baseline_metrics", "fit_kfold", "fit_kfold_scored", "fold_ids", "heldout_accuracy",
-           "heldout_metrics", "heldout_scores", "pooled_metrics"]
+__all__ = [
+    "METRICS",
+    "HeldOut",
+    "baseline_metrics",
+    "fit_kfold",
+    "fit_kfold_scored",
+    "fold_ids",
+    "heldout_accuracy",
+    "heldout_metrics",
+    "heldout_scores",
+    "pooled_metrics",
+]

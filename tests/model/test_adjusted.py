@@ -5,12 +5,11 @@ import json
 
 import numpy as np
 import pytest
+from dbquery import rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from typer.testing import CliRunner
 
-from dbquery import rows
 from pipeline.cli import app
 from pipeline.model import adjusted, bradley_terry
 from pipeline.model.fitting import GroupData, compute

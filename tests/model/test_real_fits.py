@@ -5,9 +5,9 @@ import gzip
 import shutil
 
 import pytest
+from dbquery import rows, scalar
 from typer.testing import CliRunner
 
-from dbquery import rows, scalar
 from pipeline.cli import app
 
 runner = CliRunner()
@@ -89,7 +89,7 @@ def test_adjusted_headers_agree_with_the_leaderboard(alpaca):
 def test_alpaca_eval_rewards_length(alpaca):
     db, _ = alpaca
     for pset in ("style", "style@models"):
-        w, lo, hi = fit_weight(db, pset, "length (tokens)")
+        w, lo, _ = fit_weight(db, pset, "length (tokens)")
         assert w > 0 and lo > 0
 
 

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import ROOT
+from dbquery import rows
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from conftest import ROOT
-from dbquery import rows
 from pipeline.cli import app
 from pipeline.queries import catalog, dissection, fit_checks
 
