@@ -65,6 +65,9 @@ with tab_judges:
                     "held-out accuracy", format="%.3f",
                     help="Mean over groups of the k-fold held-out accuracy of the fitted model: how much of "
                          "the judge's choices the properties of the chosen set explain."),
+                "mean_baseline_accuracy": st.column_config.NumberColumn(
+                    "baseline accuracy", format="%.3f",
+                    help="The same folds' baseline: always the judge's more frequent choice in the training folds."),
                 "position_consistency": st.column_config.NumberColumn("position consistency", format="%.2f"),
             })
 with tab_groups:

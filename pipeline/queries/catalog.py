@@ -31,11 +31,12 @@ JUDGES = """
     lab AS (SELECT judge, count(*) AS n_labels FROM labels GROUP BY judge),
     fitted AS (SELECT judge, count(DISTINCT group_name) AS n_groups_fitted FROM fits
                WHERE property_set = $property_set GROUP BY judge),
-    acc AS (SELECT judge, avg(accuracy) AS mean_accuracy FROM fit_runs
+    acc AS (SELECT judge, avg(accuracy) AS mean_accuracy, avg(baseline_accuracy) AS mean_baseline_accuracy
+            FROM fit_runs
             WHERE status = 'fitted' AND property_set = $property_set GROUP BY judge)
     SELECT n.judge, j.kind, j.size_b, j.source, j.note,
            coalesce(lab.n_labels, 0) AS n_labels, coalesce(fitted.n_groups_fitted, 0) AS n_groups_fitted,
-           acc.mean_accuracy, j.position_consistency, j.added_at
+           acc.mean_accuracy, acc.mean_baseline_accuracy, j.position_consistency, j.added_at
     FROM names n
     LEFT JOIN judges j USING (judge)
     LEFT JOIN lab USING (judge)
@@ -43,7 +44,7 @@ JUDGES = """
     LEFT JOIN acc USING (judge)
 """
 JUDGE_COLUMNS = ["judge", "kind", "size_b", "source", "note", "n_labels", "n_groups_fitted", "mean_accuracy",
-                 "position_consistency", "added_at"]
+                 "mean_baseline_accuracy", "position_consistency", "added_at"]
 
 # Judges with fits of the set: all ($group NULL), in one group, or ('Overall') in a scenario group.
 FITTED_JUDGES = "WITH " + GROUP_KINDS_CTE + """
@@ -84,7 +85,8 @@ SETS_WITH_FITS = """
 
 def judges(db: Db = None, property_set: str = DEFAULT_PROPERTY_SET) -> pd.DataFrame:
     """judge, kind, size_b, source, note, n_labels, n_groups_fitted (of the property set),
-    mean_accuracy (held-out, of that set), position_consistency, added_at; ordered as
+    mean_accuracy (held-out, of that set), mean_baseline_accuracy (its baseline), position_consistency,
+    added_at; ordered as
     `ordering.sort_judges_by_size` says."""
     with reading(db) as con:
         df = frame(con, JUDGES, {"property_set": property_set})

@@ -60,6 +60,9 @@ def test_checks_read_both_fits_and_their_facts(reference_layout):
 
 def test_default_reads_stay_unadjusted(reference_layout):
     assert list(catalog.property_sets(reference_layout)["property_set"]) == ["style"]
+    judges = catalog.judges(reference_layout, "style").set_index("judge")
+    share = rows(reference_layout, "SELECT avg((preferred = 1)::DOUBLE) FROM labels")[0][0]
+    assert judges.loc[JUDGE, "mean_baseline_accuracy"] == pytest.approx(share)  # Home's judges table
     plain = dissection.preference_probability(reference_layout, "All", [JUDGE], "style")
     adjusted = dissection.preference_probability(reference_layout, "All", [JUDGE], "style@models")
     assert len(plain) == len(adjusted) == 10 and set(plain["property_set"]) == {"style"}
