@@ -86,8 +86,7 @@ SETS_WITH_FITS = """
 def judges(db: Db = None, property_set: str = DEFAULT_PROPERTY_SET) -> pd.DataFrame:
     """judge, kind, size_b, source, note, n_labels, n_groups_fitted (of the property set),
     mean_accuracy (held-out, of that set), mean_baseline_accuracy (its baseline), position_consistency,
-    added_at; ordered as
-    `ordering.sort_judges_by_size` says."""
+    added_at; ordered as `ordering.sort_judges_by_size` says."""
     with reading(db) as con:
         df = frame(con, JUDGES, {"property_set": property_set})
     if df.empty:
