@@ -89,7 +89,7 @@ chart = charts.heatmap(
     subtitle=f"{'Pearson' if method == 'pearson' else 'Spearman'} correlation of the weights; "
              f"colours from {lo:g} to 1",
     value_title="similarity", generated=status.generated, cell=cell, cell_height=max(18, min(cell, 30)),
-    compact=n > 14, font_size=10 if cell >= 26 else 9)
+    compact=n > 14, font_size=10 if cell >= 26 else 9, label_limit=0)  # judge names show whole
 st.altair_chart(chart, width="content")
 if order_by == "size":
     st.caption("Ordered by size: human first, then judges of unknown size (e.g. proprietary models), then "
