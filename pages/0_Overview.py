@@ -13,7 +13,7 @@ property_set = layout.property_set()
 explained = (f"differences in {layout.properties_phrase(status)} of the two responses (Li et al., 2024, "
              "“Dissecting Human and LLM Preferences”)" if status.working_set == "paper" else
              f"differences in {layout.properties_phrase(status)} of the two responses, counted from their "
-             "texts (the paper's 29 annotated properties come with `python -m pipeline annotate`)")
+             "texts (the paper's annotated properties come with `python -m pipeline annotate`)")
 st.caption(f"Why does a judge prefer one response over another? Each judge's choices are explained by {explained}.")
 
 if status.has_fits and not status.has_pairs:
