@@ -72,9 +72,6 @@ with tab_judges:
                     help="Mean over groups of the k-fold held-out accuracy of the fitted model: how much of "
                          "the judge's choices the properties of the chosen set explain."),
                 "position_consistency": st.column_config.NumberColumn("position consistency", format="%.2f"),
-                "judge": st.column_config.TextColumn("judge", width="medium"),
-                "source": st.column_config.TextColumn("source", width="small"),
-                "note": st.column_config.TextColumn("note", width="small"),
                 "added_at": st.column_config.DatetimeColumn("added", format="YYYY-MM-DD"),
             })
 with tab_groups:
@@ -82,9 +79,12 @@ with tab_groups:
     if groups.empty:
         st.caption("No groups yet.")
     else:
+        paper = status.working_set == "paper"  # raw pairs are fitted on style: every pair is usable there
         st.dataframe(groups, hide_index=True, column_config={
             "n_pairs": "pairs", "n_usable": st.column_config.NumberColumn(
-                "usable for fitting", help="Both error checks applicable: the pair has features."),
+                "usable for fitting" if paper else "with the paper's features",
+                help="Both error checks applicable: the pair has the paper's features." if paper else
+                     "Annotated pairs whose error checks apply; the style set uses every pair."),
             "n_fitted_judges": "judges fitted"})
 
 # ---------------------------------------------------------------- load data

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
-from pipeline.queries import models, samples
 from raw_battles import MODELS, build
 from test_app_pages import assert_clean, chart_specs, chart_titles, open_page, texts
+
+from pipeline.queries import models, samples
 
 
 def chart_rows(at) -> list[dict]:

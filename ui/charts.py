@@ -132,8 +132,8 @@ def heatmap(long: pd.DataFrame, *, x: str, y: str, value: str, x_order: Sequence
                   axis=alt.Axis(labelLimit=220 if label_limit is None else label_limit, labelOverlap=False))
     tooltip = [alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{value}:Q", format=fmt, title=vt),
                *tooltip_extra]
-    rect_enc = dict(x=enc_x, y=enc_y, color=alt.Color(f"{value}:Q", scale=alt.Scale(**scale_kwargs), title=vt),
-                    tooltip=tooltip)
+    rect_enc = {"x": enc_x, "y": enc_y, "tooltip": tooltip,
+                "color": alt.Color(f"{value}:Q", scale=alt.Scale(**scale_kwargs), title=vt)}
     if dim is not None:
         rect_enc["opacity"] = alt.condition(f"datum['{dim}']", alt.value(0.3), alt.value(1.0))
     rect = alt.Chart(d).mark_rect().encode(**rect_enc)

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from raw_battles import MODELS, build
 from scipy.stats import binomtest
 
 from pipeline.queries import models, samples
-from raw_battles import MODELS, build
 
 A, B = MODELS[0], "beta"
 
