@@ -51,25 +51,18 @@ def one_model() -> None:
             "n": "labelled battles", "win_rate": st.column_config.NumberColumn("win rate", format="%.3f"),
             "ci_low": st.column_config.NumberColumn("95% low", format="%.3f"),
             "ci_high": st.column_config.NumberColumn("95% high", format="%.3f")})
-    prof, origin = data.model_profile(model)
+    prof = data.model_profile(model)
     if prof.empty:
-        st.caption("No style profile: the pairs have no style features yet (`python -m pipeline fit "
-                   "--properties style` counts them).")
+        st.caption("No style profile: the responses have no measures yet (`python -m pipeline fit "
+                   "--properties style` measures the pairs stored without them).")
         return
-    if origin == "measures":
-        st.caption("Style profile from the measures of each response: mean and median, and the share of "
-                   "responses with at least one.")
-        st.dataframe(prof, hide_index=True, column_config={
-            "n": "responses", "mean": st.column_config.NumberColumn(format="%.1f"),
-            "median": st.column_config.NumberColumn(format="%.0f"),
-            "share": st.column_config.NumberColumn("share with ≥ 1", format="%.3f")})
-    else:
-        st.caption("Style profile from the style features: in what share of its battles the model's response "
-                   "has clearly more (or fewer) of each property than the other response.")
-        st.dataframe(prof.drop(columns=["mean", "median"]), hide_index=True, column_config={
-            "measure": "property", "n": "battles",
-            "share": st.column_config.NumberColumn("share: has more", format="%.3f"),
-            "share_less": st.column_config.NumberColumn("share: has fewer", format="%.3f")})
+    st.caption("Style profile from the measures of its responses: mean and median, and the share of "
+               "responses with at least one (headers, list items, bold, code blocks, links, emoji, questions to "
+               "the user, refusals, \"as an AI\").")
+    st.dataframe(prof, hide_index=True, column_config={
+        "n": "responses", "mean": st.column_config.NumberColumn(format="%.1f"),
+        "median": st.column_config.NumberColumn(format="%.0f"),
+        "share": st.column_config.NumberColumn("share with ≥ 1", format="%.3f")})
 
 
 # ------------------------------------------------------------------ two models
@@ -86,14 +79,13 @@ def two_models() -> None:
     with c2:
         b = state.select("Model B", [m for m in names if m != a], key="mod.b", default=names[1] if names[1] != a
                          else names[0], format_func=label)
-    diff, origin = data.model_comparison(a, b)
+    diff = data.model_comparison(a, b)
     if diff.empty:
-        st.info("The two models share no style property with data (no style features or measures yet).",
-                icon=":material/info:")
+        st.info("The two models' responses have no measures yet: `python -m pipeline fit --properties style` "
+                "measures the pairs stored without them.", icon=":material/info:")
         return
     shares = diff[diff["statistic"] == "share"]
-    what = ("share of responses with at least one" if origin == "measures"
-            else "share of its battles in which its response has clearly more")
+    what = "share of responses with at least one"
     if not shares.empty:
         st.altair_chart(charts.differences(
             shares, y="measure", order=list(shares["measure"]),
@@ -107,12 +99,16 @@ def two_models() -> None:
             width="stretch")
     means = diff[diff["statistic"] == "mean"]
     if not means.empty:
-        st.caption("Length: mean per response, A − B, with a normal (Welch) 95% interval.")
+        cols = st.columns(len(means))
+        for col, (_, row) in zip(cols, means.iterrows()):
+            col.metric(f"mean {row['measure']}: A − B", f"{row['difference']:+,.1f}",
+                       help=f"A {row['a']:,.1f}, B {row['b']:,.1f} per response; 95% interval (Welch) "
+                            f"{row['ci_low']:+,.1f} to {row['ci_high']:+,.1f}.")
     clear = diff[diff["differs"]]
-    st.caption(f"{len(clear)} of {len(diff)} properties differ (95% interval excludes 0)"
+    st.caption(f"{len(clear)} of {len(diff)} measures differ (95% interval excludes 0)"
                + (": " + ", ".join(md_escape(m) for m in clear["measure"]) if len(clear) else "") + ".")
     st.dataframe(diff, hide_index=True, column_config={
-        "measure": "property", "a": st.column_config.NumberColumn(f"A: {label(a)}", format="%.3f"),
+        "a": st.column_config.NumberColumn(f"A: {label(a)}", format="%.3f"),
         "b": st.column_config.NumberColumn(f"B: {label(b)}", format="%.3f"),
         "difference": st.column_config.NumberColumn("A − B", format="%+.3f"),
         "ci_low": st.column_config.NumberColumn("95% low", format="%+.3f"),

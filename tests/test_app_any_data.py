@@ -63,8 +63,9 @@ def test_samples_on_raw_pairs(style_db, monkeypatch):
     for what in ("basic ratings", "error checks", "query-specific checks"):
         assert f"Not annotated: raw pairs have no {what}" in shown
     with duckdb.connect(str(style_db), read_only=True) as con:
-        r1 = con.execute("SELECT response_1 FROM pairs WHERE pair_id = 3").fetchone()[0]
-    assert f"{len(r1.split())} words" in shown  # counted from the text: the raw pair has no num_words
+        words = con.execute("SELECT value FROM response_measures WHERE pair_id = 3 AND side = 1 "
+                            "AND measure = 'words'").fetchone()[0]
+    assert f"{int(words)} words" in shown  # the raw pair's words: its measure
     feats = [d.value for d in at.dataframe if "meaning" in d.value.columns][0]
     assert len(feats) == 10 and set(feats["set"]) == {"style"} and feats["value"].notna().all()
     assert list(feats["property"])[0] == "length (tokens)"
@@ -169,14 +170,14 @@ def test_models_page_compares_two_models(style_db, monkeypatch):
     assert_clean(at)
     assert any(t.startswith(f"{MODELS[0]} minus beta") for t in chart_titles(at))
     table = at.dataframe[-1].value
-    expected, _ = models.compare(style_db, MODELS[0], "beta")
+    expected = models.compare(style_db, MODELS[0], "beta")
     assert list(table["measure"]) == list(expected["measure"])
     assert table["difference"].tolist() == pytest.approx(expected["difference"].tolist())
     assert "beta" in str(at.query_params["b"])
     at.selectbox(key="mod.model").select("gamma").run()
     assert_clean(at)
     profile = at.dataframe[2].value
-    assert dict(zip(profile["measure"], profile["share"]))["refusals & apologies"] > 0.8  # gamma refuses
+    assert dict(zip(profile["measure"], profile["share"]))["refusals"] > 0.8  # gamma refuses
 
 
 def test_models_page_without_model_names(crowd_db, monkeypatch):

@@ -2,9 +2,8 @@
 two models' responses differ (as Feedback Forensics' model analysis does, from the data alone).
 
 A profile is read from `response_measures` (one row per response side and measure: tokens,
-words, headers, ...) where the database has that table, else from the style features, which
-every pair has: the share of a model's battles in which its response has clearly more of a
-style property than the other response.
+words, headers, ...; pipeline/properties/measures.py): a model's responses are the sides it
+wrote, one per battle.
 """
 
 from __future__ import annotations
@@ -14,15 +13,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from .base import Db, column, frame, reading, scalar
+from ..properties.measures import MEASURES
+from .base import Db, column, frame, reading
 
 Z95 = 1.959963984540054  # the normal 97.5% quantile: 95% intervals
 LENGTH_MEASURES = ("tokens", "words", "characters")  # compared by their mean; the rest by a share with >= 1
 
-MEASURES_EXIST = """
-    SELECT count(*) FROM duckdb_tables()
-    WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'response_measures'
-"""
 # Each model's battles: the pairs it wrote a response of (a model can be on both sides of a pair).
 BATTLES = """
     SELECT model, count(*) AS battles FROM (
@@ -43,41 +39,15 @@ MEASURE_SUMMARY = """
     FROM r WHERE model IS NOT NULL AND list_contains($models::VARCHAR[], model)
     GROUP BY model, measure
 """
-# Per model and style property: the model's side of each feature (+1: its response has clearly more).
-FEATURE_SUMMARY = """
-    WITH r AS (
-        SELECT p.model_1 AS model, f.property, f.value AS more, q.property_index
-        FROM features f JOIN pairs p USING (pair_id) JOIN properties q USING (property)
-        WHERE q.property_set = 'style'
-        UNION ALL
-        SELECT p.model_2, f.property, -f.value, q.property_index
-        FROM features f JOIN pairs p USING (pair_id) JOIN properties q USING (property)
-        WHERE q.property_set = 'style')
-    SELECT model, property AS measure, min(property_index) AS property_index, count(*) AS n,
-           avg((more = 1)::INTEGER) AS share, avg((more = -1)::INTEGER) AS share_less
-    FROM r WHERE model IS NOT NULL AND list_contains($models::VARCHAR[], model)
-    GROUP BY model, property
-"""
 JUDGES_WITH_WIN_RATES = "SELECT DISTINCT judge FROM model_win_rates ORDER BY judge"
 PROFILE_COLUMNS = ["measure", "n", "mean", "median", "share"]
 DIFF_COLUMNS = ["measure", "statistic", "a", "b", "difference", "ci_low", "ci_high", "n_a", "n_b", "differs"]
-
-
-def has_measures(con) -> bool:
-    """Whether the database has the `response_measures` table (added by a later schema step)."""
-    return bool(scalar(con, MEASURES_EXIST))
 
 
 def models(db: Db = None) -> pd.DataFrame:
     """model, battles: every response model, most battles first."""
     with reading(db) as con:
         return frame(con, BATTLES)
-
-
-def source(db: Db = None) -> str:
-    """'measures' where response_measures exists, else 'features' (the style features)."""
-    with reading(db) as con:
-        return "measures" if has_measures(con) else "features"
 
 
 def win_rates(db: Db = None, model: str | None = None) -> pd.DataFrame:
@@ -106,47 +76,36 @@ def newcombe(pa: float, na: int, pb: float, nb: int) -> tuple[float, float]:
     return (d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2), d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2))
 
 
-def _summary(con, names: list[str]) -> tuple[pd.DataFrame, str]:
-    if has_measures(con):
-        return frame(con, MEASURE_SUMMARY, {"models": names}), "measures"
-    df = frame(con, FEATURE_SUMMARY, {"models": names}).sort_values("property_index")
-    return df.assign(mean=np.nan, median=np.nan, var=np.nan), "features"
+def _summary(con, names: list[str]) -> pd.DataFrame:
+    """Per model and measure, in the measures' fixed order (tokens, words, characters, then the
+    style counts)."""
+    df = frame(con, MEASURE_SUMMARY, {"models": names})
+    rank = {m: i for i, m in enumerate(MEASURES)}
+    return df.sort_values("measure", key=lambda m: m.map(lambda x: rank.get(x, len(rank))), kind="stable")
 
 
-def profile(db: Db = None, model: str = "") -> tuple[pd.DataFrame, str]:
-    """A model's style profile and where it comes from ('measures' or 'features').
-
-    measures: measure, n (responses), mean, median, share (of responses with at least one).
-    features: measure (a style property), n (battles), share (its response has clearly more),
-    share_less (clearly fewer); mean and median are empty."""
+def profile(db: Db = None, model: str = "") -> pd.DataFrame:
+    """A model's style profile: measure, n (responses), mean, median, share (of responses with at
+    least one)."""
     with reading(db) as con:
-        df, origin = _summary(con, [model])
-    cols = PROFILE_COLUMNS + (["share_less"] if origin == "features" else [])
-    return df[cols].reset_index(drop=True), origin
+        return _summary(con, [model])[PROFILE_COLUMNS].reset_index(drop=True)
 
 
-def compare(db: Db = None, model_a: str = "", model_b: str = "") -> tuple[pd.DataFrame, str]:
-    """On which style properties two models' responses differ: A's statistic minus B's, with a
-    normal 95% interval. From measures: the mean for tokens/words/characters, the share of
-    responses with at least one for the others. From features: the share of battles in which
-    the model's response has clearly more. `differs`: the interval excludes 0."""
+def compare(db: Db = None, model_a: str = "", model_b: str = "") -> pd.DataFrame:
+    """On which measures two models' responses differ: A's statistic minus B's, with a 95%
+    interval. The mean for tokens/words/characters (Welch's normal interval); for the style
+    counts, the share of responses with at least one (Newcombe's interval). `differs`: the
+    interval excludes 0."""
     with reading(db) as con:
-        df, origin = _summary(con, [model_a, model_b])
-    rows = []
-    order = list(dict.fromkeys(df["measure"]))
-    for measure in order:
-        a = df[(df["model"] == model_a) & (df["measure"] == measure)]
-        b = df[(df["model"] == model_b) & (df["measure"] == measure)]
-        if a.empty or b.empty:
-            continue
-        rows.append(_difference(measure, a.iloc[0], b.iloc[0], origin))
-    out = pd.DataFrame(rows, columns=DIFF_COLUMNS)
-    return out, origin
+        df = _summary(con, [model_a, model_b])
+    a, b = (df[df["model"] == m].set_index("measure") for m in (model_a, model_b))
+    rows = [_difference(measure, a.loc[measure], b.loc[measure]) for measure in a.index if measure in b.index]
+    return pd.DataFrame(rows, columns=DIFF_COLUMNS)
 
 
-def _difference(measure: str, a: pd.Series, b: pd.Series, origin: str) -> dict:
+def _difference(measure: str, a: pd.Series, b: pd.Series) -> dict:
     na, nb = int(a["n"]), int(b["n"])
-    if origin == "measures" and measure in LENGTH_MEASURES:
+    if measure in LENGTH_MEASURES:
         stat, va, vb = "mean", float(a["mean"]), float(b["mean"])
         se = math.sqrt(float(a["var"]) / na + float(b["var"]) / nb)  # Welch's standard error
         d = va - vb

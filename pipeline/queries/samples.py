@@ -10,7 +10,6 @@ import pandas as pd
 
 from ..properties.paper import PROPERTIES
 from .base import Db, column, frame, reading
-from .models import has_measures
 from .ordering import HUMAN, human_first, sort_groups, sort_judge_names
 
 PAGE_SIZE = 50               # pairs per page of the browse table
@@ -37,32 +36,22 @@ MODELS = """
     WHERE model IS NOT NULL ORDER BY lower(model)
 """
 LABELLED_JUDGES = "SELECT DISTINCT judge FROM labels"
-# Word counts: the release's num_words where a pair has them; else the 'words' measure (the
-# response_measures table, where the schema has it); else whitespace-separated runs of the text.
-TEXT_WORDS = "len(regexp_extract_all(coalesce(p.response_{n}, ''), '\\S+'))"
-MEASURE_WORDS = """(SELECT max(m.value) FROM response_measures m
-                    WHERE m.pair_id = p.pair_id AND m.side = {n} AND m.measure = 'words')"""
-
-
-def _words_sql(with_measures: bool, n: int) -> str:
-    parts = [f"p.num_words_{n}"] + ([MEASURE_WORDS.format(n=n)] if with_measures else []) + [TEXT_WORDS.format(n=n)]
-    return f"coalesce({', '.join(parts)})::BIGINT"
-
-
-def _with_words(sql: str, with_measures: bool) -> str:
-    """A fixed statement with the word-count expressions in place (no user value reaches SQL here)."""
-    return sql.replace("{words_1}", _words_sql(with_measures, 1)).replace("{words_2}", _words_sql(with_measures, 2))
-
-
+# Word counts: the pair's num_words (the release's, or the `words` measure that the loader
+# copies there for raw pairs); else the stored measure; else whitespace-separated runs of the text.
+WORDS = """coalesce(p.num_words_{n},
+                    (SELECT max(m.value) FROM response_measures m
+                     WHERE m.pair_id = p.pair_id AND m.side = {n} AND m.measure = 'words'),
+                    len(regexp_extract_all(coalesce(p.response_{n}, ''), '\\S+')))::BIGINT"""
 PAIR_LIST = """
-    SELECT p.pair_id, p.scenario_group, p.model_1, p.model_2, {words_1} AS num_words_1, {words_2} AS num_words_2,
-           h.preferred AS human, left(p.query, $preview) AS query
+    SELECT p.pair_id, p.scenario_group, p.model_1, p.model_2, """ + WORDS.format(n=1) + """ AS num_words_1,
+           """ + WORDS.format(n=2) + """ AS num_words_2, h.preferred AS human, left(p.query, $preview) AS query
     FROM pairs p LEFT JOIN labels h ON h.pair_id = p.pair_id AND h.judge = $human
     WHERE list_contains($ids, p.pair_id) ORDER BY p.pair_id
 """
 PAIR_LIST_COLUMNS = ["pair_id", "scenario_group", "model_1", "model_2", "num_words_1", "num_words_2", "human",
                      "query"]
-PAIR = "SELECT p.* REPLACE ({words_1} AS num_words_1, {words_2} AS num_words_2) FROM pairs p WHERE p.pair_id = $pair_id"
+PAIR = ("SELECT p.* REPLACE (" + WORDS.format(n=1) + " AS num_words_1, " + WORDS.format(n=2) + " AS num_words_2) "
+        "FROM pairs p WHERE p.pair_id = $pair_id")
 PAIR_GROUPS = "SELECT group_name, group_kind FROM pair_groups WHERE pair_id = $pair_id"
 FACTS = "SELECT * EXCLUDE (pair_id) FROM query_facts WHERE pair_id = $pair_id"
 ITEMS = "SELECT item_kind, item_index, text FROM query_items WHERE pair_id = $pair_id ORDER BY item_kind, item_index"
@@ -140,7 +129,7 @@ def pair_list(db: Db = None, pair_ids: Sequence[int] = (), preview: int = 120, j
     if not ids:
         return pd.DataFrame(columns=PAIR_LIST_COLUMNS)
     with reading(db) as con:
-        df = frame(con, _with_words(PAIR_LIST, has_measures(con)), {"ids": ids, "preview": preview, "human": judge})
+        df = frame(con, PAIR_LIST, {"ids": ids, "preview": preview, "human": judge})
     df["human"] = df["human"].map(lambda v: "" if pd.isna(v) else f"response {int(v)}")
     return df[PAIR_LIST_COLUMNS]
 
@@ -159,7 +148,7 @@ def pair_detail(db: Db = None, pair_id: int = 0) -> dict | None:
     """
     p = {"pair_id": int(pair_id)}
     with reading(db) as con:
-        pair = frame(con, _with_words(PAIR, has_measures(con)), p)
+        pair = frame(con, PAIR, p)
         feats = con.execute(FEATURES, p).fetchall()
         if pair.empty:
             return None

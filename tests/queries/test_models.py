@@ -47,45 +47,50 @@ def test_battles_and_win_rates(raw_db):
     assert set(models.win_rates(raw_db)["model"]) == set(MODELS)
 
 
-def _signed_features(db) -> pd.DataFrame:
-    """Each model's side of each style feature, recomputed from the stored features."""
-    f = _df(db, """SELECT f.pair_id, f.property, f.value, p.model_1, p.model_2 FROM features f
-                   JOIN pairs p USING (pair_id) JOIN properties q USING (property) WHERE q.property_set = 'style'""")
-    one = f.assign(model=f["model_1"], more=f["value"])
-    two = f.assign(model=f["model_2"], more=-f["value"])
-    return pd.concat([one, two])[["model", "property", "more"]]
+def _measures(db) -> pd.DataFrame:
+    """Each response's measures with the model that wrote it, recomputed from the stored rows."""
+    return _df(db, """SELECT CASE m.side WHEN 1 THEN p.model_1 ELSE p.model_2 END AS model, m.measure, m.value
+                      FROM response_measures m JOIN pairs p USING (pair_id)""")
 
 
-def test_profile_from_style_features(raw_db):
-    prof, origin = models.profile(raw_db, A)
-    assert origin == "features" and models.source(raw_db) == "features"
-    s = _signed_features(raw_db)
-    s = s[s["model"] == A]
+def test_profile_from_the_measures(raw_db):
+    prof = models.profile(raw_db, A)
+    rows = _measures(raw_db)
+    mine = rows[rows["model"] == A]
+    assert list(prof["measure"])[:3] == ["tokens", "words", "characters"]  # the measures' fixed order
+    assert set(prof["measure"]) == set(mine["measure"])
     for _, row in prof.iterrows():
-        mine = s[s["property"] == row["measure"]]["more"]
-        assert row["n"] == len(mine)
-        assert row["share"] == pytest.approx((mine == 1).mean()) and row["share_less"] == pytest.approx((mine == -1).mean())
+        v = mine[mine["measure"] == row["measure"]]["value"]
+        assert row["n"] == len(v) and row["mean"] == pytest.approx(v.mean())
+        assert row["median"] == pytest.approx(v.median()) and row["share"] == pytest.approx((v > 0).mean())
     by = dict(zip(prof["measure"], prof["share"]))
-    assert by["markdown headers"] > 0.3 and by["refusals & apologies"] == 0  # alpha writes headers, never refuses
-    assert list(prof["measure"])[0] == "length (tokens)"  # the set's own order
+    assert by["headers"] > 0.8 and by["refusals"] == 0  # alpha writes headers, never refuses
+    assert models.profile(raw_db, "no such model").empty
 
 
-def test_compare_from_style_features(raw_db):
-    diff, origin = models.compare(raw_db, A, B)
-    assert origin == "features" and len(diff) == 10
-    s = _signed_features(raw_db)
+def test_compare_from_the_measures(raw_db):
+    diff = models.compare(raw_db, A, B)
+    rows = _measures(raw_db)
+    assert list(diff["measure"])[:3] == ["tokens", "words", "characters"] and len(diff) == 12
     for _, row in diff.iterrows():
-        a = s[(s["model"] == A) & (s["property"] == row["measure"])]["more"].eq(1)
-        b = s[(s["model"] == B) & (s["property"] == row["measure"])]["more"].eq(1)
-        assert row["difference"] == pytest.approx(a.mean() - b.mean())
-        lo, hi = models.newcombe(a.mean(), len(a), b.mean(), len(b))
-        assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi))
-        assert row["differs"] == (lo > 0 or hi < 0)
+        a = rows[(rows["model"] == A) & (rows["measure"] == row["measure"])]["value"]
+        b = rows[(rows["model"] == B) & (rows["measure"] == row["measure"])]["value"]
+        if row["measure"] in models.LENGTH_MEASURES:  # means, Welch's interval
+            assert row["statistic"] == "mean" and row["difference"] == pytest.approx(a.mean() - b.mean())
+            se = np.sqrt(a.var() / len(a) + b.var() / len(b))
+            assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+                (a.mean() - b.mean() - models.Z95 * se, a.mean() - b.mean() + models.Z95 * se))
+        else:  # shares with at least one, Newcombe's interval
+            pa, pb = (a > 0).mean(), (b > 0).mean()
+            assert row["statistic"] == "share" and row["difference"] == pytest.approx(pa - pb)
+            assert (row["ci_low"], row["ci_high"]) == pytest.approx(models.newcombe(pa, len(a), pb, len(b)))
+        assert row["differs"] == (row["ci_low"] > 0 or row["ci_high"] < 0)
+        assert (row["n_a"], row["n_b"]) == (len(a), len(b))
     by = diff.set_index("measure")
-    assert by.loc["markdown headers", "differs"] and by.loc["markdown headers", "difference"] > 0
-    assert by.loc["questions to the user", "difference"] < 0  # beta asks the user
+    assert by.loc["headers", "differs"] and by.loc["headers", "difference"] > 0
+    assert by.loc["questions", "difference"] < 0  # beta asks the user
     assert not by.loc["emoji", "differs"]  # nobody writes emoji
-    assert models.compare(raw_db, A, "no such model")[0].empty
+    assert models.compare(raw_db, A, "no such model").empty
 
 
 def test_newcombe_and_wilson_match_the_published_values():
@@ -108,49 +113,24 @@ def test_newcombe_interval_holds_the_difference(na, nb, ka, kb):
     assert hi - lo > 0  # never a point, even at 0 or 1
 
 
-def test_profile_and_compare_from_measures(raw_db, tmp_path):
-    """Where the schema has response_measures, the profile and comparison read it: lengths by their
-    mean (Welch interval), counts by the share of responses with at least one."""
-    db = tmp_path / "measures.duckdb"
+def test_samples_words_come_from_the_measures(raw_db, tmp_path):
+    """A pair's word counts: num_words, else the stored `words` measure, else the text's."""
+    db = tmp_path / "words.duckdb"
     shutil.copyfile(raw_db, db)
-    with duckdb.connect(str(db)) as con:
-        con.execute("CREATE TABLE response_measures (pair_id BIGINT, side TINYINT, measure VARCHAR, value DOUBLE)")
-        con.execute("""INSERT INTO response_measures
-            SELECT pair_id, s.side, 'words', len(regexp_extract_all(CASE s.side WHEN 1 THEN response_1 ELSE response_2 END, '\\S+'))
-            FROM pairs, (VALUES (1), (2)) s(side)""")
-        con.execute("""INSERT INTO response_measures
-            SELECT pair_id, s.side, 'headers', len(regexp_extract_all(CASE s.side WHEN 1 THEN response_1 ELSE response_2 END, '(?m)^# '))
-            FROM pairs, (VALUES (1), (2)) s(side)""")
-    assert models.source(db) == "measures"
-    rows = _df(db, """SELECT CASE m.side WHEN 1 THEN p.model_1 ELSE p.model_2 END AS model, m.measure, m.value
-                      FROM response_measures m JOIN pairs p USING (pair_id)""")
-    prof, origin = models.profile(db, A)
-    assert origin == "measures" and set(prof["measure"]) == {"words", "headers"}
-    words_a = rows[(rows["model"] == A) & (rows["measure"] == "words")]["value"]
-    words_b = rows[(rows["model"] == B) & (rows["measure"] == "words")]["value"]
-    w = prof.set_index("measure").loc["words"]
-    assert w["mean"] == pytest.approx(words_a.mean()) and w["median"] == pytest.approx(words_a.median())
-    diff = models.compare(db, A, B)[0].set_index("measure")
-    assert diff.loc["words", "statistic"] == "mean"
-    assert diff.loc["words", "difference"] == pytest.approx(words_a.mean() - words_b.mean())
-    se = np.sqrt(words_a.var() / len(words_a) + words_b.var() / len(words_b))
-    assert diff.loc["words", "ci_high"] == pytest.approx(words_a.mean() - words_b.mean() + models.Z95 * se)
-    heads_a = rows[(rows["model"] == A) & (rows["measure"] == "headers")]["value"]
-    assert diff.loc["headers", "statistic"] == "share" and diff.loc["headers", "a"] == pytest.approx((heads_a > 0).mean())
-    assert diff.loc["headers", "a"] > 0.8  # alpha writes headers but in its plain answers
-    assert diff.loc["headers", "b"] == 0.0 and diff.loc["headers", "differs"]
-    # The Samples page reads a raw pair's words from the measures (the text count where none).
     pid = int(_df(db, "SELECT min(pair_id) AS p FROM pairs")["p"][0])
+    stored = _df(db, f"SELECT value FROM response_measures WHERE pair_id = {pid} AND side = 1 AND measure = 'words'")
+    assert samples.pair_detail(db, pid)["pair"]["num_words_1"] == stored["value"][0]
     with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE pairs SET num_words_1 = NULL, num_words_2 = NULL WHERE pair_id = ?", [pid])
         con.execute("UPDATE response_measures SET value = 1234 WHERE pair_id = ? AND side = 1 AND measure = 'words'",
                     [pid])
-    assert samples.pair_detail(db, pid)["pair"]["num_words_1"] == 1234
-    text_words = len(samples.pair_detail(raw_db, pid)["pair"]["response_1"].split())
-    assert samples.pair_detail(raw_db, pid)["pair"]["num_words_1"] == text_words
+        con.execute("DELETE FROM response_measures WHERE pair_id = ? AND side = 2", [pid])
+    d = samples.pair_detail(db, pid)["pair"]
+    assert d["num_words_1"] == 1234 and d["num_words_2"] == len(d["response_2"].split())
     assert samples.pair_list(db, [pid])["num_words_1"][0] == 1234
 
 
 def test_a_crowd_without_model_names(tmp_path):
     db = build(tmp_path, {"human": 0.3}, n=40, with_models=False, fit=False)
     assert models.models(db).empty and models.win_rates(db).empty
-    assert models.compare(db, "a", "b")[0].empty
+    assert models.compare(db, "a", "b").empty and models.profile(db, "a").empty
