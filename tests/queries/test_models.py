@@ -134,3 +134,30 @@ def test_a_crowd_without_model_names(tmp_path):
     db = build(tmp_path, {"human": 0.3}, n=40, with_models=False, fit=False)
     assert models.models(db).empty and models.win_rates(db).empty
     assert models.compare(db, "a", "b").empty and models.profile(db, "a").empty
+
+
+JUDGES = ("judge-x", "judge-y")
+names = st.one_of(st.sampled_from(MODELS + list(JUDGES)), st.text(max_size=40))
+
+
+@pytest.mark.slow  # 40 examples, a read of the database each
+@settings(max_examples=40, deadline=None)
+@given(a=names, b=names)
+def test_any_model_names_are_bound_not_formatted(raw_db, a, b):
+    """Model names come from the URL: any text is a bound value, and an unknown one gives nothing."""
+    diff = models.compare(raw_db, a, b)
+    assert diff.empty == (a not in MODELS or b not in MODELS)
+    assert ((diff["ci_low"] <= diff["difference"]) & (diff["difference"] <= diff["ci_high"])).all()
+
+
+@pytest.mark.slow  # 40 examples, a read of the database each
+@settings(max_examples=40, deadline=None)
+@given(against=names, other=names)
+def test_disagreement_filter_with_any_judge_names(raw_db, against, other):
+    ids = samples.filter_pair_ids(raw_db, samples.PairFilter(disagree=(other,), against=against))
+    if against == other:  # a judge compared with itself is no filter
+        assert len(ids) == 160
+    elif against in JUDGES and other in JUDGES:
+        assert 0 < len(ids) < 160
+    else:
+        assert ids == []
