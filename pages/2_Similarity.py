@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from pipeline.queries import similarity
 from pipeline.answers.readouts import METHODS, OVERALL
+from pipeline.queries import similarity
 from ui import charts, data, layout, state
 from ui.text import md_escape
 

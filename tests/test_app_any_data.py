@@ -66,9 +66,9 @@ def test_samples_on_raw_pairs(style_db, monkeypatch):
         words = con.execute("SELECT value FROM response_measures WHERE pair_id = 3 AND side = 1 "
                             "AND measure = 'words'").fetchone()[0]
     assert f"{int(words)} words" in shown  # the raw pair's words: its measure
-    feats = [d.value for d in at.dataframe if "meaning" in d.value.columns][0]
+    feats = next(d.value for d in at.dataframe if "meaning" in d.value.columns)
     assert len(feats) == 10 and set(feats["set"]) == {"style"} and feats["value"].notna().all()
-    assert list(feats["property"])[0] == "length (tokens)"
+    assert next(iter(feats["property"])) == "length (tokens)"
     assert any(t.startswith("SHAP · gpt-judge") for t in chart_titles(at))  # the style fit explains it
 
 
@@ -99,7 +99,7 @@ def test_disagreement_filter_against_a_non_human_judge(style_db, monkeypatch):
     assert expected == truth and 0 < len(truth) < 160
     assert at.number_input(key="smp.pair").value == truth[0]
     assert f"Pair 1 of {len(truth)} matching the filters" in texts(at)
-    choices = [d.value for d in at.dataframe if "chose" in d.value.columns][0]
+    choices = next(d.value for d in at.dataframe if "chose" in d.value.columns)
     assert choices["chose"].nunique() == 2 and "agrees with gpt-judge" in choices.columns
     # The other way round: against other-judge, from the URL.
     at = open_page("pages/3_Samples_and_SHAP.py", style_db, monkeypatch,
