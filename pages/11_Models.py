@@ -31,6 +31,9 @@ if not rates.empty:
 st.dataframe(overview, hide_index=True, column_config={
     "model": st.column_config.TextColumn("model", width="medium"),
     "battles": st.column_config.NumberColumn("battles", help="Pairs in which the model wrote one response."),
+    "median_tokens": st.column_config.NumberColumn("median tokens", format="%.0f",
+                                                   help="Tokens of the model's responses (response_measures)."),
+    "mean_tokens": st.column_config.NumberColumn("mean tokens", format="%.0f"),
     **{c: st.column_config.NumberColumn(c, format="%.3f", help="Share of the model's labelled battles the judge "
                                         "gave it (ties are not labels).")
        for c in overview.columns if c.startswith("win rate")}})

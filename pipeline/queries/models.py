@@ -19,11 +19,14 @@ from .base import Db, column, frame, reading
 Z95 = 1.959963984540054  # the normal 97.5% quantile: 95% intervals
 LENGTH_MEASURES = ("tokens", "words", "characters")  # compared by their mean; the rest by a share with >= 1
 
-# Each model's battles: the pairs it wrote a response of (a model can be on both sides of a pair).
+# Each model's battles (the pairs it wrote a response of; a model can be on both sides of a pair),
+# with the median and mean tokens of those responses (NULL where no response is measured).
 BATTLES = """
-    SELECT model, count(*) AS battles FROM (
-        SELECT model_1 AS model FROM pairs UNION ALL SELECT model_2 FROM pairs)
-    WHERE model IS NOT NULL GROUP BY model ORDER BY battles DESC, lower(model)
+    WITH sides AS (
+        SELECT pair_id, 1 AS side, model_1 AS model FROM pairs UNION ALL SELECT pair_id, 2, model_2 FROM pairs)
+    SELECT s.model, count(*) AS battles, median(m.value) AS median_tokens, avg(m.value) AS mean_tokens
+    FROM sides s LEFT JOIN response_measures m ON m.pair_id = s.pair_id AND m.side = s.side AND m.measure = 'tokens'
+    WHERE s.model IS NOT NULL GROUP BY s.model ORDER BY battles DESC, lower(s.model)
 """
 WIN_RATES = """
     SELECT judge, model, n, wins, win_rate FROM model_win_rates
@@ -45,7 +48,7 @@ DIFF_COLUMNS = ["measure", "statistic", "a", "b", "difference", "ci_low", "ci_hi
 
 
 def models(db: Db = None) -> pd.DataFrame:
-    """model, battles: every response model, most battles first."""
+    """model, battles, median_tokens, mean_tokens: every response model, most battles first."""
     with reading(db) as con:
         return frame(con, BATTLES)
 

@@ -36,6 +36,10 @@ def test_battles_and_win_rates(raw_db):
     got = models.models(raw_db)
     assert dict(zip(got["model"], got["battles"])) == counts.to_dict()
     assert list(got["battles"]) == sorted(got["battles"], reverse=True)
+    toks = _measures(raw_db)
+    toks = toks[toks["measure"] == "tokens"].groupby("model")["value"]
+    assert got.set_index("model")["median_tokens"].to_dict() == pytest.approx(toks.median().to_dict())
+    assert got.set_index("model")["mean_tokens"].to_dict() == pytest.approx(toks.mean().to_dict())
     labels = _df(raw_db, "SELECT l.judge, l.preferred, p.model_1, p.model_2 FROM labels l JOIN pairs p USING (pair_id)")
     mine = labels[(labels["judge"] == "judge-x") & ((labels["model_1"] == A) | (labels["model_2"] == A))]
     wins = ((mine["model_1"] == A) & (mine["preferred"] == 1)) | ((mine["model_2"] == A) & (mine["preferred"] == 2))
