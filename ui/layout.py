@@ -18,7 +18,7 @@ from .text import md_escape
 APP_NAME = "Preference dissection"
 
 LOAD_RELEASE = "python -m pipeline load hf:GAIR/preference-dissection"
-LOAD_FILE = "python -m pipeline load path/to/records.jsonl   # .json, .jsonl or .parquet"
+LOAD_FILE = "python -m pipeline load path/to/records.jsonl   # .json, .jsonl, .parquet or .csv"
 BUILD_DEMO = "python -m pipeline demo"
 FIT = "python -m pipeline fit"
 
