@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..ingest import sources
+from ..ingest import compressed, sources
 from ..properties.paper import SCENARIO_GROUPS
 
 QUERY_KEYS = ("prompt", "query", "question", "instruction")
@@ -78,8 +78,9 @@ CSV_FIELD_LIMIT = 64 * 2**20   # characters in one CSV field (Python's default i
 
 def iter_rows(path: Path) -> Iterator[Any]:
     """Rows of a JSONL, JSON or CSV file. Encoding, JSON and CSV problems end in one InputError
-    line naming the file and line (sources.py decodes: UTF-8 with or without BOM, UTF-16)."""
-    suffix = path.suffix.lower()
+    line naming the file and line (sources.py decodes: UTF-8 with or without BOM, UTF-16, and
+    decompresses .gz, .bz2, .xz and .zst files as they are read)."""
+    suffix = compressed.data_suffix(path)
     try:
         if suffix == ".csv":
             yield from _csv_rows(path)
@@ -105,7 +106,8 @@ def iter_rows(path: Path) -> Iterator[Any]:
                 raise InputError(f"{path}: expected a JSON list of rows")
             yield from data
         else:
-            raise InputError(f"{path}: unknown file type '{suffix}' (use .jsonl, .json or .csv)")
+            raise InputError(f"{path}: unknown file type '{suffix}' (use .jsonl, .json or .csv, "
+                             "compressed or not as .gz, .bz2, .xz or .zst)")
     except sources.SourceError as exc:
         raise InputError(str(exc)) from None
 
