@@ -70,7 +70,8 @@ class _Zstd:
 
     def read(self, n: int) -> bytes:
         while not self._out:
-            chunk = self._raw.read(8192)   # small input chunks keep each output block small
+            # At most 128 KiB comes out of 4 bytes (an RLE block): small input chunks bound the output
+            chunk = self._raw.read(256)
             if not chunk:
                 if self._open:
                     raise EOFError("zstd frame not finished")
