@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 
 from ..store import db as dbmod
-from .base import DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, confirm_cost, fail, one_line, say_removed
+from .base import (DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, checked_names, confirm_cost, fail,
+                   one_line, say_removed)
 from ..console import cell, console, hint  # markup off; say()/error_line() escape values
 
 
@@ -179,6 +180,7 @@ def remove_judge_cmd(name: Annotated[str, typer.Argument(help="The judge to remo
     """Remove a judge: its labels, fits and fit runs."""
     from ..judges import JudgeError, remove_judge
 
+    name = checked_name(name, "judge name")  # found as stored: NFKC, outer spaces trimmed
     with one_line(JudgeError):
         removed = remove_judge(name, db=db)
     say_removed("judge", name, removed)
@@ -308,6 +310,7 @@ def fit(db: DbOption = None,
     """Fit every judge x group (posterior mean, sd, 95% interval, held-out accuracy, log loss, AUC, calibration)."""
     from ..model.fitting import FitError, fit_database
 
+    judge, group = checked_names(judge, "judge"), checked_names(group, "group")
     bar, tick = _fit_progress() if console.is_terminal else (_nothing(), None)
     try:
         with bar:
@@ -360,6 +363,7 @@ def export_fits_cmd(
     from ..model.fitted_paras import FIT_SOURCE, FittedParasError, export_fits
 
     sources = None if all_sources else (source or [FIT_SOURCE])
+    judge = checked_names(judge, "judge")
     try:
         files = export_fits(path, db=db, sources=sources, judges=judge, overwrite=overwrite)
     except FittedParasError as exc:
