@@ -36,12 +36,12 @@ def load_source(source: str, *, db=None, name: str | None = None, kind: str = "r
         if options != formats.Options():
             raise sources.SourceError(f"{source}: --judge, --multi-turn and column options are for raw pairs; "
                                       "released-format records name their judges")
-        return load_records(sources.iter_records(files), source=name, kind=kind, location=source,
+        return load_records(sources.iter_records(files), source=name, kind=kind, location=names.shown_path(source),
                             fingerprint=sources.fingerprint(files), generated=generated, db=db)
     reading = formats.Reading(module.NAME, files, options)
     # The options change what is read, so they are part of what makes a reload a repeat.
     fp = hashlib.sha256(f"{sources.fingerprint(files)}|{module.NAME}|{options.key()}".encode()).hexdigest()
-    return load_reading(reading, source=name, location=source, fingerprint=fp, db=db)
+    return load_reading(reading, source=name, location=names.shown_path(source), fingerprint=fp, db=db)
 
 
 def _name_from_file(display: str, source: str) -> str:
@@ -50,7 +50,7 @@ def _name_from_file(display: str, source: str) -> str:
     try:
         return names.check_name(display, "source name")
     except names.NameRefused as exc:
-        raise sources.SourceError(f"{ascii(source)[1:-1]}: the file name can't be the source name: {exc}; "
+        raise sources.SourceError(f"{names.shown_path(source)}: the file name can't be the source name: {exc}; "
                                   "give one with --name") from None
 
 

@@ -30,13 +30,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..names import NameRefused, check_name
+from ..names import NameRefused, check_name, shown_path
 from ..store import db as dbmod
 from ..properties.paper import N_PROPERTIES, PROPERTY_NAMES, QUERY_GROUP_BY_NAME, group_file_key, group_from_file_key
 from ..properties.sets import PAPER_SET
 
 FIT_SOURCE = "fit"  # fits.source of our own fits (as in fitting)
-FILE_RE = re.compile(r"^model_(.+)_fitted_paras\.jsonl$")
+FILE_RE = re.compile(r"^model_(.+)_fitted_paras\.jsonl$", re.DOTALL)  # a newline in a key: refused by name
 SOURCE_KIND = "fitted_paras"
 IMPORT_METHOD = "imported"
 OVERALL = "Overall"  # judge_similarity's row averaged over the scenario groups (answers.readouts.OVERALL)
@@ -129,12 +129,12 @@ def read_file(path: str | os.PathLike, group: str | None = None) -> FittedFile:
     path = Path(path)
     match = FILE_RE.match(path.name)
     if group is None and not match:
-        raise FittedParasError(f"{ascii(str(path))[1:-1]}: can't tell the group from the file name; name it "
+        raise FittedParasError(f"{shown_path(path)}: can't tell the group from the file name; name it "
                                "model_<group>_fitted_paras.jsonl or give the group")
     if group is not None:
         name, kind = resolve_group(group, f"{path}: --group")
     else:  # a non-UTF-8 file name arrives with lone surrogates: refused, and shown escaped
-        name, kind = resolve_group(match.group(1), f"{ascii(str(path))[1:-1]}: the group key in the file name")
+        name, kind = resolve_group(match.group(1), f"{shown_path(path)}: the group key in the file name")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -213,7 +213,7 @@ def _tables(files: list[FittedFile], prefix: str, source: str) -> tuple[pa.Table
             fits["property"] += PROPERTY_NAMES
             fits["weight"] += j.parameters
             for k, v in (("judge", name), ("group_name", f.group_name), ("group_kind", f.group_kind),
-                         ("note", f"imported from {f.path.name} line {j.line} ({source})"), ("position", j.line)):
+                         ("note", f"imported from {shown_path(f.path.name)} line {j.line} ({source})"), ("position", j.line)):
                 runs[k].append(v)
     return pa.table(fits), pa.table(runs)
 
@@ -223,7 +223,7 @@ def import_fits(path: str | os.PathLike, db=None, *, prefix: str = "", replace: 
     """Import fitted_paras files as judges (all or nothing). See the module docstring."""
     files = read_path(path, group)
     path = Path(path)
-    source = name or f"{SOURCE_KIND}:{path.name}" + (f" as {prefix}*" if prefix else "")
+    source = name or f"{SOURCE_KIND}:{shown_path(path.name)}" + (f" as {prefix}*" if prefix else "")
     if source == FIT_SOURCE:
         raise FittedParasError(f"the source name {FIT_SOURCE!r} is reserved for our own fits")
     judges = sorted({prefix + j.name for f in files for j in f.judges})
@@ -260,7 +260,7 @@ def import_fits(path: str | os.PathLike, db=None, *, prefix: str = "", replace: 
             "INSERT INTO sources (source, kind, location, fingerprint, generated) VALUES (?, ?, ?, ?, FALSE) "
             "ON CONFLICT (source) DO UPDATE SET location = excluded.location, "
             "fingerprint = excluded.fingerprint, loaded_at = now()",
-            [source, SOURCE_KIND, str(path), fingerprint])
+            [source, SOURCE_KIND, shown_path(path), fingerprint])
     return report
 
 
