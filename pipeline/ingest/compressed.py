@@ -66,18 +66,20 @@ class _Zstd:
 
     def __init__(self, raw: BinaryIO):
         self._zstd = _zstd_module()
-        self._raw, self._obj, self._out, self._open = raw, None, b"", False
+        self._raw, self._obj, self._out, self._at, self._open = raw, None, b"", 0, False
 
     def read(self, n: int) -> bytes:
-        while not self._out:
+        while self._at >= len(self._out):
             # At most 128 KiB comes out of 4 bytes (an RLE block): small input chunks bound the output
             chunk = self._raw.read(256)
             if not chunk:
                 if self._open:
                     raise EOFError("zstd frame not finished")
                 return b""
+            self._out, self._at = b"", 0
             self._feed(chunk)
-        out, self._out = self._out[:n], self._out[n:]
+        out = self._out[self._at:self._at + n]   # an offset, not a slice of the rest: no copying
+        self._at += len(out)
         return out
 
     def _feed(self, chunk: bytes) -> None:
