@@ -164,6 +164,23 @@ def test_forensics_annotators_are_stored_normalised(tmp_path, annotator, stored)
     assert {j for (j,) in rows(db, "SELECT DISTINCT judge FROM labels")} <= judges
 
 
+@pytest.mark.parametrize("annotator, stored", [("ｇｐｔ４ ", "gpt4"), ("gpt\u202e4", None)])
+def test_alpaca_eval_annotators_are_normalised_or_refused_naming_the_row(tmp_path, annotator, stored):
+    db = tmp_path / "f.duckdb"
+    rows_ = json.loads((FIXTURES / "alpaca_eval_annotations.json").read_text())
+    for row in rows_:
+        row["annotator"] = annotator
+    path = tmp_path / "ae.json"
+    path.write_text(json.dumps(rows_))
+    if stored is None:
+        with pytest.raises(SourceError, match=r"^ae\.json: row 0: the judge"):
+            load_source(str(path), db=db)
+        assert not db.exists()
+    else:
+        load_source(str(path), db=db)
+        assert rows(db, "SELECT DISTINCT judge FROM labels") == [(stored,)]
+
+
 def test_load_judge_option_is_stored_normalised(tmp_path):
     db = tmp_path / "f.duckdb"
     load_source(str(FIXTURES / "hh_rlhf.jsonl"), db=db, options=__import__("pipeline.ingest.formats",

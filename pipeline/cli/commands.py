@@ -39,7 +39,7 @@ ColOption = Annotated[Optional[str], typer.Option(help="Column for this role (ge
 
 
 @app.command()
-def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet or .csv file, a folder of them, "
+def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet or .csv file (JSON, JSONL, CSV also as .gz, .bz2, .xz, .zst), a folder of them, "
                                                     "or hf:OWNER/NAME.")],
          db: DbOption = None,
          name: Annotated[Optional[str], typer.Option(help="Name of the source in the database.")] = None,
