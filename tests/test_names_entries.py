@@ -240,6 +240,19 @@ def test_source_names_with_invisible_characters_are_refused(tmp_path):
     assert not db.exists()
 
 
+def test_annotate_refuses_a_file_name_that_cannot_be_a_source_name(tmp_path):
+    from pipeline.annotation import InputError, read_pairs
+
+    for stem in ("zw\u200bpairs", "rtl\u202epairs"):
+        path = tmp_path / f"{stem}.csv"
+        path.write_text("prompt,response_a,response_b\nq,a,b\n")
+        with pytest.raises(InputError, match="rename the file"):
+            read_pairs(path)
+    ok = tmp_path / "pairs.csv"
+    ok.write_text("prompt,response_a,response_b\nq,a,b\n")
+    assert len(read_pairs(ok).pairs) == 1
+
+
 # ------------------------------------------------------------------ lookups and groups
 
 @pytest.fixture(scope="module")

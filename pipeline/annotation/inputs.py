@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import names
 from ..ingest import compressed, sources
 from ..properties.paper import SCENARIO_GROUPS
 
@@ -247,7 +248,12 @@ def parse_row(row: Any, position: int) -> RawPair:
 def read_pairs(path: str | Path) -> InputReport:
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{names.shown_path(path)}: no such file")
+    try:  # the file's name becomes the source name 'annotated:<name>': checked before any paid call
+        names.check_name(path.name, "source name")
+    except names.NameRefused as exc:
+        raise InputError(f"{names.shown_path(path)}: the file name can't be a source name: {exc}; "
+                         "rename the file") from None
     report = InputReport(path)
     for position, row in enumerate(iter_rows(path)):
         report.rows += 1
