@@ -36,11 +36,13 @@ with st.expander("Accepted files", expanded=False):
         "- A bad entry stops the whole file with a message per entry; nothing is written.")
     st.code("python -m pipeline add-judge NAME labels.json --kind llm --size 70", language="bash")
 
-upload = st.file_uploader("Labels file", type=["json", "jsonl", "csv", "txt"], key="add.file")
+upload = st.file_uploader("Labels file (may be compressed: .gz, .bz2, .xz, .zst)",
+                          type=["json", "jsonl", "csv", "txt", "gz", "bz2", "xz", "zst"], key="add.file")
 if upload is not None and st.session_state.get("add._named_from") != upload.file_id:
     st.session_state["add._named_from"] = upload.file_id  # suggest the file's name, once per file
     if not st.session_state.get("add.name"):
-        st.session_state["add.name"] = Path(upload.name).stem[:judges.MAX_NAME]
+        plain = upload.name.rsplit(".", 1)[0] if upload.name.lower().endswith((".gz", ".bz2", ".xz", ".zst")) else upload.name
+        st.session_state["add.name"] = Path(plain).stem[:judges.MAX_NAME]
 c1, c2, c3 = st.columns([3, 2, 2])
 with c1:
     name = st.text_input("Judge name", key="add.name", max_chars=judges.MAX_NAME,

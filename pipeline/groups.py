@@ -175,14 +175,17 @@ def check_name(name: str, con=None) -> str:
         raise GroupError(str(exc)) from None
     if clean.casefold() in {r.casefold() for r in RESERVED}:
         raise GroupError(f"{clean!r} is a built-in name; choose another group name")
-    from .properties.paper import QUERY_GROUPS, SCENARIO_GROUPS
+    from .properties.paper import ALL_FILE_KEY, ALL_GROUP, QUERY_GROUPS, SCENARIO_GROUPS
 
     builtin = {g.casefold(): g for g in SCENARIO_GROUPS} | {g.name.casefold(): g.name for g in QUERY_GROUPS}
+    # The fitted_paras file keys too: a group 'w_stances' would be exported into the built-in
+    # group's model_w_stances_fitted_paras.jsonl, and imported back as that group.
+    builtin |= {g.key.casefold(): g.name for g in QUERY_GROUPS} | {ALL_FILE_KEY: ALL_GROUP}
     if con is not None:
         builtin |= {g.casefold(): g for (g,) in con.execute(
             "SELECT DISTINCT group_name FROM pair_groups WHERE group_kind <> ?", [KIND]).fetchall()}
     if clean.casefold() in builtin:
-        raise GroupError(f"{clean!r} is the name of a built-in group ({builtin[clean.casefold()]!r}); "
+        raise GroupError(f"{clean!r} is the name (or fitted_paras file key) of a built-in group ({builtin[clean.casefold()]!r}); "
                          "choose another name")
     return clean
 
@@ -296,6 +299,12 @@ def _drop_results(con, name: str) -> dict[str, int]:
 
 def remove_group(name: str, *, db=None) -> dict[str, int]:
     """Remove a custom group, its members and every fit of it; returns rows removed per table."""
+    from .names import NameRefused, check_name as normalised
+
+    try:  # found under the name it was stored as: `group remove "Ｇ１"` removes G1
+        name = normalised(name, "group name", max_chars=MAX_NAME)
+    except NameRefused as exc:
+        raise GroupError(str(exc)) from None
     with dbmod.writing(db) as con:
         found = con.execute("SELECT group_name FROM custom_groups WHERE group_name = ?", [name]).fetchone()
         if not found:

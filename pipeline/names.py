@@ -74,3 +74,13 @@ def is_valid_name(text, what: str = "name") -> bool:
     except NameRefused:
         return False
     return True
+
+
+def shown_path(path) -> str:
+    """A file path as text that UTF-8 stores and terminals take: bytes of the file name that
+    were not UTF-8 (Python holds them as lone surrogates) are shown as \\xff escapes."""
+    text = str(path)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is not an undecodable byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

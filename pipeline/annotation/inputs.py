@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..ingest import sources
+from .. import names
+from ..ingest import compressed, sources
 from ..properties.paper import SCENARIO_GROUPS
 
 QUERY_KEYS = ("prompt", "query", "question", "instruction")
@@ -78,8 +79,9 @@ CSV_FIELD_LIMIT = 64 * 2**20   # characters in one CSV field (Python's default i
 
 def iter_rows(path: Path) -> Iterator[Any]:
     """Rows of a JSONL, JSON or CSV file. Encoding, JSON and CSV problems end in one InputError
-    line naming the file and line (sources.py decodes: UTF-8 with or without BOM, UTF-16)."""
-    suffix = path.suffix.lower()
+    line naming the file and line (sources.py decodes: UTF-8 with or without BOM, UTF-16, and
+    decompresses .gz, .bz2, .xz and .zst files as they are read)."""
+    suffix = compressed.data_suffix(path)
     try:
         if suffix == ".csv":
             yield from _csv_rows(path)
@@ -105,7 +107,8 @@ def iter_rows(path: Path) -> Iterator[Any]:
                 raise InputError(f"{path}: expected a JSON list of rows")
             yield from data
         else:
-            raise InputError(f"{path}: unknown file type '{suffix}' (use .jsonl, .json or .csv)")
+            raise InputError(f"{path}: unknown file type '{suffix}' (use .jsonl, .json or .csv, "
+                             "compressed or not as .gz, .bz2, .xz or .zst)")
     except sources.SourceError as exc:
         raise InputError(str(exc)) from None
 
@@ -245,7 +248,12 @@ def parse_row(row: Any, position: int) -> RawPair:
 def read_pairs(path: str | Path) -> InputReport:
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{names.shown_path(path)}: no such file")
+    try:  # the file's name becomes the source name 'annotated:<name>': checked before any paid call
+        names.check_name(path.name, "source name")
+    except names.NameRefused as exc:
+        raise InputError(f"{names.shown_path(path)}: the file name can't be a source name: {exc}; "
+                         "rename the file") from None
     report = InputReport(path)
     for position, row in enumerate(iter_rows(path)):
         report.rows += 1

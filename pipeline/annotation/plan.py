@@ -22,6 +22,7 @@ from ..llm import CallJournal, LLMSettings, journal_path, price_for, settings_fr
 from ..llm.cache import lookup
 from ..llm.estimate import CallEstimate
 from ..ingest.writing import pair_key
+from ..names import check_name
 from .inputs import InputError, InputReport, RawPair, read_pairs
 from .protocol import Protocol, expected_output_tokens
 from .steps import PairTask
@@ -50,7 +51,7 @@ class JobPlan(CallEstimate):
     @property
     def source_name(self) -> str:
         """The loader's source name for the annotated records."""
-        return "annotated:stored pairs" if self.stored else f"annotated:{self.input.name}"
+        return "annotated:stored pairs" if self.stored else f"annotated:{check_name(self.input.name)}"
 
     @property
     def skipped_counts(self) -> dict[str, int]:

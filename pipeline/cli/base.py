@@ -73,3 +73,8 @@ def checked_name(text: str | None, what: str) -> str | None:
         return check_name(text, what)
     except NameRefused as exc:
         fail(f"{exc} (nothing was written)")
+
+
+def checked_names(texts: list[str] | None, what: str) -> list[str] | None:
+    """Each of a repeatable option's names as `checked_name` gives it (None stays None)."""
+    return None if texts is None else [checked_name(t, what) for t in texts]

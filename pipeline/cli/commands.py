@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 
 from ..store import db as dbmod
-from .base import DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, confirm_cost, fail, one_line, say_removed
+from .base import (DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, checked_names, confirm_cost, fail,
+                   one_line, say_removed)
 from ..console import cell, console, hint  # markup off; say()/error_line() escape values
 
 
@@ -38,7 +39,7 @@ ColOption = Annotated[Optional[str], typer.Option(help="Column for this role (ge
 
 
 @app.command()
-def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet or .csv file, a folder of them, "
+def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet or .csv file (JSON, JSONL, CSV also as .gz, .bz2, .xz, .zst), a folder of them, "
                                                     "or hf:OWNER/NAME.")],
          db: DbOption = None,
          name: Annotated[Optional[str], typer.Option(help="Name of the source in the database.")] = None,
@@ -179,6 +180,7 @@ def remove_judge_cmd(name: Annotated[str, typer.Argument(help="The judge to remo
     """Remove a judge: its labels, fits and fit runs."""
     from ..judges import JudgeError, remove_judge
 
+    name = checked_name(name, "judge name")  # found as stored: NFKC, outer spaces trimmed
     with one_line(JudgeError):
         removed = remove_judge(name, db=db)
     say_removed("judge", name, removed)
@@ -309,6 +311,7 @@ def fit(db: DbOption = None,
     """Fit every judge x group (posterior mean, sd, 95% interval, held-out accuracy and log loss beside their baselines, AUC, calibration)."""
     from ..model.fitting import FitError, fit_database
 
+    judge, group = checked_names(judge, "judge"), checked_names(group, "group")
     bar, tick = _fit_progress() if console.is_terminal else (_nothing(), None)
     try:
         with bar:
@@ -363,6 +366,7 @@ def export_fits_cmd(
     from ..model.fitted_paras import FIT_SOURCE, FittedParasError, export_fits
 
     sources = None if all_sources else (source or [FIT_SOURCE])
+    judge = checked_names(judge, "judge")
     try:
         files = export_fits(path, db=db, sources=sources, judges=judge, overwrite=overwrite)
     except FittedParasError as exc:

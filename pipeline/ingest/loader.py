@@ -6,7 +6,9 @@ release's format, `raw_load` for raw labelled pairs (`formats/`).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
+from .. import names
 from . import formats, sources
 from .raw_load import load_reading
 from .release_load import load_records
@@ -20,7 +22,13 @@ def load_source(source: str, *, db=None, name: str | None = None, kind: str = "r
     of the first file unless `format` names one; `options` is a `formats.Options`)."""
     options = options or formats.Options()
     check_names({k: v for k, v in (("judge", options.judge), ("source", name)) if v is not None})
+    if options.judge is not None:  # stored as every name is: `--judge " Ｈuman "` is the judge 'Human'
+        options = replace(options, judge=names.check_name(options.judge, "judge"))
+    if name is not None:
+        name = names.check_name(name, "source name")
     display, files = formats.resolve(source)
+    if name is None:
+        name = _name_from_file(display, source)
     forced_generic = format is None and (options.columns or options.attribute_columns)
     table = formats.open_table(files[0])
     module = formats.detect_table(table, options, forced="generic" if forced_generic else format)
@@ -28,12 +36,22 @@ def load_source(source: str, *, db=None, name: str | None = None, kind: str = "r
         if options != formats.Options():
             raise sources.SourceError(f"{source}: --judge, --multi-turn and column options are for raw pairs; "
                                       "released-format records name their judges")
-        return load_records(sources.iter_records(files), source=name or display, kind=kind, location=source,
+        return load_records(sources.iter_records(files), source=name, kind=kind, location=names.shown_path(source),
                             fingerprint=sources.fingerprint(files), generated=generated, db=db)
     reading = formats.Reading(module.NAME, files, options)
     # The options change what is read, so they are part of what makes a reload a repeat.
     fp = hashlib.sha256(f"{sources.fingerprint(files)}|{module.NAME}|{options.key()}".encode()).hexdigest()
-    return load_reading(reading, source=name or display, location=source, fingerprint=fp, db=db)
+    return load_reading(reading, source=name, location=names.shown_path(source), fingerprint=fp, db=db)
+
+
+def _name_from_file(display: str, source: str) -> str:
+    """The source name a file or folder name gives, checked like a typed name; a name that fails
+    (a zero-width space, a newline, bytes that are not UTF-8) is refused naming the file."""
+    try:
+        return names.check_name(display, "source name")
+    except names.NameRefused as exc:
+        raise sources.SourceError(f"{names.shown_path(source)}: the file name can't be the source name: {exc}; "
+                                  "give one with --name") from None
 
 
 __all__ = ["LoadReport", "load_records", "load_source"]

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import compressed
+from .compressed import ArchiveBroken
+
 HF_PREFIX = "hf:"
 SUFFIXES = (".jsonl", ".json", ".parquet")
 
@@ -59,9 +62,41 @@ def _not_text(path: Path, raw: bytes, start: int, offset: int, lineno: int | Non
                        "save the file as UTF-8 (latin-1 and other encodings are not read)")
 
 
+def broken(path, exc: ArchiveBroken, lines: int | None = None, nbytes: int | None = None) -> SourceError:
+    """One line for an archive that stops: the file, what broke, how far it was read."""
+    if lines is not None:
+        far = f"after {lines:,} line{'s' if lines != 1 else ''}"
+    else:
+        far = f"after {nbytes or 0:,} bytes of content"
+    return SourceError(f"{path}: {exc} {far}" + (" (truncated archive?)" if exc.truncated else ""))
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's content, decompressed where it is an archive (.gz, .bz2, .xz, .zst)."""
+    return _read_all(Path(path), lambda: compressed.open_bytes(path))
+
+
+def content_of(raw: bytes, name: str) -> bytes:
+    """Uploaded bytes named `name`, decompressed where they are an archive (by name or first bytes)."""
+    return _read_all(name, lambda: compressed.open_upload(raw, name))
+
+
+def _read_all(path, opener) -> bytes:
+    parts: list[bytes] = []
+    done = 0
+    try:
+        with opener() as f:
+            while block := f.read(1 << 20):
+                parts.append(block)
+                done += len(block)
+    except ArchiveBroken as exc:
+        raise broken(path, exc, nbytes=done) from None
+    return b"".join(parts)
+
+
 def read_text(path: Path) -> str:
     """The whole file as text (BOM dropped), or SourceError in one line."""
-    return decode_bytes(Path(path).read_bytes(), path)
+    return decode_bytes(read_bytes(path), path)
 
 
 def decode_bytes(raw: bytes, path) -> str:
@@ -85,31 +120,35 @@ def decode_bytes(raw: bytes, path) -> str:
 
 
 def text_lines(path: Path, keepends: bool = False) -> Iterator[tuple[int, str]]:
-    """(line number, line) streamed, decoded as read_text does; one-line errors name line and offset."""
+    """(line number, line) streamed, decoded as read_text does; one-line errors name line and offset.
+    Archives (.gz, .bz2, .xz, .zst) are decompressed as they are read."""
     path = Path(path)
-    with open(path, "rb") as f:
-        head = f.read(4)
-        enc = _encoding(head)
+    lineno = 0
+    try:
+        with compressed.open_bytes(path) as f:   # a first look, then the stream again from its start
+            start = f.read(4096)
+        enc = _encoding(start[:4])
         if enc in ("utf-16", "utf-32"):  # rare; decoded whole
-            for i, line in enumerate(read_text(path).split("\n"), 1):
-                yield i, (line + "\n" if keepends else line.rstrip("\r"))
+            for lineno, line in enumerate(read_text(path).split("\n"), 1):
+                yield lineno, (line + "\n" if keepends else line.rstrip("\r"))
             return
-        f.seek(0)
-        start = f.read(4096)
         if b"\x00" in start:  # a binary file: say so, not "byte 0x89 is not UTF-8"
             at = start.index(b"\x00")
             raise _not_text(path, start, at, at, start.count(b"\n", 0, at) + 1)
-        f.seek(3 if enc == "utf-8-sig" else 0)
-        offset = f.tell()
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise _not_text(path, raw, exc.start, offset + exc.start, lineno) from None
-            if "\x00" in line:
-                raise _not_text(path, raw, raw.index(b"\x00"), offset + raw.index(b"\x00"), lineno)
-            offset += len(raw)
-            yield lineno, (line if keepends else line.rstrip("\r\n"))
+        with compressed.open_bytes(path) as f:
+            offset = 3 if enc == "utf-8-sig" else 0
+            f.read(offset)
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise _not_text(path, raw, exc.start, offset + exc.start, lineno) from None
+                if "\x00" in line:
+                    raise _not_text(path, raw, raw.index(b"\x00"), offset + raw.index(b"\x00"), lineno)
+                offset += len(raw)
+                yield lineno, (line if keepends else line.rstrip("\r\n"))
+    except ArchiveBroken as exc:
+        raise broken(path, exc, lines=lineno) from None
 
 
 def _bad_string(obj: Any) -> tuple[str, str] | None:
@@ -205,23 +244,42 @@ def iter_parquet(path: Path) -> Iterator[dict]:
         yield from batch.to_pylist()
 
 
+def data_suffix(path: Path, allowed: tuple[str, ...] = SUFFIXES) -> str:
+    """What the file holds, from its name ('.jsonl' for hh.jsonl and hh.jsonl.zst), or SourceError.
+    Parquet compresses itself: a compressed parquet file is refused."""
+    suffix = compressed.data_suffix(path)
+    codec = compressed.codec_of_name(Path(path).name)
+    if suffix not in allowed or (codec and suffix == ".parquet"):
+        shown = suffix + Path(path).suffix.lower() if codec else suffix
+        texts = [s for s in allowed if s != ".parquet"]
+        raise SourceError(f"{path}: unsupported file type '{shown}' (use {', '.join(allowed)}; "
+                          f"{', '.join(texts)} may be compressed as {', '.join(compressed.CODECS)})")
+    return suffix
+
+
+def is_data_file(path: Path, allowed: tuple[str, ...] = SUFFIXES) -> bool:
+    try:
+        data_suffix(path, allowed)
+    except SourceError:
+        return False
+    return True
+
+
 def iter_file(path: Path) -> Iterator[dict]:
-    suffix = path.suffix.lower()
+    suffix = data_suffix(path)
     if suffix == ".jsonl":
         return iter_jsonl(path)
     if suffix == ".json":
         return iter_json(path)
-    if suffix == ".parquet":
-        return iter_parquet(path)
-    raise SourceError(f"{path}: unsupported file type '{suffix}' (use .json, .jsonl or .parquet)")
+    return iter_parquet(path)
 
 
 def data_files(folder: Path) -> list[Path]:
     """The data files of a downloaded dataset folder, in a stable order."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_data_file(p)
                    and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     if not files:
-        raise SourceError(f"{folder}: no .json, .jsonl or .parquet files")
+        raise SourceError(f"{folder}: no .json, .jsonl or .parquet files (compressed or not)")
     return files
 
 
@@ -269,7 +327,9 @@ def download_hf(repo_id: str) -> Path:
     try:
         _hub_with_timeouts(hub)
         return Path(hub.snapshot_download(repo_id=repo_id, repo_type="dataset",
-                                          allow_patterns=["*.json", "*.jsonl", "*.parquet"]))
+                                          allow_patterns=["*.json", "*.jsonl", "*.parquet",
+                                                          *(f"*.json{c}" for c in compressed.CODECS),
+                                                          *(f"*.jsonl{c}" for c in compressed.CODECS)]))
     except Exception as exc:  # network errors, unknown repository, ...
         raise SourceError(f"hf:{repo_id}: could not download from the Hugging Face hub ({_one_line(exc)})") from None
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..store import db as dbmod
-from ..ingest import sources
+from ..ingest import compressed, sources
 from ..ingest.records import shown as _short  # one short line for any value
 
 _CHOICE_1 = {"a", "1", "response_1", "response 1", "response1", "model_a"}
@@ -195,8 +195,8 @@ def _read(source: str | Path | bytes | BinaryIO, filename: str | None) -> tuple[
 
 
 def _sniff(text: str, name: str) -> str:
-    """'json', 'jsonl' or 'csv', from the extension, else from the first character."""
-    suffix = Path(name).suffix.lower()
+    """'json', 'jsonl' or 'csv', from the extension (under .gz and the like), else from the first character."""
+    suffix = compressed.data_suffix(name)
     if suffix in (".json", ".jsonl", ".csv"):
         return suffix[1:]
     head = text.lstrip()[:1]
@@ -352,7 +352,7 @@ def parse_labels_file(path_or_bytes: str | Path | bytes | BinaryIO, filename: st
     raw, name = _read(path_or_bytes, filename)
     parsed = ParsedLabels(source=name, format="")
     try:
-        text = sources.decode_bytes(raw, name)  # UTF-8 with or without BOM, UTF-16 with BOM
+        text = sources.decode_bytes(sources.content_of(raw, name), name)  # .gz/.bz2/.xz/.zst; UTF-8, UTF-16
     except sources.SourceError as exc:
         parsed.errors.append(LabelIssue("file", str(exc).removeprefix(f"{name}: ")))
         return parsed

@@ -30,14 +30,16 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..names import NameRefused, check_name, shown_path
 from ..store import db as dbmod
 from ..properties.paper import N_PROPERTIES, PROPERTY_NAMES, QUERY_GROUP_BY_NAME, group_file_key, group_from_file_key
 from ..properties.sets import PAPER_SET
 
 FIT_SOURCE = "fit"  # fits.source of our own fits (as in fitting)
-FILE_RE = re.compile(r"^model_(.+)_fitted_paras\.jsonl$")
+FILE_RE = re.compile(r"^model_(.+)_fitted_paras\.jsonl$", re.DOTALL)  # a newline in a key: refused by name
 SOURCE_KIND = "fitted_paras"
 IMPORT_METHOD = "imported"
+OVERALL = "Overall"  # judge_similarity's row averaged over the scenario groups (answers.readouts.OVERALL)
 
 
 class FittedParasError(ValueError):
@@ -79,8 +81,16 @@ class ImportReport:
 # ------------------------------------------------------------------------- reading
 
 
-def resolve_group(text: str) -> tuple[str, str]:
-    """(group_name, group_kind) from a file key ('w_stances') or a group name."""
+def resolve_group(text: str, where: str = "the group") -> tuple[str, str]:
+    """(group_name, group_kind) from a file key ('w_stances') or a group name, normalised as
+    pipeline.names normalises every name; 'Overall' is the similarity's own row, not a group."""
+    try:
+        text = check_name(text, "group")
+    except NameRefused as exc:
+        raise FittedParasError(f"{where}: {exc}") from None
+    if text.casefold() == OVERALL.casefold():
+        raise FittedParasError(f"{where}: the group {OVERALL!r} is reserved (the similarity's average over "
+                               "the scenario groups); name the group otherwise")
     if text in QUERY_GROUP_BY_NAME:
         return text, "query-specific"
     return group_from_file_key(text)
@@ -92,11 +102,19 @@ def _parse_line(path: Path, lineno: int, line: str) -> FittedJudge:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise FittedParasError(f"{where}: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise FittedParasError(f"{where}: JSON nested too deeply to read") from None
+    except ValueError as exc:  # an integer past Python's digit limit
+        raise FittedParasError(f"{where}: a number in it is too long to read ({str(exc).split(';')[0]})") from None
     if not isinstance(obj, dict):
         raise FittedParasError(f"{where}: expected an object with model_name and parameters")
     name, params = obj.get("model_name"), obj.get("parameters")
     if not isinstance(name, str) or not name.strip():
-        raise FittedParasError(f"{where}: model_name must be a non-empty string, got {name!r}")
+        raise FittedParasError(f"{where}: model_name must be a non-empty string, got {ascii(name)[:60]}")
+    try:  # the judge is stored under its normalised name, so `fit --judge` and the pages find it
+        name = check_name(name, "model_name")
+    except NameRefused as exc:
+        raise FittedParasError(f"{where}: {exc}") from None
     if not isinstance(params, list) or len(params) != N_PROPERTIES:
         got = f"{len(params)} values" if isinstance(params, list) else repr(params)[:40]
         raise FittedParasError(f"{where}: parameters must be a list of {N_PROPERTIES} numbers, got {got}")
@@ -111,9 +129,12 @@ def read_file(path: str | os.PathLike, group: str | None = None) -> FittedFile:
     path = Path(path)
     match = FILE_RE.match(path.name)
     if group is None and not match:
-        raise FittedParasError(f"{path}: can't tell the group from the file name; name it "
+        raise FittedParasError(f"{shown_path(path)}: can't tell the group from the file name; name it "
                                "model_<group>_fitted_paras.jsonl or give the group")
-    name, kind = resolve_group(group if group is not None else match.group(1))
+    if group is not None:
+        name, kind = resolve_group(group, f"{path}: --group")
+    else:  # a non-UTF-8 file name arrives with lone surrogates: refused, and shown escaped
+        name, kind = resolve_group(match.group(1), f"{shown_path(path)}: the group key in the file name")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -192,7 +213,7 @@ def _tables(files: list[FittedFile], prefix: str, source: str) -> tuple[pa.Table
             fits["property"] += PROPERTY_NAMES
             fits["weight"] += j.parameters
             for k, v in (("judge", name), ("group_name", f.group_name), ("group_kind", f.group_kind),
-                         ("note", f"imported from {f.path.name} line {j.line} ({source})"), ("position", j.line)):
+                         ("note", f"imported from {shown_path(f.path.name)} line {j.line} ({source})"), ("position", j.line)):
                 runs[k].append(v)
     return pa.table(fits), pa.table(runs)
 
@@ -202,7 +223,7 @@ def import_fits(path: str | os.PathLike, db=None, *, prefix: str = "", replace: 
     """Import fitted_paras files as judges (all or nothing). See the module docstring."""
     files = read_path(path, group)
     path = Path(path)
-    source = name or f"{SOURCE_KIND}:{path.name}" + (f" as {prefix}*" if prefix else "")
+    source = name or f"{SOURCE_KIND}:{shown_path(path.name)}" + (f" as {prefix}*" if prefix else "")
     if source == FIT_SOURCE:
         raise FittedParasError(f"the source name {FIT_SOURCE!r} is reserved for our own fits")
     judges = sorted({prefix + j.name for f in files for j in f.judges})
@@ -239,7 +260,7 @@ def import_fits(path: str | os.PathLike, db=None, *, prefix: str = "", replace: 
             "INSERT INTO sources (source, kind, location, fingerprint, generated) VALUES (?, ?, ?, ?, FALSE) "
             "ON CONFLICT (source) DO UPDATE SET location = excluded.location, "
             "fingerprint = excluded.fingerprint, loaded_at = now()",
-            [source, SOURCE_KIND, str(path), fingerprint])
+            [source, SOURCE_KIND, shown_path(path), fingerprint])
     return report
 
 
@@ -279,6 +300,21 @@ def _export_rows(con, sources: list[str] | None, judges: list[str] | None):
     """, params).fetchall()
 
 
+def _file_key(group_name: str) -> str:
+    """The group's key in a file name, refused unless importing the file gives the group back."""
+    key = group_file_key(group_name)
+    if "/" in key or "\\" in key or key in ("", ".", ".."):
+        raise FittedParasError(f"group {group_name!r} can't be part of a file name")
+    try:
+        back = resolve_group(key)[0]
+    except FittedParasError as exc:
+        raise FittedParasError(f"group {group_name!r} can't be exported: {exc}") from None
+    if back != group_name:  # e.g. a custom group named 'w_stances' stored before such names were refused
+        raise FittedParasError(f"group {group_name!r} would be written as model_{key}_fitted_paras.jsonl, which "
+                               f"is the file of the group {back!r}; rename it (group remove, then group add)")
+    return key
+
+
 def export_fits(path: str | os.PathLike, db=None, *, sources: list[str] | None = (FIT_SOURCE,),
                 judges: list[str] | None = None, overwrite: bool = False) -> list[Path]:
     """Write one model_<group key>_fitted_paras.jsonl per group into the folder `path`.
@@ -298,10 +334,14 @@ def export_fits(path: str | os.PathLike, db=None, *, sources: list[str] | None =
         hint = f"; other fits are from {', '.join(others)}: add --all or --source to export them" if others else ""
         raise FittedParasError("no fits to export" + (f" from source(s) {', '.join(sources)}" if sources else "") + hint)
     by_file: dict[Path, list[str]] = {}
+    groups_of: dict[str, str] = {}   # file key (casefolded: some file systems ignore case) -> group
     for group_name, judge, weights in rows:
-        key = group_file_key(group_name)
-        if "/" in key or "\\" in key or key in ("", ".", ".."):
-            raise FittedParasError(f"group {group_name!r} can't be part of a file name")
+        key = _file_key(group_name)
+        other = groups_of.setdefault(key.casefold(), group_name)
+        if other != group_name:
+            raise FittedParasError(f"groups {other!r} and {group_name!r} would both be written to "
+                                   f"model_{key}_fitted_paras.jsonl; rename one (group remove, then group add) "
+                                   "and fit it again")
         line = json.dumps({"model_name": judge, "parameters": [float(w) for w in weights]})
         by_file.setdefault(folder / f"model_{key}_fitted_paras.jsonl", []).append(line)
     existing = [p for p in by_file if p.exists()]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
+from ...names import NameRefused, check_name
 from ..sources import SourceError
 from . import alpaca_eval, arena, arena55k, forensics, generic, hh_rlhf, lmarena, release, ultrafeedback
 from .base import NoFormat, Options, RawPair, RowError, Skips, settle
@@ -81,9 +82,10 @@ class Reading:
                 opts = replace(opts, judge=getattr(module, "DEFAULT_JUDGE", "human"))
             self.judge_kinds.setdefault(opts.judge, getattr(module, "JUDGE_KIND", "human"))
             if module is forensics:
-                for name, kind in forensics.judges(table.context, self.opts).values():
-                    self.judge_kinds[name] = kind
-                self.judge_notes.update(forensics.notes(table.context))
+                for aid, (name, kind) in forensics.judges(table.context, self.opts).items():
+                    self.judge_kinds[_judge_name(name, f"{path.name}: annotator {aid}")] = kind
+                self.judge_notes.update({_judge_name(name, f"{path.name}: annotator"): note
+                                         for name, note in forensics.notes(table.context).items()})
             seen = [0]
 
             def where(position: int, _name=path.name, _first=start) -> str:
@@ -95,9 +97,29 @@ class Reading:
                     self.rows += 1
                     yield item
 
-            yield from settle(module.read(counted(table.numbered(start)), opts, table.context, where),
-                              self.skips)
+            yield from _named(settle(module.read(counted(table.numbered(start)), opts, table.context, where),
+                                     self.skips), where)
             start += seen[0]
+
+
+def _judge_name(name: str, where: str) -> str:
+    """A judge named in a data file, as pipeline.names normalises it; a refusal names file and record."""
+    try:
+        return check_name(name, "judge")
+    except NameRefused as exc:
+        raise SourceError(f"{where}: {exc}") from None
+
+
+def _named(pairs: Iterator[RawPair], where) -> Iterator[RawPair]:
+    """Pairs whose labels carry normalised judge names (`ｈｕｍａｎ` and ' human ' are `human`)."""
+    cache: dict[str, str] = {}
+    for pair in pairs:
+        for label in pair.labels:
+            name = cache.get(label.judge)
+            if name is None:
+                name = cache[label.judge] = _judge_name(label.judge, where(pair.position))
+            label.judge = name
+        yield pair
 
 
 __all__ = ["FORMATS", "RAW_FORMATS", "Options", "RawPair", "RowError", "NoFormat", "Reading", "Skips",

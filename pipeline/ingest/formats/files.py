@@ -1,5 +1,7 @@
 """Rows of one file, streamed where the format allows: JSONL and parquet row by row, CSV row by
-row, a .json file whole (a list of rows, or an object holding one, such as AnnotatedPairs)."""
+row, a .json file whole (a list of rows, or an object holding one, such as AnnotatedPairs).
+JSON, JSONL and CSV files may be compressed (.gz, .bz2, .xz, .zst): sources.py decompresses them
+as they are read."""
 
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ def _csv(path: Path) -> Iterator[dict]:
 
 
 def open_table(path: Path) -> Table:
-    suffix = path.suffix.lower()
+    suffix = sources.data_suffix(path, SUFFIXES)
     context = None
     if suffix == ".jsonl":
         rows: Iterator[dict] = sources.iter_jsonl(path)
@@ -80,28 +82,25 @@ def open_table(path: Path) -> Table:
         rows = iter(items)
     elif suffix == ".parquet":
         rows = sources.iter_parquet(path)
-    elif suffix == ".csv":
-        rows = _csv(path)
     else:
-        raise sources.SourceError(f"{path}: unsupported file type '{suffix}' (use .json, .jsonl, .parquet or .csv)")
+        rows = _csv(path)
     sample, rows = _first(rows)
     return Table(path, context, sample if isinstance(sample, dict) else None, rows)
 
 
 def resolve(source: str) -> tuple[str, list[Path]]:
-    """(display name, files) for a file, a folder or hf:OWNER/NAME; CSV files too."""
+    """(display name, files) for a file, a folder or hf:OWNER/NAME; CSV files too, and JSON, JSONL
+    and CSV files compressed as .gz, .bz2, .xz or .zst."""
     if source.startswith(sources.HF_PREFIX):
         return sources.resolve(source)
     path = Path(source)
     if not path.exists():
         raise sources.SourceError(f"{source}: no such file")
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+        files = sorted(p for p in path.rglob("*") if p.is_file() and sources.is_data_file(p, SUFFIXES)
                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
         if not files:
-            raise sources.SourceError(f"{path}: no .json, .jsonl, .parquet or .csv files")
+            raise sources.SourceError(f"{path}: no .json, .jsonl, .parquet or .csv files (compressed or not)")
         return path.name, files
-    if path.suffix.lower() not in SUFFIXES:
-        raise sources.SourceError(f"{source}: unsupported file type '{path.suffix.lower()}' "
-                                  "(use .json, .jsonl, .parquet or .csv)")
+    sources.data_suffix(path, SUFFIXES)
     return path.name, [path]
