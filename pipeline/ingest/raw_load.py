@@ -47,7 +47,7 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
         claim_source(con, source, kind, False)
         types_before = groups.attribute_types(con)
         labels_before = con.execute("SELECT count(*) FROM labels").fetchone()[0]
-        offset = con.execute("SELECT coalesce(max(pair_id) + 1, 0) FROM pairs").fetchone()[0]
+        offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
         battles = Battles(con, PairIds(con, offset))
         judges: set[str] = set()
         pairs = reading.pairs()

@@ -86,7 +86,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         known = dict(con.execute("SELECT pair_key, pair_id FROM pairs").fetchall())
         raw = {r[0] for r in con.execute("SELECT pair_id FROM pairs WHERE NOT annotated").fetchall()}
         empty = not known
-        offset = con.execute("SELECT coalesce(max(pair_id) + 1, 0) FROM pairs").fetchone()[0]
+        offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
         next_id = PairIds(con, offset)
         judges: set[str] = set()
         taken: set[int] = set()  # pair ids given in this load

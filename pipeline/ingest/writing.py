@@ -100,7 +100,7 @@ class PairIds:
     def _gaps(self) -> Iterator[int]:
         # ids below the offset not stored yet: every id this load gave so far is >= the offset
         rows = self.con.execute(
-            "SELECT pair_id + 1, coalesce(next_id, ?) - 1 FROM (SELECT pair_id, lead(pair_id) OVER "
+            "SELECT pair_id + 1, coalesce(next_id, ?) - 1 FROM (SELECT pair_id::BIGINT AS pair_id, lead(pair_id::BIGINT) OVER "
             "(ORDER BY pair_id) AS next_id FROM (SELECT -1 AS pair_id UNION ALL SELECT pair_id FROM pairs)) "
             "WHERE coalesce(next_id, ?) > pair_id + 1 AND pair_id + 1 < ? ORDER BY 1",
             [self.offset, self.offset, self.offset]).fetchall()
