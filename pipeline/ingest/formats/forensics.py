@@ -54,6 +54,8 @@ def notes(context: dict | None) -> dict[str, str]:
 def _side(row: dict, side: str, loc: str) -> tuple[str, str | None]:
     value = row.get(f"response_{side}")
     if isinstance(value, dict):
+        if "text" not in value:  # not an empty response: a response of another shape
+            raise RowError(loc, f"response_{side}", "expected an object with 'text'")
         return (text(value.get("text"), loc, f"response_{side}.text"),
                 optional_str(value.get("model"), loc, f"response_{side}.model"))
     if value is None and f"text_{side}" in row:
