@@ -94,6 +94,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         labels_may_clash = con.execute("SELECT coalesce(max(pair_id), -1) FROM labels").fetchall()[0][0] >= offset
         records = iter(records)
         position = 0
+        votes = 0  # every judge's vote in the records: stored, or counted below
         use_ids = None
         writer = BackgroundWriter(con)
         try:
@@ -128,6 +129,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                         chunk.annotated.append((pid, pair, True))
                         chunk.add_labels(pid, pair, fresh=True)
                     judges.update(pair.labels)
+                    votes += len(pair.labels)
                 report.usable_pairs += sum(usable(p) for _, p, _ in chunk.annotated)
                 # rows built here, so the writer thread holds the GIL as little as possible
                 writer.submit(_store_chunk, chunk.arrow_tables(source), chunk.style_texts(), labels_may_clash)
@@ -138,6 +140,10 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         if position == 0:
             raise SourceError(f"{source}: no records")
         report.new_labels = count_labels(con) - labels_before
+        report.left_out = votes - report.new_labels
+        if report.left_out:  # a judge has one label per pair: a stored (or earlier) vote is kept
+            report.skipped.append(f"{report.left_out} votes left out: the judge already had a vote on the pair "
+                                  "(stored, or earlier in the source); the first is kept")
         con.execute(
             "INSERT INTO sources (source, kind, location, fingerprint, generated, n_pairs) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (source) DO UPDATE SET n_pairs = sources.n_pairs + excluded.n_pairs, "

@@ -50,6 +50,7 @@ class LoadReport:
                     f"{self.existing_pairs} already present, {self.new_labels} new labels from "
                     f"{len(self.judges)} judges{counted}, in {self.seconds:.1f} s")
         filled = f", {self.annotated_in_place} stored raw pairs annotated" if self.annotated_in_place else ""
+        filled += f", {self.left_out} votes left out (below)" if self.left_out else ""
         return (f"{self.source}: {self.records} records, {self.new_pairs} new pairs "
                 f"({self.usable_pairs} usable for fitting), {self.existing_pairs} already present{filled}, "
                 f"{self.new_labels} new labels from {len(self.judges)} judges, in {self.seconds:.1f} s")

@@ -145,7 +145,7 @@ def test_a_wrong_type_in_any_field_is_refused_naming_row_and_field(fmt, which, v
         return
     # accepted: only where the value has a meaning there (a boolean or a list as an attribute)
     meaningful = field in ("is_code", "language", "turn") and not isinstance(value, float)
-    one_hot = field == "winner_model_a" and value is True  # a parquet boolean column of the one-hot winner
+    one_hot = field == "winner_model_a" and isinstance(value, bool)  # a parquet boolean column of the one-hot winner
     assert meaningful or one_hot, (field, value)
     assert len(pairs) == 2
 
@@ -286,6 +286,31 @@ def test_only_boolean_conditions_are_stored(expr, cond, base_db):
     with pytest.raises(groups.GroupError, match="true or false"):
         groups.count_matching(base_db, expr)
     groups.count_matching(base_db, cond)
+
+
+# ------------------------------------------------------------------ odd attribute keys with a custom group present
+
+odd_keys = st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",)), max_size=6),
+                           st.booleans() | st.integers(-5, 5) | st.text(max_size=3), min_size=1, max_size=3)
+
+
+@pytest.mark.slow
+@SLOW
+@given(tags=odd_keys)
+def test_odd_attribute_keys_never_break_a_load_or_a_group(tags, base_db, tmp_path_factory):
+    from pipeline import groups
+
+    CASES["odd attribute keys: load with a group"] += 1
+    folder, db, before = case_db(base_db, tmp_path_factory)
+    groups.add_group("Everything", "pair_id >= 0", db=db)
+    before = db.read_bytes()
+    path = folder / "tags.jsonl"
+    path.write_text(json.dumps({**LMARENA, "category_tag": tags}) + "\n")  # its keys become attribute keys
+    result = run_or_refuse_cleanly(["load", str(path), "--db", str(db)], db, before)
+    if result.exit_code == 0:
+        assert groups.count_matching(db, "pair_id >= 0") == 4
+        assert _rows(db, "SELECT count(*) FROM pair_groups WHERE group_name = 'Everything'") == [(4,)]
+        assert _rows(db, "SELECT count(*) FROM pair_attributes WHERE trim(key) = ''") == [(0,)]
 
 
 def test_zz_report_cases():

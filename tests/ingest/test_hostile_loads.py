@@ -303,3 +303,15 @@ def test_column_options_with_another_format_are_refused(db, tmp_path, option):
     path = jsonl(tmp_path / "arena.jsonl", [ARENA])
     refused(["load", str(path), "--format", "arena", *option], db, "--format generic")
 
+
+
+def test_release_votes_on_a_pair_that_has_them_are_counted(tmp_path):
+    db = tmp_path / "r.duckdb"
+    first = make_record(0)
+    load_records([first], source="one", db=db)
+    again = json.loads(json.dumps(first))
+    again["id"] = 99
+    report = load_records([again], source="two", db=db)
+    n = len([v for v in first["preference_labels"].values() if v is not None])
+    assert n > 0 and report.new_labels == 0 and report.left_out == n
+    assert report.skipped and "votes left out" in report.summary()
