@@ -206,7 +206,7 @@ def optional_str(value: Any, where: str = "a row", name: str = "name") -> str | 
     elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() < 200:
         s = str(value)
     elif isinstance(value, float) and math.isfinite(value):
-        s = f"{value:g}" if value != int(value) else str(int(value))
+        s = str(value)
     else:
         raise RowError(where, name, f"expected text or a number, got {_kind(value)}")
     return s if s != "" else None
