@@ -182,7 +182,7 @@ def refresh_custom_groups(con, types_before: list[tuple[str, str]] | None = None
     try:
         results = groups.refresh(con)
     except groups.GroupError as exc:
-        raise SourceError(f"{exc}; nothing was loaded") from None
+        raise SourceError(str(exc)) from None
     broken = [r for r in results if r.error is not None]
     if not broken:
         return
@@ -190,8 +190,8 @@ def refresh_custom_groups(con, types_before: list[tuple[str, str]] | None = None
     changed = groups.type_changes(con, types_before) if types_before is not None else []
     why = "; ".join(f"attribute {key!r} was {old} and this load adds the value {value!r}"
                     for key, old, value in changed[:3]) or r.error
-    raise SourceError(f"custom group {r.name!r} would stop working: {why}; nothing was loaded (fix the data, "
-                      f"or change the group with `group add {r.name} --where ... --replace`, or remove it)")
+    raise SourceError(f"custom group {r.name!r} would stop working: {why}; fix the data, or change the group "
+                      f"with `group add {r.name} --where ... --replace`, or remove it")
 
 
 def check_names(values: dict[str, str]) -> None:
