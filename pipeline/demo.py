@@ -336,7 +336,12 @@ def _holds_real_data(path: Path) -> bool:
 
     try:
         with dbmod.reading(path, timeout=5) as con:
-            return bool(con.execute("SELECT count(*) FROM sources WHERE NOT generated").fetchone()[0])
+            # by the sources' flags, and by the pairs themselves: a pair whose source is not a
+            # generated source, or a generated source that is not the demo's kind, is real data
+            return bool(con.execute(
+                "SELECT (SELECT count(*) FROM sources WHERE NOT generated OR kind <> 'generated') "
+                "+ (SELECT count(*) FROM pairs WHERE source NOT IN "
+                "(SELECT source FROM sources WHERE generated AND kind = 'generated'))").fetchone()[0])
     except (duckdb.CatalogException, dbmod.DatabaseMissing):
         return False
 

@@ -68,7 +68,7 @@ def _has_table(con, name: str) -> bool:
                             "AND schema_name = 'main' AND table_name = ?", [name]).fetchone()[0])
 
 
-def _attribute_types(con) -> list[tuple[str, str]]:
+def attribute_types(con) -> list[tuple[str, str]]:
     """(key, SQL type) of every attribute key: the narrowest type all its values read as."""
     rows = con.execute("""
         SELECT key,
@@ -80,6 +80,22 @@ def _attribute_types(con) -> list[tuple[str, str]]:
     return [(k, "BIGINT" if i else "DOUBLE" if d else "BOOLEAN" if b else "VARCHAR") for k, i, d, b in rows]
 
 
+_FITS = {"BIGINT": "TRY_CAST(value AS BIGINT) IS NOT NULL", "DOUBLE": "TRY_CAST(value AS DOUBLE) IS NOT NULL",
+         "BOOLEAN": "lower(trim(value)) IN ('true', 'false')"}
+
+
+def type_changes(con, before: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(key, old type, a value that no longer reads as it) for each attribute whose type changed."""
+    now = dict(attribute_types(con))
+    out = []
+    for key, old in before:
+        if old in _FITS and now.get(key, old) != old:
+            value = con.execute(f"SELECT value FROM pair_attributes WHERE key = ? AND value IS NOT NULL "
+                                f"AND NOT ({_FITS[old]}) LIMIT 1", [key]).fetchone()
+            out.append((key, old, value[0] if value else "?"))
+    return out
+
+
 def relation_sql(con) -> str:
     """A SELECT of every pair with its attributes as columns: what a condition is evaluated over."""
     if not _has_table(con, "pair_attributes"):
@@ -88,8 +104,8 @@ def relation_sql(con) -> str:
         "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = 'main' AND table_name = 'pairs'").fetchall()} | {"attributes"}
     cols = []
-    for key, typ in _attribute_types(con):
-        if key.casefold() in taken or not key.isprintable() or len(key) > 64:
+    for key, typ in attribute_types(con):
+        if not key.strip() or key.casefold() in taken or not key.isprintable() or len(key) > 64:
             continue  # still reachable as attributes['key']
         taken.add(key.casefold())
         value = f"max(value) FILTER (WHERE key = {_literal(key)})"
@@ -126,6 +142,7 @@ def bind_check(con, columns: list[tuple[str, str]], condition: str) -> str:
     cur = con.cursor()
     try:
         cur.execute(f"USE {_ident(database)}")  # a cursor starts in the default database, not the one in use
+        _check_boolean(cur, columns, condition)
         for form in ("try", "plain"):
             try:
                 cur.execute(f"SELECT count(*) FROM ({members_sql(_typed_empty(columns), condition, form)})")
@@ -138,6 +155,19 @@ def bind_check(con, columns: list[tuple[str, str]], condition: str) -> str:
     finally:
         cur.close()
     raise GroupError("the condition cannot be bound")  # not reached: the plain form returns or raises
+
+
+def _check_boolean(cur, columns: list[tuple[str, str]], condition: str) -> None:
+    """The condition's type, from DuckDB's binder (nothing runs): only BOOLEAN is a condition. `1`,
+    `pair_id` or `num_words_1 - 100` would otherwise be cast to true or false in silence."""
+    try:
+        described = cur.execute(f"DESCRIBE SELECT (\n{condition}\n) AS c FROM ({_typed_empty(columns)}) AS pairs").fetchall()
+    except duckdb.Error as exc:
+        raise _bind_error(exc, columns) from None
+    kind = described[0][1] if described else "?"
+    if kind != "BOOLEAN":
+        raise GroupError(f"the condition must be true or false for each pair (for example language = 'de'), "
+                         f"not a value of type {kind}")
 
 
 def _columns(con, relation: str) -> list[tuple[str, str]]:
@@ -373,5 +403,6 @@ def list_groups(db=None, *, kinds: tuple[str, ...] | None = None) -> list[GroupI
     return sorted(out, key=lambda g: (order.get(g.kind, 9), g.name))
 
 
-__all__ = ["GroupError", "GroupInfo", "Refreshed", "add_group", "attribute_columns", "check_condition_text",
+__all__ = ["GroupError", "GroupInfo", "Refreshed", "add_group", "attribute_columns", "attribute_types",
+           "check_condition_text", "type_changes",
            "check_name", "count_matching", "list_groups", "pair_ids", "refresh", "relation_sql", "remove_group"]

@@ -29,7 +29,11 @@ def load_source(source: str, *, db=None, name: str | None = None, kind: str = "r
     display, files = formats.resolve(source)
     if name is None:
         name = _name_from_file(display, source)
-    forced_generic = format is None and (options.columns or options.attribute_columns)
+    column_options = bool(options.columns or options.attribute_columns)
+    if column_options and format is not None and format != "generic":
+        raise sources.SourceError(f"--prompt-col, --winner-col, --attribute-col and the other column options are for "
+                                  f"--format generic; format {format!r} knows its columns: leave them out")
+    forced_generic = format is None and column_options
     table = formats.open_table(files[0])
     module = formats.detect_table(table, options, forced="generic" if forced_generic else format)
     if module.NAME == "release":

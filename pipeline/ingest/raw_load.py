@@ -3,8 +3,10 @@
 A raw pair is stored as a pair without the paper's annotations (`annotated = FALSE`,
 `usable = FALSE`, no paper features), with its `n_turns`, its attributes in
 `pair_attributes`, its votes in `labels` (with the voter in `labels.rater`), the group
-'All' and its style features. A pair already stored (same query and responses) is not
-stored again: only labels it did not have are added. `annotate` can later fill the
+'All' and its style features. A battle already stored (same query, responses and
+models; a row without models joins the pair of its texts) is not stored again: only votes
+it did not have are added. Each row ends as a stored label, a counted skip with its reason
+(a tie, a conflicting vote, another rater's vote) or a counted duplicate vote. `annotate` can later fill the
 annotations of these pairs in place (a released-format record of the same pair).
 """
 
@@ -15,12 +17,14 @@ import time
 
 import polars as pl
 
+from .. import groups
 from ..store import db as dbmod
 from . import sources
 from .formats import RawPair, Reading
 from .release_rows import ALL_GROUP
 from . import writing
-from .writing import LoadReport, add_style_features, check_names, cyclic_gc_paused, pair_key, refresh_custom_groups
+from .writing import (LoadReport, PairIds, add_style_features, battle_key, check_names, claim_source,
+                      cyclic_gc_paused, pair_key, refresh_custom_groups)
 
 PAIR_SCHEMA = {"pair_id": pl.Int64, "source_index": pl.Int64, "source_id": pl.String, "pair_key": pl.String,
                "query": pl.String, "model_1": pl.String, "model_2": pl.String, "response_1": pl.String,
@@ -35,17 +39,20 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
     """Store the raw pairs of one source; all or nothing."""
     started = time.perf_counter()
     report = LoadReport(source=source, format=reading.format)
+    kind = f"pairs:{reading.format}"
     with cyclic_gc_paused(), dbmod.writing(db, job=f"load {source}") as con:
         if fingerprint and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint]).fetchone():
             report.already_loaded = True
             return report
+        claim_source(con, source, kind, False)
+        types_before = groups.attribute_types(con)
         labels_before = con.execute("SELECT count(*) FROM labels").fetchone()[0]
-        known = dict(con.execute("SELECT pair_key, pair_id FROM pairs").fetchall())
-        offset = con.execute("SELECT coalesce(max(pair_id) + 1, 0) FROM pairs").fetchone()[0]
+        offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
+        battles = Battles(con, PairIds(con, offset))
         judges: set[str] = set()
         pairs = reading.pairs()
         while chunk := list(itertools.islice(pairs, writing.CHUNK)):
-            _store_chunk(con, chunk, source, known, offset, judges, report)
+            _store_chunk(con, chunk, source, battles, judges, report, reading.skips)
         report.records = reading.rows
         if reading.rows == 0:
             raise sources.SourceError(f"{source}: no records")
@@ -54,40 +61,94 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
             "INSERT INTO sources (source, kind, location, fingerprint, generated, n_pairs) VALUES (?, ?, ?, ?, FALSE, ?) "
             "ON CONFLICT (source) DO UPDATE SET n_pairs = sources.n_pairs + excluded.n_pairs, "
             "fingerprint = excluded.fingerprint, loaded_at = now()",
-            [source, f"pairs:{reading.format}", location, fingerprint, report.new_pairs])
+            [source, kind, location, fingerprint, report.new_pairs])
         for judge in sorted(judges):
             check_names({"judge": judge})
-            kind = reading.judge_kinds.get(judge, "human" if judge.startswith("human") else "llm")
+            judge_kind = reading.judge_kinds.get(judge, "human" if judge.startswith("human") else "llm")
             con.execute("INSERT INTO judges (judge, kind, source, note) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [judge, kind, source, reading.judge_notes.get(judge)])
+                        [judge, judge_kind, source, reading.judge_notes.get(judge)])
         report.judges = sorted(judges)
         report.skipped = reading.skips.lines()
-        refresh_custom_groups(con)
+        report.left_out = reading.skips.total()
+        refresh_custom_groups(con, types_before)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _store_chunk(con, chunk: list[RawPair], source: str, known: dict[str, int], offset: int,
-                 judges: set[str], report: LoadReport) -> None:
+class Battles:
+    """Which stored pair a row is. A battle is its query, both texts and both models: texts equal to a
+    stored pair's but other models make a battle of their own; a row without models joins the pair of
+    its texts. Also which (pair, judge) votes are stored: one label per judge and battle."""
+
+    def __init__(self, con, next_id: PairIds):
+        self.con, self.next_id = con, next_id
+        self.known = {k: (pid, m1, m2) for k, pid, m1, m2 in con.execute(
+            "SELECT pair_key, pair_id, model_1, model_2 FROM pairs").fetchall()}
+        self.fresh: set[int] = set()              # pair ids given in this load
+        self.votes: dict[tuple[int, str], tuple[int, str | None]] = {}  # (pid, judge) -> (vote, rater)
+
+    def find(self, pair: RawPair) -> tuple[int | None, str]:
+        """(stored pair id or None, the key a new battle gets)."""
+        key = pair_key(pair.query, pair.response_1, pair.response_2)
+        hit = self.known.get(key)
+        if hit is None:
+            return None, key
+        if (pair.model_1 is None and pair.model_2 is None) or hit[1:] == (pair.model_1, pair.model_2):
+            return hit[0], key
+        other = battle_key(key, pair.model_1, pair.model_2)
+        found = self.known.get(other)
+        return (found[0] if found else None), other
+
+    def stored_votes(self, pids: list[int]) -> None:
+        """The labels already stored on these pairs, before a chunk's votes are judged against them."""
+        pids = [p for p in pids if p not in self.fresh]
+        if not pids:
+            return
+        ids = pl.DataFrame({"pair_id": pids}, schema={"pair_id": pl.Int64})  # noqa: F841
+        for pid, judge, preferred, rater in self.con.execute(
+                "SELECT pair_id, judge, preferred, rater FROM labels WHERE pair_id IN (SELECT pair_id FROM ids)"
+        ).fetchall():
+            self.votes.setdefault((pid, judge), (preferred, rater))
+
+
+CONFLICT = "conflicting vote (the same judge voted the other way on the same battle; the first vote is kept)"
+OTHER_RATER = "another rater's vote on a battle this judge already has (one label per judge and battle)"
+
+
+def _store_chunk(con, chunk: list[RawPair], source: str, battles: Battles, judges: set[str],
+                 report: LoadReport, skips) -> None:
     new: list[tuple] = []
     attributes: list[tuple[int, str, str]] = []
     labels: list[tuple] = []
-    for pair in chunk:
-        key = pair_key(pair.query, pair.response_1, pair.response_2)
-        pid = known.get(key)
+    found = [battles.find(pair) for pair in chunk]
+    battles.stored_votes([pid for pid, _ in found if pid is not None])
+    for pair, (pid, key) in zip(chunk, found):
+        if pid is None:  # an earlier row of this chunk may have stored the same battle
+            pid, key = battles.find(pair)
         if pid is None:
-            pid = known[key] = offset + pair.position
+            pid = battles.next_id(pair.position)
+            battles.known[key] = (pid, pair.model_1, pair.model_2)
+            battles.fresh.add(pid)
             report.new_pairs += 1
             new.append((pid, pair.position, pair.source_id, key, pair.query, pair.model_1, pair.model_2,
                         pair.response_1, pair.response_2, pair.n_turns))
             attributes.extend((pid, k, v) for k, v in pair.attributes.items())
-        elif pid >= offset:
+        elif pid in battles.fresh:
             report.duplicates_in_source += 1
         else:
             report.existing_pairs += 1
         for label in pair.labels:
-            labels.append((pid, label.judge, label.preferred, label.prob_1, label.rater))
-            judges.add(label.judge)
+            had = battles.votes.get((pid, label.judge))
+            if had is None:
+                battles.votes[(pid, label.judge)] = (label.preferred, label.rater)
+                labels.append((pid, label.judge, label.preferred, label.prob_1, label.rater))
+                judges.add(label.judge)
+            elif had[1] != label.rater:
+                skips.votes[OTHER_RATER] += 1
+            elif had[0] != label.preferred:
+                skips.votes[CONFLICT] += 1
+            else:
+                skips.duplicates += 1
     # polars builds each chunk's tables column-wise from the readers' rows in one pass, and DuckDB
     # reads them through Arrow without a copy; the style features take the same frame.
     frame = pl.DataFrame(new, schema=PAIR_SCHEMA, orient="row")  # noqa: F841 - read by DuckDB below
@@ -103,6 +164,5 @@ def _store_chunk(con, chunk: list[RawPair], source: str, known: dict[str, int], 
     if labels:
         votes = pl.DataFrame(labels, schema=LABEL_SCHEMA, orient="row")  # noqa: F841
         con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1, rater) "
-                    "SELECT pair_id, judge, preferred, prob_1, rater FROM votes ON CONFLICT DO NOTHING")
+                    "SELECT pair_id, judge, preferred, prob_1, rater FROM votes")
     add_style_features(con, frame.select("pair_id", "response_1", "response_2"))
-

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .. import groups
 from ..properties.annotations import Pair
 from ..properties.paper_rules import usable
 from ..store import db as dbmod
@@ -25,8 +26,8 @@ from .records import MAX_COUNT, RecordError, parse_record
 from .release_rows import ChunkRows, insert_tables
 from .sources import SourceError
 from . import writing
-from .writing import (BackgroundWriter, LoadReport, add_style_features, count_labels, cyclic_gc_paused,
-                      pair_key, refresh_custom_groups)
+from .writing import (BackgroundWriter, LoadReport, PairIds, add_style_features, claim_source, count_labels,
+                      cyclic_gc_paused, pair_key, refresh_custom_groups)
 
 _JUDGE_ROWS = pa.schema([("judge", pa.string()), ("source", pa.string()), ("kind", pa.string())])
 
@@ -79,17 +80,21 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         if fingerprint and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint]).fetchone():
             report.already_loaded = True
             return
+        claim_source(con, source, kind, generated)
+        types_before = groups.attribute_types(con)
         labels_before = count_labels(con)
         known = dict(con.execute("SELECT pair_key, pair_id FROM pairs").fetchall())
         raw = {r[0] for r in con.execute("SELECT pair_id FROM pairs WHERE NOT annotated").fetchall()}
         empty = not known
-        offset = con.execute("SELECT coalesce(max(pair_id) + 1, 0) FROM pairs").fetchone()[0]
+        offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
+        next_id = PairIds(con, offset)
         judges: set[str] = set()
         taken: set[int] = set()  # pair ids given in this load
         # Labels of a new pair cannot clash with stored ones, unless labels point past the last pair.
         labels_may_clash = con.execute("SELECT coalesce(max(pair_id), -1) FROM labels").fetchall()[0][0] >= offset
         records = iter(records)
         position = 0
+        votes = 0  # every judge's vote in the records: stored, or counted below
         use_ids = None
         writer = BackgroundWriter(con)
         try:
@@ -106,7 +111,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                     key = pair_key(pair.query, pair.r1.content, pair.r2.content)
                     if key in known:
                         pid = known[key]
-                        if pid >= offset:
+                        if pid in taken:
                             report.duplicates_in_source += 1
                         else:
                             report.existing_pairs += 1
@@ -116,7 +121,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                             chunk.annotated.append((pid, pair, False))
                         chunk.add_labels(pid, pair, fresh=False)
                     else:
-                        pid = _own_id(rec, pair, taken) if use_ids else offset + pair.position
+                        pid = _own_id(rec, pair, taken) if use_ids else next_id(pair.position)
                         known[key] = pid
                         taken.add(pid)
                         report.new_pairs += 1
@@ -124,6 +129,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                         chunk.annotated.append((pid, pair, True))
                         chunk.add_labels(pid, pair, fresh=True)
                     judges.update(pair.labels)
+                    votes += len(pair.labels)
                 report.usable_pairs += sum(usable(p) for _, p, _ in chunk.annotated)
                 # rows built here, so the writer thread holds the GIL as little as possible
                 writer.submit(_store_chunk, chunk.arrow_tables(source), chunk.style_texts(), labels_may_clash)
@@ -134,6 +140,10 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         if position == 0:
             raise SourceError(f"{source}: no records")
         report.new_labels = count_labels(con) - labels_before
+        report.left_out = votes - report.new_labels
+        if report.left_out:  # a judge has one label per pair: a stored (or earlier) vote is kept
+            report.skipped.append(f"{report.left_out} votes left out: the judge already had a vote on the pair "
+                                  "(stored, or earlier in the source); the first is kept")
         con.execute(
             "INSERT INTO sources (source, kind, location, fingerprint, generated, n_pairs) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (source) DO UPDATE SET n_pairs = sources.n_pairs + excluded.n_pairs, "
@@ -146,7 +156,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         # one statement: each INSERT costs milliseconds in a transaction holding millions of rows
         con.execute("INSERT INTO judges (judge, kind, source) SELECT judge, kind, source FROM judge_rows "
                     "ON CONFLICT DO NOTHING")
-        refresh_custom_groups(con)
+        refresh_custom_groups(con, types_before)
 
 
 

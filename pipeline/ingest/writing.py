@@ -39,15 +39,18 @@ class LoadReport:
     format: str = "release"
     annotated_in_place: int = 0         # stored raw pairs that got this source's annotations
     skipped: list[str] = field(default_factory=list)  # one line per reason rows or votes were left out
+    left_out: int = 0                   # rows and votes without a stored label: skipped or duplicate, counted
 
     def summary(self) -> str:
         if self.already_loaded:
             return f"{self.source}: already loaded, nothing changed"
         if self.format != "release":
+            counted = f", {self.left_out} votes left out or duplicate (below)" if self.left_out else ""
             return (f"{self.source} ({self.format}): {self.records} rows, {self.new_pairs} new raw pairs, "
                     f"{self.existing_pairs} already present, {self.new_labels} new labels from "
-                    f"{len(self.judges)} judges, in {self.seconds:.1f} s")
+                    f"{len(self.judges)} judges{counted}, in {self.seconds:.1f} s")
         filled = f", {self.annotated_in_place} stored raw pairs annotated" if self.annotated_in_place else ""
+        filled += f", {self.left_out} votes left out (below)" if self.left_out else ""
         return (f"{self.source}: {self.records} records, {self.new_pairs} new pairs "
                 f"({self.usable_pairs} usable for fitting), {self.existing_pairs} already present{filled}, "
                 f"{self.new_labels} new labels from {len(self.judges)} judges, in {self.seconds:.1f} s")
@@ -59,6 +62,65 @@ def pair_key(query: str, response_1: str, response_2: str) -> str:
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\x1f")
     return h.hexdigest()
+
+
+def battle_key(text_key: str, model_1: str | None, model_2: str | None) -> str:
+    """The key of a battle whose texts equal a stored pair's but whose models differ: a battle is its
+    query, both texts and both models. The first battle of some texts keeps the plain `pair_key`, so
+    keys stored before battles were told apart stay valid."""
+    h = hashlib.sha1(text_key.encode())
+    for model in (model_1, model_2):
+        h.update(b"\x1f")
+        h.update(b"\x00" if model is None else model.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+MAX_PAIR_ID = 2**31 - 1  # pairs.pair_id is INTEGER
+
+
+class PairIds:
+    """Pair ids for a load: `offset + position` while that fits an INTEGER; past it, the unused ids
+    below the largest stored one (a release may have put its own ids near the top). No id is ever
+    out of range, and a database with no id left refuses the load in one line."""
+
+    def __init__(self, con, offset: int):
+        self.con, self.offset = con, offset
+        self.free: Iterator[int] | None = None
+
+    def __call__(self, position: int) -> int:
+        pid = self.offset + position
+        if pid <= MAX_PAIR_ID:
+            return pid
+        if self.free is None:
+            self.free = self._gaps()
+        for pid in self.free:
+            return pid
+        raise SourceError(f"no pair ids left: the database holds pairs up to id {MAX_PAIR_ID:,}, "
+                          "the largest an INTEGER column takes; load into a new database")
+
+    def _gaps(self) -> Iterator[int]:
+        # ids below the offset not stored yet: every id this load gave so far is >= the offset
+        rows = self.con.execute(
+            "SELECT pair_id + 1, coalesce(next_id, ?) - 1 FROM (SELECT pair_id::BIGINT AS pair_id, lead(pair_id::BIGINT) OVER "
+            "(ORDER BY pair_id) AS next_id FROM (SELECT -1 AS pair_id UNION ALL SELECT pair_id FROM pairs)) "
+            "WHERE coalesce(next_id, ?) > pair_id + 1 AND pair_id + 1 < ? ORDER BY 1",
+            [self.offset, self.offset, self.offset]).fetchall()
+        for start, stop in rows:
+            yield from range(start, min(stop, self.offset - 1) + 1)
+
+
+def claim_source(con, source: str, kind: str, generated: bool) -> None:
+    """A load joins an existing source only if it is of the same kind: real pairs never join a
+    generated source (the demo's rebuild deletes those), and no source changes kind."""
+    row = con.execute("SELECT source, kind, generated FROM sources WHERE source = ?", [source]).fetchone()
+    if row is None:
+        return
+    if bool(row[2]) != bool(generated):
+        what = "generated (synthetic) data" if row[2] else "loaded (real) data"
+        raise SourceError(f"source {row[0]!r} holds {what}; load under another --name")
+    if row[1] != kind:
+        raise SourceError(f"source {row[0]!r} is of kind {row[1]!r}, not {kind!r}; a source does not change "
+                          "kind: load under another --name")
 
 
 class BackgroundWriter:
@@ -117,9 +179,23 @@ def add_style_features(con, texts) -> None:
     measures.store(con, wide)
 
 
-def refresh_custom_groups(con) -> None:
-    """Custom groups are conditions on the pairs: re-evaluated after every load (`pipeline.groups`)."""
-    groups.refresh(con)
+def refresh_custom_groups(con, types_before: list[tuple[str, str]] | None = None) -> None:
+    """Custom groups are conditions on the pairs: re-evaluated after every load (`pipeline.groups`).
+    A group whose condition no longer works after the load (an attribute changed type) would keep its
+    old members in silence: the load is refused instead, naming the group and the value."""
+    try:
+        results = groups.refresh(con)
+    except groups.GroupError as exc:
+        raise SourceError(str(exc)) from None
+    broken = [r for r in results if r.error is not None]
+    if not broken:
+        return
+    r = broken[0]
+    changed = groups.type_changes(con, types_before) if types_before is not None else []
+    why = "; ".join(f"attribute {key!r} was {old} and this load adds the value {value!r}"
+                    for key, old, value in changed[:3]) or r.error
+    raise SourceError(f"custom group {r.name!r} would stop working: {why}; fix the data, or change the group "
+                      f"with `group add {r.name} --where ... --replace`, or remove it")
 
 
 def check_names(values: dict[str, str]) -> None:
@@ -137,5 +213,5 @@ def count_labels(con) -> int:
 
 
 
-__all__ = ["ALL_GROUP", "BackgroundWriter", "CHUNK", "LoadReport", "add_style_features", "check_names", "count_labels",
+__all__ = ["ALL_GROUP", "BackgroundWriter", "MAX_PAIR_ID", "PairIds", "battle_key", "claim_source", "CHUNK", "LoadReport", "add_style_features", "check_names", "count_labels",
            "cyclic_gc_paused", "pair_key", "refresh_custom_groups"]

@@ -87,6 +87,7 @@ class Reading:
                 self.judge_notes.update({_judge_name(name, f"{path.name}: annotator"): note
                                          for name, note in forensics.notes(table.context).items()})
             seen = [0]
+            last = [start]
 
             def where(position: int, _name=path.name, _first=start) -> str:
                 return f"{_name}: row {position - _first}"
@@ -95,10 +96,14 @@ class Reading:
                 for item in rows:
                     seen[0] += 1
                     self.rows += 1
+                    last[0] = item[0]
                     yield item
 
-            yield from _named(settle(module.read(counted(table.numbered(start)), opts, table.context, where),
-                                     self.skips), where)
+            try:
+                yield from _named(settle(module.read(counted(table.numbered(start)), opts, table.context, where),
+                                         self.skips), where)
+            except RecursionError:  # a value nested deeper than the readers walk (JSON in a string field)
+                raise RowError(where(last[0]), "(row)", "a value nested too deeply to read") from None
             start += seen[0]
 
 

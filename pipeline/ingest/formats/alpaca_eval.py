@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
+from ..records import shown
 from .base import EMPTY, NO_VOTE, TIE, Item, Label, Options, RawPair, RowError, Skip, optional_str, text
 
 NAME = "alpaca-eval"
@@ -28,27 +29,30 @@ def check(sample: dict, context: dict | None) -> str | None:
 def _preference(value: object, loc: str) -> float | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise RowError(loc, "preference", f"expected a number from 1 to 2, got {shown(value)}")
     try:
         p = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise RowError(loc, "preference", f"expected a number from 1 to 2, got {value!r}") from None
+        raise RowError(loc, "preference", f"expected a number from 1 to 2, got {shown(value)}") from None
     if math.isnan(p):
         return None
     if p != 0 and not 1 <= p <= 2:
-        raise RowError(loc, "preference", f"expected a number from 1 to 2 (or 0 for a tie), got {value!r}")
+        raise RowError(loc, "preference", f"expected a number from 1 to 2 (or 0 for a tie), got {shown(value)}")
     return p
 
 
 def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, where) -> Iterator[Item]:
     for position, row in rows:
         loc = where(position)
-        r1, r2 = text(row.get("output_1")), text(row.get("output_2"))
+        r1, r2 = text(row.get("output_1"), loc, "output_1"), text(row.get("output_2"), loc, "output_2")
         if not r1.strip() or not r2.strip():
             yield Skip(position, EMPTY)
             continue
-        pair = RawPair(position, text(row.get("instruction")), r1, r2, optional_str(row.get("generator_1")),
-                       optional_str(row.get("generator_2")))
-        judge = optional_str(row.get("annotator")) or opts.judge
+        pair = RawPair(position, text(row.get("instruction"), loc, "instruction"), r1, r2,
+                       optional_str(row.get("generator_1"), loc, "generator_1"),
+                       optional_str(row.get("generator_2"), loc, "generator_2"))
+        judge = optional_str(row.get("annotator"), loc, "annotator") or opts.judge
         p = _preference(row.get("preference"), loc)
         if p is None:
             pair.left_out.append(NO_VOTE)
@@ -57,7 +61,8 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
         else:
             prob_1 = 2.0 - p
             pair.labels.append(Label(judge, 1 if p < 1.5 else 2, prob_1 if p not in (1.0, 2.0) else None,
-                                     optional_str(row.get("annotator_index"))))
-        if optional_str(row.get("dataset")):
-            pair.attributes["dataset"] = optional_str(row.get("dataset"))
+                                     optional_str(row.get("annotator_index"), loc, "annotator_index")))
+        dataset = optional_str(row.get("dataset"), loc, "dataset")
+        if dataset:
+            pair.attributes["dataset"] = dataset
         yield pair

@@ -33,8 +33,9 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
 
 def conversation_pair(position: int, row: dict, opts: Options, loc: str, attribute_names: tuple[str, ...],
          rater_field: str = "judge") -> Iterator[Item]:
-    pair = RawPair(position, "", "", "", optional_str(row.get("model_a")), optional_str(row.get("model_b")),
-                   source_id=optional_str(row.get("question_id", row.get("id"))))
+    pair = RawPair(position, "", "", "", optional_str(row.get("model_a"), loc, "model_a"),
+                   optional_str(row.get("model_b"), loc, "model_b"),
+                   source_id=optional_str(row.get("question_id", row.get("id")), loc, "question_id"))
     filled = fill_from_conversations(pair, row.get("conversation_a"), row.get("conversation_b"), loc,
                                      ("conversation_a", "conversation_b"), opts.multi_turn)
     if filled is not pair:
@@ -42,12 +43,12 @@ def conversation_pair(position: int, row: dict, opts: Options, loc: str, attribu
         return
     vote = winner(row.get("winner"), loc, "winner")
     if isinstance(vote, int):
-        pair.labels.append(Label(opts.judge, vote, None, optional_str(row.get(rater_field))))
+        pair.labels.append(Label(opts.judge, vote, None, optional_str(row.get(rater_field), loc, rater_field)))
     else:
         pair.left_out.append(vote)
     attributes: dict[str, str] = {}
     for name in attribute_names:
-        flatten(name, row.get(name), attributes)
+        flatten(name, row.get(name), attributes, loc)
     pair.attributes = attributes
     yield pair
 

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 from .base import EMPTY, MULTI_TURN, TIE, NO_VOTE, Item, Label, Options, RawPair, RowError, Skip, maybe_json, optional_str, text
 from .conversation import TURN_SEPARATOR
+from ..records import shown
 
 NAME = "arena-55k"
 TITLE = "Kaggle arena-human-preference-55k"
@@ -30,7 +31,7 @@ def _turns(value: Any, loc: str, name: str) -> list[str]:
         return [value]
     if not isinstance(value, (list, tuple)):
         raise RowError(loc, name, f"expected a JSON list of turns, got {type(value).__name__}")
-    return [text(v) for v in value]
+    return [text(v, loc, f"{name}[{i}]") for i, v in enumerate(value)]
 
 
 def _flag(row: dict, name: str, loc: str) -> bool:
@@ -41,7 +42,7 @@ def _flag(row: dict, name: str, loc: str) -> bool:
         return True
     if value in (0, "0", False, 0.0, "0.0", "False", "false", None, ""):
         return False
-    raise RowError(loc, name, f"expected 0 or 1, got {value!r}")
+    raise RowError(loc, name, f"expected 0 or 1, got {shown(value)}")
 
 
 def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, where) -> Iterator[Item]:
@@ -55,8 +56,9 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
             yield Skip(position, MULTI_TURN)
             continue
         pair = RawPair(position, TURN_SEPARATOR.join(prompts), TURN_SEPARATOR.join(r for r in side_1 if r),
-                       TURN_SEPARATOR.join(r for r in side_2 if r), optional_str(row.get("model_a")),
-                       optional_str(row.get("model_b")), n_turns=n_turns, source_id=optional_str(row.get("id")))
+                       TURN_SEPARATOR.join(r for r in side_2 if r), optional_str(row.get("model_a"), loc, "model_a"),
+                       optional_str(row.get("model_b"), loc, "model_b"), n_turns=n_turns,
+                       source_id=optional_str(row.get("id"), loc, "id"))
         if not pair.response_1.strip() or not pair.response_2.strip():
             yield Skip(position, EMPTY)
             continue

@@ -15,12 +15,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
 
-from ..records import RecordError
+from ..records import RecordError, shown
 from ..sources import SourceError
 
 # Reasons a row or a vote is left out; counted and reported.
 TIE, BOTH_BAD, NO_VOTE = "tie", "both bad", "no vote"
 MULTI_TURN, EMPTY = "multi-turn", "empty response"
+EMPTY_KEY = "an attribute with an empty name"
 EXAMPLES_KEPT = 5  # row numbers shown per skip reason
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -89,6 +90,8 @@ class Skips:
 
     rows: Counter = field(default_factory=Counter)
     votes: Counter = field(default_factory=Counter)
+    attributes: Counter = field(default_factory=Counter)   # attribute values not stored, by reason
+    duplicates: int = 0          # votes equal to one already stored (or earlier in the source)
     examples: dict[str, list[int]] = field(default_factory=dict)
 
     def row(self, position: int, reason: str) -> None:
@@ -105,7 +108,16 @@ class Skips:
             out.append(f"{n} rows left out: {reason} (rows {rows}{more})")
         for reason, n in sorted(self.votes.items(), key=lambda kv: -kv[1]):
             out.append(f"{n} votes left out on stored pairs: {reason}")
+        if self.duplicates:
+            out.append(f"{self.duplicates} duplicate votes (the same judge's same vote on the same battle, "
+                       "already stored or earlier in the file) counted once")
+        for reason, n in sorted(self.attributes.items(), key=lambda kv: -kv[1]):
+            out.append(f"{n} attribute values left out: {reason}")
         return out
+
+    def total(self) -> int:
+        """Votes and rows accounted for without a stored label."""
+        return sum(self.rows.values()) + sum(self.votes.values()) + self.duplicates
 
 
 def settle(items: Iterator[Item], skips: Skips) -> Iterator[RawPair]:
@@ -119,25 +131,58 @@ def settle(items: Iterator[Item], skips: Skips) -> Iterator[RawPair]:
         else:
             for reason in item.left_out:
                 skips.votes[reason] += 1
+            for key in [k for k in item.attributes if not k.strip()]:
+                # an empty key cannot be a column of a group condition (nor a useful attribute)
+                del item.attributes[key]
+                skips.attributes[EMPTY_KEY] += 1
             yield item
 
 
 # ------------------------------------------------------------------ small helpers shared by readers
 
-def text(value: Any) -> str:
-    """A message's text: a string, or a list of {type, text} parts (text parts joined by a blank line)."""
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {'true' if value else 'false'}"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "binary data"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    return type(value).__name__
+
+
+def text(value: Any, where: str = "a row", name: str = "text") -> str:
+    """A message's text: a string, or a list of {type, text} parts (text parts joined by a blank line).
+    Anything else (binary data, a boolean, an object without 'text', an infinite number) is refused
+    with a RowError naming the row and field: taking it as text would store "b'...'" or "" in silence."""
     if value is None:
         return ""
     if isinstance(value, str):
         return clean(value)
     if isinstance(value, dict):
-        return text(value.get("text"))
+        if "text" not in value:
+            raise RowError(where, name, "expected text, got an object without 'text'")
+        return text(value.get("text"), where, f"{name}.text")
     if isinstance(value, (list, tuple)):
-        parts = [text(p) for p in value if not isinstance(p, dict) or p.get("type", "text") == "text"]
+        parts = [text(p, where, f"{name}[{i}]") for i, p in enumerate(value)
+                 if not isinstance(p, dict) or p.get("type", "text") == "text"]
         return "\n\n".join(p for p in parts if p)
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    return clean(str(value))
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if math.isinf(value):
+            raise RowError(where, name, f"expected text, got {_kind(value)}")
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if value.bit_length() < 1000 else _too_long(where, name)
+    raise RowError(where, name, f"expected text, got {_kind(value)}")
+
+
+def _too_long(where: str, name: str) -> str:
+    raise RowError(where, name, "a number too long to store")
 
 
 def clean(s: str) -> str:
@@ -151,10 +196,19 @@ def clean(s: str) -> str:
         return _SURROGATE.sub("\ufffd", s)
 
 
-def optional_str(value: Any) -> str | None:
+def optional_str(value: Any, where: str = "a row", name: str = "name") -> str | None:
+    """A name or id (a model, a rater, an annotator): text or a finite number, None when missing.
+    An object, a list, binary data or a boolean is refused: it would be stored as NULL or as a repr."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    s = text(value) if not isinstance(value, (int, float, bool)) else str(value)
+    if isinstance(value, str):
+        s = clean(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() < 200:
+        s = str(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        s = str(value)
+    else:
+        raise RowError(where, name, f"expected text or a number, got {_kind(value)}")
     return s if s != "" else None
 
 
@@ -183,13 +237,19 @@ def chosen_rejected(pair: RawPair, chosen: str, rejected: str, models: tuple[str
     return swap
 
 
-def flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
-    """Nested tags as flat attributes: {'math_v0.1': {'math': True}} -> 'math_v0.1.math' = 'true'."""
+def flatten(prefix: str, value: Any, out: dict[str, str], where: str = "a row") -> None:
+    """Nested tags as flat attributes: {'math_v0.1': {'math': True}} -> 'math_v0.1.math' = 'true'.
+    An infinite number or binary data is refused (RowError): stored as 'inf' or "b'...'" it would
+    read as something it is not."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return
+    if isinstance(value, float) and math.isinf(value) or isinstance(value, (bytes, bytearray, memoryview)):
+        raise RowError(where, prefix or "attributes", f"expected a value, got {_kind(value)}")
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
+        raise RowError(where, prefix or "attributes", "a number too long to store")
     if isinstance(value, dict):
         for k, v in value.items():
-            flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+            flatten(f"{prefix}.{k}" if prefix else str(k), v, out, where)
     elif isinstance(value, bool):
         out[prefix] = "true" if value else "false"
     elif isinstance(value, (list, tuple)):
@@ -200,11 +260,15 @@ def flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
 
 def maybe_json(value: Any, where: str, name: str) -> Any:
     """Some releases store lists and structs as JSON text (CSV, or a string column)."""
-    if isinstance(value, str) and value[:1] in ("[", "{"):
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
         try:
             return json.loads(value)
         except json.JSONDecodeError as exc:
             raise RowError(where, name, f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+        except RecursionError:
+            raise RowError(where, name, "JSON text nested too deeply to read") from None
+        except ValueError:  # an integer past Python's 4,300-digit conversion limit
+            raise RowError(where, name, "JSON text holding a number too long to read") from None
     return value
 
 
@@ -225,6 +289,8 @@ def winner(value: Any, where: str, name: str) -> int | str:
         return NO_VOTE
     if isinstance(value, bool):
         raise RowError(where, name, f"expected a winner, got {value!r}")
+    if isinstance(value, (dict, list, tuple, bytes, bytearray)):
+        raise RowError(where, name, f"expected a winner, got {_kind(value)}")
     if isinstance(value, (int, float)) and value in (1, 2):
         return int(value)
     key = str(value).strip().lower()
@@ -232,7 +298,7 @@ def winner(value: Any, where: str, name: str) -> int | str:
         return NO_VOTE
     if key in WINNERS:
         return WINNERS[key]
-    raise RowError(where, name, f"unknown winner {value!r} (expected model_a, model_b, tie or both_bad)")
+    raise RowError(where, name, f"unknown winner {shown(value)} (expected model_a, model_b, tie or both_bad)")
 
 
 __all__ = ["Options", "Label", "RawPair", "Skip", "Skips", "RowError", "NoFormat", "settle", "text", "clean",

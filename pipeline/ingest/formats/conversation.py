@@ -28,11 +28,13 @@ def turns(conv: Any, where: str, name: str) -> tuple[list[str], list[str]]:
     for i, message in enumerate(conv):
         if not isinstance(message, dict) or "role" not in message:
             raise RowError(where, f"{name}[{i}]", "expected a {role, content} message")
-        role = str(message["role"]).strip().lower()
+        if not isinstance(message["role"], str):
+            raise RowError(where, f"{name}[{i}].role", "expected a role such as 'user' or 'assistant'")
+        role = message["role"].strip().lower()
         if role in USER_ROLES:
-            users.append(text(message.get("content")))
+            users.append(text(message.get("content"), where, f"{name}[{i}].content"))
         elif role in ASSISTANT_ROLES:
-            replies.append(text(message.get("content")))
+            replies.append(text(message.get("content"), where, f"{name}[{i}].content"))
         elif role != "system":
             raise RowError(where, f"{name}[{i}].role", f"unknown role {message['role']!r}")
     return users, replies
@@ -71,6 +73,6 @@ def last_reply(conv: Any, where: str, name: str, multi_turn: bool) -> tuple[str,
         query = users[0] if users else ""
     else:
         query = TURN_SEPARATOR.join(
-            f"{'User' if str(m.get('role')).lower() in USER_ROLES else 'Assistant'}: {text(m.get('content'))}"
+            f"{'User' if str(m.get('role')).lower() in USER_ROLES else 'Assistant'}: {text(m.get('content'), where, name)}"
             for m in before if str(m.get("role", "")).lower() != "system")
-    return query, text(final.get("content")), n_turns
+    return query, text(final.get("content"), where, f"{name}[{len(conv) - 1}].content"), n_turns

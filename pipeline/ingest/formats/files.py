@@ -35,6 +35,24 @@ class Table:
             yield start + i, row
 
 
+def _kind(value: object) -> str:
+    return {str: "a string", list: "a list", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), "null" if value is None else type(value).__name__)
+
+
+def _jsonl(path: Path) -> Iterator[dict]:
+    """JSON lines, each an object: any other line is refused with its line number (a row that is a
+    string or a list would otherwise be skipped, or make the file look empty)."""
+    for lineno, line in sources.text_lines(path):
+        if not line.strip():
+            continue
+        value = sources.loads(line, path, lineno)
+        if not isinstance(value, dict):
+            raise sources.SourceError(f"{path}: line {lineno}: expected a JSON object (one row per line), "
+                                      f"got {_kind(value)}")
+        yield value
+
+
 def _first(rows: Iterator[dict]) -> tuple[dict | None, Iterator[dict]]:
     rows = iter(rows)
     for first in rows:
@@ -48,7 +66,7 @@ def _json(path: Path) -> tuple[dict | None, list]:
         data = sources.loads(text, path)  # its limits: depth, long numbers, lone surrogates
     except sources.SourceError:
         if text.lstrip().startswith("{") and "\n" in text.strip():  # JSON lines named .json
-            return None, list(sources.iter_jsonl(path))
+            return None, list(_jsonl(path))
         raise
     if isinstance(data, list):
         return None, data
@@ -67,6 +85,11 @@ def _csv(path: Path) -> Iterator[dict]:
     try:
         if reader.fieldnames is None:
             return
+        seen: set[str] = set()
+        for name in reader.fieldnames:
+            if name in seen:  # DictReader would keep the last column of that name in silence
+                raise sources.SourceError(f"{path}: line 1: the column {name!r} appears more than once")
+            seen.add(name)
         yield from reader
     except csv.Error as exc:
         raise sources.SourceError(f"{path}: line {reader.line_num} is not valid CSV ({exc})") from None
@@ -76,7 +99,7 @@ def open_table(path: Path) -> Table:
     suffix = sources.data_suffix(path, SUFFIXES)
     context = None
     if suffix == ".jsonl":
-        rows: Iterator[dict] = sources.iter_jsonl(path)
+        rows: Iterator[dict] = _jsonl(path)
     elif suffix == ".json":
         context, items = _json(path)
         rows = iter(items)
@@ -85,7 +108,9 @@ def open_table(path: Path) -> Table:
     else:
         rows = _csv(path)
     sample, rows = _first(rows)
-    return Table(path, context, sample if isinstance(sample, dict) else None, rows)
+    if sample is not None and not isinstance(sample, dict):
+        raise sources.SourceError(f"{path}: row 0: expected an object (one row of pairs), got {_kind(sample)}")
+    return Table(path, context, sample, rows)
 
 
 def resolve(source: str) -> tuple[str, list[Path]]:

@@ -54,11 +54,14 @@ def notes(context: dict | None) -> dict[str, str]:
 def _side(row: dict, side: str, loc: str) -> tuple[str, str | None]:
     value = row.get(f"response_{side}")
     if isinstance(value, dict):
-        return text(value.get("text")), optional_str(value.get("model"))
+        if "text" not in value:  # not an empty response: a response of another shape
+            raise RowError(loc, f"response_{side}", "expected an object with 'text'")
+        return (text(value.get("text"), loc, f"response_{side}.text"),
+                optional_str(value.get("model"), loc, f"response_{side}.model"))
     if value is None and f"text_{side}" in row:
-        return text(row[f"text_{side}"]), optional_str(row.get(f"model_{side}"))
+        return text(row[f"text_{side}"], loc, f"text_{side}"), optional_str(row.get(f"model_{side}"), loc, f"model_{side}")
     if isinstance(value, str):
-        return text(value), optional_str(row.get(f"model_{side}"))
+        return text(value), optional_str(row.get(f"model_{side}"), loc, f"model_{side}")
     raise RowError(loc, f"response_{side}", "expected an object with 'text'")
 
 
@@ -72,7 +75,8 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
         if not r1.strip() or not r2.strip():
             yield Skip(position, EMPTY)
             continue
-        pair = RawPair(position, text(row.get("prompt")), r1, r2, m1, m2, source_id=optional_str(row.get("id")))
+        pair = RawPair(position, text(row.get("prompt"), loc, "prompt"), r1, r2, m1, m2,
+                       source_id=optional_str(row.get("id"), loc, "id"))
         annotations = row.get("annotations")
         if not isinstance(annotations, dict):
             raise RowError(loc, "annotations", "expected an object of annotator id -> {pref}")
@@ -87,5 +91,7 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
                 pair.left_out.append(f"no vote ({ann['no_pref_reason']})")
             else:
                 pair.left_out.append(vote)
-        flatten("", row.get("metadata"), pair.attributes)
+        metadata = row.get("metadata")
+        # a bare note ("metadata": "some note") is kept under its own name, not an empty key
+        flatten("" if isinstance(metadata, dict) else "metadata", metadata, pair.attributes, loc)
         yield pair

@@ -81,20 +81,21 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
             cols, missing = columns(row, opts)
             if missing:
                 raise RowError(loc, "columns", missing)
-        r1, r2 = text(row.get(cols["response_1"])), text(row.get(cols["response_2"]))
+        r1 = text(row.get(cols["response_1"]), loc, cols["response_1"])
+        r2 = text(row.get(cols["response_2"]), loc, cols["response_2"])
         if not r1.strip() or not r2.strip():
             yield Skip(position, EMPTY)
             continue
-        pair = RawPair(position, text(row.get(cols["prompt"])), r1, r2,
-                       optional_str(row.get(cols["model_1"])) if "model_1" in cols else None,
-                       optional_str(row.get(cols["model_2"])) if "model_2" in cols else None,
-                       source_id=optional_str(row.get(cols["id"])) if "id" in cols else None)
+        pair = RawPair(position, text(row.get(cols["prompt"]), loc, cols["prompt"]), r1, r2,
+                       optional_str(row.get(cols["model_1"]), loc, cols["model_1"]) if "model_1" in cols else None,
+                       optional_str(row.get(cols["model_2"]), loc, cols["model_2"]) if "model_2" in cols else None,
+                       source_id=optional_str(row.get(cols["id"]), loc, cols["id"]) if "id" in cols else None)
         vote, prob_1 = _vote(row.get(cols["winner"]), loc, cols["winner"])
         if isinstance(vote, int):
-            rater = optional_str(row.get(cols["rater"])) if "rater" in cols else None
+            rater = optional_str(row.get(cols["rater"]), loc, cols["rater"]) if "rater" in cols else None
             pair.labels.append(Label(opts.judge, vote, prob_1, rater))
         else:
             pair.left_out.append(vote)
         for col in opts.attribute_columns:
-            flatten(col, row.get(col), pair.attributes)
+            flatten(col, row.get(col), pair.attributes, loc)
         yield pair

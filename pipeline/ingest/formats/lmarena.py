@@ -40,8 +40,8 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
                 continue
             tags = maybe_json(row.get("category_tag"), loc, "category_tag")
             if isinstance(tags, dict):
-                flatten("", tags, item.attributes)
+                flatten("", tags, item.attributes, loc)
             elif tags is not None:
-                flatten("category_tag", tags, item.attributes)
-            flatten("dedup_tag", maybe_json(row.get("dedup_tag"), loc, "dedup_tag"), item.attributes)
+                flatten("category_tag", tags, item.attributes, loc)
+            flatten("dedup_tag", maybe_json(row.get("dedup_tag"), loc, "dedup_tag"), item.attributes, loc)
             yield item
