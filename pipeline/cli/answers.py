@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ..model import bradley_terry as bt
+from ..console import plain_console
 from .base import DbOption, app, one_line
 
-out = Console(highlight=False)
+out = plain_console()  # markup, emoji codes and highlighting off: names print as they are
 
 
 def _num(value, fmt: str = "{:+.3f}") -> str:

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from ..store import db as dbmod
 from .base import DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, confirm_cost, fail, one_line, say_removed
-from ..console import cell, console, hint  # markup off; say()/error_line() escape values
+from ..console import cell, console, hint, plain_console  # markup off; say()/error_line() escape values
 
 
 @app.command()
@@ -95,11 +94,11 @@ def info(db: DbOption = None) -> None:
             for row in con.execute("SELECT source, kind, generated, n_pairs, strftime(loaded_at, '%Y-%m-%d %H:%M') "
                                    "FROM sources ORDER BY loaded_at").fetchall():
                 table.add_row(*(cell(v) for v in row))  # literal text; imported weights have no pairs
-            Console().print(table)
+            plain_console().print(table)
             counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                       for t in ("pairs", "labels", "judges", "features", "fits")}
             counts["groups"] = con.execute("SELECT count(DISTINCT group_name) FROM pair_groups").fetchone()[0]
-            Console().print(", ".join(f"{v} {k}" for k, v in counts.items()))
+            plain_console().print(", ".join(f"{v} {k}" for k, v in counts.items()))
     except dbmod.DatabaseMissing as exc:
         fail(str(exc))
 

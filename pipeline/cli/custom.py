@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from .base import DbOption, app, confirm_cost, fail, one_line, say_removed
-from ..console import console
+from ..console import console, plain_console
 
-out = Console(highlight=False)
+out = plain_console()  # markup, emoji codes and highlighting off
 group_app = typer.Typer(no_args_is_help=True, help="Custom groups: named slices of the pairs, fitted like "
                                                     "the paper's groups.")
 app.add_typer(group_app, name="group")
