@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ..model import bradley_terry as bt
 from ..console import plain_console
-from .base import DbOption, app, one_line
+from .base import DbOption, app, one_line, refuse_empty_groups
 
 out = plain_console()  # markup, emoji codes and highlighting off: names print as they are
 
@@ -38,6 +38,7 @@ def leaderboard(
     """Bradley-Terry strengths of the response models per judge, raw or controlled for properties."""
     from ..answers.leaderboard import LeaderboardError, build_leaderboard
 
+    refuse_empty_groups(db, [group])
     with one_line(LeaderboardError, then="nothing was written"):
         report = build_leaderboard(db, judges=judge, group=group, control=control, min_battles=min_battles)
     controlled = report.control != "none"
@@ -95,6 +96,7 @@ def whatif(
     """Forecast: how would MODEL's win rate under JUDGE move if its responses got better (or worse) on one property?"""
     from ..answers.forecasts import ForecastError, what_if
 
+    refuse_empty_groups(db, [group])
     with one_line(ForecastError, then="nothing was written"):
         report = what_if(db, judge=judge, model=model, group=group, property_set=properties)
     base = report.rows[0].win_rate if report.rows else float("nan")
@@ -125,6 +127,7 @@ def differ(
     """How two judges differ: the properties where their weights differ most (the judge_difference view)."""
     from ..answers.differences import DifferenceError, judge_difference
 
+    refuse_empty_groups(db, [group])
     with one_line(DifferenceError):
         df = judge_difference(db, judge_a, judge_b, group=group, property_set=properties)
     table = Table(title=Text(f"{judge_a} minus {judge_b} · {group} · {properties}"), title_justify="left")

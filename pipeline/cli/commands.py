@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..store import db as dbmod
-from .base import DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, confirm_cost, fail, one_line, say_removed
+from .base import (DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, confirm_cost, fail, one_line,
+                   refuse_empty_groups, say_removed)
 from ..console import cell, console, hint, plain_console  # markup off; say()/error_line() escape values
 
 
@@ -307,6 +308,7 @@ def fit(db: DbOption = None,
     """Fit every judge x group (posterior mean, sd, 95% interval, held-out accuracy, log loss, AUC, calibration)."""
     from ..model.fitting import FitError, fit_database
 
+    refuse_empty_groups(db, group)
     bar, tick = _fit_progress() if console.is_terminal else (_nothing(), None)
     try:
         with bar:
