@@ -33,9 +33,9 @@ from pathlib import Path
 import duckdb
 
 from . import schema
-from .errors import DatabaseMissing, HeldReadWrite, NestedWriting, SchemaOutdated, SchemaTooNew, WriterBusy
+from .errors import DatabaseMissing, HeldReadWrite, NestedWriting, NotADatabase, SchemaOutdated, SchemaTooNew, WriterBusy
 
-__all__ = ["DatabaseMissing", "HeldReadWrite", "SchemaOutdated", "SchemaTooNew", "WriterBusy",
+__all__ = ["DatabaseMissing", "HeldReadWrite", "NotADatabase", "SchemaOutdated", "SchemaTooNew", "WriterBusy",
            "reading", "writing", "migrate_file", "resolve_db_path", "last_change"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,12 +50,32 @@ WRITE_TIMEOUT = 600.0          # seconds a writer queues behind another before g
 migrate = schema.migrate
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")  # ducklake:, postgres:, s3://, md:, http://
+
+
 def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
-    """--db, else $PREFDISSECT_DB, else data/preference.duckdb."""
-    if db:
-        return Path(db)
-    env = os.environ.get(ENV_DB)
-    return Path(env) if env else DEFAULT_DB
+    """--db, else $PREFDISSECT_DB, else data/preference.duckdb. A value that looks like a URL or a
+    catalog string (`scheme:...`) is refused: DuckDB would read it as one, and our folders and
+    lock files would be made under a path named after it."""
+    text = os.fspath(db) if db else (os.environ.get(ENV_DB) or os.fspath(DEFAULT_DB))
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if _SCHEME.match(text):
+        kind = text.split(":", 1)[0]
+        raise NotADatabase(f"the database {text!r} looks like a URL or catalog ({kind}:), not a file path: DuckLake "
+                           "catalogs and remote databases are not supported yet; give the path of a .duckdb file "
+                           "(write ./NAME for a file whose name holds a colon)")
+    return Path(text)
+
+
+def _refuse_folder(path: Path) -> None:
+    if path.is_dir():
+        raise NotADatabase(f"the database {path} is a folder, not a DuckDB file: give the path of a .duckdb file")
+
+
+def _not_duckdb(path: Path, exc: Exception) -> NotADatabase:
+    return NotADatabase(f"cannot open the database {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                        " (give the path of a DuckDB file written by this tool)")
 
 
 def is_lock_error(exc: Exception) -> bool:
@@ -87,6 +107,7 @@ def _quote(path: Path) -> str:
 
 def _attach_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB with the published file attached READ_ONLY and in use."""
+    _refuse_folder(path)
     if not path.exists():
         raise DatabaseMissing(f"no database at {path}: run `python -m pipeline demo` or `load`")
     con = duckdb.connect(":memory:")
@@ -98,7 +119,7 @@ def _attach_read_only(path: Path) -> duckdb.DuckDBPyConnection:
         except duckdb.Error as exc:
             if is_lock_error(exc):
                 raise _held_read_write(path, exc) from None
-            raise
+            raise _not_duckdb(path, exc) from None
         con.execute(f'USE "{alias}"')
     except BaseException:
         con.close()
@@ -340,6 +361,7 @@ def writing(db: str | os.PathLike | None = None, *, timeout: float | None = None
     Queues behind another writer (saying so) for up to `timeout` seconds (default
     $PREFDISSECT_WRITE_TIMEOUT or 600), then raises WriterBusy."""
     path = resolve_db_path(db)
+    _refuse_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = str(path.resolve())
     held: set[str] = _held.__dict__.setdefault("paths", set())
