@@ -113,3 +113,13 @@ def check_fit_inputs(db, property_set: str) -> None:
             fail(f"{exc} (nothing was changed)")
         if con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0:
             fail("no judge has labels to fit: load data first, or add the group without --fit (nothing was changed)")
+
+
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding (fold shuffles, samples) takes 0 .. 2**32 - 1
+
+
+def checked_seed(seed: int) -> int:
+    """--seed within what the generators take, or one line (a traceback from numpy before)."""
+    if not 0 <= seed <= MAX_SEED:
+        fail(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed} (nothing was written)")
+    return seed

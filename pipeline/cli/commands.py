@@ -12,8 +12,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..store import db as dbmod
-from .base import (DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, confirm_cost, fail, one_line,
-                   refuse_empty_groups, say_removed)
+from .base import (DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, checked_seed, confirm_cost, fail,
+                   one_line, refuse_empty_groups, say_removed)
 from ..console import cell, console, hint, plain_console  # markup off; say()/error_line() escape values
 
 
@@ -25,6 +25,7 @@ def demo(db: DbOption = None,
     """Build the demo database from generated data of the release's shape (and fit it)."""
     from ..demo import DemoRefused, build_demo
 
+    seed = checked_seed(seed)
     try:
         result = build_demo(db, seed=seed, fit=not no_fit, force=force)
     except DemoRefused as exc:
@@ -267,6 +268,7 @@ def annotate(
     from ..llm import ConfigError, settings_from_env
     from ..llm.progress import progress_bar
 
+    seed = checked_seed(seed)
     if file is not None and (where is not None or sample is not None):
         fail("--where and --sample pick stored pairs: give them without FILE")
     try:
@@ -308,6 +310,7 @@ def fit(db: DbOption = None,
     """Fit every judge x group (posterior mean, sd, 95% interval, held-out accuracy, log loss, AUC, calibration)."""
     from ..model.fitting import FitError, fit_database
 
+    seed = checked_seed(seed)
     refuse_empty_groups(db, group)
     bar, tick = _fit_progress() if console.is_terminal else (_nothing(), None)
     try:
