@@ -64,7 +64,7 @@ def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
         kind = text.split(":", 1)[0]
         raise NotADatabase(f"the database {text!r} looks like a URL or catalog ({kind}:), not a file path: DuckLake "
                            "catalogs and remote databases are not supported yet; give the path of a .duckdb file "
-                           "(write ./NAME for a file whose name holds a colon)")
+                           "(give an absolute path for a file whose name holds a colon)")
     return Path(text)
 
 
