@@ -16,12 +16,12 @@ from openai_stub import SilentServer
 from pipeline.annotation import plan_job, run_job
 from pipeline.cli import app
 from pipeline.llm import ConfigError, LLMSettings, journal_path, settings_from_env
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import sys
+from pathlib import Path
 
 # the helpers live beside the annotation tests: importable whatever order the files are collected in
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "annotation"))
-from test_annotation_job import make_input  # noqa: E402
+from test_annotation_job import make_input
 
 
 def _settings(url: str, **kw) -> LLMSettings:
