@@ -132,6 +132,7 @@ def _pipeline(*args, cwd: Path):
                           capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow  # five CLI processes
 def test_db_that_is_not_a_duckdb_file_is_one_line(tmp_path, base):
     _, src, _ = base
     junk = tmp_path / "junk.duckdb"
@@ -143,11 +144,18 @@ def test_db_that_is_not_a_duckdb_file_is_one_line(tmp_path, base):
              ("ducklake:postgres:dbname=x host=y", "DuckLake catalogs"), ("s3://bucket/x.duckdb", "looks like a URL"),
              ("md:my_db", "looks like a URL")]
     for db, says in cases:
-        for command in (["info"], ["load", src], ["group", "list"]):
-            result = _pipeline(*command, "--db", db, cwd=tmp_path)
-            assert result.returncode == 1, (db, command, result.stdout, result.stderr)
-            out = result.stdout + result.stderr
-            assert "Traceback" not in out and says in out and out.count("\n") == 1, out
+        result = _pipeline("load", src, "--db", db, cwd=tmp_path)  # the real entry point: main()'s one line
+        assert result.returncode == 1, (db, result.stdout, result.stderr)
+        out = result.stdout + result.stderr
+        assert "Traceback" not in out and says in out and out.count("\n") == 1, out
+        for command in (["info"], ["group", "list"], ["fit"]):
+            result = run(*command, "--db", db)
+            if result.exit_code == 0 or not isinstance(result.exception, SystemExit):
+                assert type(result.exception).__name__ == "NotADatabase", (command, result.output)
+                assert says in str(result.exception) and "\n" not in str(result.exception)
+            else:
+                _one_line_failure(result)
+                assert says in result.output
     assert sha(junk) == before
     made = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock"))  # the writer lock may stay
     assert made == ["folder.duckdb", "junk.duckdb"] and list(folder.iterdir()) == []  # no folders named after URLs
@@ -210,6 +218,7 @@ def _stored(name: str, what: str) -> str | None:
         return None
 
 
+@pytest.mark.slow  # three commands per generated name
 @settings(settings.get_profile("hostile-printing"))
 @given(name=NAMES)
 def test_names_print_literally_through_add_judge_group_add_and_leaderboard(name, base, tmp_path_factory):
