@@ -2,8 +2,10 @@
 
 Rich reads `[bold]...[/]` in strings as markup. A judge called `[/bold]` would raise a
 MarkupError after the command had already written its data, and `[red]x[/red]` would
-lose its brackets. So:
-- `console` has markup off: a plain `console.print(text)` shows text exactly as it is;
+lose its brackets. Rich also replaces emoji codes: `rev:thumbs_up:2` would print as
+`rev👍2`, a name that does not exist. So:
+- `console` (and every console made by `plain_console`) has markup, emoji codes and
+  highlighting off: a plain `console.print(text)` shows text exactly as it is;
 - `say(template, **values)` keeps markup in OUR template and escapes every value;
 - `error_line(message)` is the one red "error:" line of a failure, message escaped;
 - `hint(*argv)` is a "next:" line whose command is shell-quoted (a name with `;` or
@@ -19,7 +21,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-console = Console(stderr=True, markup=False, highlight=False)
+
+
+def plain_console(**options) -> Console:
+    """A Console that prints strings literally: no markup, no emoji codes, no highlighting."""
+    return Console(markup=False, emoji=False, highlight=False, **options)
+
+
+console = plain_console(stderr=True)
 
 
 def _plain(value) -> str:
@@ -33,7 +42,8 @@ def render(template: str, **values) -> str:
 
 def say(template: str, *, out: Console | None = None, **values) -> None:
     """Print our markup template with user values that print literally."""
-    (out or console).print(render(template, **values), markup=True, highlight=False, soft_wrap=True)
+    (out or console).print(render(template, **values), markup=True, emoji=False, highlight=False,
+                           soft_wrap=True)
 
 
 def error_line(message, *, out: Console | None = None) -> None:
@@ -48,7 +58,7 @@ def command(*argv) -> str:
 def hint(*argv, why: str = "", out: Console | None = None) -> None:
     """Print `next: \\`python -m pipeline ...\\` <why>` (markup off: names print as they are)."""
     (out or console).print(f"next: `{command(*argv)}`" + (f" {why}" if why else ""), markup=False,
-                           highlight=False, soft_wrap=True)
+                           emoji=False, highlight=False, soft_wrap=True)
 
 
 def cell(value) -> Text:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ..model import bradley_terry as bt
-from .base import DbOption, app, checked_name, checked_names, one_line
+from ..console import plain_console
+from .base import DbOption, app, checked_name, checked_names, one_line, refuse_empty_groups
 
-out = Console(highlight=False)
+out = plain_console()  # markup, emoji codes and highlighting off: names print as they are
 
 
 def _num(value, fmt: str = "{:+.3f}") -> str:
@@ -39,6 +39,7 @@ def leaderboard(
     from ..answers.leaderboard import LeaderboardError, build_leaderboard
 
     judge, group = checked_names(judge, "judge"), checked_name(group, "group")
+    refuse_empty_groups(db, [group])
     with one_line(LeaderboardError, then="nothing was written"):
         report = build_leaderboard(db, judges=judge, group=group, control=control, min_battles=min_battles)
     controlled = report.control != "none"
@@ -97,6 +98,7 @@ def whatif(
     from ..answers.forecasts import ForecastError, what_if
 
     judge, group = checked_name(judge, "judge"), checked_name(group, "group")
+    refuse_empty_groups(db, [group])
     with one_line(ForecastError, then="nothing was written"):
         report = what_if(db, judge=judge, model=model, group=group, property_set=properties)
     base = report.rows[0].win_rate if report.rows else float("nan")
@@ -129,6 +131,7 @@ def differ(
 
     judge_a, judge_b = checked_name(judge_a, "judge"), checked_name(judge_b, "judge")
     group = checked_name(group, "group")
+    refuse_empty_groups(db, [group])
     with one_line(DifferenceError):
         df = judge_difference(db, judge_a, judge_b, group=group, property_set=properties)
     table = Table(title=Text(f"{judge_a} minus {judge_b} · {group} · {properties}"), title_justify="left")

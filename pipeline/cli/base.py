@@ -78,3 +78,53 @@ def checked_name(text: str | None, what: str) -> str | None:
 def checked_names(texts: list[str] | None, what: str) -> list[str] | None:
     """Each of a repeatable option's names as `checked_name` gives it (None stays None)."""
     return None if texts is None else [checked_name(t, what) for t in texts]
+
+
+def refuse_empty_groups(db, groups) -> None:
+    """A custom group that exists but holds no pair yet is not "unknown": say it is empty and
+    what would fill it, in one line, before anything is computed or written."""
+    from ..store import db as dbmod
+
+    if not groups:
+        return
+    try:
+        with dbmod.reading(db) as con:
+            for name in dict.fromkeys(groups):
+                row = con.execute("SELECT group_name, where_sql FROM custom_groups WHERE group_name = ? AND NOT EXISTS "
+                                  "(SELECT 1 FROM pair_groups g WHERE g.group_name = custom_groups.group_name)",
+                                  [name]).fetchone()
+                if row:
+                    fail(f"group {row[0]!r} is empty: no stored pair matches its condition {row[1]!r} yet. It is "
+                         "filled again after every load: load pairs that match it, or change the condition with "
+                         "`group add NAME --where SQL --replace` (nothing was written)")
+    except dbmod.DatabaseMissing:
+        return  # the command itself says there is no database
+
+
+def check_fit_inputs(db, property_set: str) -> None:
+    """What `fit` would refuse before writing anything: an unknown or unrated property set, no
+    labelled judge. `group add --fit` checks these first, so that a fit that cannot run leaves
+    the file as it was instead of storing the group and then failing."""
+    from ..model.fitting import FitError, set_properties
+    from ..properties.sets import PROPERTY_SETS
+    from ..store import db as dbmod
+
+    if property_set not in PROPERTY_SETS:
+        fail(f"unknown property set {property_set!r} (known: {', '.join(PROPERTY_SETS)}) (nothing was changed)")
+    with dbmod.reading(db) as con:
+        try:
+            set_properties(con, property_set)
+        except FitError as exc:
+            fail(f"{exc} (nothing was changed)")
+        if con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0:
+            fail("no judge has labels to fit: load data first, or add the group without --fit (nothing was changed)")
+
+
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding (fold shuffles, samples) takes 0 .. 2**32 - 1
+
+
+def checked_seed(seed: int) -> int:
+    """--seed within what the generators take, or one line (a traceback from numpy before)."""
+    if not 0 <= seed <= MAX_SEED:
+        fail(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed} (nothing was written)")
+    return seed

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from ..store import db as dbmod
-from .base import (DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, checked_names, confirm_cost, fail,
-                   one_line, say_removed)
-from ..console import cell, console, hint  # markup off; say()/error_line() escape values
+from .base import (DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, checked_names, checked_seed, confirm_cost,
+                   fail, one_line, refuse_empty_groups, say_removed)
+from ..console import cell, console, hint, plain_console  # markup off; say()/error_line() escape values
 
 
 @app.command()
@@ -26,6 +25,7 @@ def demo(db: DbOption = None,
     """Build the demo database from generated data of the release's shape (and fit it)."""
     from ..demo import DemoRefused, build_demo
 
+    seed = checked_seed(seed)
     try:
         result = build_demo(db, seed=seed, fit=not no_fit, force=force)
     except DemoRefused as exc:
@@ -96,11 +96,11 @@ def info(db: DbOption = None) -> None:
             for row in con.execute("SELECT source, kind, generated, n_pairs, strftime(loaded_at, '%Y-%m-%d %H:%M') "
                                    "FROM sources ORDER BY loaded_at").fetchall():
                 table.add_row(*(cell(v) for v in row))  # literal text; imported weights have no pairs
-            Console().print(table)
+            plain_console().print(table)
             counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                       for t in ("pairs", "labels", "judges", "features", "fits")}
             counts["groups"] = con.execute("SELECT count(DISTINCT group_name) FROM pair_groups").fetchone()[0]
-            Console().print(", ".join(f"{v} {k}" for k, v in counts.items()))
+            plain_console().print(", ".join(f"{v} {k}" for k, v in counts.items()))
     except dbmod.DatabaseMissing as exc:
         fail(str(exc))
 
@@ -269,6 +269,7 @@ def annotate(
     from ..llm import ConfigError, settings_from_env
     from ..llm.progress import progress_bar
 
+    seed = checked_seed(seed)
     if file is not None and (where is not None or sample is not None):
         fail("--where and --sample pick stored pairs: give them without FILE")
     try:
@@ -312,6 +313,8 @@ def fit(db: DbOption = None,
     from ..model.fitting import FitError, fit_database
 
     judge, group = checked_names(judge, "judge"), checked_names(group, "group")
+    seed = checked_seed(seed)
+    refuse_empty_groups(db, group)
     bar, tick = _fit_progress() if console.is_terminal else (_nothing(), None)
     try:
         with bar:

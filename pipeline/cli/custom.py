@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .base import DbOption, app, confirm_cost, fail, one_line, say_removed
-from ..console import console
+from .base import DbOption, app, check_fit_inputs, confirm_cost, fail, one_line, say_removed
+from ..console import console, plain_console
 
-out = Console(highlight=False)
+out = plain_console()  # markup, emoji codes and highlighting off
 group_app = typer.Typer(no_args_is_help=True, help="Custom groups: named slices of the pairs, fitted like "
                                                     "the paper's groups.")
 app.add_typer(group_app, name="group")
@@ -50,9 +49,14 @@ def group_add(
         fit: Annotated[bool, typer.Option("--fit", help="Fit every judge on the group right away.")] = False,
         properties: Annotated[str, typer.Option("--properties", help="Property set for --fit.")] = "paper") -> None:
     """Add a custom group from a SQL condition; it is evaluated again after every load."""
-    from ..groups import GroupError, add_group, check_name
+    from ..groups import GroupError, add_group, check_name, count_matching
 
     with one_line(GroupError, then="nothing was changed"):
+        if fit:  # everything --fit needs is checked before the group is stored
+            check_fit_inputs(db, properties)
+            if count_matching(db, where) == 0:
+                fail("no stored pair matches the condition, so --fit has nothing to fit: add the group without "
+                     "--fit (it is evaluated again after every load) (nothing was changed)")
         n = add_group(name, where, db=db, note=note, replace=replace)
         name = check_name(name)  # the name as stored (NFKC, one space): what --fit and the hint must use
     _say(f"group {name!r}: {n} pairs")
@@ -60,7 +64,7 @@ def group_add(
         _say("note: no pair matches the condition yet; it is evaluated again after every load")
     if fit:
         _fit_group(name, db, properties)
-    else:
+    elif n:  # an empty group has nothing to fit yet
         _say(f"next: python -m pipeline fit --group {shlex.quote(name)} to fit it")
 
 

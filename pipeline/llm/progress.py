@@ -58,7 +58,7 @@ def progress_bar(console, calls_total: int):
     """(a Rich Progress to use as a context manager, the callback a job calls with its JobProgress)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("calls"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+    bar = Progress(TextColumn("calls"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}", markup=False),
                    TimeElapsedColumn(), console=console, transient=False)
     task = bar.add_task("calls", total=calls_total or None, info="")
 

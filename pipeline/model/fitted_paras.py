@@ -96,31 +96,50 @@ def resolve_group(text: str, where: str = "the group") -> tuple[str, str]:
     return group_from_file_key(text)
 
 
+def _short(v) -> str:
+    return repr(v)[:40] if isinstance(v, (int, float, str)) and not (isinstance(v, int) and v.bit_length() > 128) \
+        else type(v).__name__
+
+
+def _finite(v: int | float) -> bool:
+    """A finite float, or an int a float can hold (a 400-digit int would overflow float())."""
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
 def _parse_line(path: Path, lineno: int, line: str) -> FittedJudge:
     where = f"{path} line {lineno}"
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise FittedParasError(f"{where}: not JSON ({exc.msg})") from None
-    except RecursionError:
-        raise FittedParasError(f"{where}: JSON nested too deeply to read") from None
-    except ValueError as exc:  # an integer past Python's digit limit
-        raise FittedParasError(f"{where}: a number in it is too long to read ({str(exc).split(';')[0]})") from None
+    except RecursionError:  # json recurses once per level of [[[...]]]
+        raise FittedParasError(f"{where}: not usable: arrays or objects nested too deeply") from None
+    except ValueError:  # an integer of more than 4,300 digits (Python's conversion limit)
+        raise FittedParasError(f"{where}: not usable: a number of more than 4,300 digits") from None
     if not isinstance(obj, dict):
         raise FittedParasError(f"{where}: expected an object with model_name and parameters")
     name, params = obj.get("model_name"), obj.get("parameters")
     if not isinstance(name, str) or not name.strip():
-        raise FittedParasError(f"{where}: model_name must be a non-empty string, got {ascii(name)[:60]}")
+        got = repr(name) if isinstance(name, str) else type(name).__name__  # never repr a deep structure
+        raise FittedParasError(f"{where}: model_name must be a non-empty string, got {got}")
+    try:
+        name.encode("utf-8")  # "\ud800" escaped in JSON decodes to a lone surrogate
+    except UnicodeEncodeError:
+        raise FittedParasError(f"{where}: model_name holds a lone surrogate (an escape like \\ud800), "
+                               "which is not valid Unicode") from None
     try:  # the judge is stored under its normalised name, so `fit --judge` and the pages find it
         name = check_name(name, "model_name")
     except NameRefused as exc:
         raise FittedParasError(f"{where}: {exc}") from None
     if not isinstance(params, list) or len(params) != N_PROPERTIES:
-        got = f"{len(params)} values" if isinstance(params, list) else repr(params)[:40]
+        got = f"{len(params)} values" if isinstance(params, list) else type(params).__name__
         raise FittedParasError(f"{where}: parameters must be a list of {N_PROPERTIES} numbers, got {got}")
     for i, v in enumerate(params):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise FittedParasError(f"{where}: parameter {i} ({PROPERTY_NAMES[i]}) is not a finite number: {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v):
+            raise FittedParasError(f"{where}: parameter {i} ({PROPERTY_NAMES[i]}) is not a finite number: {_short(v)}")
     return FittedJudge(name, [float(v) for v in params], lineno)
 
 

@@ -3,8 +3,10 @@
 Every SELECT-like statement is parsed to DuckDB's syntax tree (`json_serialize_sql`) and
 walked: a table function must be on a short allowlist (so `query('...')`,
 `json_execute_serialized_sql`, `checkpoint()`, `read_*`, `glob` and any function added
-by a future DuckDB are refused), a few scalar functions are refused by name, and a
-quoted table name (`FROM 'file.csv'`, a replacement scan) is refused. A token scan
+by a future DuckDB are refused), a few scalar functions are refused by name, a quoted
+table name (`FROM 'file.csv'`, a replacement scan) is refused, and every other name after
+FROM or JOIN must be on the allowlist of allowlist.py (the project's tables and views, a
+few catalog views, the statement's CTEs). A token scan
 stays as a second look for statements the tree cannot be built for (PRAGMA).
 """
 
@@ -16,6 +18,8 @@ import threading
 from dataclasses import dataclass
 
 import duckdb
+
+from .allowlist import cte_names, shadowing_cte, spelled, table_allowed
 
 MAX_SQL_CHARS = 20_000   # checked before parsing, so parsing always takes milliseconds
 
@@ -177,8 +181,13 @@ def _table_function_names(tree) -> set[int]:
 
 
 def check_tree(tree: dict) -> None:
-    """Refuse table functions off the allowlist, refused scalar functions and quoted table names."""
+    """Refuse table functions off the allowlist, refused scalar functions, quoted table names and
+    any table or view off the allowlist (allowlist.py)."""
     table_fns = _table_function_names(tree)
+    ctes = cte_names(_walk(tree))
+    if (shadow := shadowing_cte(ctes)) is not None:
+        raise refuse(f"WITH {shadow} AS (...)", "a CTE may not take the name of one of DuckDB's own tables, "
+                     "views or table functions")
     for node in _walk(tree):
         if node.get("type") == "TABLE_FUNCTION" and isinstance(node.get("function"), dict):
             name = str(node["function"].get("function_name", "")).lower()
@@ -204,6 +213,10 @@ def check_tree(tree: dict) -> None:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", name):
                 raise refuse(f"FROM '{name}'", "a quoted name after FROM or JOIN reads a file on the server "
                              "(external access is off); query the tables listed beside instead")
+            if not table_allowed(node, ctes):
+                raise refuse(spelled(node), "a query may read only the project's tables and views and a few "
+                             "catalog views (duckdb_tables, duckdb_views, duckdb_columns, information_schema."
+                             "tables/columns); the rest can show paths and settings of the server")
 
 
 def _tokens(sql: str) -> list[tuple[str, str]]:

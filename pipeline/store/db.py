@@ -8,7 +8,8 @@ writes the published file in place:
 - a writer (`writing`) takes the writer lock `<db>.lock` (queueing behind another job
   with a message), copies the published file to a private building copy in the same
   folder, migrates it, runs the caller's work in one transaction, checkpoints, and
-  atomically renames the copy onto the published path. Readers holding the old file keep
+  atomically renames the copy onto the published path. A write that changed nothing (no
+  write-ahead log, the copy untouched) publishes nothing: the file keeps its bytes. Readers holding the old file keep
   reading it; a failure anywhere leaves the published file byte for byte as it was.
 Files are written readable by DuckDB >= 1.1 (STORAGE_VERSION).
 """
@@ -21,18 +22,20 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 
 from . import schema
-from .errors import DatabaseMissing, HeldReadWrite, NestedWriting, SchemaOutdated, SchemaTooNew, WriterBusy
+from .errors import DatabaseMissing, HeldReadWrite, NestedWriting, NotADatabase, SchemaOutdated, SchemaTooNew, WriterBusy
 
-__all__ = ["DatabaseMissing", "HeldReadWrite", "SchemaOutdated", "SchemaTooNew", "WriterBusy",
+__all__ = ["DatabaseMissing", "HeldReadWrite", "NotADatabase", "SchemaOutdated", "SchemaTooNew", "WriterBusy",
            "reading", "writing", "migrate_file", "resolve_db_path", "last_change"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,12 +50,32 @@ WRITE_TIMEOUT = 600.0          # seconds a writer queues behind another before g
 migrate = schema.migrate
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")  # ducklake:, postgres:, s3://, md:, http://
+
+
 def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
-    """--db, else $PREFDISSECT_DB, else data/preference.duckdb."""
-    if db:
-        return Path(db)
-    env = os.environ.get(ENV_DB)
-    return Path(env) if env else DEFAULT_DB
+    """--db, else $PREFDISSECT_DB, else data/preference.duckdb. A value that looks like a URL or a
+    catalog string (`scheme:...`) is refused: DuckDB would read it as one, and our folders and
+    lock files would be made under a path named after it."""
+    text = os.fspath(db) if db else (os.environ.get(ENV_DB) or os.fspath(DEFAULT_DB))
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if _SCHEME.match(text):
+        kind = text.split(":", 1)[0]
+        raise NotADatabase(f"the database {text!r} looks like a URL or catalog ({kind}:), not a file path: DuckLake "
+                           "catalogs and remote databases are not supported yet; give the path of a .duckdb file "
+                           "(give an absolute path for a file whose name holds a colon)")
+    return Path(text)
+
+
+def _refuse_folder(path: Path) -> None:
+    if path.is_dir():
+        raise NotADatabase(f"the database {path} is a folder, not a DuckDB file: give the path of a .duckdb file")
+
+
+def _not_duckdb(path: Path, exc: Exception) -> NotADatabase:
+    return NotADatabase(f"cannot open the database {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                        " (give the path of a DuckDB file written by this tool)")
 
 
 def is_lock_error(exc: Exception) -> bool:
@@ -84,6 +107,7 @@ def _quote(path: Path) -> str:
 
 def _attach_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB with the published file attached READ_ONLY and in use."""
+    _refuse_folder(path)
     if not path.exists():
         raise DatabaseMissing(f"no database at {path}: run `python -m pipeline demo` or `load`")
     con = duckdb.connect(":memory:")
@@ -95,7 +119,7 @@ def _attach_read_only(path: Path) -> duckdb.DuckDBPyConnection:
         except duckdb.Error as exc:
             if is_lock_error(exc):
                 raise _held_read_write(path, exc) from None
-            raise
+            raise _not_duckdb(path, exc) from None
         con.execute(f'USE "{alias}"')
     except BaseException:
         con.close()
@@ -237,12 +261,12 @@ def _open_new(building: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _open_building(path: Path, building: Path) -> duckdb.DuckDBPyConnection:
-    """The private read-write copy the job works on: a byte copy of the published file, or
-    a fresh file (COPY FROM DATABASE) when the published one is in a storage format too new
-    for old clients; a brand-new database when there is none."""
+def _open_building(path: Path, building: Path) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """The private read-write copy the job works on, and whether it is a byte copy of the
+    published file (else a fresh file, COPY FROM DATABASE, when the published one is in a
+    storage format too new for old clients; or a brand-new database when there is none)."""
     if not path.exists():
-        return _open_new(building)
+        return _open_new(building), False
     probe = _attach_read_only(path)  # also: an analyst holding it read-write is refused here
     try:
         too_new = (storage_version(probe) or (0, 0)) > _READABLE_STORAGE
@@ -254,12 +278,54 @@ def _open_building(path: Path, building: Path) -> duckdb.DuckDBPyConnection:
         target = con.execute("SELECT current_database()").fetchone()[0]
         con.execute(f'COPY FROM DATABASE published TO "{target}"')
         con.execute("DETACH published")
-        return con
+        return con, False
     shutil.copyfile(path, building)
     wal = Path(str(path) + ".wal")  # only files of crashed older versions have one
     if wal.exists():
         shutil.copyfile(wal, Path(str(building) + ".wal"))
-    return _open_new(building)
+        return _open_new(building), False
+    return _open_new(building), True
+
+
+def _file_state(building: Path) -> tuple[int, int, int]:
+    """(size, mtime, size of the write-ahead log) of the building copy."""
+    st = building.stat()
+    wal = Path(str(building) + ".wal")
+    return st.st_size, st.st_mtime_ns, (wal.stat().st_size if wal.exists() else 0)
+
+
+@lru_cache(maxsize=1)
+def _expected_views() -> dict[str, str]:
+    """Each view of sql/ as DuckDB reads it back from a file of our storage version (its text
+    differs from the one an in-memory database shows), from the schema built in a scratch file."""
+    with tempfile.TemporaryDirectory(prefix="prefdissect-views-") as folder:
+        scratch = Path(folder) / "views.duckdb"
+        con = _open_new(scratch)
+        try:
+            schema.migrate(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        con = duckdb.connect(str(scratch), read_only=True)
+        try:
+            return dict(con.execute(_VIEWS_SQL).fetchall())
+        finally:
+            con.close()
+
+
+_VIEWS_SQL = ("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
+              "AND database_name = current_database()")
+
+
+def _prepare_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Migrate, but leave an up-to-date file untouched: re-creating views that did not change
+    would make every write, a no-op too, publish a new file."""
+    if not schema.pending(con):
+        have = dict(con.execute(_VIEWS_SQL).fetchall())
+        if all(have.get(name) == sql for name, sql in _expected_views().items()):
+            schema.sync_properties(con)  # writes only when the registry changed
+            return
+    schema.migrate(con, own_transaction=False)
 
 
 def _fsync(path: Path) -> None:
@@ -295,6 +361,7 @@ def writing(db: str | os.PathLike | None = None, *, timeout: float | None = None
     Queues behind another writer (saying so) for up to `timeout` seconds (default
     $PREFDISSECT_WRITE_TIMEOUT or 600), then raises WriterBusy."""
     path = resolve_db_path(db)
+    _refuse_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = str(path.resolve())
     held: set[str] = _held.__dict__.setdefault("paths", set())
@@ -307,21 +374,28 @@ def writing(db: str | os.PathLike | None = None, *, timeout: float | None = None
         building = path.with_name(f".{path.name}.building-{os.getpid()}-{threading.get_ident()}")
         try:
             _discard(building)  # a leftover of a killed job with the same pid
-            con = _open_building(path, building)
+            con, copied = _open_building(path, building)
             try:
+                before = _file_state(building)
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    schema.migrate(con, own_transaction=False)
+                    _prepare_schema(con)
                     yield con
                 except BaseException:
                     with suppress(duckdb.Error):
                         con.execute("ROLLBACK")
                     raise
                 con.execute("COMMIT")
-                con.execute("CHECKPOINT")
+                # nothing written (no log, file untouched): the published bytes stay as they are
+                changed = not copied or _file_state(building) != before
+                if changed:
+                    con.execute("CHECKPOINT")
             finally:
                 con.close()
-            _publish(building, path)
+            if changed:
+                _publish(building, path)
+            else:
+                _discard(building)
         except BaseException:
             _discard(building)
             raise

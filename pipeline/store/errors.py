@@ -40,3 +40,8 @@ class SchemaTooNew(DatabaseError):
 
 class NestedWriting(DatabaseError):
     """db.writing() inside db.writing() on the same file in one thread would wait on itself."""
+
+
+class NotADatabase(DatabaseError):
+    """--db names something that is not a DuckDB file we can use: a folder, another kind of
+    file, or a URL / catalog string (DuckLake, postgres:, s3://, ...)."""

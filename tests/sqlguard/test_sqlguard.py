@@ -128,7 +128,7 @@ def test_time_limit(db):
     with pytest.raises(QueryTimeout, match="limit"):
         run_query(db, "SELECT count(*) FROM range(100000) a, range(100000) b WHERE a.range * b.range % 7 = 3",
                   timeout_s=0.5)
-    assert time.perf_counter() - t0 < 10
+    assert time.perf_counter() - t0 < 60  # uninterrupted it runs for many minutes; the worker's start-up varies
 
 
 def test_errors_are_reported_not_raised_raw(db):
@@ -205,7 +205,7 @@ def test_time_limit_covers_streaming_the_result(db):
     t0 = time.perf_counter()
     with pytest.raises(QueryTimeout):
         run_query(db, "SELECT range FROM range(100000000000) WHERE range % 1000000007 = 5", timeout_s=0.5)
-    assert time.perf_counter() - t0 < 10
+    assert time.perf_counter() - t0 < 60  # uninterrupted it runs for many minutes; the worker's start-up varies
 
 
 def test_spill_files_stay_out_of_the_working_directory(db, tmp_path, monkeypatch):
@@ -227,11 +227,16 @@ def test_worker_does_not_inherit_the_environment(db, monkeypatch):
     assert frame["one"][0] == 1
 
 
-def test_text_too_large_is_refused_before_parsing():
-    t0 = time.perf_counter()
+def test_text_too_large_is_refused_before_parsing(monkeypatch):
+    import pipeline.sqlguard.check as check
+
+    def never(*_):  # the size is checked first: the parser is not reached (was: a 0.5 s wall-clock bound)
+        raise AssertionError("parsed an over-long statement")
+
+    monkeypatch.setattr(check, "_extract", never)
+    monkeypatch.setattr(check, "syntax_tree", never)
     with pytest.raises(QueryRefused, match="limit is 20,000"):
         sqlguard.check_sql("SELECT " + "1 + " * 100_000 + "1")
-    assert time.perf_counter() - t0 < 0.5
 
 
 @pytest.mark.parametrize("sql", ["SELECT '\ud800'", "SELECT 1 -- \udfff", "\ud83d"])

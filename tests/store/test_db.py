@@ -107,7 +107,7 @@ def test_a_reader_does_not_wait_for_a_read_only_holder_in_another_process(tmp_pa
             con.execute("INSERT INTO judges (judge) VALUES ('x')")
         with dbmod.reading(path) as con:
             assert con.execute("SELECT count(*) FROM judges").fetchone()[0] == 1
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 60  # did not wait for the holder (it never lets go in here)
     finally:
         holder.communicate("\n", timeout=20)
 

@@ -126,6 +126,10 @@ def parse_text(text: str, path: str | Path = "<text>", *, reserved: Iterable[str
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PropertyFileError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of [[[...]]] or {a = {...}}
+        raise PropertyFileError(f"{path}: not valid here: arrays or tables nested too deeply") from None
+    except ValueError:  # an integer of more than 4,300 digits (Python's conversion limit)
+        raise PropertyFileError(f"{path}: not valid here: a number of more than 4,300 digits") from None
     unknown = [k for k in data if k != "property"]
     if unknown:
         raise PropertyFileError(f"{path}: unknown top-level key '{unknown[0]}' (the file holds [[property]] "
