@@ -21,7 +21,9 @@ LEADERBOARD_COLUMNS = {
 RUN_COLUMNS = {
     "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "n_battles": pa.int32(),
     "n_models": pa.int32(), "n_models_left_out": pa.int32(), "min_battles": pa.int32(),
-    "ci_method": pa.string(), "note": pa.string()}
+    "ci_method": pa.string(), "note": pa.string(), "ties": pa.string(), "n_ties": pa.int32(),
+    "control_form": pa.string(), "heldout_log_loss": pa.float64(), "heldout_log_loss_raw": pa.float64(),
+    "controls_dropped": pa.string()}
 CONTROL_COLUMNS = {
     "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "property": pa.string(),
     "weight": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64()}
@@ -39,6 +41,25 @@ BATTLES = f"""
     WHERE list_contains($judges, l.judge) AND p.model_1 IS NOT NULL AND p.model_2 IS NOT NULL
       AND p.model_1 <> p.model_2 AND l.pair_id IN {_IN_GROUP}
     ORDER BY l.judge, l.pair_id
+"""
+# Tie votes of the judges: every tie for 'All' (most ties are rows stored for no other vote), a
+# group's own ties (those whose pair is stored and in the group) otherwise.
+TIES = f"""
+    SELECT judge, model_1, model_2, CAST(coalesce(pair_id, -1) AS BIGINT) AS pair_id
+    FROM ties
+    WHERE list_contains($judges, judge) AND model_1 IS NOT NULL AND model_2 IS NOT NULL AND model_1 <> model_2
+      AND ($group = 'All' OR pair_id IN {_IN_GROUP})
+"""
+HAS_MEASURES = "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'response_measures'"
+# The measures of both responses (side 1, 2) of the group's pairs, from response_measures.
+MEASURES = f"""
+    SELECT pair_id, side, measure, CAST(value AS DOUBLE) AS value
+    FROM response_measures
+    WHERE list_contains($measures, measure) AND pair_id IN {_IN_GROUP}
+"""
+# Without response_measures (a database from before it), the texts the measures are counted from.
+TEXTS = f"""
+    SELECT pair_id, response_1, response_2 FROM pairs WHERE pair_id IN {_IN_GROUP} ORDER BY pair_id
 """
 FEATURES = f"""
     SELECT pair_id, property, CAST(value AS DOUBLE) AS value
@@ -63,7 +84,7 @@ SIDE_BY_SIDE = """
 """
 RUNS = """
     SELECT judge, group_name, control, n_battles, n_models, n_models_left_out, min_battles, ci_method, note,
-           fitted_at
+           ties, n_ties, control_form, heldout_log_loss, heldout_log_loss_raw, controls_dropped, fitted_at
     FROM leaderboard_runs
     WHERE ($judge IS NULL OR judge = $judge) AND ($group IS NULL OR group_name = $group)
     ORDER BY judge, group_name, control
@@ -99,6 +120,27 @@ def battles(con: duckdb.DuckDBPyConnection, judges: list[str], group: str, *, al
     """Columns judge, pair_id, model_1, model_2, preferred as numpy arrays."""
     out = con.execute(BATTLES, {"judges": judges, "group": group, "all": all_pairs}).fetchnumpy()
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def ties(con: duckdb.DuckDBPyConnection, judges: list[str], group: str, *, all_pairs: bool) -> dict:
+    """Columns judge, model_1, model_2, pair_id (NaN-free: -1 where the tie's row was not stored)."""
+    out = con.execute(TIES, {"judges": judges, "group": group, "all": all_pairs}).fetchnumpy()
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def has_measures(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute(HAS_MEASURES).fetchone()[0])
+
+
+def measures(con: duckdb.DuckDBPyConnection, names: list[str], group: str, *, all_pairs: bool) -> dict:
+    """Long rows pair_id, side, measure, value."""
+    out = con.execute(MEASURES, {"measures": names, "group": group, "all": all_pairs}).fetchnumpy()
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def texts(con: duckdb.DuckDBPyConnection, group: str, *, all_pairs: bool):
+    """A polars frame pair_id, response_1, response_2 of the group's pairs."""
+    return con.execute(TEXTS, {"group": group, "all": all_pairs}).pl()
 
 
 def features(con: duckdb.DuckDBPyConnection, props: list[str], group: str, *, all_pairs: bool) -> dict:
