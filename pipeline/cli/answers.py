@@ -34,12 +34,17 @@ def leaderboard(
         group: Annotated[str, typer.Option(help="Group of pairs ('All': every pair).")] = "All",
         control: Annotated[str, typer.Option(help="none, a property set (paper, style, custom, paper+style), or P1,P2,...")] = "none",
         min_battles: Annotated[int, typer.Option(help="Leave out models with fewer battles (counted in leaderboard_runs).")] = 10,
-        top: Annotated[int, typer.Option(min=1, help="Models shown per judge (all are stored).")] = 30) -> None:
+        top: Annotated[int, typer.Option(min=1, help="Models shown per judge (all are stored).")] = 30,
+        ties: Annotated[str, typer.Option(help="drop (default) or half: a tie is half a win for each side (LMArena).")] = "drop",
+        ci: Annotated[str, typer.Option(help="Interval: hessian (default), sandwich or bootstrap.")] = "hessian",
+        bootstrap: Annotated[int, typer.Option(help="Resamples of --ci bootstrap (seeded).")] = 100,
+        control_form: Annotated[str, typer.Option(help="sign (the -1/0/+1 features) or continuous (LMArena's normalised measure differences).")] = "sign") -> None:
     """Bradley-Terry strengths of the response models per judge, raw or controlled for properties."""
     from ..answers.leaderboard import LeaderboardError, build_leaderboard
 
     with one_line(LeaderboardError, then="nothing was written"):
-        report = build_leaderboard(db, judges=judge, group=group, control=control, min_battles=min_battles)
+        report = build_leaderboard(db, judges=judge, group=group, control=control, min_battles=min_battles,
+                                   ties=ties, ci=ci, bootstrap=bootstrap, control_form=control_form)
     controlled = report.control != "none"
     for board in report.boards:
         if board.control != report.control:
@@ -59,7 +64,7 @@ def leaderboard(
                    f"{elo[i]:.0f}", str(r.n_battles[i])]
             if controlled:
                 moved = int(board.rank_change[i])
-                row.append(Text(f"{moved:+d}" if moved else "0", style="green" if moved > 0 else "red" if moved else ""))
+                row.append(Text(f"{moved:+d}" if moved else "0", style="blue" if moved > 0 else "dark_orange" if moved else ""))
             table.add_row(*row)
         out.print(table)
         if len(order) > top:
@@ -77,11 +82,20 @@ def leaderboard(
             flat = [c for c, w in zip(r.covariates, r.weight) if w != w]
             if flat:
                 out.print(Text(f"  no battle differs on (no weight): {', '.join(flat)}"))
+            for line in board.dropped:
+                out.print(Text(f"  control {line}"))
+            if r.heldout_log_loss is not None and board.heldout_raw is not None:
+                out.print(Text(f"  held-out log loss ({report.conventions.folds}-fold): controlled "
+                               f"{r.heldout_log_loss:.4f}, raw {board.heldout_raw:.4f} on the same battles"))
         if board.note:
             out.print(Text(f"  note: {board.note}"))
     out.print(report.summary())
-    out.print("strength: log-odds, centred (sum 0), 95% interval from the Hessian at the mode; "
-              "elo = 400/ln(10) · strength + 1000")
+    conv = report.conventions
+    out.print(Text(f"ties: {conv.ties}" + (f" ({sum(b.n_ties for b in report.boards if b.control == 'none')} "
+                                            "ties as half a win)" if conv.ties == "half" else "")
+                   + f"; interval: {conv.ci}" + (f" ({conv.bootstrap} resamples)" if conv.ci == "bootstrap" else "")
+                   + (f"; control form: {conv.form}" if controlled else "")))
+    out.print("strength: log-odds, centred (sum 0), 95% interval; elo = 400/ln(10) · strength + 1000")
 
 
 @app.command()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .base import Db, column, frame, reading
+from .base import Db, column, frame, polars_frame, reading
 
 LEADERBOARD_COLUMNS = {
     "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "model": pa.string(),
@@ -140,7 +140,7 @@ def measures(con: duckdb.DuckDBPyConnection, names: list[str], group: str, *, al
 
 def texts(con: duckdb.DuckDBPyConnection, group: str, *, all_pairs: bool):
     """A polars frame pair_id, response_1, response_2 of the group's pairs."""
-    return con.execute(TEXTS, {"group": group, "all": all_pairs}).pl()
+    return polars_frame(con, TEXTS, {"group": group, "all": all_pairs})
 
 
 def features(con: duckdb.DuckDBPyConnection, props: list[str], group: str, *, all_pairs: bool) -> dict:
