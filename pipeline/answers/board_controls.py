@@ -113,4 +113,20 @@ def prune(X: np.ndarray, names: Sequence[str], m1: np.ndarray, m2: np.ndarray
     return X[:, final], [label[i] for i in final], notes
 
 
-__all__ = ["FORMS", "MEASURES", "measure_matrix", "measure_of", "normalised_difference", "prune", "standardise"]
+__all__ = ["FORMS", "MEASURES", "measure_matrix", "measure_of", "normalised_difference", "prune", "sign_features",
+           "standardise"]
+
+
+def sign_features(M1: np.ndarray, M2: np.ndarray) -> np.ndarray:
+    """The style set's -1/0/+1 features from the measures (columns in `MEASURES` order), by each
+    property's own rule (`style.compare`): the one definition the loader also uses."""
+    import polars as pl
+
+    n = len(M1)
+    if n == 0:
+        return np.zeros((0, len(MEASURES)))
+    cols = {f"a{j}": np.rint(M1[:, j]).astype(np.int64) for j in range(len(MEASURES))}
+    cols |= {f"b{j}": np.rint(M2[:, j]).astype(np.int64) for j in range(len(MEASURES))}
+    frame = pl.DataFrame(cols).select(*(style.compare(p, pl.col(f"a{j}"), pl.col(f"b{j}")).alias(p.name)
+                                        for j, p in enumerate(style.STYLE_PROPERTIES)))
+    return frame.to_numpy().astype(float)
