@@ -105,8 +105,15 @@ def whatif(
         db: DbOption = None,
         group: Annotated[str, typer.Option(help="Group of the fit and of the pairs ('All': every pair).")] = "All",
         properties: Annotated[str, typer.Option("--properties", help="Property set of the fit (paper, style, paper+style, custom).")] = "paper",
-        top: Annotated[int, typer.Option(min=1, help="Properties shown each way.")] = 8) -> None:
-    """Forecast: how would MODEL's win rate under JUDGE move if its responses got better (or worse) on one property?"""
+        top: Annotated[int, typer.Option(min=1, help="Properties shown each way.")] = 8,
+        as_model: Annotated[Optional[str], typer.Option("--as", help="Forecast MODEL with this model's measured style.")] = None,
+        scale: Annotated[Optional[str], typer.Option("--scale", help="Forecast MODEL with its measures scaled, e.g. tokens=1.5.")] = None,
+        control_form: Annotated[str, typer.Option(help="Controls of the --as/--scale board: continuous (default) or sign.")] = "continuous") -> None:
+    """Forecast MODEL's win rate under JUDGE: with another model's style (--as), scaled measures (--scale),
+    or the upper bound of being better (more) or worse (less) on one property in every pair."""
+    if as_model is not None or scale is not None:
+        _style_transfer(db, judge, model, group, as_model, scale, control_form)
+        return
     from ..answers.forecasts import ForecastError, what_if
 
     with one_line(ForecastError, then="nothing was written"):
@@ -114,8 +121,10 @@ def whatif(
     base = report.rows[0].win_rate if report.rows else float("nan")
     out.print(Text(f"{model} under {judge} ({group}, {properties}): predicted win rate {100 * base:.1f}% "
                    f"over {report.n_pairs} pairs"))
-    for direction, rows in (("better", report.ranked("better")[:top]), ("worse", report.ranked("worse")[::-1][:top])):
-        table = Table(title=f"if its responses became {direction} on one property", title_justify="left")
+    for direction, word, rows in (("better", "more", report.ranked("better")[:top]),
+                                  ("worse", "less", report.ranked("worse")[::-1][:top])):
+        table = Table(title=f"upper bound: if its response had {word} of one property than the other in every pair",
+                      title_justify="left")
         for col in ("property", "win-rate shift (points)", "95% interval", "forecast win rate"):
             table.add_column(col, justify="left" if col == "property" else "right", overflow="fold")
         for r in rows:
@@ -124,8 +133,25 @@ def whatif(
                               None if r.ci_high is None else 100 * r.ci_high, "{:+.1f}"),
                           f"{100 * (r.win_rate + r.shift):.1f}%")
         out.print(table)
-    out.print("a model-based forecast from the judge's fitted weights, not a measured benchmark run; "
-              "stored in the forecasts table")
+    out.print("an upper bound from the judge's fitted weights (a change on every pair), not a measured run; "
+              "`--as MODEL` or `--scale tokens=1.5` forecast a change a model could reach; stored in forecasts")
+
+
+def _style_transfer(db, judge, model, group, as_model, scale, form) -> None:
+    from ..answers.style_transfer import TransferError, parse_scale, style_transfer
+
+    with one_line(TransferError, then="nothing was written"):
+        if as_model is not None and scale is not None:
+            raise TransferError("give one of --as and --scale, not both")
+        factors = parse_scale(scale) if scale is not None else None
+        t = style_transfer(db, judge=judge, model=model, as_model=as_model, scale=factors, group=group, form=form)
+    out.print(Text(f"{model} under {judge} ({group}), {t.scenario}: measured win rate {100 * t.observed:.1f}%, "
+                   f"forecast {100 * t.forecast:.1f}% [{100 * t.ci_low:.1f}, {100 * t.ci_high:.1f}] "
+                   f"over {t.n_pairs} battles"))
+    if t.observed_as is not None:
+        out.print(Text(f"{as_model}'s own measured win rate under {judge}: {100 * t.observed_as:.1f}%"))
+    out.print("forecast by the judge's style-controlled board (strengths held fixed, only the measured style "
+              "changes); stored in style_transfers")
 
 
 @app.command()
