@@ -45,12 +45,16 @@ def measure_matrix(con, names: Sequence[str], group: str, *, all_pairs: bool
         out[rows["side"].astype(int) - 1, np.searchsorted(ids, rows["pair_id"]),
             [col[m] for m in rows["measure"]]] = rows["value"]
         return ids, out[0], out[1]
-    counts = style.style_counts(q.texts(con, group, all_pairs=all_pairs))
-    ids = counts["pair_id"].to_numpy()
-    by_name = {p.count.__name__: p.source_key for p in style.STYLE_PROPERTIES}
-    M = [np.column_stack([counts[f"{by_name[m]}_{k}"].to_numpy().astype(float) if m in by_name
-                          else np.full(len(ids), np.nan) for m in names]) if names else np.zeros((len(ids), 0))
-         for k in (1, 2)]
+    import polars as pl
+
+    texts = q.texts(con, group, all_pairs=all_pairs)
+    ids = texts["pair_id"].to_numpy()
+    counters = {p.count.__name__: p.count for p in style.STYLE_PROPERTIES}
+    M = []
+    for k in (1, 2):  # only the measures asked for: the regular expressions are the cost
+        cols = [texts.select(counters[m](pl.col(f"response_{k}").fill_null("")).cast(pl.Float64)).to_series().to_numpy()
+                if m in counters else np.full(len(ids), np.nan) for m in names]
+        M.append(np.column_stack(cols) if cols else np.zeros((len(ids), 0)))
     return ids, M[0], M[1]
 
 
@@ -113,7 +117,26 @@ def prune(X: np.ndarray, names: Sequence[str], m1: np.ndarray, m2: np.ndarray
     return X[:, final], [label[i] for i in final], notes
 
 
-__all__ = ["FORMS", "MEASURES", "measure_matrix", "measure_of", "normalised_difference", "prune", "sign_features",
+def continuous_features(battles, rows: dict, names: list[str | None], measured) -> None:
+    """Replace each style property's sign feature by its normalised measure difference, standardised
+    over each judge's battles; other properties keep their sign features."""
+    ids, M1, M2 = measured
+    have = [m for m in names if m]
+    for b in battles:
+        sel = rows["judge"] == b.judge
+        pid = rows["pair_id"][sel]
+        pos = np.searchsorted(ids, pid).clip(0, max(len(ids) - 1, 0))
+        found = (ids[pos] == pid) if len(ids) else np.zeros(len(pid), bool)
+        for j, m in enumerate(names):
+            if m is None:
+                continue
+            k = have.index(m)
+            d = np.full(len(pid), np.nan)
+            d[found] = normalised_difference(M1[pos[found], k], M2[pos[found], k])
+            b.X[:, j] = standardise(d[:, None])[0][:, 0]
+
+
+__all__ = ["FORMS", "MEASURES", "continuous_features", "measure_matrix", "measure_of", "normalised_difference", "prune", "sign_features",
            "standardise"]
 
 

@@ -83,6 +83,7 @@ class Battles:
     y: np.ndarray                 # 1 where response 1 was preferred (0.5: a tie)
     X: np.ndarray | None = None   # (n, k) features of the control; NaN where a pair lacks one
     n_ties: int = 0
+    tokens: np.ndarray | None = None  # (n, 2) tokens of response 1 and 2; NaN where unknown
 
 
 @dataclass
@@ -98,6 +99,8 @@ class Board:
     n_ties: int = 0
     heldout_raw: float | None = None     # the raw model's held-out log loss on this board's battles
     dropped: list[str] = field(default_factory=list)  # controls left out or merged, and why
+    win_rate: np.ndarray | None = None     # per model of the result: share of its fitted battles won
+    mean_tokens: np.ndarray | None = None  # per model: mean tokens of its responses in them
 
 
 @dataclass
@@ -200,11 +203,13 @@ def read_inputs(db=None, *, judges: Sequence[str] | None = None, group: str = DE
             names = [bc.measure_of(p) for p in props]
             measured = names, bc.measure_matrix(con, [m for m in names if m], group, all_pairs=all_pairs)
         ties = q.ties(con, judges, group, all_pairs=all_pairs) if conventions.ties == "half" else None
+        tokens = bc.measure_matrix(con, ["tokens"], group, all_pairs=all_pairs)
     if ties is not None:
         rows = _with_ties(rows, ties)
     battles = _split(rows, feats, judges, props)
+    _add_tokens(battles, rows, tokens)
     if measured is not None:
-        _continuous(battles, rows, *measured)
+        bc.continuous_features(battles, rows, *measured)
     _refuse_empty(battles, props)
     return battles, judges, props
 
@@ -217,23 +222,26 @@ def _with_ties(rows: dict, ties: dict) -> dict:
     return {k: v[order] for k, v in both.items()}
 
 
-def _continuous(battles: list[Battles], rows: dict, names: list[str | None], measured) -> None:
-    """Replace each style property's sign feature by its normalised measure difference, standardised
-    over each judge's battles; other properties keep their sign features."""
-    ids, M1, M2 = measured
-    have = [m for m in names if m]
+def _add_tokens(battles: list[Battles], rows: dict, tokens) -> None:
+    ids, T1, T2 = tokens
     for b in battles:
-        sel = rows["judge"] == b.judge
-        pid = rows["pair_id"][sel]
+        pid = rows["pair_id"][rows["judge"] == b.judge]
         pos = np.searchsorted(ids, pid).clip(0, max(len(ids) - 1, 0))
         found = (ids[pos] == pid) if len(ids) else np.zeros(len(pid), bool)
-        for j, m in enumerate(names):
-            if m is None:
-                continue
-            k = have.index(m)
-            d = np.full(len(pid), np.nan)
-            d[found] = bc.normalised_difference(M1[pos[found], k], M2[pos[found], k])
-            b.X[:, j] = bc.standardise(d[:, None])[0][:, 0]
+        b.tokens = np.full((len(pid), 2), np.nan)
+        b.tokens[found] = np.column_stack([T1[pos[found], 0], T2[pos[found], 0]])
+
+
+def _model_stats(board: Board, m1, m2, y, tokens) -> None:
+    """Win rate and mean tokens of each model of a fitted board, over the battles it fitted."""
+    r = board.result
+    board.win_rate, board.mean_tokens = np.full(len(r.models), np.nan), np.full(len(r.models), np.nan)
+    for i, model in enumerate(r.models):
+        on1, on2 = m1 == model, m2 == model
+        if on1.any() or on2.any():
+            board.win_rate[i] = np.r_[y[on1], 1 - y[on2]].mean()
+            t = np.r_[tokens[on1, 0], tokens[on2, 1]] if tokens is not None else np.array([])
+            board.mean_tokens[i] = np.nanmean(t) if np.isfinite(t).any() else np.nan
 
 
 def _refuse_empty(battles: list[Battles], props: list[str]) -> None:
@@ -293,6 +301,8 @@ def compute(battles: list[Battles], props: list[str], *, min_battles: int = MIN_
     for b in battles:
         raw_board = _fit(b.judge, "none", b.model_1, b.model_2, b.y, None, (), min_battles, conv)
         raw_board.n_ties = b.n_ties
+        if raw_board.result is not None:
+            _model_stats(raw_board, b.model_1, b.model_2, b.y, b.tokens)
         boards.append(raw_board)
         if not props:
             continue
@@ -302,6 +312,7 @@ def compute(battles: list[Battles], props: list[str], *, min_battles: int = MIN_
         board = _fit(b.judge, control, m1, m2, y, X, names, min_battles, conv)
         board.dropped, board.n_ties = dropped, int((y == 0.5).sum())
         if board.result is not None:
+            _model_stats(board, m1, m2, y, None if b.tokens is None else b.tokens[complete])
             # the raw fit on the same battles (and folds): the raw board itself when every battle has the features
             raw = raw_board.result if complete.all() and raw_board.result is not None else \
                 bt.fit(m1, m2, y, min_battles=min_battles, heldout_folds=conv.folds, seed=conv.seed)
@@ -340,12 +351,16 @@ def _tables(boards: list[Board], group: str, min_battles: int,
         for i, model in enumerate(r.models):
             lb.append((b.judge, group, b.control, model, float(r.strength[i]), float(r.ci_low[i]),
                        float(r.ci_high[i]), int(r.rank[i]), int(r.n_battles[i]), float(elo[i]),
-                       int(b.rank_change[i])))
+                       int(b.rank_change[i]), _float(b.win_rate, i), _float(b.mean_tokens, i)))
         low, high = r.weight_ci
         for i, prop in enumerate(r.covariates):
             ctl.append((b.judge, group, b.control, prop, *(None if np.isnan(v) else float(v)
                                                           for v in (r.weight[i], low[i], high[i]))))
     return (_table(lb, q.LEADERBOARD_COLUMNS), _table(runs, q.RUN_COLUMNS), _table(ctl, q.CONTROL_COLUMNS))
+
+
+def _float(values: np.ndarray | None, i: int) -> float | None:
+    return None if values is None or not np.isfinite(values[i]) else float(values[i])
 
 
 def _table(rows: list[tuple], columns: dict[str, pa.DataType]) -> pa.Table:

@@ -17,7 +17,8 @@ from .base import Db, column, frame, polars_frame, reading
 LEADERBOARD_COLUMNS = {
     "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "model": pa.string(),
     "strength": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64(), "rank": pa.int32(),
-    "n_battles": pa.int32(), "elo": pa.float64(), "rank_change": pa.int32()}
+    "n_battles": pa.int32(), "elo": pa.float64(), "rank_change": pa.int32(), "win_rate": pa.float64(),
+    "mean_tokens": pa.float64()}
 RUN_COLUMNS = {
     "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "n_battles": pa.int32(),
     "n_models": pa.int32(), "n_models_left_out": pa.int32(), "min_battles": pa.int32(),
@@ -68,7 +69,8 @@ FEATURES = f"""
 """
 
 STORED = """
-    SELECT judge, group_name, control, model, strength, ci_low, ci_high, rank, n_battles, elo, rank_change
+    SELECT judge, group_name, control, model, strength, ci_low, ci_high, rank, n_battles, elo, rank_change,
+           win_rate, mean_tokens
     FROM leaderboard
     WHERE judge = $judge AND group_name = $group AND control = $control
     ORDER BY rank, model
@@ -76,7 +78,9 @@ STORED = """
 SIDE_BY_SIDE = """
     SELECT r.model, r.rank AS raw_rank, r.strength AS raw_strength, r.elo AS raw_elo,
            c.rank AS rank, c.strength AS strength, c.ci_low AS ci_low, c.ci_high AS ci_high, c.elo AS elo,
-           c.rank_change AS rank_change, coalesce(c.n_battles, r.n_battles) AS n_battles
+           c.rank_change AS rank_change, coalesce(c.n_battles, r.n_battles) AS n_battles,
+           coalesce(c.win_rate, r.win_rate) AS win_rate, coalesce(c.mean_tokens, r.mean_tokens) AS mean_tokens,
+           r.ci_low AS raw_ci_low, r.ci_high AS raw_ci_high
     FROM (SELECT * FROM leaderboard WHERE judge = $judge AND group_name = $group AND control = 'none') r
     FULL JOIN (SELECT * FROM leaderboard WHERE judge = $judge AND group_name = $group AND control = $control) c
       USING (model)

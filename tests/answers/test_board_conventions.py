@@ -193,3 +193,19 @@ def test_unknown_convention_values_get_one_line(tmp_path_factory, option, value)
     assert res.exit_code == 1 and f"{option} " in res.output and "not one of" in res.output
     assert "Traceback" not in res.output
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
+
+
+def test_each_model_row_has_its_win_rate_and_mean_tokens(ratio_db):
+    build_leaderboard(ratio_db, min_battles=1)
+    rows = query(ratio_db, "SELECT p.model_1, p.model_2, p.response_1, p.response_2, l.preferred FROM pairs p "
+                           "JOIN labels l USING (pair_id)")
+    wins, tokens = {}, {}
+    for m1, m2, r1, r2, pref in rows:
+        for model, text, won in ((m1, r1, pref == 1), (m2, r2, pref == 2)):
+            wins.setdefault(model, []).append(won)
+            tokens.setdefault(model, []).append(len(text.split()))
+    stored = query(ratio_db, "SELECT model, win_rate, mean_tokens FROM leaderboard WHERE control = 'none'")
+    assert len(stored) == len(MODELS)
+    for model, win_rate, mean_tokens in stored:
+        assert win_rate == pytest.approx(np.mean(wins[model]))
+        assert mean_tokens == pytest.approx(np.mean(tokens[model]))

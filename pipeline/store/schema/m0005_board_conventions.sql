@@ -13,6 +13,8 @@ CREATE TABLE ties (
     rater    VARCHAR
 );
 
+ALTER TABLE leaderboard ADD COLUMN win_rate DOUBLE;                 -- the model's share of its fitted battles won
+ALTER TABLE leaderboard ADD COLUMN mean_tokens DOUBLE;              -- mean tokens of its responses in those battles
 ALTER TABLE leaderboard_runs ADD COLUMN ties VARCHAR;               -- 'drop' or 'half'
 ALTER TABLE leaderboard_runs ADD COLUMN n_ties INTEGER;             -- ties counted as half a win
 ALTER TABLE leaderboard_runs ADD COLUMN control_form VARCHAR;       -- 'sign' or 'continuous' (NULL: raw)
