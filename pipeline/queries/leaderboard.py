@@ -30,6 +30,12 @@ CONTROL_COLUMNS = {
     "weight": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64()}
 
 PROPERTIES = "SELECT property, property_set FROM properties ORDER BY property_set, property_index"
+# Properties with at least one feature row: the only controls a board can fit.
+WITH_DATA = """
+    SELECT property, property_set FROM properties
+    WHERE property IN (SELECT DISTINCT property FROM features)
+    ORDER BY property_set, property_index
+"""
 LABELLED_JUDGES = "SELECT DISTINCT judge FROM labels ORDER BY judge"
 GROUP_NAMES = "SELECT DISTINCT group_name FROM pair_groups ORDER BY group_name"
 
@@ -162,11 +168,14 @@ def choices(db: Db = None) -> pd.DataFrame:
 
 
 def inputs(db: Db = None) -> dict:
-    """What a new leaderboard can be fitted for: labelled judges, groups, property sets, properties."""
+    """What a new leaderboard can be fitted for: labelled judges, groups, and the property sets and
+    properties with data (a set is offered when every one of its properties has features)."""
     with reading(db) as con:
         props = properties(con)
+        have = [tuple(r) for r in con.execute(WITH_DATA).fetchall()]
+        full = sorted({s for _, s in props if {p for p, t in props if t == s} <= {p for p, _ in have}})
         return {"judges": labelled_judges(con), "groups": group_names(con),
-                "sets": sorted({s for _, s in props}), "properties": [p for p, _ in props]}
+                "sets": full, "properties": [p for p, _ in have]}
 
 
 def side_by_side(db: Db, judge: str, group: str, control: str) -> pd.DataFrame:
