@@ -149,13 +149,16 @@ class ChunkRows:
         return [(table, pa.table(cols)) for table, cols in self.tables(source)]
 
     def style_texts(self) -> "pl.DataFrame":
-        """(pair_id, response_1, response_2) of the pairs stored now, for `style.style_features`."""
+        """(pair_id, response_1, response_2, num_words_1, num_words_2) of the pairs stored now, for their measures."""
         import polars as pl
 
         return pl.DataFrame({"pair_id": [pid for pid, _, _ in self.new],
                              "response_1": [p.r1.content for _, _, p in self.new],
-                             "response_2": [p.r2.content for _, _, p in self.new]},
-                            schema={"pair_id": pl.Int64, "response_1": pl.String, "response_2": pl.String})
+                             "response_2": [p.r2.content for _, _, p in self.new],
+                             "num_words_1": [p.r1.num_words for _, _, p in self.new],
+                             "num_words_2": [p.r2.num_words for _, _, p in self.new]},
+                            schema={"pair_id": pl.Int64, "response_1": pl.String, "response_2": pl.String,
+                                    "num_words_1": pl.Int64, "num_words_2": pl.Int64})
 
 
 def insert_tables(con, tables: list[tuple[str, pa.Table]], labels_may_clash: bool) -> None:

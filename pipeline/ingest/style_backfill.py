@@ -1,13 +1,17 @@
-"""Style features for pairs stored without them (older files, or a load before style existed).
+"""Measures and style features for pairs stored without them (older files, a load before
+style existed, texts changed in place).
 
-`fit --properties style|paper+style` calls `backfill` before it reads the features.
+`fit --properties style|paper+style` calls `backfill` before it reads the features;
+`backfill_measures` fills only missing measures (an older file also gets them at the
+migration its next write runs, `store/schema/m0003_measures.py`).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from ..properties.style import STYLE_NAMES, style_features
+from ..properties import measures
+from ..properties.style import STYLE_NAMES, features_from_measures
 from ..store import db as dbmod
 
 
@@ -21,23 +25,38 @@ def pairs_without_style(con) -> list[int]:
 
 
 def backfill(db=None, *, chunk: int = 50_000) -> int:
-    """Compute and store the style features of pairs stored without them (older files,
-    or a load before style existed). Returns how many pairs got them; 0 writes nothing.
-    The texts are read first, the rows written in one short transaction."""
+    """Compute and store the style features of pairs stored without them, from measures
+    computed again from their texts (which replace the stored ones: the texts may have
+    changed), and the measures of pairs without them. Returns how many pairs got style
+    features; nothing to do writes nothing. The texts are read first, the rows written in
+    one short transaction."""
     with dbmod.reading(db) as con:
         todo = pairs_without_style(con)
-        if not todo:
+        unmeasured = sorted(set(measures.pairs_without_measures(con)) - set(todo))
+        if not todo and not unmeasured:
             return 0
-        parts = []
-        for start in range(0, len(todo), chunk):  # bounded memory: texts of `chunk` pairs at a time
-            texts = pl.from_arrow(con.sql(
-                "SELECT pair_id, response_1, response_2 FROM pairs WHERE list_contains(?, pair_id)",
-                params=[todo[start:start + chunk]]).to_arrow_table())
-            parts.append(style_features(texts))
-    rows = pl.concat(parts).to_arrow()  # noqa: F841 - read by DuckDB below
+        parts = [measures.measure_frame(measures.read_texts(con, todo[start:start + chunk]))
+                 for start in range(0, len(todo), chunk)]  # bounded memory: texts of `chunk` pairs at a time
+    wide = pl.concat(parts) if parts else None
     with dbmod.writing(db) as con:
-        con.execute("DELETE FROM features WHERE list_contains(?, property) AND list_contains(?, pair_id)",
-                    [STYLE_NAMES, todo])
-        con.execute("INSERT INTO features (pair_id, property, value) "
-                    "SELECT pair_id, property, value FROM rows WHERE pair_id IN (SELECT pair_id FROM pairs)")
+        if wide is not None:
+            rows = features_from_measures(wide).to_arrow()  # noqa: F841 - read by DuckDB below
+            con.execute("DELETE FROM features WHERE list_contains(?, property) AND list_contains(?, pair_id)",
+                        [STYLE_NAMES, todo])
+            con.execute("INSERT INTO features (pair_id, property, value) "
+                        "SELECT pair_id, property, value FROM rows WHERE pair_id IN (SELECT pair_id FROM pairs)")
+            con.execute("DELETE FROM response_measures WHERE list_contains(?, pair_id)", [todo])
+            measures.store(con, wide.filter(pl.col("pair_id").is_in(
+                con.execute("SELECT pair_id FROM pairs WHERE list_contains(?, pair_id)", [todo]).fetchnumpy()["pair_id"])))
+        measures.fill_missing(con, unmeasured)
     return len(todo)
+
+
+def backfill_measures(db=None) -> int:
+    """Compute and store the measures of stored pairs that lack some; returns how many pairs
+    (0 writes nothing)."""
+    with dbmod.reading(db) as con:
+        if not measures.pairs_without_measures(con):
+            return 0
+    with dbmod.writing(db) as con:
+        return measures.fill_missing(con)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from .. import groups, names
-from ..properties import style
+from ..properties import measures, style
 from .release_rows import ALL_GROUP
 from .sources import SourceError
 
@@ -101,16 +101,20 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 
 def add_style_features(con, texts) -> None:
-    """The style features (`pipeline.properties.style`) of newly stored pairs: a polars frame, or rows, of
-    (pair_id, response_1, response_2)."""
+    """The measures (`pipeline.properties.measures`) and, from them, the style features
+    (`pipeline.properties.style`) of newly stored pairs: a polars frame, or rows, of
+    (pair_id, response_1, response_2), with optional num_words_1 / num_words_2 (a record's
+    word counts). Raw pairs get their word counts (pairs.num_words_1/2) from the measures."""
     if len(texts) == 0:
         return
-    # polars: the style properties are vectorised string expressions over a whole chunk's texts,
-    # and DuckDB reads the frame they return through Arrow without a copy.
+    # polars: the measures are vectorised string expressions over a whole chunk's texts,
+    # and DuckDB reads the frames made from them through Arrow without a copy.
     frame = texts if isinstance(texts, pl.DataFrame) else pl.DataFrame(
         texts, schema={"pair_id": pl.Int64, "response_1": pl.String, "response_2": pl.String}, orient="row")
-    style_rows = style.style_features(frame).select("pair_id", "property", "value").to_arrow()  # noqa: F841
+    wide = measures.measure_frame(frame)
+    style_rows = style.features_from_measures(wide).to_arrow()  # noqa: F841
     con.execute("INSERT INTO features (pair_id, property, value) SELECT pair_id, property, value FROM style_rows")
+    measures.store(con, wide)
 
 
 def refresh_custom_groups(con) -> None:

@@ -19,9 +19,13 @@ The rule that turns two counts into a feature (-1 / 0 / +1, "+1: response 1 has 
 Tokens: a deterministic offline tokenisation (tiktoken needs files we can't download here):
 a token is a run of word characters (`\\w+`, Unicode) or one other non-space character.
 
-API: `style_features(frame)` (the loader calls it for every new pair), `style_counts(frame)`
-(the raw counts, for tests and the README), and `pipeline.ingest.style_backfill`
-for pairs stored without style rows.
+Each count is also a measure of the response, stored in `response_measures` under the count
+function's name (`pipeline.properties.measures`); the features are computed from those measures
+(`features_from_measures`), so each property has one definition.
+
+API: `features_from_measures(wide)` (the loader calls it for every new pair), `style_features(frame)`
+(from texts), `style_counts(frame)` (the raw counts, for tests and the README), and
+`pipeline.ingest.style_backfill` for pairs stored without style rows.
 """
 
 from __future__ import annotations
@@ -54,6 +58,11 @@ class StyleProperty:
     @property
     def source_key(self) -> str:
         return f"style.{self.count.__name__}"
+
+    @property
+    def measure(self) -> str:
+        """The name of its count in `response_measures` (the count function's name: 'list_items')."""
+        return self.count.__name__
 
 
 STYLE_PROPERTIES: list[StyleProperty] = []
@@ -215,24 +224,34 @@ def _texts(frame: "pl.DataFrame") -> "pl.DataFrame":
                         pl.col("response_2").cast(pl.String).fill_null(""))
 
 
-def style_counts(frame: "pl.DataFrame") -> "pl.DataFrame":
-    """Wide counts: pair_id and, per property, `<source_key>_1` / `_2` (e.g. style.list_items_1)."""
+def count_exprs() -> list["pl.Expr"]:
+    """Each property's count of each response, as `<measure>_1` / `_2` (e.g. list_items_1)."""
     import polars as pl
 
-    frame = _texts(frame)
-    return frame.select("pair_id", *(
-        p.count(pl.col(f"response_{k}")).cast(pl.Int64).alias(f"{p.source_key}_{k}")
-        for p in STYLE_PROPERTIES for k in (1, 2)))
+    return [p.count(pl.col(f"response_{k}")).cast(pl.Int64).alias(f"{p.measure}_{k}")
+            for p in STYLE_PROPERTIES for k in (1, 2)]
+
+
+def style_counts(frame: "pl.DataFrame") -> "pl.DataFrame":
+    """Wide counts: pair_id and, per property, `<source_key>_1` / `_2` (e.g. style.list_items_1)."""
+    counts = _texts(frame).select("pair_id", *count_exprs())
+    return counts.rename({f"{p.measure}_{k}": f"{p.source_key}_{k}" for p in STYLE_PROPERTIES for k in (1, 2)})
 
 
 def style_features(frame: "pl.DataFrame") -> "pl.DataFrame":
-    """All style features of every pair: long frame (pair_id, property, value in -1/0/1, Int8),
-    pairs in the frame's order, properties in the registry's order."""
+    """All style features of every pair from the texts (counted here, then `features_from_measures`)."""
+    return features_from_measures(_texts(frame).select("pair_id", *count_exprs()))
+
+
+def features_from_measures(measures: "pl.DataFrame") -> "pl.DataFrame":
+    """All style features of every pair from its measures (a wide frame with pair_id and, per
+    property, `<measure>_1` / `_2`, as `pipeline.properties.measures.measure_frame` makes):
+    long frame (pair_id, property, value in -1/0/1, Int8), pairs in the frame's order,
+    properties in the registry's order. One rule per property: `compare` on its two counts."""
     import polars as pl
 
-    counts = style_counts(frame).with_row_index("_row")
-    wide = counts.select("_row", "pair_id", *(
-        compare(p, pl.col(f"{p.source_key}_1"), pl.col(f"{p.source_key}_2")).cast(pl.Int8).alias(p.name)
+    wide = measures.with_row_index("_row").select("_row", "pair_id", *(
+        compare(p, pl.col(f"{p.measure}_1"), pl.col(f"{p.measure}_2")).cast(pl.Int8).alias(p.name)
         for p in STYLE_PROPERTIES))
     return (wide.unpivot(index=["_row", "pair_id"], on=STYLE_NAMES, variable_name="property", value_name="value")
             .sort("_row", maintain_order=True)  # stable: properties stay in registry order within a pair
@@ -240,4 +259,4 @@ def style_features(frame: "pl.DataFrame") -> "pl.DataFrame":
 
 
 __all__ = ["RATIO", "STYLE_BY_NAME", "STYLE_NAMES", "STYLE_PROPERTIES", "StyleProperty", "compare",
-           "compare_counts", "style_counts", "style_features"]
+           "compare_counts", "count_exprs", "features_from_measures", "style_counts", "style_features"]

@@ -99,7 +99,7 @@ def test_a_release_record_of_a_stored_raw_pair_fills_its_annotations_in_place(tm
     assert (report.new_pairs, report.annotated_in_place, report.usable_pairs) == (0, 2, 2)
     assert rows(db, "SELECT pair_id, annotated, usable, source, scenario_group, num_words_1 FROM pairs ORDER BY 1") == [
         (0, True, True, "raw.jsonl", "Daily Tasks", 100), (1, True, True, "raw.jsonl", "Daily Tasks", 100),
-        (2, False, False, "raw.jsonl", None, None)]
+        (2, False, False, "raw.jsonl", None, 3)]  # a raw pair's words are measured: "first answer 2"
     assert scalar(db, f"SELECT count(*) FROM features WHERE {PAPER} AND pair_id = 0") == 29
     assert scalar(db, "SELECT value FROM features WHERE pair_id = 1 AND property = 'friendly'") == 1
     assert rows(db, "SELECT group_name FROM pair_groups WHERE pair_id = 0 ORDER BY 1") == [("All",), ("Daily Tasks",)]
