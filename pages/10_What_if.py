@@ -30,7 +30,7 @@ mode = state.select("Forecast", ["as model", "scale", "upper bound"], key="wi.mo
                                  "upper bound": "upper bound per property"}.get)
 
 if mode != "upper bound":
-    from pipeline.answers.board_controls import MEASURES
+    from pipeline.properties.measures import MEASURES
     from pipeline.answers.style_transfer import TransferError, style_transfer
 
     labelled = answers.leaderboard_inputs()["judges"]

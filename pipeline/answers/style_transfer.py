@@ -26,6 +26,7 @@ import pyarrow as pa
 from scipy.special import expit
 
 from ..model import bradley_terry as bt
+from ..properties.measures import MEASURES as ALL_MEASURES
 from ..store import db as dbmod
 from ..queries import whatif as q
 from . import board_controls as bc
@@ -61,8 +62,8 @@ def parse_scale(text: str) -> dict[str, float]:
     for part in [p.strip() for p in text.split(",") if p.strip()]:
         name, _, value = part.partition("=")
         name = name.strip()
-        if name not in bc.MEASURES:
-            raise TransferError(f"--scale: unknown measure {name!r} (known: {', '.join(bc.MEASURES)})")
+        if name not in ALL_MEASURES:
+            raise TransferError(f"--scale: unknown measure {name!r} (known: {', '.join(ALL_MEASURES)})")
         try:
             factor = float(value)
         except ValueError:
@@ -83,7 +84,7 @@ def _read(db, judge: str, model: str, as_model: str | None, group: str):
             raise TransferError(f"judge {judge!r} has no labelled battles between named models in group {group!r}")
         mine = q.model_responses(con, model, group, all_pairs=all_pairs)
         theirs = q.model_responses(con, as_model, group, all_pairs=all_pairs) if as_model else None
-        ids, M1, M2 = bc.measure_matrix(con, bc.MEASURES, group, all_pairs=all_pairs)
+        ids, M1, M2 = bc.measure_matrix(con, ALL_MEASURES, group, all_pairs=all_pairs)
     return battles, mine, theirs, (ids, M1, M2)
 
 
@@ -109,7 +110,12 @@ def _transfer(mine_q, mine_M: np.ndarray, theirs_q, theirs_M: np.ndarray) -> np.
     return out
 
 
+STYLE_COLUMNS = [ALL_MEASURES.index(m) for m in bc.MEASURES]  # the measures the style set counts
+
+
 def _features(M1, M2, form: str, scaling=None) -> tuple[np.ndarray, tuple | None]:
+    """The style features from all measures (only the style set's measures enter them)."""
+    M1, M2 = M1[:, STYLE_COLUMNS], M2[:, STYLE_COLUMNS]
     if form == "sign":
         return bc.sign_features(M1, M2), None
     d = bc.normalised_difference(M1, M2)
@@ -160,7 +166,7 @@ def style_transfer(db=None, *, judge: str, model: str, as_model: str | None = No
     else:
         new = mine_now.copy()
         for name, factor in scale.items():
-            new[:, bc.MEASURES.index(name)] *= factor
+            new[:, ALL_MEASURES.index(name)] *= factor
         scenario = "scale " + ",".join(f"{k}={v:g}" for k, v in scale.items())
     first = on1[sel][:, None]
     X_old = X[sel]

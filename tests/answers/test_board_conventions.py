@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from pipeline.answers.leaderboard import LeaderboardError, build_leaderboard
 from pipeline.cli import app
 from pipeline.model import bradley_terry as bt
+from pipeline.properties import measures
 from pipeline.properties.style import style_features
 from pipeline.store import db as dbmod
 
@@ -45,6 +46,7 @@ def _text_db(path, m1, m2, len1, len2, labels):
         con.execute("INSERT INTO features SELECT pair_id, property, value FROM feats")
         con.execute("INSERT INTO judges (judge, kind) VALUES ('ratio-judge', 'llm')")
         con.execute("INSERT INTO labels (pair_id, judge, preferred) SELECT pair_id, 'ratio-judge', preferred FROM labels_t")
+        measures.store(con, measures.measure_frame(pl.DataFrame({"pair_id": ids, "response_1": r1, "response_2": r2})))
     return path
 
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
 from pipeline.answers.style_transfer import TransferError, parse_scale, style_transfer
-from pipeline.answers.board_controls import MEASURES
+from pipeline.properties.measures import MEASURES
 from pipeline.cli import app
 
 JUDGE = "weighted_alpaca_eval_gpt4_turbo"
