@@ -181,14 +181,20 @@ AGGREGATE_MAX_COVARIATES = 4  # beyond that nearly every battle is a row of its 
 def _aggregate(a: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray):
     """Battles with the same models and features, as one row with its trials and wins (the
     likelihood is the same; a raw board of m models has at most m(m-1) rows)."""
+    ua, ub, uX, wins, trials, _ = aggregate(a, b, X, y)
+    return ua, ub, uX, wins, trials
+
+
+def aggregate(a: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray):
+    """`_aggregate`, plus each battle's row (None when not aggregated)."""
     if X.shape[1] > AGGREGATE_MAX_COVARIATES:
-        return a, b, X, y, np.ones(len(y))
+        return a, b, X, y, np.ones(len(y)), None
     keys = np.column_stack([a, b, X])
     rows, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     trials = np.bincount(inverse, minlength=len(rows)).astype(float)
     wins = np.bincount(inverse, weights=y, minlength=len(rows))
-    return rows[:, 0].astype(int), rows[:, 1].astype(int), rows[:, 2:], wins, trials
+    return rows[:, 0].astype(int), rows[:, 1].astype(int), rows[:, 2:], wins, trials, inverse
 
 
 def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
@@ -232,7 +238,7 @@ def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
     Z = _sum_zero_basis(m)
     # A covariate on which no fitted battle differs has no estimate (NaN), not the prior's 0 +- 196.
     varies = np.flatnonzero((X != 0).any(0))
-    ua, ub, uX, wins, trials = _aggregate(a, b, X[:, varies], y)
+    ua, ub, uX, wins, trials, inverse = aggregate(a, b, X[:, varies], y)
 
     def fitter(D, w, t):
         return newton(D, w, t, ridge)
@@ -246,7 +252,11 @@ def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
         if ci == "sandwich":
             cov = bti.sandwich_cov(D, y, theta, ridge)
         elif ci == "bootstrap":
-            draws = bti.bootstrap_draws(D, y, fitter, n=max(int(bootstrap), 2), seed=seed)
+            if inverse is not None:  # resample battles, fit on their distinct rows
+                draws = bti.bootstrap_draws(np.hstack([Z[ua] - Z[ub], uX]), y, fitter, n=max(int(bootstrap), 2),
+                                            seed=seed, rows=inverse)
+            else:
+                draws = bti.bootstrap_draws(D, y, fitter, n=max(int(bootstrap), 2), seed=seed)
             cov = np.cov(draws, rowvar=False).reshape(len(theta), len(theta))
         loss = bti.heldout_log_loss(D, y, fitter, folds=heldout_folds, seed=seed) if heldout_folds > 1 else None
     T = np.zeros((m + len(varies), len(theta)))  # basis -> centred strengths, weights as they are

@@ -45,12 +45,22 @@ def sandwich_cov(D: np.ndarray, y: np.ndarray, theta: np.ndarray, ridge: float) 
     return Hinv @ (G.T @ G) @ Hinv
 
 
-def bootstrap_draws(D: np.ndarray, y: np.ndarray, fitter: Fitter, *, n: int, seed: int) -> np.ndarray:
-    """(n, p) refitted parameters over battles resampled with replacement (multinomial weights)."""
+def bootstrap_draws(D: np.ndarray, y: np.ndarray, fitter: Fitter, *, n: int, seed: int,
+                    rows: np.ndarray | None = None) -> np.ndarray:
+    """(n, p) refitted parameters over battles resampled with replacement (multinomial weights).
+
+    `rows` (optional): battle -> row of D, when D holds each distinct battle once (a raw board of
+    m models has at most m(m-1) rows): each resample is then summed onto those rows."""
     rng = np.random.default_rng(seed)
     out = np.empty((n, D.shape[1]))
     for i in range(n):
         w = rng.multinomial(len(y), np.full(len(y), 1.0 / len(y))).astype(float)
+        if rows is not None:
+            trials = np.bincount(rows, weights=w, minlength=len(D))
+            wins = np.bincount(rows, weights=w * y, minlength=len(D))
+            live = trials > 0
+            out[i] = fitter(D[live], wins[live], trials[live])[0]
+            continue
         live = w > 0
         out[i] = fitter(D[live], y[live] * w[live], w[live])[0]
     return out
