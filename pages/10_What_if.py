@@ -80,6 +80,13 @@ if mode != "upper bound":
                + " The judge's style-controlled board (continuous form) predicts each battle with the model's "
                  "strength held fixed; only the measured style changes. It assumes the judge follows that model and "
                  "that the content stays the model's own. `python -m pipeline whatif --as` / `--scale` stores it.")
+    kept = answers.stored_transfers(judge, model, "All")
+    if not kept.empty:
+        with st.expander(f"Stored forecasts of this model ({len(kept)})"):
+            st.dataframe(kept, hide_index=True, column_config={
+                "scenario": st.column_config.TextColumn("scenario"), "as_model": st.column_config.TextColumn("as"),
+                **{c: st.column_config.NumberColumn(c.replace("_", " "), format="percent")
+                   for c in ("observed", "forecast", "ci_low", "ci_high", "observed_as")}})
     st.stop()
 
 if not fitted:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..model.blas import one_blas_thread
 from ..properties import style
 from ..queries import leaderboard as q
 
@@ -103,7 +104,8 @@ def prune(X: np.ndarray, names: Sequence[str], m1: np.ndarray, m2: np.ndarray
         A[rows[ok], side[ok] - 1] += sign
     base = max(len(models) - 1, 0)
     A[:, base:] = X[:, keep]
-    G = A.T @ A
+    with one_blas_thread():  # a small product: threads only contend for it
+        G = A.T @ A
     chosen = list(range(base))
     final: list[int] = []
     for k, j in enumerate(keep):

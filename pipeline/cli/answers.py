@@ -150,6 +150,11 @@ def _style_transfer(db, judge, model, group, as_model, scale, form) -> None:
                    f"over {t.n_pairs} battles"))
     if t.observed_as is not None:
         out.print(Text(f"{as_model}'s own measured win rate under {judge}: {100 * t.observed_as:.1f}%"))
+    from ..answers.board_controls import MEASURES as STYLE_MEASURES
+
+    inert = [m for m in (factors or {}) if m not in STYLE_MEASURES]
+    if inert:
+        out.print(Text(f"note: {', '.join(inert)} enter no style feature, so scaling them cannot move the forecast"))
     out.print("forecast by the judge's style-controlled board (strengths held fixed, only the measured style "
               "changes); stored in style_transfers")
 

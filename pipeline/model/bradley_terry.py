@@ -137,13 +137,14 @@ def _sum_zero_basis(m: int) -> np.ndarray:
 
 
 def newton(D: np.ndarray, wins: np.ndarray, trials: np.ndarray | None = None,
-           ridge: float = RIDGE) -> tuple[np.ndarray, np.ndarray, bool]:
+           ridge: float = RIDGE, start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """Mode and inverse Hessian of the ridge-penalised binomial logistic log-likelihood (no
-    intercept): row i of D stands for trials[i] battles (default 1), wins[i] of them won."""
+    intercept): row i of D stands for trials[i] battles (default 1), wins[i] of them won.
+    `start`: where to begin (a refit on resampled or held-in battles starts at the full fit)."""
     n, p = D.shape
     trials = np.ones(n) if trials is None else np.asarray(trials, dtype=float)
     losses = trials - wins
-    theta = np.zeros(p)
+    theta = np.zeros(p) if start is None else np.asarray(start, dtype=float).copy()
     if p == 0:
         return theta, np.zeros((0, 0)), True
 
@@ -240,11 +241,12 @@ def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
     varies = np.flatnonzero((X != 0).any(0))
     ua, ub, uX, wins, trials, inverse = aggregate(a, b, X[:, varies], y)
 
-    def fitter(D, w, t):
-        return newton(D, w, t, ridge)
-
     with one_blas_thread():
         theta, cov, converged = newton(np.hstack([Z[ua] - Z[ub], uX]), wins, trials, ridge)
+
+        def fitter(D, w, t):
+            return newton(D, w, t, ridge, start=theta)
+
         D = None
         if ci != "hessian" or heldout_folds > 1:
             D = np.hstack([Z[a] - Z[b], X[:, varies]])
