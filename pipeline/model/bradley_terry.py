@@ -248,7 +248,7 @@ def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
             return newton(D, w, t, ridge, start=theta)
 
         D = None
-        if ci != "hessian" or heldout_folds > 1:
+        if ci != "hessian" or (heldout_folds > 1 and inverse is None):
             D = np.hstack([Z[a] - Z[b], X[:, varies]])
         draws = None
         if ci == "sandwich":
@@ -260,7 +260,12 @@ def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
             else:
                 draws = bti.bootstrap_draws(D, y, fitter, n=max(int(bootstrap), 2), seed=seed)
             cov = np.cov(draws, rowvar=False).reshape(len(theta), len(theta))
-        loss = bti.heldout_log_loss(D, y, fitter, folds=heldout_folds, seed=seed) if heldout_folds > 1 else None
+        loss = None
+        if heldout_folds > 1 and inverse is not None:  # folds summed onto the distinct rows
+            loss = bti.heldout_log_loss(np.hstack([Z[ua] - Z[ub], uX]), y, fitter, folds=heldout_folds, seed=seed,
+                                        rows=inverse)
+        elif heldout_folds > 1:
+            loss = bti.heldout_log_loss(D, y, fitter, folds=heldout_folds, seed=seed)
     T = np.zeros((m + len(varies), len(theta)))  # basis -> centred strengths, weights as they are
     T[:m, : m - 1] = Z
     T[m:, m - 1:] = np.eye(len(varies))

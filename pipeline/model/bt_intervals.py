@@ -76,9 +76,11 @@ def log_loss(D: np.ndarray, y: np.ndarray, theta: np.ndarray) -> float:
     return float(-(y * log_expit(eta) + (1 - y) * log_expit(-eta)).mean())
 
 
-def heldout_log_loss(D: np.ndarray, y: np.ndarray, fitter: Fitter, *, folds: int = 5, seed: int = 0) -> float:
+def heldout_log_loss(D: np.ndarray, y: np.ndarray, fitter: Fitter, *, folds: int = 5, seed: int = 0,
+                     rows: np.ndarray | None = None) -> float:
     """Mean log loss over k seeded folds of the battles; a model never seen in training gets the
-    prior's strength 0 there (its design column is all zero in training)."""
+    prior's strength 0 there (its design column is all zero in training). With `rows` (battle ->
+    row of a D of distinct battles), each fold's training battles are summed onto those rows."""
     n = len(y)
     if n < folds:
         return float("nan")
@@ -86,8 +88,15 @@ def heldout_log_loss(D: np.ndarray, y: np.ndarray, fitter: Fitter, *, folds: int
     total = 0.0
     for k in range(folds):
         train, test = fold != k, fold == k
-        theta = fitter(D[train], y[train], np.ones(int(train.sum())))[0]
-        total += log_loss(D[test], y[test], theta) * test.sum()
+        if rows is None:
+            theta = fitter(D[train], y[train], np.ones(int(train.sum())))[0]
+            total += log_loss(D[test], y[test], theta) * test.sum()
+            continue
+        trials = np.bincount(rows[train], minlength=len(D)).astype(float)
+        wins = np.bincount(rows[train], weights=y[train], minlength=len(D))
+        live = trials > 0
+        theta = fitter(D[live], wins[live], trials[live])[0]
+        total += log_loss(D[rows[test]], y[test], theta) * test.sum()
     return total / n
 
 
