@@ -31,7 +31,7 @@ mode = state.select("Forecast", ["as model", "scale", "upper bound"], key="wi.mo
 
 if mode != "upper bound":
     from pipeline.properties.measures import MEASURES
-    from pipeline.answers.style_transfer import TransferError, style_transfer
+    from pipeline.answers.style_transfer import TransferError
 
     labelled = answers.leaderboard_inputs()["judges"]
     if not labelled:
