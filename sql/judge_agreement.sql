@@ -1,6 +1,7 @@
 -- depends: none
 -- For every ordered pair of judges: the pairs both labelled, the share of the same
--- choice, and Cohen's kappa (agreement corrected for each judge's own response-1 rate).
+-- choice, and Cohen's kappa (agreement corrected for each judge's own response-1 rate),
+-- the position-adjusted kappa (chance agreement 1/2) and 95% intervals of all three.
 --
 -- Counted on bit words rather than by joining labels with itself (at 100,000 pairs x 50
 -- judges that join makes 250 million rows; this makes 4 million): the labelled pairs are
@@ -35,9 +36,28 @@ rates AS (  -- as avg() computes them: the integer sum over the count
     SELECT judge_a, judge_b, n, (n - a1 - b1 + 2 * both_1) / n AS agreement, a1 / n AS pa, b1 / n AS pb
     FROM counts
     WHERE n > 0  -- judges whose blocks meet but who share no pair
+),
+chance AS (  -- z = 1.959964: 95% intervals
+    SELECT *, pa * pb + (1 - pa) * (1 - pb) AS p_e, 1.959964 AS z,
+           -- Wilson's interval of the agreement share: its middle and half width
+           (agreement + 1.959964 * 1.959964 / (2 * n)) / (1 + 1.959964 * 1.959964 / n) AS w_mid,
+           1.959964 / (1 + 1.959964 * 1.959964 / n) * sqrt(agreement * (1 - agreement) / n + 1.959964 * 1.959964 / (4 * n * n)) AS w_half
+    FROM rates
 )
 SELECT judge_a, judge_b, n, agreement,
-       CASE WHEN 1 - (pa * pb + (1 - pa) * (1 - pb)) = 0 THEN NULL
-            ELSE (agreement - (pa * pb + (1 - pa) * (1 - pb))) / (1 - (pa * pb + (1 - pa) * (1 - pb)))
-       END AS kappa
-FROM rates;
+       CASE WHEN 1 - p_e = 0 THEN NULL ELSE (agreement - p_e) / (1 - p_e) END AS kappa,
+       w_mid - w_half AS agreement_low,
+       w_mid + w_half AS agreement_high,
+       -- Cohen's kappa: kappa +- z sqrt(p_o (1 - p_o) / n) / (1 - p_e), within [-1, 1]
+       CASE WHEN 1 - p_e = 0 THEN NULL
+            ELSE greatest(-1, (agreement - p_e) / (1 - p_e) - z * sqrt(agreement * (1 - agreement) / n) / (1 - p_e))
+       END AS kappa_low,
+       CASE WHEN 1 - p_e = 0 THEN NULL
+            ELSE least(1, (agreement - p_e) / (1 - p_e) + z * sqrt(agreement * (1 - agreement) / n) / (1 - p_e))
+       END AS kappa_high,
+       -- position-adjusted: chance agreement 1/2, as if each judge chose a position at random
+       -- (Feedback Forensics' kappa), so a position both judges favour is not counted as chance
+       2 * agreement - 1 AS kappa_position,
+       2 * (w_mid - w_half) - 1 AS kappa_position_low,
+       2 * (w_mid + w_half) - 1 AS kappa_position_high
+FROM chance;

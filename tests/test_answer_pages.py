@@ -91,25 +91,26 @@ def test_leaderboard_without_labels_says_what_to_do(empty_db, monkeypatch):
 
 
 def test_what_if_shows_the_biggest_movers_both_ways(answered_db, monkeypatch):
-    at = open_page(WHAT_IF, answered_db, monkeypatch, {"judge": "human", "model": "gpt-4"})
+    at = open_page(WHAT_IF, answered_db, monkeypatch, {"judge": "human", "model": "gpt-4", "mode": "upper bound"})
     clean(at)
     shown = texts(at)
-    assert "not a measured benchmark run" in shown and "Read from the forecasts table" in shown
+    assert "An upper bound, not a forecast a model could reach" in shown and "Read from the forecasts table" in shown
     titles = [s.get("title", {}).get("text", "") for s in specs(at)]
-    assert any("better" in t for t in titles) and any("worse" in t for t in titles)
+    assert any("more of" in t for t in titles) and any("less of" in t for t in titles)
     every = at.dataframe[0].value
     best = every[every["direction"] == "better"].sort_values("points", ascending=False)["property"].iloc[0]
     assert best in {"contain rich info", "lengthy", "support stances"}  # the human's top weights
 
 
 def test_what_if_computes_when_nothing_is_stored(answered_db, monkeypatch):
-    at = open_page(WHAT_IF, answered_db, monkeypatch, {"judge": "gpt-4-turbo", "model": "vicuna-13b"})
+    at = open_page(WHAT_IF, answered_db, monkeypatch, {"judge": "gpt-4-turbo", "model": "vicuna-13b",
+                                                       "mode": "upper bound"})
     clean(at)
     assert "Computed now, not stored" in texts(at)
 
 
 def test_what_if_without_fits_says_what_to_do(demo_db_template, monkeypatch):
-    at = open_page(WHAT_IF, demo_db_template, monkeypatch)
+    at = open_page(WHAT_IF, demo_db_template, monkeypatch, {"mode": "upper bound"})
     clean(at)
     assert "python -m pipeline fit" in texts(at)
 
@@ -146,7 +147,7 @@ def test_pages_render_in_every_database_state(page, state, app_dbs, monkeypatch)
     if state == "fitted" and page == LEADERBOARD:
         assert "No leaderboard stored yet" in shown          # fitted, but no board yet: the form is open
     if state == "imported" and page == WHAT_IF:
-        assert "No response models" in shown                 # weights without pairs: nothing to forecast
+        assert "No pairs loaded yet" in shown                # weights without pairs: nothing to forecast
 
 
 
@@ -167,14 +168,15 @@ def test_row_charts_get_a_height_per_row(answered_db, tmp_path, monkeypatch):
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute("SELECT property, weight FROM leaderboard_controls WHERE judge = 'human' "
                            "AND group_name = 'All' AND control = 'style'").fetchall()
+        dropped = con.execute("SELECT controls_dropped FROM leaderboard_runs WHERE judge = 'human' "
+                              "AND group_name = 'All' AND control = 'style'").fetchone()[0]
     weighted = {p for p, w in rows if w is not None}
-    unweighted = sorted(p for p, w in rows if w is None)
-    assert weighted and unweighted  # the demo's responses differ on some style counts only
+    assert weighted and dropped  # the demo's responses differ on some style counts only: the others are left out
     assert set(charts[1]["layer"][0]["encoding"]["y"]["sort"]) == weighted
-    from ui.text import md_escape  # the caption is markdown: names are escaped in it
+    from ui.text import md_escape  # the warning is markdown: names are escaped in it
 
-    assert all(md_escape(p) in texts(at).split("No weight (no battle differs on it): ")[1] for p in unweighted)
-    at = open_page(WHAT_IF, answered_db, monkeypatch, {"judge": "human", "model": "gpt-4"})
+    assert md_escape(dropped) in texts(at).split("Controls left out or merged: ")[1]
+    at = open_page(WHAT_IF, answered_db, monkeypatch, {"judge": "human", "model": "gpt-4", "mode": "upper bound"})
     clean(at)
     assert [c.get("height") for c in specs(at)] == [{"step": 24}] * 2
     at = open_page("pages/1_Dissection.py", answered_db, monkeypatch, {"group": "All"})

@@ -42,7 +42,7 @@ PAGES = {
     "SQL": ("7_sql", "Tables and views"),
     "Groups": ("8_groups", "Add a group"),
     "Leaderboard": ("9_leaderboard", "No leaderboard stored yet"),      # says what to run
-    "What_if": ("10_what_if", "not a measured benchmark run"),
+    "What_if": ("10_what_if", "Measured win rate now"),
 }
 CHART_PAGES = {"Dissection", "Similarity", "Samples_and_SHAP", "Statistics"}
 
@@ -164,7 +164,7 @@ def _errors_on(page) -> list[str]:
 # The answer pages with something to show: url (with its selection) -> (screenshot stem, text that must show)
 ANSWER_VISITS = {
     "Leaderboard?judge=human&group=All&control=style": ("9b_leaderboard_style", "The control's own weights"),
-    "What_if?judge=human&model=gpt-4": ("10b_what_if_stored", "Read from the forecasts table"),
+    "What_if?judge=human&model=gpt-4&mode=upper+bound": ("10b_what_if_stored", "Read from the forecasts table"),
     "Dissection?group=All&properties=style": ("1b_dissection_style_differ", "How two judges differ"),
     "Groups": ("8b_groups_custom", "Fit or remove a custom group"),
 }

@@ -34,14 +34,19 @@ def leaderboard(
         group: Annotated[str, typer.Option(help="Group of pairs ('All': every pair).")] = "All",
         control: Annotated[str, typer.Option(help="none, a property set (paper, style, custom, paper+style), or P1,P2,...")] = "none",
         min_battles: Annotated[int, typer.Option(help="Leave out models with fewer battles (counted in leaderboard_runs).")] = 10,
-        top: Annotated[int, typer.Option(min=1, help="Models shown per judge (all are stored).")] = 30) -> None:
+        top: Annotated[int, typer.Option(min=1, help="Models shown per judge (all are stored).")] = 30,
+        ties: Annotated[str, typer.Option(help="drop (default) or half: a tie is half a win for each side (LMArena).")] = "drop",
+        ci: Annotated[str, typer.Option(help="Interval: hessian (default), sandwich or bootstrap.")] = "hessian",
+        bootstrap: Annotated[int, typer.Option(help="Resamples of --ci bootstrap (seeded).")] = 100,
+        control_form: Annotated[str, typer.Option(help="sign (the -1/0/+1 features) or continuous (LMArena's normalised measure differences).")] = "sign") -> None:
     """Bradley-Terry strengths of the response models per judge, raw or controlled for properties."""
     from ..answers.leaderboard import LeaderboardError, build_leaderboard
 
     judge, group = checked_names(judge, "judge"), checked_name(group, "group")
     refuse_empty_groups(db, [group])
     with one_line(LeaderboardError, then="nothing was written"):
-        report = build_leaderboard(db, judges=judge, group=group, control=control, min_battles=min_battles)
+        report = build_leaderboard(db, judges=judge, group=group, control=control, min_battles=min_battles,
+                                   ties=ties, ci=ci, bootstrap=bootstrap, control_form=control_form)
     controlled = report.control != "none"
     for board in report.boards:
         if board.control != report.control:
@@ -61,7 +66,7 @@ def leaderboard(
                    f"{elo[i]:.0f}", str(r.n_battles[i])]
             if controlled:
                 moved = int(board.rank_change[i])
-                row.append(Text(f"{moved:+d}" if moved else "0", style="green" if moved > 0 else "red" if moved else ""))
+                row.append(Text(f"{moved:+d}" if moved else "0", style="blue" if moved > 0 else "dark_orange" if moved else ""))
             table.add_row(*row)
         out.print(table)
         if len(order) > top:
@@ -79,11 +84,20 @@ def leaderboard(
             flat = [c for c, w in zip(r.covariates, r.weight) if w != w]
             if flat:
                 out.print(Text(f"  no battle differs on (no weight): {', '.join(flat)}"))
+            for line in board.dropped:
+                out.print(Text(f"  control {line}"))
+            if r.heldout_log_loss is not None and board.heldout_raw is not None:
+                out.print(Text(f"  held-out log loss ({report.conventions.folds}-fold): controlled "
+                               f"{r.heldout_log_loss:.4f}, raw {board.heldout_raw:.4f} on the same battles"))
         if board.note:
             out.print(Text(f"  note: {board.note}"))
     out.print(report.summary())
-    out.print("strength: log-odds, centred (sum 0), 95% interval from the Hessian at the mode; "
-              "elo = 400/ln(10) · strength + 1000")
+    conv = report.conventions
+    out.print(Text(f"ties: {conv.ties}" + (f" ({sum(b.n_ties for b in report.boards if b.control == 'none')} "
+                                            "ties as half a win)" if conv.ties == "half" else "")
+                   + f"; interval: {conv.ci}" + (f" ({conv.bootstrap} resamples)" if conv.ci == "bootstrap" else "")
+                   + (f"; control form: {conv.form}" if controlled else "")))
+    out.print("strength: log-odds, centred (sum 0), 95% interval; elo = 400/ln(10) · strength + 1000")
 
 
 @app.command()
@@ -93,8 +107,15 @@ def whatif(
         db: DbOption = None,
         group: Annotated[str, typer.Option(help="Group of the fit and of the pairs ('All': every pair).")] = "All",
         properties: Annotated[str, typer.Option("--properties", help="Property set of the fit (paper, style, paper+style, custom).")] = "paper",
-        top: Annotated[int, typer.Option(min=1, help="Properties shown each way.")] = 8) -> None:
-    """Forecast: how would MODEL's win rate under JUDGE move if its responses got better (or worse) on one property?"""
+        top: Annotated[int, typer.Option(min=1, help="Properties shown each way.")] = 8,
+        as_model: Annotated[Optional[str], typer.Option("--as", help="Forecast MODEL with this model's measured style.")] = None,
+        scale: Annotated[Optional[str], typer.Option("--scale", help="Forecast MODEL with its measures scaled, e.g. tokens=1.5.")] = None,
+        control_form: Annotated[str, typer.Option(help="Controls of the --as/--scale board: continuous (default) or sign.")] = "continuous") -> None:
+    """Forecast MODEL's win rate under JUDGE: with another model's style (--as), scaled measures (--scale),
+    or the upper bound of being better (more) or worse (less) on one property in every pair."""
+    if as_model is not None or scale is not None:
+        _style_transfer(db, judge, model, group, as_model, scale, control_form)
+        return
     from ..answers.forecasts import ForecastError, what_if
 
     judge, group = checked_name(judge, "judge"), checked_name(group, "group")
@@ -104,8 +125,10 @@ def whatif(
     base = report.rows[0].win_rate if report.rows else float("nan")
     out.print(Text(f"{model} under {judge} ({group}, {properties}): predicted win rate {100 * base:.1f}% "
                    f"over {report.n_pairs} pairs"))
-    for direction, rows in (("better", report.ranked("better")[:top]), ("worse", report.ranked("worse")[::-1][:top])):
-        table = Table(title=f"if its responses became {direction} on one property", title_justify="left")
+    for direction, word, rows in (("better", "more", report.ranked("better")[:top]),
+                                  ("worse", "less", report.ranked("worse")[::-1][:top])):
+        table = Table(title=f"upper bound: if its response had {word} of one property than the other in every pair",
+                      title_justify="left")
         for col in ("property", "win-rate shift (points)", "95% interval", "forecast win rate"):
             table.add_column(col, justify="left" if col == "property" else "right", overflow="fold")
         for r in rows:
@@ -114,8 +137,30 @@ def whatif(
                               None if r.ci_high is None else 100 * r.ci_high, "{:+.1f}"),
                           f"{100 * (r.win_rate + r.shift):.1f}%")
         out.print(table)
-    out.print("a model-based forecast from the judge's fitted weights, not a measured benchmark run; "
-              "stored in the forecasts table")
+    out.print("an upper bound from the judge's fitted weights (a change on every pair), not a measured run; "
+              "`--as MODEL` or `--scale tokens=1.5` forecast a change a model could reach; stored in forecasts")
+
+
+def _style_transfer(db, judge, model, group, as_model, scale, form) -> None:
+    from ..answers.style_transfer import TransferError, parse_scale, style_transfer
+
+    with one_line(TransferError, then="nothing was written"):
+        if as_model is not None and scale is not None:
+            raise TransferError("give one of --as and --scale, not both")
+        factors = parse_scale(scale) if scale is not None else None
+        t = style_transfer(db, judge=judge, model=model, as_model=as_model, scale=factors, group=group, form=form)
+    out.print(Text(f"{model} under {judge} ({group}), {t.scenario}: measured win rate {100 * t.observed:.1f}%, "
+                   f"forecast {100 * t.forecast:.1f}% [{100 * t.ci_low:.1f}, {100 * t.ci_high:.1f}] "
+                   f"over {t.n_pairs} battles"))
+    if t.observed_as is not None:
+        out.print(Text(f"{as_model}'s own measured win rate under {judge}: {100 * t.observed_as:.1f}%"))
+    from ..answers.board_controls import MEASURES as STYLE_MEASURES
+
+    inert = [m for m in (factors or {}) if m not in STYLE_MEASURES]
+    if inert:
+        out.print(Text(f"note: {', '.join(inert)} enter no style feature, so scaling them cannot move the forecast"))
+    out.print("forecast by the judge's style-controlled board (strengths held fixed, only the measured style "
+              "changes); stored in style_transfers")
 
 
 @app.command()

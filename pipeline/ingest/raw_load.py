@@ -31,6 +31,8 @@ PAIR_SCHEMA = {"pair_id": pl.Int64, "source_index": pl.Int64, "source_id": pl.St
                "response_2": pl.String, "n_turns": pl.Int64}
 LABEL_SCHEMA = {"pair_id": pl.Int64, "judge": pl.String, "preferred": pl.Int8, "prob_1": pl.Float64,
                 "rater": pl.String}
+TIE_SCHEMA = {"source": pl.String, "judge": pl.String, "model_1": pl.String, "model_2": pl.String,
+              "pair_id": pl.Int64, "rater": pl.String}
 ATTRIBUTE_SCHEMA = {"pair_id": pl.Int64, "key": pl.String, "value": pl.String}
 
 
@@ -62,6 +64,7 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
             "ON CONFLICT (source) DO UPDATE SET n_pairs = sources.n_pairs + excluded.n_pairs, "
             "fingerprint = excluded.fingerprint, loaded_at = now()",
             [source, kind, location, fingerprint, report.new_pairs])
+        _store_ties(con, reading.skips.ties, source, battles, judges)
         for judge in sorted(judges):
             check_names({"judge": judge})
             judge_kind = reading.judge_kinds.get(judge, "human" if judge.startswith("human") else "llm")
@@ -113,6 +116,19 @@ class Battles:
 
 CONFLICT = "conflicting vote (the same judge voted the other way on the same battle; the first vote is kept)"
 OTHER_RATER = "another rater's vote on a battle this judge already has (one label per judge and battle)"
+
+
+def _store_ties(con, ties, source: str, battles: "Battles", judges: set[str]) -> None:
+    """Tie votes, for boards that count a tie as half a win (`leaderboard --ties half`); each
+    names its stored pair when the row was stored for its other votes."""
+    if not ties:
+        return
+    rows = [(source, t.judge, t.model_1, t.model_2, battles.find(t)[0],
+             t.rater) for t in ties]
+    frame = pl.DataFrame(rows, schema=TIE_SCHEMA, orient="row")  # noqa: F841 - read by DuckDB
+    con.execute("INSERT INTO ties (source, judge, model_1, model_2, pair_id, rater) "
+                "SELECT source, judge, model_1, model_2, pair_id, rater FROM frame")
+    judges.update(t.judge for t in ties)
 
 
 def _store_chunk(con, chunk: list[RawPair], source: str, battles: Battles, judges: set[str],

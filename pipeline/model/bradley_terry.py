@@ -17,7 +17,10 @@ subspace, so the intervals are those of the centred strengths.
 Estimation: maximum likelihood by Newton's method, with a vague normal prior (sd 100 on
 the log-odds scale) that only matters when a model wins or loses all its battles (the
 plain MLE would be infinite then); elsewhere it moves strengths by far less than 1e-3.
-Intervals: normal approximation from the Hessian at the mode (95%: +-1.96 standard errors).
+Intervals (`ci`): normal approximation from the Hessian at the mode (95%: +-1.96 standard
+errors, the default), the sandwich estimator, or a seeded bootstrap over battles
+(`bt_intervals`, arena-rank's two methods). Outcomes may be fractional: 0.5 is a tie counted
+as half a win for each side (LMArena's convention).
 
 Elo-like scale, for people used to Arena: elo = 400 / ln(10) * s + 1000, so that a gap of
 400 points means 10:1 odds, as in Elo.
@@ -34,6 +37,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, log_expit
 
+from . import bt_intervals as bti
 from .blas import one_blas_thread
 
 Z95 = 1.959963984540054
@@ -60,17 +64,26 @@ class BTResult:
     n_fitted: int                     # battles fitted (between kept models)
     left_out: dict[str, int] = field(default_factory=dict)  # model -> its battles, when left out
     converged: bool = True
+    ci_method: str = CI_METHOD
+    low: np.ndarray | None = None          # percentile bounds (bootstrap); None: +-1.96 se
+    high: np.ndarray | None = None
+    weight_low: np.ndarray | None = None
+    weight_high: np.ndarray | None = None
+    heldout_log_loss: float | None = None  # k-fold, when asked for
+    cov: np.ndarray | None = None          # covariance of [strength (centred), weights that vary]
 
     @property
     def ci_low(self) -> np.ndarray:
-        return self.strength - Z95 * self.se
+        return self.strength - Z95 * self.se if self.low is None else self.low
 
     @property
     def ci_high(self) -> np.ndarray:
-        return self.strength + Z95 * self.se
+        return self.strength + Z95 * self.se if self.high is None else self.high
 
     @property
     def weight_ci(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.weight_low is not None:
+            return self.weight_low, self.weight_high
         return self.weight - Z95 * self.weight_se, self.weight + Z95 * self.weight_se
 
     @property
@@ -124,13 +137,14 @@ def _sum_zero_basis(m: int) -> np.ndarray:
 
 
 def newton(D: np.ndarray, wins: np.ndarray, trials: np.ndarray | None = None,
-           ridge: float = RIDGE) -> tuple[np.ndarray, np.ndarray, bool]:
+           ridge: float = RIDGE, start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """Mode and inverse Hessian of the ridge-penalised binomial logistic log-likelihood (no
-    intercept): row i of D stands for trials[i] battles (default 1), wins[i] of them won."""
+    intercept): row i of D stands for trials[i] battles (default 1), wins[i] of them won.
+    `start`: where to begin (a refit on resampled or held-in battles starts at the full fit)."""
     n, p = D.shape
     trials = np.ones(n) if trials is None else np.asarray(trials, dtype=float)
     losses = trials - wins
-    theta = np.zeros(p)
+    theta = np.zeros(p) if start is None else np.asarray(start, dtype=float).copy()
     if p == 0:
         return theta, np.zeros((0, 0)), True
 
@@ -168,25 +182,35 @@ AGGREGATE_MAX_COVARIATES = 4  # beyond that nearly every battle is a row of its 
 def _aggregate(a: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray):
     """Battles with the same models and features, as one row with its trials and wins (the
     likelihood is the same; a raw board of m models has at most m(m-1) rows)."""
+    ua, ub, uX, wins, trials, _ = aggregate(a, b, X, y)
+    return ua, ub, uX, wins, trials
+
+
+def aggregate(a: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray):
+    """`_aggregate`, plus each battle's row (None when not aggregated)."""
     if X.shape[1] > AGGREGATE_MAX_COVARIATES:
-        return a, b, X, y, np.ones(len(y))
+        return a, b, X, y, np.ones(len(y)), None
     keys = np.column_stack([a, b, X])
     rows, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     trials = np.bincount(inverse, minlength=len(rows)).astype(float)
     wins = np.bincount(inverse, weights=y, minlength=len(rows))
-    return rows[:, 0].astype(int), rows[:, 1].astype(int), rows[:, 2:], wins, trials
+    return rows[:, 0].astype(int), rows[:, 1].astype(int), rows[:, 2:], wins, trials, inverse
 
 
 def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
         X: np.ndarray | None = None, covariates: Sequence[str] = (), *, min_battles: int = 1,
-        ridge: float = RIDGE) -> BTResult:
-    """Fit strengths (and covariate weights) from battles; y = 1 where response 1 won.
+        ridge: float = RIDGE, ci: str = "hessian", bootstrap: int = 100, seed: int = 0,
+        heldout_folds: int = 0) -> BTResult:
+    """Fit strengths (and covariate weights) from battles; y = 1 where response 1 won (0.5: a tie).
 
     Battles of a model against itself, or with a model missing, say nothing about
     strengths and are dropped. Models with fewer than `min_battles` battles, or outside
-    the largest connected set of models, are left out (`BTResult.left_out`).
+    the largest connected set of models, are left out (`BTResult.left_out`). `ci` picks the
+    interval method (`bt_intervals.CI_METHODS`); `heldout_folds` > 1 adds the k-fold log loss.
     """
+    if ci not in bti.CI_METHODS:
+        raise BTError(f"unknown interval method {ci!r} (expected {', '.join(bti.CI_METHODS)})")
     m1 = np.asarray(model_1, dtype=object)
     m2 = np.asarray(model_2, dtype=object)
     y = np.asarray(y, dtype=float)
@@ -215,19 +239,53 @@ def fit(model_1: Sequence[str], model_2: Sequence[str], y: Sequence[float],
     Z = _sum_zero_basis(m)
     # A covariate on which no fitted battle differs has no estimate (NaN), not the prior's 0 +- 196.
     varies = np.flatnonzero((X != 0).any(0))
-    ua, ub, uX, wins, trials = _aggregate(a, b, X[:, varies], y)
+    ua, ub, uX, wins, trials, inverse = aggregate(a, b, X[:, varies], y)
+
     with one_blas_thread():
         theta, cov, converged = newton(np.hstack([Z[ua] - Z[ub], uX]), wins, trials, ridge)
+
+        def fitter(D, w, t):
+            return newton(D, w, t, ridge, start=theta)
+
+        D = None
+        if ci != "hessian" or (heldout_folds > 1 and inverse is None):
+            D = np.hstack([Z[a] - Z[b], X[:, varies]])
+        draws = None
+        if ci == "sandwich":
+            cov = bti.sandwich_cov(D, y, theta, ridge)
+        elif ci == "bootstrap":
+            if inverse is not None:  # resample battles, fit on their distinct rows
+                draws = bti.bootstrap_draws(np.hstack([Z[ua] - Z[ub], uX]), y, fitter, n=max(int(bootstrap), 2),
+                                            seed=seed, rows=inverse)
+            else:
+                draws = bti.bootstrap_draws(D, y, fitter, n=max(int(bootstrap), 2), seed=seed)
+            cov = np.cov(draws, rowvar=False).reshape(len(theta), len(theta))
+        loss = None
+        if heldout_folds > 1 and inverse is not None:  # folds summed onto the distinct rows
+            loss = bti.heldout_log_loss(np.hstack([Z[ua] - Z[ub], uX]), y, fitter, folds=heldout_folds, seed=seed,
+                                        rows=inverse)
+        elif heldout_folds > 1:
+            loss = bti.heldout_log_loss(D, y, fitter, folds=heldout_folds, seed=seed)
+    T = np.zeros((m + len(varies), len(theta)))  # basis -> centred strengths, weights as they are
+    T[:m, : m - 1] = Z
+    T[m:, m - 1:] = np.eye(len(varies))
+    full_cov = T @ cov @ T.T
     strength = Z @ theta[: m - 1]
-    cov_s = Z @ cov[: m - 1, : m - 1] @ Z.T
     weight = np.full(k, np.nan)
     weight_se = np.full(k, np.nan)
     weight[varies] = theta[m - 1:]
-    weight_se[varies] = np.sqrt(np.clip(np.diag(cov)[m - 1:], 0, None))
-    return BTResult(
-        models=[names[i] for i in kept], strength=strength, se=np.sqrt(np.clip(np.diag(cov_s), 0, None)),
+    weight_se[varies] = np.sqrt(np.clip(np.diag(full_cov)[m:], 0, None))
+    result = BTResult(
+        models=[names[i] for i in kept], strength=strength, se=np.sqrt(np.clip(np.diag(full_cov)[:m], 0, None)),
         n_battles=_counts(a, b, m), covariates=list(covariates), weight=weight, weight_se=weight_se,
-        n_fitted=int(len(y)), left_out=left_out, converged=converged)
+        n_fitted=int(len(y)), left_out=left_out, converged=converged,
+        ci_method=bti.CI_LABELS[ci].format(n=bootstrap, seed=seed), heldout_log_loss=loss, cov=full_cov)
+    if draws is not None:
+        low, high = bti.percentile(draws @ T.T)
+        result.low, result.high = low[:m], high[:m]
+        result.weight_low, result.weight_high = np.full(k, np.nan), np.full(k, np.nan)
+        result.weight_low[varies], result.weight_high[varies] = low[m:], high[m:]
+    return result
 
 
 __all__ = ["BTError", "BTResult", "CI_METHOD", "ELO_BASE", "ELO_SCALE", "elo", "fit", "ranks", "select_models"]

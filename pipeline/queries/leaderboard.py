@@ -12,21 +12,30 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .base import Db, column, frame, reading
+from .base import Db, column, frame, polars_frame, reading
 
 LEADERBOARD_COLUMNS = {
     "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "model": pa.string(),
     "strength": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64(), "rank": pa.int32(),
-    "n_battles": pa.int32(), "elo": pa.float64(), "rank_change": pa.int32()}
+    "n_battles": pa.int32(), "elo": pa.float64(), "rank_change": pa.int32(), "win_rate": pa.float64(),
+    "mean_tokens": pa.float64()}
 RUN_COLUMNS = {
     "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "n_battles": pa.int32(),
     "n_models": pa.int32(), "n_models_left_out": pa.int32(), "min_battles": pa.int32(),
-    "ci_method": pa.string(), "note": pa.string()}
+    "ci_method": pa.string(), "note": pa.string(), "ties": pa.string(), "n_ties": pa.int32(),
+    "control_form": pa.string(), "heldout_log_loss": pa.float64(), "heldout_log_loss_raw": pa.float64(),
+    "controls_dropped": pa.string()}
 CONTROL_COLUMNS = {
     "judge": pa.string(), "group_name": pa.string(), "control": pa.string(), "property": pa.string(),
     "weight": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64()}
 
 PROPERTIES = "SELECT property, property_set FROM properties ORDER BY property_set, property_index"
+# Properties with at least one feature row: the only controls a board can fit.
+WITH_DATA = """
+    SELECT property, property_set FROM properties
+    WHERE property IN (SELECT DISTINCT property FROM features)
+    ORDER BY property_set, property_index
+"""
 LABELLED_JUDGES = "SELECT DISTINCT judge FROM labels ORDER BY judge"
 GROUP_NAMES = "SELECT DISTINCT group_name FROM pair_groups ORDER BY group_name"
 
@@ -40,6 +49,25 @@ BATTLES = f"""
       AND p.model_1 <> p.model_2 AND l.pair_id IN {_IN_GROUP}
     ORDER BY l.judge, l.pair_id
 """
+# Tie votes of the judges: every tie for 'All' (most ties are rows stored for no other vote), a
+# group's own ties (those whose pair is stored and in the group) otherwise.
+TIES = f"""
+    SELECT judge, model_1, model_2, CAST(coalesce(pair_id, -1) AS BIGINT) AS pair_id
+    FROM ties
+    WHERE list_contains($judges, judge) AND model_1 IS NOT NULL AND model_2 IS NOT NULL AND model_1 <> model_2
+      AND ($group = 'All' OR pair_id IN {_IN_GROUP})
+"""
+HAS_MEASURES = "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'response_measures'"
+# The measures of both responses (side 1, 2) of the group's pairs, from response_measures.
+MEASURES = f"""
+    SELECT pair_id, side, measure, CAST(value AS DOUBLE) AS value
+    FROM response_measures
+    WHERE list_contains($measures, measure) AND pair_id IN {_IN_GROUP}
+"""
+# Without response_measures (a database from before it), the texts the measures are counted from.
+TEXTS = f"""
+    SELECT pair_id, response_1, response_2 FROM pairs WHERE pair_id IN {_IN_GROUP} ORDER BY pair_id
+"""
 FEATURES = f"""
     SELECT pair_id, property, CAST(value AS DOUBLE) AS value
     FROM features
@@ -47,7 +75,8 @@ FEATURES = f"""
 """
 
 STORED = """
-    SELECT judge, group_name, control, model, strength, ci_low, ci_high, rank, n_battles, elo, rank_change
+    SELECT judge, group_name, control, model, strength, ci_low, ci_high, rank, n_battles, elo, rank_change,
+           win_rate, mean_tokens
     FROM leaderboard
     WHERE judge = $judge AND group_name = $group AND control = $control
     ORDER BY rank, model
@@ -55,7 +84,9 @@ STORED = """
 SIDE_BY_SIDE = """
     SELECT r.model, r.rank AS raw_rank, r.strength AS raw_strength, r.elo AS raw_elo,
            c.rank AS rank, c.strength AS strength, c.ci_low AS ci_low, c.ci_high AS ci_high, c.elo AS elo,
-           c.rank_change AS rank_change, coalesce(c.n_battles, r.n_battles) AS n_battles
+           c.rank_change AS rank_change, coalesce(c.n_battles, r.n_battles) AS n_battles,
+           coalesce(c.win_rate, r.win_rate) AS win_rate, coalesce(c.mean_tokens, r.mean_tokens) AS mean_tokens,
+           r.ci_low AS raw_ci_low, r.ci_high AS raw_ci_high
     FROM (SELECT * FROM leaderboard WHERE judge = $judge AND group_name = $group AND control = 'none') r
     FULL JOIN (SELECT * FROM leaderboard WHERE judge = $judge AND group_name = $group AND control = $control) c
       USING (model)
@@ -63,7 +94,7 @@ SIDE_BY_SIDE = """
 """
 RUNS = """
     SELECT judge, group_name, control, n_battles, n_models, n_models_left_out, min_battles, ci_method, note,
-           fitted_at
+           ties, n_ties, control_form, heldout_log_loss, heldout_log_loss_raw, controls_dropped, fitted_at
     FROM leaderboard_runs
     WHERE ($judge IS NULL OR judge = $judge) AND ($group IS NULL OR group_name = $group)
     ORDER BY judge, group_name, control
@@ -101,6 +132,27 @@ def battles(con: duckdb.DuckDBPyConnection, judges: list[str], group: str, *, al
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def ties(con: duckdb.DuckDBPyConnection, judges: list[str], group: str, *, all_pairs: bool) -> dict:
+    """Columns judge, model_1, model_2, pair_id (NaN-free: -1 where the tie's row was not stored)."""
+    out = con.execute(TIES, {"judges": judges, "group": group, "all": all_pairs}).fetchnumpy()
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def has_measures(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute(HAS_MEASURES).fetchone()[0])
+
+
+def measures(con: duckdb.DuckDBPyConnection, names: list[str], group: str, *, all_pairs: bool) -> dict:
+    """Long rows pair_id, side, measure, value."""
+    out = con.execute(MEASURES, {"measures": names, "group": group, "all": all_pairs}).fetchnumpy()
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def texts(con: duckdb.DuckDBPyConnection, group: str, *, all_pairs: bool):
+    """A polars frame pair_id, response_1, response_2 of the group's pairs."""
+    return polars_frame(con, TEXTS, {"group": group, "all": all_pairs})
+
+
 def features(con: duckdb.DuckDBPyConnection, props: list[str], group: str, *, all_pairs: bool) -> dict:
     out = con.execute(FEATURES, {"properties": props, "group": group, "all": all_pairs}).fetchnumpy()
     return {k: np.asarray(v) for k, v in out.items()}
@@ -116,11 +168,14 @@ def choices(db: Db = None) -> pd.DataFrame:
 
 
 def inputs(db: Db = None) -> dict:
-    """What a new leaderboard can be fitted for: labelled judges, groups, property sets, properties."""
+    """What a new leaderboard can be fitted for: labelled judges, groups, and the property sets and
+    properties with data (a set is offered when every one of its properties has features)."""
     with reading(db) as con:
         props = properties(con)
+        have = [tuple(r) for r in con.execute(WITH_DATA).fetchall()]
+        full = sorted({s for _, s in props if {p for p, t in props if t == s} <= {p for p, _ in have}})
         return {"judges": labelled_judges(con), "groups": group_names(con),
-                "sets": sorted({s for _, s in props}), "properties": [p for p, _ in props]}
+                "sets": full, "properties": [p for p, _ in have]}
 
 
 def side_by_side(db: Db, judge: str, group: str, control: str) -> pd.DataFrame:

@@ -43,6 +43,36 @@ MODELS = """
     SELECT model FROM (SELECT model_1 AS model FROM pairs UNION ALL SELECT model_2 FROM pairs)
     WHERE model IS NOT NULL GROUP BY model ORDER BY count(*) DESC, model
 """
+# The judge's battles in the group (a style transfer's fit and the model's pairs), with their query.
+TRANSFER_BATTLES = f"""
+    SELECT l.pair_id, p.query, p.model_1, p.model_2, l.preferred
+    FROM labels l JOIN pairs p USING (pair_id)
+    WHERE l.judge = $judge AND p.model_1 IS NOT NULL AND p.model_2 IS NOT NULL AND p.model_1 <> p.model_2
+      AND l.pair_id IN {_IN_GROUP}
+    ORDER BY l.pair_id
+"""
+# Every response of a model in the group: its pair, query and side (for its measures).
+MODEL_RESPONSES = f"""
+    SELECT pair_id, query, CAST(CASE WHEN model_1 = $model THEN 1 ELSE 2 END AS INTEGER) AS side
+    FROM pairs
+    WHERE (model_1 = $model OR model_2 = $model) AND pair_id IN {_IN_GROUP}
+    ORDER BY pair_id
+"""
+TRANSFER_COLUMNS = {
+    "judge": pa.string(), "group_name": pa.string(), "property_set": pa.string(), "model": pa.string(),
+    "as_model": pa.string(), "scenario": pa.string(), "n_pairs": pa.int32(), "observed": pa.float64(),
+    "forecast": pa.float64(), "ci_low": pa.float64(), "ci_high": pa.float64(), "observed_as": pa.float64()}
+STORED_TRANSFERS = """
+    SELECT scenario, as_model, property_set, n_pairs, observed, forecast, ci_low, ci_high, observed_as
+    FROM style_transfers
+    WHERE judge = $judge AND group_name = $group AND model = $model
+    ORDER BY scenario
+"""
+# A reference model: response 1 (or 2) of every pair it is in, in every pair of the database.
+REFERENCES = """
+    SELECT model FROM (SELECT model_1 AS model, count(*) AS n FROM pairs WHERE model_1 IS NOT NULL GROUP BY model_1)
+    WHERE n = (SELECT count(*) FROM pairs)
+"""
 GROUP_NAMES = "SELECT DISTINCT group_name FROM pair_groups ORDER BY group_name"
 STORED = """
     SELECT property, direction, n_pairs, win_rate, shift, ci_low, ci_high, win_rate + shift AS forecast
@@ -77,7 +107,28 @@ def model_features(con: duckdb.DuckDBPyConnection, model: str, group: str, props
     return {k: np.asarray(v) for k, v in got.items()}
 
 
+def transfer_battles(con: duckdb.DuckDBPyConnection, judge: str, group: str, *, all_pairs: bool) -> dict:
+    got = con.execute(TRANSFER_BATTLES, {"judge": judge, "group": group, "all": all_pairs}).fetchnumpy()
+    return {k: np.asarray(v) for k, v in got.items()}
+
+
+def model_responses(con: duckdb.DuckDBPyConnection, model: str, group: str, *, all_pairs: bool) -> dict:
+    got = con.execute(MODEL_RESPONSES, {"model": model, "group": group, "all": all_pairs}).fetchnumpy()
+    return {k: np.asarray(v) for k, v in got.items()}
+
+
 # ------------------------------------------------------------------ stored results (the page)
+
+
+def stored_transfers(db: Db, judge: str, model: str, group: str) -> pd.DataFrame:
+    with reading(db) as con:
+        return frame(con, STORED_TRANSFERS, {"judge": judge, "group": group, "model": model})
+
+
+def references(db: Db = None) -> list[str]:
+    """Models that are response 1 in every pair (a reference, as in AlpacaEval)."""
+    with reading(db) as con:
+        return column(con, REFERENCES)
 
 
 def stored(db: Db, judge: str, model: str, group: str, property_set: str) -> pd.DataFrame:

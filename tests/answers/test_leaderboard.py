@@ -175,7 +175,7 @@ def test_cli_prints_the_table_and_fails_in_one_line(planted_db):
     assert "[bold]nobody" in bad.output                # shown as typed, not read as markup
 
 
-def test_a_control_no_battle_differs_on_has_no_weight(tmp_path):
+def test_a_control_constant_in_the_battles_is_left_out_and_said(tmp_path):
     rng = np.random.default_rng(9)
     m1, m2 = random_battles(rng, MODELS[:4], 300)
     lengthy = rng.integers(-1, 2, 300)
@@ -184,8 +184,10 @@ def test_a_control_no_battle_differs_on_has_no_weight(tmp_path):
     build_leaderboard(db, control="lengthy,funny", min_battles=1)
     rows = dict((p, (w, lo, hi)) for p, w, lo, hi in query(
         db, "SELECT property, weight, ci_low, ci_high FROM leaderboard_controls"))
-    assert rows["funny"] == (None, None, None)                     # not 0 +- the prior's width
+    assert "funny" not in rows                                     # not 0 +- the prior's width
     assert rows["lengthy"][1] < 0.8 < rows["lengthy"][2]
+    dropped = query(db, "SELECT controls_dropped FROM leaderboard_runs WHERE control <> 'none'")[0][0]
+    assert dropped == "funny: constant in the battles, left out"
 
 
 def test_group_all_means_every_pair_even_without_its_rows(tmp_path):

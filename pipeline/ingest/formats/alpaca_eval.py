@@ -14,7 +14,7 @@ import math
 from typing import Iterator
 
 from ..records import shown
-from .base import EMPTY, NO_VOTE, TIE, Item, Label, Options, RawPair, RowError, Skip, optional_str, text
+from .base import EMPTY, NO_VOTE, TIE, Item, Label, Options, RawPair, RowError, Skip, not_a_label, optional_str, text
 
 NAME = "alpaca-eval"
 TITLE = "AlpacaEval annotations"
@@ -57,7 +57,7 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
         if p is None:
             pair.left_out.append(NO_VOTE)
         elif p == 0 or p == 1.5:
-            pair.left_out.append(TIE)
+            not_a_label(pair, TIE, judge, optional_str(row.get("annotator_index")))
         else:
             prob_1 = 2.0 - p
             pair.labels.append(Label(judge, 1 if p < 1.5 else 2, prob_1 if p not in (1.0, 2.0) else None,

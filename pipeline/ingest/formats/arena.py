@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .base import Item, Label, Options, RawPair, flatten, optional_str, winner
+from .base import Item, Label, Options, RawPair, flatten, not_a_label, optional_str, winner
 from .conversation import fill_from_conversations
 
 NAME = "arena"
@@ -45,7 +45,7 @@ def conversation_pair(position: int, row: dict, opts: Options, loc: str, attribu
     if isinstance(vote, int):
         pair.labels.append(Label(opts.judge, vote, None, optional_str(row.get(rater_field), loc, rater_field)))
     else:
-        pair.left_out.append(vote)
+        not_a_label(pair, vote, opts.judge, optional_str(row.get(rater_field)))
     attributes: dict[str, str] = {}
     for name in attribute_names:
         flatten(name, row.get(name), attributes, loc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .base import EMPTY, MULTI_TURN, TIE, NO_VOTE, Item, Label, Options, RawPair, RowError, Skip, maybe_json, optional_str, text
+from .base import EMPTY, MULTI_TURN, TIE, NO_VOTE, Item, Label, Options, RawPair, RowError, Skip, maybe_json, not_a_label, optional_str, text
 from .conversation import TURN_SEPARATOR
 from ..records import shown
 
@@ -68,5 +68,5 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
         if flags[0] or flags[1]:
             pair.labels.append(Label(opts.judge, 1 if flags[0] else 2))
         else:
-            pair.left_out.append(TIE if flags[2] else NO_VOTE)
+            not_a_label(pair, TIE if flags[2] else NO_VOTE, opts.judge)
         yield pair

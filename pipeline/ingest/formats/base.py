@@ -73,6 +73,27 @@ class RawPair:
     n_turns: int = 1
     source_id: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    ties: list[tuple[str, str | None]] = field(default_factory=list)  # (judge, rater) of each tie vote
+
+
+@dataclass(frozen=True, slots=True)
+class Tie:
+    """A tie vote, kept for boards that count it as half a win (`ties` table); not a label."""
+
+    judge: str
+    rater: str | None
+    model_1: str | None
+    model_2: str | None
+    query: str
+    response_1: str
+    response_2: str
+
+
+def not_a_label(pair: RawPair, reason: str, judge: str | None, rater: str | None = None) -> None:
+    """A vote that is not a label: its reason is counted; a tie is also kept with its judge."""
+    pair.left_out.append(reason)
+    if reason == TIE and judge:
+        pair.ties.append((judge, rater))
 
 
 @dataclass(slots=True)
@@ -93,6 +114,7 @@ class Skips:
     attributes: Counter = field(default_factory=Counter)   # attribute values not stored, by reason
     duplicates: int = 0          # votes equal to one already stored (or earlier in the source)
     examples: dict[str, list[int]] = field(default_factory=dict)
+    ties: list[Tie] = field(default_factory=list)
 
     def row(self, position: int, reason: str) -> None:
         self.rows[reason] += 1
@@ -123,6 +145,9 @@ class Skips:
 def settle(items: Iterator[Item], skips: Skips) -> Iterator[RawPair]:
     """Pairs that carry at least one label; everything else is counted in `skips`."""
     for item in items:
+        if isinstance(item, RawPair) and item.ties:
+            skips.ties.extend(Tie(judge, rater, item.model_1, item.model_2, item.query, item.response_1,
+                                  item.response_2) for judge, rater in item.ties)
         if isinstance(item, Skip):
             skips.row(item.position, item.reason)
         elif not item.labels:
@@ -231,7 +256,7 @@ def chosen_rejected(pair: RawPair, chosen: str, rejected: str, models: tuple[str
         ((chosen, models[0]), (rejected, models[1]))
     pair.response_1, pair.response_2, pair.model_1, pair.model_2 = r1, r2, m1, m2
     if tie:
-        pair.left_out.append(TIE)
+        not_a_label(pair, TIE, judge, rater)
     else:
         pair.labels.append(Label(judge, 2 if swap else 1, None, rater))
     return swap
@@ -303,4 +328,5 @@ def winner(value: Any, where: str, name: str) -> int | str:
 
 __all__ = ["Options", "Label", "RawPair", "Skip", "Skips", "RowError", "NoFormat", "settle", "text", "clean",
            "optional_str", "hashed_swap", "winner", "WINNERS", "chosen_rejected", "flatten", "maybe_json",
+           "Tie", "not_a_label",
            "TIE", "BOTH_BAD", "NO_VOTE", "MULTI_TURN", "EMPTY"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .base import NO_VOTE, Item, Label, Options, RawPair, RowError, Skip, EMPTY, flatten, optional_str, text, winner
+from .base import NO_VOTE, Item, Label, Options, RawPair, RowError, Skip, EMPTY, flatten, not_a_label, optional_str, text, winner
 
 NAME = "forensics"
 TITLE = "Feedback Forensics AnnotatedPairs JSON"
@@ -90,7 +90,7 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
             elif vote == NO_VOTE and isinstance(ann, dict) and ann.get("no_pref_reason"):
                 pair.left_out.append(f"no vote ({ann['no_pref_reason']})")
             else:
-                pair.left_out.append(vote)
+                not_a_label(pair, vote, names[str(aid)][0])
         metadata = row.get("metadata")
         # a bare note ("metadata": "some note") is kept under its own name, not an empty key
         flatten("" if isinstance(metadata, dict) else "metadata", metadata, pair.attributes, loc)

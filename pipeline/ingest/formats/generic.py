@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .base import EMPTY, TIE, Item, Label, Options, RawPair, RowError, Skip, flatten, optional_str, text, winner
+from .base import EMPTY, TIE, Item, Label, Options, RawPair, RowError, Skip, flatten, not_a_label, optional_str, text, winner
 
 NAME = "generic"
 TITLE = "generic pairs with named columns"
@@ -95,7 +95,7 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
             rater = optional_str(row.get(cols["rater"]), loc, cols["rater"]) if "rater" in cols else None
             pair.labels.append(Label(opts.judge, vote, prob_1, rater))
         else:
-            pair.left_out.append(vote)
+            not_a_label(pair, vote, opts.judge, optional_str(row.get(cols["rater"])) if "rater" in cols else None)
         for col in opts.attribute_columns:
             flatten(col, row.get(col), pair.attributes, loc)
         yield pair
