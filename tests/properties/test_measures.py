@@ -46,6 +46,9 @@ def test_each_measure_of_one_text():
     assert one("Don't stop.")["words"] == 4                  # Do n't stop .
     assert one("**Bold** costs $3.88, at 10:30")["words"] == 11  # * * Bold * * costs $ 3.88 , at 10:30
     assert one("Hello, world!", num_words_1=[7])["words"] == 7   # a record's own count wins
+    some = pl.DataFrame({"pair_id": [0, 1], "response_1": ["a b", "a b c."], "response_2": ["", ""],
+                         "num_words_1": [7, None]}, schema_overrides={"num_words_1": pl.Int64})
+    assert measures.measure_frame(some)["words_1"].to_list() == [7, 4]  # counted where the record has none
 
 
 @pytest.mark.slow
