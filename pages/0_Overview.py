@@ -6,12 +6,15 @@ import streamlit as st
 from ui import data, layout, navigation
 from ui.text import md_escape
 
-status = layout.page(
-    __file__, intro=
-    "Why does a judge prefer one response over another? Each judge's choices are explained by "
-    "differences in 29 properties of the two responses (Li et al., 2024, "
-    "“Dissecting Human and LLM Preferences”).")
+status = layout.page(__file__)
 property_set = layout.property_set()
+# What the choices are explained with, counted in this database (the paper's 29 only where pairs
+# carry its annotations).
+explained = (f"differences in {layout.properties_phrase(status)} of the two responses (Li et al., 2024, "
+             "“Dissecting Human and LLM Preferences”)" if status.working_set == "paper" else
+             f"differences in {layout.properties_phrase(status)} of the two responses, counted from their "
+             "texts (the paper's annotated properties come with `python -m pipeline annotate`)")
+st.caption(f"Why does a judge prefer one response over another? Each judge's choices are explained by {explained}.")
 
 if status.has_fits and not status.has_pairs:
     st.success(f"**Published weights loaded:** {status.n_fitted_judges} judges × {status.n_groups} groups, "
@@ -55,8 +58,11 @@ with tab_judges:
     if judges.empty:
         st.caption("No judges yet.")
     else:
+        # Columns no judge has a value in (size, note, consistency of crowd data) only pushed the
+        # rest out of sight; long sources and notes get a width and show whole on hover.
+        judges = judges.loc[:, [c for c in judges.columns if c == "judge" or judges[c].notna().any()]]
         st.dataframe(
-            judges, hide_index=True,
+            judges, hide_index=True, width="stretch",
             column_config={
                 "size_b": st.column_config.NumberColumn("size (B params)", format="%.0f"),
                 "n_labels": st.column_config.NumberColumn("labels"),
@@ -65,27 +71,35 @@ with tab_judges:
                     "held-out accuracy", format="%.3f",
                     help="Mean over groups of the k-fold held-out accuracy of the fitted model: how much of "
                          "the judge's choices the properties of the chosen set explain."),
+                "mean_baseline_accuracy": st.column_config.NumberColumn(
+                    "baseline accuracy", format="%.3f",
+                    help="The same folds' baseline: always the judge's more frequent choice in the training folds."),
                 "position_consistency": st.column_config.NumberColumn("position consistency", format="%.2f"),
+                "added_at": st.column_config.DatetimeColumn("added", format="YYYY-MM-DD"),
             })
 with tab_groups:
     groups = data.groups(property_set)
     if groups.empty:
         st.caption("No groups yet.")
     else:
+        paper = status.working_set == "paper"  # raw pairs are fitted on style: every pair is usable there
         st.dataframe(groups, hide_index=True, column_config={
             "n_pairs": "pairs", "n_usable": st.column_config.NumberColumn(
-                "usable for fitting", help="Both error checks applicable: the pair has features."),
+                "usable for fitting" if paper else "with the paper's features",
+                help="Both error checks applicable: the pair has the paper's features." if paper else
+                     "Annotated pairs whose error checks apply; the style set uses every pair."),
             "n_fitted_judges": "judges fitted"})
 
 # ---------------------------------------------------------------- load data
 st.subheader("Load data")
 st.markdown(
     "The real release (5,240 Chatbot Arena pairs, human labels and 32 LLM judges, annotated by "
-    "GPT-4-Turbo) comes from the Hugging Face hub; a local file in the released format works the same. "
-    "Then fit every judge × group:")
+    "GPT-4-Turbo) comes from the Hugging Face hub; a local file in the released format works the same, "
+    "and so do raw labelled pairs (Arena, HH-RLHF, AlpacaEval, CSV: see the README). "
+    "Then fit every judge × group (raw pairs: on the style properties, which need no annotation):")
 flag = layout.db_flag(status)
 st.code(f"{layout.LOAD_RELEASE}{flag}\npython -m pipeline load my_records.jsonl{flag}   # .json / .jsonl / "
-        f".parquet\n{layout.FIT}{flag}", language="bash")
+        f".parquet / .csv\n{layout.fit_command(status)}{flag}", language="bash")
 st.caption("The app reads the database read-only and picks up changes on the next interaction. "
            "New raw pairs can be annotated on the Annotate page; new judges come in on the Add judge page.")
 

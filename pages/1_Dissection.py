@@ -3,11 +3,12 @@ one judge across all groups."""
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from pipeline.queries import dissection
 from pipeline.queries.ordering import sort_properties
-from ui import charts, data, judge_difference, layout, state
+from ui import charts, data, fit_checks, judge_difference, layout, state
 from ui.text import md_escape
 
 status = layout.page(
@@ -53,7 +54,9 @@ def compare_judges() -> None:
     if not chosen:
         st.info("Pick at least one judge.")
         return
-    df = data.preference_probability(group, tuple(chosen), pset)
+    checks = fit_checks.checks(group, tuple(chosen), pset)
+    shown = fit_checks.choose_set(checks, pset, key="dis.adjusted")  # plain, or at equal models
+    df = data.preference_probability(group, tuple(chosen), shown)
     if df.empty:
         st.info("None of the chosen judges has a fit in this group (too few labels there?). "
                 "See the fit runs below.")
@@ -61,18 +64,19 @@ def compare_judges() -> None:
     order = sort_properties(df, sort)
     st.altair_chart(charts.dissection_dots(df, order, chosen, title=f"Probability of preferred · {group}",
                                            generated=status.generated), width="stretch")
-    runs = dissection.fit_summary(df)
-    if "accuracy" in runs.columns:
-        st.caption("Pairs fitted and held-out accuracy (how much of the judge's choices the properties explain):")
-    else:
-        st.caption("Imported weights: no pair counts, held-out accuracy or credible intervals come with them.")
-    st.dataframe(runs, hide_index=True, column_config={
-        "n_pairs": "pairs fitted", "accuracy": st.column_config.NumberColumn("held-out accuracy", format="%.3f"),
-        "source": "weights from"})
+    if not fit_checks.show_runs(checks, shown):  # runs without baselines: fitted before them, or imported
+        runs = dissection.fit_summary(df)
+        if "accuracy" in runs.columns:
+            st.caption("Pairs fitted and held-out accuracy (how much of the judge's choices the properties explain):")
+        else:
+            st.caption("Imported weights: no pair counts, held-out accuracy or credible intervals come with them.")
+        st.dataframe(runs, hide_index=True, column_config={
+            "n_pairs": "pairs fitted", "accuracy": st.column_config.NumberColumn("held-out accuracy", format="%.3f"),
+            "source": "weights from"})
     with st.expander("Table", expanded=False):
         st.dataframe(dissection.wide_table(df, columns="judge", order=order, column_order=chosen),
                      column_config={"_index": st.column_config.TextColumn("property")})
-    layout.download_csv("Download CSV", df[dissection.CSV_COLUMNS], f"dissection_{group}_{pset}", status,
+    layout.download_csv("Download CSV", df[dissection.CSV_COLUMNS], f"dissection_{group}_{shown}", status,
                         key="dis.dl")
     missing = [j for j in chosen if j not in set(df["judge"])]
     if missing:
@@ -92,13 +96,24 @@ def one_judge_across_groups() -> None:
     # preferred mostly lie within 40-85: a fixed 0-100 scale would leave every cell pale).
     reach = float((df["probability"] - 50).abs().max()) if len(df) else 50.0
     reach = min(50.0, max(10.0, 5 * math.ceil(reach / 5)))
+    # A cell whose 95% interval spans 50 is no clear preference either way: drawn pale, and the
+    # tooltip gives the interval and the pairs behind it (imported weights have no interval).
+    cells = df.assign(probability=df["probability"].round(1),
+                      spans_50=(df["prob_low"] <= 50) & (df["prob_high"] >= 50),
+                      interval=[f"{lo:.1f} – {hi:.1f}" if pd.notna(lo) and pd.notna(hi) else "n/a"
+                                for lo, hi in zip(df["prob_low"], df["prob_high"])])
+    has_ci = bool(df["prob_low"].notna().any())
     chart = charts.heatmap(
-        df.assign(probability=df["probability"].round(1)), x="group_name", y="property", value="probability",
+        cells, x="group_name", y="property", value="probability",
         x_order=gorder, y_order=porder, domain=[50 - reach, 50 + reach], mid=50, scheme="redblue", fmt=".0f",
         title=f"{judge} across groups",
-        subtitle=f"probability of preferred (%), 50 = indifferent; colours from {50 - reach:g} to {50 + reach:g}",
-        value_title="probability %", generated=status.generated, cell=46,
-        tooltip_extra=[charts.alt.Tooltip("n_pairs:Q", title="pairs fitted")])
+        subtitle=f"probability of preferred (%), 50 = indifferent; colours from {50 - reach:g} to {50 + reach:g}"
+                 + ("; pale cells: the 95% interval includes 50" if has_ci else ""),
+        value_title="probability %", generated=status.generated, cell=46, label_limit=0,
+        dim="spans_50" if has_ci else None,
+        tooltip_extra=[charts.alt.Tooltip("interval:N", title="95% interval %"),
+                       charts.alt.Tooltip("spans_50:N", title="interval includes 50"),
+                       charts.alt.Tooltip("n_pairs:Q", title="pairs fitted")])
     st.altair_chart(chart, width="content")
     with st.expander("Table", expanded=False):
         st.dataframe(dissection.wide_table(df, columns="group_name", order=porder, column_order=gorder))

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from pipeline.queries import similarity
 from pipeline.answers.readouts import METHODS, OVERALL
+from pipeline.queries import similarity
 from ui import charts, data, layout, state
+from ui.text import md_escape
 
 status = layout.page(
     __file__, intro=
@@ -14,10 +15,15 @@ if not layout.what_next(status, "fits"):
     st.stop()
 pset = layout.property_set()
 kinds = data.group_kinds()
-groups = [OVERALL] + data.fitted_groups(pset)
+# Overall is the mean over scenario groups: raw pairs have none (only All), so it is offered
+# only where some judge has a scenario fit, and the default is a group with two judges.
+fitted_groups = data.fitted_groups(pset)
+groups = ([OVERALL] if data.fitted_judges(OVERALL, pset) else []) + fitted_groups
+groups = groups or [OVERALL]
+default_group = next((g for g in groups if len(data.fitted_judges(g, pset)) >= 2), groups[0])
 c1, c2, c3 = st.columns([3, 2, 2])
 with c1:
-    group = state.select("Group", groups, key="sim.group", default=OVERALL,
+    group = state.select("Group", groups, key="sim.group", default=default_group,
                          format_func=lambda g: g if g == OVERALL else f"{g}  ({kinds.get(g, 'scenario')})")
 with c2:
     method = state.select("Correlation", list(METHODS), key="sim.method", widget="segmented",
@@ -31,6 +37,16 @@ with c3:
                                  "clustering on 1 − similarity.")
 
 available = data.fitted_judges(group, pset)
+if len(available) < 2:  # nothing to correlate: say so once, instead of an empty picker
+    if len(data.fitted_judges(None, pset)) >= 2:
+        st.info(f"Similarity compares the weights of two judges, and fewer than two have a fit of the "
+                f"{md_escape(pset)} set in {md_escape(group)}: choose another group.", icon=":material/info:")
+    else:
+        st.info(f"Similarity compares the weights of two judges with fits, and this database has "
+                f"{len(data.fitted_judges(None, pset))} with a fit of the {md_escape(pset)} set: add a second "
+                "judge (Add judge page, or `python -m pipeline judge-llm`) and fit it to see how alike they are.",
+                icon=":material/info:")
+    st.stop()
 with st.expander(f"Judges ({len(available)} with a fit here)", expanded=len(available) <= 12):
     chosen = state.multiselect("Judges", available, key="sim.judges", default=available, omit_default=True,
                                label_visibility="collapsed")
@@ -73,7 +89,7 @@ chart = charts.heatmap(
     subtitle=f"{'Pearson' if method == 'pearson' else 'Spearman'} correlation of the weights; "
              f"colours from {lo:g} to 1",
     value_title="similarity", generated=status.generated, cell=cell, cell_height=max(18, min(cell, 30)),
-    compact=n > 14, font_size=10 if cell >= 26 else 9)
+    compact=n > 14, font_size=10 if cell >= 26 else 9, label_limit=0)  # judge names show whole
 st.altair_chart(chart, width="content")
 if order_by == "size":
     st.caption("Ordered by size: human first, then judges of unknown size (e.g. proprietary models), then "

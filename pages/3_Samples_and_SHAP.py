@@ -9,7 +9,7 @@ import streamlit as st
 from pipeline.queries import samples
 from pipeline.queries.ordering import HUMAN
 from ui import charts, data, layout, state
-from ui.text import md_escape, show_text
+from ui.text import label, md_escape, show_text
 
 ANY = "(any)"
 
@@ -24,7 +24,7 @@ opts = data.filter_options()
 
 # ------------------------------------------------------------------ filters
 with st.container(border=True):
-    c = st.columns([3, 3, 3, 3, 3])
+    c = st.columns([3, 3, 3, 2, 3, 3])
     with c[0]:
         scenarios = state.multiselect("Scenario", opts["scenarios"], key="smp.scenario", placeholder="all")
     with c[1]:
@@ -34,19 +34,25 @@ with st.container(border=True):
         model = state.select("Model", [ANY] + opts["models"], key="smp.model",
                              help="Pairs where either response comes from this model.")
     with c[3]:
-        disagree = state.multiselect("Judges that disagree with the human",
-                                     [j for j in opts["judges"] if j != HUMAN], key="smp.disagree",
-                                     placeholder="none", disabled=HUMAN not in opts["judges"],
-                                     help="Pairs where every judge chosen here picked the other response "
-                                          "than the human.")
+        # Any labelled judge can be the one others disagree with (an LLM-only database has no human).
+        against = state.select("Compared with", opts["judges"], key="smp.against",
+                               default=HUMAN if HUMAN in opts["judges"] else None,
+                               help="The judge whose choices the next filter compares with.") or HUMAN
     with c[4]:
+        disagree = state.multiselect(f"Judges that disagree with {against}",
+                                     [j for j in opts["judges"] if j != against], key="smp.disagree",
+                                     placeholder="none" if len(opts["judges"]) > 1 else "needs a second judge",
+                                     disabled=len(opts["judges"]) < 2,
+                                     help="Pairs where every judge chosen here picked the other response "
+                                          "than the judge they are compared with.")
+    with c[5]:
         search = state.text("Text search", key="smp.q", placeholder="in query and responses",
                             max_chars=200)
 
 flt = samples.PairFilter(
     scenarios=tuple(scenarios), group=None if in_group == ANY else in_group,
-    model=None if model == ANY else model, disagree_with_human=tuple(disagree),
-    text=search.strip() or None)
+    model=None if model == ANY else model, disagree=tuple(disagree),
+    text=search.strip() or None, against=against)
 ids = data.filter_pair_ids(flt)
 n_all, min_id, max_id = opts["n_pairs"], opts["min_id"], opts["max_id"]
 if not n_all:
@@ -93,10 +99,10 @@ if ids:
     st.session_state["smp._window"] = window
     with st.expander(f"Matching pairs ({len(ids):,}); showing {start + 1:,}–{start + len(window):,}, "
                      "click a row to open it", expanded=False):
-        st.dataframe(data.pair_list(tuple(window)), hide_index=True, key="smp.table",
+        st.dataframe(data.pair_list(tuple(window), judge=against), hide_index=True, key="smp.table",
                      on_select=_picked_row, selection_mode="single-row",
                      column_config={"num_words_1": "words 1", "num_words_2": "words 2",
-                                    "human": "human chose"})
+                                    "human": f"{label(against)} chose"})
 
 detail = data.pair_detail(pair_id)
 if detail is None:
@@ -110,9 +116,10 @@ meta = [f"Scenario: {md_escape(p.get('scenario_group') or 'n/a')}",
         f"source: {md_escape(p.get('source'))} #{p.get('source_index')}"]
 if detail["groups"]:
     meta.append("groups: " + ", ".join(md_escape(g) for g in detail["groups"]))
-if p.get("annotated") is False:  # a raw labelled pair: its style properties are fitted, the paper's not yet
-    meta.append("not annotated with the paper's 29 properties yet (style properties only; "
-                "`python -m pipeline annotate` fills them in place)")
+annotated = p.get("annotated") is not False
+if not annotated:  # a raw labelled pair: its style properties are fitted, the paper's not yet
+    meta.append("not annotated yet: style properties only (`python -m pipeline annotate` adds the paper's "
+                "annotations in place)")
 elif not p.get("usable"):
     meta.append("not usable for fitting the paper's properties (an error check was not applicable)")
 st.caption(" · ".join(meta))
@@ -121,13 +128,14 @@ st.markdown("**Query**")
 show_text(p.get("query"), height=160)
 r1, r2 = st.columns(2)
 labels = detail["labels"]
-human_choice = samples.choice_of(labels, HUMAN)
+ref_choice = samples.choice_of(labels, against)
 for col, n in ((r1, 1), (r2, 2)):
     with col:
-        won = " · the human preferred this one" if human_choice == n else ""
+        won = f" · {md_escape(against)} preferred this one" if ref_choice == n else ""
+        words = p.get(f"num_words_{n}")
         st.markdown(f"**Response {n}**")
-        st.caption(f"model: {md_escape(p.get(f'model_{n}') or 'n/a')} · "
-                   f"{p.get(f'num_words_{n}') if p.get(f'num_words_{n}') is not None else '?'} words{won}")
+        st.caption(f"model: {md_escape(p.get(f'model_{n}') or 'n/a')}"
+                   + (f" · {int(words):,} words" if words is not None else "") + won)
         show_text(p.get(f"response_{n}"), height=420)
 with st.expander("Reference answer (written by the annotating model)"):
     show_text(p.get("reference"), empty="(no reference answer stored)")
@@ -137,12 +145,16 @@ with tabs[0]:
     if labels.empty:
         st.caption("No judge labelled this pair.")
     else:
-        view = samples.choices_table(labels)
+        view = samples.choices_table(labels, against)
         st.dataframe(view, hide_index=True, height=min(36 * (len(view) + 1) + 3, 800),
                      column_config={"prob_1": st.column_config.NumberColumn("P(response 1)", format="%.2f")})
+NOT_ANNOTATED = ("Not annotated: raw pairs have no {what} until `python -m pipeline annotate` "
+                 "annotates them (the Annotate page shows the cost first).")
 with tabs[1]:
     ratings = detail["ratings"]
-    if ratings.empty:
+    if not annotated and ratings.empty:
+        st.caption(NOT_ANNOTATED.format(what="basic ratings"))
+    elif ratings.empty:
         st.caption("No basic ratings for this pair.")
     else:
         ratings = samples.with_features(ratings, detail["features"])
@@ -151,13 +163,15 @@ with tabs[1]:
         st.dataframe(ratings, hide_index=True)
 with tabs[2]:
     checks = detail["error_checks"]
+    if not annotated and checks.empty:  # the check never ran: "no errors" would claim it did
+        st.caption(NOT_ANNOTATED.format(what="error checks"))
     if not checks.empty:
         st.caption("Error check applicable: " + ", ".join(
             f"response {int(r)}: {'yes' if a else 'no'}" for r, a in zip(checks["response"], checks["applicable"])))
     errors = detail["errors"]
-    if errors.empty:
+    if errors.empty and (annotated or not checks.empty):
         st.caption("No errors detected.")
-    else:
+    elif not errors.empty:
         st.dataframe(errors, hide_index=True)
 with tabs[3]:
     facts = detail["facts"]
@@ -169,17 +183,29 @@ with tabs[3]:
         st.caption("Listed in the query:")
         st.dataframe(items, hide_index=True)
     qs = detail["query_specific"]
-    if qs.empty:
+    if not annotated and qs.empty and not facts:
+        st.caption(NOT_ANNOTATED.format(what="query-specific checks"))
+    elif qs.empty:
         st.caption("No query-specific results (the query meets no prerequisite).")
     else:
         st.dataframe(qs, hide_index=True)
 with tabs[4]:
-    st.dataframe(samples.feature_table(detail), hide_index=True)
+    feats = samples.feature_table(detail, pset)
+    if feats.empty:
+        st.caption("This pair has no features yet: style features come with `python -m pipeline fit "
+                   "--properties style`; the paper's with `python -m pipeline annotate`.")
+    else:
+        st.caption(f"The fitted set ({md_escape(pset)}) first; +1: response 1 has more, -1: response 2 has more.")
+        st.dataframe(feats, hide_index=True)
 
 # ------------------------------------------------------------------ SHAP
 st.subheader("Why did the judge choose this? (SHAP)")
 if not status.has_fits:
     layout.what_next(status, "fits")
+    st.stop()
+if "paper" in pset.split("+") and not annotated:
+    st.info(f"This pair is not annotated, so the {md_escape(pset)} fits cannot explain it; choose a set "
+            "it has features of (style) in the sidebar, or annotate it with `python -m pipeline annotate`.")
     st.stop()
 if not detail["features"] or (pset == "paper" and not p.get("usable")):
     st.info("This pair has no features (an error check was not applicable), so it was not used for fitting "
@@ -211,8 +237,9 @@ if exp is None:
     st.info(f"No SHAP explanation for this judge, group and pair (the pair lacks features of the "
             f"property set {md_escape(pset)}).")
 elif not (exp["frame"]["shap"].abs() > 1e-12).any():
-    st.info("The two responses do not differ in any of the 29 properties, so the fitted model has "
-            "nothing to go on: it gives each response 50% and there is no SHAP explanation.")
+    st.info(f"The two responses do not differ in any of the {len(exp['frame'])} properties of the "
+            f"{md_escape(pset)} set, so the fitted model has nothing to go on: it gives each response 50% and "
+            "there is no SHAP explanation.")
 else:
     fx = exp["fx"]
     left, right = st.columns([3, 1])

@@ -110,40 +110,66 @@ if go and parsed is not None:
                    "terminal with `python -m pipeline fit --judge NAME`.", icon=":material/warning:")
 
 # ------------------------------------------------------------------ compare and download
-added = st.session_state.get("add._added")
-fitted = data.fitted_judges() if status.has_fits or added else []
-st.subheader("Compare a judge with the others")
-if not fitted:
-    layout.what_next(data.status(), "fits")
-    st.stop()
-if st.session_state.get("add._report"):
-    st.success(md_escape(st.session_state["add._report"]), icon=":material/check_circle:")
-if added not in fitted:  # else the judge added last
-    added = catalog.last_added(data.judges(), fitted)
-judge = st.selectbox("Judge", fitted, key="add.compare", index=fitted.index(added))
-sim = data.similarity_matrix(OVERALL, "pearson", None)
-if judge in sim.index:
-    row = similarity.similarity_to_others(sim, judge)
-    st.altair_chart(charts.bars(
-        row, x="similarity", y="judge", title=f"Similarity of {judge} to the other judges (Overall)",
-        domain=[-1, 1], x_title="Pearson correlation of the weights, mean over scenario groups",
-        generated=status.generated), width="stretch")
-agree = data.agreement()
-if not agree.empty:
-    mine = statistics.agreement_with(agree, judge)
-    if not mine.empty:
-        st.dataframe(mine, hide_index=True,
-                     column_config={"agreement": st.column_config.NumberColumn(format="%.3f"),
-                                    "kappa": st.column_config.NumberColumn(format="%.3f")})
-st.page_link("pages/1_Dissection.py", label="See its dissection", icon=":material/bar_chart:",
-             query_params={"view": "compare", "judges": [HUMAN, judge] if judge != HUMAN else [judge]})
 
 
-st.download_button("Download its weights (fitted_paras format, zip)",
-                   lambda: jobs.weights_zip(data.db_path(), judge),
-                   layout.download_name(f"{judge}_fitted_paras", status, "zip"), mime="application/zip",
-                   key="add.dl", help="model_<group>_fitted_paras.jsonl files, as the original project wrote "
-                                      "them: one line {model_name, parameters: [29 weights]} per group.")
+def compare_section() -> None:
+    """The judge added last (or a chosen one) beside the others; a heading only when there is a
+    judge with a fit of the sidebar's property set to show."""
+    pset = layout.property_set()
+    added = st.session_state.get("add._added")
+    fitted = data.fitted_judges(None, pset) if status.has_fits or added else []
+    if st.session_state.get("add._report"):
+        st.success(md_escape(st.session_state["add._report"]), icon=":material/check_circle:")
+    if not fitted:
+        if status.has_fits:
+            st.caption(f"No judge has a fit of the {md_escape(pset)} set yet, so there is nothing to compare: "
+                       f"`{layout.fit_command(status)}` fits every judge.")
+        else:
+            layout.what_next(data.status(), "fits")
+        return
+    st.subheader("Compare a judge with the others")
+    if added not in fitted:  # else the judge added last
+        added = catalog.last_added(data.judges(), fitted)
+    judge = st.selectbox("Judge", fitted, key="add.compare", index=fitted.index(added))
+    if len(fitted) < 2:
+        st.caption(f"{md_escape(judge)} is the only judge with a fit of the {md_escape(pset)} set: add a second "
+                   "judge to compare them.")
+    else:
+        row, where = None, None
+        for where in (OVERALL, "All"):  # raw pairs have no scenario groups, only All
+            sim = data.similarity_matrix(where, "pearson", None, pset)
+            row = similarity.similarity_to_others(sim, judge) if judge in sim.index else None
+            if row is not None and not row.empty:
+                break
+        if row is not None and not row.empty:
+            st.altair_chart(charts.bars(
+                row, x="similarity", y="judge", title=f"Similarity of {judge} to the other judges ({where})",
+                domain=[-1, 1], x_title="Pearson correlation of the weights" + (
+                    ", mean over scenario groups" if where == OVERALL else f" in the group {where}"),
+                generated=status.generated), width="stretch")
+        else:
+            st.caption("No similarity to show: the judges share no fitted group.")
+        agree = data.agreement()
+        mine = statistics.agreement_with(agree, judge) if not agree.empty else agree
+        if not mine.empty:
+            st.dataframe(mine, hide_index=True,
+                         column_config={"agreement": st.column_config.NumberColumn(format="%.3f"),
+                                        "kappa": st.column_config.NumberColumn(format="%.3f")})
+    others = [HUMAN, judge] if HUMAN in fitted and judge != HUMAN else [judge]
+    st.page_link("pages/1_Dissection.py", label="See its dissection", icon=":material/bar_chart:",
+                 query_params={"view": "compare", "judges": others})
+    if pset != "paper":  # the original's format holds the paper's 29 weights only
+        st.caption(f"The fitted_paras download holds the paper set's 29 weights; the {md_escape(pset)} weights "
+                   "are in the `fits` table (SQL page).")
+        return
+    st.download_button("Download its weights (fitted_paras format, zip)",
+                       lambda: jobs.weights_zip(data.db_path(), judge),
+                       layout.download_name(f"{judge}_fitted_paras", status, "zip"), mime="application/zip",
+                       key="add.dl", help="model_<group>_fitted_paras.jsonl files, as the original project wrote "
+                                          "them: one line {model_name, parameters: [29 weights]} per group.")
+
+
+compare_section()
 
 # ------------------------------------------------------------------ remove
 with st.expander("Remove a judge"):

@@ -506,5 +506,5 @@ def test_samples_says_a_raw_pair_is_not_annotated_yet(tmp_path, monkeypatch):
     at = open_page("pages/3_Samples_and_SHAP.py", db, monkeypatch)
     assert_clean(at)
     shown = texts(at)
-    assert "not annotated with the paper's 29 properties yet" in shown
+    assert "not annotated yet: style properties only" in shown and "29 properties" not in shown
     assert "an error check was not applicable" not in shown

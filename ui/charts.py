@@ -34,12 +34,12 @@ def dissection_dots(df: pd.DataFrame, order: Sequence[str], judges: Sequence[str
     domain = [max(0.0, lo - pad), min(100.0, hi + pad)]
     legend = alt.selection_point(fields=["judge"], bind="legend")
     zoom = alt.selection_interval(bind="scales", encodings=["x"])
-    y = alt.Y("property:N", sort=list(order), title=None, axis=alt.Axis(labelLimit=220))
+    y = alt.Y("property:N", sort=list(order), title=None, axis=alt.Axis(labelLimit=0))  # names show whole
     xscale = alt.Scale(domain=domain, nice=False, zero=False)
     x = alt.X("probability:Q", scale=xscale,
               title="Probability of preferred (%): response 1 wins when better only on this property")
     color = alt.Color("judge:N", sort=list(judges), scale=alt.Scale(scheme=_PALETTE),
-                      legend=alt.Legend(orient="top", title="Judge (click to highlight)"))
+                      legend=alt.Legend(orient="top", title="Judge (click to highlight)", labelLimit=0))
     opacity = alt.condition(legend, alt.value(1.0), alt.value(0.12))
     base = alt.Chart(d)
     bars = base.mark_rule(strokeWidth=2).encode(
@@ -110,8 +110,12 @@ def heatmap(long: pd.DataFrame, *, x: str, y: str, value: str, x_order: Sequence
             scheme: str = "blueorange", fmt: str = ".2f", text: bool = True, generated: bool = False,
             subtitle: str | None = None, value_title: str | None = None, tooltip_extra: Sequence = (),
             cell: int = 34, reverse: bool = False, cell_height: int | None = None,
-            compact: bool = False, font_size: int = 10) -> alt.LayerChart:
-    """A heatmap with the values written in the cells (without the leading zero when `compact`)."""
+            compact: bool = False, font_size: int = 10, dim: str | None = None,
+            label_limit: int | None = None) -> alt.LayerChart:
+    """A heatmap with the values written in the cells (without the leading zero when `compact`).
+
+    `dim`: a boolean column; its true cells are drawn pale (e.g. an interval that spans the
+    midpoint), with dark text. `label_limit`: the axes' label width in px (0: names show whole)."""
     d = long.copy()
     scale_kwargs = {"scheme": scheme}
     if domain is not None:
@@ -122,19 +126,25 @@ def heatmap(long: pd.DataFrame, *, x: str, y: str, value: str, x_order: Sequence
         scale_kwargs["reverse"] = True
     vt = value_title or value
     enc_x = alt.X(f"{x}:N", sort=list(x_order), title=None,
-                  axis=alt.Axis(labelAngle=-40, labelLimit=180, labelOverlap=False, orient="top"))
-    enc_y = alt.Y(f"{y}:N", sort=list(y_order), title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False))
+                  axis=alt.Axis(labelAngle=-40, labelLimit=180 if label_limit is None else label_limit,
+                                labelOverlap=False, orient="top"))
+    enc_y = alt.Y(f"{y}:N", sort=list(y_order), title=None,
+                  axis=alt.Axis(labelLimit=220 if label_limit is None else label_limit, labelOverlap=False))
     tooltip = [alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{value}:Q", format=fmt, title=vt),
                *tooltip_extra]
-    rect = alt.Chart(d).mark_rect().encode(
-        x=enc_x, y=enc_y, color=alt.Color(f"{value}:Q", scale=alt.Scale(**scale_kwargs), title=vt),
-        tooltip=tooltip)
+    rect_enc = {"x": enc_x, "y": enc_y, "tooltip": tooltip,
+                "color": alt.Color(f"{value}:Q", scale=alt.Scale(**scale_kwargs), title=vt)}
+    if dim is not None:
+        rect_enc["opacity"] = alt.condition(f"datum['{dim}']", alt.value(0.3), alt.value(1.0))
+    rect = alt.Chart(d).mark_rect().encode(**rect_enc)
     layers = [rect]
     if text:
         lo, hi = (domain if domain is not None else (d[value].min(), d[value].max()))
         dark = text_is_dark_bg(d[value], float(lo), float(hi), mid,
                                sequential=scheme.lower() in _SEQUENTIAL and not reverse)
         d["_dark"] = dark.fillna(False).astype(bool)
+        if dim is not None:  # a pale cell keeps dark text
+            d["_dark"] &= ~d[dim].fillna(False).astype(bool)
         if compact:
             d["_label"] = [compact_number(v, fmt) for v in d[value]]
             label = alt.Text("_label:N")
@@ -219,6 +229,30 @@ def bars(df: pd.DataFrame, *, x: str, y: str, title: str, order: Sequence[str] |
                       .encode(x="x:Q"))
     return alt.layer(*layers).properties(
         title=_title(title, generated, subtitle), height=alt.Step(22), width="container",
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+
+
+def differences(df: pd.DataFrame, *, y: str, title: str, x_title: str, order: Sequence[str] | None = None,
+                fmt: str = "+.2f", generated: bool = False, subtitle: str | None = None,
+                tooltip: Sequence = ()) -> alt.LayerChart:
+    """One dot per row at `difference` with its 95% interval (`ci_low`..`ci_high`) and a rule at 0;
+    rows whose interval excludes 0 (`differs`) are filled, the rest hollow. Names show whole."""
+    d = df.copy()
+    d["interval"] = [f"{format(lo, fmt)} to {format(hi, fmt)}" for lo, hi in zip(d["ci_low"], d["ci_high"])]
+    d["clear"] = np.where(d["differs"], "interval excludes 0", "interval includes 0")
+    enc_y = alt.Y(f"{y}:N", sort=list(order) if order is not None else None, title=None,
+                  axis=alt.Axis(labelLimit=0))
+    tips = [alt.Tooltip(f"{y}:N"), alt.Tooltip("difference:Q", format=fmt), alt.Tooltip("interval:N", title="95% interval"),
+            *tooltip]
+    rule = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#777", strokeDash=[5, 4]).encode(x="x:Q")
+    bars = alt.Chart(d).mark_rule(strokeWidth=2, color="#4c78a8").encode(
+        y=enc_y, x=alt.X("ci_low:Q", title=x_title), x2="ci_high:Q", tooltip=tips)
+    dots = alt.Chart(d).mark_point(size=80, color="#4c78a8").encode(
+        y=enc_y, x="difference:Q", tooltip=tips,
+        fill=alt.condition("datum.differs", alt.value("#4c78a8"), alt.value("white")),
+        shape=alt.Shape("clear:N", legend=alt.Legend(orient="top", title=None)))
+    return alt.layer(rule, bars, dots).properties(
+        title=_title(title, generated, subtitle), height=alt.Step(24), width="container",
         autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 

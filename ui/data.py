@@ -18,6 +18,7 @@ import streamlit as st
 from pipeline.store import db as dbmod
 from pipeline.store.errors import DatabaseError
 from pipeline.queries import catalog, dissection, samples, shap, similarity, statistics
+from pipeline.queries import models as models_mod
 from pipeline.queries import status as status_mod
 
 from .text import md_escape
@@ -97,3 +98,9 @@ def clear() -> None:
     """Forget every cached read (after this session wrote the database)."""
     for cache in _CACHES:
         cache.clear()
+
+# The Models page (pipeline.queries.models).
+models = cached(models_mod.models)
+model_win_rates = cached(models_mod.win_rates)
+model_profile = cached(models_mod.profile)
+model_comparison = cached(models_mod.compare)

@@ -18,9 +18,26 @@ from .text import md_escape
 APP_NAME = "Preference dissection"
 
 LOAD_RELEASE = "python -m pipeline load hf:GAIR/preference-dissection"
-LOAD_FILE = "python -m pipeline load path/to/records.jsonl   # .json, .jsonl or .parquet"
+LOAD_FILE = "python -m pipeline load path/to/records.jsonl   # .json, .jsonl, .parquet or .csv"
 BUILD_DEMO = "python -m pipeline demo"
 FIT = "python -m pipeline fit"
+
+
+def fit_command(status: Status) -> str:
+    """The fit that works on this database: plain `fit` (the paper's set) skips every group of
+    raw pairs, which have only the style properties until they are annotated."""
+    pset = status.working_set
+    return FIT if pset == "paper" else f"{FIT} --properties {pset}"
+
+
+def properties_phrase(status: Status, property_set: str | None = None) -> str:
+    """'29 properties' or 'the 10 style properties': what the choices are explained with here,
+    counted in the database, never the paper's 29 where no pair is annotated."""
+    pset = property_set or status.working_set
+    n = status.n_properties(pset)
+    if pset == "paper":
+        return f"{n} annotated properties" if n else "the paper's annotated properties"
+    return f"the {n} {pset} properties" if n else f"the {pset} properties"
 
 
 def db_flag(status: Status) -> str:
@@ -130,7 +147,7 @@ def what_next(status: Status, need: str) -> bool:
         if status.has_labels:
             st.info("**Not fitted yet.** The dissection needs a fit of every judge × group "
                     "(a few seconds on the demo). Run, then reload:", icon=":material/calculate:")
-            st.code(f"{FIT}{flag}", language="bash")
+            st.code(f"{fit_command(status)}{flag}", language="bash")
         else:
             st.info("**Nothing to show yet.** Load pairs with judge labels and fit them, or import the "
                     "paper's published weights (no fit needed):", icon=":material/calculate:")

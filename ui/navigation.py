@@ -49,6 +49,8 @@ PAGES: list[PageSpec] = [
              "Bradley-Terry strengths of the response models, raw or controlled for properties."),
     PageSpec("pages/10_What_if.py", "What if", ":material/alt_route:",
              "How a model's win rate would move if its responses were better or worse on one property."),
+    PageSpec("pages/11_Models.py", "Models", ":material/smart_toy:",
+             "Each response model's battles, win rates and style profile; how two models' answers differ."),
 ]
 
 

@@ -304,15 +304,16 @@ def fit(db: DbOption = None,
         folds: Annotated[Optional[int], typer.Option(help="Average the weights over K training splits (the original's k-fold option).")] = None,
         min_labels: Annotated[int, typer.Option(help="Skip a judge x group with fewer labelled usable pairs.")] = 30,
         seed: Annotated[int, typer.Option(help="Seed of the fold shuffles.")] = 0,
-        properties: Annotated[str, typer.Option("--properties", help="Property set: paper (the 29), style (from the texts), paper+style, or custom.")] = "paper") -> None:
-    """Fit every judge x group (posterior mean, sd, 95% interval, held-out accuracy, log loss, AUC, calibration)."""
+        properties: Annotated[str, typer.Option("--properties", help="Property set: paper (the 29), style (from the texts), paper+style, or custom.")] = "paper",
+        adjust: Annotated[Optional[str], typer.Option("--adjust", help="'models': fit the response models' strengths alongside, so the weights mean 'at equal models' (stored as set <set>@models).")] = None) -> None:
+    """Fit every judge x group (posterior mean, sd, 95% interval, held-out accuracy and log loss beside their baselines, AUC, calibration)."""
     from ..model.fitting import FitError, fit_database
 
     bar, tick = _fit_progress() if console.is_terminal else (_nothing(), None)
     try:
         with bar:
             report = fit_database(db, judges=judge, groups=group, folds=folds, min_labels=min_labels,
-                                  seed=seed, progress=tick, property_set=properties)
+                                  seed=seed, progress=tick, property_set=properties, adjust=adjust)
     except FitError as exc:
         fail(f"{exc} (nothing was written)")
     except dbmod.DatabaseMissing as exc:
@@ -322,6 +323,8 @@ def fit(db: DbOption = None,
     console.print(report.summary(), highlight=False, markup=False)
     if (line := report.accuracy_line()) is not None:
         console.print(line, highlight=False, markup=False)
+    for line in report.warning_lines():
+        console.print(line, highlight=False, markup=False, style="yellow")
     for run in report.skipped[:10]:
         console.print(f"  skipped {run.judge} / {run.group_name}: {run.note}", highlight=False)
     if len(report.skipped) > 10:

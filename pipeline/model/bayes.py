@@ -70,7 +70,7 @@ def _marginal_quantile(cav_mu, cav_var, b, q):
 
 def fit_prepared(data, *, prior_scale=PRIOR_SCALE, n_sweeps=None, seed=0, method="ep", tol=EP_TOL, approx=False):
     """Fit all rows of an ep.Data (judges, or judges x folds) on its shared design."""
-    if prior_scale <= 0:
+    if np.any(np.asarray(prior_scale) <= 0):
         raise ValueError("prior_scale must be positive")
     with one_blas_thread():
         if method == "ep":

@@ -16,6 +16,11 @@ set uses the pairs that have a feature row for every one of them: `paper` the us
 annotated pairs, `style` every pair, `paper+style` the pairs that have both, `custom`
 the pairs rated on every custom property. Rows in `fits` / `fit_runs` carry the set, and
 a refit replaces only the rows of its own set.
+
+Each fitted run also stores the baselines of its held-out accuracy and log loss (same
+folds, pipeline/model/heldout.py) and the layout facts behind the warnings of
+pipeline/model/fit_warnings.py. `adjust='models'` fits the response models' strengths
+alongside the weights (pipeline/model/adjusted.py), stored under the set `<set>@models`.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ from ..ingest import style_backfill
 from ..properties.paper import PROPERTY_NAMES
 from ..properties.sets import CUSTOM_SET, PAPER_SET, PROPERTY_SETS, SET_PARTS, STYLE_SET, set_names
 from ..store import db as dbmod
-from . import bayes, heldout
+from . import bayes, fit_warnings, heldout
+from .adjusted import ADJUSTS, adjusted_set, model_design
 from .blas import one_blas_thread
+from .fit_report import FitReport, RunRow
 
 MIN_LABELS = 30
 ACCURACY_FOLDS = 5      # k of the held-out accuracy when the weights are not k-fold averaged
@@ -60,65 +67,9 @@ class GroupData:
     mask: np.ndarray              # (J, n) the judge labelled the pair
     judges: list[str]
     properties: list[str] = field(default_factory=lambda: list(PROPERTY_NAMES))  # X's columns
-
-
-@dataclass
-class RunRow:
-    judge: str
-    group_name: str
-    group_kind: str
-    status: str                   # 'fitted' or 'skipped'
-    n_pairs: int
-    accuracy: float | None = None
-    note: str | None = None
-    folds: int | None = None      # fold fits averaged: k capped at the group's pairs (1 = one fit)
-    log_loss: float | None = None          # held-out metrics (pipeline/model/heldout.py)
-    auc: float | None = None
-    calibration_error: float | None = None
-
-
-@dataclass
-class FitReport:
-    judges: list[str]
-    groups: list[str]
-    folds: int | None
-    min_labels: int
-    runs: list[RunRow] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    property_set: str = PAPER_SET
-    backfilled: int = 0           # pairs that got their style rows first
-
-    @property
-    def fitted(self) -> int:
-        return sum(r.status == "fitted" for r in self.runs)
-
-    @property
-    def skipped(self) -> list[RunRow]:
-        return [r for r in self.runs if r.status == "skipped"]
-
-    def summary(self) -> str:
-        how = f"{self.folds}-fold averaged" if self.folds else "one fit per judge x group"
-        return (f"fitted {self.fitted} judge x group models ({how}, properties: {self.property_set}), "
-                f"skipped {len(self.skipped)} (under {self.min_labels} labels); {len(self.judges)} judges, "
-                f"{len(self.groups)} groups, in {self.seconds.get('total', 0):.1f} s")
-
-    def accuracy_line(self, limit: int = 8) -> str | None:
-        """How much of each judge's choices the set explains: held-out accuracy in 'All'
-        (else the mean over its fitted groups), e.g. 'style alone explains ...'."""
-        by_judge: dict[str, list[float]] = {}
-        in_all: dict[str, float] = {}
-        for r in self.runs:
-            if r.status == "fitted" and r.accuracy is not None and np.isfinite(r.accuracy):
-                by_judge.setdefault(r.judge, []).append(r.accuracy)
-                if r.group_kind == "all":
-                    in_all[r.judge] = r.accuracy
-        if not by_judge:
-            return None
-        acc = {j: in_all.get(j, float(np.mean(v))) for j, v in by_judge.items()}
-        shown = ", ".join(f"{j} {a:.0%}" for j, a in list(acc.items())[:limit])
-        more = f", ... ({len(acc) - limit} more in fit_runs)" if len(acc) > limit else ""
-        where = "group All" if in_all else "mean over groups"
-        return f"held-out accuracy with the {self.property_set} properties ({where}; 50% = chance): {shown}{more}"
+    model_1: np.ndarray | None = None   # (n,) who wrote each response (None: not known)
+    model_2: np.ndarray | None = None
+    prior_scale: np.ndarray | None = None  # per column of X, where X has more than the properties
 
 
 # ------------------------------------------------------------------------------ read
@@ -178,13 +129,24 @@ def _group_data(con, ids: np.ndarray, X: np.ndarray, judges: list[str],
     M = np.zeros((len(judges), len(ids)), dtype=bool)
     Y[jrow[usable], row[usable]] = labels["preferred"][usable] == 1
     M[jrow[usable], row[usable]] = True
+    model_1, model_2 = _models(con, ids)
     out = []
     for name, kind in groups:
         pids = members["pair_id"][members["group_name"] == name]
         cols = np.searchsorted(ids, pids[np.isin(pids, ids)])
         cols.sort()
-        out.append(GroupData(name, kind, X[cols], Y[:, cols], M[:, cols], judges, properties))
+        out.append(GroupData(name, kind, X[cols], Y[:, cols], M[:, cols], judges, properties,
+                             model_1[cols], model_2[cols]))
     return out
+
+
+def _models(con, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """model_1 and model_2 of the pairs `ids` (sorted), None where not known."""
+    rows = con.execute("SELECT pair_id, model_1, model_2 FROM pairs ORDER BY pair_id").fetchall()
+    known = {r[0]: (r[1], r[2]) for r in rows}
+    m1 = np.array([known.get(int(i), (None, None))[0] for i in ids], dtype=object)
+    m2 = np.array([known.get(int(i), (None, None))[1] for i in ids], dtype=object)
+    return m1, m2
 
 
 def read_inputs(db=None, *, judges: Sequence[str] | None = None, groups: Sequence[str] | None = None,
@@ -231,18 +193,45 @@ def _problem(group: GroupData, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return group.X[used], group.Y[ok][:, used], mask[:, used]
 
 
-def _fit_one(problem, folds: int | None, seed: int):
+def _with_models(group: GroupData) -> GroupData | None:
+    """The group's pairs that name both response models, with the strengths' columns
+    (adjusted.model_design); None when no two models meet there."""
+    if group.model_1 is None:
+        return None
+    design = model_design(group.X, group.model_1, group.model_2)
+    if design is None:
+        return None
+    r = design.rows
+    return GroupData(group.name, group.kind, design.X, group.Y[:, r], group.mask[:, r], group.judges,
+                     group.properties, group.model_1[r], group.model_2[r], design.prior_scale)
+
+
+def _facts(group: GroupData, judge_rows: np.ndarray) -> list[dict]:
+    """Per judge row: the layout facts of fit_warnings on the pairs it labelled."""
+    out = []
+    for j in judge_rows:
+        m = group.mask[j]
+        models = group.model_1[m] if group.model_1 is not None else [None]
+        out.append({"share_response_1": fit_warnings.share_response_1(group.Y[j][m]),
+                    "constant_model_1": fit_warnings.constant_model(models)})
+    return out
+
+
+def _fit_one(problem, folds: int | None, seed: int, prior_scale=None):
     """Posterior summary and held-out metrics (heldout.HeldOut) of one group's (X, Y, mask)."""
     X, Y, M = problem
+    kw = {"method": METHOD} if prior_scale is None else {"method": METHOD, "prior_scale": prior_scale}
     if folds:
-        return heldout.fit_kfold_scored(X, Y, M, k=folds, seed=seed, method=METHOD)
-    summary = bayes.fit_many([problem], seed=seed, method=METHOD)[0]
-    return summary, heldout.heldout_scores(X, Y, M, k=ACCURACY_FOLDS, seed=seed, method=METHOD)
+        return heldout.fit_kfold_scored(X, Y, M, k=folds, seed=seed, **kw)
+    summary = bayes.fit_many([problem], seed=seed, **kw)[0]
+    return summary, heldout.heldout_scores(X, Y, M, k=ACCURACY_FOLDS, seed=seed, **kw)
 
 
 def compute(groups: list[GroupData], *, folds: int | None = None, min_labels: int = MIN_LABELS,
-            seed: int = 0, progress: Progress | None = None) -> tuple[list[RunRow], pa.Table]:
+            seed: int = 0, progress: Progress | None = None,
+            adjust: str | None = None) -> tuple[list[RunRow], pa.Table]:
     """Fit every eligible judge x group. Returns fit_runs rows and the fits table.
+    adjust='models': with the response models' strengths (only pairs that name both).
 
     Groups are fitted on FIT_THREADS threads, largest first (so that a big group doesn't
     start last), one BLAS thread each: the products are many and small, and two threads
@@ -252,16 +241,32 @@ def compute(groups: list[GroupData], *, folds: int | None = None, min_labels: in
     runs: list[RunRow] = []
     pending = []  # (group, eligible judges, problem)
     for g in groups:
+        if adjust:
+            adjusted = _with_models(g)
+            if adjusted is None:
+                runs += [RunRow(j, g.name, g.kind, "skipped", 0, adjust=adjust,
+                                note="no two response models meet in this group's pairs: nothing to adjust for")
+                         for j in g.judges]
+                done += len(g.judges)
+                continue
+            g = adjusted
         ok, skipped = _eligible(g, min_labels)
+        for r in skipped:
+            r.adjust = adjust
         runs += skipped
         done += len(skipped)
         if ok.any():
-            pending.append((g, [j for j, k in zip(g.judges, ok) if k], _problem(g, ok)))
+            used = g.mask[ok].any(0)
+            sub = GroupData(g.name, g.kind, *_problem(g, ok), [j for j, k in zip(g.judges, ok) if k],
+                            g.properties, *(None if m is None else m[used] for m in (g.model_1, g.model_2)),
+                            g.prior_scale)
+            pending.append((sub, sub.judges, (sub.X, sub.Y, sub.mask)))
     _tick(progress, done, total)
     results = [None] * len(pending)
     by_size = sorted(range(len(pending)), key=lambda i: -pending[i][2][1].size)
     with one_blas_thread(), ThreadPoolExecutor(max_workers=FIT_THREADS) as pool:
-        futures = {pool.submit(_fit_one, pending[i][2], folds, seed): i for i in by_size}
+        futures = {pool.submit(_fit_one, pending[i][2], folds, seed, pending[i][0].prior_scale): i
+                   for i in by_size}
         for future in as_completed(futures):
             i = futures[future]
             results[i] = future.result()
@@ -270,16 +275,19 @@ def compute(groups: list[GroupData], *, folds: int | None = None, min_labels: in
     fits: list[pa.Table] = []
     for (g, judges, (X, _, mask)), (summ, score) in zip(pending, results):
         k = min(folds, len(X)) if folds else None  # heldout.fit_kfold caps k the same way
-        runs += [RunRow(j, g.name, g.kind, "fitted", int(n), note=_note(k), folds=k or 1, **score.row(i))
+        facts = _facts(g, np.arange(len(judges)))
+        runs += [RunRow(j, g.name, g.kind, "fitted", int(n), note=_note(k, adjust), folds=k or 1, adjust=adjust,
+                        **score.row(i), **facts[i])
                  for i, (j, n) in enumerate(zip(judges, mask.sum(1)))]
         fits.append(_fit_rows(g.name, judges, summ, g.properties))
     return runs, pa.concat_tables(fits) if fits else _fit_rows("", [], None, [])
 
 
-def _note(folds: int | None) -> str:
+def _note(folds: int | None, adjust: str | None = None) -> str:
     k = folds or ACCURACY_FOLDS
     return (f"accuracy, log loss, AUC, calibration: held-out, {k}-fold"
-            + (f"; weights averaged over {folds} fold fits" if folds else ""))
+            + (f"; weights averaged over {folds} fold fits" if folds else "")
+            + ("; fitted with the response models' strengths (weights at equal models)" if adjust else ""))
 
 
 def _fit_rows(group_name: str, judges: list[str], s, properties: list[str]) -> pa.Table:
@@ -291,7 +299,7 @@ def _fit_rows(group_name: str, judges: list[str], s, properties: list[str]) -> p
         "judge": pa.array(np.repeat(judges, P).tolist(), pa.string()),
         "group_name": pa.array([group_name] * n, pa.string()),
         "property": pa.array(list(properties) * len(judges), pa.string()),
-        **{col: pa.array(np.ravel(getattr(s, attr)) if s is not None else empty, pa.float64())
+        **{col: pa.array(np.ravel(getattr(s, attr)[:, :P]) if s is not None else empty, pa.float64())
            for col, attr in [("weight", "mean"), ("sd", "sd"), ("ci_low", "ci_low"), ("ci_high", "ci_high")]},
     })
 
@@ -310,7 +318,7 @@ def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
     in one transaction."""
     if not judges:
         return
-    metrics = ("accuracy", "log_loss", "auc", "calibration_error")
+    metrics = heldout.METRICS + ("share_response_1",)
     runs_t = pa.table({  # noqa: F841 - read by DuckDB below
         "judge": pa.array([r.judge for r in runs], pa.string()),
         "group_name": pa.array([r.group_name for r in runs], pa.string()),
@@ -319,6 +327,8 @@ def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
         "n_pairs": pa.array([r.n_pairs for r in runs], pa.int32()),
         **{m: pa.array([getattr(r, m) for r in runs], pa.float64()) for m in metrics},
         "note": pa.array([r.note for r in runs], pa.string()),
+        "constant_model_1": pa.array([r.constant_model_1 for r in runs], pa.string()),
+        "adjust": pa.array([r.adjust for r in runs], pa.string()),
         "folds": pa.array([r.folds for r in runs], pa.int32())})
     fits_t = fits  # noqa: F841 - read by DuckDB below
     where = "property_set = ? AND list_contains(?, judge)" + (" AND list_contains(?, group_name)" if groups else "")
@@ -330,24 +340,33 @@ def write_results(db, runs: list[RunRow], fits: pa.Table, *, judges: list[str],
                     "source) SELECT judge, group_name, ?, property, weight, sd, ci_low, ci_high, ? FROM fits_t",
                     [property_set, FIT_SOURCE])
         con.execute(f"INSERT INTO fit_runs (judge, group_name, property_set, group_kind, status, n_pairs, "
-                    f"{', '.join(metrics)}, method, folds, note) SELECT judge, group_name, ?, group_kind, status, "
-                    f"n_pairs, {', '.join(metrics)}, CASE WHEN status = 'fitted' THEN ? END, folds, note FROM runs_t",
+                    f"{', '.join(metrics)}, constant_model_1, adjust, method, folds, note) SELECT judge, group_name, ?, "
+                    f"group_kind, status, n_pairs, {', '.join(metrics)}, constant_model_1, adjust, "
+                    f"CASE WHEN status = 'fitted' THEN ? END, folds, note FROM runs_t",
                     [property_set, METHOD])
 
 
 # ------------------------------------------------------------------------------- all
 
 
+def _names_models(db) -> bool:
+    with dbmod.reading(db) as con:
+        return con.execute("SELECT count(*) FROM pairs WHERE model_1 IS NOT NULL AND model_2 IS NOT NULL "
+                           "AND model_1 <> model_2").fetchone()[0] > 0
+
+
 def fit_database(db=None, *, judges: Sequence[str] | None = None, groups: Sequence[str] | None = None,
                  folds: int | None = None, min_labels: int = MIN_LABELS, seed: int = 0,
-                 progress: Progress | None = None, property_set: str = PAPER_SET) -> FitReport:
+                 progress: Progress | None = None, property_set: str = PAPER_SET,
+                 adjust: str | None = None) -> FitReport:
     """Fit every (or the chosen) judge x group on a property set and store the posterior summaries.
 
     `folds=K` averages the posterior over K training splits, as the original's option
     does; otherwise one fit on all of a group's pairs. Only the chosen judges' rows (in
     the chosen groups, of this property set) are replaced: adding a judge and fitting it
     leaves the others be. A style set first computes the style rows of pairs stored
-    without them (`style.backfill`).
+    without them (`style.backfill`). adjust='models' fits the weights at equal response
+    models (pipeline/model/adjusted.py), stored under the set `<set>@models`.
     """
     if folds is not None and folds < 1:
         raise FitError(f"--folds must be at least 2 (or 1 for one fit on all pairs), got {folds}")
@@ -356,22 +375,27 @@ def fit_database(db=None, *, judges: Sequence[str] | None = None, groups: Sequen
         raise FitError(f"--min-labels must be at least 1, got {min_labels}")
     if property_set not in PROPERTY_SETS:
         raise FitError(f"unknown property set {property_set!r} (known: {', '.join(PROPERTY_SETS)})")
+    if adjust is not None and adjust not in ADJUSTS:
+        raise FitError(f"unknown --adjust {adjust!r} (known: {', '.join(ADJUSTS)})")
     t0 = time.perf_counter()
     data = read_inputs(db, judges=judges, groups=groups, property_set=property_set)  # checks names first
+    if adjust and not _names_models(db):  # before the backfill: a refused fit writes nothing
+        raise FitError("--adjust models needs pairs that name the models that wrote them (pairs.model_1, "
+                       "model_2); no pair here does")
     backfilled = 0
     if STYLE_SET in SET_PARTS[property_set]:
         backfilled = style_backfill.backfill(db)
         if backfilled:
             data = read_inputs(db, judges=judges, groups=groups, property_set=property_set)
     t1 = time.perf_counter()
-    runs, fits = compute(data, folds=folds, min_labels=min_labels, seed=seed, progress=progress)
+    runs, fits = compute(data, folds=folds, min_labels=min_labels, seed=seed, progress=progress, adjust=adjust)
     t2 = time.perf_counter()
     fitted_judges = data[0].judges if data else list(judges or [])
     write_results(db, runs, fits, judges=fitted_judges, groups=list(groups) if groups else None,
-                  property_set=property_set)
+                  property_set=adjusted_set(property_set, adjust))
     t3 = time.perf_counter()
     report = FitReport(fitted_judges, [g.name for g in data], folds, min_labels, runs, property_set=property_set,
-                       backfilled=backfilled)
+                       backfilled=backfilled, adjust=adjust)
     report.seconds = {"read": t1 - t0, "fit": t2 - t1, "write": t3 - t2, "total": t3 - t0}
     return report
 

@@ -15,6 +15,12 @@ against the sklearn functions named here):
 - calibration_error: expected calibration error over 10 equal-width bins of p, from
   `sklearn.calibration.calibration_curve` (|observed rate - mean p| per bin, weighted by
   the bin's share of the pairs).
+
+Each judge's accuracy and log loss come with their baselines on the same folds
+(`baseline_metrics`): a model that knows nothing of the pairs and predicts, for every
+test pair of a fold, the training folds' rate of choosing response 1 (its accuracy is
+that of always answering the more frequent choice). Where one response position wins
+most labels, a high accuracy says little unless it beats that baseline.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from .bayes import HELDOUT_TOL, fit_prepared
 from .posterior import PosteriorSummary, check_inputs
 
 CALIBRATION_BINS = 10
-METRICS = ("accuracy", "log_loss", "auc", "calibration_error")
+METRICS = ("accuracy", "log_loss", "auc", "calibration_error", "baseline_accuracy", "baseline_log_loss")
 
 
 @dataclass
@@ -42,6 +48,8 @@ class HeldOut:
     log_loss: np.ndarray
     auc: np.ndarray
     calibration_error: np.ndarray
+    baseline_accuracy: np.ndarray   # always the training folds' more frequent choice
+    baseline_log_loss: np.ndarray   # the training folds' choice rate as the prediction
 
     def row(self, j: int) -> dict[str, float | None]:
         """One judge's metrics, None for NaN (for the database)."""
@@ -66,12 +74,14 @@ def _kfold_fits(X, Y, M, k, seed, **kw):
     n, J = X.shape[0], len(Y)
     fold, k = fold_ids(n, k, seed)
     if k < 2:  # a single pair: nothing to hold out
-        nan = np.full(J, np.nan)
-        return [fit_prepared(ep.prepare(X, Y, M), **kw)], HeldOut(nan, nan.copy(), nan.copy(), nan.copy())
+        return [fit_prepared(ep.prepare(X, Y, M), **kw)], HeldOut(*(np.full(J, np.nan) for _ in METRICS))
     fits = [fit_prepared(data, **kw) for data in ep.prepare_folds(X, Y, M, fold, k)]
     rows = PosteriorSummary(*(np.concatenate([getattr(f, a) for f in fits]) for a in ("mean", "sd", "ci_low", "ci_high")))
     per_fold = [rows[f * J: (f + 1) * J] for f in range(k)]  # fold-major rows
-    return per_fold, heldout_metrics(X, Y, M, fold, per_fold)
+    scores = heldout_metrics(X, Y, M, fold, per_fold)
+    base = baseline_metrics(Y, M, fold, k)
+    scores.baseline_accuracy, scores.baseline_log_loss = base.accuracy, base.log_loss
+    return per_fold, scores
 
 
 def heldout_metrics(X, Y, M, fold, per_fold: list[PosteriorSummary]) -> HeldOut:
@@ -83,6 +93,21 @@ def heldout_metrics(X, Y, M, fold, per_fold: list[PosteriorSummary]) -> HeldOut:
         test = fold == f
         score[:, test] = summ.mean @ X[test].T
     return pooled_metrics(Y, M, score)
+
+
+def baseline_metrics(Y, M, fold, k: int) -> HeldOut:
+    """The metrics of the constant baseline on the same folds: each test pair is given the
+    rate at which the judge chose response 1 in the other folds (clipped away from 0 and 1
+    as log_loss clips), so it predicts that fold's training majority (a 50% rate: half)."""
+    y = (Y > 0.5) & M
+    ones = np.stack([(y & (fold == f)).sum(1) for f in range(k)], 1)    # (J, k)
+    seen = np.stack([(M & (fold == f)).sum(1) for f in range(k)], 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = (ones.sum(1, keepdims=True) - ones) / (seen.sum(1, keepdims=True) - seen)
+    eps = np.finfo(float).eps
+    rate = np.clip(np.nan_to_num(rate, nan=0.5), eps, 1 - eps)  # no training label: a coin
+    logit = np.log(rate) - np.log1p(-rate)
+    return pooled_metrics(Y, M, logit[:, fold])
 
 
 def pooled_metrics(Y, M, score) -> HeldOut:
@@ -106,7 +131,8 @@ def pooled_metrics(Y, M, score) -> HeldOut:
         auc = _auc(y, M, p)
         ece = _calibration_error(y, M, p) / n
     empty = n == 0
-    return HeldOut(*(np.where(empty, np.nan, v) for v in (accuracy, loss, auc, ece)))
+    nan = np.full(len(n), np.nan)
+    return HeldOut(*(np.where(empty, np.nan, v) for v in (accuracy, loss, auc, ece)), nan, nan.copy())
 
 
 def _auc(y, M, p):
@@ -172,5 +198,15 @@ def heldout_accuracy(X, Y, mask=None, *, k: int = 5, seed: int = 0, **kw) -> np.
     return heldout_scores(X, Y, mask, k=k, seed=seed, **kw).accuracy
 
 
-__all__ = ["HeldOut", "METRICS", "fit_kfold", "fit_kfold_scored", "fold_ids", "heldout_accuracy",
-           "heldout_metrics", "heldout_scores", "pooled_metrics"]
+__all__ = [
+    "METRICS",
+    "HeldOut",
+    "baseline_metrics",
+    "fit_kfold",
+    "fit_kfold_scored",
+    "fold_ids",
+    "heldout_accuracy",
+    "heldout_metrics",
+    "heldout_scores",
+    "pooled_metrics",
+]

@@ -31,11 +31,12 @@ JUDGES = """
     lab AS (SELECT judge, count(*) AS n_labels FROM labels GROUP BY judge),
     fitted AS (SELECT judge, count(DISTINCT group_name) AS n_groups_fitted FROM fits
                WHERE property_set = $property_set GROUP BY judge),
-    acc AS (SELECT judge, avg(accuracy) AS mean_accuracy FROM fit_runs
+    acc AS (SELECT judge, avg(accuracy) AS mean_accuracy, avg(baseline_accuracy) AS mean_baseline_accuracy
+            FROM fit_runs
             WHERE status = 'fitted' AND property_set = $property_set GROUP BY judge)
     SELECT n.judge, j.kind, j.size_b, j.source, j.note,
            coalesce(lab.n_labels, 0) AS n_labels, coalesce(fitted.n_groups_fitted, 0) AS n_groups_fitted,
-           acc.mean_accuracy, j.position_consistency, j.added_at
+           acc.mean_accuracy, acc.mean_baseline_accuracy, j.position_consistency, j.added_at
     FROM names n
     LEFT JOIN judges j USING (judge)
     LEFT JOIN lab USING (judge)
@@ -43,7 +44,7 @@ JUDGES = """
     LEFT JOIN acc USING (judge)
 """
 JUDGE_COLUMNS = ["judge", "kind", "size_b", "source", "note", "n_labels", "n_groups_fitted", "mean_accuracy",
-                 "position_consistency", "added_at"]
+                 "mean_baseline_accuracy", "position_consistency", "added_at"]
 
 # Judges with fits of the set: all ($group NULL), in one group, or ('Overall') in a scenario group.
 FITTED_JUDGES = "WITH " + GROUP_KINDS_CTE + """
@@ -67,13 +68,15 @@ GROUPS = "WITH " + GROUP_KINDS_CTE + """,
 """
 GROUP_COLUMNS = ["group_name", "group_kind", "n_pairs", "n_usable", "n_fitted_judges"]
 FIT_RUNS = """
-    SELECT judge, group_name, property_set, status, n_pairs, accuracy, method, folds, note, fitted_at
+    SELECT judge, group_name, property_set, status, n_pairs, accuracy, baseline_accuracy, log_loss,
+           baseline_log_loss, share_response_1, constant_model_1, method, folds, note, fitted_at
     FROM fit_runs
     WHERE ($judge IS NULL OR judge = $judge) AND ($property_set IS NULL OR property_set = $property_set)
 """
 SETS_WITH_FITS = """
     SELECT property_set, count(DISTINCT judge) AS n_judges, count(DISTINCT group_name) AS n_groups
-    FROM fits GROUP BY property_set
+    FROM fits WHERE property_set NOT LIKE '%@%'  -- '<set>@models': adjusted fits, read by asking for them
+    GROUP BY property_set
 """
 
 
@@ -82,8 +85,8 @@ SETS_WITH_FITS = """
 
 def judges(db: Db = None, property_set: str = DEFAULT_PROPERTY_SET) -> pd.DataFrame:
     """judge, kind, size_b, source, note, n_labels, n_groups_fitted (of the property set),
-    mean_accuracy (held-out, of that set), position_consistency, added_at; ordered as
-    `ordering.sort_judges_by_size` says."""
+    mean_accuracy (held-out, of that set), mean_baseline_accuracy (its baseline), position_consistency,
+    added_at; ordered as `ordering.sort_judges_by_size` says."""
     with reading(db) as con:
         df = frame(con, JUDGES, {"property_set": property_set})
     if df.empty:

@@ -21,7 +21,7 @@ FILTER = """
       AND ($group::VARCHAR IS NULL OR p.pair_id IN (SELECT pair_id FROM pair_groups WHERE group_name = $group))
       AND ($model::VARCHAR IS NULL OR p.model_1 = $model OR p.model_2 = $model)
       AND (len($disagree::VARCHAR[]) = 0 OR p.pair_id IN (
-            SELECT a.pair_id FROM labels a JOIN labels h ON h.pair_id = a.pair_id AND h.judge = $human
+            SELECT a.pair_id FROM labels a JOIN labels h ON h.pair_id = a.pair_id AND h.judge = $against
             WHERE list_contains($disagree::VARCHAR[], a.judge) AND a.preferred <> h.preferred
             GROUP BY a.pair_id HAVING count(DISTINCT a.judge) = len($disagree::VARCHAR[])))
       AND ($text::VARCHAR IS NULL OR contains(lower(p.query), $text) OR contains(lower(p.response_1), $text)
@@ -36,15 +36,22 @@ MODELS = """
     WHERE model IS NOT NULL ORDER BY lower(model)
 """
 LABELLED_JUDGES = "SELECT DISTINCT judge FROM labels"
+# Word counts: the pair's num_words (the release's, or the `words` measure that the loader
+# copies there for raw pairs); else the stored measure; else whitespace-separated runs of the text.
+WORDS = """coalesce(p.num_words_{n},
+                    (SELECT max(m.value) FROM response_measures m
+                     WHERE m.pair_id = p.pair_id AND m.side = {n} AND m.measure = 'words'),
+                    len(regexp_extract_all(coalesce(p.response_{n}, ''), '\\S+')))::BIGINT"""
 PAIR_LIST = """
-    SELECT p.pair_id, p.scenario_group, p.model_1, p.model_2, p.num_words_1, p.num_words_2,
-           h.preferred AS human, left(p.query, $preview) AS query
+    SELECT p.pair_id, p.scenario_group, p.model_1, p.model_2, """ + WORDS.format(n=1) + """ AS num_words_1,
+           """ + WORDS.format(n=2) + """ AS num_words_2, h.preferred AS human, left(p.query, $preview) AS query
     FROM pairs p LEFT JOIN labels h ON h.pair_id = p.pair_id AND h.judge = $human
     WHERE list_contains($ids, p.pair_id) ORDER BY p.pair_id
 """
 PAIR_LIST_COLUMNS = ["pair_id", "scenario_group", "model_1", "model_2", "num_words_1", "num_words_2", "human",
                      "query"]
-PAIR = "SELECT * FROM pairs WHERE pair_id = $pair_id"
+PAIR = ("SELECT p.* REPLACE (" + WORDS.format(n=1) + " AS num_words_1, " + WORDS.format(n=2) + " AS num_words_2) "
+        "FROM pairs p WHERE p.pair_id = $pair_id")
 PAIR_GROUPS = "SELECT group_name, group_kind FROM pair_groups WHERE pair_id = $pair_id"
 FACTS = "SELECT * EXCLUDE (pair_id) FROM query_facts WHERE pair_id = $pair_id"
 ITEMS = "SELECT item_kind, item_index, text FROM query_items WHERE pair_id = $pair_id ORDER BY item_kind, item_index"
@@ -72,7 +79,7 @@ QUERY_SPECIFIC = """
     WHERE pair_id = $pair_id ORDER BY property, item_index, response
 """
 FEATURES = """
-    SELECT f.property, f.value FROM features f LEFT JOIN properties p USING (property)
+    SELECT f.property, f.value, p.property_set FROM features f LEFT JOIN properties p USING (property)
     WHERE f.pair_id = $pair_id ORDER BY p.property_set, p.property_index
 """
 
@@ -84,13 +91,15 @@ class PairFilter:
     scenarios: tuple[str, ...] = ()
     group: str | None = None                 # a pair_groups group (any kind)
     model: str | None = None                 # either response's model
-    disagree_with_human: tuple[str, ...] = ()  # judges that all chose differently from the human
+    disagree: tuple[str, ...] = ()           # judges that all chose differently from `against`
     text: str | None = None                  # case-insensitive search in query and responses
+    against: str = HUMAN                     # the judge the `disagree` judges are compared with
 
     def params(self) -> dict:
         text = (self.text or "").strip().lower() or None
         return {"scenarios": list(self.scenarios) or None, "group": self.group, "model": self.model,
-                "disagree": list(self.disagree_with_human), "human": HUMAN, "text": text}
+                "disagree": [j for j in self.disagree if j != self.against], "against": self.against,
+                "text": text}
 
 
 def filter_options(db: Db = None) -> dict:
@@ -113,13 +122,14 @@ def filter_pair_ids(db: Db = None, flt: PairFilter = PairFilter()) -> list[int]:
     return [int(i) for i in ids]
 
 
-def pair_list(db: Db = None, pair_ids: Sequence[int] = (), preview: int = 120) -> pd.DataFrame:
-    """One row per pair for the browse table: id, scenario, models, words, the human's choice, query start."""
+def pair_list(db: Db = None, pair_ids: Sequence[int] = (), preview: int = 120, judge: str = HUMAN) -> pd.DataFrame:
+    """One row per pair for the browse table: id, scenario, models, words, `judge`'s choice (in the
+    column 'human'), query start."""
     ids = [int(i) for i in pair_ids]
     if not ids:
         return pd.DataFrame(columns=PAIR_LIST_COLUMNS)
     with reading(db) as con:
-        df = frame(con, PAIR_LIST, {"ids": ids, "preview": preview, "human": HUMAN})
+        df = frame(con, PAIR_LIST, {"ids": ids, "preview": preview, "human": judge})
     df["human"] = df["human"].map(lambda v: "" if pd.isna(v) else f"response {int(v)}")
     return df[PAIR_LIST_COLUMNS]
 
@@ -133,11 +143,13 @@ def pair_detail(db: Db = None, pair_id: int = 0) -> dict | None:
 
     Keys: pair (dict of the pairs row), groups (list), facts (dict), items (DataFrame),
     labels (human first), ratings (property x response 1/2), errors, error_checks,
-    query_specific, features (property -> value, every set's; empty when the pair has none).
+    query_specific, features (property -> value, every set's; empty when the pair has none),
+    feature_sets (property -> its property set).
     """
     p = {"pair_id": int(pair_id)}
     with reading(db) as con:
         pair = frame(con, PAIR, p)
+        feats = con.execute(FEATURES, p).fetchall()
         if pair.empty:
             return None
         groups = dict(con.execute(PAIR_GROUPS, p).fetchall())
@@ -151,24 +163,36 @@ def pair_detail(db: Db = None, pair_id: int = 0) -> dict | None:
                "errors": frame(con, ERRORS, p),
                "error_checks": frame(con, ERROR_CHECKS, p),
                "query_specific": frame(con, QUERY_SPECIFIC, p),
-               "features": {str(k): int(v) for k, v in con.execute(FEATURES, p).fetchall()}}
+               "features": {str(k): int(v) for k, v, _ in feats},
+               "feature_sets": {str(k): str(s) for k, _, s in feats}}
     labels = out["labels"]
     if not labels.empty:
         out["labels"] = labels.sort_values("judge", key=lambda s: s.map(human_first)).reset_index(drop=True)
     return out
 
 
-def feature_table(detail: dict) -> pd.DataFrame:
-    """The pair's features: the paper's 29 in order, then any other set's: property, value, meaning."""
+def feature_table(detail: dict, property_set: str | None = None) -> pd.DataFrame:
+    """The pair's features: property, value, meaning, set. The chosen set's first (a union set
+    'paper+style': its parts in turn), then any other set's; the paper's 29 in their order.
+    Without `property_set`, the paper's 29 come first (as rows, with a value or None).
+    With a set, only the features the pair has are listed: no row of None for a set it lacks."""
     feats = detail.get("features") or {}
-    names = [p.name for p in PROPERTIES] + [k for k in feats if k not in {p.name for p in PROPERTIES}]
+    sets = detail.get("feature_sets") or {}
+    paper = [p.name for p in PROPERTIES]
+    rank = {name: i for i, name in enumerate(paper)}
+    if property_set is None:
+        names = paper + [k for k in feats if k not in rank]
+    else:
+        parts = property_set.split("+")
+        first = {s: i for i, s in enumerate(parts)}
+        names = sorted(feats, key=lambda k: (first.get(sets.get(k), len(parts)), rank.get(k, len(rank))))
     rows = []
     for name in names:
         v = feats.get(name)
         meaning = ("" if v is None else "response 1 has more" if v > 0 else "response 2 has more" if v < 0
                    else "equal / not applicable")
-        rows.append({"property": name, "value": v, "meaning": meaning})
-    return pd.DataFrame(rows)
+        rows.append({"property": name, "value": v, "meaning": meaning, "set": sets.get(name, "paper")})
+    return pd.DataFrame(rows, columns=["property", "value", "meaning", "set"])
 
 
 def facts_table(facts: dict) -> pd.DataFrame:
@@ -192,16 +216,16 @@ def choice_of(labels: pd.DataFrame, judge: str) -> int | None:
     return int(chose.iloc[0]) if len(chose) else None
 
 
-def choices_table(labels: pd.DataFrame) -> pd.DataFrame:
-    """Each judge's choice, whether it agrees with the human's, P(response 1) when any judge
-    gave one, and the judge's kind."""
+def choices_table(labels: pd.DataFrame, against: str = HUMAN) -> pd.DataFrame:
+    """Each judge's choice, whether it agrees with `against`'s (the human by default), P(response 1)
+    when any judge gave one, and the judge's kind."""
     view = labels.copy()
     view["chose"] = view["preferred"].map(lambda v: f"response {int(v)}")
-    human = choice_of(labels, HUMAN)
+    ref = choice_of(labels, against)
     cols = ["judge", "chose"]
-    if human is not None:
-        view["agrees with human"] = view["preferred"].eq(human)
-        cols.append("agrees with human")
+    if ref is not None:
+        view[f"agrees with {against}"] = view["preferred"].eq(ref)
+        cols.append(f"agrees with {against}")
     if view["prob_1"].notna().any():
         cols.append("prob_1")
     return view[cols + ["kind"]]

@@ -24,8 +24,12 @@ COUNTS = """
            (SELECT count(DISTINCT judge) FROM fits)                       AS n_fitted_judges,
            (SELECT count(*) FROM (SELECT DISTINCT judge, group_name FROM fits)) AS n_fit_rows,
            (SELECT count(*) FROM fit_runs WHERE status = 'skipped')       AS n_skipped,
-           (SELECT max(fitted_at) FROM fit_runs)                          AS last_fit
+           (SELECT max(fitted_at) FROM fit_runs)                          AS last_fit,
+           (SELECT count(*) FROM pairs WHERE annotated AND usable)        AS n_annotated
 """
+# Each property set's size, and the sets with fits (the pages' counts and next steps come from here).
+SET_SIZES = "SELECT property_set, count(*) FROM properties GROUP BY property_set"
+FITTED_SETS = "SELECT DISTINCT property_set FROM fits ORDER BY 1"
 FIT_METHODS = "SELECT DISTINCT method FROM fit_runs WHERE method IS NOT NULL ORDER BY 1"
 SOURCES = "SELECT source, kind, location, generated, n_pairs, loaded_at FROM sources ORDER BY loaded_at"
 
@@ -44,12 +48,15 @@ class Status:
     n_fitted_judges: int = 0
     n_fit_rows: int = 0              # judge x group combinations with fits (of any property set)
     n_skipped: int = 0               # combinations skipped (too few labels)
+    n_annotated: int = 0             # pairs with the paper's annotations, usable for the 'paper' set
     generated: bool = False          # some source is generated (demo) data
     real: bool = False               # some source is loaded real data
     last_fit: datetime | None = None
     fit_methods: list[str] = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)
     size_bytes: int = 0
+    set_sizes: dict[str, int] = field(default_factory=dict)   # property set -> number of properties
+    fitted_sets: list[str] = field(default_factory=list)      # property sets with fits
 
     @property
     def exists(self) -> bool:
@@ -66,6 +73,26 @@ class Status:
     @property
     def has_fits(self) -> bool:
         return self.n_fit_rows > 0
+
+    @property
+    def has_paper_annotations(self) -> bool:
+        """Some pair carries the paper's 29 annotated properties (else only style or custom sets apply)."""
+        return self.n_annotated > 0
+
+    def n_properties(self, property_set: str) -> int:
+        """How many properties the set has here; a union set ('paper+style') adds its parts."""
+        if property_set in self.set_sizes:
+            return self.set_sizes[property_set]
+        return sum(self.set_sizes.get(part, 0) for part in property_set.split("+"))
+
+    @property
+    def working_set(self) -> str:
+        """The property set a fit works on here: 'paper' where pairs are annotated, else the set
+        that has fits, else 'style' (counted from the texts of every pair)."""
+        if self.has_paper_annotations or "paper" in self.fitted_sets:
+            return "paper"
+        others = [s for s in self.fitted_sets if s != "paper"]
+        return others[0] if others else "style"
 
     @property
     def data_label(self) -> str:
@@ -95,6 +122,8 @@ def status(db: Db = None) -> Status:
         for name, value in zip(names, cur.fetchone()):
             setattr(st, name, value if name == "last_fit" else int(value or 0))
         st.fit_methods = column(con, FIT_METHODS)
+        st.set_sizes = {str(k): int(v) for k, v in con.execute(SET_SIZES).fetchall()}
+        st.fitted_sets = column(con, FITTED_SETS)
         src = frame(con, SOURCES)
     st.sources = src.to_dict("records")
     st.generated = bool(src["generated"].any()) if len(src) else False

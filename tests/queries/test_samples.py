@@ -25,7 +25,7 @@ def test_filters(demo_db_fitted):
     assert len(grp) == 121
     model = samples.filter_pair_ids(db, PairFilter(model="gpt-4"))
     assert model == _sql(db, "SELECT pair_id FROM pairs WHERE 'gpt-4' IN (model_1, model_2) ORDER BY 1")
-    dis = samples.filter_pair_ids(db, PairFilter(disagree_with_human=("gpt-4-turbo", "llama-2-7b")))
+    dis = samples.filter_pair_ids(db, PairFilter(disagree=("gpt-4-turbo", "llama-2-7b")))
     expected = _sql(db, """SELECT h.pair_id FROM labels h JOIN labels a USING (pair_id) JOIN labels b USING (pair_id)
                            WHERE h.judge = 'human' AND a.judge = 'gpt-4-turbo' AND b.judge = 'llama-2-7b'
                              AND a.preferred <> h.preferred AND b.preferred <> h.preferred ORDER BY 1""")

@@ -34,3 +34,15 @@ def test_status_of_a_file_without_our_tables(tmp_path):
     path = tmp_path / "other.duckdb"
     duckdb.connect(str(path)).close()
     assert status.status(path).state == "no-schema"
+
+
+def test_status_of_raw_battles_fitted_on_style(tmp_path):
+    """Counts the pages print come from here: no paper annotations, so the working set is style."""
+    from raw_battles import build
+
+    db = build(tmp_path, {"judge-x": 0.2}, n=60)
+    st = status.status(db)
+    assert st.n_pairs == 60 and st.n_annotated == 0 and not st.has_paper_annotations
+    assert st.fitted_sets == ["style"] and st.working_set == "style"
+    assert st.n_properties("style") == 10 and st.n_properties("paper") == 29
+    assert st.n_properties("paper+style") == 39 and st.n_properties("custom") == 0
