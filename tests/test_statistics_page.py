@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 
 import pytest
-
 from test_app_pages import assert_clean, chart_specs, chart_titles, open_page, texts
 
 pytestmark = pytest.mark.slow  # AppTest runs of whole pages on loaded databases, as tests/test_app_pages.py
@@ -25,7 +24,7 @@ def alpaca_db(shared_real, tmp_path_factory):
     db = folder / "alpaca.duckdb"
     for name in ("gpt-3.5-turbo-1106_verbose", "gpt-3.5-turbo-1106_concise", "claude-2"):
         path = folder / f"{name}.annotations.json"
-        path.write_bytes(gzip.open(shared_real / "alpaca-eval" / f"{name}.annotations.json.gz").read())
+        path.write_bytes(gzip.decompress((shared_real / "alpaca-eval" / f"{name}.annotations.json.gz").read_bytes()))
         load_source(str(path), db=db)
     return db
 
@@ -37,7 +36,7 @@ def hh_db(shared_real, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("hh")
     path = folder / "hh.jsonl"
-    path.write_bytes(gzip.open(shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz").read())
+    path.write_bytes(gzip.decompress((shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz").read_bytes()))
     db = folder / "hh.duckdb"
     load_source(str(path), db=db)
     return db

@@ -8,17 +8,22 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from dbquery import rows, scalar
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from records_factory import make_record
+
 from pipeline.ingest import style_backfill
 from pipeline.ingest.loader import load_source
 from pipeline.ingest.release_load import load_records
 from pipeline.properties import measures
-from pipeline.properties.style import STYLE_PROPERTIES, compare_counts, style_counts, style_features
+from pipeline.properties.style import (
+    STYLE_PROPERTIES,
+    compare_counts,
+    style_counts,
+    style_features,
+)
 from pipeline.store import db as dbmod
-from records_factory import make_record
 
 NAMES = ["tokens", "words", "characters", "headers", "list_items", "bold", "code_blocks", "links", "emoji",
          "questions", "refusals", "as_an_ai"]
@@ -57,9 +62,9 @@ def test_the_word_count_matches_nltk_on_real_responses(shared_real):
 
     texts = []
     for path in sorted((shared_real / "alpaca-eval").glob("*.json.gz"))[:3]:
-        texts += [r["output_2"] for r in json.loads(gzip.open(path).read())[:60]]
-    with gzip.open(shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz") as f:
-        texts += [json.loads(line)["chosen"].rsplit("Assistant:", 1)[-1] for _, line in zip(range(120), f)]
+        texts += [r["output_2"] for r in json.loads(gzip.decompress(path.read_bytes()))[:60]]
+    lines = gzip.decompress((shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz").read_bytes()).splitlines()
+    texts += [json.loads(line)["chosen"].rsplit("Assistant:", 1)[-1] for line in lines[:120]]
     exact = np.array([count_words(t) for t in texts])
     approx = pl.Series(texts).str.count_matches(measures.WORD_RE).to_numpy()
     rel = np.abs(approx - exact) / np.maximum(exact, 1)
@@ -117,7 +122,7 @@ def test_loads_store_every_measure_and_raw_pairs_get_word_counts(tmp_path):
                     "ORDER BY pair_id LIMIT 4") == [(0.0,), (2.0,), (4.0,), (6.0,)]
     # the stored style features are the rule on the stored measures
     m = stored(db).pivot(on=["measure", "side"], index="pair_id", values="value")
-    feats = dict(((pid, prop), v) for pid, prop, v in rows(db, "SELECT pair_id, property, value FROM features"))
+    feats = {(pid, prop): v for pid, prop, v in rows(db, "SELECT pair_id, property, value FROM features")}
     for p in STYLE_PROPERTIES:
         if p.min_diff is not None:
             for row in m.iter_rows(named=True):
@@ -160,7 +165,7 @@ def test_an_older_file_gets_its_measures_at_its_next_write(tmp_path):
     con.close()
     with dbmod.writing(db):
         pass
-    got = dict(((m, side), v) for _, side, m, v in stored(db).iter_rows())
+    got = {(m, side): v for _, side, m, v in stored(db).iter_rows()}
     assert len(got) == 2 * len(NAMES) and got[("list_items", 1)] == 2 and got[("list_items", 2)] == 0
     assert rows(db, "SELECT num_words_1, num_words_2 FROM pairs") == [(4, 5)]  # - a - b / No list , sorry .
 
@@ -168,7 +173,7 @@ def test_an_older_file_gets_its_measures_at_its_next_write(tmp_path):
 @pytest.mark.slow
 def test_hh_rlhf_raw_pairs_get_word_counts(shared_real, tmp_path):
     path = tmp_path / "hh.jsonl"
-    path.write_bytes(gzip.open(shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz").read())
+    path.write_bytes(gzip.decompress((shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz").read_bytes()))
     db = tmp_path / "hh.duckdb"
     load_source(str(path), db=db)
     assert scalar(db, "SELECT count(*) FROM pairs") > 600  # the single-turn pairs

@@ -7,9 +7,9 @@ import json
 
 import numpy as np
 import pytest
+from dbquery import rows
 from scipy.stats import binomtest
 
-from dbquery import rows
 from pipeline.ingest.loader import load_source
 from pipeline.properties.measures import MEASURES
 from pipeline.queries import statistics
