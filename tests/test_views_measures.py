@@ -10,9 +10,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
+from dbquery import rows
 from scipy.stats import binomtest
 
-from dbquery import rows
 from pipeline.ingest.loader import load_source
 
 MODELS = ["terse", "chatty", "lister"]
@@ -109,8 +109,8 @@ def test_judge_agreement_intervals_and_position_kappa():
     labels = [(i, "a", int(t)) for i, t in enumerate(truth)]
     labels += [(i, "b", int(t if rng.random() < 0.8 else 3 - t)) for i, t in enumerate(truth) if i % 5]
     view = agreement_view(labels)
-    a = dict((i, p) for i, j, p in labels if j == "a")
-    b = dict((i, p) for i, j, p in labels if j == "b")
+    a = {i: p for i, j, p in labels if j == "a"}
+    b = {i: p for i, j, p in labels if j == "b"}
     both = [(a[i], b[i]) for i in b]
     n, same = len(both), sum(x == y for x, y in both)
     p_o = same / n
@@ -156,7 +156,7 @@ def test_alpaca_eval_verbose_answers_are_longer_than_concise_ones(shared_real, t
     folder.mkdir()
     for name in ("gpt-3.5-turbo-1106_verbose", "gpt-3.5-turbo-1106_concise"):
         src = shared_real / "alpaca-eval" / f"{name}.annotations.json.gz"
-        (folder / f"{name}.annotations.json").write_bytes(gzip.open(src).read())
+        (folder / f"{name}.annotations.json").write_bytes(gzip.decompress(src.read_bytes()))
     db = tmp_path / "a.duckdb"
     for path in sorted(folder.iterdir()):
         load_source(str(path), db=db)

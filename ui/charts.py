@@ -272,3 +272,14 @@ def similarity_scale(matrix: pd.DataFrame) -> dict:
     if lo >= 0:
         return {"domain": [lo, 1.0], "mid": None, "scheme": "blues"}
     return {"domain": [lo, 1.0], "mid": 0.0, "scheme": "redblue"}
+
+
+def histogram(df: pd.DataFrame, *, start: str, end: str, count: str, title: str, x_title: str,
+              generated: bool = False, subtitle: str | None = None) -> alt.Chart:
+    """Bars over pre-computed bins (start, end, count), e.g. `statistics.measure_histogram`."""
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X(f"{start}:Q", bin="binned", title=x_title), x2=f"{end}:Q",
+        y=alt.Y(f"{count}:Q", title=count),
+        tooltip=[alt.Tooltip(f"{start}:Q", title="from"), alt.Tooltip(f"{end}:Q", title="to"),
+                 alt.Tooltip(f"{count}:Q", format=",d")],
+    ).properties(title=_title(title, generated, subtitle), width="container", height=260)

@@ -88,6 +88,10 @@ prerequisite_counts = cached(statistics.prerequisite_counts)
 property_correlation = cached(statistics.property_correlation)
 agreement = cached(statistics.agreement)
 length_effect = cached(statistics.length_effect)
+coverage = cached(statistics.coverage)
+measure_summary = cached(statistics.measure_summary)
+measure_histogram = cached(statistics.measure_histogram)
+model_style = cached(statistics.model_style)
 
 
 def clear() -> None:

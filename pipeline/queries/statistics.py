@@ -1,5 +1,5 @@
-"""The Statistics page's data: property scores, prerequisites, property correlation, judge
-agreement, length effect."""
+"""The Statistics page's data: response measures and each model's style, property scores,
+prerequisites, property correlation, judge agreement (with intervals), length effect."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import polars as pl
 from scipy.stats import rankdata
 from threadpoolctl import threadpool_limits
 
+from ..properties.measures import MEASURES
 from ..properties.sets import SET_PARTS
 from ..answers.readouts import check_method
 from .base import DEFAULT_PROPERTY_SET, SET_ORDER, Db, column, frame, polars_frame, reading
@@ -36,7 +37,24 @@ LENGTH_EFFECT = """
     SELECT e.judge, j.kind, j.size_b, e.n, e.longer_win_rate
     FROM length_effect e LEFT JOIN judges j USING (judge) ORDER BY e.longer_win_rate DESC, e.judge
 """
-AGREEMENT_COLUMNS = ["judge_a", "judge_b", "n", "agreement", "kappa"]
+AGREEMENT_COLUMNS = ["judge_a", "judge_b", "n", "agreement", "kappa", "agreement_low", "agreement_high",
+                     "kappa_low", "kappa_high", "kappa_position", "kappa_position_low", "kappa_position_high"]
+Z95 = 1.959964  # as sql/judge_agreement.sql
+COVERAGE = """
+    SELECT (SELECT count(*) FROM pairs) AS n_pairs,
+           (SELECT count(*) FROM pairs WHERE annotated) AS n_annotated,
+           (SELECT count(*) FROM pairs WHERE coalesce(model_1, '') <> '' OR coalesce(model_2, '') <> '') AS n_with_models,
+           (SELECT count(DISTINCT pair_id) FROM response_measures) AS n_measured
+"""
+LABELLED_JUDGES = "SELECT judge, count(*) AS n FROM labels GROUP BY judge ORDER BY n DESC, judge"
+MEASURE_SUMMARY = """
+    SELECT measure, count(*) AS responses, avg(value) AS mean,
+           quantile_cont(value, 0.1) AS p10, median(value) AS median, quantile_cont(value, 0.9) AS p90,
+           max(value) AS max, avg(CASE WHEN value > 0 THEN 1.0 ELSE 0.0 END) AS share_nonzero
+    FROM response_measures GROUP BY measure
+"""
+MEASURE_VALUES = "SELECT value FROM response_measures WHERE measure = $measure"
+MODEL_STYLE = "SELECT * FROM model_style ORDER BY responses DESC, model"
 
 
 def _cells(con, sql: str, params: dict, n_cols: int) -> np.ndarray:
@@ -120,14 +138,36 @@ def agreement(db: Db = None, judges: Sequence[str] | None = None) -> pd.DataFram
         pb = pa.T
         chance = pa * pb + (1 - pa) * (1 - pb)
         kappa = np.where(chance == 1, np.nan, (share - chance) / (1 - chance))
+        bounds = agreement_intervals(share, n, chance)
     a, b = np.nonzero(n > 0)
     df = pd.DataFrame({"judge_a": np.array(names, dtype=object)[a], "judge_b": np.array(names, dtype=object)[b],
-                       "n": n[a, b].astype("int64"), "agreement": share[a, b], "kappa": kappa[a, b]})
+                       "n": n[a, b].astype("int64"), "agreement": share[a, b], "kappa": kappa[a, b],
+                       **{k: v[a, b] for k, v in bounds.items()}})
     diag = df["judge_a"] == df["judge_b"]
-    df.loc[diag, ["agreement", "kappa"]] = 1.0
+    df.loc[diag, ["agreement", "kappa", "kappa_position"]] = 1.0
+    df.loc[diag, [c for c in bounds if c != "kappa_position"]] = np.nan  # no interval for a judge with itself
     if judges:
         df = df[df["judge_a"].isin(judges) & df["judge_b"].isin(judges)]
     return df[AGREEMENT_COLUMNS].reset_index(drop=True)
+
+
+def wilson(share, n, z: float = Z95):
+    """Wilson's interval of a share of n (arrays or numbers): (low, high)."""
+    mid = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(np.maximum(share * (1 - share), 0) / n + z * z / (4 * n * n))
+    return mid - half, mid + half
+
+
+def agreement_intervals(share, n, chance, z: float = Z95) -> dict:
+    """The judge_agreement view's 95% intervals and position-adjusted kappa (see its SQL):
+    Wilson for the share; Cohen's kappa +- z sqrt(p_o (1 - p_o) / n) / (1 - p_e) within [-1, 1];
+    the position-adjusted kappa 2 p_o - 1 with Wilson's interval mapped by 2x - 1."""
+    low, high = wilson(share, n, z)
+    kappa = np.where(chance == 1, np.nan, (share - chance) / (1 - chance))
+    se = np.where(chance == 1, np.nan, np.sqrt(np.maximum(share * (1 - share), 0) / n) / (1 - chance))
+    return {"agreement_low": low, "agreement_high": high,
+            "kappa_low": np.maximum(-1, kappa - z * se), "kappa_high": np.minimum(1, kappa + z * se),
+            "kappa_position": 2 * share - 1, "kappa_position_low": 2 * low - 1, "kappa_position_high": 2 * high - 1}
 
 
 def agreement_with(df: pd.DataFrame, judge: str) -> pd.DataFrame:
@@ -143,9 +183,53 @@ def agreement_order(df: pd.DataFrame, sizes: Mapping[str, float] | None = None) 
 
 
 def length_effect(db: Db = None) -> pd.DataFrame:
-    """judge, kind, size_b, n, longer_win_rate (how often the longer response wins)."""
+    """judge, kind, size_b, n, longer_win_rate (how often the longer response wins), and its
+    95% Wilson interval (longer_low, longer_high)."""
     with reading(db) as con:
-        return frame(con, LENGTH_EFFECT)
+        df = frame(con, LENGTH_EFFECT)
+    df["longer_low"], df["longer_high"] = wilson(df["longer_win_rate"].to_numpy(float), df["n"].to_numpy(float))
+    return df
+
+
+def coverage(db: Db = None) -> dict:
+    """What the Statistics page can show: n_pairs, n_annotated (with the paper's annotations),
+    n_with_models (pairs that name a response model), n_measured, and the labelled judges
+    (name -> labels, most first)."""
+    with reading(db) as con:
+        cur = con.execute(COVERAGE)
+        out = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+        out["judges"] = dict(con.execute(LABELLED_JUDGES).fetchall())
+    return out
+
+
+def measure_summary(db: Db = None) -> pd.DataFrame:
+    """Per measure (in `MEASURES` order): responses, mean, p10, median, p90, max, share_nonzero."""
+    with reading(db) as con:
+        df = frame(con, MEASURE_SUMMARY)
+    order = {m: i for i, m in enumerate(MEASURES)}
+    return df.sort_values("measure", key=lambda s: s.map(lambda m: order.get(m, len(order)))).reset_index(drop=True)
+
+
+def measure_histogram(db: Db = None, measure: str = "tokens", bins: int = 30) -> pd.DataFrame:
+    """One measure's distribution over all responses: bin_start, bin_end, responses. The bins
+    span 0 to the 99th percentile; the last bin also holds the longer tail (`tail` says so)."""
+    with reading(db) as con:
+        values = polars_frame(con, MEASURE_VALUES, {"measure": measure})["value"].to_numpy()
+    if not len(values):
+        return pd.DataFrame(columns=["bin_start", "bin_end", "responses", "tail"])
+    top = max(float(np.quantile(values, 0.99)), 1.0)
+    integral = np.all(values == np.round(values))
+    edges = (np.unique(np.ceil(np.linspace(0, top + 1, bins + 1))) if integral else np.linspace(0, top, bins + 1))
+    counts, _ = np.histogram(np.minimum(values, edges[-1] - 1e-9), bins=edges)
+    tail = np.zeros(len(counts), dtype=bool)
+    tail[-1] = bool((values >= edges[-1]).any())
+    return pd.DataFrame({"bin_start": edges[:-1], "bin_end": edges[1:], "responses": counts, "tail": tail})
+
+
+def model_style(db: Db = None) -> pd.DataFrame:
+    """The `model_style` view, models with most responses first."""
+    with reading(db) as con:
+        return frame(con, MODEL_STYLE)
 
 
 def mean_scores(stats: pd.DataFrame) -> pd.DataFrame:
@@ -162,5 +246,6 @@ def long_matrix(matrix: pd.DataFrame, a: str, b: str, value: str, digits: int = 
     return long
 
 
-__all__ = ["agreement", "agreement_order", "length_effect", "long_matrix", "mean_scores", "prerequisite_counts",
-           "property_correlation", "property_stats"]
+__all__ = ["agreement", "agreement_intervals", "agreement_order", "coverage", "length_effect", "long_matrix",
+           "mean_scores", "measure_histogram", "measure_summary", "model_style", "prerequisite_counts",
+           "property_correlation", "property_stats", "wilson"]

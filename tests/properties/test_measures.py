@@ -8,17 +8,22 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from dbquery import rows, scalar
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from records_factory import make_record
+
 from pipeline.ingest import style_backfill
 from pipeline.ingest.loader import load_source
 from pipeline.ingest.release_load import load_records
 from pipeline.properties import measures
-from pipeline.properties.style import STYLE_PROPERTIES, compare_counts, style_counts, style_features
+from pipeline.properties.style import (
+    STYLE_PROPERTIES,
+    compare_counts,
+    style_counts,
+    style_features,
+)
 from pipeline.store import db as dbmod
-from records_factory import make_record
 
 NAMES = ["tokens", "words", "characters", "headers", "list_items", "bold", "code_blocks", "links", "emoji",
          "questions", "refusals", "as_an_ai"]
@@ -46,6 +51,9 @@ def test_each_measure_of_one_text():
     assert one("Don't stop.")["words"] == 4                  # Do n't stop .
     assert one("**Bold** costs $3.88, at 10:30")["words"] == 11  # * * Bold * * costs $ 3.88 , at 10:30
     assert one("Hello, world!", num_words_1=[7])["words"] == 7   # a record's own count wins
+    some = pl.DataFrame({"pair_id": [0, 1], "response_1": ["a b", "a b c."], "response_2": ["", ""],
+                         "num_words_1": [7, None]}, schema_overrides={"num_words_1": pl.Int64})
+    assert measures.measure_frame(some)["words_1"].to_list() == [7, 4]  # counted where the record has none
 
 
 @pytest.mark.slow
@@ -54,9 +62,9 @@ def test_the_word_count_matches_nltk_on_real_responses(shared_real):
 
     texts = []
     for path in sorted((shared_real / "alpaca-eval").glob("*.json.gz"))[:3]:
-        texts += [r["output_2"] for r in json.loads(gzip.open(path).read())[:60]]
-    with gzip.open(shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz") as f:
-        texts += [json.loads(line)["chosen"].rsplit("Assistant:", 1)[-1] for _, line in zip(range(120), f)]
+        texts += [r["output_2"] for r in json.loads(gzip.decompress(path.read_bytes()))[:60]]
+    lines = gzip.decompress((shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz").read_bytes()).splitlines()
+    texts += [json.loads(line)["chosen"].rsplit("Assistant:", 1)[-1] for line in lines[:120]]
     exact = np.array([count_words(t) for t in texts])
     approx = pl.Series(texts).str.count_matches(measures.WORD_RE).to_numpy()
     rel = np.abs(approx - exact) / np.maximum(exact, 1)
@@ -114,7 +122,7 @@ def test_loads_store_every_measure_and_raw_pairs_get_word_counts(tmp_path):
                     "ORDER BY pair_id LIMIT 4") == [(0.0,), (2.0,), (4.0,), (6.0,)]
     # the stored style features are the rule on the stored measures
     m = stored(db).pivot(on=["measure", "side"], index="pair_id", values="value")
-    feats = dict(((pid, prop), v) for pid, prop, v in rows(db, "SELECT pair_id, property, value FROM features"))
+    feats = {(pid, prop): v for pid, prop, v in rows(db, "SELECT pair_id, property, value FROM features")}
     for p in STYLE_PROPERTIES:
         if p.min_diff is not None:
             for row in m.iter_rows(named=True):
@@ -138,21 +146,34 @@ def test_backfill_fills_missing_measures_and_nothing_else(tmp_path):
 
 
 def test_an_older_file_gets_its_measures_at_its_next_write(tmp_path):
+    """A version-2 file (its own steps, as the code of that time made it) with a raw pair: the
+    migration of its next write measures the pair and gives it its word counts."""
+    import duckdb
+
+    from pipeline.store import schema
+
     db = tmp_path / "old.duckdb"
-    load_source(str(raw_file(tmp_path)), db=db)
-    before = stored(db).sort(pl.all())
-    with dbmod.writing(db) as con:  # as a version-2 file: no table, no step 3
-        con.execute("DROP TABLE response_measures")
-        con.execute("DELETE FROM schema_version WHERE version >= 3")
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP DEFAULT current_timestamp)")
+    for step in schema.steps():
+        if step.version <= 2:
+            step.apply(con)
+            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [step.version, step.name])
+    con.execute("INSERT INTO pairs (pair_id, source, source_index, pair_key, query, response_1, response_2, usable, "
+                "annotated) VALUES (5, 's', 0, 'k', 'q', '- a\n- b', 'No list, sorry.', FALSE, FALSE)")
+    con.close()
     with dbmod.writing(db):
         pass
-    assert stored(db).sort(pl.all()).equals(before)
+    got = {(m, side): v for _, side, m, v in stored(db).iter_rows()}
+    assert len(got) == 2 * len(NAMES) and got[("list_items", 1)] == 2 and got[("list_items", 2)] == 0
+    assert rows(db, "SELECT num_words_1, num_words_2 FROM pairs") == [(4, 5)]  # - a - b / No list , sorry .
 
 
 @pytest.mark.slow
 def test_hh_rlhf_raw_pairs_get_word_counts(shared_real, tmp_path):
     path = tmp_path / "hh.jsonl"
-    path.write_bytes(gzip.open(shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz").read())
+    path.write_bytes(gzip.decompress((shared_real / "hh-rlhf" / "harmless-base-test.jsonl.gz").read_bytes()))
     db = tmp_path / "hh.duckdb"
     load_source(str(path), db=db)
     assert scalar(db, "SELECT count(*) FROM pairs") > 600  # the single-turn pairs

@@ -61,3 +61,16 @@ def test_agreement_equals_the_view(demo_db_fitted):
     mine = statistics.agreement_with(ours, "human")
     assert len(mine) == 11 and mine["agreement"].is_monotonic_decreasing
     assert set(statistics.agreement(demo_db_fitted, ["human", "gpt-4-turbo"])["judge_a"]) == {"human", "gpt-4-turbo"}
+
+
+def test_agreement_intervals_equal_the_view(demo_db_fitted):
+    from dbquery import rows
+
+    cols = statistics.AGREEMENT_COLUMNS
+    view = pd.DataFrame(rows(demo_db_fitted, f"SELECT {', '.join(cols)} FROM judge_agreement"), columns=cols)
+    ours = statistics.agreement(demo_db_fitted)
+    merged = view.merge(ours, on=["judge_a", "judge_b"], suffixes=("_view", ""))
+    for c in cols[2:]:
+        assert np.allclose(merged[c].astype(float), merged[f"{c}_view"].astype(float), equal_nan=True), c
+    diag = ours[ours["judge_a"] == ours["judge_b"]]
+    assert (diag["kappa_position"] == 1).all() and diag["kappa_low"].isna().all()
