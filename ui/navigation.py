@@ -85,5 +85,18 @@ def run() -> None:
     """Register every available page with st.navigation and run the one the URL asks for."""
     import streamlit as st
 
+    from ui import state
+
     pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in available()]
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    state.install_history()
+    first_run = not st.session_state.get(_SEEN)
+    st.session_state[_SEEN] = True
+    st.session_state[state.QUIET] = first_run  # see ui/state.py: the first run leaves the URL alone
+    try:
+        page.run()
+    finally:
+        st.session_state[state.QUIET] = False
+
+
+_SEEN = "_ui.session_seen"

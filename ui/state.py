@@ -5,6 +5,14 @@ valid choice), else from its last value in this session (Streamlit forgets widge
 when the user switches pages; coming back restores the selection), else from a default,
 and writes the value back to the URL after every run. The widget is driven through st.session_state[key] only (no index/default
 argument), so buttons and callbacks can move it too (prev/next pair).
+
+History: Streamlit's browser side pushes a history entry for every change of the query string
+(one per `st.query_params[...] =`), so each page left about five entries and Back seemed to do
+nothing. `history_script()` (run by ui/navigation.py on every page) makes a query-string change
+on the same page *replace* the current entry; a page switch still adds one. So Back returns to
+the previous page, whose entry holds that page's last selections. The first run of a session
+writes nothing to the URL (the opened link already reproduces the view, and the replacing
+script may not be loaded yet); later runs write only the parameters that changed.
 """
 
 from __future__ import annotations
@@ -26,14 +34,23 @@ def _url_all(name: str) -> list[str]:
 _SHADOW = "_ui.keep."  # last value of each bound widget, to restore it when coming back to its page
 
 
+QUIET = "_ui.url_quiet"  # set by ui/navigation.py during a session's first run: no URL writes
+
+
 def _write(name: str, value) -> None:
-    if isinstance(value, (list, tuple)):
-        st.query_params[name] = [str(v) for v in value] if value else _EMPTY
-    elif value is None:
+    """Put the value in the URL, only when it changed (each write is a message to the browser)."""
+    if st.session_state.get(QUIET):
+        return
+    if value is None:
         if name in st.query_params:
             del st.query_params[name]
+        return
+    if isinstance(value, (list, tuple)):
+        new = [str(v) for v in value] if value else [_EMPTY]
     else:
-        st.query_params[name] = str(value)
+        new = [str(value)]
+    if _url_all(name) != new:
+        st.query_params[name] = new if len(new) > 1 else new[0]
 
 
 def _seed(key: str, default, valid: Callable[[object], bool], parse: Callable[[list[str]], object]) -> None:
@@ -152,3 +169,36 @@ def toggle(label: str, *, key: str, default: bool = False, **kwargs) -> bool:
 def set_value(key: str, value) -> None:
     """Move a bound widget from a callback (takes effect on this rerun's widget)."""
     st.session_state[key] = value
+
+
+# Installed once per browser tab: a pushState that changes only the query string (same path)
+# becomes a replaceState. Page switches change the path and still add an entry.
+_HISTORY_JS = """<script>
+(() => {
+  const h = window.history;
+  if (h.__prefdissectReplace) return;
+  const push = h.pushState.bind(h);
+  h.pushState = function (state, title, url) {
+    try {
+      if (url != null && new URL(url, window.location.href).pathname === window.location.pathname) {
+        return h.replaceState(state, title, url);
+      }
+    } catch (e) { /* a URL the browser cannot parse: leave it to pushState */ }
+    return push(state, title, url);
+  };
+  h.__prefdissectReplace = true;
+})();
+</script>"""
+
+
+def history_script() -> str:
+    return _HISTORY_JS
+
+
+def install_history() -> None:
+    """Draw the (invisible) script that makes selection changes replace the history entry."""
+    with st.sidebar:
+        try:
+            st.html(_HISTORY_JS, unsafe_allow_javascript=True)
+        except TypeError:  # Streamlit before 1.46 runs no script in st.html: history as before
+            pass
