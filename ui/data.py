@@ -17,7 +17,7 @@ import streamlit as st
 
 from pipeline.store import db as dbmod
 from pipeline.store.errors import DatabaseError
-from pipeline.queries import catalog, dissection, samples, shap, similarity, statistics
+from pipeline.queries import catalog, dissection, raw_pairs, samples, shap, similarity, statistics
 from pipeline.queries import status as status_mod
 
 from .text import md_escape
@@ -29,6 +29,11 @@ _CACHES: list = []
 
 def db_path() -> str:
     return str(dbmod.resolve_db_path())
+
+
+def last_change() -> float:
+    """The database file's change token (for caches of work the pages do themselves)."""
+    return dbmod.last_change(db_path())
 
 
 def stop_on_database_error(exc: Exception) -> None:
@@ -87,6 +92,7 @@ prerequisite_counts = cached(statistics.prerequisite_counts)
 property_correlation = cached(statistics.property_correlation)
 agreement = cached(statistics.agreement)
 length_effect = cached(statistics.length_effect)
+unannotated_count = cached(raw_pairs.unannotated_count)
 
 
 def clear() -> None:
