@@ -89,14 +89,5 @@ def run() -> None:
 
     pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in available()]
     page = st.navigation(pages)
-    state.install_history()
-    first_run = not st.session_state.get(_SEEN)
-    st.session_state[_SEEN] = True
-    st.session_state[state.QUIET] = first_run  # see ui/state.py: the first run leaves the URL alone
-    try:
-        page.run()
-    finally:
-        st.session_state[state.QUIET] = False
-
-
-_SEEN = "_ui.session_seen"
+    state.install_history()  # first, so that the page's own URL writes already replace
+    page.run()

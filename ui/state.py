@@ -8,11 +8,10 @@ argument), so buttons and callbacks can move it too (prev/next pair).
 
 History: Streamlit's browser side pushes a history entry for every change of the query string
 (one per `st.query_params[...] =`), so each page left about five entries and Back seemed to do
-nothing. `history_script()` (run by ui/navigation.py on every page) makes a query-string change
+nothing. `install_history()` (run by ui/navigation.py on every page) makes a query-string change
 on the same page *replace* the current entry; a page switch still adds one. So Back returns to
-the previous page, whose entry holds that page's last selections. The first run of a session
-writes nothing to the URL (the opened link already reproduces the view, and the replacing
-script may not be loaded yet); later runs write only the parameters that changed.
+the previous page, whose entry holds that page's last selections. Runs write only the
+parameters that changed.
 """
 
 from __future__ import annotations
@@ -34,13 +33,8 @@ def _url_all(name: str) -> list[str]:
 _SHADOW = "_ui.keep."  # last value of each bound widget, to restore it when coming back to its page
 
 
-QUIET = "_ui.url_quiet"  # set by ui/navigation.py during a session's first run: no URL writes
-
-
 def _write(name: str, value) -> None:
     """Put the value in the URL, only when it changed (each write is a message to the browser)."""
-    if st.session_state.get(QUIET):
-        return
     if value is None:
         if name in st.query_params:
             del st.query_params[name]
@@ -171,22 +165,40 @@ def set_value(key: str, value) -> None:
     st.session_state[key] = value
 
 
-# Installed once per browser tab: a pushState that changes only the query string (same path)
-# becomes a replaceState. Page switches change the path and still add an entry.
+# Installed once per browser tab. Streamlit pushes a history entry for each query-string change
+# (frontend: handlePageInfoChanged); a push that keeps the path (a selection changed on this
+# page) becomes a replace. After a click on a link to another page, the new page's parameters
+# can arrive before Streamlit moves the URL to the new path: a same-path push then would
+# overwrite the old page's entry, so until the path changes such pushes wait (the new page's
+# own push carries them; Streamlit builds it from the same query string).
 _HISTORY_JS = """<script>
 (() => {
   const h = window.history;
   if (h.__prefdissectReplace) return;
+  h.__prefdissectReplace = true;
   const push = h.pushState.bind(h);
-  h.pushState = function (state, title, url) {
+  let switching = 0;
+  let pending = null;
+  document.addEventListener("click", (e) => {
+    const a = e.target && e.target.closest ? e.target.closest("a[href]") : null;
+    if (!a) return;
     try {
-      if (url != null && new URL(url, window.location.href).pathname === window.location.pathname) {
-        return h.replaceState(state, title, url);
-      }
-    } catch (e) { /* a URL the browser cannot parse: leave it to pushState */ }
+      const u = new URL(a.href, window.location.href);
+      if (u.origin === window.location.origin && u.pathname !== window.location.pathname) switching = Date.now();
+    } catch (err) { /* not a URL: not a page link */ }
+  }, true);
+  h.pushState = function (state, title, url) {
+    let u = null;
+    try { u = url == null ? null : new URL(url, window.location.href); } catch (err) { u = null; }
+    if (u && u.pathname === window.location.pathname) {
+      if (switching && Date.now() - switching < 15000) { pending = u.search; return; }
+      return h.replaceState(state, title, url);
+    }
+    switching = 0;
+    if (u && pending !== null && !u.search) { u.search = pending; url = u.toString(); }
+    pending = null;
     return push(state, title, url);
   };
-  h.__prefdissectReplace = true;
 })();
 </script>"""
 
