@@ -84,3 +84,23 @@ def test_build_demo_refuses_to_overwrite_real_data(tmp_path):
     load_records([make_record(0)], source="mine", db=db)
     with pytest.raises(DemoRefused, match="non-generated"):
         build_demo(db, fit=False)
+
+
+@pytest.mark.slow
+def test_fit_demo_stores_what_every_page_reads(demo_db):
+    """`pipeline demo` fits paper and style, and stores the crowd's raw and style-controlled
+    boards and a what-if, so the Leaderboard and What if pages open with content."""
+    from pipeline.demo import BOARD_JUDGE, WHAT_IF_MODEL, fit_demo
+
+    seconds = fit_demo(demo_db)
+    assert set(seconds) == {"fit", "fit_style", "boards", "what_if"}
+    with dbmod.reading(demo_db) as con:
+        sets = {r[0] for r in con.execute("SELECT DISTINCT property_set FROM fits").fetchall()}
+        assert sets == {"paper", "style"}
+        n_judges = con.execute("SELECT count(DISTINCT judge) FROM fits WHERE property_set = 'style'").fetchone()[0]
+        assert n_judges == len(PROFILES)
+        controls = {r[0] for r in con.execute("SELECT DISTINCT control FROM leaderboard WHERE judge = ?",
+                                              [BOARD_JUDGE]).fetchall()}
+        assert controls == {"none", "style"}
+        models = con.execute("SELECT DISTINCT model, property_set FROM forecasts").fetchall()
+        assert models == [(WHAT_IF_MODEL, "style")]
