@@ -74,10 +74,12 @@ def leave_pages_folder_mode() -> None:
     from streamlit.runtime.pages_manager import PagesManager  # Streamlit's flag for that mode
 
     if PagesManager.uses_pages_directory:
-        from ui import warmup  # what Home.py starts before st.navigation
+        from ui import warmup  # what Home.py starts after the page
 
-        warmup.start()
-        run()
+        try:
+            run()
+        finally:
+            warmup.start()
         st.stop()
 
 
