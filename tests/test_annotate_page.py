@@ -55,11 +55,6 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def test_unannotated_count(raw_db, empty_db):
-    assert unannotated_count(raw_db) == scalar(raw_db, "SELECT count(*) FROM pairs WHERE NOT annotated") == N_RAW
-    assert unannotated_count(empty_db) == 0
-
-
 def test_stored_pairs_plan_before_paying(raw_db, monkeypatch, openai_stub):
     at = open_annotate(raw_db, monkeypatch, openai_stub.url)
     assert not at.exception, [e.value for e in at.exception]
