@@ -72,7 +72,8 @@ def watch() -> None:
     c[4].metric("Estimated", f"${float(info.get('estimated_cost_usd') or 0):,.2f}")
     if total:
         st.progress(min(1.0, settled / total), text=f"{settled:,} of {total:,} calls settled")
-    st.caption(f"Input: {md_escape(info.get('input', '?'))} · model {md_escape(info.get('model', '?'))} · "
+    source = info.get("input") or ("stored pairs" + (f" where {info['where']}" if info.get("where") else ""))
+    st.caption(f"Input: {md_escape(source)} · model {md_escape(info.get('model', '?'))} · "
                f"started {md_escape(run.get('started_at'))}"
                + (f" · last answer {md_escape(js.last_call_at)}" if js.last_call_at else "")
                + (f" · {js.open_batches} batch(es) open" if js.open_batches else ""))

@@ -116,6 +116,11 @@ def test_stored_job_runs_in_the_background(raw_db, monkeypatch, openai_stub):
     assert unannotated_count(raw_db) == N_RAW - 2, jobs.log_tail(raw_db)
     assert openai_stub.requests > 0
     assert "Traceback" not in (jobs.log_tail(raw_db) or "")
+    at.run()  # the page now shows the finished job, on stored pairs, and offers the 4 left
+    assert any("Input: stored pairs" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert metrics(at)["State"] == "finished"
+    at.number_input(key="ann.sample").set_value(None).run()
+    assert metrics(at)["Pairs to annotate"] == str(N_RAW - 2)
 
 
 def test_stored_job_command():
