@@ -105,7 +105,7 @@ def fit_set(path: Path, judge: str) -> str:
     with dbmod.reading(path) as con:
         sets = {r[0] for r in con.execute("SELECT DISTINCT property_set FROM fits WHERE judge = $j",
                                           {"j": judge}).fetchall()}
-    return "paper" if "paper" in sets or not sets else sorted(sets)[0]
+    return "paper" if "paper" in sets or not sets else min(sets)
 
 
 def store_answers(path: Path, judge: str) -> tuple[str, str]:
