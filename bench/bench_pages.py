@@ -2,8 +2,13 @@
 
     .venv/bin/python bench/bench_pages.py            # builds the fitted demo in bench/out/ once
     .venv/bin/python bench/bench_pages.py --big      # 100,000 pairs x 50 judges (issue 11), built once
+    .venv/bin/python bench/bench_pages.py --alpaca   # the AlpacaEval sample in ../shared/real, built once
     PREFDISSECT_DB=path.duckdb .venv/bin/python bench/bench_pages.py   # or any database
     .venv/bin/python bench/bench_pages.py --big --only What_if --only Leaderboard   # some pages only
+
+The AlpacaEval database: every ../shared/real/alpaca-eval/*.annotations.json.gz (GPT-4-Turbo
+judging 8 models against a reference; no paper annotations) loaded, fitted on the style set
+(`fit --properties style`), with the judge's raw and style-controlled boards.
 
 The big database: bench_load.py's generator (the demo's records repeated with distinct
 queries) loaded, plus 38 extra judges (each the human's choices with a share flipped, so
@@ -84,8 +89,27 @@ def build_big(path: Path, n_pairs: int = BIG_PAIRS, extra_judges: int = EXTRA_JU
           f"fit {t3 - t2:.1f} s ({report.summary() if hasattr(report, 'summary') else ''})", flush=True)
 
 
-def store_answers(path: Path) -> tuple[str, str]:
-    """Once per database: the human's raw and style-controlled leaderboards and the forecasts
+def board_judge(path: Path) -> str:
+    """The judge the answer views are timed for: the crowd where there is one, else the first fitted."""
+    from pipeline.store import db as dbmod
+
+    with dbmod.reading(path) as con:
+        judges = [r[0] for r in con.execute("SELECT DISTINCT judge FROM fits ORDER BY judge").fetchall()]
+    return "human" if "human" in judges or not judges else judges[0]
+
+
+def fit_set(path: Path, judge: str) -> str:
+    """The property set of the judge's fits: paper where fitted, else style."""
+    from pipeline.store import db as dbmod
+
+    with dbmod.reading(path) as con:
+        sets = {r[0] for r in con.execute("SELECT DISTINCT property_set FROM fits WHERE judge = $j",
+                                          {"j": judge}).fetchall()}
+    return "paper" if "paper" in sets or not sets else min(sets)
+
+
+def store_answers(path: Path, judge: str) -> tuple[str, str]:
+    """Once per database: the judge's raw and style-controlled leaderboards and the forecasts
     of the second most frequent model (the first is the What-if page's default: computed on
     demand), so the Leaderboard page shows boards and both What-if paths are timed."""
     from pipeline.store import db as dbmod
@@ -95,39 +119,81 @@ def store_answers(path: Path) -> tuple[str, str]:
 
     with dbmod.reading(path) as con:
         models = whatif.models(con)
-        (boards,), = con.execute("SELECT count(*) FROM leaderboard_runs WHERE judge = 'human'").fetchall()
-        (stored,), = con.execute("SELECT count(*) FROM forecasts WHERE judge = 'human' AND model = $m",
-                                 {"m": models[1]}).fetchall()
+        (boards,), = con.execute("SELECT count(*) FROM leaderboard_runs WHERE judge = $j", {"j": judge}).fetchall()
+        (stored,), = con.execute("SELECT count(*) FROM forecasts WHERE judge = $j AND model = $m",
+                                 {"j": judge, "m": models[1]}).fetchall()
     if not boards:
         t0 = time.perf_counter()
-        build_leaderboard(path, judges=["human"], group="All", control="style")
-        print(f"stored the human's leaderboards (raw, style): {time.perf_counter() - t0:.1f} s", flush=True)
+        build_leaderboard(path, judges=[judge], group="All", control="style")
+        print(f"stored {judge}'s leaderboards (raw, style): {time.perf_counter() - t0:.1f} s", flush=True)
     if not stored:
         t0 = time.perf_counter()
-        what_if(path, judge="human", model=models[1], group="All")
-        print(f"stored the forecasts of human x {models[1]}: {time.perf_counter() - t0:.1f} s", flush=True)
+        what_if(path, judge=judge, model=models[1], group="All", property_set=fit_set(path, judge))
+        print(f"stored the forecasts of {judge} x {models[1]}: {time.perf_counter() - t0:.1f} s", flush=True)
     return models[0], models[1]
 
 
 def answer_views(path: Path) -> list[tuple[str, str, dict]]:
-    """The Leaderboard and What-if views worth timing (none where the database has no human fit)."""
+    """The Leaderboard and What-if views worth timing (none where the database has no fit)."""
     from pipeline.answers.forecasts import ForecastError
     from pipeline.answers.leaderboard import LeaderboardError
 
+    judge = board_judge(path)
     try:
-        computed, stored = store_answers(path)
+        computed, stored = store_answers(path, judge)
     except (ForecastError, LeaderboardError, IndexError) as exc:
         print(f"no Leaderboard / What-if views: {exc or 'fewer than 2 response models'}")
         return []
-    return [("Leaderboard: human, style control", "pages/9_Leaderboard.py", {"judge": "human", "control": "style"}),
-            (f"What if: stored ({stored})", "pages/10_What_if.py", {"judge": "human", "model": stored}),
-            (f"What if: computed ({computed})", "pages/10_What_if.py", {"judge": "human", "model": computed})]
+    props = fit_set(path, judge)
+    return [(f"Leaderboard: {judge[:12]}, style control", "pages/9_Leaderboard.py",
+             {"judge": judge, "control": "style"}),
+            (f"What if: stored ({stored})", "pages/10_What_if.py",
+             {"judge": judge, "model": stored, "properties": props}),
+            (f"What if: computed ({computed})", "pages/10_What_if.py",
+             {"judge": judge, "model": computed, "properties": props})]
 
 
-def database(big: bool) -> Path:
+ALPACA = ROOT.parent / "shared" / "real" / "alpaca-eval"
+
+
+def build_alpaca(path: Path) -> None:
+    """The AlpacaEval sample: loaded (gunzipped into a temporary folder), fitted on style, boards."""
+    import gzip
+    import shutil
+    import tempfile
+
+    from pipeline.answers.leaderboard import build_leaderboard
+    from pipeline.ingest.loader import load_source
+    from pipeline.model.fitting import fit_database
+
+    files = sorted(ALPACA.glob("*.annotations.json.gz"))
+    if not files:
+        sys.exit(f"no AlpacaEval files in {ALPACA} (../shared/real beside the repository)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in files:
+            with gzip.open(f, "rb") as src, open(Path(tmp) / f.name.removesuffix(".gz"), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        load_source(tmp, db=path, name="alpaca-eval")
+    t1 = time.perf_counter()
+    fit_database(path, property_set="style")
+    t2 = time.perf_counter()
+    build_leaderboard(path, group="All", control="style")
+    print(f"built {path}: load {t1 - t0:.1f} s, style fit {t2 - t1:.1f} s, boards {time.perf_counter() - t2:.1f} s",
+          flush=True)
+
+
+def database(big: bool, alpaca: bool = False) -> Path:
     env = os.environ.get("PREFDISSECT_DB")
     if env:
         return Path(env)
+    if alpaca:
+        path = ROOT / "bench" / "out" / "pages_alpaca.duckdb"
+        if not path.exists():
+            print(f"building the AlpacaEval sample at {path} ...", flush=True)
+            build_alpaca(path)
+        return path
     if big:
         path = ROOT / "bench" / "out" / "pages_big.duckdb"
         if not path.exists():
@@ -146,12 +212,14 @@ def database(big: bool) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--big", action="store_true", help="100,000 pairs x 50 judges instead of the demo")
+    ap.add_argument("--alpaca", action="store_true",
+                    help="the AlpacaEval sample of ../shared/real (style fit, boards) instead of the demo")
     ap.add_argument("--rescan", action="store_true",
                     help="let every render scan the installed components again (AppTest's default)")
     ap.add_argument("--only", action="append", default=[], metavar="TEXT",
                     help="time only the pages / views whose label or file contains TEXT (repeatable)")
     args = ap.parse_args()
-    db = database(args.big)
+    db = database(args.big, args.alpaca)
     os.environ["PREFDISSECT_DB"] = str(db)
     import logging
 

@@ -1,5 +1,6 @@
-"""Annotate: upload raw pairs, see the estimated cost, start the annotation job, watch it,
-see failures and retry them.
+"""Annotate: upload raw pairs, or pick stored pairs that lack the paper's annotations (a SQL
+condition, a maximum, a random sample), see the estimated cost, start the annotation job,
+watch it, see failures and retry them.
 
 The job runs as its own process (`python -m pipeline annotate FILE --yes`), so the app
 stays usable while it runs: the job writes the database in short transactions and the
@@ -14,15 +15,17 @@ import pandas as pd
 import streamlit as st
 
 from pipeline import jobs
-from pipeline.annotation import InputError, job_status, plan_job
+from pipeline.annotation import InputError, job_status, plan_job, plan_stored
+from pipeline.store.errors import DatabaseError
 from pipeline.llm.config import DEFAULT_MODEL
 from ui import data, layout
 from ui.text import md_escape, show_text
 
 status = layout.page(
     __file__, intro=
-    "New pairs (a query and two responses) get the 29 properties from an LLM through any OpenAI-compatible "
-    "server, following the paper's protocol, and are then loaded like the release.")
+    "Pairs (a query and two responses) get the paper's property annotations from an LLM through any "
+    "OpenAI-compatible server, following the paper's protocol: new pairs from a file are then loaded like "
+    "the release; stored raw pairs are filled in place.")
 if not status.exists:
     layout.what_next(status, "pairs")
     st.caption("Or annotate into a new database from a terminal: `python -m pipeline annotate pairs.jsonl`.")
@@ -69,7 +72,8 @@ def watch() -> None:
     c[4].metric("Estimated", f"${float(info.get('estimated_cost_usd') or 0):,.2f}")
     if total:
         st.progress(min(1.0, settled / total), text=f"{settled:,} of {total:,} calls settled")
-    st.caption(f"Input: {md_escape(info.get('input', '?'))} · model {md_escape(info.get('model', '?'))} · "
+    source = info.get("input") or ("stored pairs" + (f" where {info['where']}" if info.get("where") else ""))
+    st.caption(f"Input: {md_escape(source)} · model {md_escape(info.get('model', '?'))} · "
                f"started {md_escape(run.get('started_at'))}"
                + (f" · last answer {md_escape(js.last_call_at)}" if js.last_call_at else "")
                + (f" · {js.open_batches} batch(es) open" if js.open_batches else ""))
@@ -85,6 +89,9 @@ def watch() -> None:
         st.dataframe(pd.DataFrame(failed_pairs, columns=["row", "reason"]), hide_index=True)
     if summary.get("aborted"):
         st.warning(f"The job stopped: {md_escape(summary['aborted'])}", icon=":material/warning:")
+    if not js.running and (js.calls.get("failed") or failed_pairs) and not info.get("input"):
+        st.caption("To ask the failed calls of stored pairs again, start the same selection again below: "
+                   "answers already received are not asked again.")
     if not js.running and (js.calls.get("failed") or failed_pairs) and info.get("input"):
         if Path(info["input"]).exists():
             st.button("Retry the failed calls", key="ann.retry", on_click=_start,
@@ -103,36 +110,42 @@ watch()
 
 # ------------------------------------------------------------------ a new job
 st.subheader("New job")
-with st.expander("Accepted files", expanded=False):
-    st.markdown(
-        "JSONL, JSON or CSV with a query and two responses: `prompt` or `query`, `response_a`/`response_b` "
-        "(or `response_1`/`response_2`), optional `model_a`/`model_b` and `winner` (Chatbot Arena style; it "
-        "becomes the human label, ties are left out). Chatbot Arena conversations (`conversation_a`/`_b`, "
-        "single turn) work too. The server and key come from `OPENAI_BASE_URL` and `OPENAI_API_KEY` in the "
-        "app's environment (or `.env`).")
-upload = st.file_uploader("Raw pairs", type=["jsonl", "json", "csv"], key="ann.file")
+n_stored = data.unannotated_count()
+FROM_FILE, STORED = "A file of new pairs", "Stored pairs without annotations"
+source = st.radio("Pairs to annotate", [STORED, FROM_FILE] if n_stored else [FROM_FILE, STORED],
+                  key="ann.source", horizontal=True,
+                  format_func=lambda s: f"{s} ({n_stored:,})" if s == STORED else s)
 c = st.columns(4)
 with c[0]:
     model = st.text_input("Annotating model", value=DEFAULT_MODEL, key="ann.model")
 with c[1]:
     max_pairs = st.number_input("At most N pairs", min_value=1, value=None, step=1, key="ann.max",
-                                help="Empty: all pairs of the file.")
+                                help="Empty: every pair (of the file, or of the stored selection).")
 with c[2]:
     concurrency = st.number_input("Requests at once", min_value=1, max_value=64, value=8, key="ann.conc")
 with c[3]:
     batch = st.toggle("Batch API (half price, up to 24 h)", key="ann.batch")
+model = model.strip() or DEFAULT_MODEL
+max_pairs = int(max_pairs) if max_pairs else None
 
-if upload is not None:
-    saved = jobs.save_upload(upload.getvalue(), upload.name, jobs.uploads_folder(db_path))
-    try:
-        plan = plan_job(saved, db=db_path, model=model.strip() or None, max_pairs=max_pairs,
-                        concurrency=int(concurrency), batch=batch)
-    except InputError as exc:
-        st.warning(f"The file cannot be used: {md_escape(exc)}", icon=":material/block:")
-        st.stop()
+
+@st.cache_resource(show_spinner="Counting the pairs and their cost…", max_entries=8, ttl=600)
+def _stored_plan(db: str, token: float, where: str, max_pairs, sample, seed: int, model: str, concurrency: int,
+                 batch: bool):
+    """plan_stored reads every matching pair's text: once per selection (and database change)."""
+    return plan_stored(where or None, db=db, model=model, max_pairs=max_pairs, sample=sample, seed=seed,
+                       concurrency=concurrency, batch=batch)
+
+
+def _show_plan(plan, job: jobs.AnnotateJob, nothing_text: str) -> None:
+    """The cost before anything is paid for, then the button that starts the job."""
     m = st.columns(5)
-    m[0].metric("Pairs to annotate", f"{len(plan.tasks):,}")
-    m[1].metric("Already loaded", f"{len(plan.present):,}", help="Only their human labels are added.")
+    if plan.stored:
+        m[0].metric("Pairs matching", f"{plan.rows:,}")
+        m[1].metric("Pairs to annotate", f"{len(plan.tasks):,}")
+    else:
+        m[0].metric("Pairs to annotate", f"{len(plan.tasks):,}")
+        m[1].metric("Already loaded", f"{len(plan.present):,}", help="Only their human labels are added.")
     m[2].metric("Rows left out", f"{len(plan.skipped):,}")
     m[3].metric("Calls to make", f"{plan.calls_to_make:,}")
     m[4].metric("Estimated cost", "n/a" if plan.est_cost_usd is None else f"${plan.est_cost_usd:,.2f}")
@@ -143,13 +156,60 @@ if upload is not None:
     running = job_status(db_path).running
     nothing = not plan.tasks and not plan.present
     if nothing:
-        st.info("Nothing to annotate in this file.")
-    st.button("Start annotating", type="primary", key="ann.start", on_click=_start,
-              args=(jobs.AnnotateJob(str(saved), str(db_path), model.strip() or DEFAULT_MODEL, max_pairs,
-                                     int(concurrency), batch),),
+        st.info(nothing_text)
+    st.button("Start annotating", type="primary", key="ann.start", on_click=_start, args=(job,),
               disabled=bool(plan.problems) or running or nothing,
               help="Runs `python -m pipeline annotate` in the background; you can keep using the app.")
     if running:
         st.caption("A job is running on this database; wait for it to finish before starting another.")
+
+
+if source == STORED:
+    if not n_stored:
+        st.info("Every stored pair already has the paper's annotations: load raw pairs "
+                "(`python -m pipeline load FILE`) or annotate a file of new pairs.")
+        st.stop()
+    c = st.columns([3, 1, 1])
+    with c[0]:
+        where = st.text_input("Only pairs where (SQL condition, optional)", key="ann.where", max_chars=2000,
+                              placeholder="e.g. language = 'en' AND num_words_1 < 500",
+                              help="The same condition as `annotate --where` and Groups: columns of the pairs "
+                                   "and their attributes; checked before it runs.").strip()
+    with c[1]:
+        sample = st.number_input("Random sample of N", min_value=1, value=None, step=1, key="ann.sample",
+                                 help="Empty: every matching pair (up to the maximum above).")
+    with c[2]:
+        seed = st.number_input("Seed", min_value=0, value=0, step=1, key="ann.seed", help="Of the sample.")
+    sample = int(sample) if sample else None
+    try:
+        plan = _stored_plan(str(db_path), data.last_change(), where, max_pairs, sample, int(seed), model,
+                            int(concurrency), batch)
+    except InputError as exc:
+        st.warning(f"The condition cannot be used: {md_escape(exc)}", icon=":material/block:")
+        st.stop()
+    except DatabaseError as exc:
+        data.stop_on_database_error(exc)
+    _show_plan(plan, jobs.AnnotateJob(None, str(db_path), model, max_pairs, int(concurrency), batch,
+                                      where=where or None, sample=sample, seed=int(seed)),
+               "No stored pair without annotations matches this condition.")
 else:
-    st.caption("Upload a file to see how many calls it needs and what it would cost.")
+    with st.expander("Accepted files", expanded=False):
+        st.markdown(
+            "JSONL, JSON or CSV with a query and two responses: `prompt` or `query`, `response_a`/`response_b` "
+            "(or `response_1`/`response_2`), optional `model_a`/`model_b` and `winner` (Chatbot Arena style; it "
+            "becomes the human label, ties are left out). Chatbot Arena conversations (`conversation_a`/`_b`, "
+            "single turn) work too. The server and key come from `OPENAI_BASE_URL` and `OPENAI_API_KEY` in the "
+            "app's environment (or `.env`).")
+    upload = st.file_uploader("Raw pairs", type=["jsonl", "json", "csv"], key="ann.file")
+    if upload is None:
+        st.caption("Upload a file to see how many calls it needs and what it would cost.")
+        st.stop()
+    saved = jobs.save_upload(upload.getvalue(), upload.name, jobs.uploads_folder(db_path))
+    try:
+        plan = plan_job(saved, db=db_path, model=model, max_pairs=max_pairs, concurrency=int(concurrency),
+                        batch=batch)
+    except InputError as exc:
+        st.warning(f"The file cannot be used: {md_escape(exc)}", icon=":material/block:")
+        st.stop()
+    _show_plan(plan, jobs.AnnotateJob(str(saved), str(db_path), model, max_pairs, int(concurrency), batch),
+               "Nothing to annotate in this file.")

@@ -346,8 +346,45 @@ def _holds_real_data(path: Path) -> bool:
         return False
 
 
+BOARD_JUDGE = "human"  # the demo's stored boards and what-if are the crowd's
+
+
+def what_if_model(db) -> str:
+    """The What-if page's first model (the most frequent): its forecast is the one stored."""
+    from .queries import whatif
+    from .store import db as dbmod
+
+    with dbmod.reading(db) as con:
+        return whatif.models(con)[0]
+
+
+def fit_demo(db, *, progress=None) -> dict[str, float]:
+    """Everything the pages read, so none opens empty: the paper and style fits, the crowd's raw
+    and style-controlled leaderboards, and the what-if of the What-if page's first view (paper set).
+    Returns seconds per step."""
+    import time
+
+    from .answers.forecasts import what_if
+    from .answers.leaderboard import build_leaderboard
+    from .model.fitting import fit_database
+
+    steps = {
+        "fit": lambda: fit_database(db=db, progress=progress),
+        "fit_style": lambda: fit_database(db=db, progress=progress, property_set="style"),
+        "boards": lambda: build_leaderboard(db, judges=[BOARD_JUDGE], control="style"),
+        "what_if": lambda: what_if(db, judge=BOARD_JUDGE, model=what_if_model(db)),
+    }
+    timings = {}
+    for name, step in steps.items():
+        t = time.perf_counter()
+        step()
+        timings[name] = time.perf_counter() - t
+    return timings
+
+
 def build_demo(db=None, *, seed: int = SEED, fit: bool = True, force: bool = False, progress=None) -> dict:
-    """Generate, write and load the demo, then fit it. Returns timings and counts.
+    """Generate, write and load the demo, then (fit=True) fit it and store its answers (fit_demo).
+    Returns timings and counts.
 
     The database is built beside the target and moved into place at the end, so an app
     reading the old file never sees a half-built one.
@@ -378,11 +415,7 @@ def build_demo(db=None, *, seed: int = SEED, fit: bool = True, force: bool = Fal
                         [prof.kind, prof.size_b, "generated demo judge: " + prof.note, prof.name])
     timings["load"] = time.perf_counter() - t1
     if fit:
-        from .model.fitting import fit_database
-
-        t2 = time.perf_counter()
-        fit_database(db=tmp, progress=progress)
-        timings["fit"] = time.perf_counter() - t2
+        timings.update(fit_demo(tmp, progress=progress))
     for p in (target, Path(str(target) + ".wal")):
         p.unlink(missing_ok=True)
     os.replace(tmp, target)

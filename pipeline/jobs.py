@@ -21,19 +21,29 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class AnnotateJob:
-    """One `python -m pipeline annotate` run, as the Annotate page starts it."""
+    """One `python -m pipeline annotate` run, as the Annotate page starts it: an uploaded file
+    (input_path), or the stored pairs without annotations (input_path None; where / sample)."""
 
-    input_path: str
+    input_path: str | None
     db: str
     model: str
     max_pairs: int | None = None
     concurrency: int | None = None
     batch: bool = False
     retry_failed: bool = False
+    where: str | None = None
+    sample: int | None = None
+    seed: int = 0
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "pipeline", "annotate", self.input_path, "--db", self.db, "--model",
+        source = [self.input_path] if self.input_path else []
+        cmd = [sys.executable, "-m", "pipeline", "annotate", *source, "--db", self.db, "--model",
                self.model, "--yes"]
+        if not self.input_path:  # stored pairs: the CLI checks the condition again
+            if self.where and self.where.strip():
+                cmd.append(f"--where={self.where.strip()}")  # one token: a condition may start with "-"
+            if self.sample:
+                cmd += ["--sample", str(int(self.sample)), "--seed", str(int(self.seed))]
         if self.max_pairs:
             cmd += ["--max-pairs", str(int(self.max_pairs))]
         if self.concurrency:

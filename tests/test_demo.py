@@ -84,3 +84,41 @@ def test_build_demo_refuses_to_overwrite_real_data(tmp_path):
     load_records([make_record(0)], source="mine", db=db)
     with pytest.raises(DemoRefused, match="non-generated"):
         build_demo(db, fit=False)
+
+
+@pytest.mark.slow
+def test_fit_demo_stores_what_every_page_reads(demo_db, monkeypatch):
+    """`pipeline demo` fits paper and style, and stores the crowd's raw and style-controlled
+    boards and a what-if, so the Leaderboard and What if pages open with content."""
+    from pipeline.demo import BOARD_JUDGE, fit_demo, what_if_model
+
+    seconds = fit_demo(demo_db)
+    assert set(seconds) == {"fit", "fit_style", "boards", "what_if"}
+    with dbmod.reading(demo_db) as con:
+        sets = {r[0] for r in con.execute("SELECT DISTINCT property_set FROM fits").fetchall()}
+        assert sets == {"paper", "style"}
+        n_judges = con.execute("SELECT count(DISTINCT judge) FROM fits WHERE property_set = 'style'").fetchone()[0]
+        assert n_judges == len(PROFILES)
+        controls = {r[0] for r in con.execute("SELECT DISTINCT control FROM leaderboard WHERE judge = ?",
+                                              [BOARD_JUDGE]).fetchall()}
+        assert controls == {"none", "style"}
+        models = con.execute("SELECT DISTINCT judge, model, property_set FROM forecasts").fetchall()
+        assert models == [(BOARD_JUDGE, what_if_model(demo_db), "paper")]
+        top = con.execute("SELECT model_1, count(*) AS n FROM (SELECT model_1 FROM pairs UNION ALL "
+                          "SELECT model_2 FROM pairs) GROUP BY ALL ORDER BY n DESC, model_1 LIMIT 1").fetchone()[0]
+        assert what_if_model(demo_db) == top  # the most frequent model: the What-if page's first
+    # the two answer pages open on what was stored, not on "run this first"
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    monkeypatch.setenv("PREFDISSECT_DB", str(demo_db))
+    for page, stored_text in (("pages/10_What_if.py", "Read from the forecasts table"),
+                              ("pages/9_Leaderboard.py", "The control's own weights")):
+        at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=90)
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = "\n".join(str(e.value) for kind in ("caption", "markdown", "subheader", "info")
+                          for e in getattr(at, kind))
+        assert stored_text in shown, (page, shown[:500])

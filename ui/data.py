@@ -17,7 +17,7 @@ import streamlit as st
 
 from pipeline.store import db as dbmod
 from pipeline.store.errors import DatabaseError
-from pipeline.queries import catalog, dissection, samples, shap, similarity, statistics
+from pipeline.queries import catalog, dissection, raw_pairs, samples, shap, similarity, statistics
 from pipeline.queries import models as models_mod
 from pipeline.queries import status as status_mod
 
@@ -30,6 +30,11 @@ _CACHES: list = []
 
 def db_path() -> str:
     return str(dbmod.resolve_db_path())
+
+
+def last_change() -> float:
+    """The database file's change token (for caches of work the pages do themselves)."""
+    return dbmod.last_change(db_path())
 
 
 def stop_on_database_error(exc: Exception) -> None:
@@ -92,6 +97,7 @@ coverage = cached(statistics.coverage)
 measure_summary = cached(statistics.measure_summary)
 measure_histogram = cached(statistics.measure_histogram)
 model_style = cached(statistics.model_style)
+unannotated_count = cached(raw_pairs.unannotated_count)
 
 
 def clear() -> None:

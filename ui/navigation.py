@@ -76,10 +76,12 @@ def leave_pages_folder_mode() -> None:
     from streamlit.runtime.pages_manager import PagesManager  # Streamlit's flag for that mode
 
     if PagesManager.uses_pages_directory:
-        from ui import warmup  # what Home.py starts before st.navigation
+        from ui import warmup  # what Home.py starts after the page
 
-        warmup.start()
-        run()
+        try:
+            run()
+        finally:
+            warmup.start()
         st.stop()
 
 
@@ -87,5 +89,9 @@ def run() -> None:
     """Register every available page with st.navigation and run the one the URL asks for."""
     import streamlit as st
 
+    from ui import state
+
     pages = [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in available()]
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    state.install_history()  # first, so that the page's own URL writes already replace
+    page.run()

@@ -5,6 +5,13 @@ valid choice), else from its last value in this session (Streamlit forgets widge
 when the user switches pages; coming back restores the selection), else from a default,
 and writes the value back to the URL after every run. The widget is driven through st.session_state[key] only (no index/default
 argument), so buttons and callbacks can move it too (prev/next pair).
+
+History: Streamlit's browser side pushes a history entry for every change of the query string
+(one per `st.query_params[...] =`), so each page left about five entries and Back seemed to do
+nothing. `install_history()` (run by ui/navigation.py on every page) makes a query-string change
+on the same page *replace* the current entry; a page switch still adds one. So Back returns to
+the previous page, whose entry holds that page's last selections. Runs write only the
+parameters that changed.
 """
 
 from __future__ import annotations
@@ -27,13 +34,17 @@ _SHADOW = "_ui.keep."  # last value of each bound widget, to restore it when com
 
 
 def _write(name: str, value) -> None:
-    if isinstance(value, (list, tuple)):
-        st.query_params[name] = [str(v) for v in value] if value else _EMPTY
-    elif value is None:
+    """Put the value in the URL, only when it changed (each write is a message to the browser)."""
+    if value is None:
         if name in st.query_params:
             del st.query_params[name]
+        return
+    if isinstance(value, (list, tuple)):
+        new = [str(v) for v in value] if value else [_EMPTY]
     else:
-        st.query_params[name] = str(value)
+        new = [str(value)]
+    if _url_all(name) != new:
+        st.query_params[name] = new if len(new) > 1 else new[0]
 
 
 def _seed(key: str, default, valid: Callable[[object], bool], parse: Callable[[list[str]], object]) -> None:
@@ -152,3 +163,54 @@ def toggle(label: str, *, key: str, default: bool = False, **kwargs) -> bool:
 def set_value(key: str, value) -> None:
     """Move a bound widget from a callback (takes effect on this rerun's widget)."""
     st.session_state[key] = value
+
+
+# Installed once per browser tab. Streamlit pushes a history entry for each query-string change
+# (frontend: handlePageInfoChanged); a push that keeps the path (a selection changed on this
+# page) becomes a replace. After a click on a link to another page, the new page's parameters
+# can arrive before Streamlit moves the URL to the new path: a same-path push then would
+# overwrite the old page's entry, so until the path changes such pushes wait (the new page's
+# own push carries them; Streamlit builds it from the same query string).
+_HISTORY_JS = """<script>
+(() => {
+  const h = window.history;
+  if (h.__prefdissectReplace) return;
+  h.__prefdissectReplace = true;
+  const push = h.pushState.bind(h);
+  let switching = 0;
+  let pending = null;
+  document.addEventListener("click", (e) => {
+    const a = e.target && e.target.closest ? e.target.closest("a[href]") : null;
+    if (!a) return;
+    try {
+      const u = new URL(a.href, window.location.href);
+      if (u.origin === window.location.origin && u.pathname !== window.location.pathname) switching = Date.now();
+    } catch (err) { /* not a URL: not a page link */ }
+  }, true);
+  h.pushState = function (state, title, url) {
+    let u = null;
+    try { u = url == null ? null : new URL(url, window.location.href); } catch (err) { u = null; }
+    if (u && u.pathname === window.location.pathname) {
+      if (switching && Date.now() - switching < 15000) { pending = u.search; return; }
+      return h.replaceState(state, title, url);
+    }
+    switching = 0;
+    if (u && pending !== null && !u.search) { u.search = pending; url = u.toString(); }
+    pending = null;
+    return push(state, title, url);
+  };
+})();
+</script>"""
+
+
+def history_script() -> str:
+    return _HISTORY_JS
+
+
+def install_history() -> None:
+    """Draw the (invisible) script that makes selection changes replace the history entry."""
+    with st.sidebar:
+        try:
+            st.html(_HISTORY_JS, unsafe_allow_javascript=True)
+        except TypeError:  # Streamlit before 1.46 runs no script in st.html: history as before
+            pass
