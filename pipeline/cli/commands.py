@@ -80,7 +80,9 @@ def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet o
     for line in report.skipped:
         console.print(f"  {line}", highlight=False, markup=False)
     if report.new_pairs or report.new_labels:
-        hint("fit", why="to (re)fit the judges")
+        # raw pairs have no paper annotations: the style set is what fits them
+        fit_args = ("fit",) if report.format == "release" else ("fit", "--properties", "style")
+        hint(*fit_args, *(("--db", str(db)) if db else ()), why="to (re)fit the judges")
 
 
 @app.command()

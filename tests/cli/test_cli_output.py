@@ -132,3 +132,20 @@ def test_the_hint_names_the_judge_as_stored_after_normalising(small_db, tmp_path
     assert args == ["python", "-m", "pipeline", "fit", "--judge", "my fine judge"]
     fitted = runner.invoke(app, [*args[3:], "--db", str(db), "--min-labels", "1"], env=WIDE)
     assert fitted.exit_code == 0, fitted.output
+
+
+def test_the_load_hint_is_a_command_that_works_on_this_database(tmp_path):
+    """Raw pairs have no paper annotations: the hint after their load is `fit --properties style`,
+    with the same --db, and running it fits (a bare `fit` would skip every group there)."""
+    src = tmp_path / "battles.csv"
+    lines = ["prompt,response_1,response_2,winner"]
+    lines += [f"q{i},{'long answer ' * (1 + i % 5)},short {i},{1 + i % 2}" for i in range(60)]
+    src.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "raw.duckdb"
+    result = runner.invoke(app, ["load", str(src), "--db", str(db)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    args = _hint_args(result.output)
+    assert args[3:] == ["fit", "--properties", "style", "--db", str(db)], args
+    fitted = runner.invoke(app, args[3:], env=WIDE)
+    assert fitted.exit_code == 0, fitted.output
+    assert scalar(db, "SELECT count(*) FROM fits WHERE property_set = 'style'") > 0

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from fuzzing import one_line_error
 from pipeline.cli import app
 from pipeline.ingest.loader import load_source
-from pipeline.ingest.formats import Options
 from records_factory import make_record
 from pipeline.ingest.release_load import load_records
 
