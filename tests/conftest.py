@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# In CI every property-based suite replays the same generated cases (derandomized), so a run
+# passes or fails for a reason; locally they explore new cases on each run.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_REFERENCE = ROOT.parent / "shared" / "reference"  # CI keeps ../shared beside the repo

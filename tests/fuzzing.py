@@ -9,6 +9,7 @@ Every suite counts its generated cases in CASES; test_fuzz_*.py print them at th
 from __future__ import annotations
 
 import codecs
+import os
 import json
 import shutil
 from collections import Counter
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 CASES: Counter = Counter()
 
 settings.register_profile(
-    "fuzz", deadline=None, derandomize=False, database=None,
+    "fuzz", deadline=None, derandomize=bool(os.environ.get("CI")), database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                            HealthCheck.data_too_large, HealthCheck.filter_too_much])
 FAST = settings(settings.get_profile("fuzz"), max_examples=120)   # pure parsing

@@ -117,6 +117,8 @@ def test_fit_demo_stores_what_every_page_reads(demo_db, monkeypatch):
                               ("pages/9_Leaderboard.py", "The control's own weights")):
         at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=90)
         at.switch_page(page)
+        if page == "pages/10_What_if.py":  # the stored what-if is the upper-bound table
+            at.query_params["mode"] = "upper bound"
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         shown = "\n".join(str(e.value) for kind in ("caption", "markdown", "subheader", "info")

@@ -97,7 +97,7 @@ def test_load_with_any_source_name(name, small_db, tmp_path_factory):
     assert result.exit_code == 0, result.output
     assert scalar(db, "SELECT count(*) FROM sources WHERE source = ?", [stored]) == 1
     assert stored in result.output
-    assert _hint_args(result.output) == ["python", "-m", "pipeline", "fit"]
+    assert _hint_args(result.output) == ["python", "-m", "pipeline", "fit", "--db", str(db)]
 
 
 def test_markup_in_a_name_is_printed_not_applied(small_db, tmp_path_factory):

@@ -108,3 +108,22 @@ def test_hh_raters_prefer_refusals_and_shorter_answers(shared_real, tmp_path):
     result = runner.invoke(app, ["fit", "--db", str(db), "--properties", "style", "--adjust", "models"])
     assert result.exit_code == 1 and "needs pairs that name the models" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # shares the module's AlpacaEval load
+def test_the_raw_leaderboard_orders_the_models_as_alpaca_evals_win_rates(alpaca, shared_real):
+    """The raw board's strengths, against the official AlpacaEval 2.0 win rates of the same models."""
+    import csv
+
+    from scipy.stats import spearmanr
+
+    db, _ = alpaca
+    cli("leaderboard", "--db", db, "--control", "none", "--judge", JUDGE)
+    board = dict(rows(db, "SELECT model, strength FROM leaderboard WHERE judge = ? AND group_name = 'All' "
+                          "AND control = 'none'", [JUDGE]))
+    with open(shared_real / "alpaca-eval" / "leaderboard.csv", newline="") as f:
+        official = {r[""]: float(r["win_rate"]) for r in csv.DictReader(f)}
+    models = sorted(set(board) & set(official))
+    assert len(models) >= 7, models
+    rho = spearmanr([board[m] for m in models], [official[m] for m in models]).statistic
+    assert rho >= 0.95, (rho, {m: (board[m], official[m]) for m in models})

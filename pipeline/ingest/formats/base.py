@@ -27,7 +27,16 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RowError(RecordError):
-    """A row that breaks its format: names the file's row and the field."""
+    """A row that breaks its format: names the file's row and the field. The problem is cut to a
+    few hundred characters, so a huge value quoted in it still makes one short line."""
+
+    MAX_PROBLEM = 300
+
+    def __init__(self, where: str, field_name: str, problem: str):
+        problem = " ".join(str(problem).split())
+        if len(problem) > self.MAX_PROBLEM:
+            problem = problem[:self.MAX_PROBLEM - 3] + "..."
+        super().__init__(where, field_name, problem)
 
 
 class NoFormat(SourceError):

@@ -59,3 +59,12 @@ def test_lone_surrogates_become_replacement_characters_and_parts_join():
     assert clean("half \ud83d emoji") == "half \ufffd emoji"
     assert clean("ok ü") == "ok ü"
     assert text([{"type": "text", "text": "a"}, {"type": "image", "image": "x"}, {"type": "text", "text": "b"}]) == "a\n\nb"
+
+
+def test_a_huge_value_quoted_in_a_row_error_still_makes_one_short_line():
+    from pipeline.ingest.formats.base import RowError, winner
+
+    with pytest.raises(RowError) as err:
+        winner("x" * 200_000 + "\n" + "y", "f.jsonl: row 3", "winner")
+    message = str(err.value)
+    assert message.startswith("f.jsonl: row 3, field 'winner'") and len(message) < 400 and "\n" not in message
