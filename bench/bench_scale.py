@@ -93,15 +93,14 @@ def write_battles(path: Path, n: int, seed: int = 0) -> None:
             }) + "\n")
 
 
-def measure(args: list[str]) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak MB) of one command run as a fresh process; exits on failure."""
+def measure(args: list[str]) -> tuple[float, float, float, str]:
+    """(wall s, CPU s, peak MB, load averages) of one command run as a fresh process; exits on failure."""
     load = os.getloadavg()[0]
     r = subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=ROOT, capture_output=True, text=True)
     rc, wall, cpu, peak = r.stdout.split()
     if rc != "0":
         sys.exit(f"failed: {' '.join(args)}\n{r.stderr}")
-    print(f"    (load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)", flush=True)
-    return float(wall), float(cpu), float(peak)
+    return float(wall), float(cpu), float(peak), f"(load average {load:.1f} -> {os.getloadavg()[0]:.1f})"
 
 
 def cli(*args: str) -> list[str]:
@@ -122,15 +121,15 @@ def main() -> int:
         print(f"generated {args.n:,} battles ({src.stat().st_size / 2**30:.2f} GB JSONL): "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
     bulk_db.unlink(missing_ok=True)
-    bw, bc, bp = measure([sys.executable, "-c", BULK, str(src), str(bulk_db)])
-    print(f"DuckDB bulk read_json into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB", flush=True)
+    bw, bc, bp, bl = measure([sys.executable, "-c", BULK, str(src), str(bulk_db)])
+    print(f"DuckDB bulk read_json into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB {bl}", flush=True)
     bulk_db.unlink(missing_ok=True)
     if not (args.reuse and db.exists()):
         for p in (db, Path(f"{db}.wal")):
             p.unlink(missing_ok=True)
-        lw, lc, lp = measure(cli("load", str(src), "--db", str(db)))
+        lw, lc, lp, ll = measure(cli("load", str(src), "--db", str(db)))
         print(f"load: {lw:.1f} s wall, {lc:.1f} s CPU, peak {lp:.0f} MB; {lw / bw:.1f}x the bulk read's wall "
-              f"(goal <= 4x, wish 3x; < 2048 MB); database {db.stat().st_size / 2**30:.2f} GB", flush=True)
+              f"(goal <= 4x, wish 3x; < 2048 MB); database {db.stat().st_size / 2**30:.2f} GB {ll}", flush=True)
     steps = [("fit --properties style --judge human", cli("fit", "--properties", "style", "--judge", "human",
                                                         "--db", str(db))),
              ("leaderboard --judge human --control style", cli("leaderboard", "--judge", "human", "--control",
@@ -139,8 +138,8 @@ def main() -> int:
                                                                    "hash(pair_id) % 100 = 0", "--replace",
                                                                    "--db", str(db)))]
     for label, cmd in steps:
-        w, c, p = measure(cmd)
-        print(f"{label}: {w:.1f} s wall, {c:.1f} s CPU, peak {p:.0f} MB", flush=True)
+        w, c, p, la = measure(cmd)
+        print(f"{label}: {w:.1f} s wall, {c:.1f} s CPU, peak {p:.0f} MB {la}", flush=True)
     if not args.skip_pages:
         print("pages (bench_pages.py on this database):", flush=True)
         env = dict(os.environ, PREFDISSECT_DB=str(db))
