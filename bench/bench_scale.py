@@ -103,6 +103,23 @@ def measure(args: list[str]) -> tuple[float, float, float, str]:
     return float(wall), float(cpu), float(peak), f"(load average {load:.1f} -> {os.getloadavg()[0]:.1f})"
 
 
+def copy_cost(db: Path) -> None:
+    """What every write pays before its own work: the byte copy and fsync of the whole file."""
+    import shutil
+
+    copy = db.with_name(db.name + ".benchcopy")
+    t0 = time.perf_counter()
+    shutil.copyfile(db, copy)
+    t1 = time.perf_counter()
+    fd = os.open(copy, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    t2 = time.perf_counter()
+    copy.unlink()
+    print(f"copy of the {db.stat().st_size / 2**30:.2f} GB file alone: {t1 - t0:.1f} s, fsync {t2 - t1:.1f} s "
+          f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", *args]
 
@@ -140,6 +157,7 @@ def main() -> int:
     for label, cmd in steps:
         w, c, p, la = measure(cmd)
         print(f"{label}: {w:.1f} s wall, {c:.1f} s CPU, peak {p:.0f} MB {la}", flush=True)
+    copy_cost(db)
     if not args.skip_pages:
         print("pages (bench_pages.py on this database):", flush=True)
         env = dict(os.environ, PREFDISSECT_DB=str(db))
