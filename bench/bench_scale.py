@@ -30,9 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 N_MODELS = 30
-WORDS = ("the model answer explains each step of a simple method with care and gives a short "
-         "example that shows why result holds for most inputs while some edge cases need more "
-         "checks before you rely on it in practice data value list function error time").split()
+WORDS = ["the", "model", "answer", "explains", "each", "step", "of", "a", "simple", "method", "with",
+         "care", "and", "gives", "short", "example", "that", "shows", "why", "result", "holds", "for",
+         "most", "inputs", "while", "some", "edge", "cases", "need", "more", "checks", "before", "you",
+         "rely", "on", "it", "in", "practice", "data", "value", "list", "function", "error", "time"]
 
 # Run a command as this wrapper's only child, so RUSAGE_CHILDREN is that command's own peak.
 MEASURE = """
@@ -96,7 +97,7 @@ def write_battles(path: Path, n: int, seed: int = 0) -> None:
 def measure(args: list[str]) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak MB, load averages) of one command run as a fresh process; exits on failure."""
     load = os.getloadavg()[0]
-    r = subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=ROOT, capture_output=True, text=True, check=True)
     rc, wall, cpu, peak = r.stdout.split()
     if rc != "0":
         sys.exit(f"failed: {' '.join(args)}\n{r.stderr}")
@@ -161,7 +162,7 @@ def main() -> int:
     if not args.skip_pages:
         print("pages (bench_pages.py on this database):", flush=True)
         env = dict(os.environ, PREFDISSECT_DB=str(db))
-        subprocess.run([sys.executable, str(ROOT / "bench" / "bench_pages.py")], cwd=ROOT, env=env)
+        subprocess.run([sys.executable, str(ROOT / "bench" / "bench_pages.py")], cwd=ROOT, env=env, check=False)
     return 0
 
 
