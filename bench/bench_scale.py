@@ -13,7 +13,7 @@ Goals (issue 18): load <= 4x the bulk read (3x wished), < 2 GB; fit and board < 
 warm pages < 1 s. Databases and the JSONL file go to bench/out/ (kept, so --reuse skips
 generating and loading again).
 
-    .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages]
+    .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages] [--page TEXT ...]
 """
 
 from __future__ import annotations
@@ -130,6 +130,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1_000_000, help="battles to generate (5%% ties)")
     ap.add_argument("--reuse", action="store_true", help="keep the JSONL file and database of an earlier run")
     ap.add_argument("--skip-pages", action="store_true")
+    ap.add_argument("--page", action="append", default=[], metavar="TEXT",
+                    help="time only these pages / views (bench_pages.py --only; repeatable): at 1,000,000 "
+                         "the Annotate page's first visit passes AppTest's 120 s limit and stops the run")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     src, db, bulk_db = OUT / f"scale_{args.n}.jsonl", OUT / f"scale_{args.n}.duckdb", OUT / f"scale_{args.n}_bulk.duckdb"
@@ -162,7 +165,8 @@ def main() -> int:
     if not args.skip_pages:
         print("pages (bench_pages.py on this database):", flush=True)
         env = dict(os.environ, PREFDISSECT_DB=str(db))
-        subprocess.run([sys.executable, str(ROOT / "bench" / "bench_pages.py")], cwd=ROOT, env=env, check=False)
+        only = [a for text in args.page for a in ("--only", text)]
+        subprocess.run([sys.executable, str(ROOT / "bench" / "bench_pages.py"), *only], cwd=ROOT, env=env, check=False)
     return 0
 
 
