@@ -1,0 +1,174 @@
+"""Benchmark at LMArena's size (issue 18, section 1): N Arena-shaped battles on one machine.
+
+Generates N battles (default 1,000,000) as a JSONL file in the lmsys/chatbot_arena_conversations
+layout that `load` detects as `arena`: ~30 models, responses of a few hundred characters, a
+third of them with markdown (headers, lists, bold, code) so the style properties vary. Then,
+each as a fresh process, with the load average beside every figure:
+- DuckDB's own bulk read of the file (`CREATE TABLE t AS SELECT * FROM read_json(...)`);
+- `python -m pipeline load FILE`: wall, CPU, peak memory, ratio to the bulk read, file size;
+- `fit --properties style --judge human`, `leaderboard --control style`, and one small write
+  (`group add` of a 1% slice, no fit): what the whole-file copy of a write costs;
+- the first and warm visit of every page (bench_pages.py against the big database).
+Goals (issue 18): load <= 4x the bulk read (3x wished), < 2 GB; fit and board < 30 s each;
+warm pages < 1 s. Databases and the JSONL file go to bench/out/ (kept, so --reuse skips
+generating and loading again).
+
+    .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages] [--page TEXT ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+N_MODELS = 30
+WORDS = ["the", "model", "answer", "explains", "each", "step", "of", "a", "simple", "method", "with",
+         "care", "and", "gives", "short", "example", "that", "shows", "why", "result", "holds", "for",
+         "most", "inputs", "while", "some", "edge", "cases", "need", "more", "checks", "before", "you",
+         "rely", "on", "it", "in", "practice", "data", "value", "list", "function", "error", "time"]
+
+# Run a command as this wrapper's only child, so RUSAGE_CHILDREN is that command's own peak.
+MEASURE = """
+import resource, subprocess, sys, time
+t0 = time.perf_counter()
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - t0
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.stderr.write(r.stdout[-3000:] + r.stderr[-3000:])
+print(f"{r.returncode} {wall:.2f} {u.ru_utime + u.ru_stime:.2f} {u.ru_maxrss / 1024:.0f}")
+"""
+
+BULK = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[2])
+con.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format='newline_delimited')", [sys.argv[1]])
+print(con.execute("SELECT count(*) FROM t").fetchone()[0])
+"""
+
+
+def sentence(rng: random.Random, n_words: int) -> str:
+    return " ".join(rng.choices(WORDS, k=n_words)).capitalize() + "."
+
+
+def response(rng: random.Random, quality: int) -> str:
+    """A few hundred characters; a third with markdown, longer for better models."""
+    n = rng.randint(2, 5) + quality // 10
+    if rng.random() < 1 / 3:
+        parts = [f"## {sentence(rng, 3)}", sentence(rng, 12)]
+        parts += [f"- **{rng.choice(WORDS)}**: {sentence(rng, 8)}" for _ in range(rng.randint(2, 5))]
+        if rng.random() < 0.3:
+            parts.append(f"```python\ndef f(x):\n    return x * {rng.randint(2, 9)}\n```")
+        return "\n".join(parts)
+    return " ".join(sentence(rng, rng.randint(8, 16)) for _ in range(n))
+
+
+def write_battles(path: Path, n: int, seed: int = 0) -> None:
+    """n battles, 5% of them ties / both-bad (read, counted, left out by `load`). The model
+    with the larger index wins more often, and longer markdown answers a little more."""
+    rng = random.Random(seed)
+    models = [f"model-{k:02d}" for k in range(N_MODELS)]
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            a, b = rng.sample(range(N_MODELS), 2)
+            query = f"{sentence(rng, rng.randint(6, 14))[:-1]}? (battle {i})"
+            ra, rb = response(rng, a), response(rng, b)
+            if i % 20 == 0:
+                winner = ("tie", "tie (bothbad)")[i // 20 % 2]
+            else:
+                edge = (a - b) / N_MODELS + (len(ra) - len(rb)) / 2000
+                winner = "model_a" if rng.random() < 0.5 + edge / 2 else "model_b"
+            f.write(json.dumps({
+                "question_id": f"q{i}", "model_a": models[a], "model_b": models[b], "winner": winner,
+                "judge": f"arena_user_{i % 7919}",
+                "conversation_a": [{"role": "user", "content": query}, {"role": "assistant", "content": ra}],
+                "conversation_b": [{"role": "user", "content": query}, {"role": "assistant", "content": rb}],
+                "turn": 1, "anony": True, "language": "English" if i % 5 else "German", "tstamp": 1.7e9 + i,
+            }) + "\n")
+
+
+def measure(args: list[str]) -> tuple[float, float, float, str]:
+    """(wall s, CPU s, peak MB, load averages) of one command run as a fresh process; exits on failure."""
+    load = os.getloadavg()[0]
+    r = subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    rc, wall, cpu, peak = r.stdout.split()
+    if rc != "0":
+        sys.exit(f"failed: {' '.join(args)}\n{r.stderr}")
+    return float(wall), float(cpu), float(peak), f"(load average {load:.1f} -> {os.getloadavg()[0]:.1f})"
+
+
+def copy_cost(db: Path) -> None:
+    """What every write pays before its own work: the byte copy and fsync of the whole file."""
+    import shutil
+
+    copy = db.with_name(db.name + ".benchcopy")
+    t0 = time.perf_counter()
+    shutil.copyfile(db, copy)
+    t1 = time.perf_counter()
+    fd = os.open(copy, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    t2 = time.perf_counter()
+    copy.unlink()
+    print(f"copy of the {db.stat().st_size / 2**30:.2f} GB file alone: {t1 - t0:.1f} s, fsync {t2 - t1:.1f} s "
+          f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline", *args]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000, help="battles to generate (5%% ties)")
+    ap.add_argument("--reuse", action="store_true", help="keep the JSONL file and database of an earlier run")
+    ap.add_argument("--skip-pages", action="store_true")
+    ap.add_argument("--page", action="append", default=[], metavar="TEXT",
+                    help="time only these pages / views (bench_pages.py --only; repeatable): at 1,000,000 "
+                         "the Annotate page's first visit passes AppTest's 120 s limit and stops the run")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    src, db, bulk_db = OUT / f"scale_{args.n}.jsonl", OUT / f"scale_{args.n}.duckdb", OUT / f"scale_{args.n}_bulk.duckdb"
+    if not (args.reuse and src.exists()):
+        t0 = time.perf_counter()
+        write_battles(src, args.n)
+        print(f"generated {args.n:,} battles ({src.stat().st_size / 2**30:.2f} GB JSONL): "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+    bulk_db.unlink(missing_ok=True)
+    bw, bc, bp, bl = measure([sys.executable, "-c", BULK, str(src), str(bulk_db)])
+    print(f"DuckDB bulk read_json into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB {bl}", flush=True)
+    bulk_db.unlink(missing_ok=True)
+    if not (args.reuse and db.exists()):
+        for p in (db, Path(f"{db}.wal")):
+            p.unlink(missing_ok=True)
+        lw, lc, lp, ll = measure(cli("load", str(src), "--db", str(db)))
+        print(f"load: {lw:.1f} s wall, {lc:.1f} s CPU, peak {lp:.0f} MB; {lw / bw:.1f}x the bulk read's wall "
+              f"(goal <= 4x, wish 3x; < 2048 MB); database {db.stat().st_size / 2**30:.2f} GB {ll}", flush=True)
+    steps = [("fit --properties style --judge human", cli("fit", "--properties", "style", "--judge", "human",
+                                                        "--db", str(db))),
+             ("leaderboard --judge human --control style", cli("leaderboard", "--judge", "human", "--control",
+                                                                "style", "--db", str(db))),
+             ("group add (1% slice, no fit): one small write", cli("group", "add", "scale_bench", "--where",
+                                                                   "hash(pair_id) % 100 = 0", "--replace",
+                                                                   "--db", str(db)))]
+    for label, cmd in steps:
+        w, c, p, la = measure(cmd)
+        print(f"{label}: {w:.1f} s wall, {c:.1f} s CPU, peak {p:.0f} MB {la}", flush=True)
+    copy_cost(db)
+    if not args.skip_pages:
+        print("pages (bench_pages.py on this database):", flush=True)
+        env = dict(os.environ, PREFDISSECT_DB=str(db))
+        only = [a for text in args.page for a in ("--only", text)]
+        subprocess.run([sys.executable, str(ROOT / "bench" / "bench_pages.py"), *only], cwd=ROOT, env=env, check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
