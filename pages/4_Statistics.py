@@ -46,7 +46,8 @@ if view == "measures":
                 "for the stored pairs.")
         st.stop()
     st.caption("Each response's measures, counted from its text at load time (table `response_measures`): "
-               "tokens, words (NLTK's count, as the paper's `num_words`), characters, and the counts behind "
+               "tokens, words (a released record's own `num_words`, else a close approximation of NLTK's count), "
+               "characters, and the counts behind "
                "the style properties. Share > 0: the share of responses with at least one.")
     measure = state.select("Measure", list(summary["measure"]), key="stats.measure", widget="selectbox")
     hist = data.measure_histogram(measure)
