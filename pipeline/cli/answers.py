@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ..model import bradley_terry as bt
 from ..console import plain_console
-from .base import DbOption, app, checked_name, checked_names, one_line, refuse_empty_groups
+from .base import AtOption, DbOption, app, checked_name, checked_names, one_line, refuse_empty_groups
 
 out = plain_console()  # markup, emoji codes and highlighting off: names print as they are
 
@@ -170,10 +170,13 @@ def differ(
         db: DbOption = None,
         group: Annotated[str, typer.Option(help="Group of both fits.")] = "All",
         properties: Annotated[str, typer.Option("--properties", help="Property set of both fits.")] = "paper",
-        top: Annotated[int, typer.Option(min=1, help="Properties shown.")] = 10) -> None:
+        top: Annotated[int, typer.Option(min=1, help="Properties shown.")] = 10,
+        at: AtOption = None) -> None:
     """How two judges differ: the properties where their weights differ most (the judge_difference view)."""
     from ..answers.differences import DifferenceError, judge_difference
+    from ..store import db as dbmod
 
+    dbmod.pin_snapshot(at)
     judge_a, judge_b = checked_name(judge_a, "judge"), checked_name(judge_b, "judge")
     group = checked_name(group, "group")
     refuse_empty_groups(db, [group])

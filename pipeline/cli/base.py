@@ -20,7 +20,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 # `console` (pipeline/console.py) prints with markup off; say()/error_line() escape values.
 
 DbOption = Annotated[Optional[Path], typer.Option(
-    "--db", help="DuckDB file (default: $PREFDISSECT_DB or data/preference.duckdb).")]
+    "--db", help="DuckDB file, or a lake: ducklake:PATH.ducklake or ducklake:postgres:dbname=... "
+    "(default: $PREFDISSECT_DB or data/preference.duckdb).")]
+AtOption = Annotated[Optional[int], typer.Option(
+    "--at", min=0, help="Read a lake as it was at this snapshot (`history` lists them; default: the newest).")]
 TimeoutOption = Annotated[Optional[float], typer.Option(
     help="Seconds to wait for one answer (default 120, or $PREFDISSECT_LLM_TIMEOUT).")]
 MaxTimeoutsOption = Annotated[Optional[int], typer.Option(
@@ -39,10 +42,14 @@ def one_line(*kinds: type[Exception], then: str = ""):
     error line; `then` says what was left undone, e.g. "nothing was written"."""
     from ..store.errors import DatabaseError
 
+    from ..store.errors import WriteConflict
+
     try:
         yield
     except kinds as exc:
         fail(f"{exc} ({then})" if then else str(exc))
+    except WriteConflict:
+        raise  # main() runs the command again on the newer snapshot
     except DatabaseError as exc:
         fail(str(exc), exc.exit_code)
 
@@ -128,3 +135,25 @@ def checked_seed(seed: int) -> int:
     if not 0 <= seed <= MAX_SEED:
         fail(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed} (nothing was written)")
     return seed
+
+
+_PLACE_OPTIONS = {"--db", "--data-path", "--at"}
+
+
+def commit_message(argv: list[str]) -> str:
+    """What a lake's commit says this job was: the command line without where the database is
+    (no catalog string, so no secret) and with files by their names, e.g. `load arena.jsonl`."""
+    from ..store.location import redact
+
+    words, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word in _PLACE_OPTIONS:
+            skip = True
+            continue
+        if any(word.startswith(o + "=") for o in _PLACE_OPTIONS):
+            continue
+        words.append(Path(word).name if "/" in word and not word.startswith("-") else word)
+    return redact(" ".join(words))[:500] or "pipeline"

@@ -6,14 +6,17 @@ user's input end with one clear line and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ..store import db as dbmod
-from .base import (DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, checked_names, checked_seed, confirm_cost,
-                   fail, one_line, refuse_empty_groups, say_removed)
+from ..store.errors import DatabaseError
+from .base import (AtOption, DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, checked_names, checked_seed,
+                   commit_message, confirm_cost, fail, one_line, refuse_empty_groups, say_removed)
 from ..console import cell, console, hint, plain_console  # markup off; say()/error_line() escape values
 
 
@@ -86,13 +89,14 @@ def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet o
 
 
 @app.command()
-def info(db: DbOption = None) -> None:
+def info(db: DbOption = None, at: AtOption = None) -> None:
     """What the database holds: sources, pairs, judges, groups, fits."""
     from rich.table import Table
 
     try:
-        with dbmod.reading(db) as con:
-            table = Table(title=cell(dbmod.resolve_db_path(db)))
+        with dbmod.reading(db, at=at) as con:
+            title = dbmod.locate(db).display + (f" at snapshot {at}" if at is not None else "")
+            table = Table(title=cell(title))
             for col in ("source", "kind", "generated", "pairs", "loaded at"):
                 table.add_column(col, overflow="fold")  # wrap, never cut a source's name
             for row in con.execute("SELECT source, kind, generated, n_pairs, strftime(loaded_at, '%Y-%m-%d %H:%M') "
@@ -366,18 +370,20 @@ def export_fits_cmd(
         source: Annotated[Optional[list[str]], typer.Option("--source", help="Export fits of this source (repeatable; default: ours, 'fit').")] = None,
         all_sources: Annotated[bool, typer.Option("--all", help="Export every judge's fits, imported ones too.")] = False,
         judge: Annotated[Optional[list[str]], typer.Option("--judge", help="Only this judge (repeatable).")] = None,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace files that exist.")] = False) -> None:
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace files that exist.")] = False,
+        at: AtOption = None) -> None:
     """Write fits in the original's fitted_paras format, one file per group."""
     from ..model.fitted_paras import FIT_SOURCE, FittedParasError, export_fits
 
+    dbmod.pin_snapshot(at)
     sources = None if all_sources else (source or [FIT_SOURCE])
     judge = checked_names(judge, "judge")
     try:
         files = export_fits(path, db=db, sources=sources, judges=judge, overwrite=overwrite)
     except FittedParasError as exc:
         fail(str(exc))
-    except dbmod.DatabaseMissing as exc:
-        fail(str(exc))
+    except DatabaseError as exc:
+        fail(str(exc), exc.exit_code)
     console.print(f"wrote {len(files)} files to {path}", highlight=False)
 
 
@@ -385,13 +391,20 @@ def export_fits_cmd(
 def migrate(db: DbOption = None) -> None:
     """Upgrade the database to this code's schema (and to a storage format DuckDB >= 1.1 reads)."""
     before, after = dbmod.migrate_file(db)
-    path = dbmod.resolve_db_path(db)
+    path = dbmod.locate(db).display
     said = "already at" if before == after else f"upgraded from version {before} to"
     console.print(f"{path}: {said} schema version {after}", highlight=False, markup=False)
 
 
 @app.callback()
-def _every_command(ctx: typer.Context) -> None:
-    # the writer lock records who holds it, and a job queued behind it says so on stderr
-    dbmod.job_name = f"pipeline {ctx.invoked_subcommand}"
+def _every_command(ctx: typer.Context,
+                   data_path: Annotated[Optional[str], typer.Option(
+                       "--data-path", help="Where a new lake keeps its data files: a folder (shared storage for a "
+                       "team) or s3://... (default: $PREFDISSECT_DATA_PATH, else the one the lake remembers).")] = None
+                   ) -> None:
+    # the writer lock records who holds it, a lake's commit message names the job, and a job
+    # queued behind another says so on stderr
+    if data_path:
+        os.environ[dbmod.ENV_DATA_PATH] = data_path
+    dbmod.set_job(f"pipeline {ctx.invoked_subcommand}", commit_message(sys.argv[1:]))
     dbmod.set_wait_reporter(lambda message: console.print(message, highlight=False, markup=False, soft_wrap=True))

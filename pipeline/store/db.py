@@ -16,15 +16,11 @@ Files are written readable by DuckDB >= 1.1 (STORAGE_VERSION).
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
@@ -32,16 +28,18 @@ from pathlib import Path
 
 import duckdb
 
-from . import schema
-from .errors import DatabaseMissing, HeldReadWrite, NestedWriting, NotADatabase, SchemaOutdated, SchemaTooNew, WriterBusy
+from . import file_lock, lake, lake_schema, schema
+from .errors import (DatabaseMissing, HeldReadWrite, NestedWriting, NotADatabase, SchemaOutdated, SchemaTooNew,
+                     SnapshotMissing, WriterBusy)
+from .file_lock import set_wait_reporter
+from .location import ENV_DATA_PATH, ENV_DB, FileDb, LakeDb, Location, locate
 
 __all__ = ["DatabaseMissing", "HeldReadWrite", "NotADatabase", "SchemaOutdated", "SchemaTooNew", "WriterBusy",
-           "reading", "writing", "migrate_file", "resolve_db_path", "last_change"]
+           "reading", "writing", "migrate_file", "resolve_db_path", "last_change", "locate", "exists",
+           "set_wait_reporter", "set_job", "ENV_DB", "ENV_DATA_PATH"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = ROOT / "sql"
-DEFAULT_DB = Path("data") / "preference.duckdb"
-ENV_DB = "PREFDISSECT_DB"
 ENV_WRITE_TIMEOUT = "PREFDISSECT_WRITE_TIMEOUT"
 STORAGE_VERSION = "v1.1.0"     # the oldest DuckDB whose clients must open our files
 _READABLE_STORAGE = (1, 1)     # a file whose storage is newer than this is rewritten
@@ -50,22 +48,33 @@ WRITE_TIMEOUT = 600.0          # seconds a writer queues behind another before g
 migrate = schema.migrate
 
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")  # ducklake:, postgres:, s3://, md:, http://
+job_message: str | None = None   # what a lake's commit says this job was (the CLI sets it)
+pinned_snapshot: int | None = None  # `--at`: every read of this process sees that snapshot of a lake
+
+
+def set_job(name: str | None, message: str | None = None) -> None:
+    """What this process calls itself: in the file's lock and in a lake's commit messages."""
+    global job_message
+    file_lock.job_name = name
+    job_message = message
 
 
 def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
-    """--db, else $PREFDISSECT_DB, else data/preference.duckdb. A value that looks like a URL or a
-    catalog string (`scheme:...`) is refused: DuckDB would read it as one, and our folders and
-    lock files would be made under a path named after it."""
-    text = os.fspath(db) if db else (os.environ.get(ENV_DB) or os.fspath(DEFAULT_DB))
-    if isinstance(text, bytes):
-        text = os.fsdecode(text)
-    if _SCHEME.match(text):
-        kind = text.split(":", 1)[0]
-        raise NotADatabase(f"the database {text!r} looks like a URL or catalog ({kind}:), not a file path: DuckLake "
-                           "catalogs and remote databases are not supported yet; give the path of a .duckdb file "
-                           "(give an absolute path for a file whose name holds a colon)")
-    return Path(text)
+    """The local path the database's side files (journals, logs, uploads) sit next to: the
+    file itself, or a lake's anchor (location.py)."""
+    return locate(db).anchor
+
+
+def exists(db: str | os.PathLike | None = None) -> bool:
+    """Whether there is a database to read: a file, or a lake holding our tables."""
+    where = locate(db)
+    if isinstance(where, FileDb):
+        return where.path.exists()
+    try:
+        lake.open_reader(where, wait=5.0).close()
+    except DatabaseMissing:
+        return False
+    return True
 
 
 def _refuse_folder(path: Path) -> None:
@@ -139,15 +148,35 @@ def check_version(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
     return have
 
 
+_pin = threading.local()
+
+
+def pin_snapshot(at: int | None) -> None:
+    """`--at` / `?at=`: this thread's reads see snapshot `at` of a lake (None: the newest)."""
+    _pin.at = None if at is None else int(at)
+
+
+def pinned_snapshot() -> int | None:
+    return getattr(_pin, "at", None)
+
+
 def connect(db: str | os.PathLike | None = None, *, read_only: bool = True,
-            timeout: float | None = None) -> duckdb.DuckDBPyConnection:
+            timeout: float | None = None, at: int | None = None) -> duckdb.DuckDBPyConnection:
     """A reader's connection (the caller closes it). Writing goes only through `writing()`."""
     if not read_only:
         raise ValueError("open the database for writing with db.writing(), which publishes atomically")
-    path = resolve_db_path(db)
-    con = _attach_read_only(path)
+    where = locate(db)
+    at = pinned_snapshot() if at is None else at
+    if isinstance(where, LakeDb):
+        con = lake.open_reader(where, at=at, report=file_lock.wait_reporter)
+        label = where.display
+    else:
+        if at is not None:
+            raise SnapshotMissing(f"--at {at}: the database {where.path} is a single file, which keeps no "
+                                  "snapshots; time travel needs a lake (--db ducklake:...)")
+        con, label = _attach_read_only(where.path), where.path
     try:
-        check_version(con, path)
+        check_version(con, label)
     except BaseException:
         con.close()
         raise
@@ -155,93 +184,15 @@ def connect(db: str | os.PathLike | None = None, *, read_only: bool = True,
 
 
 @contextmanager
-def reading(db: str | os.PathLike | None = None, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the newest published state, for one unit of work. It never
-    waits (timeout is accepted for older callers and unused)."""
-    con = connect(db, read_only=True)
+def reading(db: str | os.PathLike | None = None, *, timeout: float | None = None,
+            at: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the newest published state (or a lake's snapshot `at`), for
+    one unit of work. It never waits on a file or a PostgreSQL lake (timeout is unused)."""
+    con = connect(db, read_only=True, at=at)
     try:
         yield con
     finally:
         con.close()
-
-
-# ------------------------------------------------------------------ the writer lock
-
-def _report_to_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-_wait_reporter: Callable[[str], None] = _report_to_stderr
-job_name: str | None = None      # what this process calls itself in the lock file (the CLI sets it)
-_held = threading.local()
-
-
-def set_wait_reporter(report: Callable[[str], None]) -> Callable[[str], None]:
-    """Where the "waiting for <job>" message goes (default stderr); returns the previous one."""
-    global _wait_reporter
-    previous, _wait_reporter = _wait_reporter, report
-    return previous
-
-
-def _this_job(job: str | None) -> str:
-    if job or job_name:
-        return job or job_name  # type: ignore[return-value]
-    argv0 = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    return " ".join([argv0, *sys.argv[1:2]]) if argv0 != "-c" else "python -c"
-
-
-def lock_path(path: Path) -> Path:
-    return Path(str(path) + ".lock")
-
-
-def read_lock_holder(path: Path) -> dict | None:
-    """What the lock file says about the job writing now (None when nobody wrote it yet)."""
-    try:
-        return json.loads(lock_path(path).read_text() or "null")
-    except (OSError, ValueError):
-        return None
-
-
-def _describe(holder: dict | None) -> str:
-    if not holder:
-        return "another job"
-    return f"{holder.get('job', 'a job')} (pid {holder.get('pid', '?')})"
-
-
-@contextmanager
-def _writer_lock(path: Path, job: str | None, timeout: float) -> Iterator[None]:
-    """flock on <db>.lock: one writer at a time across processes and threads; the holder
-    records who it is so that a waiting job can say what it waits for."""
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
-    locked = False
-    try:
-        deadline = time.monotonic() + timeout
-        delay, told = 0.02, None
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                locked = True
-                break
-            except BlockingIOError:
-                holder = read_lock_holder(path)
-                # say it once, and again only when another job took the lock meanwhile
-                if told is None or (holder and holder != told):
-                    _wait_reporter(f"waiting for {_describe(holder)} to finish writing {path}")
-                    told = holder or {}
-                if time.monotonic() > deadline:
-                    raise WriterBusy(f"gave up after {timeout:.0f} s waiting for {_describe(holder)} to finish "
-                                     f"writing {path}; run this again when it is done") from None
-                time.sleep(delay)
-                delay = min(delay * 1.5, 0.25)
-        info = {"job": _this_job(job), "pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
-        yield
-    finally:
-        if locked:
-            with suppress(OSError):
-                os.ftruncate(fd, 0)
-        os.close(fd)  # releases the flock
 
 
 # ------------------------------------------------------------------ building and publishing
@@ -325,7 +276,7 @@ def _prepare_schema(con: duckdb.DuckDBPyConnection) -> None:
         if all(have.get(name) == sql for name, sql in _expected_views().items()):
             schema.sync_properties(con)  # writes only when the registry changed
             return
-    schema.migrate(con, own_transaction=False)
+    schema.migrate(con)
 
 
 def _fsync(path: Path) -> None:
@@ -359,17 +310,23 @@ def writing(db: str | os.PathLike | None = None, *, timeout: float | None = None
     """A read-write connection holding one transaction: all of it is published, or none.
 
     Queues behind another writer (saying so) for up to `timeout` seconds (default
-    $PREFDISSECT_WRITE_TIMEOUT or 600), then raises WriterBusy."""
-    path = resolve_db_path(db)
+    $PREFDISSECT_WRITE_TIMEOUT or 600), then raises WriterBusy. On a lake, the transaction
+    commits one snapshot whose message names the job."""
+    if timeout is None:
+        timeout = float(os.environ.get(ENV_WRITE_TIMEOUT) or WRITE_TIMEOUT)
+    where = locate(db)
+    if isinstance(where, LakeDb):
+        with _lake_writing(where, job, timeout) as con:
+            yield con
+        return
+    path = where.path
     _refuse_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = str(path.resolve())
-    held: set[str] = _held.__dict__.setdefault("paths", set())
+    held: set[str] = file_lock.held.__dict__.setdefault("paths", set())
     if key in held:
         raise NestedWriting(f"db.writing({path}) inside another db.writing of the same file in one thread")
-    if timeout is None:
-        timeout = float(os.environ.get(ENV_WRITE_TIMEOUT) or WRITE_TIMEOUT)
-    with _writer_lock(path, job, timeout):
+    with file_lock.writer_lock(path, job, timeout):
         held.add(key)
         building = path.with_name(f".{path.name}.building-{os.getpid()}-{threading.get_ident()}")
         try:
@@ -377,9 +334,9 @@ def writing(db: str | os.PathLike | None = None, *, timeout: float | None = None
             con, copied = _open_building(path, building)
             try:
                 before = _file_state(building)
+                _prepare_schema(con)  # statement by statement, on the private copy (schema.migrate)
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    _prepare_schema(con)
                     yield con
                 except BaseException:
                     with suppress(duckdb.Error):
@@ -403,10 +360,31 @@ def writing(db: str | os.PathLike | None = None, *, timeout: float | None = None
             held.discard(key)
 
 
+@contextmanager
+def _lake_writing(where: LakeDb, job: str | None, timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    held: set[str] = file_lock.held.__dict__.setdefault("paths", set())
+    if where.catalog in held:
+        raise NestedWriting(f"db.writing({where.display}) inside another db.writing of the same lake in one thread")
+    held.add(where.catalog)
+    try:
+        message = job or job_message or file_lock.this_job(None)
+        with lake.writing(where, message=message, prepare=lake_schema.prepare, wait=timeout,
+                          report=file_lock.wait_reporter) as con:
+            yield con
+    finally:
+        held.discard(where.catalog)
+
+
 def migrate_file(db: str | os.PathLike | None = None) -> tuple[int | None, int]:
     """Upgrade an existing file to this code's schema (and a storage format old clients
     read). Returns (version before, version after)."""
-    path = resolve_db_path(db)
+    where = locate(db)
+    if isinstance(where, LakeDb):
+        with lake.writing(where, message="migrate", prepare=lambda con: None) as con:
+            before = schema.current_version(con)
+            lake_schema.prepare(con)
+        return before, schema.latest_version()
+    path = where.path
     if not path.exists():
         raise DatabaseMissing(f"no database at {path}: nothing to migrate")
     probe = _attach_read_only(path)
@@ -424,7 +402,10 @@ def migrate_file(db: str | os.PathLike | None = None) -> tuple[int | None, int]:
 
 def last_change(db: str | os.PathLike | None = None) -> float:
     """A cheap token that changes whenever the published file does (for caches): each
-    publish is a new file, written after the one it replaces."""
+    publish is a new file, written after the one it replaces; on a lake, the snapshot read."""
+    where = locate(db)
+    if isinstance(where, LakeDb):
+        return float(pinned_snapshot() if pinned_snapshot() is not None else (lake.newest_snapshot(where) or 0))
     try:
         return float(resolve_db_path(db).stat().st_mtime_ns)
     except FileNotFoundError:

@@ -45,3 +45,25 @@ class NestedWriting(DatabaseError):
 class NotADatabase(DatabaseError):
     """--db names something that is not a DuckDB file we can use: a folder, another kind of
     file, or a URL / catalog string (DuckLake, postgres:, s3://, ...)."""
+
+
+class LakeUnavailable(DatabaseError):
+    """A DuckLake's catalog cannot be reached (PostgreSQL down or refusing us, a catalog file
+    held by another process) or its extension cannot load."""
+
+    exit_code = 75
+
+
+class WriteConflict(DatabaseError):
+    """Another job committed a change to the same rows of a lake first; nothing of this job
+    was written, and running it again redoes it on the newer snapshot."""
+
+    exit_code = 75
+
+
+class SnapshotMissing(DatabaseError):
+    """`--at` names a snapshot the lake does not have (or the database is not a lake)."""
+
+
+class DataPathUnwritable(DatabaseError):
+    """The lake's data path cannot be written: nothing was written."""

@@ -141,7 +141,8 @@ def test_db_that_is_not_a_duckdb_file_is_one_line(tmp_path, base):
     folder.mkdir()
     before = sha(junk)
     cases = [(junk, "not a valid DuckDB"), (folder, "is a folder"),
-             ("ducklake:postgres:dbname=x host=y", "DuckLake catalogs"), ("s3://bucket/x.duckdb", "looks like a URL"),
+             ("ducklake:mysql:db=x", "unknown DuckLake catalog"),
+             ("ducklake:postgres:not a libpq string", "cannot read the PostgreSQL catalog"), ("s3://bucket/x.duckdb", "looks like a URL"),
              ("md:my_db", "looks like a URL")]
     for db, says in cases:
         result = _pipeline("load", src, "--db", db, cwd=tmp_path)  # the real entry point: main()'s one line

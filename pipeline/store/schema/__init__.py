@@ -82,27 +82,22 @@ def pending(con: duckdb.DuckDBPyConnection) -> list[Step]:
     return [s for s in steps() if s.version > have]
 
 
-def migrate(con: duckdb.DuckDBPyConnection, *, own_transaction: bool = True) -> list[int]:
-    """Apply every pending step, sync the property registry and (re)create the views, in one
-    transaction (the caller's when own_transaction is False). Returns the versions applied."""
-    own = own_transaction
-    if own:
-        con.execute("BEGIN TRANSACTION")
-    try:
-        todo = pending(con)
-        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-                    "name VARCHAR NOT NULL, applied_at TIMESTAMP DEFAULT current_timestamp)")
-        for step in todo:
-            step.apply(con)
-            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [step.version, step.name])
-        sync_properties(con)
-        apply_views(con)
-    except BaseException:
-        if own:
-            con.execute("ROLLBACK")
-        raise
-    if own:
-        con.execute("COMMIT")
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every pending step, sync the property registry and (re)create the views. Returns
+    the versions applied.
+
+    Outside a transaction every statement commits on its own, and the file writer migrates
+    that way, on its private copy: DuckDB 1.5 cannot commit two ADD COLUMNs to one table with
+    rows in one transaction, and the copy is thrown away when anything fails, so the published
+    file is untouched all the same. Inside the caller's transaction, all of it is one."""
+    todo = pending(con)
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+                "name VARCHAR NOT NULL, applied_at TIMESTAMP DEFAULT current_timestamp)")
+    for step in todo:
+        step.apply(con)
+        con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [step.version, step.name])
+    sync_properties(con)
+    apply_views(con)
     return [s.version for s in todo]
 
 

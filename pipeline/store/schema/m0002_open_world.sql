@@ -4,7 +4,8 @@
 -- rebuilt: rows go to a temporary table and come back under the new key.
 
 ALTER TABLE pairs ADD COLUMN annotated BOOLEAN DEFAULT TRUE;  -- FALSE: a raw labelled pair, no annotations
-UPDATE pairs SET annotated = TRUE WHERE annotated IS NULL;
+-- ADD COLUMN gives every existing row the default (schema.migrate runs each statement on
+-- its own: DuckDB 1.5 refuses this SET NOT NULL after an ADD COLUMN in one transaction).
 ALTER TABLE pairs ALTER COLUMN annotated SET NOT NULL;
 ALTER TABLE pairs ADD COLUMN n_turns INTEGER DEFAULT 1;
 ALTER TABLE labels ADD COLUMN rater VARCHAR;                   -- per-vote user id (Arena's `judge`), else NULL

@@ -1,0 +1,210 @@
+"""The database as a DuckLake: readers pinned to one snapshot, writers that commit one.
+
+A reader attaches the lake READ_ONLY, at the newest snapshot or at `--at`, and holds one
+transaction, so every query of one unit of work sees the same snapshot while others commit.
+A writer attaches it read-write and runs the caller's work in one transaction, which
+commits one snapshot whose message names the job. There is no lock file: DuckLake commits
+writers that touched different rows; when another job changed the same table first the
+commit fails as a whole (WriteConflict) and the job can run again on the newer snapshot.
+
+A DuckDB-file catalog (`ducklake:PATH.ducklake`) is one DuckDB file, which one process opens
+at a time: there, processes take turns, waiting for each other for up to the write timeout.
+A PostgreSQL catalog has no such limit.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import duckdb
+
+from . import extensions
+from .errors import DatabaseMissing, DataPathUnwritable, LakeUnavailable, SnapshotMissing, WriteConflict, WriterBusy
+from .location import LakeDb, redact
+
+ALIAS = "lake"   # the catalog name a reader's and a writer's queries run in
+WAIT_STEP = 0.05
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _attach_sql(lake: LakeDb, alias: str, *, read_only: bool, snapshot: int | None) -> str:
+    options = []
+    if lake.data_path:
+        options += [f"DATA_PATH '{_quote(lake.data_path)}'", "OVERRIDE_DATA_PATH TRUE"]
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+    opts = f" ({', '.join(options)})" if options else ""
+    return f"ATTACH '{_quote('ducklake:' + lake.catalog)}' AS \"{alias}\"{opts}"
+
+
+def _one_line(exc: Exception) -> str:
+    return redact(str(exc).replace("\n", " ").strip())[:400]
+
+
+def _is_busy(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflict" in text or "could not set" in text)
+
+
+def _translate(lake: LakeDb, exc: Exception, snapshot: int | None) -> Exception:
+    text = str(exc)
+    low = text.lower()
+    if snapshot is not None and "snapshot" in low:
+        return SnapshotMissing(f"the lake {lake.display} has no snapshot {snapshot}: "
+                               "`python -m pipeline history` lists the ones it has")
+    if "unable to connect to postgres" in low or "connection to server" in low or "could not connect" in low:
+        return LakeUnavailable(f"cannot reach the PostgreSQL catalog of {lake.display}: {_one_line(exc)}")
+    if "data_path" in low or "data path" in low:
+        return DataPathUnwritable(f"the data path of {lake.display} cannot be used: {_one_line(exc)}")
+    return LakeUnavailable(f"cannot open the lake {lake.display}: {_one_line(exc)}")
+
+
+def _attach(con: duckdb.DuckDBPyConnection, lake: LakeDb, *, read_only: bool, snapshot: int | None,
+            wait: float, report: Callable[[str], None] | None) -> None:
+    """ATTACH, waiting (up to `wait` seconds) while another process holds a DuckDB-file catalog."""
+    deadline, told = time.monotonic() + wait, False
+    sql = _attach_sql(lake, ALIAS, read_only=read_only, snapshot=snapshot)
+    while True:
+        try:
+            con.execute(sql)
+            break
+        except duckdb.Error as exc:
+            if not _is_busy(exc):
+                raise _translate(lake, exc, snapshot) from None
+            if time.monotonic() > deadline:
+                raise WriterBusy(f"gave up after {wait:.0f} s waiting for another process to let go of the "
+                                 f"catalog file of {lake.display}; run this again when it is done") from None
+            if report and not told:
+                report(f"waiting for another process using {lake.display}")
+                told = True
+            time.sleep(WAIT_STEP)
+    con.execute(f'USE "{ALIAS}"')
+
+
+def _missing(lake: LakeDb) -> DatabaseMissing:
+    return DatabaseMissing(f"no workbench data in the lake {lake.display}: run `python -m pipeline load` "
+                           f"or `copy --to` with --db {lake.display}")
+
+
+def open_reader(lake: LakeDb, *, at: int | None = None, wait: float = 60.0,
+                report: Callable[[str], None] | None = None,
+                config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the newest snapshot (or snapshot `at`), in one transaction."""
+    if lake.catalog_file is not None and not lake.catalog_file.exists():
+        raise _missing(lake)
+    con = extensions.lake_connection(lake.backend, config)
+    try:
+        _attach(con, lake, read_only=True, snapshot=at, wait=wait, report=report)
+        if at is not None:
+            _check_snapshot(con, lake, at)
+        con.execute("BEGIN TRANSACTION")  # one snapshot for every query of this connection
+        if not _has_schema(con):
+            raise _missing(lake)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND table_name = 'schema_version'").fetchone()[0] > 0
+
+
+def _check_snapshot(con: duckdb.DuckDBPyConnection, lake: LakeDb, at: int) -> None:
+    ids = {r[0] for r in con.execute(f"SELECT snapshot_id FROM ducklake_snapshots('{ALIAS}')").fetchall()}
+    if at not in ids:
+        raise SnapshotMissing(f"the lake {lake.display} has no snapshot {at}: "
+                              "`python -m pipeline history` lists the ones it has")
+
+
+def _check_data_path(lake: LakeDb) -> None:
+    """A local data path must be a folder we can write (made when missing); s3:// and other
+    remote paths are left to DuckDB."""
+    where = lake.data_path
+    if not where or "://" in where:
+        return
+    folder = Path(where)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".prefdissect-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DataPathUnwritable(f"cannot write the lake's data path {where}: {exc.strerror or exc} "
+                                 "(nothing was written)") from None
+
+
+def author() -> str:
+    with suppress(Exception):
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    return "unknown"
+
+
+def _commit(con: duckdb.DuckDBPyConnection, lake: LakeDb, message: str) -> None:
+    con.execute(f"CALL \"{ALIAS}\".set_commit_message(?, ?)", [author(), message])
+    try:
+        con.execute("COMMIT")
+    except duckdb.TransactionException as exc:
+        raise WriteConflict(f"another job changed {lake.display} first ({_one_line(exc)}); nothing of "
+                            f"`{message}` was written: run it again") from None
+    except duckdb.Error as exc:
+        raise _translate(lake, exc, None) from None
+
+
+@contextmanager
+def writing(lake: LakeDb, *, message: str, prepare: Callable[[duckdb.DuckDBPyConnection], None],
+            wait: float = 600.0, report: Callable[[str], None] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on the lake, committed as one snapshot named `message`; a failure
+    anywhere rolls it all back (a snapshot is all of a write or none of it)."""
+    _check_data_path(lake)
+    con = extensions.lake_connection(lake.backend)
+    try:
+        _attach(con, lake, read_only=False, snapshot=None, wait=wait, report=report)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            prepare(con)
+            yield con
+        except BaseException:
+            with suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+        _commit(con, lake, message)
+    finally:
+        con.close()
+
+
+def history(lake: LakeDb, *, limit: int | None = None) -> list[tuple[int, str, str | None, str | None]]:
+    """(snapshot id, time, author, commit message), newest first."""
+    con = open_reader(lake)
+    try:
+        sql = (f"SELECT snapshot_id, strftime(snapshot_time, '%Y-%m-%d %H:%M:%S'), author, commit_message "
+               f"FROM ducklake_snapshots('{ALIAS}') ORDER BY snapshot_id DESC")
+        rows = con.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+    finally:
+        con.close()
+    return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+
+def newest_snapshot(lake: LakeDb) -> int | None:
+    """The newest snapshot id (a cache token that changes with every commit); None when the
+    lake has no workbench data yet or cannot be read."""
+    try:
+        con = open_reader(lake, wait=5.0)
+    except Exception:  # noqa: BLE001 - a token, not an answer: the read itself will say what is wrong
+        return None
+    try:
+        return int(con.execute(f"SELECT max(snapshot_id) FROM ducklake_snapshots('{ALIAS}')").fetchone()[0])
+    finally:
+        con.close()
