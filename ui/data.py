@@ -29,7 +29,8 @@ _CACHES: list = []
 
 
 def db_path() -> str:
-    return str(dbmod.resolve_db_path())
+    """The database as --db names it: a file's path, or `ducklake:...` for a lake."""
+    return dbmod.database_name()
 
 
 def last_change() -> float:

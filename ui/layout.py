@@ -12,7 +12,7 @@ import streamlit as st
 from pipeline.queries import DEFAULT_PROPERTY_SET
 from pipeline.queries.status import Status
 
-from . import data, navigation, state
+from . import data, navigation, snapshot, state
 from .text import md_escape
 
 APP_NAME = "Preference dissection"
@@ -66,8 +66,10 @@ def page(page_file: str, icon: str | None = None, intro: str | None = None) -> S
     if spec and spec.default:
         title = APP_NAME
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
+    at = snapshot.pin_from_url()  # ?at=: every read of this run sees that snapshot of a lake
     status = data.status()  # a database error stops the page with its one line (ui.data.cached)
     _sidebar(status)
+    snapshot.sidebar_note(at)
     st.title(f"{icon} {title}")
     if intro:
         st.caption(intro)

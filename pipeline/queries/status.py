@@ -106,15 +106,15 @@ class Status:
 
 
 def status(db: Db = None) -> Status:
-    path = dbmod.resolve_db_path(db)
-    if not path.exists():
-        return Status(str(path), "missing")
+    where = dbmod.locate(db)
+    if not dbmod.exists(db):
+        return Status(where.display, "missing")
     try:
-        size = path.stat().st_size
+        size = where.path.stat().st_size if isinstance(where, dbmod.FileDb) else 0
     except OSError:
         size = 0
-    with reading(path) as con:
-        st = Status(str(path), "no-schema", size_bytes=size)
+    with reading(where.name) as con:
+        st = Status(where.display, "no-schema", size_bytes=size)
         if not scalar(con, HAS_SCHEMA):
             return st
         cur = con.execute(COUNTS)

@@ -32,6 +32,7 @@ import duckdb
 import pandas as pd
 
 from ..store import db as dbmod
+from ..store import lake as lakemod
 from . import worker as workermod
 from .check import QueryFailed, QueryRefused, QueryTimeout, check_sql, one_line
 
@@ -73,10 +74,19 @@ def connect_guarded(db=None, *, threads: int = THREADS,
     The same connection the worker opens (for callers that run fixed SQL and for tests of
     the defence in depth); user SQL goes through run_query.
     """
-    path = dbmod.resolve_db_path(db)
+    path, alias, lake = _target(db)
+    return workermod.open_guarded(path, alias, threads=threads, memory_limit=memory_limit, lake=lake)
+
+
+def _target(db) -> tuple[str, str, dict | None]:
+    """(file path, catalog alias, lake attach job) of the database, checked to exist."""
+    where = dbmod.locate(db)
+    if isinstance(where, dbmod.LakeDb):
+        return "", lakemod.ALIAS, lakemod.guarded_attach(where, dbmod.pinned_snapshot())
+    path = where.path
     if not path.exists():
         raise dbmod.DatabaseMissing(f"no database at {path}: run `python -m pipeline demo` or `load`")
-    return workermod.open_guarded(str(path), _alias(path), threads=threads, memory_limit=memory_limit)
+    return str(path.resolve()), _alias(path), None
 
 
 def _redact(text: str, path: Path, temp_dir: str) -> str:
@@ -134,18 +144,21 @@ def _wait(proc: subprocess.Popen, ready: Path, timeout_s: float) -> str:
             return "memory" if over else "killed"
 
 
-def _run_in_worker(path: Path, text: str, kind: str, *, max_rows: int, max_bytes: int,
+def _run_in_worker(db, path: Path, text: str, kind: str, *, max_rows: int, max_bytes: int,
                    timeout_s: float) -> tuple[pd.DataFrame, dict]:
     folder = tempfile.mkdtemp(prefix="prefdissect-sql-")   # the system temp dir, never the repository
     try:
         out = os.path.join(folder, "result")
         spill = os.path.join(folder, "spill")
-        job = {"db": str(path.resolve()), "alias": _alias(path), "sql": text, "kind": kind,
+        target, alias, lake = _target(db)
+        job = {"db": target, "alias": alias, "lake": lake, "sql": text, "kind": kind,
                "max_rows": max_rows, "max_bytes": max_bytes, "timeout_s": timeout_s, "threads": THREADS,
                "memory_limit": MEMORY_LIMIT, "temp_dir": spill, "temp_limit": TEMP_LIMIT,
                "address_budget": ADDRESS_BUDGET, "rss_budget": RSS_BUDGET, "out": out}
         # A minimal environment: the worker never sees the server's variables (API keys, ...).
         env = {"PATH": os.defpath, "HOME": folder, "LANG": "C.UTF-8", "TMPDIR": folder}
+        if lake:  # a PostgreSQL catalog's credentials, and nothing else of the server's environment
+            env.update(lakemod.libpq_environment())
         proc = subprocess.Popen([sys.executable, "-I", str(WORKER)], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=folder, env=env)
         try:
@@ -203,10 +216,9 @@ def run_query(db=None, sql: str = "", *, max_rows: int = DEFAULT_MAX_ROWS,
     max_rows = max(1, int(max_rows))
     max_bytes = max(1024, int(max_bytes))
     path = dbmod.resolve_db_path(db)
-    if not path.exists():
-        raise dbmod.DatabaseMissing(f"no database at {path}: run `python -m pipeline demo` or `load`")
+    _target(db)  # a missing database is DatabaseMissing before any worker starts
     t0 = time.perf_counter()
-    frame, status = _run_in_worker(path, checked.text, checked.kind, max_rows=max_rows,
+    frame, status = _run_in_worker(db, path, checked.text, checked.kind, max_rows=max_rows,
                                    max_bytes=max_bytes, timeout_s=float(timeout_s))
     seconds = float(status.get("seconds", time.perf_counter() - t0))
     truncated_rows = len(frame) > max_rows

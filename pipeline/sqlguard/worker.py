@@ -28,8 +28,12 @@ import duckdb
 
 
 def open_guarded(path: str, alias: str, *, threads: int, memory_limit: str, temp_dir: str | None = None,
-                 temp_limit: str | None = None, lock_wait: float = 5.0) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with `path` attached READ_ONLY, external access off, settings locked."""
+                 temp_limit: str | None = None, lock_wait: float = 5.0,
+                 lake: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with `path` attached READ_ONLY, external access off, settings locked.
+
+    `lake` ({"load": [extension files], "attach": ATTACH statement}) attaches a DuckLake
+    read-only at one snapshot instead; the runner writes both, never from user SQL."""
     config = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -48,9 +52,12 @@ def open_guarded(path: str, alias: str, *, threads: int, memory_limit: str, temp
         deadline = time.monotonic() + lock_wait
         delay = 0.02
         quoted = path.replace("'", "''")   # path and alias are the runner's, never user SQL
+        for extension in (lake or {}).get("load", []):
+            con.execute("LOAD '" + extension.replace("'", "''") + "'")
+        attach = lake["attach"] if lake else f"ATTACH '{quoted}' AS \"{alias}\" (READ_ONLY)"
         while True:
             try:
-                con.execute(f"ATTACH '{quoted}' AS \"{alias}\" (READ_ONLY)")
+                con.execute(attach)
                 break
             except duckdb.Error as exc:
                 text = str(exc).lower()  # DuckDB says "lock" only in its text (no error code), as db.is_lock_error reads it
@@ -59,6 +66,10 @@ def open_guarded(path: str, alias: str, *, threads: int, memory_limit: str, temp
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.5)
         con.execute(f'USE "{alias}"')
+        if lake:  # the lake's own Parquet files stay readable, nothing else
+            where = lake.get("data_path") or con.execute(
+                "SELECT value FROM ducklake_options(?) WHERE option_name = 'data_path'", [alias]).fetchone()[0]
+            con.execute("SET allowed_directories = [" + "'" + where.replace("'", "''") + "']")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
@@ -160,7 +171,7 @@ def main() -> int:
         base_rss = proc_bytes("VmRSS")
         con = open_guarded(job["db"], job["alias"], threads=int(job["threads"]),
                            memory_limit=job["memory_limit"], temp_dir=job["temp_dir"],
-                           temp_limit=job["temp_limit"])
+                           temp_limit=job["temp_limit"], lake=job.get("lake"))
     except MemoryError:
         _write(status, {"outcome": "memory"})
         return 0

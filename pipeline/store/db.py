@@ -65,6 +65,11 @@ def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
     return locate(db).anchor
 
 
+def database_name(db: str | os.PathLike | None = None) -> str:
+    """The database as `--db` names it: a file's path or `ducklake:...` (for passing on, not showing)."""
+    return locate(db).name
+
+
 def exists(db: str | os.PathLike | None = None) -> bool:
     """Whether there is a database to read: a file, or a lake holding our tables."""
     where = locate(db)

@@ -197,9 +197,22 @@ def history(lake: LakeDb, *, limit: int | None = None) -> list[tuple[int, str, s
     return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
+_TOKENS: dict[str, tuple[float, int | None]] = {}
+TOKEN_SECONDS = 0.5   # a page run asks for the token once per cached read: attach once per run
+
+
 def newest_snapshot(lake: LakeDb) -> int | None:
     """The newest snapshot id (a cache token that changes with every commit); None when the
     lake has no workbench data yet or cannot be read."""
+    seen = _TOKENS.get(lake.catalog)
+    if seen and time.monotonic() - seen[0] < TOKEN_SECONDS:
+        return seen[1]
+    value = _read_newest(lake)
+    _TOKENS[lake.catalog] = (time.monotonic(), value)
+    return value
+
+
+def _read_newest(lake: LakeDb) -> int | None:
     try:
         con = open_reader(lake, wait=5.0)
     except Exception:  # noqa: BLE001 - a token, not an answer: the read itself will say what is wrong
@@ -208,3 +221,29 @@ def newest_snapshot(lake: LakeDb) -> int | None:
         return int(con.execute(f"SELECT max(snapshot_id) FROM ducklake_snapshots('{ALIAS}')").fetchone()[0])
     finally:
         con.close()
+
+
+_LIBPQ_VARIABLES = ("PGPASSWORD", "PGPASSFILE", "PGSSLMODE", "PGSSLROOTCERT", "PGSERVICE", "PGSERVICEFILE")
+
+
+def libpq_environment() -> dict[str, str]:
+    """The libpq settings a separate reader process needs to reach a PostgreSQL catalog (the
+    SQL screen's worker gets these and no other variable of the server's)."""
+    env = {k: os.environ[k] for k in _LIBPQ_VARIABLES if k in os.environ}
+    if "PGPASSFILE" not in env and (Path.home() / ".pgpass").exists():
+        env["PGPASSFILE"] = str(Path.home() / ".pgpass")
+    return env
+
+
+def guarded_attach(lake: LakeDb, at: int | None) -> dict:
+    """What the SQL screen's worker runs to attach the lake read-only at one snapshot: the
+    extension files to load and the ATTACH statement (pinned to the newest snapshot when
+    `at` is None, so that the whole query sees one)."""
+    if at is None:
+        at = newest_snapshot(lake)
+        if at is None:
+            raise _missing(lake)
+    backend = [extensions.binary("ducklake")] + ([extensions.binary("postgres")] if lake.backend == "postgres" else [])
+    data_path = lake.data_path.rstrip("/") + "/" if lake.data_path else None
+    return {"load": [str(p) for p in backend], "attach": _attach_sql(lake, ALIAS, read_only=True, snapshot=at),
+            "data_path": data_path}

@@ -48,6 +48,11 @@ class FileDb:
         return str(self.path)
 
     @property
+    def name(self) -> str:
+        """What `--db` takes to name this database again."""
+        return str(self.path)
+
+    @property
     def anchor(self) -> Path:
         return self.path
 
@@ -66,6 +71,11 @@ class LakeDb:
     @property
     def display(self) -> str:
         return redact("ducklake:" + self.catalog)
+
+    @property
+    def name(self) -> str:
+        """What `--db` takes to name this lake again (may hold a password: never shown)."""
+        return "ducklake:" + self.catalog
 
     @property
     def catalog_file(self) -> Path | None:
