@@ -19,9 +19,10 @@ import polars as pl
 
 from .. import groups
 from ..store import db as dbmod
+from ..store import upsert
 from . import sources
 from .formats import RawPair, Reading
-from .release_rows import ALL_GROUP
+from .release_rows import ALL_GROUP, SOURCE_ROW
 from . import writing
 from .writing import (LoadReport, PairIds, add_style_features, battle_key, check_names, claim_source,
                       cyclic_gc_paused, pair_key, refresh_custom_groups)
@@ -34,6 +35,9 @@ LABEL_SCHEMA = {"pair_id": pl.Int64, "judge": pl.String, "preferred": pl.Int8, "
 TIE_SCHEMA = {"source": pl.String, "judge": pl.String, "model_1": pl.String, "model_2": pl.String,
               "pair_id": pl.Int64, "rater": pl.String}
 ATTRIBUTE_SCHEMA = {"pair_id": pl.Int64, "key": pl.String, "value": pl.String}
+# no ON CONFLICT: a DuckLake table has no keys, so the statement keeps them
+JUDGE_ROW = upsert.insert_new("judges", "(SELECT ? AS judge, ? AS kind, ? AS source, ? AS note)",
+                              ("judge", "kind", "source", "note"), ("judge",))
 
 
 def load_reading(reading: Reading, *, source: str, location: str | None, fingerprint: str | None,
@@ -59,17 +63,12 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
         if reading.rows == 0:
             raise sources.SourceError(f"{source}: no records")
         report.new_labels = con.execute("SELECT count(*) FROM labels").fetchone()[0] - labels_before
-        con.execute(
-            "INSERT INTO sources (source, kind, location, fingerprint, generated, n_pairs) VALUES (?, ?, ?, ?, FALSE, ?) "
-            "ON CONFLICT (source) DO UPDATE SET n_pairs = sources.n_pairs + excluded.n_pairs, "
-            "fingerprint = excluded.fingerprint, loaded_at = now()",
-            [source, kind, location, fingerprint, report.new_pairs])
+        con.execute(SOURCE_ROW, [source, kind, location, fingerprint, False, report.new_pairs])
         _store_ties(con, reading.skips.ties, source, battles, judges)
         for judge in sorted(judges):
             check_names({"judge": judge})
             judge_kind = reading.judge_kinds.get(judge, "human" if judge.startswith("human") else "llm")
-            con.execute("INSERT INTO judges (judge, kind, source, note) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [judge, judge_kind, source, reading.judge_notes.get(judge)])
+            con.execute(JUDGE_ROW, [judge, judge_kind, source, reading.judge_notes.get(judge)])
         report.judges = sorted(judges)
         report.skipped = reading.skips.lines()
         report.left_out = reading.skips.total()

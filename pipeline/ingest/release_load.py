@@ -22,8 +22,9 @@ from .. import groups
 from ..properties.annotations import Pair
 from ..properties.paper_rules import usable
 from ..store import db as dbmod
+from ..store import upsert
 from .records import MAX_COUNT, RecordError, parse_record
-from .release_rows import ChunkRows, insert_tables
+from .release_rows import SOURCE_ROW, ChunkRows, insert_tables
 from .sources import SourceError
 from . import writing
 from .writing import (BackgroundWriter, LoadReport, PairIds, add_style_features, claim_source, count_labels,
@@ -144,18 +145,13 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         if report.left_out:  # a judge has one label per pair: a stored (or earlier) vote is kept
             report.skipped.append(f"{report.left_out} votes left out: the judge already had a vote on the pair "
                                   "(stored, or earlier in the source); the first is kept")
-        con.execute(
-            "INSERT INTO sources (source, kind, location, fingerprint, generated, n_pairs) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (source) DO UPDATE SET n_pairs = sources.n_pairs + excluded.n_pairs, "
-            "fingerprint = excluded.fingerprint, loaded_at = now()",
-            [source, kind, location, fingerprint, generated, report.new_pairs])
+        con.execute(SOURCE_ROW, [source, kind, location, fingerprint, generated, report.new_pairs])
         kinds = judge_kinds or {}
         report.judges = sorted(judges)
         judge_rows = pa.table({"judge": report.judges, "source": [source] * len(judges), "kind": [  # noqa: F841
             kinds.get(j, "human" if j.startswith("human") else "llm") for j in report.judges]}, schema=_JUDGE_ROWS)
         # one statement: each INSERT costs milliseconds in a transaction holding millions of rows
-        con.execute("INSERT INTO judges (judge, kind, source) SELECT judge, kind, source FROM judge_rows "
-                    "ON CONFLICT DO NOTHING")
+        con.execute(upsert.insert_new("judges", "judge_rows", ("judge", "kind", "source"), ("judge",)))
         refresh_custom_groups(con, types_before)
 
 

@@ -16,11 +16,19 @@ from ..properties.paper_rules import feature_matrix, usable
 from ..properties.paper import ALL_GROUP as ALL_GROUP_NAME
 from ..properties.paper import ALL_KIND, BASIC, PROPERTY_NAMES, QUERY_GROUPS
 from ..properties.annotations import Pair
+from ..store import upsert
 
 if TYPE_CHECKING:
     import polars as pl
 
 ALL_GROUP = (ALL_GROUP_NAME, ALL_KIND)  # every pair's group, so pairs without scenario groups can be fitted
+# A load's row of `sources`: a second load of the same source adds its pairs. The statements here
+# keep the tables' keys themselves (no ON CONFLICT), so they run on a DuckLake too.
+SOURCE_ROW = upsert.merge(
+    "sources", "(SELECT ? AS source, ? AS kind, ? AS location, ? AS fingerprint, ? AS generated, ? AS n_pairs)",
+    ("source", "kind", "location", "fingerprint", "generated", "n_pairs"), ("source",),
+    {"n_pairs": "t.n_pairs + s.n_pairs", "fingerprint": "s.fingerprint", "loaded_at": "now()"})
+_KEYS = {"labels": ("pair_id", "judge"), "pair_groups": ("pair_id", "group_name")}
 
 
 def pair_group_rows(pair: Pair) -> list[tuple[str, str]]:
@@ -72,7 +80,7 @@ class ChunkRows:
         choices.extend(pair.labels.values())
 
     def tables(self, source: str) -> list[tuple[str, dict]]:
-        """(table, columns) in insertion order; the ON CONFLICT cases are decided in `flush`."""
+        """(table, columns) in insertion order; which may repeat a stored key is decided in `insert_tables`."""
         ann = [p for _, p, _ in self.annotated]
         pids = [pid for pid, _, _ in self.annotated]
         ok = [usable(p) for p in ann]
@@ -170,10 +178,13 @@ def insert_tables(con, tables: list[tuple[str, pa.Table]], labels_may_clash: boo
             con.execute(f"UPDATE pairs SET annotated = TRUE, {sets} FROM chunk_rows "
                         "WHERE pairs.pair_id = chunk_rows.pair_id")
         elif table == "pair_groups" or table == "labels_more" or (table == "labels" and labels_may_clash):
-            # a repeated label, or 'All' of a raw pair annotated now, or a scenario named as a query group
-            con.execute(f"INSERT INTO {table.removesuffix('_more')} ({names}) SELECT {names} FROM chunk_rows "
-                        "ON CONFLICT DO NOTHING")
-        else:  # plain INSERT: ON CONFLICT costs twice as much on millions of label rows
+            # a repeated label, or 'All' of a raw pair annotated now, or a scenario named as a query group:
+            # only keys not stored yet, and of equal keys in the chunk the first
+            target, columns = table.removesuffix("_more"), chunk_rows.column_names
+            chunk_rows = chunk_rows.append_column("row_order", pa.array(np.arange(chunk_rows.num_rows)))
+            con.execute(upsert.insert_new(target, "chunk_rows", columns, _KEYS[target], order="row_order"))
+        else:  # plain INSERT: no key can repeat here, and the check would cost on millions of label rows
             con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM chunk_rows")
 
-__all__ = ["ALL_GROUP", "ChunkRows", "insert_tables", "pair_group_rows"]
+
+__all__ = ["ALL_GROUP", "SOURCE_ROW", "ChunkRows", "insert_tables", "pair_group_rows"]

@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from ..names import NameRefused, check_name, shown_path
 from ..store import db as dbmod
+from ..store import upsert
 from ..properties.paper import N_PROPERTIES, PROPERTY_NAMES, QUERY_GROUP_BY_NAME, group_file_key, group_from_file_key
 from ..properties.sets import PAPER_SET
 
@@ -275,23 +276,26 @@ def import_fits(path: str | os.PathLike, db=None, *, prefix: str = "", replace: 
                     "position) SELECT judge, group_name, ?, group_kind, 'imported', ?, note, position FROM runs_t",
                     [PAPER_SET, IMPORT_METHOD])
         _upsert_judges(con, judges, prefix, source)
-        con.execute(
-            "INSERT INTO sources (source, kind, location, fingerprint, generated) VALUES (?, ?, ?, ?, FALSE) "
-            "ON CONFLICT (source) DO UPDATE SET location = excluded.location, "
-            "fingerprint = excluded.fingerprint, loaded_at = now()",
-            [source, SOURCE_KIND, shown_path(path), fingerprint])
+        con.execute(_SOURCE_ROW, [source, SOURCE_KIND, shown_path(path), fingerprint])
     return report
+
+
+# upserts kept by the statements, not by ON CONFLICT: a DuckLake table has no keys
+_SOURCE_ROW = upsert.merge(
+    "sources", "(SELECT ? AS source, ? AS kind, ? AS location, ? AS fingerprint, FALSE AS generated)",
+    ("source", "kind", "location", "fingerprint", "generated"), ("source",),
+    {"location": "s.location", "fingerprint": "s.fingerprint", "loaded_at": "now()"})
+_JUDGE_ROW = upsert.merge(
+    "judges", "(SELECT ? AS judge, ? AS kind, ? AS size_b, ? AS source, ? AS note)",
+    ("judge", "kind", "size_b", "source", "note"), ("judge",), {"source": "s.source", "note": "s.note"})
 
 
 def _upsert_judges(con, judges: list[str], prefix: str, source: str) -> None:
     """A judges row per imported judge; an existing (replaced) one keeps its kind and size."""
     for judge in judges:
         bare = judge[len(prefix):]
-        con.execute(
-            "INSERT INTO judges (judge, kind, size_b, source, note) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (judge) DO UPDATE SET source = excluded.source, note = excluded.note",
-            [judge, "human" if bare.startswith("human") else "llm", guess_size_b(bare), source,
-             f"weights imported from {source}: no labels, no intervals"])
+        con.execute(_JUDGE_ROW, [judge, "human" if bare.startswith("human") else "llm", guess_size_b(bare), source,
+                                 f"weights imported from {source}: no labels, no intervals"])
 
 
 # ------------------------------------------------------------------------- export

@@ -16,11 +16,18 @@ from collections.abc import Iterable
 import pyarrow as pa
 
 from ...store import db as dbmod
+from ...store import upsert
 from .definition import CustomProperty, PropertyFileError, builtin_names
 from .prompt import Rated
 
 SET = "custom"
 KIND = "custom"
+# rewritten rows replace the stored ones, the last of a repeated key winning (as INSERT OR REPLACE
+# did), kept by the statements themselves: a DuckLake table has no keys
+_FEATURES = upsert.merge("features", "new_custom_features", ("pair_id", "property", "value"),
+                         ("pair_id", "property"), {"value": "s.value"}, order="row_order DESC")
+_RATINGS = upsert.merge("custom_ratings", "new_custom_ratings", ("pair_id", "response", "property", "score"),
+                        ("pair_id", "response", "property"), {"score": "s.score"}, order="row_order DESC")
 
 
 def _has_column(con, table: str, column: str) -> bool:
@@ -113,23 +120,23 @@ def save(results: list[Rated], props: tuple[CustomProperty, ...], *, file: str, 
     feats = pa.table({
         "pair_id": pa.array([r.pair_id for r in results], pa.int32()),
         "property": pa.array([r.property for r in results], pa.string()),
-        "value": pa.array([r.value for r in results], pa.int8())})
+        "value": pa.array([r.value for r in results], pa.int8()),
+        "row_order": pa.array(range(len(results)), pa.int64())})
     rated = [r for r in results if r.scale == "rating"]
     ratings = pa.table({
         "pair_id": pa.array([r.pair_id for r in rated for _ in (1, 2)], pa.int32()),
         "response": pa.array([side for _ in rated for side in (1, 2)], pa.int8()),
         "property": pa.array([r.property for r in rated for _ in (1, 2)], pa.string()),
-        "score": pa.array([float(s) for r in rated for s in (r.score_1, r.score_2)], pa.float64())})
+        "score": pa.array([float(s) for r in rated for s in (r.score_1, r.score_2)], pa.float64()),
+        "row_order": pa.array(range(2 * len(rated)), pa.int64())})
     with dbmod.writing(db) as con:
         _define(con, props, file, prompt_version, replace)
         # registered under names no table has (a bare `ratings` would read the paper's ratings table)
         con.register("new_custom_features", feats)
         con.register("new_custom_ratings", ratings)
         try:
-            con.execute("INSERT OR REPLACE INTO features (pair_id, property, value) "
-                        "SELECT pair_id, property, value FROM new_custom_features")
-            con.execute("INSERT OR REPLACE INTO custom_ratings (pair_id, response, property, score) "
-                        "SELECT pair_id, response, property, score FROM new_custom_ratings")
+            con.execute(_FEATURES)
+            con.execute(_RATINGS)
         finally:
             con.unregister("new_custom_features")
             con.unregister("new_custom_ratings")
