@@ -15,7 +15,7 @@ from .journal import open_readonly
 
 LLM_CALLS_DDL = """
 CREATE TABLE IF NOT EXISTS llm_calls (
-    call_id           BIGINT PRIMARY KEY,  -- row id in the journal
+    call_id           BIGINT NOT NULL,     -- row id in the journal (unique there; the table is replaced whole)
     request_hash      VARCHAR NOT NULL,    -- identity of the request: equal hashes share one answer
     run_id            BIGINT,              -- the job run that made the call
     job               VARCHAR NOT NULL,    -- 'annotate', 'judge:NAME', ...
