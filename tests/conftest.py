@@ -132,3 +132,30 @@ def pytest_collection_modifyitems(config, items):
         if (item.get_closest_marker("browser") or "sigkill" in item.name.lower()
                 or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for DuckLake catalogs (tests/lakes.py): CI's, else one started here
+    for this session (worker) when the server is installed, else the test is skipped."""
+    import lakes
+
+    found = lakes.from_environment()
+    if found:
+        yield found
+        return
+    if not lakes.server_installed():
+        if os.environ.get("CI"):
+            pytest.fail("CI runs the lake tests: .ci/run installs PostgreSQL and sets $PREFDISSECT_TEST_PG")
+        pytest.skip("needs PostgreSQL (apt-get install postgresql; .ci/run installs and starts one)")
+    server = lakes.start_cluster()
+    try:
+        yield server
+    finally:
+        lakes.stop_cluster(server)
+
+
+@pytest.fixture
+def pg_lake(pg_server, tmp_path) -> tuple[str, Path]:
+    """A new, empty lake with a PostgreSQL catalog: (the --db string, its data folder)."""
+    return pg_server.lake(tmp_path)
