@@ -9,7 +9,7 @@ PORT   ?= 8501
 # `make app ADDRESS=0.0.0.0` serves other machines too
 ADDRESS ?= 127.0.0.1
 
-.PHONY: app test test-fast demo bench browser-deps clean
+.PHONY: app test test-fast demo bench browser-deps postgres-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ demo: $(VENV)/.installed
 # Headless Chromium for the browser test (Debian's package; needs root).
 browser-deps:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+# PostgreSQL's server for the lake tests (Debian's package; needs root). The tests start a
+# throwaway cluster of their own (.ci/pg_cluster); without the server they are skipped.
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
 
 bench: $(VENV)/.installed
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -44,4 +44,4 @@ def copy_cmd(to: Annotated[str, typer.Option("--to", help="The new database: a .
         report = copy_database(db, Path(to) if not to.startswith("ducklake:") else to, at=at)
     total = sum(report.rows.values())
     console.print(f"copied {total} rows in {len(report.rows)} tables to {dbmod.locate(to).display}",
-                  highlight=False, markup=False)
+                  highlight=False, markup=False, soft_wrap=True)

@@ -68,7 +68,7 @@ def _copy_table(src: duckdb.DuckDBPyConnection, dst: duckdb.DuckDBPyConnection, 
     cols = [c for c in _columns(dst, table) if c in set(_columns(src, table))]
     listed = ", ".join(f'"{c}"' for c in cols)
     dst.execute(f'DELETE FROM "{table}"')  # the registry rows the new schema was made with
-    reader = src.execute(f'SELECT {listed} FROM "{table}"').fetch_record_batch(BATCH_ROWS)
+    reader = src.execute(f'SELECT {listed} FROM "{table}"').to_arrow_reader(BATCH_ROWS)
     dst.register("copy_batch_source", reader)
     try:
         dst.execute(f'INSERT INTO "{table}" ({listed}) SELECT {listed} FROM copy_batch_source')
