@@ -395,6 +395,8 @@ def build_demo(db=None, *, seed: int = SEED, fit: bool = True, force: bool = Fal
     from .store import db as dbmod
     from .ingest.loader import load_source
 
+    if isinstance(dbmod.locate(db), dbmod.LakeDb):
+        return _demo_into_lake(db, seed=seed, fit=fit, progress=progress)
     target = dbmod.resolve_db_path(db)
     if target.exists() and not force and _holds_real_data(target):
         raise DemoRefused(f"{target} holds loaded (non-generated) data; use another --db or --force")
@@ -421,3 +423,19 @@ def build_demo(db=None, *, seed: int = SEED, fit: bool = True, force: bool = Fal
     os.replace(tmp, target)
     timings["total"] = time.perf_counter() - t0
     return {"pairs": report.new_pairs, "judges": len(report.judges), "path": str(target), "seconds": timings}
+
+
+def _demo_into_lake(db, *, seed: int, fit: bool, progress) -> dict:
+    """A lake gets the demo as one snapshot: built as a file beside its local files, then
+    copied in (`copy --to`, which refuses a lake that holds data already)."""
+    import tempfile
+
+    from .store import db as dbmod
+    from .store.copying import copy_database
+
+    anchor = dbmod.resolve_db_path(db)
+    anchor.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".demo-", dir=anchor.parent) as folder:
+        built = build_demo(Path(folder) / "demo.duckdb", seed=seed, fit=fit, progress=progress)
+        copy_database(built["path"], db, job="demo" + ("" if fit else " --no-fit"))
+    return {**built, "path": dbmod.locate(db).display}

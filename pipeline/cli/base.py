@@ -137,7 +137,7 @@ def checked_seed(seed: int) -> int:
     return seed
 
 
-_PLACE_OPTIONS = {"--db", "--data-path", "--at"}
+_PLACE_OPTIONS = {"--db", "--data-path", "--at", "--to"}
 
 
 def commit_message(argv: list[str]) -> str:

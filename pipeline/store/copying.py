@@ -47,14 +47,16 @@ def _holds_data(con: duckdb.DuckDBPyConnection) -> int:
     return sum(con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in _DATA_TABLES if t in have)
 
 
-def copy_database(source: str | os.PathLike | None, target: str | os.PathLike, *, at: int | None = None) -> CopyReport:
+def copy_database(source: str | os.PathLike | None, target: str | os.PathLike, *, at: int | None = None,
+                  job: str | None = None) -> CopyReport:
+    """Every table of `source` (at snapshot `at` of a lake) into `target`, which holds no data yet."""
     src_where, dst_where = dbmod.locate(source), dbmod.locate(target)
     if src_where == dst_where:
         raise CopyRefused(f"the source and the target are the same database ({src_where.display})")
     report = CopyReport()
     with dbmod.reading(source, at=at) as src:
         tables = [t for t in _tables(src) if t not in _SKIP]
-        with dbmod.writing(target, job=f"copy from {src_where.display}") as dst:
+        with dbmod.writing(target, job=job or f"copy from {src_where.display}") as dst:
             held = _holds_data(dst)
             if held:
                 raise CopyRefused(f"the target {dst_where.display} already holds {held} rows of data: copy into "
