@@ -235,12 +235,29 @@ def _open_building(path: Path, building: Path) -> tuple[duckdb.DuckDBPyConnectio
         con.execute(f'COPY FROM DATABASE published TO "{target}"')
         con.execute("DETACH published")
         return con, False
-    shutil.copyfile(path, building)
+    copy_file(path, building)
     wal = Path(str(path) + ".wal")  # only files of crashed older versions have one
     if wal.exists():
         shutil.copyfile(wal, Path(str(building) + ".wal"))
         return _open_new(building), False
     return _open_new(building), True
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """A byte copy by copy_file_range, which a filesystem with reflinks (XFS, btrfs) serves by
+    sharing blocks instead of copying them; shutil's copy where the call is refused."""
+    try:
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            left = os.fstat(src.fileno()).st_size
+            while left > 0:
+                done = os.copy_file_range(src.fileno(), dst.fileno(), min(left, 1 << 30))
+                if done == 0:
+                    break
+                left -= done
+            if left > 0:
+                raise OSError("short copy")
+    except (OSError, AttributeError):
+        shutil.copyfile(source, target)
 
 
 def _file_state(building: Path) -> tuple[int, int, int]:

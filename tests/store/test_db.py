@@ -1,6 +1,7 @@
 """Connections: schema creation, views, transactions, the published snapshot, the writer queue."""
 
 import hashlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -235,3 +236,15 @@ def test_last_change_moves_when_the_file_changes(tmp_path):
 def test_connect_refuses_read_write():
     with pytest.raises(ValueError, match="writing"):
         dbmod.connect("x.duckdb", read_only=False)
+
+
+def test_the_building_copy_is_byte_for_byte(tmp_path):
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(3 * 2**20 + 17))
+    target = tmp_path / "copy.bin"
+    dbmod.copy_file(source, target)
+    assert target.read_bytes() == source.read_bytes()
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    dbmod.copy_file(empty, tmp_path / "empty-copy.bin")
+    assert (tmp_path / "empty-copy.bin").read_bytes() == b""
