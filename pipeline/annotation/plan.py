@@ -31,7 +31,7 @@ from .steps import PairTask
 @dataclass
 class JobPlan(CallEstimate):
     input: Path | None                          # the file of raw pairs; None for stored pairs
-    db: Path
+    db: str              # as --db names it: a file's path or ducklake:...
     journal: Path
     settings: LLMSettings
     rows: int
@@ -90,10 +90,10 @@ def plan_job(file: str | Path, *, db=None, model: str | None = None, max_pairs: 
     """
     settings = _settings(settings, model=model, concurrency=concurrency, timeout=timeout)
     report: InputReport = read_pairs(file)
-    db_path = dbmod.resolve_db_path(db)
+    db_path = dbmod.resolve_db_path(db)  # the journal sits next to it, on the local disk
     pairs = report.pairs[:max_pairs] if max_pairs is not None else report.pairs
     skipped = list(report.skipped)
-    known = _keys_in_db(db_path)
+    known = _keys_in_db(db)
     tasks, present, seen = [], [], {}
     for pair in pairs:
         key = pair_key(pair.query, pair.response_1, pair.response_2)
@@ -102,7 +102,7 @@ def plan_job(file: str | Path, *, db=None, model: str | None = None, max_pairs: 
             continue
         seen[key] = pair.position
         (present if key in known else tasks).append(PairTask(pair, key))
-    plan = JobPlan(input=Path(file), db=db_path, journal=journal_path(db_path), settings=settings,
+    plan = JobPlan(input=Path(file), db=dbmod.database_name(db), journal=journal_path(db_path), settings=settings,
                    rows=report.rows, tasks=tasks, present=present, skipped=sorted(skipped), batch=batch,
                    retry_failed=retry_failed, price=price_for(settings.model))
     return _finish_plan(plan)
@@ -120,7 +120,7 @@ def plan_stored(where: str | None = None, *, db=None, model: str | None = None, 
     """
     settings = _settings(settings, model=model, concurrency=concurrency, timeout=timeout)
     db_path = dbmod.resolve_db_path(db)
-    rows = _stored_rows(db_path, where)
+    rows = _stored_rows(db, where)
     picked = rows
     if sample is not None and sample < len(rows):
         picked = sorted(random.Random(seed).sample(rows, sample), key=lambda r: r[0])
@@ -128,13 +128,13 @@ def plan_stored(where: str | None = None, *, db=None, model: str | None = None, 
         picked = picked[:max_pairs]
     tasks = [PairTask(RawPair(position=pid, query=q, response_1=r1, response_2=r2, model_1=m1, model_2=m2,
                               source_id=pid), key) for pid, key, q, r1, r2, m1, m2 in picked]
-    plan = JobPlan(input=None, db=db_path, journal=journal_path(db_path), settings=settings, rows=len(rows),
+    plan = JobPlan(input=None, db=dbmod.database_name(db), journal=journal_path(db_path), settings=settings, rows=len(rows),
                    tasks=tasks, present=[], skipped=[], batch=batch, retry_failed=retry_failed,
                    price=price_for(settings.model), where=where, stored_ids=[r[0] for r in picked])
     return _finish_plan(plan)
 
 
-def _stored_rows(db_path: Path, where: str | None) -> list[tuple]:
+def _stored_rows(db_path, where: str | None) -> list[tuple]:
     sql = ("SELECT pair_id, pair_key, query, response_1, response_2, model_1, model_2 FROM pairs "
            "WHERE NOT annotated")
     params: list = []
@@ -168,9 +168,9 @@ def _finish_plan(plan: JobPlan) -> JobPlan:
     return plan
 
 
-def _keys_in_db(db_path: Path) -> set[str]:
+def _keys_in_db(db_path) -> set[str]:
     """The pair keys stored; an error reading them is raised, never taken for an empty database."""
-    if not db_path.exists():
+    if not dbmod.exists(db_path):
         return set()
     try:
         with dbmod.reading(db_path) as con:

@@ -138,6 +138,7 @@ def checked_seed(seed: int) -> int:
 
 
 _PLACE_OPTIONS = {"--db", "--data-path", "--at", "--to"}
+argv_message: str | None = None   # main() sets it from the real command line; else the command's name
 
 
 def commit_message(argv: list[str]) -> str:

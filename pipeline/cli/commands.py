@@ -7,7 +7,6 @@ user's input end with one clear line and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,8 +14,9 @@ import typer
 
 from ..store import db as dbmod
 from ..store.errors import DatabaseError
+from . import base
 from .base import (AtOption, DbOption, MaxTimeoutsOption, TimeoutOption, app, checked_name, checked_names, checked_seed,
-                   commit_message, confirm_cost, fail, one_line, refuse_empty_groups, say_removed)
+                   confirm_cost, fail, one_line, refuse_empty_groups, say_removed)
 from ..console import cell, console, hint, plain_console  # markup off; say()/error_line() escape values
 
 
@@ -406,5 +406,6 @@ def _every_command(ctx: typer.Context,
     # queued behind another says so on stderr
     if data_path:
         os.environ[dbmod.ENV_DATA_PATH] = data_path
-    dbmod.set_job(f"pipeline {ctx.invoked_subcommand}", commit_message(sys.argv[1:]))
+    dbmod.set_job(f"pipeline {ctx.invoked_subcommand}", base.argv_message or ctx.invoked_subcommand)
+    dbmod.pin_snapshot(None)  # a command's own --at pins its reads; none is left from an earlier one
     dbmod.set_wait_reporter(lambda message: console.print(message, highlight=False, markup=False, soft_wrap=True))

@@ -17,7 +17,8 @@ from . import commands  # noqa: F401 - registers demo, load, info, fit, judges, 
 from . import answers  # noqa: F401,I001 - registers leaderboard, whatif, differ
 from . import custom  # noqa: F401,I001 - registers group and rate
 from . import lake  # noqa: F401,I001 - registers history and copy
-from .base import app
+from . import base
+from .base import app, commit_message
 
 ATTEMPTS = 4   # a job whose lake commit lost to another job's is run again, on the newer snapshot
 
@@ -34,6 +35,7 @@ def _run() -> None:
 
 
 def main() -> None:
+    base.argv_message = commit_message(sys.argv[1:])  # a lake's commit message: `load arena.jsonl`
     try:
         _run()
     except DatabaseError as exc:  # a kind of database trouble: its one line, never a traceback

@@ -62,7 +62,7 @@ def load_records(records: Iterable[dict], *, source: str, kind: str = "release",
     started = time.perf_counter()
     report = LoadReport(source=source)
     path = dbmod.resolve_db_path(db)
-    existed = path.exists()
+    existed = path.exists() or isinstance(dbmod.locate(db), dbmod.LakeDb)  # a lake's failed write commits nothing
     try:
         with cyclic_gc_paused():
             _load(con_db=db, records=records, source=source, kind=kind, location=location,

@@ -169,6 +169,8 @@ def writing(lake: LakeDb, *, message: str, prepare: Callable[[duckdb.DuckDBPyCon
     """One transaction on the lake, committed as one snapshot named `message`; a failure
     anywhere rolls it all back (a snapshot is all of a write or none of it)."""
     _check_data_path(lake)
+    if lake.catalog_file is not None:
+        lake.catalog_file.parent.mkdir(parents=True, exist_ok=True)
     con = extensions.lake_connection(lake.backend)
     try:
         _attach(con, lake, read_only=False, snapshot=None, wait=wait, report=report)
