@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import extensions
+from . import commit_guard, extensions
 from .errors import DatabaseMissing, DataPathUnwritable, LakeUnavailable, SnapshotMissing, WriteConflict, WriterBusy
 from .location import LakeDb, redact
 
@@ -177,14 +177,14 @@ def _commit(con: duckdb.DuckDBPyConnection, lake: LakeDb, message: str) -> None:
     try:
         con.execute("COMMIT")
     except duckdb.Error as exc:
-        if connection_lost(exc):  # the server may have committed before the answer was lost
-            raise LakeUnavailable(f"lost the PostgreSQL catalog of {lake.display} while committing `{message}`: "
-                                  "it was written whole or not at all (`python -m pipeline history` shows "
-                                  f"which) ({_one_line(exc)})") from None
         if isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower():
             raise WriteConflict(f"another job changed {lake.display} first ({_one_line(exc)}); nothing of "
                                 f"`{message}` was written: run it again") from None
-        raise _translate(lake, exc, None) from None
+        # the catalog may have committed before its answer was lost: say so rather than guess
+        what = (f"lost the PostgreSQL catalog of {lake.display} while committing `{message}`" if connection_lost(exc)
+                else f"committing `{message}` to {lake.display} failed")
+        raise LakeUnavailable(f"{what}: it was written whole or not at all (`python -m pipeline history` shows "
+                              f"which) ({_one_line(exc)})") from None
 
 
 @contextmanager
@@ -196,6 +196,7 @@ def writing(lake: LakeDb, *, message: str, prepare: Callable[[duckdb.DuckDBPyCon
     con = extensions.lake_connection(lake.backend)
     try:
         _attach(con, lake, read_only=False, snapshot=None, wait=wait, report=report)
+        folder, since = commit_guard.data_folder(con, ALIAS), time.time()
         con.execute("BEGIN TRANSACTION")
         try:
             prepare(con)
@@ -206,7 +207,15 @@ def writing(lake: LakeDb, *, message: str, prepare: Callable[[duckdb.DuckDBPyCon
             if connection_lost(exc):  # not committed: PostgreSQL dropped the transaction with the connection
                 raise lost_during(lake, exc, f"`{message}`") from None
             raise
-        _commit(con, lake, message)
+        keep = commit_guard.keep_new_files(folder, since) if folder else None
+        try:
+            _commit(con, lake, message)
+        except LakeUnavailable:  # it may have landed: its files must be there (commit_guard.py)
+            if keep is not None:
+                commit_guard.restore(folder, keep)
+            raise
+        finally:
+            commit_guard.drop(keep)
     finally:
         con.close()
 
