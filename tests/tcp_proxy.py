@@ -22,6 +22,7 @@ class TcpProxy:
         self._clients: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._cut = False
+        self._frozen = False
         self._trigger: list | None = None  # [patterns left, action, forward, the connection]
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -62,6 +63,7 @@ class TcpProxy:
             if trigger[0]:
                 return True, None
             self._trigger = None
+            self._frozen = True  # from now on the client hears nothing (not even the answer to this)
         return trigger[2], trigger[1]
 
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
@@ -69,7 +71,7 @@ class TcpProxy:
         try:
             while chunk := src.recv(65536):
                 self.bytes += len(chunk)
-                send, action = self._fire(src, tail + chunk) if from_client else (True, None)
+                send, action = self._fire(src, tail + chunk) if from_client else (not self._frozen, None)
                 tail = chunk[-64:]  # a pattern split across two reads is still seen
                 if send:
                     dst.sendall(chunk)

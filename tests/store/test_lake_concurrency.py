@@ -32,7 +32,10 @@ from pipeline.store.keys import duplicate_keys
 from tcp_proxy import TcpProxy
 
 GROUP_WHERE = "pair_id % 3 = 0"
-ENV = {**os.environ, "COLUMNS": "250"}   # history's table on one line per snapshot
+
+
+def env() -> dict:
+    return {**os.environ, "COLUMNS": "250"}   # history's table: one line per snapshot
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +71,12 @@ def store(request, inputs, tmp_path) -> str:
 
 
 def cli(argv: list[str], db: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *argv, "--db", db], cwd=ROOT, env=ENV,
+    return subprocess.run([sys.executable, "-m", "pipeline", *argv, "--db", db], cwd=ROOT, env=env(),
                           capture_output=True, text=True, timeout=kw.pop("timeout", 300), **kw)
 
 
 def popen(argv: list[str], db: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipeline", *argv, "--db", db], cwd=ROOT, env=ENV,
+    return subprocess.Popen([sys.executable, "-m", "pipeline", *argv, "--db", db], cwd=ROOT, env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -160,3 +163,98 @@ def test_four_writers_at_once_all_land_and_a_reader_sees_whole_snapshots(store, 
                                       "fit --judge human", f"group add evens --where {GROUP_WHERE}"]), new
         assert not list(dbmod.resolve_db_path(store).parent.glob("*.lock"))
         assert all("waiting for" not in err for _, err in outputs.values())
+
+
+# ------------------------------------------------------------------ a writer stopped mid-commit
+
+RAW_PAIRS = 1500
+COMMIT = [b"ducklake_snapshot VALUES"]          # DuckLake's commit: the statement adding the snapshot ...
+COMMIT_SENT = COMMIT + [b"COMMIT"]              # ... then PostgreSQL's COMMIT of that transaction
+
+
+def raw_file(folder: Path, tag: str, n: int = RAW_PAIRS) -> Path:
+    path = folder / f"raw-{tag}.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"[{tag}] How do I fold a paper crane, variant {i}?",
+                                        "response_a": f"Fold it {i} times.", "response_b": f"Crease it, then fold {i}.",
+                                        "model_a": "m-a", "model_b": "m-b", "winner": "model_a" if i % 2 else "model_b"})
+                                + "\n" for i in range(n)))
+    return path
+
+
+def landed(db: str, source: str) -> int:
+    """How many pairs of `source` a reader sees: all of them or none, with their labels and source row."""
+    with dbmod.reading(db) as con:
+        pairs, labels, sources = con.execute(
+            "SELECT (SELECT count(*) FROM pairs WHERE source = ?), (SELECT count(*) FROM labels WHERE pair_id IN "
+            "(SELECT pair_id FROM pairs WHERE source = ?)), (SELECT count(*) FROM sources WHERE source = ?)",
+            [source, source, source]).fetchone()
+        assert duplicate_keys(con) == []
+    assert (pairs, labels, sources) in ((0, 0, 0), (RAW_PAIRS, RAW_PAIRS, 1)), (source, pairs, labels, sources)
+    return pairs
+
+
+def data_files(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
+def stop_when_writing(proc: subprocess.Popen, folder: Path, stop) -> None:
+    """Call `stop()` as soon as the job has written its first data file (it is mid-transaction)."""
+    before = data_files(folder)
+    while data_files(folder) == before and proc.poll() is None:
+        time.sleep(0.01)
+    stop()
+
+
+def sigkill(proc: subprocess.Popen):
+    return lambda: os.kill(proc.pid, signal.SIGKILL)
+
+
+# way -> point -> (the client messages that stop the job, whether the last reaches the server, whether the
+# write is then there); no messages: stopped at its first data file, and either outcome is right
+STOP_POINTS = {"kill": {"writing data files": (None, None, None), "before COMMIT": (COMMIT, True, False),
+                        "after COMMIT": (COMMIT_SENT, True, True)},
+               "cut": {"writing data files": (None, None, None), "before the snapshot": (COMMIT, False, False),
+                       "after COMMIT": (COMMIT_SENT, True, True)}}
+
+
+@pytest.mark.slow
+def test_sigkill_or_a_lost_server_mid_commit_leaves_all_or_none_then_writes_go_on(pg_server, pg_store, inputs,
+                                                                                tmp_path):
+    """kill -9 of a `load` at points of its commit, then PostgreSQL lost at those points (a proxy
+    cut): each time a reader sees all of the load or none, and the next write succeeds."""
+    data = Path(os.environ[dbmod.ENV_DATA_PATH])
+    port = int(dict(p.split("=") for p in pg_server.params.split())["port"])
+    files = []
+    for way, points in STOP_POINTS.items():
+        for point, (patterns, forward, expected) in points.items():
+            raw = raw_file(tmp_path, f"{way}-{point.replace(' ', '-')}")
+            files.append(raw)
+            with TcpProxy(port) as proxy:
+                via = pg_store.replace(f"port={port}", f"port={proxy.port}")
+                proc = popen(["load", str(raw)], via)
+                stop = sigkill(proc) if way == "kill" else proxy.cut
+                if patterns is None:
+                    stop_when_writing(proc, data, stop)
+                else:
+                    proxy.on(patterns, stop, forward=forward)
+                out, err = proc.communicate(timeout=180)
+            n = landed(pg_store, raw.name)
+            print(f"{way} {point}: exit {proc.returncode}, {n} pairs landed")
+            if expected is not None:
+                assert n == (RAW_PAIRS if expected else 0), (way, point, err)
+            if way == "kill":
+                assert proc.returncode == -signal.SIGKILL, (point, err)
+                continue
+            line = one_error_line(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+            assert proc.returncode == 75, err
+            if expected is None:
+                assert "lost the PostgreSQL catalog" in line, line
+            else:  # lost in the commit: the job cannot know whether PostgreSQL committed it
+                assert "whole or not at all" in line and "history" in line, line
+    everything = tmp_path / "everything.jsonl"
+    everything.write_text("".join(f.read_text() for f in files))
+    proc = cli(["load", str(everything)], pg_store)
+    assert proc.returncode == 0, proc.stderr
+    with dbmod.reading(pg_store) as con:
+        assert duplicate_keys(con) == []
+        assert con.execute("SELECT count(*) FROM pairs").fetchone()[0] == inputs["pairs"] + RAW_PAIRS * len(files)
