@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import extensions
+from . import commit_guard, extensions
 from .errors import DatabaseMissing, DataPathUnwritable, LakeUnavailable, SnapshotMissing, WriteConflict, WriterBusy
 from .location import LakeDb, redact
 
@@ -57,13 +57,30 @@ def _is_busy(exc: Exception) -> bool:
     return "lock" in text and ("conflict" in text or "could not set" in text)
 
 
+# what libpq and DuckDB's postgres extension say when the server is gone or went away
+_LOST = ("unable to connect to postgres", "connection to server", "could not connect", "server closed the connection",
+         "terminating connection", "no connection to the server", "could not receive data", "could not send data",
+         "connection reset", "broken pipe", "lost synchronization", "connection not open")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the PostgreSQL catalog could not be reached or went away."""
+    return isinstance(exc, duckdb.Error) and any(m in str(exc).lower() for m in _LOST)
+
+
+def lost_during(lake: LakeDb, exc: Exception, what: str) -> LakeUnavailable:
+    """The one line for a catalog lost mid-job: a transaction it had not committed is gone whole."""
+    return LakeUnavailable(f"lost the PostgreSQL catalog of {lake.display} during {what}: nothing of it was "
+                           f"written; run it again when the server is back ({_one_line(exc)})")
+
+
 def _translate(lake: LakeDb, exc: Exception, snapshot: int | None) -> Exception:
     text = str(exc)
     low = text.lower()
     if snapshot is not None and "snapshot" in low:
         return SnapshotMissing(f"the lake {lake.display} has no snapshot {snapshot}: "
                                "`python -m pipeline history` lists the ones it has")
-    if "unable to connect to postgres" in low or "connection to server" in low or "could not connect" in low:
+    if connection_lost(exc):
         return LakeUnavailable(f"cannot reach the PostgreSQL catalog of {lake.display}: {_one_line(exc)}")
     if "data_path" in low or "data path" in low:
         return DataPathUnwritable(f"the data path of {lake.display} cannot be used: {_one_line(exc)}")
@@ -153,14 +170,21 @@ def author() -> str:
 
 
 def _commit(con: duckdb.DuckDBPyConnection, lake: LakeDb, message: str) -> None:
-    con.execute(f"CALL \"{ALIAS}\".set_commit_message(?, ?)", [author(), message])
+    try:
+        con.execute(f"CALL \"{ALIAS}\".set_commit_message(?, ?)", [author(), message])
+    except duckdb.Error as exc:
+        raise (lost_during(lake, exc, f"`{message}`") if connection_lost(exc) else _translate(lake, exc, None)) from None
     try:
         con.execute("COMMIT")
-    except duckdb.TransactionException as exc:
-        raise WriteConflict(f"another job changed {lake.display} first ({_one_line(exc)}); nothing of "
-                            f"`{message}` was written: run it again") from None
     except duckdb.Error as exc:
-        raise _translate(lake, exc, None) from None
+        if isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower():
+            raise WriteConflict(f"another job changed {lake.display} first ({_one_line(exc)}); nothing of "
+                                f"`{message}` was written: run it again") from None
+        # the catalog may have committed before its answer was lost: say so rather than guess
+        what = (f"lost the PostgreSQL catalog of {lake.display} while committing `{message}`" if connection_lost(exc)
+                else f"committing `{message}` to {lake.display} failed")
+        raise LakeUnavailable(f"{what}: it was written whole or not at all (`python -m pipeline history` shows "
+                              f"which) ({_one_line(exc)})") from None
 
 
 @contextmanager
@@ -174,15 +198,26 @@ def writing(lake: LakeDb, *, message: str, prepare: Callable[[duckdb.DuckDBPyCon
     con = extensions.lake_connection(lake.backend)
     try:
         _attach(con, lake, read_only=False, snapshot=None, wait=wait, report=report)
+        folder, since = commit_guard.data_folder(con, ALIAS), time.time()
         con.execute("BEGIN TRANSACTION")
         try:
             prepare(con)
             yield con
-        except BaseException:
+        except BaseException as exc:
             with suppress(duckdb.Error):
                 con.execute("ROLLBACK")
+            if connection_lost(exc):  # not committed: PostgreSQL dropped the transaction with the connection
+                raise lost_during(lake, exc, f"`{message}`") from None
             raise
-        _commit(con, lake, message)
+        keep = commit_guard.keep_new_files(folder, since) if folder else None
+        try:
+            _commit(con, lake, message)
+        except LakeUnavailable:  # it may have landed: its files must be there (commit_guard.py)
+            if keep is not None:
+                commit_guard.restore(folder, keep)
+            raise
+        finally:
+            commit_guard.drop(keep)
     finally:
         con.close()
 
