@@ -30,7 +30,8 @@ def _run() -> None:
         except WriteConflict as exc:
             if attempt == ATTEMPTS:
                 raise
-            console.print(f"{exc}: running it again ({attempt + 1} of {ATTEMPTS})", highlight=False, markup=False)
+            console.print(f"{exc}: running it again ({attempt + 1} of {ATTEMPTS})", highlight=False, markup=False,
+                          soft_wrap=True)
             time.sleep(random.uniform(0.1, 0.5) * attempt)
 
 

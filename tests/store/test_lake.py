@@ -17,6 +17,7 @@ from pipeline.cli.base import commit_message
 from pipeline.store import db as dbmod
 from pipeline.store import extensions, keys, lake, schema
 from pipeline.store.copying import CopyRefused, copy_database
+from pipeline.store import errors
 from pipeline.store.errors import NotADatabase, SnapshotMissing
 from pipeline.store.location import FileDb, LakeDb, locate, redact
 
@@ -205,3 +206,96 @@ def test_the_cli_reads_at_a_snapshot_and_lists_history(demo_db, tmp_path):
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "no snapshot 999" in missing.stderr
     on_file = subprocess.run([*run, "history", "--db", str(demo_db)], capture_output=True, text=True, timeout=120)
     assert on_file.returncode == 1 and "keeps no history" in on_file.stderr
+
+
+# ------------------------------------------------------------------ bad days
+
+def test_postgres_down_is_one_line_with_exit_75(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = f"ducklake:postgres:dbname=x host=127.0.0.1 port={port} user=postgres password=hunter2 connect_timeout=3"
+    for argv in (["info"], ["load", str(tmp_path / "none.jsonl")], ["history"]):
+        result = subprocess.run([sys.executable, "-m", "pipeline", *argv, "--db", db], capture_output=True, text=True,
+                                timeout=120, cwd=tmp_path)
+        assert result.returncode in (1, 75), (argv, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "hunter2" not in result.stderr + result.stdout  # the password never shows
+    info = subprocess.run([sys.executable, "-m", "pipeline", "info", "--db", db], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert info.returncode == 75 and "cannot reach the PostgreSQL catalog" in info.stderr
+
+
+def test_a_data_path_that_cannot_be_written_is_one_line_and_writes_nothing(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # a path below a file: no one can write it, root included
+    source = tmp_path / "raw.jsonl"
+    source.write_text('{"prompt": "p", "response_a": "a", "response_b": "b", "winner": "model_a"}\n')
+    db = f"ducklake:{tmp_path}/t.ducklake"
+    result = subprocess.run([sys.executable, "-m", "pipeline", "--data-path", str(blocker / "sub"), "load", str(source),
+                             "--db", db], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "cannot write the lake's data path" in result.stderr and "nothing was written" in result.stderr
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(dbmod.ENV_DATA_PATH, str(blocker / "sub"))
+        with pytest.raises(errors.DataPathUnwritable):
+            with dbmod.writing(db, job="x"):
+                pass
+    assert not (tmp_path / "t.ducklake").exists()  # no catalog was made
+
+
+def test_a_real_conflict_commits_nothing_of_the_loser_and_says_so(demo_db, pg_lake):
+    import threading
+
+    db, data = pg_lake
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(dbmod.ENV_DATA_PATH, str(data))
+        copy_database(demo_db, db)
+        done = []
+
+        def winner():
+            with dbmod.writing(db, job="winner") as con:
+                con.execute("UPDATE judges SET note = 'winner' WHERE judge = 'human'")
+            done.append(True)
+
+        with pytest.raises(errors.WriteConflict) as caught:
+            with dbmod.writing(db, job="loser") as con:
+                con.execute("UPDATE judges SET note = 'loser' WHERE judge = 'gpt-4-turbo'")
+                t = threading.Thread(target=winner)
+                t.start()
+                t.join(120)
+        assert done and "\n" not in str(caught.value) and "nothing of `loser` was written" in str(caught.value)
+        with dbmod.reading(db) as con:
+            notes = dict(con.execute("SELECT judge, note FROM judges WHERE judge IN ('human', 'gpt-4-turbo')").fetchall())
+        assert notes["human"] == "winner" and notes["gpt-4-turbo"] != "loser"
+        assert [m for _i, _t, _a, m in lake.history(locate(db))][:2] == ["winner", "copy from " + str(demo_db)]
+
+
+def test_the_cli_runs_a_job_that_lost_a_conflict_again(monkeypatch, capsys):
+    import importlib
+
+    climain = importlib.import_module("pipeline.cli.main")  # the module (pipeline.cli.main is also the function)
+
+    calls = []
+
+    def app():
+        calls.append(1)
+        if len(calls) < 3:
+            raise errors.WriteConflict("another job changed the lake first; nothing of `fit` was written")
+        raise SystemExit(0)
+
+    monkeypatch.setattr(climain, "app", app)
+    monkeypatch.setattr(climain.time, "sleep", lambda s: None)
+    with pytest.raises(SystemExit) as ended:
+        climain.main()
+    assert ended.value.code == 0 and len(calls) == 3
+    assert capsys.readouterr().err.count("running it again") == 2
+
+    calls.clear()
+    monkeypatch.setattr(climain, "app", lambda: (calls.append(1), (_ for _ in ()).throw(
+        errors.WriteConflict("another job changed the lake first"))))
+    with pytest.raises(SystemExit) as ended:
+        climain.main()
+    assert ended.value.code == 75 and len(calls) == climain.ATTEMPTS
