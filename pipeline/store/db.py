@@ -21,7 +21,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +32,7 @@ from . import file_lock, lake, lake_schema, schema
 from .errors import (DatabaseMissing, HeldReadWrite, NestedWriting, NotADatabase, SchemaOutdated, SchemaTooNew,
                      SnapshotMissing, WriterBusy)
 from .file_lock import set_wait_reporter
-from .location import ENV_DATA_PATH, ENV_DB, FileDb, LakeDb, Location, locate
+from .location import ENV_DATA_PATH, ENV_DB, FileDb, LakeDb, locate
 
 __all__ = ["DatabaseMissing", "HeldReadWrite", "NotADatabase", "SchemaOutdated", "SchemaTooNew", "WriterBusy",
            "reading", "writing", "migrate_file", "resolve_db_path", "last_change", "locate", "exists",
@@ -49,7 +49,6 @@ migrate = schema.migrate
 
 
 job_message: str | None = None   # what a lake's commit says this job was (the CLI sets it)
-pinned_snapshot: int | None = None  # `--at`: every read of this process sees that snapshot of a lake
 
 
 def set_job(name: str | None, message: str | None = None) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,13 +20,11 @@ import pytest
 
 from conftest import ROOT
 from dbquery import rows, scalar
-from pipeline.cli import main as cli_main
 from pipeline.demo import generate_records
 from pipeline.ingest.release_load import load_records
 from pipeline.store import db as dbmod
-from pipeline.store import file_lock, lake, lake_schema
+from pipeline.store import lake
 from pipeline.store.copying import copy_database
-from pipeline.store.errors import SnapshotMissing, WriteConflict
 from pipeline.store.keys import duplicate_keys
 from tcp_proxy import TcpProxy
 
