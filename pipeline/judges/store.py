@@ -174,10 +174,9 @@ def add_judge(name: str, labels: ParsedLabels | Iterable[Label | tuple], *, db=N
 
 
 def _require_db(db) -> None:
-    """Adding or removing a judge never creates a database file as a side effect."""
-    path = dbmod.resolve_db_path(db)
-    if not path.exists():
-        raise dbmod.DatabaseMissing(f"no database at {path}: run `python -m pipeline demo` or `load`")
+    """Adding or removing a judge never creates a database (a file or a lake) as a side effect."""
+    if not dbmod.exists(db):
+        raise dbmod.DatabaseMissing(f"no database at {dbmod.locate(db).display}: run `python -m pipeline demo` or `load`")
 
 
 def remove_judge(name: str, db=None) -> dict[str, int]:

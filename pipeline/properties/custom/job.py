@@ -46,7 +46,7 @@ class Call:
 class RatePlan:
     definitions: PropertyFile
     settings: LLMSettings
-    db: Path
+    db: str                     # the database as --db names it (a file or ducklake:...)
     pairs: list[PairText]
     calls: list[Call]
     estimate: CallsEstimate
@@ -122,7 +122,7 @@ def plan_rate(file: str | Path, *, db=None, where: str | None = None, max_pairs:
     per_call = expected_output_tokens(math.ceil(len(defs.properties) / len(parts)))
     estimate = estimate_calls([c.session_call() for c in calls], db=db, settings=settings,
                               expected_output_tokens=per_call, retry_failed=retry_failed, batch=batch)
-    plan = RatePlan(definitions=defs, settings=settings, db=dbmod.resolve_db_path(db), pairs=pairs, calls=calls,
+    plan = RatePlan(definitions=defs, settings=settings, db=dbmod.database_name(db), pairs=pairs, calls=calls,
                     estimate=estimate, where=where, batch=batch, replace=replace, retry_failed=retry_failed)
     if not settings.api_key:
         plan.problems.append("OPENAI_API_KEY is not set (environment or .env)")
