@@ -88,9 +88,9 @@ def run_backend(name: str, db: str, data: Path | None, src: Path, args) -> dict[
 def table(columns: dict[str, dict[str, str]]) -> None:
     labels = list(dict.fromkeys(k for figures in columns.values() for k in figures))
     names = list(columns)
-    print(f"\n{'':40s}" + "".join(f"  {n:>28s}" for n in names))
+    print(f"\n{'':52s}" + "".join(f"  {n:>28s}" for n in names))
     for label in labels:
-        print(f"{label[:40]:40s}" + "".join(f"  {columns[n].get(label, '-'):>28s}" for n in names))
+        print(f"{label[:52]:52s}" + "".join(f"  {columns[n].get(label, '-'):>28s}" for n in names))
 
 
 def main() -> int:
