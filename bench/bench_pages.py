@@ -184,10 +184,10 @@ def build_alpaca(path: Path) -> None:
           flush=True)
 
 
-def database(big: bool, alpaca: bool = False) -> Path:
+def database(big: bool, alpaca: bool = False) -> Path | str:
     env = os.environ.get("PREFDISSECT_DB")
     if env:
-        return Path(env)
+        return env  # a file's path or ducklake:... as given
     if alpaca:
         path = ROOT / "bench" / "out" / "pages_alpaca.duckdb"
         if not path.exists():

@@ -31,7 +31,7 @@ if not status.exists:
     st.caption("Or annotate into a new database from a terminal: `python -m pipeline annotate pairs.jsonl`.")
     st.stop()
 
-db_path = Path(data.db_path())
+db_path = data.db_path()  # a file's path or ducklake:... (side files: dbmod.resolve_db_path)
 
 
 def _start(job: jobs.AnnotateJob) -> None:
@@ -95,7 +95,7 @@ def watch() -> None:
     if not js.running and (js.calls.get("failed") or failed_pairs) and info.get("input"):
         if Path(info["input"]).exists():
             st.button("Retry the failed calls", key="ann.retry", on_click=_start,
-                      args=(jobs.AnnotateJob(info["input"], str(db_path), info.get("model") or DEFAULT_MODEL,
+                      args=(jobs.AnnotateJob(info["input"], db_path, info.get("model") or DEFAULT_MODEL,
                                              batch=bool(info.get("batch")), retry_failed=True),))
     tail = jobs.log_tail(db_path)
     if tail is not None:
@@ -182,14 +182,14 @@ if source == STORED:
         seed = st.number_input("Seed", min_value=0, value=0, step=1, key="ann.seed", help="Of the sample.")
     sample = int(sample) if sample else None
     try:
-        plan = _stored_plan(str(db_path), data.last_change(), where, max_pairs, sample, int(seed), model,
+        plan = _stored_plan(db_path, data.last_change(), where, max_pairs, sample, int(seed), model,
                             int(concurrency), batch)
     except InputError as exc:
         st.warning(f"The condition cannot be used: {md_escape(exc)}", icon=":material/block:")
         st.stop()
     except DatabaseError as exc:
         data.stop_on_database_error(exc)
-    _show_plan(plan, jobs.AnnotateJob(None, str(db_path), model, max_pairs, int(concurrency), batch,
+    _show_plan(plan, jobs.AnnotateJob(None, db_path, model, max_pairs, int(concurrency), batch,
                                       where=where or None, sample=sample, seed=int(seed)),
                "No stored pair without annotations matches this condition.")
 else:
@@ -211,5 +211,5 @@ else:
     except InputError as exc:
         st.warning(f"The file cannot be used: {md_escape(exc)}", icon=":material/block:")
         st.stop()
-    _show_plan(plan, jobs.AnnotateJob(str(saved), str(db_path), model, max_pairs, int(concurrency), batch),
+    _show_plan(plan, jobs.AnnotateJob(str(saved), db_path, model, max_pairs, int(concurrency), batch),
                "Nothing to annotate in this file.")

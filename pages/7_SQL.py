@@ -8,7 +8,6 @@ but waits for a click on Run: a shared link cannot make the server do work by it
 
 import streamlit as st
 
-from pipeline.store import db as dbmod
 from pipeline import sqlguard
 from pipeline.store.db import DatabaseMissing
 from pipeline.store.errors import DatabaseError
@@ -47,7 +46,7 @@ main, side = st.columns([3, 1])
 with side:
     st.markdown("**Tables and views**")
     try:
-        schema = _schema(data.db_path(), dbmod.last_change(data.db_path()))
+        schema = _schema(data.db_path(), data.last_change())
     except DatabaseError:
         schema = None
     if schema is None or schema.empty:

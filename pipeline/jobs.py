@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .store import db as dbmod
+from .store.location import redact
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,14 +63,19 @@ def annotate_log(db) -> Path:
 
 def start_annotate(job: AnnotateJob) -> subprocess.Popen:
     """Start the job as its own process (its own session: it outlives the app's rerun, and a
-    stop of the app does not kill it), appending its output to the log."""
+    stop of the app does not kill it), appending its output to the log.
+
+    It runs in the app's working folder, so that a relative --db, a lake's DuckDB-file
+    catalog and a PostgreSQL lake's side files (data/lakes/...) are the ones the app reads."""
     log_path = annotate_log(job.db)
+    log_path.parent.mkdir(parents=True, exist_ok=True)  # a PostgreSQL lake's side-file folder
     cmd = job.command()
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     with open(log_path, "ab") as log:
-        log.write(f"\n$ {' '.join(cmd[1:])}\n".encode())
+        log.write(f"\n$ {redact(' '.join(cmd[1:]))}\n".encode())  # a catalog's password stays out
         log.flush()
-        return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        return subprocess.Popen(cmd, cwd=os.getcwd(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path))
 
 
 def log_tail(db, lines: int = 40) -> str | None:

@@ -10,6 +10,7 @@ closed inside the query function: nothing is held open between reruns.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -33,9 +34,26 @@ def db_path() -> str:
     return dbmod.database_name()
 
 
+_run = threading.local()  # this page run's change token (a script run has a thread of its own)
+
+
+def start_run() -> None:
+    """Read the change token once for this page run (layout.page calls this first): on a lake
+    each read of it attaches the catalog (about a second), and every cached read asks for it."""
+    path = db_path()
+    _run.token = (path, dbmod.pinned_snapshot(), dbmod.last_change(path))
+
+
+def _token(path: str) -> float:
+    held = getattr(_run, "token", None)
+    if held and held[:2] == (path, dbmod.pinned_snapshot()):
+        return held[2]
+    return dbmod.last_change(path)
+
+
 def last_change() -> float:
-    """The database file's change token (for caches of work the pages do themselves)."""
-    return dbmod.last_change(db_path())
+    """The database's change token for this run (for caches of work the pages do themselves)."""
+    return _token(db_path())
 
 
 def stop_on_database_error(exc: Exception) -> None:
@@ -62,7 +80,7 @@ def cached(fn: Callable[Concatenate[Any, P], R]) -> Callable[P, R]:
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         path = db_path()
         try:
-            return cache(what, path, dbmod.last_change(path), *args, **kwargs)
+            return cache(what, path, _token(path), *args, **kwargs)
         except DatabaseError as exc:
             stop_on_database_error(exc)
             raise  # not reached: st.stop() ends the run
@@ -103,6 +121,7 @@ unannotated_count = cached(raw_pairs.unannotated_count)
 
 def clear() -> None:
     """Forget every cached read (after this session wrote the database)."""
+    _run.token = None  # the write made a new snapshot (or file): read the token again
     for cache in _CACHES:
         cache.clear()
 

@@ -67,6 +67,7 @@ def page(page_file: str, icon: str | None = None, intro: str | None = None) -> S
         title = APP_NAME
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
     at = snapshot.pin_from_url()  # ?at=: every read of this run sees that snapshot of a lake
+    data.start_run()
     status = data.status()  # a database error stops the page with its one line (ui.data.cached)
     _sidebar(status)
     snapshot.sidebar_note(at)

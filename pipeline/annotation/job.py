@@ -25,7 +25,7 @@ from ..llm import CallJournal, CallRunner, ConfigError, JobAborted, job_lock, mi
 from ..llm.batch import BatchRunner
 from ..llm.progress import JobProgress, call_lines
 from ..ingest.release_load import load_records
-from ..store import db as dbmod
+from ..store.location import locate
 from . import steps, words
 from .plan import JobPlan, plan_job, plan_stored
 from .protocol import PairOutcome, Protocol, annotate_in_batches, annotate_pair
@@ -107,8 +107,7 @@ class _Loader:
         if not records:
             return
         report = load_records(records, source=self.plan.source_name, kind=SOURCE_KIND,
-                              location=str(self.plan.input) if self.plan.input else dbmod.locate(self.plan.db).display,
-                              db=self.plan.db)
+                              location=str(self.plan.input or locate(self.plan.db).display), db=self.plan.db)
         self.summary.pairs_new += report.new_pairs
         self.summary.loads.append(report.summary())
 
@@ -233,7 +232,7 @@ def _finish(plan, journal, run_id, summary, loader, stats, started) -> None:
             # a run that loads nothing leaves the database as it was; its answers wait in the journal
             summary.calls_mirrored = mirror_calls(plan.journal, plan.db)
     except Exception as exc:  # the answers are safe in the journal; say why the load failed
-        summary.aborted = summary.aborted or f"loading into {dbmod.locate(plan.db).display} failed: {exc}"
+        summary.aborted = summary.aborted or f"loading into {locate(plan.db).display} failed: {exc}"
     summary.seconds = time.perf_counter() - started
     if summary.pairs_annotated:
         summary.word_method = words.method()

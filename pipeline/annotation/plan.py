@@ -31,8 +31,8 @@ from .steps import PairTask
 @dataclass
 class JobPlan(CallEstimate):
     input: Path | None                          # the file of raw pairs; None for stored pairs
-    db: str              # as --db names it: a file's path or ducklake:...
-    journal: Path
+    db: str                                     # the database as --db names it (a file or ducklake:...)
+    journal: Path                               # next to the file, or the lake's local anchor
     settings: LLMSettings
     rows: int
     tasks: list[PairTask]                       # pairs to annotate
@@ -90,10 +90,10 @@ def plan_job(file: str | Path, *, db=None, model: str | None = None, max_pairs: 
     """
     settings = _settings(settings, model=model, concurrency=concurrency, timeout=timeout)
     report: InputReport = read_pairs(file)
-    db_path = dbmod.resolve_db_path(db)  # the journal sits next to it, on the local disk
+    db_name = dbmod.database_name(db)
     pairs = report.pairs[:max_pairs] if max_pairs is not None else report.pairs
     skipped = list(report.skipped)
-    known = _keys_in_db(db)
+    known = _keys_in_db(db_name)
     tasks, present, seen = [], [], {}
     for pair in pairs:
         key = pair_key(pair.query, pair.response_1, pair.response_2)
@@ -102,7 +102,7 @@ def plan_job(file: str | Path, *, db=None, model: str | None = None, max_pairs: 
             continue
         seen[key] = pair.position
         (present if key in known else tasks).append(PairTask(pair, key))
-    plan = JobPlan(input=Path(file), db=dbmod.database_name(db), journal=journal_path(db_path), settings=settings,
+    plan = JobPlan(input=Path(file), db=db_name, journal=_journal(db), settings=settings,
                    rows=report.rows, tasks=tasks, present=present, skipped=sorted(skipped), batch=batch,
                    retry_failed=retry_failed, price=price_for(settings.model))
     return _finish_plan(plan)
@@ -119,8 +119,8 @@ def plan_stored(where: str | None = None, *, db=None, model: str | None = None, 
     the count (the first by pair id). Raises InputError for a refused condition.
     """
     settings = _settings(settings, model=model, concurrency=concurrency, timeout=timeout)
-    db_path = dbmod.resolve_db_path(db)
-    rows = _stored_rows(db, where)
+    db_name = dbmod.database_name(db)
+    rows = _stored_rows(db_name, where)
     picked = rows
     if sample is not None and sample < len(rows):
         picked = sorted(random.Random(seed).sample(rows, sample), key=lambda r: r[0])
@@ -128,13 +128,18 @@ def plan_stored(where: str | None = None, *, db=None, model: str | None = None, 
         picked = picked[:max_pairs]
     tasks = [PairTask(RawPair(position=pid, query=q, response_1=r1, response_2=r2, model_1=m1, model_2=m2,
                               source_id=pid), key) for pid, key, q, r1, r2, m1, m2 in picked]
-    plan = JobPlan(input=None, db=dbmod.database_name(db), journal=journal_path(db_path), settings=settings, rows=len(rows),
+    plan = JobPlan(input=None, db=db_name, journal=_journal(db), settings=settings, rows=len(rows),
                    tasks=tasks, present=[], skipped=[], batch=batch, retry_failed=retry_failed,
                    price=price_for(settings.model), where=where, stored_ids=[r[0] for r in picked])
     return _finish_plan(plan)
 
 
-def _stored_rows(db_path, where: str | None) -> list[tuple]:
+def _journal(db) -> Path:
+    """The job's call journal: a local file beside the database (a lake's anchor, location.py)."""
+    return journal_path(dbmod.resolve_db_path(db))
+
+
+def _stored_rows(db_path: str, where: str | None) -> list[tuple]:
     sql = ("SELECT pair_id, pair_key, query, response_1, response_2, model_1, model_2 FROM pairs "
            "WHERE NOT annotated")
     params: list = []
@@ -142,7 +147,7 @@ def _stored_rows(db_path, where: str | None) -> list[tuple]:
         with dbmod.reading(db_path) as con:
             if not con.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'pairs' "
                                "AND column_name = 'annotated'").fetchone():
-                raise InputError(f"{db_path} has no pairs.annotated column: run `python -m pipeline migrate`")
+                raise InputError(f"{dbmod.locate(db_path).display} has no pairs.annotated column: run `python -m pipeline migrate`")
         if where and where.strip():
             # The same condition language as `group add` and `rate --where`: pairs columns plus
             # attributes (language, is_code, ...), checked and bound on a guarded connection.
@@ -158,7 +163,7 @@ def _stored_rows(db_path, where: str | None) -> list[tuple]:
     except (DatabaseError, InputError):
         raise
     except duckdb.Error as exc:
-        raise PlanUnreadable.of(db_path, exc) from None
+        raise PlanUnreadable.of(dbmod.locate(db_path).display, exc) from None
 
 
 def _finish_plan(plan: JobPlan) -> JobPlan:
@@ -168,7 +173,7 @@ def _finish_plan(plan: JobPlan) -> JobPlan:
     return plan
 
 
-def _keys_in_db(db_path) -> set[str]:
+def _keys_in_db(db_path: str) -> set[str]:
     """The pair keys stored; an error reading them is raised, never taken for an empty database."""
     if not dbmod.exists(db_path):
         return set()
@@ -178,7 +183,7 @@ def _keys_in_db(db_path) -> set[str]:
     except DatabaseError:
         raise
     except duckdb.Error as exc:
-        raise PlanUnreadable.of(db_path, exc) from None
+        raise PlanUnreadable.of(dbmod.locate(db_path).display, exc) from None
 
 
 def _estimate(plan: JobPlan) -> None:

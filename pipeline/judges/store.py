@@ -175,7 +175,7 @@ def add_judge(name: str, labels: ParsedLabels | Iterable[Label | tuple], *, db=N
 
 def _require_db(db) -> None:
     """Adding or removing a judge never creates a database (a file or a lake) as a side effect."""
-    if not dbmod.exists(db):  # a lake's anchor is a local side path, never there to check
+    if not dbmod.exists(db):
         raise dbmod.DatabaseMissing(f"no database at {dbmod.locate(db).display}: run `python -m pipeline demo` or `load`")
 
 

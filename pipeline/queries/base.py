@@ -39,8 +39,7 @@ def polars_frame(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping | Non
     """A query's result as polars. DuckDB hands polars its Arrow batches without a copy, and
     polars pivots and groups millions of rows (100,000 pairs x 29 features) in a fraction of
     what pandas takes; heavy page work uses this."""
-    con.complete()  # a relation needs the connection free of an earlier execute()'s result
-    return pl.from_arrow(con.sql(sql, params=dict(params or {})).to_arrow_table())
+    return pl.from_arrow(con.execute(sql, dict(params or {})).to_arrow_table())
 
 
 def column(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping | None = None) -> list:

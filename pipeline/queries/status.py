@@ -107,8 +107,13 @@ class Status:
 
 def status(db: Db = None) -> Status:
     where = dbmod.locate(db)
-    if not dbmod.exists(db):
+    try:
+        return _read(where)
+    except dbmod.DatabaseMissing:  # no file, or a lake without our tables (one attach, not two)
         return Status(where.display, "missing")
+
+
+def _read(where: dbmod.Location) -> Status:
     try:
         size = where.path.stat().st_size if isinstance(where, dbmod.FileDb) else 0
     except OSError:

@@ -46,7 +46,7 @@ class Call:
 class RatePlan:
     definitions: PropertyFile
     settings: LLMSettings
-    db: str              # as --db names it: a file's path or ducklake:...
+    db: str                     # the database as --db names it (a file or ducklake:...)
     pairs: list[PairText]
     calls: list[Call]
     estimate: CallsEstimate
