@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import duckdb
 
 from .allowlist import cte_names, shadowing_cte, spelled, table_allowed
+from .comments import blank_comments
 
 MAX_SQL_CHARS = 20_000   # checked before parsing, so parsing always takes milliseconds
 
@@ -128,8 +129,7 @@ def _first_word(text: str) -> str:
 
 
 def _strip_comments(text: str) -> str:
-    out = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-    return re.sub(r"--[^\n]*", " ", out)
+    return blank_comments(text)[0]
 
 
 def check_size(sql: str) -> None:
@@ -221,6 +221,7 @@ def check_tree(tree: dict) -> None:
 
 def _tokens(sql: str) -> list[tuple[str, str]]:
     """(kind, text) of each token, comments dropped."""
+    sql = _strip_comments(sql)
     try:
         raw = duckdb.tokenize(sql)
     except Exception:  # the tokenizer is lenient; parse errors surface later
@@ -264,7 +265,8 @@ def check_file_access(sql: str, *, tree: dict | None = None) -> None:
 
 def _statement_kind(stmt) -> str:
     try:
-        return stmt.type.name
+        name = stmt.type.name
+        return "UNKNOWN" if name == "???" else name  # DuckDB 1.5 names UPDATE EXTENSIONS "???"
     except ValueError:  # a kind this DuckDB's Python enum does not name (UPDATE EXTENSIONS in 2.0)
         return "UNKNOWN"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import duckdb
 
 from .check import QueryRefused, check_tree, one_line, syntax_tree
+from .comments import blank_comments
 
 MAX_CONDITION_CHARS = 4_000
 
@@ -30,31 +31,11 @@ def _no(why: str) -> ConditionRefused:
 
 def _without_comments(text: str) -> str:
     """The text with each comment replaced by a space (strings keep their `--` and `/*`)."""
-    try:
-        tokens = duckdb.tokenize(text)
-    except Exception:  # the tokenizer is lenient; the parser will say what is wrong
-        return text
-    out, cursor = [], 0
-    for i, (pos, kind) in enumerate(tokens):
-        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(text)
-        out.append(text[cursor:pos])
-        out.append(" " if getattr(kind, "name", str(kind)) == "comment" else text[pos:end])
-        cursor = end
-    out.append(text[cursor:])
-    return "".join(out)
+    return blank_comments(text)[0]
 
 
 def _unterminated_comment(text: str) -> bool:
-    try:
-        tokens = duckdb.tokenize(text)
-    except Exception:  # noqa: BLE001 - the parser will say what is wrong
-        return False
-    for i, (pos, kind) in enumerate(tokens):
-        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(text)
-        body = text[pos:end].rstrip()
-        if getattr(kind, "name", "") == "comment" and body.startswith("/*") and not body.endswith("*/"):
-            return True
-    return False
+    return blank_comments(text)[1]
 
 
 def _balanced(text: str) -> bool:

@@ -63,7 +63,8 @@ def planted(tmp_path_factory):
         con.execute("DELETE FROM features WHERE list_contains(?, property)", [STYLE_NAMES])
         con.execute("DELETE FROM labels")
         con.execute("INSERT INTO labels (pair_id, judge, preferred) SELECT pair_id, judge, preferred FROM new_labels")
-        con.execute("INSERT INTO pair_groups SELECT pair_id, 'All', 'all' FROM pairs ON CONFLICT DO NOTHING")
+        con.execute("INSERT INTO pair_groups SELECT pair_id, 'All', 'all' FROM pairs WHERE pair_id NOT IN "
+                    "(SELECT pair_id FROM pair_groups WHERE group_name = 'All')")  # the code keeps the keys
     return db
 
 

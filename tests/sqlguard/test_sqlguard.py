@@ -222,7 +222,7 @@ def test_worker_does_not_inherit_the_environment(db, monkeypatch):
         run_query(db, "SELECT getenv('OPENAI_API_KEY')")
     # and even past the check, the worker's environment does not hold it
     import pipeline.sqlguard.runner as runner
-    frame, _ = runner._run_in_worker(dbmod.resolve_db_path(db), "SELECT 1 AS one", "SELECT", max_rows=5,
+    frame, _ = runner._run_in_worker(db, dbmod.resolve_db_path(db), "SELECT 1 AS one", "SELECT", max_rows=5,
                                      max_bytes=2**20, timeout_s=5)
     assert frame["one"][0] == 1
 
@@ -276,7 +276,11 @@ def test_allowed_introspection_never_shows_a_server_path(db):
                 "PRAGMA version", "PRAGMA platform", "SELECT * FROM duckdb_tables()",
                 "SELECT * FROM duckdb_schemas()", "SELECT * FROM duckdb_views()", "SHOW ALL TABLES",
                 "SELECT current_database(), current_schema()"]:
-        frame = run_query(db, sql).frame
+        try:
+            frame = run_query(db, sql).frame
+        except sqlguard.QueryRefused as exc:  # DuckDB 1.5 expands these over duckdb_databases(): refused
+            assert sql in ("SHOW ALL TABLES", "PRAGMA show_databases") and "duckdb_databases()" in str(exc)
+            continue
         assert folder not in frame.to_csv(), sql
 
 
@@ -302,6 +306,15 @@ def test_condition_accepted(cond, expect):
     assert sqlguard.check_condition(cond).split() == expect.split()
 
 
+def test_deep_nesting_within_the_length_limit_parses_or_is_refused_in_one_line():
+    # DuckDB 2.0's parser stopped at a depth; 1.5's parses 1,200 levels: either way, no crash
+    cond = "(" * 1200 + "pair_id > 1" + ")" * 1200
+    try:
+        assert sqlguard.check_condition(cond).startswith("((")
+    except sqlguard.ConditionRefused as exc:
+        assert "\n" not in str(exc)
+
+
 @pytest.mark.parametrize("cond, says", [
     ("", "empty"),
     (" -- only a comment", "empty"),
@@ -316,7 +329,6 @@ def test_condition_accepted(cond, expect):
     ("EXISTS (FROM query('SELECT 1'))", "query()"),
     ("current_setting('temp_directory') = ''", "current_setting"),
     ("x = 1" + " " * 5000, "limit is 4,000"),
-    ("(" * 1200 + "1" + ")" * 1200, "cannot parse"),
     ("x = '\x00'", "NUL"),
 ])
 def test_condition_refused_in_one_line(cond, says):
