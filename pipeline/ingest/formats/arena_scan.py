@@ -97,7 +97,9 @@ _MESSAGE_OK = (f"m IS NOT NULL AND left(m.role, 1) = '\"' AND regexp_full_match(
 
 
 def _conv_ok(col: str) -> str:
-    return f"({col} IS NOT NULL AND coalesce(list_bool_and(list_transform({col}, m -> {_MESSAGE_OK})), TRUE))"
+    # a NULL test (a missing role) is a message not proved plain; only an empty list is vacuously plain
+    return (f"({col} IS NOT NULL AND coalesce(list_bool_and(list_transform({col}, "
+            f"m -> coalesce({_MESSAGE_OK}, FALSE))), TRUE))")
 
 
 def _contents(col: str, roles) -> str:
