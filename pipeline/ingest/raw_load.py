@@ -23,8 +23,8 @@ from . import sources
 from .formats import RawPair, Reading
 from .release_rows import ALL_GROUP
 from . import writing
-from .writing import (MAX_PAIR_ID, BackgroundWriter, LoadReport, PairIds, add_style_features, battle_key, check_names, claim_source,
-                      cyclic_gc_paused, pair_key, refresh_custom_groups)
+from .writing import (MAX_PAIR_ID, BackgroundWriter, LoadReport, PairIds, battle_key, bound_memory, check_names,
+                      claim_source, cyclic_gc_paused, insert_style_rows, pair_key, refresh_custom_groups, style_rows)
 
 PAIR_SCHEMA = {"pair_id": pl.Int64, "source_index": pl.Int64, "source_id": pl.String, "pair_key": pl.String,
                "query": pl.String, "model_1": pl.String, "model_2": pl.String, "response_1": pl.String,
@@ -47,6 +47,7 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
             report.already_loaded = True
             return report
         claim_source(con, source, kind, False)
+        bound_memory(con)
         types_before = groups.attribute_types(con)
         labels_before = con.execute("SELECT count(*) FROM labels").fetchone()[0]
         offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
@@ -145,10 +146,9 @@ def _store_ties(con, ties, source: str, battles: "Battles", judges: set[str]) ->
     judges.update(t.judge for t in ties)
 
 
-def _sort_chunk(chunk: list[RawPair], battles: Battles, judges: set[str], report: LoadReport,
-                skips) -> tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]:
-    """(new pairs, their attributes, new labels) of a chunk, as frames: which rows are new battles,
-    which votes are new, counted in `report` and `skips`."""
+def _sort_chunk(chunk: list[RawPair], battles: Battles, judges: set[str], report: LoadReport, skips) -> tuple:
+    """(new pairs, their attributes, new labels, their style rows) of a chunk: which rows are new
+    battles, which votes are new, counted in `report` and `skips`."""
     new: list[tuple] = []
     attributes: list[tuple[int, str, str]] = []
     labels: list[tuple] = []
@@ -186,16 +186,24 @@ def _sort_chunk(chunk: list[RawPair], battles: Battles, judges: set[str], report
     frame = pl.DataFrame(new, schema=PAIR_SCHEMA, orient="row")
     attrs = pl.DataFrame(attributes, schema=ATTRIBUTE_SCHEMA, orient="row") if attributes else None
     votes = pl.DataFrame(labels, schema=LABEL_SCHEMA, orient="row") if labels else None
-    return frame, attrs, votes
+    # The measures here too (polars works on its own threads): the writer thread only inserts, and
+    # the pairs go in with their word counts, so no UPDATE of the pairs table follows.
+    style = style_rows(frame.select("pair_id", "response_1", "response_2")) if frame.height else None
+    if style is not None:
+        counts = pl.from_arrow(style.word_counts)
+        frame = frame.with_columns(num_words_1=counts["words_1"], num_words_2=counts["words_2"])
+    return frame, attrs, votes, style
 
 
-def _store_rows(con, rows: tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None], source: str) -> None:
+def _store_rows(con, rows: tuple, source: str) -> None:
     """Insert a chunk's rows (`_sort_chunk`), with the new pairs' measures and style features."""
-    frame, attrs, votes = rows  # noqa: F841 - read by DuckDB below
+    frame, attrs, votes, style = rows  # noqa: F841 - read by DuckDB below
+    if style is None:
+        frame = frame.with_columns(num_words_1=pl.lit(None, pl.Int64), num_words_2=pl.lit(None, pl.Int64))
     con.execute("INSERT INTO pairs (pair_id, source, source_index, source_id, pair_key, query, model_1, model_2, "
-                "response_1, response_2, n_turns, annotated, usable) "
+                "response_1, response_2, num_words_1, num_words_2, n_turns, annotated, usable) "
                 "SELECT pair_id, ?, source_index, source_id, pair_key, query, model_1, model_2, response_1, "
-                "response_2, n_turns, FALSE, FALSE FROM frame", [source])
+                "response_2, num_words_1, num_words_2, n_turns, FALSE, FALSE FROM frame", [source])
     con.execute("INSERT INTO pair_groups (pair_id, group_name, group_kind) SELECT pair_id, ?, ? FROM frame",
                 list(ALL_GROUP))
     if attrs is not None:
@@ -203,4 +211,5 @@ def _store_rows(con, rows: tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame
     if votes is not None:
         con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1, rater) "
                     "SELECT pair_id, judge, preferred, prob_1, rater FROM votes")
-    add_style_features(con, frame.select("pair_id", "response_1", "response_2"))
+    if style is not None:
+        insert_style_rows(con, style, fill_word_counts=False)

@@ -23,6 +23,7 @@ from .base import EMPTY, MULTI_TURN, NO_VOTE, WINNERS, Item, Label, Options, Raw
 from .conversation import ASSISTANT_ROLES, TURN_SEPARATOR, USER_ROLES
 
 BATCH = 20_000               # rows per Arrow batch: bounds memory
+MEMORY_LIMIT = "512MB"       # the reading connection's buffers (the rows stream through it)
 _LONG_DIGITS = re.compile(rb"[0-9]{4301}")  # past Python's int limit: sources.loads refuses it
 # DuckDB reads a message's content as VARCHAR (a JSON leaf would cost a second parse of every text),
 # which would take a number or an object as text: a content key (the only place `"content"` can be
@@ -140,7 +141,7 @@ def items(path: Path, opts: Options, start: int, count: Callable[[int], None]) -
     if lines is None:
         raise NotPlain(0)
     done = 0
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
     try:
         reader = con.execute(QUERY, [str(path)]).to_arrow_reader(BATCH)
         while True:
