@@ -141,6 +141,7 @@ def items(path: Path, opts: Options, start: int, count: Callable[[int], None]) -
     if lines is None:
         raise NotPlain(0)
     done = 0
+    same = {}.setdefault  # one string object per model and voter name: the loader keeps them per battle
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
     try:
         reader = con.execute(QUERY, [str(path)]).to_arrow_reader(BATCH)
@@ -157,7 +158,7 @@ def items(path: Path, opts: Options, start: int, count: Callable[[int], None]) -
                     raise NotPlain(done)
                 count(start + done)
                 done += 1
-                yield _item(start + done - 1, dict(zip(columns, row)), opts)
+                yield _item(start + done - 1, dict(zip(columns, row)), opts, same)
     except duckdb.Error:
         raise NotPlain(done) from None
     finally:
@@ -166,15 +167,15 @@ def items(path: Path, opts: Options, start: int, count: Callable[[int], None]) -
         raise NotPlain(done, replay=True)
 
 
-def _item(position: int, row: dict, opts: Options) -> Item:
+def _item(position: int, row: dict, opts: Options, same: Callable[[str, str], str]) -> Item:
     n_turns = max(row["n_users"], 1)
     if n_turns > 1 and not opts.multi_turn:
         return Skip(position, MULTI_TURN)
     if row["empty"]:
         return Skip(position, EMPTY)
-    pair = RawPair(position, row["query"], row["response_1"], row["response_2"], row["model_1"] or None,
-                   row["model_2"] or None, n_turns=n_turns, source_id=row["source_id"] or None)
-    rater = row["rater"] or None
+    m1, m2, rater = (same(v, v) if v else None for v in (row["model_1"], row["model_2"], row["rater"]))
+    pair = RawPair(position, row["query"], row["response_1"], row["response_2"], m1, m2, n_turns=n_turns,
+                   source_id=row["source_id"] or None)
     vote = NO_VOTE if row["winner"] in (None, "") else WINNERS[row["winner"]]
     if isinstance(vote, int):
         pair.labels.append(Label(opts.judge, vote, None, rater))
