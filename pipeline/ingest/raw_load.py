@@ -23,7 +23,7 @@ from . import sources
 from .formats import RawPair, Reading
 from .release_rows import ALL_GROUP
 from . import writing
-from .writing import (MAX_PAIR_ID, BackgroundWriter, LoadReport, PairIds, battle_key, bound_memory, check_names,
+from .writing import (MAX_PAIR_ID, BackgroundWriter, LoadReport, PairIds, battle_key, check_names,
                       claim_source, cyclic_gc_paused, insert_style_rows, pair_key, refresh_custom_groups, style_rows)
 
 PAIR_SCHEMA = {"pair_id": pl.Int64, "source_index": pl.Int64, "source_id": pl.String, "pair_key": pl.String,
@@ -47,7 +47,6 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
             report.already_loaded = True
             return report
         claim_source(con, source, kind, False)
-        bound_memory(con)
         types_before = groups.attribute_types(con)
         labels_before = con.execute("SELECT count(*) FROM labels").fetchone()[0]
         offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]

@@ -22,9 +22,6 @@ from .release_rows import ALL_GROUP
 from .sources import SourceError
 
 CHUNK = 5000  # pairs per insert: bounds memory on large files
-# DuckDB's buffers in a load's transaction (its default is 80% of the machine's memory); past it,
-# DuckDB spills to the temporary directory beside the database file.
-LOAD_MEMORY_LIMIT = "1GB"
 
 
 @dataclass
@@ -232,16 +229,11 @@ def check_names(values: dict[str, str]) -> None:
             raise SourceError(str(exc)) from None
 
 
-def bound_memory(con) -> None:
-    """Cap the memory DuckDB takes for the load's writes (issue 18: < 2 GB in all at 1,000,000 battles)."""
-    con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
-
-
 def count_labels(con) -> int:
     return con.execute("SELECT count(*) FROM labels").fetchone()[0]
 
 
 
 __all__ = ["ALL_GROUP", "BackgroundWriter", "MAX_PAIR_ID", "PairIds", "battle_key", "claim_source", "CHUNK", "LoadReport", "add_style_features", "check_names", "count_labels",
-           "StyleRows", "bound_memory", "insert_style_rows", "style_rows",
+           "StyleRows", "insert_style_rows", "style_rows",
            "cyclic_gc_paused", "pair_key", "refresh_custom_groups"]
