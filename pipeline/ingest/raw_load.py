@@ -52,8 +52,8 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
         offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
         judges: set[str] = set()
         pairs = reading.pairs()
-        # The writer thread stores a chunk (measures, style features, inserts: polars and DuckDB, which
-        # release the GIL) while this thread reads and sorts out the next one.
+        # The writer thread inserts a chunk (DuckDB releases the GIL) while this thread reads the next,
+        # sorts it out and computes its measures (polars, on its own threads).
         writer = BackgroundWriter(con)
         try:
             battles = Battles(con, PairIds(con, offset), idle=writer.wait)
