@@ -24,8 +24,8 @@ from . import sources
 from .formats import RawPair, Reading
 from .release_rows import ALL_GROUP, SOURCE_ROW
 from . import writing
-from .writing import (LoadReport, PairIds, add_style_features, battle_key, check_names, claim_source,
-                      cyclic_gc_paused, pair_key, refresh_custom_groups)
+from .writing import (MAX_PAIR_ID, BackgroundWriter, LoadReport, PairIds, battle_key, check_names,
+                      claim_source, cyclic_gc_paused, insert_style_rows, pair_key, refresh_custom_groups, style_rows)
 
 PAIR_SCHEMA = {"pair_id": pl.Int64, "source_index": pl.Int64, "source_id": pl.String, "pair_key": pl.String,
                "query": pl.String, "model_1": pl.String, "model_2": pl.String, "response_1": pl.String,
@@ -54,11 +54,18 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
         types_before = groups.attribute_types(con)
         labels_before = con.execute("SELECT count(*) FROM labels").fetchone()[0]
         offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
-        battles = Battles(con, PairIds(con, offset))
         judges: set[str] = set()
         pairs = reading.pairs()
-        while chunk := list(itertools.islice(pairs, writing.CHUNK)):
-            _store_chunk(con, chunk, source, battles, judges, report, reading.skips)
+        # The writer thread inserts a chunk (DuckDB releases the GIL) while this thread reads the next,
+        # sorts it out and computes its measures (polars, on its own threads).
+        writer = BackgroundWriter(con)
+        try:
+            battles = Battles(con, PairIds(con, offset), idle=writer.wait)
+            while chunk := list(itertools.islice(pairs, writing.CHUNK)):
+                writer.submit(_store_rows, _sort_chunk(chunk, battles, judges, report, reading.skips), source)
+            writer.wait()
+        finally:
+            writer.close()
         report.records = reading.rows
         if reading.rows == 0:
             raise sources.SourceError(f"{source}: no records")
@@ -82,8 +89,9 @@ class Battles:
     stored pair's but other models make a battle of their own; a row without models joins the pair of
     its texts. Also which (pair, judge) votes are stored: one label per judge and battle."""
 
-    def __init__(self, con, next_id: PairIds):
-        self.con, self.next_id = con, next_id
+    def __init__(self, con, ids: PairIds, idle=lambda: None):
+        self.con, self.ids = con, ids
+        self.idle = idle  # waits until the connection is free (the writer thread done with its chunk)
         self.known = {k: (pid, m1, m2) for k, pid, m1, m2 in con.execute(
             "SELECT pair_key, pair_id, model_1, model_2 FROM pairs").fetchall()}
         self.fresh: set[int] = set()              # pair ids given in this load
@@ -101,11 +109,17 @@ class Battles:
         found = self.known.get(other)
         return (found[0] if found else None), other
 
+    def next_id(self, position: int) -> int:
+        if self.ids.offset + position > MAX_PAIR_ID:  # past it, PairIds reads the stored ids
+            self.idle()
+        return self.ids(position)
+
     def stored_votes(self, pids: list[int]) -> None:
         """The labels already stored on these pairs, before a chunk's votes are judged against them."""
         pids = [p for p in pids if p not in self.fresh]
         if not pids:
             return
+        self.idle()
         ids = pl.DataFrame({"pair_id": pids}, schema={"pair_id": pl.Int64})  # noqa: F841
         for pid, judge, preferred, rater in self.con.execute(
                 "SELECT pair_id, judge, preferred, rater FROM labels WHERE pair_id IN (SELECT pair_id FROM ids)"
@@ -130,8 +144,9 @@ def _store_ties(con, ties, source: str, battles: "Battles", judges: set[str]) ->
     judges.update(t.judge for t in ties)
 
 
-def _store_chunk(con, chunk: list[RawPair], source: str, battles: Battles, judges: set[str],
-                 report: LoadReport, skips) -> None:
+def _sort_chunk(chunk: list[RawPair], battles: Battles, judges: set[str], report: LoadReport, skips) -> tuple:
+    """(new pairs, their attributes, new labels, their style rows) of a chunk: which rows are new
+    battles, which votes are new, counted in `report` and `skips`."""
     new: list[tuple] = []
     attributes: list[tuple[int, str, str]] = []
     labels: list[tuple] = []
@@ -164,20 +179,35 @@ def _store_chunk(con, chunk: list[RawPair], source: str, battles: Battles, judge
                 skips.votes[CONFLICT] += 1
             else:
                 skips.duplicates += 1
-    # polars builds each chunk's tables column-wise from the readers' rows in one pass, and DuckDB
-    # reads them through Arrow without a copy; the style features take the same frame.
-    frame = pl.DataFrame(new, schema=PAIR_SCHEMA, orient="row")  # noqa: F841 - read by DuckDB below
+    # polars builds each chunk's tables column-wise from the readers' rows in one pass (here: the
+    # writer thread would hold the GIL for it), and DuckDB reads them through Arrow without a copy.
+    frame = pl.DataFrame(new, schema=PAIR_SCHEMA, orient="row")
+    attrs = pl.DataFrame(attributes, schema=ATTRIBUTE_SCHEMA, orient="row") if attributes else None
+    votes = pl.DataFrame(labels, schema=LABEL_SCHEMA, orient="row") if labels else None
+    # The measures here too (polars works on its own threads): the writer thread only inserts, and
+    # the pairs go in with their word counts, so no UPDATE of the pairs table follows.
+    style = style_rows(frame.select("pair_id", "response_1", "response_2")) if frame.height else None
+    if style is not None:
+        counts = pl.from_arrow(style.word_counts)
+        frame = frame.with_columns(num_words_1=counts["words_1"], num_words_2=counts["words_2"])
+    return frame, attrs, votes, style
+
+
+def _store_rows(con, rows: tuple, source: str) -> None:
+    """Insert a chunk's rows (`_sort_chunk`), with the new pairs' measures and style features."""
+    frame, attrs, votes, style = rows  # noqa: F841 - read by DuckDB below
+    if style is None:
+        frame = frame.with_columns(num_words_1=pl.lit(None, pl.Int64), num_words_2=pl.lit(None, pl.Int64))
     con.execute("INSERT INTO pairs (pair_id, source, source_index, source_id, pair_key, query, model_1, model_2, "
-                "response_1, response_2, n_turns, annotated, usable) "
+                "response_1, response_2, num_words_1, num_words_2, n_turns, annotated, usable) "
                 "SELECT pair_id, ?, source_index, source_id, pair_key, query, model_1, model_2, response_1, "
-                "response_2, n_turns, FALSE, FALSE FROM frame", [source])
+                "response_2, num_words_1, num_words_2, n_turns, FALSE, FALSE FROM frame", [source])
     con.execute("INSERT INTO pair_groups (pair_id, group_name, group_kind) SELECT pair_id, ?, ? FROM frame",
                 list(ALL_GROUP))
-    if attributes:
-        attrs = pl.DataFrame(attributes, schema=ATTRIBUTE_SCHEMA, orient="row")  # noqa: F841
+    if attrs is not None:
         con.execute("INSERT INTO pair_attributes (pair_id, key, value) SELECT pair_id, key, value FROM attrs")
-    if labels:
-        votes = pl.DataFrame(labels, schema=LABEL_SCHEMA, orient="row")  # noqa: F841
+    if votes is not None:
         con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1, rater) "
                     "SELECT pair_id, judge, preferred, prob_1, rater FROM votes")
-    add_style_features(con, frame.select("pair_id", "response_1", "response_2"))
+    if style is not None:
+        insert_style_rows(con, style, fill_word_counts=False)

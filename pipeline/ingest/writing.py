@@ -169,14 +169,35 @@ def add_style_features(con, texts) -> None:
     word counts). Raw pairs get their word counts (pairs.num_words_1/2) from the measures."""
     if len(texts) == 0:
         return
-    # polars: the measures are vectorised string expressions over a whole chunk's texts,
-    # and DuckDB reads the frames made from them through Arrow without a copy.
     frame = texts if isinstance(texts, pl.DataFrame) else pl.DataFrame(
         texts, schema={"pair_id": pl.Int64, "response_1": pl.String, "response_2": pl.String}, orient="row")
+    insert_style_rows(con, style_rows(frame))
+
+
+@dataclass
+class StyleRows:
+    """A chunk's style features, measures and word counts (pair_id, words_1, words_2), as Arrow."""
+
+    features: object
+    measures: object
+    word_counts: object
+
+
+def style_rows(frame: pl.DataFrame) -> StyleRows:
+    """The rows `insert_style_rows` stores for a frame of (pair_id, response_1, response_2[, num_words_k]).
+    polars: the measures are vectorised string expressions over a whole chunk's texts (computed
+    apart from the inserts, so a loader can do it on another thread); DuckDB reads the Arrow
+    tables without a copy."""
     wide = measures.measure_frame(frame)
-    style_rows = style.features_from_measures(wide).to_arrow()  # noqa: F841
-    con.execute("INSERT INTO features (pair_id, property, value) SELECT pair_id, property, value FROM style_rows")
-    measures.store(con, wide)
+    return StyleRows(style.features_from_measures(wide).to_arrow(), measures.measure_rows(wide).to_arrow(),
+                     measures.word_counts(wide))
+
+
+def insert_style_rows(con, rows: StyleRows, *, fill_word_counts: bool = True) -> None:
+    """Store `style_rows`; `fill_word_counts=False` when the pairs were stored with their counts."""
+    style_rows_ = rows.features  # noqa: F841 - read by DuckDB
+    con.execute("INSERT INTO features (pair_id, property, value) SELECT pair_id, property, value FROM style_rows_")
+    measures.insert(con, rows.measures, rows.word_counts if fill_word_counts else None)
 
 
 def refresh_custom_groups(con, types_before: list[tuple[str, str]] | None = None) -> None:
@@ -214,4 +235,5 @@ def count_labels(con) -> int:
 
 
 __all__ = ["ALL_GROUP", "BackgroundWriter", "MAX_PAIR_ID", "PairIds", "battle_key", "claim_source", "CHUNK", "LoadReport", "add_style_features", "check_names", "count_labels",
+           "StyleRows", "insert_style_rows", "style_rows",
            "cyclic_gc_paused", "pair_key", "refresh_custom_groups"]

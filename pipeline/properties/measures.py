@@ -92,10 +92,22 @@ def store(con, wide: pl.DataFrame) -> None:
     (raw pairs) theirs: pairs.num_words_1/2 from the `words` measure where NULL."""
     if wide.height == 0:
         return
-    measure_rows_ = measure_rows(wide).to_arrow()  # noqa: F841 - read by DuckDB below
+    insert(con, measure_rows(wide).to_arrow(), word_counts(wide))
+
+
+def word_counts(wide: pl.DataFrame):
+    """(pair_id, words_1, words_2) as Arrow: the counts `insert` gives pairs without theirs."""
+    return wide.select("pair_id", "words_1", "words_2").to_arrow()
+
+
+def insert(con, rows, counts=None) -> None:
+    """Insert `measure_rows` (as Arrow); with `counts` (`word_counts`), also fill pairs.num_words_1/2
+    where NULL. A loader that stores the counts with its pairs passes none: the UPDATE joins the
+    whole pairs table, once per chunk."""
     con.execute("INSERT INTO response_measures (pair_id, side, measure, value) "
-                "SELECT pair_id, side, measure, value FROM measure_rows_")
-    counts = wide.select("pair_id", "words_1", "words_2").to_arrow()  # noqa: F841
+                "SELECT pair_id, side, measure, value FROM rows")
+    if counts is None:
+        return
     con.execute("UPDATE pairs SET num_words_1 = coalesce(pairs.num_words_1, c.words_1), "
                 "num_words_2 = coalesce(pairs.num_words_2, c.words_2) FROM counts c "
                 "WHERE pairs.pair_id = c.pair_id AND (pairs.num_words_1 IS NULL OR pairs.num_words_2 IS NULL)")
@@ -129,5 +141,5 @@ def fill_missing(con, pair_ids: list[int] | None = None, *, chunk: int = 20_000)
     return len(todo)
 
 
-__all__ = ["MEASURES", "WORD_RE", "characters", "fill_missing", "measure_frame", "measure_rows",
-           "pairs_without_measures", "read_texts", "store", "words"]
+__all__ = ["MEASURES", "WORD_RE", "characters", "fill_missing", "insert", "measure_frame", "measure_rows",
+           "pairs_without_measures", "read_texts", "store", "word_counts", "words"]

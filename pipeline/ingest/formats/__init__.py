@@ -7,6 +7,7 @@ Each module is a pure reader: `check(sample, context)` says why a file is not in
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,7 +15,7 @@ from types import ModuleType
 
 from ...names import NameRefused, check_name
 from ..sources import SourceError
-from . import alpaca_eval, arena, arena55k, forensics, generic, hh_rlhf, lmarena, release, ultrafeedback
+from . import alpaca_eval, arena, arena55k, arena_scan, forensics, generic, hh_rlhf, lmarena, release, ultrafeedback
 from .base import NoFormat, Options, RawPair, RowError, Skips, settle
 from .files import Table, open_table, resolve
 
@@ -92,16 +93,27 @@ class Reading:
             def where(position: int, _name=path.name, _first=start) -> str:
                 return f"{_name}: row {position - _first}"
 
+            def count(position: int) -> None:
+                seen[0] += 1
+                self.rows += 1
+                last[0] = position
+
             def counted(rows: Iterator[tuple[int, dict]]) -> Iterator[tuple[int, dict]]:
                 for item in rows:
-                    seen[0] += 1
-                    self.rows += 1
-                    last[0] = item[0]
+                    count(item[0])
                     yield item
 
+            def slow(skip: int, _table=table, _opts=opts, _start=start, _where=where):
+                """The Python reader, from the file's row `skip` on."""
+                return module.read(counted(itertools.islice(_table.numbered(_start), skip, None)), _opts,
+                                   _table.context, _where)
+
+            if module is arena and arena_scan.applies(path):  # DuckDB reads it; Python where it must
+                items = arena_scan.read(path, opts, start, count, slow)
+            else:
+                items = slow(0)
             try:
-                yield from _named(settle(module.read(counted(table.numbered(start)), opts, table.context, where),
-                                         self.skips), where)
+                yield from _named(settle(items, self.skips), where)
             except RecursionError:  # a value nested deeper than the readers walk (JSON in a string field)
                 raise RowError(where(last[0]), "(row)", "a value nested too deeply to read") from None
             start += seen[0]

@@ -1,0 +1,203 @@
+"""A fast read of Arena JSON lines (`arena.py`'s layout): DuckDB parses the file and builds each
+row's query and responses in SQL, instead of json.loads and Python checks per row (issue 18).
+
+It yields exactly the items `arena.read` would. It takes only rows it can prove plain: ids, models
+and voters as text or whole numbers, a winner spelled as `WINNERS` knows it, conversations of
+{role, content} messages with known roles and text content, attributes as text, whole numbers or
+booleans. At the first row that is not plain, or when DuckDB refuses the file (invalid JSON or
+UTF-8, a duplicate key, a lone surrogate), the rows from there on go to `arena.read`, which keeps
+every message and check of the Python path. A pass over the raw lines first counts the rows and
+hands the few lines Python might refuse for nesting or a huge number to `sources.loads`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+
+from .. import compressed, sources
+from .base import EMPTY, MULTI_TURN, NO_VOTE, WINNERS, Item, Label, Options, RawPair, Skip, not_a_label
+from .conversation import ASSISTANT_ROLES, TURN_SEPARATOR, USER_ROLES
+
+BATCH = 20_000               # rows per Arrow batch: bounds memory
+MEMORY_LIMIT = "512MB"       # the reading connection's buffers (the rows stream through it)
+_LONG_DIGITS = re.compile(rb"[0-9]{4301}")  # past Python's int limit: sources.loads refuses it
+# DuckDB reads a message's content as VARCHAR (a JSON leaf would cost a second parse of every text),
+# which would take a number or an object as text: a content key (the only place `"content"` can be
+# followed by ':') must hold a string or null, and no key may be spelled with escapes of ASCII.
+_ODD_CONTENT = re.compile(rb'"content"\s*:\s*[^\s"n]')   # each starts with a literal: a fast search
+_ESCAPED_ASCII = re.compile(rb'\\u00[2-7][0-9a-fA-F]')
+_SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+          r"\x{205f}\x{3000}]*")  # what Python's str.isspace() calls space, for `not text.strip()`
+_INT = "0|-?[1-9][0-9]*"     # a JSON whole number as Python's str(int) writes it back
+
+
+class NotPlain(Exception):
+    """The fast read stops here; the Python reader takes the rows from `rows` on."""
+
+    def __init__(self, rows: int, replay: bool = False):
+        super().__init__(rows)
+        self.rows, self.replay = rows, replay  # replay: the rows given so far are in doubt
+
+
+def applies(path: Path) -> bool:
+    """A plain (uncompressed) UTF-8 .jsonl file without a byte-order mark."""
+    if compressed.codec_of_name(path.name) or compressed.data_suffix(path) != ".jsonl":
+        return False
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return not (compressed.sniff(head) or head.startswith(b"\xef\xbb\xbf") or b"\x00" in head
+                or head[:2] in (b"\xff\xfe", b"\xfe\xff"))
+
+
+def line_check(path: Path) -> int | None:
+    """The number of non-blank lines, or None when a message's content is not text or null, or a
+    line may be one Python refuses (nested past sources.MAX_DEPTH, or an integer too long) and
+    sources.loads does refuse it."""
+    rows = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            rows += 1
+            if _ODD_CONTENT.search(line) or (b"\\u00" in line and _ESCAPED_ASCII.search(line)):
+                return None
+            suspect = line.count(b"[") + line.count(b"{") > sources.MAX_DEPTH or (
+                len(line) > 4300 and _LONG_DIGITS.search(line))
+            if suspect:
+                try:
+                    sources.loads(line.decode("utf-8"), path)
+                except (sources.SourceError, UnicodeDecodeError):
+                    return None
+    return rows
+
+
+def _text(col: str) -> str:
+    """A JSON leaf as text: a string unescaped, a whole number or boolean as written."""
+    return f"CASE WHEN left({col}, 1) = '\"' THEN {col}->>'$' ELSE {col}::VARCHAR END"
+
+
+def _name_ok(col: str) -> str:
+    return f"({col} IS NULL OR left({col}, 1) = '\"' OR regexp_full_match({col}::VARCHAR, '{_INT}'))"
+
+
+def _value_ok(col: str) -> str:
+    return f"({_name_ok(col)} OR {col}::VARCHAR IN ('true', 'false'))"
+
+
+def _roles(roles) -> str:
+    return "[" + ", ".join(f"'{r}'" for r in sorted(roles)) + "]"
+
+
+_MESSAGE_OK = (f"m IS NOT NULL AND left(m.role, 1) = '\"' AND regexp_full_match(m.role->>'$', '[A-Za-z]+') "
+               f"AND list_contains({_roles(USER_ROLES | ASSISTANT_ROLES | {'system'})}, lower(m.role->>'$')) "
+               )  # content is text or null: `line_check` saw to it
+
+
+def _conv_ok(col: str) -> str:
+    # a NULL test (a missing role) is a message not proved plain; only an empty list is vacuously plain
+    return (f"({col} IS NOT NULL AND coalesce(list_bool_and(list_transform({col}, "
+            f"m -> coalesce({_MESSAGE_OK}, FALSE))), TRUE))")
+
+
+def _contents(col: str, roles) -> str:
+    return (f"list_transform(list_filter({col}, m -> list_contains({_roles(roles)}, lower(m.role->>'$'))), "
+            "m -> coalesce(m.content, ''))")
+
+
+_SEP = "chr(10) || chr(10)"
+_COLUMNS = {"question_id": "JSON", "id": "JSON", "model_a": "JSON", "model_b": "JSON", "winner": "JSON",
+            "judge": "JSON", "conversation_a": "STRUCT(role JSON, content VARCHAR)[]",
+            "conversation_b": "STRUCT(role JSON, content VARCHAR)[]", "language": "JSON", "turn": "JSON", "anony": "JSON"}
+_WINNER_KEYS = "[" + ", ".join(f"'{k}'" for k in [*WINNERS, ""]) + "]"
+QUERY = f"""
+SELECT
+  ({_name_ok('question_id')} AND (question_id IS NOT NULL OR id IS NULL) AND {_name_ok('model_a')}
+   AND {_name_ok('model_b')} AND {_name_ok('judge')} AND {_conv_ok('conversation_a')} AND {_conv_ok('conversation_b')}
+   AND (winner IS NULL OR (left(winner, 1) = '"' OR regexp_full_match(winner::VARCHAR, '{_INT}'))
+        AND list_contains({_WINNER_KEYS}, lower({_text('winner')})))
+   AND {_value_ok('language')} AND {_value_ok('turn')} AND {_value_ok('anony')}) AS plain,
+  {_text('question_id')} AS source_id, {_text('model_a')} AS model_1, {_text('model_b')} AS model_2,
+  {_text('judge')} AS rater, lower({_text('winner')}) AS winner,
+  len(list_filter(conversation_a, m -> list_contains({_roles(USER_ROLES)}, lower(m.role->>'$')))) AS n_users,
+  array_to_string({_contents('conversation_a', USER_ROLES)}, {_SEP}) AS query,
+  array_to_string(list_filter({_contents('conversation_a', ASSISTANT_ROLES)}, t -> t <> ''), {_SEP}) AS response_1,
+  array_to_string(list_filter({_contents('conversation_b', ASSISTANT_ROLES)}, t -> t <> ''), {_SEP}) AS response_2,
+  {_text('language')} AS language, {_text('turn')} AS turn, {_text('anony')} AS anony
+FROM read_json(?, format = 'newline_delimited', columns = {_COLUMNS})
+"""
+_EMPTY = f"regexp_full_match(response_1, '{_SPACE}') OR regexp_full_match(response_2, '{_SPACE}')"
+QUERY = f"SELECT *, {_EMPTY} AS empty FROM ({QUERY})"
+ATTRIBUTES = ("language", "turn", "anony")
+
+
+def items(path: Path, opts: Options, start: int, count: Callable[[int], None]) -> Iterator[Item]:
+    """The items of the file's rows (positions from `start`; `count` is told each one read); raises
+    NotPlain(k) after yielding the items of its first k rows when the rest is for the Python reader."""
+    lines = line_check(path)
+    if lines is None:
+        raise NotPlain(0)
+    done = 0
+    same = {}.setdefault  # one string object per model and voter name: the loader keeps them per battle
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
+    try:
+        reader = con.execute(QUERY, [str(path)]).to_arrow_reader(BATCH)
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except duckdb.Error:
+                raise NotPlain(done) from None
+            columns = batch.to_pydict()
+            for row in zip(*columns.values()):
+                if not row[0]:
+                    raise NotPlain(done)
+                count(start + done)
+                done += 1
+                yield _item(start + done - 1, dict(zip(columns, row)), opts, same)
+    except duckdb.Error:
+        raise NotPlain(done) from None
+    finally:
+        con.close()
+    if done != lines:  # a line DuckDB read as two rows, or none: Python's reader has the say
+        raise NotPlain(done, replay=True)
+
+
+def _item(position: int, row: dict, opts: Options, same: Callable[[str, str], str]) -> Item:
+    n_turns = max(row["n_users"], 1)
+    if n_turns > 1 and not opts.multi_turn:
+        return Skip(position, MULTI_TURN)
+    if row["empty"]:
+        return Skip(position, EMPTY)
+    m1, m2, rater = (same(v, v) if v else None for v in (row["model_1"], row["model_2"], row["rater"]))
+    pair = RawPair(position, row["query"], row["response_1"], row["response_2"], m1, m2, n_turns=n_turns,
+                   source_id=row["source_id"] or None)
+    vote = NO_VOTE if row["winner"] in (None, "") else WINNERS[row["winner"]]
+    if isinstance(vote, int):
+        pair.labels.append(Label(opts.judge, vote, None, rater))
+    else:
+        not_a_label(pair, vote, opts.judge, rater)
+    pair.attributes = {name: row[name] for name in ATTRIBUTES if row[name] is not None}
+    return pair
+
+
+def read(path: Path, opts: Options, start: int, count: Callable[[int], None],
+         slow: Callable[[int], Iterator[Item]]) -> Iterator[Item]:
+    """`items`, handing over to `slow(k)` (the Python reader from the file's row k on) where it stops."""
+    try:
+        yield from items(path, opts, start, count)
+    except NotPlain as stop:
+        if not stop.replay:
+            yield from slow(stop.rows)
+            return
+        for _ in slow(0):  # Python refuses such a file: its error, naming the line, ends the load
+            pass
+        raise sources.SourceError(f"{path}: its rows could not be told apart (one JSON object per line, "
+                                  "please)") from None
+
+
+__all__ = ["applies", "items", "line_check", "read", "NotPlain"]
