@@ -17,6 +17,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -88,10 +89,10 @@ def _translate(lake: LakeDb, exc: Exception, snapshot: int | None) -> Exception:
 
 
 def _attach(con: duckdb.DuckDBPyConnection, lake: LakeDb, *, read_only: bool, snapshot: int | None,
-            wait: float, report: Callable[[str], None] | None) -> None:
+            wait: float, report: Callable[[str], None] | None, alias: str = ALIAS) -> None:
     """ATTACH, waiting (up to `wait` seconds) while another process holds a DuckDB-file catalog."""
     deadline, told = time.monotonic() + wait, False
-    sql = _attach_sql(lake, ALIAS, read_only=read_only, snapshot=snapshot)
+    sql = _attach_sql(lake, alias, read_only=read_only, snapshot=snapshot)
     while True:
         try:
             con.execute(sql)
@@ -106,7 +107,7 @@ def _attach(con: duckdb.DuckDBPyConnection, lake: LakeDb, *, read_only: bool, sn
                 report(f"waiting for another process using {lake.display}")
                 told = True
             time.sleep(WAIT_STEP)
-    con.execute(f'USE "{ALIAS}"')
+    con.execute(f'USE "{alias}"')
 
 
 def _missing(lake: LakeDb) -> DatabaseMissing:
@@ -120,14 +121,73 @@ def open_reader(lake: LakeDb, *, at: int | None = None, wait: float = 60.0,
     """A read-only connection to the newest snapshot (or snapshot `at`), in one transaction."""
     if lake.catalog_file is not None and not lake.catalog_file.exists():
         raise _missing(lake)
+    if lake.backend == "postgres" and config is None:
+        return _shared_reader(lake, at)
     con = extensions.lake_connection(lake.backend, config)
     try:
         _attach(con, lake, read_only=True, snapshot=at, wait=wait, report=report)
         if at is not None:
             _check_snapshot(con, lake, at)
-        con.execute("BEGIN TRANSACTION")  # one snapshot for every query of this connection
-        if not _has_schema(con):
-            raise _missing(lake)
+        _begin(con, lake)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _begin(con: duckdb.DuckDBPyConnection, lake: LakeDb) -> None:
+    con.execute("BEGIN TRANSACTION")  # one snapshot for every query of this connection
+    if not _has_schema(con):
+        raise _missing(lake)
+
+
+# A PostgreSQL catalog's readers share one in-memory DuckDB per process and lake: the
+# extensions load once and the lake stays attached read-only (each pinned snapshot too, as
+# lake_at_N); a reader is a cursor of it in its own transaction, which sees the newest
+# snapshot when it begins. (A DuckDB-file catalog is not kept open: that would hold its file
+# and keep other processes' writers out.)
+_SHARED: dict[tuple[str, str | None], duckdb.DuckDBPyConnection] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _attached(con: duckdb.DuckDBPyConnection, alias: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [alias]).fetchone()[0] > 0
+
+
+def _shared_instance(lake: LakeDb, at: int | None) -> tuple[duckdb.DuckDBPyConnection, str]:
+    key = (lake.catalog, lake.data_path)
+    with _SHARED_LOCK:
+        base = _SHARED.get(key)
+        if base is None:
+            base = extensions.lake_connection(lake.backend)
+            _SHARED[key] = base
+        try:
+            if not _attached(base, ALIAS):
+                _attach(base, lake, read_only=True, snapshot=None, wait=0.0, report=None)
+            alias = ALIAS if at is None else f"{ALIAS}_at_{int(at)}"
+            if at is not None and not _attached(base, alias):
+                _check_snapshot(base, lake, at)
+                _attach(base, lake, read_only=True, snapshot=at, wait=0.0, report=None, alias=alias)
+        except BaseException as exc:
+            if not isinstance(exc, SnapshotMissing):  # a catalog that went away: start afresh next time
+                _SHARED.pop(key, None)
+                base.close()
+            raise
+    return base, alias
+
+
+def _shared_reader(lake: LakeDb, at: int | None) -> duckdb.DuckDBPyConnection:
+    base, alias = _shared_instance(lake, at)
+    con = base.cursor()
+    try:
+        con.execute(f'USE "{alias}"')
+        _begin(con, lake)
+    except duckdb.Error as exc:
+        con.close()
+        with _SHARED_LOCK:
+            if _SHARED.get((lake.catalog, lake.data_path)) is base:
+                _SHARED.pop((lake.catalog, lake.data_path))
+        raise (LakeUnavailable(f"cannot read the lake {lake.display}: {_one_line(exc)}")) from None
     except BaseException:
         con.close()
         raise
