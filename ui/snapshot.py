@@ -7,6 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 from pipeline.store import db as dbmod
+from pipeline.store.errors import SnapshotMissing
+
+from . import data
 
 PARAM = "at"
 _KEY = "_ui.snapshot"
@@ -27,6 +30,12 @@ def pin_from_url() -> int | None:
         st.session_state.pop(_KEY, None)
         st.error(f"?{PARAM}= must be a snapshot number (`python -m pipeline history` lists them), not {str(raw)[:40]!r}")
         st.stop()
+    where = dbmod.locate(data.db_path())
+    if isinstance(where, dbmod.FileDb):  # said before any read: a cached one would not notice the pin
+        dbmod.pin_snapshot(None)
+        data.stop_on_database_error(SnapshotMissing(
+            f"?{PARAM}={at}: the database {where.display} is a single file, which keeps no snapshots; "
+            "time travel needs a lake (PREFDISSECT_DB=ducklake:...)"))
     st.session_state[_KEY] = str(at)
     if st.query_params.get(PARAM) != str(at):
         st.query_params[PARAM] = str(at)

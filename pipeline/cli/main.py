@@ -45,3 +45,5 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("interrupted")
         sys.exit(130)
+    finally:
+        base.argv_message = None  # main() run in-process (tests) leaves no message to the next command
