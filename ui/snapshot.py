@@ -7,7 +7,6 @@ from __future__ import annotations
 import streamlit as st
 
 from pipeline.store import db as dbmod
-from pipeline.store.errors import SnapshotMissing
 
 from . import data
 
@@ -33,9 +32,7 @@ def pin_from_url() -> int | None:
     where = dbmod.locate(data.db_path())
     if isinstance(where, dbmod.FileDb):  # said before any read: a cached one would not notice the pin
         dbmod.pin_snapshot(None)
-        data.stop_on_database_error(SnapshotMissing(
-            f"?{PARAM}={at}: the database {where.display} is a single file, which keeps no snapshots; "
-            "time travel needs a lake (PREFDISSECT_DB=ducklake:...)"))
+        data.stop_on_database_error(dbmod.no_snapshots(where, f"?{PARAM}={at}"))
     st.session_state[_KEY] = str(at)
     if st.query_params.get(PARAM) != str(at):
         st.query_params[PARAM] = str(at)

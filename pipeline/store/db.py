@@ -164,6 +164,12 @@ def pinned_snapshot() -> int | None:
     return getattr(_pin, "at", None)
 
 
+def no_snapshots(where: FileDb, asked: str) -> SnapshotMissing:
+    """The one line for a snapshot asked of a single file (`asked`: `--at 3`, `?at=3`)."""
+    return SnapshotMissing(f"{asked}: the database {where.path} is a single file, which keeps no snapshots; "
+                           "time travel needs a lake (--db ducklake:...)")
+
+
 def connect(db: str | os.PathLike | None = None, *, read_only: bool = True,
             timeout: float | None = None, at: int | None = None) -> duckdb.DuckDBPyConnection:
     """A reader's connection (the caller closes it). Writing goes only through `writing()`."""
@@ -176,8 +182,7 @@ def connect(db: str | os.PathLike | None = None, *, read_only: bool = True,
         label = where.display
     else:
         if at is not None:
-            raise SnapshotMissing(f"--at {at}: the database {where.path} is a single file, which keeps no "
-                                  "snapshots; time travel needs a lake (--db ducklake:...)")
+            raise no_snapshots(where, f"--at {at}")
         con, label = _attach_read_only(where.path), where.path
     try:
         check_version(con, label)

@@ -13,9 +13,10 @@ from functools import lru_cache
 import duckdb
 
 from . import schema
+from .schema.m0006_keys_in_code import column_ddl
 
 # the columns of the tables (not views) of the connection's current database and schema
-_COLUMNS = ("SELECT t.table_name, c.column_name, c.data_type, c.column_default, c.is_nullable "
+_COLUMNS = ("SELECT t.table_name, c.column_name "
             "FROM duckdb_tables() t JOIN duckdb_columns() c USING (table_oid) "
             "WHERE t.database_name = current_database() AND t.schema_name = current_schema() "
             "ORDER BY t.table_oid, c.column_index")
@@ -26,22 +27,22 @@ _VERSION_KEY = ("version",)  # schema_version's, made by schema.migrate itself
 
 
 @lru_cache(maxsize=1)
-def _scratch() -> tuple[dict[str, list[tuple[str, ...]]], dict[str, list[tuple]]]:
-    """(keys, columns) of every table of the migrated schema, in creation and column order."""
+def _scratch() -> tuple[dict[str, list[tuple[str, ...]]], list[str]]:
+    """(keys, CREATE TABLE statements) of every table of the migrated schema, in creation order."""
     con = duckdb.connect(":memory:")
     try:
         schema.migrate(con)
-        columns: dict[str, list[tuple]] = {}
-        for table, *col in con.execute(_COLUMNS).fetchall():
-            columns.setdefault(table, []).append(tuple(col))
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                                            "current_database() AND schema_name = 'main' ORDER BY table_oid").fetchall()]
+        ddl = [f"CREATE TABLE {_quote(t)} ({column_ddl(con, t)})" for t in tables]
     finally:
         con.close()
-    keys: dict[str, list[tuple[str, ...]]] = {t: [] for t in columns}
+    keys: dict[str, list[tuple[str, ...]]] = {t: [] for t in tables}
     for table, key in _declared_keys():
         if table in keys and key not in keys[table]:
             keys[table].append(key)
     keys["schema_version"] = [_VERSION_KEY]
-    return keys, columns
+    return keys, ddl
 
 
 def _declared_keys() -> list[tuple[str, tuple[str, ...]]]:
@@ -69,24 +70,15 @@ def _quote(name: str) -> str:
 
 
 def keyless_ddl() -> list[str]:
-    """CREATE TABLE for every table of the schema with its columns, types, defaults and NOT NULLs,
-    and no PRIMARY KEY, UNIQUE, CHECK or FOREIGN KEY: the schema of a DuckLake."""
-    out = []
-    for table, columns in _scratch()[1].items():
-        cols = []
-        for name, data_type, default, nullable in columns:
-            col = f"{_quote(name)} {data_type}"
-            col += f" DEFAULT {default}" if default is not None else ""
-            col += "" if nullable else " NOT NULL"
-            cols.append(col)
-        out.append(f"CREATE TABLE {_quote(table)} ({', '.join(cols)})")
-    return out
+    """CREATE TABLE for every table of the schema with its columns, types, defaults and NOT NULLs
+    (since step 6 it declares nothing more): the schema of a new DuckLake."""
+    return list(_scratch()[1])
 
 
 def _present(con) -> dict[str, set[str]]:
     """Table -> its columns, of the tables in the connection's current database and schema."""
     found: dict[str, set[str]] = {}
-    for table, column, *_ in con.execute(_COLUMNS).fetchall():
+    for table, column in con.execute(_COLUMNS).fetchall():
         found.setdefault(table, set()).add(column)
     return found
 

@@ -294,22 +294,10 @@ def history(lake: LakeDb, *, limit: int | None = None) -> list[tuple[int, str, s
     return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-_TOKENS: dict[str, tuple[float, int | None]] = {}
-TOKEN_SECONDS = 0.5   # a page run asks for the token once per cached read: attach once per run
-
-
 def newest_snapshot(lake: LakeDb) -> int | None:
     """The newest snapshot id (a cache token that changes with every commit); None when the
-    lake has no workbench data yet or cannot be read."""
-    seen = _TOKENS.get(lake.catalog)
-    if seen and time.monotonic() - seen[0] < TOKEN_SECONDS:
-        return seen[1]
-    value = _read_newest(lake)
-    _TOKENS[lake.catalog] = (time.monotonic(), value)
-    return value
-
-
-def _read_newest(lake: LakeDb) -> int | None:
+    lake has no workbench data yet or cannot be read. (The app reads it once per page run:
+    ui/data.start_run.)"""
     try:
         con = open_reader(lake, wait=5.0)
     except Exception:  # noqa: BLE001 - a token, not an answer: the read itself will say what is wrong

@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,16 +116,21 @@ def test_an_unchanged_lake_gets_no_snapshot_from_a_write_that_writes_nothing(tmp
     assert lake.history(locate(db)) == before
 
 
-def test_strip_keys_leaves_columns_and_removes_constraints():
-    from pipeline.store.lake_schema import strip_keys
-
-    sql = ("CREATE TABLE t (a INTEGER PRIMARY KEY, b VARCHAR NOT NULL UNIQUE, c TINYINT CHECK (c IN (1, 2)), "
-           "d INT DEFAULT 1, PRIMARY KEY (a, b));")
-    con = duckdb.connect()
-    con.execute(strip_keys(sql))
-    assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE constraint_type <> 'NOT NULL'").fetchone()[0] == 0
-    assert [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 't'").fetchall()] == [
-        "a", "b", "c", "d"]
+def test_a_lake_behind_the_code_is_brought_up_by_the_same_steps_as_a_file(tmp_path):
+    db = f"ducklake:{tmp_path}/t.ducklake"
+    last = schema.steps()[-1]
+    with dbmod.writing(db, job="create"):
+        pass
+    with dbmod.writing(db, job="one step back") as con:  # as if the lake had been made one step ago
+        con.execute("DELETE FROM schema_version WHERE version = ?", [last.version])
+    with pytest.raises(errors.SchemaOutdated):
+        dbmod.reading(db).__enter__()
+    assert dbmod.migrate_file(db) == (last.version - 1, last.version)  # a Python step too, on a lake
+    with dbmod.reading(db) as con:
+        assert con.execute("SELECT max(version), count(*) FROM schema_version").fetchone() == (
+            last.version, len(schema.steps()))
+        assert keys.duplicate_keys(con) == []
+    assert [m for _i, _t, _a, m in lake.history(locate(db))][0] == "migrate"
 
 
 # ------------------------------------------------------------------ copies, snapshots, history

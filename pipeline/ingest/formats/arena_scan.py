@@ -20,7 +20,7 @@ import duckdb
 
 from .. import compressed, sources
 from .base import EMPTY, MULTI_TURN, NO_VOTE, WINNERS, Item, Label, Options, RawPair, Skip, not_a_label
-from .conversation import ASSISTANT_ROLES, TURN_SEPARATOR, USER_ROLES
+from .conversation import ASSISTANT_ROLES, USER_ROLES
 
 BATCH = 20_000               # rows per Arrow batch: bounds memory
 MEMORY_LIMIT = "512MB"       # the reading connection's buffers (the rows stream through it)
