@@ -148,7 +148,11 @@ def open_bytes(path: str | Path) -> BinaryIO:
     raw.seek(0)
     named = codec_of_name(path.name)
     if named is not None:
-        if head and not any(head.startswith(m) for m, c in _ALL_MAGIC if c == named):
+        magics = [m for m, c in _ALL_MAGIC if c == named]
+        if head and len(head) < max(map(len, magics)) and any(m.startswith(head) for m in magics):
+            raw.close()  # cut inside its magic number: an archive that ends before its first byte of data
+            raise ArchiveBroken(named, "ends early", True)
+        if head and not any(head.startswith(m) for m in magics):
             raw.close()
             raise ArchiveBroken(named, f"is not there: the file does not start like a {named} archive "
                                 f"(its first bytes are {head[:4].hex(' ')})", False)

@@ -20,8 +20,9 @@ import polars as pl
 from .. import groups
 from ..store import db as dbmod
 from ..store import upsert
-from . import sources
+from . import raw_bulk, sources
 from .formats import RawPair, Reading
+from .formats.base import CONFLICT, OTHER_RATER
 from .release_rows import ALL_GROUP, SOURCE_ROW
 from . import writing
 from .writing import (MAX_PAIR_ID, BackgroundWriter, LoadReport, PairIds, battle_key, check_names,
@@ -55,23 +56,21 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
         labels_before = con.execute("SELECT count(*) FROM labels").fetchone()[0]
         offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
         judges: set[str] = set()
-        pairs = reading.pairs()
-        # The writer thread inserts a chunk (DuckDB releases the GIL) while this thread reads the next,
-        # sorts it out and computes its measures (polars, on its own threads).
-        writer = BackgroundWriter(con)
-        try:
-            battles = Battles(con, PairIds(con, offset), idle=writer.wait)
-            while chunk := list(itertools.islice(pairs, writing.CHUNK)):
-                writer.submit(_store_rows, _sort_chunk(chunk, battles, judges, report, reading.skips), source)
-            writer.wait()
-        finally:
-            writer.close()
+        bulk = raw_bulk.prepare(reading, con, offset, report) if BULK else None
+        if bulk is not None:  # a plain Arena file: sorted in SQL (raw_bulk)
+            try:
+                _store_bulk(con, bulk, source, judges)
+            finally:
+                bulk.close()
+        else:
+            battles = _store_row_by_row(con, reading, source, offset, judges, report)
         report.records = reading.rows
         if reading.rows == 0:
             raise sources.SourceError(f"{source}: no records")
         report.new_labels = con.execute("SELECT count(*) FROM labels").fetchone()[0] - labels_before
         con.execute(SOURCE_ROW, [source, kind, location, fingerprint, False, report.new_pairs])
-        _store_ties(con, reading.skips.ties, source, battles, judges)
+        if bulk is None:
+            _store_ties(con, reading.skips.ties, source, battles, judges)
         for judge in sorted(judges):
             check_names({"judge": judge})
             judge_kind = reading.judge_kinds.get(judge, "human" if judge.startswith("human") else "llm")
@@ -82,6 +81,55 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
         refresh_custom_groups(con, types_before)
     report.seconds = time.perf_counter() - started
     return report
+
+
+BULK = True  # False: every file row by row (tests compare the two paths)
+
+
+def _store_row_by_row(con, reading: Reading, source: str, offset: int, judges: set[str],
+                      report: LoadReport) -> "Battles":
+    """Read, sort and store the pairs one chunk of rows at a time; the battles, for the ties."""
+    pairs = reading.pairs()
+    # The writer thread inserts a chunk (DuckDB releases the GIL) while this thread reads the next,
+    # sorts it out and computes its measures (polars, on its own threads).
+    writer = BackgroundWriter(con)
+    try:
+        battles = Battles(con, PairIds(con, offset), idle=writer.wait)
+        while chunk := list(itertools.islice(pairs, writing.CHUNK)):
+            writer.submit(_store_rows, _sort_chunk(chunk, battles, judges, report, reading.skips), source)
+        writer.wait()
+    finally:
+        writer.close()
+    return battles
+
+
+def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None:
+    """Store a staged file (`raw_bulk`): its new pairs a chunk at a time (measured here while the
+    writer thread stores the last chunk), then its new labels and its ties."""
+    # The writer's buffers stay bounded while the scan's are in use too (issue 18: under 2 GB)
+    con.execute(f"SET memory_limit = '{raw_bulk.WRITER_MEMORY}'")
+    writer = BackgroundWriter(con)
+    try:
+        for chunk in bulk.chunks():
+            frame, style = _measured(chunk.select(list(PAIR_SCHEMA)))
+            attrs = (chunk.select("pair_id", *raw_bulk.ATTRIBUTES)
+                     .unpivot(index="pair_id", variable_name="key", value_name="value")
+                     .drop_nulls("value").sort("pair_id", maintain_order=True))
+            writer.submit(_store_rows, (frame, attrs if attrs.height else None, None, style), source)
+        writer.wait()
+    finally:
+        writer.close()
+    # (the names of the Arrow tables must not be tables of the database: DuckDB would read those)
+    new_votes = bulk.labels()  # noqa: F841 - read by DuckDB
+    if len(new_votes):
+        con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1, rater) "
+                    "SELECT pair_id, judge, preferred, prob_1, rater FROM new_votes")
+        judges.add(bulk.judge)
+    tie_votes = bulk.ties()  # noqa: F841 - read by DuckDB
+    if len(tie_votes):
+        con.execute("INSERT INTO ties (source, judge, model_1, model_2, pair_id, rater) "
+                    "SELECT ?, ?, model_1, model_2, pair_id, rater FROM tie_votes", [source, bulk.judge])
+        judges.add(bulk.judge)
 
 
 class Battles:
@@ -127,8 +175,6 @@ class Battles:
             self.votes.setdefault((pid, judge), (preferred, rater))
 
 
-CONFLICT = "conflicting vote (the same judge voted the other way on the same battle; the first vote is kept)"
-OTHER_RATER = "another rater's vote on a battle this judge already has (one label per judge and battle)"
 
 
 def _store_ties(con, ties, source: str, battles: "Battles", judges: set[str]) -> None:
@@ -184,13 +230,19 @@ def _sort_chunk(chunk: list[RawPair], battles: Battles, judges: set[str], report
     frame = pl.DataFrame(new, schema=PAIR_SCHEMA, orient="row")
     attrs = pl.DataFrame(attributes, schema=ATTRIBUTE_SCHEMA, orient="row") if attributes else None
     votes = pl.DataFrame(labels, schema=LABEL_SCHEMA, orient="row") if labels else None
-    # The measures here too (polars works on its own threads): the writer thread only inserts, and
-    # the pairs go in with their word counts, so no UPDATE of the pairs table follows.
+    frame, style = _measured(frame)
+    return frame, attrs, votes, style
+
+
+def _measured(frame: pl.DataFrame):
+    """(new pairs with their word counts, their style rows or None when there are none). The measures
+    are computed here (polars works on its own threads): the writer thread only inserts, and the
+    pairs go in with their word counts, so no UPDATE of the pairs table follows."""
     style = style_rows(frame.select("pair_id", "response_1", "response_2")) if frame.height else None
     if style is not None:
         counts = pl.from_arrow(style.word_counts)
         frame = frame.with_columns(num_words_1=counts["words_1"], num_words_2=counts["words_2"])
-    return frame, attrs, votes, style
+    return frame, style
 
 
 def _store_rows(con, rows: tuple, source: str) -> None:

@@ -107,6 +107,15 @@ def test_a_file_named_as_an_archive_that_is_not_one_is_refused(tmp_path):
     assert str(err.value).startswith(f"{fake}: the gzip stream is not there") and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("suffix", sorted(COMPRESS))
+def test_an_archive_cut_inside_its_first_bytes_ends_early(suffix, tmp_path):
+    """Cut before its magic number is whole (a bz2 cut to 'BZ'): truncated, not 'not an archive'."""
+    path = tmp_path / f"cut.jsonl{suffix}"
+    path.write_bytes(COMPRESS[suffix](CONTENT)[:2])
+    with pytest.raises(SourceError, match=r"ends early after 0 lines \(truncated archive\?\)"):
+        list(sources.iter_jsonl(path))
+
+
 def test_an_archive_is_read_as_a_stream(tmp_path):
     # 40 MB of JSON lines in a 0.2 MB archive: reading them must not hold them all.
     line = json.dumps({"chosen": "\n\nHuman: hi\n\nAssistant: " + "a" * 4000,

@@ -84,8 +84,8 @@ class Reading:
             self.judge_kinds.setdefault(opts.judge, getattr(module, "JUDGE_KIND", "human"))
             if module is forensics:
                 for aid, (name, kind) in forensics.judges(table.context, self.opts).items():
-                    self.judge_kinds[_judge_name(name, f"{path.name}: annotator {aid}")] = kind
-                self.judge_notes.update({_judge_name(name, f"{path.name}: annotator"): note
+                    self.judge_kinds[judge_name(name, f"{path.name}: annotator {aid}")] = kind
+                self.judge_notes.update({judge_name(name, f"{path.name}: annotator"): note
                                          for name, note in forensics.notes(table.context).items()})
             seen = [0]
             last = [start]
@@ -119,7 +119,7 @@ class Reading:
             start += seen[0]
 
 
-def _judge_name(name: str, where: str) -> str:
+def judge_name(name: str, where: str) -> str:
     """A judge named in a data file, as pipeline.names normalises it; a refusal names file and record."""
     try:
         return check_name(name, "judge")
@@ -134,10 +134,10 @@ def _named(pairs: Iterator[RawPair], where) -> Iterator[RawPair]:
         for label in pair.labels:
             name = cache.get(label.judge)
             if name is None:
-                name = cache[label.judge] = _judge_name(label.judge, where(pair.position))
+                name = cache[label.judge] = judge_name(label.judge, where(pair.position))
             label.judge = name
         yield pair
 
 
 __all__ = ["FORMATS", "RAW_FORMATS", "Options", "RawPair", "RowError", "NoFormat", "Reading", "Skips",
-           "detect", "detect_table", "open_table", "resolve"]
+           "detect", "detect_table", "judge_name", "open_table", "resolve"]

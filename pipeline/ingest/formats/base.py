@@ -23,6 +23,9 @@ TIE, BOTH_BAD, NO_VOTE = "tie", "both bad", "no vote"
 MULTI_TURN, EMPTY = "multi-turn", "empty response"
 EMPTY_KEY = "an attribute with an empty name"
 EXAMPLES_KEPT = 5  # row numbers shown per skip reason
+# Votes on a stored battle that are not labels (one label per judge and battle)
+CONFLICT = "conflicting vote (the same judge voted the other way on the same battle; the first vote is kept)"
+OTHER_RATER = "another rater's vote on a battle this judge already has (one label per judge and battle)"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -338,4 +341,4 @@ def winner(value: Any, where: str, name: str) -> int | str:
 __all__ = ["Options", "Label", "RawPair", "Skip", "Skips", "RowError", "NoFormat", "settle", "text", "clean",
            "optional_str", "hashed_swap", "winner", "WINNERS", "chosen_rejected", "flatten", "maybe_json",
            "Tie", "not_a_label",
-           "TIE", "BOTH_BAD", "NO_VOTE", "MULTI_TURN", "EMPTY"]
+           "TIE", "BOTH_BAD", "NO_VOTE", "MULTI_TURN", "EMPTY", "EXAMPLES_KEPT", "CONFLICT", "OTHER_RATER"]

@@ -1,0 +1,251 @@
+"""`raw_load`'s sorting of rows into battles, labels and skips done in SQL, for a plain Arena
+JSON-lines file (issue 18): one DuckDB pass parses the file, keys every battle and judges every
+vote, instead of a Python object per row.
+
+It applies to one plain, uncompressed Arena `.jsonl` file whose every row `arena_scan` can prove
+plain (the rows `arena_scan.items` reads). Anything else (a folder of files, a row Python must
+check, more rows than pair ids left) is not for it: `prepare` returns None before anything is
+written, and `raw_load` reads the file row by row as before. The outcome is the same either way,
+row for row: `tests/ingest/test_raw_bulk.py` loads generated files both ways and compares every
+table and the report.
+
+The work happens in a private in-memory DuckDB (`scan`), spilling to a temporary folder, so the
+writer's connection is free for the inserts: `chunks()` hands out the new pairs with their texts a
+chunk at a time, for the loader to measure on this thread while its writer thread stores the last.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from . import formats
+from .formats import arena, arena_scan
+from .formats.base import (BOTH_BAD, CONFLICT, EMPTY, EXAMPLES_KEPT, MULTI_TURN, NO_VOTE, OTHER_RATER, TIE, WINNERS,
+                           NoFormat)
+from .sources import SourceError
+from .writing import MAX_PAIR_ID, LoadReport
+
+CHUNK = 50_000            # new pairs per chunk: polars measures a chunk on its threads
+ATTRIBUTES = arena_scan.ATTRIBUTES  # stored as pair_attributes, in this order
+MEMORY_LIMIT = "384MB"    # the scan's buffers; the staged texts spill past it
+WRITER_MEMORY = "768MB"   # the writer's buffers while a staged file is stored
+
+_SEP = "chr(31)"
+# raw_load's keys (writing.pair_key / battle_key) in SQL: the same bytes into the same SHA-1
+_TEXT_KEY = f"sha1(query || {_SEP} || response_1 || {_SEP} || response_2 || {_SEP})"
+_BATTLE_KEY = f"sha1(tk || {_SEP} || coalesce(m1, chr(0)) || {_SEP} || coalesce(m2, chr(0)))"
+
+# Every row: its place, its fate (NULL: a label), the vote and the battle's text key.
+ROWS = f"""
+CREATE TABLE rows AS
+SELECT stage.rowid AS position, greatest(n_users, 1) AS n_turns,
+  CASE WHEN n_users > 1 AND NOT $multi_turn THEN '{MULTI_TURN}'
+       WHEN empty THEN '{EMPTY}'
+       WHEN coalesce(winner, '') = '' THEN '{NO_VOTE}'
+       WHEN w.vote IN ('1', '2') THEN NULL
+       ELSE w.vote END AS skip,
+  TRY_CAST(w.vote AS TINYINT) AS preferred,
+  nullif(model_1, '') AS m1, nullif(model_2, '') AS m2, nullif(rater, '') AS rater,
+  tk
+FROM stage LEFT JOIN winners w ON w.word = stage.winner
+"""
+
+# The battle each labelled row is (raw_load.Battles.find): a text key is owned by the stored pair
+# of those texts, else by its first row; a row with the owner's models (or none) is that pair, a
+# row with other models is the battle of its texts and models. The first row of a new battle
+# makes its pair: id offset + position.
+KEYED = f"""
+CREATE TABLE keyed AS
+WITH labelled AS (SELECT * FROM rows WHERE skip IS NULL),
+firsts AS (SELECT tk, arg_min(m1, position) AS m1, arg_min(m2, position) AS m2 FROM labelled GROUP BY tk),
+owners AS (
+  SELECT f.tk, CASE WHEN s.pair_id IS NULL THEN f.m1 ELSE s.model_1 END AS om1,
+         CASE WHEN s.pair_id IS NULL THEN f.m2 ELSE s.model_2 END AS om2
+  FROM firsts f LEFT JOIN stored s ON s.pair_key = f.tk),
+effective AS (
+  SELECT l.*, CASE WHEN (l.m1 IS NULL AND l.m2 IS NULL) OR (l.m1 IS NOT DISTINCT FROM o.om1
+                        AND l.m2 IS NOT DISTINCT FROM o.om2) THEN l.tk ELSE {_BATTLE_KEY} END AS key
+  FROM labelled l JOIN owners o USING (tk)),
+placed AS (
+  SELECT e.*, s.pair_id AS stored_id, min(e.position) OVER (PARTITION BY e.key) AS first
+  FROM effective e LEFT JOIN stored s ON s.pair_key = e.key)
+SELECT *, coalesce(stored_id, $offset + first) AS pair_id,
+       stored_id IS NULL AND position = first AS new
+FROM placed
+"""
+
+# Each labelled row's vote against the one already kept for its battle (a stored label, else the
+# battle's first row in this file): new, another rater's, conflicting, or a repeat.
+VOTES = """
+CREATE TABLE votes AS
+WITH judged AS (
+  SELECT k.position, k.pair_id, k.preferred, k.rater, v.pair_id IS NOT NULL AS had_stored,
+         v.preferred AS s_pref, v.rater AS s_rater,
+         first_value(k.preferred) OVER w AS f_pref, first_value(k.rater) OVER w AS f_rater,
+         row_number() OVER w AS nth
+  FROM keyed k LEFT JOIN stored_votes v ON v.pair_id = k.pair_id
+  WINDOW w AS (PARTITION BY k.pair_id ORDER BY k.position))
+SELECT position, pair_id, preferred, rater,
+  CASE WHEN NOT had_stored AND nth = 1 THEN 'new'
+       WHEN rater IS DISTINCT FROM (CASE WHEN had_stored THEN s_rater ELSE f_rater END) THEN 'other rater'
+       WHEN preferred <> (CASE WHEN had_stored THEN s_pref ELSE f_pref END) THEN 'conflict'
+       ELSE 'duplicate' END AS fate
+FROM judged
+"""
+
+# A tie names the pair of its battle once the load is stored (raw_load._store_ties).
+TIES = f"""
+WITH known AS (SELECT pair_key, pair_id, model_1, model_2 FROM stored
+               UNION ALL SELECT key, pair_id, m1, m2 FROM keyed WHERE new),
+t AS (SELECT position, tk, m1, m2, rater, {_BATTLE_KEY} AS bk FROM rows WHERE skip = '{TIE}')
+SELECT t.m1 AS model_1, t.m2 AS model_2,
+  CASE WHEN o.pair_id IS NULL THEN NULL
+       WHEN (t.m1 IS NULL AND t.m2 IS NULL) OR (t.m1 IS NOT DISTINCT FROM o.model_1
+            AND t.m2 IS NOT DISTINCT FROM o.model_2) THEN o.pair_id
+       ELSE b.pair_id END::BIGINT AS pair_id, t.rater
+FROM t LEFT JOIN known o ON o.pair_key = t.tk LEFT JOIN known b ON b.pair_key = t.bk
+ORDER BY t.position
+"""
+
+NEW_PAIRS = """
+SELECT k.pair_id::BIGINT AS pair_id, k.position::BIGINT AS source_index, nullif(s.source_id, '') AS source_id,
+       k.key AS pair_key, s.query, k.m1 AS model_1, k.m2 AS model_2, s.response_1, s.response_2,
+       k.n_turns::BIGINT AS n_turns, s.language, s.turn, s.anony
+FROM keyed k JOIN stage s ON s.rowid = k.position
+WHERE k.new
+"""  # in no order: a chunk is a set of pairs
+
+
+@dataclass
+class Bulk:
+    """A staged file: its counts are in the report and the reading's skips; `chunks` gives its new
+    pairs, `labels` its new votes, `ties` its tie votes. `close` drops the scan."""
+
+    scan: duckdb.DuckDBPyConnection
+    spill: str
+    judge: str
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        reader = self.scan.execute(NEW_PAIRS).to_arrow_reader(CHUNK)
+        for batch in reader:
+            if batch.num_rows:
+                yield pl.from_arrow(batch)
+
+    def labels(self):
+        return self.scan.execute(
+            "SELECT pair_id::BIGINT AS pair_id, ? AS judge, preferred::TINYINT AS preferred, NULL::DOUBLE AS prob_1, "
+            "rater FROM votes WHERE fate = 'new' ORDER BY position", [self.judge]).to_arrow_table()
+
+    def ties(self):
+        return self.scan.execute(TIES).to_arrow_table()
+
+    def close(self) -> None:
+        self.scan.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
+
+
+def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> Bulk | None:
+    """Stage and sort the reading's file, or None (nothing done) when it is not for this path.
+    Fills `report` and `reading.skips` / `reading.rows` as the row-by-row path would."""
+    path = _single_plain_arena_file(reading)
+    if path is None:
+        return None
+    judge = reading.opts.judge or getattr(arena, "DEFAULT_JUDGE", "human")
+    try:
+        judge = formats.judge_name(judge, path.name)
+    except SourceError:
+        return None  # the row-by-row path says so, naming the row
+    spill = tempfile.mkdtemp(prefix="prefdissect-load-")
+    scan = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+    bulk = Bulk(scan, spill, judge)
+    try:
+        # DuckDB parses the file on its threads while this one checks its lines (arena_scan.line_check)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-scan") as pool:
+            staged = pool.submit(_stage, scan, path)
+            lines = arena_scan.line_check(path)
+            rows = staged.result()
+        if not lines or rows != lines or offset + lines - 1 > MAX_PAIR_ID:
+            bulk.close()
+            return None
+        _sort(scan, con, reading, offset, judge)
+        _count(scan, reading, report, judge)
+    except BaseException:
+        bulk.close()
+        raise
+    return bulk
+
+
+def _single_plain_arena_file(reading: formats.Reading) -> Path | None:
+    if reading.format != arena.NAME or len(reading.files) != 1:
+        return None
+    path = reading.files[0]
+    if not arena_scan.applies(path):
+        return None
+    try:
+        table = formats.open_table(path)
+        if table.sample is None:
+            return None
+        formats.detect_table(table, reading.opts, forced=arena.NAME)
+    except (NoFormat, SourceError):
+        return None
+    return path
+
+
+def _stage(scan, path: Path) -> int | None:
+    """The file's rows as `arena_scan` reads them, in file order; how many, or None when DuckDB
+    refuses the file or a row is not plain."""
+    try:
+        scan.execute(f"CREATE TABLE stage AS SELECT *, {_TEXT_KEY} AS tk FROM ({arena_scan.QUERY})", [str(path)])
+    except duckdb.Error:
+        return None
+    n, plain = scan.execute("SELECT count(*), coalesce(bool_and(plain), TRUE) FROM stage").fetchone()
+    return n if plain else None
+
+
+def _sort(scan, con, reading: formats.Reading, offset: int, judge: str) -> None:
+    stored_pairs = con.execute("SELECT pair_key, pair_id::BIGINT AS pair_id, model_1, model_2 FROM pairs").to_arrow_table()
+    stored_labels = con.execute("SELECT pair_id::BIGINT AS pair_id, preferred::TINYINT AS preferred, rater "  # noqa: F841
+                               "FROM labels WHERE judge = ?", [judge]).to_arrow_table()  # noqa: F841
+    scan.execute("CREATE TABLE stored AS SELECT * FROM stored_pairs")  # read by DuckDB from the locals
+    scan.execute("CREATE TABLE stored_votes AS SELECT * FROM stored_labels")
+    words = pl.DataFrame({"word": list(WINNERS), "vote": [str(v) for v in WINNERS.values()]})  # noqa: F841
+    scan.execute("CREATE TABLE winners AS SELECT * FROM words")
+    scan.execute(ROWS, {"multi_turn": reading.opts.multi_turn})
+    scan.execute(KEYED, {"offset": offset})
+    scan.execute(VOTES)
+
+
+def _count(scan, reading: formats.Reading, report: LoadReport, judge: str) -> None:
+    skips = reading.skips
+    reading.rows = scan.execute("SELECT count(*) FROM rows").fetchone()[0]
+    for reason, n, first in scan.execute(
+            "SELECT skip, count(*), list(position ORDER BY position)[1:?] FROM rows WHERE skip IS NOT NULL "
+            "GROUP BY skip ORDER BY min(position)", [EXAMPLES_KEPT]).fetchall():  # counted as met: equal counts keep it
+        skips.rows[reason] += n
+        skips.examples.setdefault(reason, []).extend(first)
+    new, existing, doubled = scan.execute(
+        "SELECT count(*) FILTER (new), count(*) FILTER (stored_id IS NOT NULL), "
+        "count(*) FILTER (stored_id IS NULL AND NOT new) FROM keyed").fetchone()
+    report.new_pairs += new
+    report.existing_pairs += existing
+    report.duplicates_in_source += doubled
+    reasons = {"other rater": OTHER_RATER, "conflict": CONFLICT}
+    for fate, n in scan.execute("SELECT fate, count(*) FROM votes GROUP BY fate ORDER BY min(position)").fetchall():
+        if fate in reasons:
+            skips.votes[reasons[fate]] += n
+        elif fate == "duplicate":
+            skips.duplicates += n
+    reading.judge_kinds.setdefault(judge, getattr(arena, "JUDGE_KIND", "human"))
+
+
+assert {TIE, BOTH_BAD} <= set(WINNERS.values())
+
+__all__ = ["Bulk", "CHUNK", "prepare"]

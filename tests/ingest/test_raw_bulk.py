@@ -1,0 +1,163 @@
+"""A plain Arena JSON-lines file sorted in SQL (ingest/raw_bulk.py) is stored exactly as the
+row-by-row path stores it: every table, the report and its skip lines, on generated files with
+repeated texts, models, raters and votes, loaded onto a database that already holds some of them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fuzzing import SLOW
+from pipeline.ingest import raw_bulk, raw_load
+from pipeline.ingest.formats import Options
+from pipeline.ingest.loader import load_source
+
+from formats.test_arena_scan import MULTI, ODD_ROWS, battle  # tests/ingest/formats (no packages here)
+
+# Every table a load writes, with an order that does not depend on insertion order.
+TABLES = {
+    "pairs": "SELECT * EXCLUDE (created_at) FROM pairs ORDER BY pair_id",
+    "labels": "SELECT * FROM labels ORDER BY pair_id, judge",
+    "pair_attributes": "SELECT * FROM pair_attributes ORDER BY ALL",
+    "pair_groups": "SELECT * FROM pair_groups ORDER BY ALL",
+    "ties": "SELECT source, judge, model_1, model_2, pair_id, rater FROM ties ORDER BY ALL",
+    "features": "SELECT * FROM features ORDER BY ALL",
+    "response_measures": "SELECT * FROM response_measures ORDER BY ALL",
+    "judges": "SELECT judge, kind, source, note FROM judges ORDER BY judge",
+    "sources": "SELECT source, kind, n_pairs FROM sources ORDER BY source",
+}
+
+
+def _columns(con, table: str) -> set[str]:
+    return {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
+def contents(db: Path) -> dict[str, list]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for table, sql in TABLES.items():
+            if "created_at" in sql and "created_at" not in _columns(con, table):
+                sql = sql.replace(" EXCLUDE (created_at)", "")
+            out[table] = con.execute(sql).fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def load_both_ways(files: list[Path], folder: Path, monkeypatch, **kw) -> tuple[list, list, Path]:
+    """Load the files in turn into two databases, one per path: (bulk reports, row reports, bulk db)."""
+    calls = []
+    real_prepare = raw_bulk.prepare
+
+    def spy(*args, **kwargs):
+        staged = real_prepare(*args, **kwargs)
+        calls.append(staged is not None)
+        return staged
+
+    monkeypatch.setattr(raw_bulk, "prepare", spy)
+    reports = {}
+    for bulk in (True, False):
+        monkeypatch.setattr(raw_load, "BULK", bulk)
+        db = folder / f"{'bulk' if bulk else 'rows'}.duckdb"
+        reports[bulk] = [_report(load_source(str(f), db=db, name=f"{f.stem}", **kw)) for f in files]
+    same = contents(folder / "bulk.duckdb"), contents(folder / "rows.duckdb")
+    for table in TABLES:
+        assert same[0][table] == same[1][table], table
+    return reports[True], reports[False], calls
+
+
+def _report(report) -> tuple:
+    return (report.records, report.new_pairs, report.existing_pairs, report.duplicates_in_source,
+            report.new_labels, tuple(report.judges), tuple(report.skipped), report.left_out)
+
+
+# Few texts, models and raters, so rows repeat battles, votes and ties, across two files.
+def _row(i: int, query: int, r1: str, r2: str, m1, m2, winner, rater, multi: bool) -> dict:
+    row = battle(i, winner=winner, judge=rater, model_a=m1, model_b=m2)
+    row["conversation_a"] = [{"role": "user", "content": f"q{query}"}, {"role": "assistant", "content": r1}]
+    row["conversation_b"] = [{"role": "user", "content": f"q{query}"}, {"role": "assistant", "content": r2}]
+    if multi:
+        row["conversation_a"] = row["conversation_b"] = MULTI
+    return row
+
+
+rows = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["a", "b", " "]), st.sampled_from(["b", "c"]),
+                          st.sampled_from(["m1", "m2", ""]), st.sampled_from(["m2", "m3", ""]),
+                          st.sampled_from(["model_a", "model_b", "tie", "tie (bothbad)", "", None]),
+                          st.sampled_from(["u1", "u2", ""]), st.sampled_from([False] * 5 + [True])),
+                min_size=1, max_size=14)
+
+
+@pytest.mark.slow
+@settings(SLOW, max_examples=25)
+@given(first=rows, second=rows, multi_turn=st.booleans())
+def test_generated_files_store_the_same_both_ways(first, second, multi_turn, tmp_path_factory, monkeypatch):
+    folder = tmp_path_factory.mktemp("bulk")
+    files = [write(folder / f"part{k}.jsonl", [_row(i, *r) for i, r in enumerate(part)])
+             for k, part in enumerate((first, second))]
+    bulk, by_row, calls = load_both_ways(files, folder, monkeypatch, options=Options(multi_turn=multi_turn))
+    assert bulk == by_row
+    assert calls and all(calls)  # the SQL path took every plain file (a repeated file is not read again)
+
+
+def test_repeats_conflicts_ties_and_skips_both_ways(tmp_path, monkeypatch):
+    plain = [battle(0), battle(0), battle(0, winner="model_b"), battle(0, judge="other"),  # repeat, conflict, rater
+             battle(0, model_a="m-z"), battle(0, model_a="m-z", winner="tie"),               # a battle of its own
+             battle(0, model_a=None, model_b=None), battle(1, winner="tie"), battle(2, winner="tie (bothbad)"),
+             battle(3, winner=None), battle(4, conversation_a=MULTI, conversation_b=MULTI),
+             battle(5, conversation_b=[{"role": "assistant", "content": " "}]), battle(6)]
+    first = write(tmp_path / "first.jsonl", plain)
+    second = write(tmp_path / "second.jsonl", [battle(6), battle(6, winner="model_b"), battle(1), battle(7)])
+    bulk, by_row, calls = load_both_ways([first, second], tmp_path, monkeypatch)
+    assert bulk == by_row and calls[:2] == [True, True]
+    records, new, existing, doubled, labels, judges, skipped, left_out = bulk[0]
+    assert (records, new, existing, doubled, labels, judges) == (13, 3, 0, 4, 3, ("human",))
+    assert "1 rows left out: multi-turn (rows 10)" in skipped
+    assert bulk[1][2] == 2  # the second file's battle 6 twice: stored pairs
+
+
+@pytest.mark.parametrize("name", sorted(ODD_ROWS))
+def test_odd_rows_store_the_same_both_ways(name, tmp_path, monkeypatch):
+    """Rows the SQL path must leave to Python: the file goes row by row, and stores what it always did."""
+    odd = ODD_ROWS[name] if isinstance(ODD_ROWS[name], list) else [ODD_ROWS[name]]
+    path = write(tmp_path / "odd.jsonl", [battle(0), *odd, battle(9)])
+    try:
+        bulk, by_row, _ = load_both_ways([path], tmp_path, monkeypatch)
+    except Exception as exc:  # refused: it must be refused the same way by the row-by-row path alone
+        monkeypatch.setattr(raw_load, "BULK", False)
+        with pytest.raises(type(exc), match=".+") as again:
+            load_source(str(path), db=tmp_path / "again.duckdb")
+        assert str(again.value) == str(exc)
+        return
+    assert bulk == by_row
+
+
+def test_a_folder_goes_row_by_row(tmp_path, monkeypatch):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    write(folder / "a.jsonl", [battle(0), battle(1)])
+    write(folder / "b.jsonl", [battle(1), battle(2)])
+    calls = []
+    real = raw_bulk.prepare
+    monkeypatch.setattr(raw_bulk, "prepare", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    report = load_source(str(folder), db=tmp_path / "db.duckdb")
+    assert calls == [None] and report.new_pairs == 3
+
+
+def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
+    made = []
+    real = raw_bulk.tempfile.mkdtemp
+    monkeypatch.setattr(raw_bulk.tempfile, "mkdtemp", lambda **kw: made.append(real(**kw)) or made[-1])
+    load_source(str(write(tmp_path / "a.jsonl", [battle(i) for i in range(5)])), db=tmp_path / "db.duckdb")
+    assert made and not any(Path(m).exists() for m in made)
