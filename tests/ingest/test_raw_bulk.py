@@ -161,3 +161,26 @@ def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(raw_bulk.tempfile, "mkdtemp", lambda **kw: made.append(real(**kw)) or made[-1])
     load_source(str(write(tmp_path / "a.jsonl", [battle(i) for i in range(5)])), db=tmp_path / "db.duckdb")
     assert made and not any(Path(m).exists() for m in made)
+
+
+def test_a_lake_stores_what_the_file_stores(pg_lake, tmp_path, monkeypatch):
+    """The SQL path on a PostgreSQL lake; its copy into a file holds what the row-by-row path
+    stored in a file (tables in the same order as on the file: `copy --to` keeps them)."""
+    from pipeline.store import db as dbmod
+    from pipeline.store.copying import copy_database
+
+    lake, data = pg_lake
+    monkeypatch.setenv(dbmod.ENV_DATA_PATH, str(data))
+    first = write(tmp_path / "first.jsonl", [battle(0), battle(0, winner="model_b"), battle(1, winner="tie"),
+                                             battle(2), battle(2, model_a="m-z", judge="x")])
+    second = write(tmp_path / "second.jsonl", [battle(2), battle(1), battle(3, winner="tie"), battle(4)])
+    calls = []
+    real = raw_bulk.prepare
+    monkeypatch.setattr(raw_bulk, "prepare", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    on_lake = [_report(load_source(str(f), db=lake, name=f.stem)) for f in (first, second)]
+    assert len(calls) == 2 and all(calls)
+    monkeypatch.setattr(raw_load, "BULK", False)
+    on_file = [_report(load_source(str(f), db=tmp_path / "rows.duckdb", name=f.stem)) for f in (first, second)]
+    assert on_lake == on_file
+    copy_database(lake, tmp_path / "copy.duckdb")
+    assert contents(tmp_path / "copy.duckdb") == contents(tmp_path / "rows.duckdb")
