@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +28,18 @@ import polars as pl
 
 from . import formats
 from .formats import arena, arena_scan
-from .formats.base import (BOTH_BAD, CONFLICT, EMPTY, EXAMPLES_KEPT, MULTI_TURN, NO_VOTE, OTHER_RATER, TIE, WINNERS,
-                           NoFormat)
+from .formats.base import (
+    BOTH_BAD,
+    CONFLICT,
+    EMPTY,
+    EXAMPLES_KEPT,
+    MULTI_TURN,
+    NO_VOTE,
+    OTHER_RATER,
+    TIE,
+    WINNERS,
+    NoFormat,
+)
 from .sources import SourceError
 from .writing import MAX_PAIR_ID, LoadReport
 
@@ -114,6 +124,9 @@ SELECT t.m1 AS model_1, t.m2 AS model_2,
 FROM t LEFT JOIN known o ON o.pair_key = t.tk LEFT JOIN known b ON b.pair_key = t.bk
 ORDER BY t.position
 """
+
+STORED_PAIRS = "SELECT pair_key, pair_id::BIGINT AS pair_id, model_1, model_2 FROM pairs"
+STORED_VOTES = "SELECT pair_id::BIGINT AS pair_id, preferred::TINYINT AS preferred, rater FROM labels WHERE judge = ?"
 
 NEW_PAIRS = """
 SELECT k.pair_id::BIGINT AS pair_id, k.position::BIGINT AS source_index, nullif(s.source_id, '') AS source_id,
@@ -211,13 +224,14 @@ def _stage(scan, path: Path) -> int | None:
 
 
 def _sort(scan, con, reading: formats.Reading, offset: int, judge: str) -> None:
-    stored_pairs = con.execute("SELECT pair_key, pair_id::BIGINT AS pair_id, model_1, model_2 FROM pairs").to_arrow_table()
-    stored_labels = con.execute("SELECT pair_id::BIGINT AS pair_id, preferred::TINYINT AS preferred, rater "  # noqa: F841
-                               "FROM labels WHERE judge = ?", [judge]).to_arrow_table()  # noqa: F841
-    scan.execute("CREATE TABLE stored AS SELECT * FROM stored_pairs")  # read by DuckDB from the locals
-    scan.execute("CREATE TABLE stored_votes AS SELECT * FROM stored_labels")
-    words = pl.DataFrame({"word": list(WINNERS), "vote": [str(v) for v in WINNERS.values()]})  # noqa: F841
-    scan.execute("CREATE TABLE winners AS SELECT * FROM words")
+    """The stored battles and this judge's stored votes, copied into the scan; then the sorting."""
+    copies = {"stored": (STORED_PAIRS, []), "stored_votes": (STORED_VOTES, [judge])}
+    for name, (sql, params) in copies.items():
+        scan.register(f"{name}_in", con.execute(sql, params).to_arrow_table())
+        scan.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_in")
+        scan.unregister(f"{name}_in")
+    scan.register("winners_in", pl.DataFrame({"word": list(WINNERS), "vote": [str(v) for v in WINNERS.values()]}))
+    scan.execute("CREATE TABLE winners AS SELECT * FROM winners_in")
     scan.execute(ROWS, {"multi_turn": reading.opts.multi_turn})
     scan.execute(KEYED, {"offset": offset})
     scan.execute(VOTES)
@@ -248,4 +262,4 @@ def _count(scan, reading: formats.Reading, report: LoadReport, judge: str) -> No
 
 assert {TIE, BOTH_BAD} <= set(WINNERS.values())
 
-__all__ = ["Bulk", "CHUNK", "prepare"]
+__all__ = ["CHUNK", "Bulk", "prepare"]

@@ -9,15 +9,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from formats.test_arena_scan import (  # tests/ingest/formats (no packages here)
+    MULTI,
+    ODD_ROWS,
+    battle,
+)
+from fuzzing import SLOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fuzzing import SLOW
 from pipeline.ingest import raw_bulk, raw_load
 from pipeline.ingest.formats import Options
 from pipeline.ingest.loader import load_source
-
-from formats.test_arena_scan import MULTI, ODD_ROWS, battle  # tests/ingest/formats (no packages here)
 
 # Every table a load writes, with an order that does not depend on insertion order.
 TABLES = {
@@ -121,7 +124,7 @@ def test_repeats_conflicts_ties_and_skips_both_ways(tmp_path, monkeypatch):
     second = write(tmp_path / "second.jsonl", [battle(6), battle(6, winner="model_b"), battle(1), battle(7)])
     bulk, by_row, calls = load_both_ways([first, second], tmp_path, monkeypatch)
     assert bulk == by_row and calls[:2] == [True, True]
-    records, new, existing, doubled, labels, judges, skipped, left_out = bulk[0]
+    records, new, existing, doubled, labels, judges, skipped, _ = bulk[0]
     assert (records, new, existing, doubled, labels, judges) == (13, 3, 0, 4, 3, ("human",))
     assert "1 rows left out: multi-turn (rows 10)" in skipped
     assert bulk[1][2] == 2  # the second file's battle 6 twice: stored pairs
@@ -134,7 +137,7 @@ def test_odd_rows_store_the_same_both_ways(name, tmp_path, monkeypatch):
     path = write(tmp_path / "odd.jsonl", [battle(0), *odd, battle(9)])
     try:
         bulk, by_row, _ = load_both_ways([path], tmp_path, monkeypatch)
-    except Exception as exc:  # refused: it must be refused the same way by the row-by-row path alone
+    except Exception as exc:
         monkeypatch.setattr(raw_load, "BULK", False)
         with pytest.raises(type(exc), match=".+") as again:
             load_source(str(path), db=tmp_path / "again.duckdb")
