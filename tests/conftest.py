@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -149,10 +150,18 @@ def pg_server():
             pytest.fail("CI runs the lake tests: .ci/run installs PostgreSQL and sets $PREFDISSECT_TEST_PG")
         pytest.skip("needs PostgreSQL (apt-get install postgresql; .ci/run installs and starts one)")
     server = lakes.start_cluster()
+    # A run stopped from outside (SIGTERM, as a CI timeout sends) unwinds like Ctrl-C, so the
+    # cluster is stopped below instead of left running.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         yield server
     finally:
         lakes.stop_cluster(server)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture
