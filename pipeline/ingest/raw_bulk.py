@@ -75,7 +75,9 @@ FROM stage LEFT JOIN winners w ON w.word = stage.winner
 KEYED = f"""
 CREATE TABLE keyed AS
 WITH labelled AS (SELECT * FROM rows WHERE skip IS NULL),
-firsts AS (SELECT tk, arg_min(m1, position) AS m1, arg_min(m2, position) AS m2 FROM labelled GROUP BY tk),
+firsts AS (  -- the models of each text key's first row, NULL ones too (arg_min would skip those)
+  SELECT l.tk, l.m1, l.m2 FROM labelled l
+  JOIN (SELECT tk, min(position) AS position FROM labelled GROUP BY tk) f USING (tk, position)),
 owners AS (
   SELECT f.tk, CASE WHEN s.pair_id IS NULL THEN f.m1 ELSE s.model_1 END AS om1,
          CASE WHEN s.pair_id IS NULL THEN f.m2 ELSE s.model_2 END AS om2

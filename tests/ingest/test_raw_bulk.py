@@ -15,7 +15,7 @@ from formats.test_arena_scan import (  # tests/ingest/formats (no packages here)
     battle,
 )
 from fuzzing import SLOW
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest import raw_bulk, raw_load
@@ -105,6 +105,9 @@ rows = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["a", "b", " "]), s
 @pytest.mark.slow
 @settings(SLOW, max_examples=25)
 @given(first=rows, second=rows, multi_turn=st.booleans())
+@example(first=[(0, "a", "b", "m1", "m2", "model_a", "u1", False)],  # found by CI: a first row without a model
+         second=[(0, "a", "b", "", "m2", "model_a", "u1", True), (0, "a", "b", "m1", "m2", "model_a", "u1", True)],
+         multi_turn=True)
 def test_generated_files_store_the_same_both_ways(first, second, multi_turn, tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("bulk")
     files = [write(folder / f"part{k}.jsonl", [_row(i, *r) for i, r in enumerate(part)])
@@ -128,6 +131,12 @@ def test_repeats_conflicts_ties_and_skips_both_ways(tmp_path, monkeypatch):
     assert (records, new, existing, doubled, labels, judges) == (13, 3, 0, 4, 3, ("human",))
     assert "1 rows left out: multi-turn (rows 10)" in skipped
     assert bulk[1][2] == 2  # the second file's battle 6 twice: stored pairs
+
+    # the first row of some texts without a model owns them: a later row with models is another battle
+    (tmp_path / "owner").mkdir()
+    owner = write(tmp_path / "owner.jsonl", [battle(8, model_a=None), battle(8), battle(8, model_a=None)])
+    bulk, by_row, _ = load_both_ways([owner], tmp_path / "owner", monkeypatch)
+    assert bulk == by_row and bulk[0][1:4] == (2, 0, 1)
 
 
 @pytest.mark.parametrize("name", sorted(ODD_ROWS))
