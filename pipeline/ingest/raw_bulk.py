@@ -49,6 +49,15 @@ MEMORY_LIMIT = "384MB"    # the scan's buffers; the staged texts spill past it
 WRITER_MEMORY = "768MB"   # the writer's buffers while a staged file is stored
 
 _SEP = "chr(31)"
+
+
+def _same_battle(row: str, owner_m1: str, owner_m2: str) -> str:
+    """SQL: a row is the battle of the pair owning its texts (raw_load.Battles.find) when it names
+    no model or that pair's models; with other models it is a battle of its own."""
+    return (f"(({row}.m1 IS NULL AND {row}.m2 IS NULL) OR ({row}.m1 IS NOT DISTINCT FROM {owner_m1} "
+            f"AND {row}.m2 IS NOT DISTINCT FROM {owner_m2}))")
+
+
 # raw_load's keys (writing.pair_key / battle_key) in SQL: the same bytes into the same SHA-1
 _TEXT_KEY = f"sha1(query || {_SEP} || response_1 || {_SEP} || response_2 || {_SEP})"
 _BATTLE_KEY = f"sha1(tk || {_SEP} || coalesce(m1, chr(0)) || {_SEP} || coalesce(m2, chr(0)))"
@@ -83,8 +92,7 @@ owners AS (
          CASE WHEN s.pair_id IS NULL THEN f.m2 ELSE s.model_2 END AS om2
   FROM firsts f LEFT JOIN stored s ON s.pair_key = f.tk),
 effective AS (
-  SELECT l.*, CASE WHEN (l.m1 IS NULL AND l.m2 IS NULL) OR (l.m1 IS NOT DISTINCT FROM o.om1
-                        AND l.m2 IS NOT DISTINCT FROM o.om2) THEN l.tk ELSE {_BATTLE_KEY} END AS key
+  SELECT l.*, CASE WHEN {_same_battle("l", "o.om1", "o.om2")} THEN l.tk ELSE {_BATTLE_KEY} END AS key
   FROM labelled l JOIN owners o USING (tk)),
 placed AS (
   SELECT e.*, s.pair_id AS stored_id, min(e.position) OVER (PARTITION BY e.key) AS first
@@ -118,10 +126,9 @@ TIES = f"""
 WITH known AS (SELECT pair_key, pair_id, model_1, model_2 FROM stored
                UNION ALL SELECT key, pair_id, m1, m2 FROM keyed WHERE new),
 t AS (SELECT position, tk, m1, m2, rater, {_BATTLE_KEY} AS bk FROM rows WHERE skip = '{TIE}')
-SELECT t.m1 AS model_1, t.m2 AS model_2,
+SELECT $source AS source, $judge AS judge, t.m1 AS model_1, t.m2 AS model_2,
   CASE WHEN o.pair_id IS NULL THEN NULL
-       WHEN (t.m1 IS NULL AND t.m2 IS NULL) OR (t.m1 IS NOT DISTINCT FROM o.model_1
-            AND t.m2 IS NOT DISTINCT FROM o.model_2) THEN o.pair_id
+       WHEN {_same_battle("t", "o.model_1", "o.model_2")} THEN o.pair_id
        ELSE b.pair_id END::BIGINT AS pair_id, t.rater
 FROM t LEFT JOIN known o ON o.pair_key = t.tk LEFT JOIN known b ON b.pair_key = t.bk
 ORDER BY t.position
@@ -159,8 +166,8 @@ class Bulk:
             "SELECT pair_id::BIGINT AS pair_id, ? AS judge, preferred::TINYINT AS preferred, NULL::DOUBLE AS prob_1, "
             "rater FROM votes WHERE fate = 'new' ORDER BY position", [self.judge]).to_arrow_table()
 
-    def ties(self):
-        return self.scan.execute(TIES).to_arrow_table()
+    def ties(self, source: str):
+        return self.scan.execute(TIES, {"source": source, "judge": self.judge}).to_arrow_table()
 
     def close(self) -> None:
         self.scan.close()
@@ -173,7 +180,7 @@ def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> B
     path = _single_plain_arena_file(reading)
     if path is None:
         return None
-    judge = reading.opts.judge or getattr(arena, "DEFAULT_JUDGE", "human")
+    judge = reading.opts.judge or formats.default_judge(arena)
     try:
         judge = formats.judge_name(judge, path.name)
     except SourceError:
@@ -259,9 +266,9 @@ def _count(scan, reading: formats.Reading, report: LoadReport, judge: str) -> No
             skips.votes[reasons[fate]] += n
         elif fate == "duplicate":
             skips.duplicates += n
-    reading.judge_kinds.setdefault(judge, getattr(arena, "JUDGE_KIND", "human"))
+    reading.judge_kinds.setdefault(judge, formats.judge_kind(arena))
 
 
-assert {TIE, BOTH_BAD} <= set(WINNERS.values())
+assert {TIE, BOTH_BAD} <= set(WINNERS.values())  # ROWS takes a winner's word for a tie as its skip reason
 
 __all__ = ["CHUNK", "Bulk", "prepare"]

@@ -119,17 +119,29 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
         writer.wait()
     finally:
         writer.close()
-    # (the names of the Arrow tables must not be tables of the database: DuckDB would read those)
-    new_votes = bulk.labels()  # noqa: F841 - read by DuckDB
+    new_votes = bulk.labels()
     if len(new_votes):
-        con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1, rater) "
-                    "SELECT pair_id, judge, preferred, prob_1, rater FROM new_votes")
+        _insert_labels(con, new_votes)
         judges.add(bulk.judge)
-    tie_votes = bulk.ties()  # noqa: F841 - read by DuckDB
+    tie_votes = bulk.ties(source)
     if len(tie_votes):
-        con.execute("INSERT INTO ties (source, judge, model_1, model_2, pair_id, rater) "
-                    "SELECT ?, ?, model_1, model_2, pair_id, rater FROM tie_votes", [source, bulk.judge])
+        _insert_ties(con, tie_votes)
         judges.add(bulk.judge)
+
+
+# The Arrow tables and frames below are read by DuckDB by their Python names, which must not be
+# names of tables of the database (DuckDB would read those instead).
+
+def _insert_labels(con, new_votes) -> None:
+    """Labels from a frame or Arrow table with LABEL_SCHEMA's columns."""
+    con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1, rater) "
+                "SELECT pair_id, judge, preferred, prob_1, rater FROM new_votes")
+
+
+def _insert_ties(con, tie_votes) -> None:
+    """Tie votes from a frame or Arrow table with TIE_SCHEMA's columns."""
+    con.execute("INSERT INTO ties (source, judge, model_1, model_2, pair_id, rater) "
+                "SELECT source, judge, model_1, model_2, pair_id, rater FROM tie_votes")
 
 
 class Battles:
@@ -184,9 +196,7 @@ def _store_ties(con, ties, source: str, battles: "Battles", judges: set[str]) ->
         return
     rows = [(source, t.judge, t.model_1, t.model_2, battles.find(t)[0],
              t.rater) for t in ties]
-    frame = pl.DataFrame(rows, schema=TIE_SCHEMA, orient="row")  # noqa: F841 - read by DuckDB
-    con.execute("INSERT INTO ties (source, judge, model_1, model_2, pair_id, rater) "
-                "SELECT source, judge, model_1, model_2, pair_id, rater FROM frame")
+    _insert_ties(con, pl.DataFrame(rows, schema=TIE_SCHEMA, orient="row"))
     judges.update(t.judge for t in ties)
 
 
@@ -259,7 +269,6 @@ def _store_rows(con, rows: tuple, source: str) -> None:
     if attrs is not None:
         con.execute("INSERT INTO pair_attributes (pair_id, key, value) SELECT pair_id, key, value FROM attrs")
     if votes is not None:
-        con.execute("INSERT INTO labels (pair_id, judge, preferred, prob_1, rater) "
-                    "SELECT pair_id, judge, preferred, prob_1, rater FROM votes")
+        _insert_labels(con, votes)
     if style is not None:
         insert_style_rows(con, style, fill_word_counts=False)

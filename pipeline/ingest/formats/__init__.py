@@ -80,8 +80,8 @@ class Reading:
             module = detect_table(table, self.opts, forced=self.format)
             opts = self.opts
             if opts.judge is None:  # the crowd's judge: the format's default name
-                opts = replace(opts, judge=getattr(module, "DEFAULT_JUDGE", "human"))
-            self.judge_kinds.setdefault(opts.judge, getattr(module, "JUDGE_KIND", "human"))
+                opts = replace(opts, judge=default_judge(module))
+            self.judge_kinds.setdefault(opts.judge, judge_kind(module))
             if module is forensics:
                 for aid, (name, kind) in forensics.judges(table.context, self.opts).items():
                     self.judge_kinds[judge_name(name, f"{path.name}: annotator {aid}")] = kind
@@ -119,6 +119,16 @@ class Reading:
             start += seen[0]
 
 
+def default_judge(module: ModuleType) -> str:
+    """The judge a format's crowd votes as, unless `--judge` names one."""
+    return getattr(module, "DEFAULT_JUDGE", "human")
+
+
+def judge_kind(module: ModuleType) -> str:
+    """What kind of judge a format's votes are from (judges.kind)."""
+    return getattr(module, "JUDGE_KIND", "human")
+
+
 def judge_name(name: str, where: str) -> str:
     """A judge named in a data file, as pipeline.names normalises it; a refusal names file and record."""
     try:
@@ -140,4 +150,4 @@ def _named(pairs: Iterator[RawPair], where) -> Iterator[RawPair]:
 
 
 __all__ = ["FORMATS", "RAW_FORMATS", "Options", "RawPair", "RowError", "NoFormat", "Reading", "Skips",
-           "detect", "detect_table", "judge_name", "open_table", "resolve"]
+           "default_judge", "detect", "detect_table", "judge_kind", "judge_name", "open_table", "resolve"]
