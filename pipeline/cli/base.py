@@ -40,9 +40,7 @@ def fail(message: str, code: int = 1) -> None:
 def one_line(*kinds: type[Exception], then: str = ""):
     """Turn the named kinds of error, and every database error (with its exit code), into the one
     error line; `then` says what was left undone, e.g. "nothing was written"."""
-    from ..store.errors import DatabaseError
-
-    from ..store.errors import WriteConflict
+    from ..store.errors import DatabaseError, WriteConflict
 
     try:
         yield
