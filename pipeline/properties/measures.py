@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from . import style
 from .style import STYLE_PROPERTIES, count_exprs
 
 # NLTK word_tokenize's splits, in Rust regex syntax (polars): `S` are characters that are always
@@ -57,24 +58,40 @@ def measure_frame(frame: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in ("pair_id", "response_1", "response_2") if c not in frame.columns]
     if missing:
         raise ValueError(f"measures need the columns pair_id, response_1, response_2; missing {missing}")
-    texts = [pl.col(f"response_{k}").cast(pl.String).fill_null("") for k in (1, 2)]
-    extra = [expr.cast(pl.Int64).alias(f"{name}_{k}")
-             for k, text in ((1, texts[0]), (2, texts[1]))
-             for name, expr in (("words", _words(frame, k, text)), ("characters", characters(text)))]
-    wide = frame.with_columns(response_1=texts[0], response_2=texts[1]).select(
-        pl.col("pair_id").cast(pl.Int64), *count_exprs(), *extra)
+    frame = frame.with_columns(pl.col(f"response_{k}").cast(pl.String).fill_null("") for k in (1, 2))
+    frame = frame.with_columns(_ascii_counts(frame))
+    extra = []
+    for k in (1, 2):
+        text = pl.col(f"response_{k}")
+        rest = pl.when(pl.col(f"_tokens_{k}").is_null()).then(text)  # the texts the compiled loop left
+        extra += [pl.coalesce(f"_tokens_{k}", style.tokens(rest)).alias(f"tokens_{k}"),
+                  _words(frame, k, pl.coalesce(f"_words_{k}", words(rest))).alias(f"words_{k}"),
+                  characters(text).cast(pl.Int64).alias(f"characters_{k}")]
+    others = [e for e in count_exprs() if not e.meta.output_name().startswith("tokens_")]
+    wide = frame.select(pl.col("pair_id").cast(pl.Int64), *others, *extra)
     return wide.select("pair_id", *_WIDE)
 
 
-def _words(frame: pl.DataFrame, k: int, text: pl.Expr) -> pl.Expr:
-    """Side k's words: the frame's num_words_k where given, else counted (skipped when all are
-    given, as in a released file: the count is a third of the measures' time)."""
+def _ascii_counts(frame: pl.DataFrame) -> list[pl.Series]:
+    """`_tokens_k` and `_words_k`: the compiled count of ASCII texts (pipeline.properties.ascii_counts,
+    the regular expressions' result ~10x sooner), null for the other texts."""
+    from . import ascii_counts  # imports numba (~0.5 s): only once something is measured
+
+    columns = []
+    for k in (1, 2):
+        for name, values in zip(("tokens", "words"), ascii_counts.counts(frame[f"response_{k}"])):
+            columns.append(pl.Series(f"_{name}_{k}", values).replace(-1, None))
+    return columns
+
+
+def _words(frame: pl.DataFrame, k: int, counted: pl.Expr) -> pl.Expr:
+    """Side k's words: the frame's num_words_k where given, else `counted`."""
     column = f"num_words_{k}"
     if column not in frame.columns:
-        return words(text)
+        return counted
     if frame[column].null_count() == 0:
-        return pl.col(column)
-    return pl.coalesce(pl.col(column).cast(pl.Int64), words(text))
+        return pl.col(column).cast(pl.Int64)
+    return pl.coalesce(pl.col(column).cast(pl.Int64), counted)
 
 
 def measure_rows(wide: pl.DataFrame) -> pl.DataFrame:

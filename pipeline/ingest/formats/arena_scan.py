@@ -12,24 +12,23 @@ hands the few lines Python might refuse for nesting or a huge number to `sources
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 
 from .. import compressed, sources
+from . import line_scan
 from .base import EMPTY, MULTI_TURN, NO_VOTE, WINNERS, Item, Label, Options, RawPair, Skip, not_a_label
 from .conversation import ASSISTANT_ROLES, USER_ROLES
 
 BATCH = 20_000               # rows per Arrow batch: bounds memory
 MEMORY_LIMIT = "512MB"       # the reading connection's buffers (the rows stream through it)
-_LONG_DIGITS = re.compile(rb"[0-9]{4301}")  # past Python's int limit: sources.loads refuses it
+_MAX_DIGITS = 4300           # a longer run of digits is past Python's int limit: sources.loads refuses it
 # DuckDB reads a message's content as VARCHAR (a JSON leaf would cost a second parse of every text),
 # which would take a number or an object as text: a content key (the only place `"content"` can be
-# followed by ':') must hold a string or null, and no key may be spelled with escapes of ASCII.
-_ODD_CONTENT = re.compile(rb'"content"\s*:\s*[^\s"n]')   # each starts with a literal: a fast search
-_ESCAPED_ASCII = re.compile(rb'\\u00[2-7][0-9a-fA-F]')
+# followed by ':') must hold a string or null, and no key may be spelled with escapes of ASCII
+# (`line_scan` looks for both).
 _SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
           r"\x{205f}\x{3000}]*")  # what Python's str.isspace() calls space, for `not text.strip()`
 _INT = "0|-?[1-9][0-9]*"     # a JSON whole number as Python's str(int) writes it back
@@ -54,24 +53,20 @@ def applies(path: Path) -> bool:
 
 
 def line_check(path: Path) -> int | None:
-    """The number of non-blank lines, or None when a message's content is not text or null, or a
-    line may be one Python refuses (nested past sources.MAX_DEPTH, or an integer too long) and
-    sources.loads does refuse it."""
+    """The number of non-blank lines, or None when a message's content is not text or null, a key
+    may be spelled with escapes, or a line may be one Python refuses (nested past
+    sources.MAX_DEPTH, or an integer too long) and sources.loads does refuse it. One compiled
+    pass over the bytes (`line_scan`)."""
     rows = 0
-    with open(path, "rb") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            rows += 1
-            if _ODD_CONTENT.search(line) or (b"\\u00" in line and _ESCAPED_ASCII.search(line)):
+    for block_rows, odd, suspects in line_scan.scan(path, sources.MAX_DEPTH, _MAX_DIGITS):
+        if odd:
+            return None
+        for line in suspects:
+            try:
+                sources.loads(line.decode("utf-8"), path)
+            except (sources.SourceError, UnicodeDecodeError):
                 return None
-            suspect = line.count(b"[") + line.count(b"{") > sources.MAX_DEPTH or (
-                len(line) > 4300 and _LONG_DIGITS.search(line))
-            if suspect:
-                try:
-                    sources.loads(line.decode("utf-8"), path)
-                except (sources.SourceError, UnicodeDecodeError):
-                    return None
+        rows += block_rows
     return rows
 
 
@@ -92,8 +87,10 @@ def _roles(roles) -> str:
     return "[" + ", ".join(f"'{r}'" for r in sorted(roles)) + "]"
 
 
-_MESSAGE_OK = (f"m IS NOT NULL AND left(m.role, 1) = '\"' AND regexp_full_match(m.role->>'$', '[A-Za-z]+') "
-               f"AND list_contains({_roles(USER_ROLES | ASSISTANT_ROLES | {'system'})}, lower(m.role->>'$')) "
+# A role is read as text (DuckDB writes a number, a boolean or an object as its JSON): only a JSON
+# string can be a run of letters that is a known role, so no JSON parse of every role is needed.
+_MESSAGE_OK = (f"m IS NOT NULL AND regexp_full_match(m.role, '[A-Za-z]+') "
+               f"AND list_contains({_roles(USER_ROLES | ASSISTANT_ROLES | {'system'})}, lower(m.role)) "
                )  # content is text or null: `line_check` saw to it
 
 
@@ -104,14 +101,14 @@ def _conv_ok(col: str) -> str:
 
 
 def _contents(col: str, roles) -> str:
-    return (f"list_transform(list_filter({col}, m -> list_contains({_roles(roles)}, lower(m.role->>'$'))), "
+    return (f"list_transform(list_filter({col}, m -> list_contains({_roles(roles)}, lower(m.role))), "
             "m -> coalesce(m.content, ''))")
 
 
 _SEP = "chr(10) || chr(10)"
 _COLUMNS = {"question_id": "JSON", "id": "JSON", "model_a": "JSON", "model_b": "JSON", "winner": "JSON",
-            "judge": "JSON", "conversation_a": "STRUCT(role JSON, content VARCHAR)[]",
-            "conversation_b": "STRUCT(role JSON, content VARCHAR)[]", "language": "JSON", "turn": "JSON", "anony": "JSON"}
+            "judge": "JSON", "conversation_a": "STRUCT(role VARCHAR, content VARCHAR)[]",
+            "conversation_b": "STRUCT(role VARCHAR, content VARCHAR)[]", "language": "JSON", "turn": "JSON", "anony": "JSON"}
 _WINNER_KEYS = "[" + ", ".join(f"'{k}'" for k in [*WINNERS, ""]) + "]"
 QUERY = f"""
 SELECT
@@ -122,7 +119,7 @@ SELECT
    AND {_value_ok('language')} AND {_value_ok('turn')} AND {_value_ok('anony')}) AS plain,
   {_text('question_id')} AS source_id, {_text('model_a')} AS model_1, {_text('model_b')} AS model_2,
   {_text('judge')} AS rater, lower({_text('winner')}) AS winner,
-  len(list_filter(conversation_a, m -> list_contains({_roles(USER_ROLES)}, lower(m.role->>'$')))) AS n_users,
+  len(list_filter(conversation_a, m -> list_contains({_roles(USER_ROLES)}, lower(m.role)))) AS n_users,
   array_to_string({_contents('conversation_a', USER_ROLES)}, {_SEP}) AS query,
   array_to_string(list_filter({_contents('conversation_a', ASSISTANT_ROLES)}, t -> t <> ''), {_SEP}) AS response_1,
   array_to_string(list_filter({_contents('conversation_b', ASSISTANT_ROLES)}, t -> t <> ''), {_SEP}) AS response_2,

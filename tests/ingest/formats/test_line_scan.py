@@ -1,0 +1,82 @@
+"""The compiled pass over raw lines (pipeline/ingest/formats/line_scan.py) behind
+arena_scan.line_check gives what the line-by-line Python check gave, on generated files."""
+
+import json
+import re
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from pipeline.ingest import sources
+from pipeline.ingest.formats import arena_scan, line_scan
+
+# The line-by-line check line_scan replaced: the reference.
+_LONG_DIGITS = re.compile(rb"[0-9]{4301}")
+_ODD_CONTENT = re.compile(rb'"content"\s*:\s*[^\s"n]')
+_ESCAPED_ASCII = re.compile(rb'\\u00[2-7][0-9a-fA-F]')
+
+
+def reference_line_check(path):
+    rows = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            rows += 1
+            if _ODD_CONTENT.search(line) or (b"\\u00" in line and _ESCAPED_ASCII.search(line)):
+                return None
+            if line.count(b"[") + line.count(b"{") > sources.MAX_DEPTH or (
+                    len(line) > 4300 and _LONG_DIGITS.search(line)):
+                try:
+                    sources.loads(line.decode("utf-8"), path)
+                except (sources.SourceError, UnicodeDecodeError):
+                    return None
+    return rows
+
+
+PIECES = ['"content"', '"content" :', '"content":', ': ', ' "x"', ' null', 'n', '5', '{', '[', '}', ']',
+          '\\u0041', '\\u00', '\\u001f', '\\u0080', '\\n', '\\', '"', ' ', '\t', '\r', '\x0b', '\x0c', '\n', '\n\n',
+          '{"a": 1}', '{"content": "x"}', '{"content": 7}', 'é', '\x00']
+LINE_TEXT = st.lists(st.sampled_from(PIECES), max_size=25).map("".join)
+
+
+def write(tmp_path, data: bytes):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(data)
+    return path
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINE_TEXT, max_size=8), st.booleans())
+@example(['{"content"\n: 5}'], True)       # a newline between: two lines, neither odd
+@example(['{"content":\t\n'], False)
+@example(["[" * 65], True)                   # nested too deep: a suspect Python refuses
+@example(["[" * 40 + "]" * 40 + "{}" * 30], True)  # many brackets, valid: kept
+def test_the_compiled_pass_equals_the_line_by_line_check(tmp_path, lines, newline_at_end):  # one file, rewritten
+    data = "\n".join(lines).encode("utf-8") + (b"\n" if newline_at_end else b"")
+    path = write(tmp_path, data)
+    assert arena_scan.line_check(path) == reference_line_check(path)
+
+
+def test_long_numbers_and_long_lines(tmp_path):
+    ok = json.dumps({"n": int("9" * 4000), "t": "x" * 9000}).encode()
+    too_long = b'{"n": ' + b"1" * 4301 + b"}"
+    path = write(tmp_path, ok + b"\n" + ok + b"\n")
+    assert arena_scan.line_check(path) == reference_line_check(path) == 2
+    path = write(tmp_path, ok + b"\n" + too_long + b"\n")
+    assert arena_scan.line_check(path) is None and reference_line_check(path) is None
+
+
+def test_blocks_give_the_file_back_in_whole_lines(tmp_path):
+    lines = [b"x" * n for n in (0, 1, 5, 17, 40, 3)]
+    data = b"\n".join(lines)
+    path = write(tmp_path, data)
+    for size in (4, 7, 16, 100):  # lines longer than a block make it grow
+        got = [b.tobytes() for b in line_scan.blocks(path, size=size)]
+        assert b"".join(got) == data and all(g.endswith(b"\n") for g in got[:-1])
+
+
+def test_many_suspect_lines_in_one_block(tmp_path):
+    deep_ok = json.dumps([[[[1]]]] * 20).encode()  # 81 brackets: each line is a suspect, and valid
+    path = write(tmp_path, b"\n".join([deep_ok] * 40))
+    assert arena_scan.line_check(path) == reference_line_check(path) == 40
