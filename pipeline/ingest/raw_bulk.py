@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from . import formats
 from .formats import arena, arena_scan
@@ -41,11 +42,13 @@ from .formats.base import (
     NoFormat,
 )
 from .sources import SourceError
-from .writing import MAX_PAIR_ID, LoadReport
+from .writing import MAX_PAIR_ID, ROW_GROUP, LoadReport
 
-CHUNK = 50_000            # new pairs per chunk: polars measures a chunk on its threads
+CHUNK = ROW_GROUP         # new pairs per chunk: a whole row group (no merging); two chunks of
+                          # twice that made DuckDB insert the pairs on two threads, but passed 2 GB
 ATTRIBUTES = arena_scan.ATTRIBUTES  # stored as pair_attributes, in this order
 MEMORY_LIMIT = "384MB"    # the scan's buffers; the staged texts spill past it
+STREAM_MEMORY = "128MB"   # the scan's buffers while the new pairs are stored
 WRITER_MEMORY = "768MB"   # the writer's buffers while a staged file is stored
 
 _SEP = "chr(31)"
@@ -155,11 +158,12 @@ class Bulk:
     spill: str
     judge: str
 
-    def chunks(self) -> Iterator[pl.DataFrame]:
+    def chunks(self) -> Iterator[pa.RecordBatch]:
+        """The new pairs (NEW_PAIRS' columns), CHUNK at a time, as Arrow: stored as they come."""
         reader = self.scan.execute(NEW_PAIRS).to_arrow_reader(CHUNK)
         for batch in reader:
             if batch.num_rows:
-                yield pl.from_arrow(batch)
+                yield batch
 
     def labels(self):
         return self.scan.execute(
@@ -199,6 +203,7 @@ def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> B
             return None
         _sort(scan, con, reading, offset, judge)
         _count(scan, reading, report, judge)
+        scan.execute(f"SET memory_limit = '{STREAM_MEMORY}'")  # from here it only streams the new pairs out
     except BaseException:
         bulk.close()
         raise

@@ -16,6 +16,7 @@ import itertools
 import time
 
 import polars as pl
+import pyarrow as pa
 
 from .. import groups
 from ..store import db as dbmod
@@ -26,7 +27,8 @@ from .formats.base import CONFLICT, OTHER_RATER
 from .release_rows import ALL_GROUP, SOURCE_ROW
 from . import writing
 from .writing import (MAX_PAIR_ID, BackgroundWriter, LoadReport, PairIds, battle_key, check_names,
-                      claim_source, cyclic_gc_paused, insert_style_rows, pair_key, refresh_custom_groups, style_rows)
+                      claim_source, cyclic_gc_paused, insert_style_rows, pair_key, refresh_custom_groups, row_groups,
+                      style_rows)
 
 PAIR_SCHEMA = {"pair_id": pl.Int64, "source_index": pl.Int64, "source_id": pl.String, "pair_key": pl.String,
                "query": pl.String, "model_1": pl.String, "model_2": pl.String, "response_1": pl.String,
@@ -110,12 +112,16 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
     con.execute(f"SET memory_limit = '{raw_bulk.WRITER_MEMORY}'")
     writer = BackgroundWriter(con)
     try:
-        for chunk in bulk.chunks():
-            frame, style = _measured(chunk.select(list(PAIR_SCHEMA)))
-            attrs = (chunk.select("pair_id", *raw_bulk.ATTRIBUTES)
+        for batch in bulk.chunks():
+            # polars copies the texts to measure them; the pairs are stored from the Arrow batch
+            style = style_rows(pl.from_arrow(batch.select(["pair_id", "response_1", "response_2"])))
+            counts = style.word_counts
+            pairs = (pa.Table.from_batches([batch]).select(list(PAIR_SCHEMA))
+                     .append_column("num_words_1", counts["words_1"]).append_column("num_words_2", counts["words_2"]))
+            attrs = (pl.from_arrow(batch.select(["pair_id", *raw_bulk.ATTRIBUTES]))
                      .unpivot(index="pair_id", variable_name="key", value_name="value")
                      .drop_nulls("value").sort("pair_id", maintain_order=True))
-            writer.submit(_store_rows, (frame, attrs if attrs.height else None, None, style), source)
+            writer.submit(_store_rows, (pairs, attrs if attrs.height else None, None, style), source)
         writer.wait()
     finally:
         writer.close()
@@ -260,6 +266,7 @@ def _store_rows(con, rows: tuple, source: str) -> None:
     frame, attrs, votes, style = rows  # noqa: F841 - read by DuckDB below
     if style is None:
         frame = frame.with_columns(num_words_1=pl.lit(None, pl.Int64), num_words_2=pl.lit(None, pl.Int64))
+    frame = row_groups(frame)  # a thread per row group
     con.execute("INSERT INTO pairs (pair_id, source, source_index, source_id, pair_key, query, model_1, model_2, "
                 "response_1, response_2, num_words_1, num_words_2, n_turns, annotated, usable) "
                 "SELECT pair_id, ?, source_index, source_id, pair_key, query, model_1, model_2, response_1, "

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import polars as pl
+import pyarrow as pa
 
 from .. import groups, names
 from ..properties import measures, style
@@ -189,8 +190,18 @@ def style_rows(frame: pl.DataFrame) -> StyleRows:
     apart from the inserts, so a loader can do it on another thread); DuckDB reads the Arrow
     tables without a copy."""
     wide = measures.measure_frame(frame)
-    return StyleRows(style.features_from_measures(wide).to_arrow(), measures.measure_rows(wide).to_arrow(),
+    return StyleRows(row_groups(style.features_from_measures(wide)), row_groups(measures.measure_rows(wide)),
                      measures.word_counts(wide))
+
+
+ROW_GROUP = 122_880  # DuckDB's rows per row group
+
+
+def row_groups(rows: pl.DataFrame | pa.Table) -> pa.Table:
+    """The rows as Arrow in batches of a row group: DuckDB inserts the batches on its threads
+    (one batch is one thread's work), and in their order."""
+    table = rows.to_arrow() if isinstance(rows, pl.DataFrame) else rows
+    return pa.Table.from_batches(table.to_batches(max_chunksize=ROW_GROUP), schema=table.schema)
 
 
 def insert_style_rows(con, rows: StyleRows, *, fill_word_counts: bool = True) -> None:
@@ -235,5 +246,5 @@ def count_labels(con) -> int:
 
 
 __all__ = ["ALL_GROUP", "BackgroundWriter", "MAX_PAIR_ID", "PairIds", "battle_key", "claim_source", "CHUNK", "LoadReport", "add_style_features", "check_names", "count_labels",
-           "StyleRows", "insert_style_rows", "style_rows",
+           "ROW_GROUP", "StyleRows", "insert_style_rows", "row_groups", "style_rows",
            "cyclic_gc_paused", "pair_key", "refresh_custom_groups"]

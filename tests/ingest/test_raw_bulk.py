@@ -18,7 +18,7 @@ from fuzzing import SLOW
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest import raw_bulk, raw_load
+from pipeline.ingest import raw_bulk, raw_load, writing
 from pipeline.ingest.formats import Options
 from pipeline.ingest.loader import load_source
 from pipeline.ingest.sources import SourceError
@@ -138,6 +138,17 @@ def test_repeats_conflicts_ties_and_skips_both_ways(tmp_path, monkeypatch):
     owner = write(tmp_path / "owner.jsonl", [battle(8, model_a=None), battle(8), battle(8, model_a=None)])
     bulk, by_row, _ = load_both_ways([owner], tmp_path / "owner", monkeypatch)
     assert bulk == by_row and bulk[0][1:4] == (2, 0, 1)
+
+
+def test_chunks_and_row_groups_store_the_same_both_ways(tmp_path, monkeypatch):
+    """Many chunks, each inserted in several batches (at a million battles: a row group each)."""
+    monkeypatch.setattr(raw_bulk, "CHUNK", 7)
+    monkeypatch.setattr(writing, "ROW_GROUP", 3)
+    rows = [battle(i % 23, model_a=f"m{i % 3}", winner=("model_a", "model_b", "tie")[i % 3], judge=f"u{i % 4}",
+                   language=("en", None, "de")[i % 3]) for i in range(60)]
+    bulk, by_row, calls = load_both_ways([write(tmp_path / "many.jsonl", rows)], tmp_path, monkeypatch)
+    assert bulk == by_row and calls == [True]
+    assert bulk[0][1] > 2 * raw_bulk.CHUNK  # new pairs over several chunks
 
 
 @pytest.mark.parametrize("name", sorted(ODD_ROWS))
