@@ -67,7 +67,8 @@ def measure_frame(frame: pl.DataFrame) -> pl.DataFrame:
         extra += [pl.coalesce(f"_tokens_{k}", style.tokens(rest)).alias(f"tokens_{k}"),
                   _words(frame, k, pl.coalesce(f"_words_{k}", words(rest))).alias(f"words_{k}"),
                   characters(text).cast(pl.Int64).alias(f"characters_{k}")]
-    others = [e for e in count_exprs() if not e.meta.output_name().startswith("tokens_")]
+    is_ascii = {k: pl.col(f"_tokens_{k}").is_not_null() for k in (1, 2)}  # the loop counted those
+    others = [e for e in count_exprs(is_ascii) if not e.meta.output_name().startswith("tokens_")]
     wide = frame.select(pl.col("pair_id").cast(pl.Int64), *others, *extra)
     return wide.select("pair_id", *_WIDE)
 
