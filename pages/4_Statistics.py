@@ -45,7 +45,7 @@ if view == "measures":
         st.info("No response has measures yet. `python -m pipeline fit --properties style` computes them "
                 "for the stored pairs.")
         st.stop()
-    st.caption("Each response's measures, counted from its text at load time (table `response_measures`): "
+    st.caption("Each response's measures, counted from its text at load time (view `response_measures`): "
                "tokens, words (a released record's own `num_words`, else a close approximation of NLTK's count), "
                "characters, and the counts behind "
                "the style properties. Share > 0: the share of responses with at least one.")

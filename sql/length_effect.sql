@@ -1,4 +1,4 @@
--- depends: none
+-- depends: response_measures
 -- How often each judge prefers the longer response, among pairs whose lengths differ: words
 -- from the measures (response_measures), so raw pairs count as well as annotated ones.
 CREATE OR REPLACE VIEW length_effect AS

@@ -1,4 +1,4 @@
--- depends: none
+-- depends: response_measures
 -- Per response model, from the measures of its responses (response_measures): how many
 -- responses, how long (median and mean tokens, mean words), and the share of its responses
 -- with at least one header, list item, bold span, code block, link, emoji, refusal or

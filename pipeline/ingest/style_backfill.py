@@ -45,7 +45,7 @@ def backfill(db=None, *, chunk: int = 50_000) -> int:
                         [STYLE_NAMES, todo])
             con.execute("INSERT INTO features (pair_id, property, value) "
                         "SELECT pair_id, property, value FROM rows WHERE pair_id IN (SELECT pair_id FROM pairs)")
-            con.execute("DELETE FROM response_measures WHERE list_contains(?, pair_id)", [todo])
+            con.execute("DELETE FROM response_counts WHERE list_contains(?, pair_id)", [todo])
             measures.store(con, wide.filter(pl.col("pair_id").is_in(
                 con.execute("SELECT pair_id FROM pairs WHERE list_contains(?, pair_id)", [todo]).fetchnumpy()["pair_id"])))
         measures.fill_missing(con, unmeasured)

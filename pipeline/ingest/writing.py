@@ -190,7 +190,7 @@ def style_rows(frame: pl.DataFrame) -> StyleRows:
     apart from the inserts, so a loader can do it on another thread); DuckDB reads the Arrow
     tables without a copy."""
     wide = measures.measure_frame(frame)
-    return StyleRows(row_groups(style.features_from_measures(wide)), row_groups(measures.measure_rows(wide)),
+    return StyleRows(row_groups(style.features_from_measures(wide)), row_groups(measures.count_rows(wide)),
                      measures.word_counts(wide))
 
 

@@ -1,4 +1,5 @@
-"""Measurements of every response, kept in `response_measures` (pair_id, side, measure, value).
+"""Measurements of every response, kept in `response_counts` (pair_id, side, a column per measure)
+and read through the view `response_measures` (pair_id, side, measure, value).
 
 What an analyst asks first when a style bias is suspected ("how long are each model's
 answers?", "which models use lists?") is answered from these, and the style features are
@@ -48,6 +49,7 @@ MEASURES: list[str] = ["tokens", "words", "characters"] + [m for m in _STYLE_MEA
 assert len(set(MEASURES)) == len(MEASURES) and set(_STYLE_MEASURES) <= set(MEASURES)
 
 _WIDE = [f"{m}_{k}" for m in MEASURES for k in (1, 2)]
+_COLUMNS = ", ".join(MEASURES)  # response_counts' measure columns
 
 
 def measure_frame(frame: pl.DataFrame) -> pl.DataFrame:
@@ -95,14 +97,11 @@ def _words(frame: pl.DataFrame, k: int, counted: pl.Expr) -> pl.Expr:
     return pl.coalesce(pl.col(column).cast(pl.Int64), counted)
 
 
-def measure_rows(wide: pl.DataFrame) -> pl.DataFrame:
-    """The long rows of `response_measures`: (pair_id, side, measure, value Float64)."""
-    sides = []
-    for k in (1, 2):
-        side = wide.select("pair_id", *(pl.col(f"{m}_{k}").cast(pl.Float64).alias(m) for m in MEASURES))
-        sides.append(side.unpivot(index="pair_id", variable_name="measure", value_name="value")
-                     .with_columns(side=pl.lit(k, pl.Int8)))
-    return pl.concat(sides).select("pair_id", "side", pl.col("measure").cast(pl.String), "value")
+def count_rows(wide: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `response_counts`: (pair_id, side Int8, one Int64 column per measure), a row per
+    response."""
+    return pl.concat([wide.select("pair_id", side=pl.lit(k, pl.Int8), *(pl.col(f"{m}_{k}").alias(m) for m in MEASURES))
+                      for k in (1, 2)])
 
 
 def store(con, wide: pl.DataFrame) -> None:
@@ -110,7 +109,7 @@ def store(con, wide: pl.DataFrame) -> None:
     (raw pairs) theirs: pairs.num_words_1/2 from the `words` measure where NULL."""
     if wide.height == 0:
         return
-    insert(con, measure_rows(wide).to_arrow(), word_counts(wide))
+    insert(con, count_rows(wide).to_arrow(), word_counts(wide))
 
 
 def word_counts(wide: pl.DataFrame):
@@ -119,11 +118,10 @@ def word_counts(wide: pl.DataFrame):
 
 
 def insert(con, rows, counts=None) -> None:
-    """Insert `measure_rows` (as Arrow); with `counts` (`word_counts`), also fill pairs.num_words_1/2
+    """Insert `count_rows` (as Arrow); with `counts` (`word_counts`), also fill pairs.num_words_1/2
     where NULL. A loader that stores the counts with its pairs passes none: the UPDATE joins the
     whole pairs table, once per chunk."""
-    con.execute("INSERT INTO response_measures (pair_id, side, measure, value) "
-                "SELECT pair_id, side, measure, value FROM rows")
+    con.execute(f"INSERT INTO response_counts (pair_id, side, {_COLUMNS}) SELECT pair_id, side, {_COLUMNS} FROM rows")
     if counts is None:
         return
     con.execute("UPDATE pairs SET num_words_1 = coalesce(pairs.num_words_1, c.words_1), "
@@ -132,13 +130,14 @@ def insert(con, rows, counts=None) -> None:
 
 
 def pairs_without_measures(con) -> list[int]:
-    """Ids of stored pairs that lack some measure row."""
-    return [r[0] for r in con.execute("""
+    """Ids of stored pairs that lack some measure of a response."""
+    complete = " AND ".join(f"{m} IS NOT NULL" for m in MEASURES)
+    return [r[0] for r in con.execute(f"""
         SELECT pair_id FROM pairs
         EXCEPT
-        SELECT pair_id FROM response_measures WHERE list_contains(?, measure)
-        GROUP BY pair_id HAVING count(*) = ?
-        ORDER BY 1""", [MEASURES, 2 * len(MEASURES)]).fetchall()]
+        SELECT pair_id FROM response_counts WHERE side IN (1, 2) AND {complete}
+        GROUP BY pair_id HAVING count(DISTINCT side) = 2
+        ORDER BY 1""").fetchall()]
 
 
 def read_texts(con, pair_ids: list[int]) -> pl.DataFrame:
@@ -154,10 +153,10 @@ def fill_missing(con, pair_ids: list[int] | None = None, *, chunk: int = 20_000)
     todo = pairs_without_measures(con) if pair_ids is None else pair_ids
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
-        con.execute("DELETE FROM response_measures WHERE list_contains(?, pair_id)", [part])
+        con.execute("DELETE FROM response_counts WHERE list_contains(?, pair_id)", [part])
         store(con, measure_frame(read_texts(con, part)))
     return len(todo)
 
 
-__all__ = ["MEASURES", "WORD_RE", "characters", "fill_missing", "insert", "measure_frame", "measure_rows",
+__all__ = ["MEASURES", "WORD_RE", "characters", "fill_missing", "insert", "measure_frame", "count_rows",
            "pairs_without_measures", "read_texts", "store", "word_counts", "words"]

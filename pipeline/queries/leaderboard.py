@@ -57,7 +57,7 @@ TIES = f"""
     WHERE list_contains($judges, judge) AND model_1 IS NOT NULL AND model_2 IS NOT NULL AND model_1 <> model_2
       AND ($group = 'All' OR pair_id IN {_IN_GROUP})
 """
-HAS_MEASURES = "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'response_measures'"
+HAS_MEASURES = "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'response_counts'"  # read through its view
 # The measures of both responses (side 1, 2) of the group's pairs, from response_measures.
 MEASURES = f"""
     SELECT pair_id, side, measure, CAST(value AS DOUBLE) AS value

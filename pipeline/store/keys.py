@@ -24,6 +24,8 @@ _COLUMNS = ("SELECT t.table_name, c.column_name "
 
 KEYED_UNTIL = 5   # the last schema step whose tables declared their keys in SQL
 _VERSION_KEY = ("version",)  # schema_version's, made by schema.migrate itself
+# The keys of tables made since step 6, which declares none in SQL
+LATER_KEYS = {"response_counts": [("pair_id", "side")]}  # step 7
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +44,8 @@ def _scratch() -> tuple[dict[str, list[tuple[str, ...]]], list[str]]:
         if table in keys and key not in keys[table]:
             keys[table].append(key)
     keys["schema_version"] = [_VERSION_KEY]
+    for table, later in LATER_KEYS.items():
+        keys[table] = list(later)
     return keys, ddl
 
 

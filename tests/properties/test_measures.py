@@ -77,8 +77,8 @@ def test_any_text_gets_every_measure_and_features_follow_their_rule(pairs):
     frame = pl.DataFrame({"pair_id": list(range(len(pairs))), "response_1": [a for a, _ in pairs],
                           "response_2": [b for _, b in pairs]})
     wide = measures.measure_frame(frame)
-    long = measures.measure_rows(wide)
-    assert long.height == 2 * len(measures.MEASURES) * len(pairs) and long["value"].min() >= 0
+    counted = measures.count_rows(wide)
+    assert counted.height == 2 * len(pairs) and counted.select(pl.min_horizontal(measures.MEASURES).min()).item() >= 0
     assert wide["characters_1"].to_list() == [len(a) for a, _ in pairs]
     counts = style_counts(frame)
     feats = style_features(frame)
@@ -135,13 +135,14 @@ def test_backfill_fills_missing_measures_and_nothing_else(tmp_path):
     load_source(str(raw_file(tmp_path)), db=db)
     before = stored(db).sort(pl.all())
     with dbmod.writing(db) as con:
-        con.execute("DELETE FROM response_measures WHERE pair_id = 1 OR (pair_id = 2 AND measure = 'bold')")
+        con.execute("DELETE FROM response_counts WHERE pair_id = 1")
+        con.execute("UPDATE response_counts SET bold = NULL WHERE pair_id = 2")  # one measure not taken
     assert style_backfill.backfill_measures(db) == 2
     assert stored(db).sort(pl.all()).equals(before)
     stamp = db.stat().st_mtime_ns
     assert style_backfill.backfill_measures(db) == 0 and db.stat().st_mtime_ns == stamp
     with dbmod.writing(db) as con:  # fit's backfill fills them too
-        con.execute("DELETE FROM response_measures WHERE pair_id = 3")
+        con.execute("DELETE FROM response_counts WHERE pair_id = 3")
     assert style_backfill.backfill(db) == 0 and stored(db).sort(pl.all()).equals(before)
 
 
@@ -168,6 +169,37 @@ def test_an_older_file_gets_its_measures_at_its_next_write(tmp_path):
     got = {(m, side): v for _, side, m, v in stored(db).iter_rows()}
     assert len(got) == 2 * len(NAMES) and got[("list_items", 1)] == 2 and got[("list_items", 2)] == 0
     assert rows(db, "SELECT num_words_1, num_words_2 FROM pairs") == [(4, 5)]  # - a - b / No list , sorry .
+
+
+def test_a_file_with_the_long_table_keeps_its_measures_in_the_columns(tmp_path):
+    """A version-6 file keeps a row per (pair, side, measure): step 7 moves the values (not counted
+    again) into response_counts, the view gives the same rows, and a pair missing some is measured."""
+    import duckdb
+
+    from pipeline.store import schema
+    from pipeline.store.schema import m0007_measure_columns
+
+    assert list(m0007_measure_columns.COLUMNS) == measures.MEASURES  # the step's columns are today's measures
+    db = tmp_path / "v6.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE schema_version (version INTEGER, name VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP DEFAULT current_timestamp)")
+    for step in schema.steps():
+        if step.version <= 6:
+            step.apply(con)
+            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [step.version, step.name])
+    for pid in (1, 2):
+        con.execute("INSERT INTO pairs (pair_id, source, source_index, pair_key, query, response_1, response_2, "
+                    "usable, annotated) VALUES (?, 's', ?, ?, 'q', 'a b', 'c', FALSE, FALSE)", [pid, pid, f"k{pid}"])
+    kept = [(1, side, m, float(100 * side + i)) for side in (1, 2) for i, m in enumerate(NAMES)]
+    con.executemany("INSERT INTO response_measures VALUES (?, ?, ?, ?)", kept + [(2, 1, "tokens", 7.0)])
+    con.close()
+    with dbmod.writing(db):
+        pass
+    assert sorted(rows(db, "SELECT * FROM response_measures WHERE pair_id = 1")) == sorted(kept)
+    assert rows(db, "SELECT value FROM response_measures WHERE pair_id = 2 AND side = 1 AND measure = 'tokens'") == [(2.0,)]
+    assert scalar(db, "SELECT count(*) FROM response_measures WHERE pair_id = 2") == 2 * len(NAMES)
+    assert scalar(db, "SELECT count(*) FROM duckdb_views() WHERE view_name = 'response_measures'") == 1
 
 
 @pytest.mark.slow

@@ -126,9 +126,8 @@ def test_samples_words_come_from_the_measures(raw_db, tmp_path):
     assert samples.pair_detail(db, pid)["pair"]["num_words_1"] == stored["value"][0]
     with duckdb.connect(str(db)) as con:
         con.execute("UPDATE pairs SET num_words_1 = NULL, num_words_2 = NULL WHERE pair_id = ?", [pid])
-        con.execute("UPDATE response_measures SET value = 1234 WHERE pair_id = ? AND side = 1 AND measure = 'words'",
-                    [pid])
-        con.execute("DELETE FROM response_measures WHERE pair_id = ? AND side = 2", [pid])
+        con.execute("UPDATE response_counts SET words = 1234 WHERE pair_id = ? AND side = 1", [pid])
+        con.execute("DELETE FROM response_counts WHERE pair_id = ? AND side = 2", [pid])
     d = samples.pair_detail(db, pid)["pair"]
     assert d["num_words_1"] == 1234 and d["num_words_2"] == len(d["response_2"].split())
     assert samples.pair_list(db, [pid])["num_words_1"][0] == 1234

@@ -1,9 +1,9 @@
 """Step 3: `response_measures`, the measurements of every response (tokens, words, characters
 and the counts behind every style property; `pipeline.properties.measures`).
 
-A Python step, not plain SQL, because an older file's pairs get their measures here, at the
-migration that its next write runs: the counts are polars regular expressions, which SQL
-cannot run with the same definitions."""
+An older file's pairs got their measures here; since step 7 (which keeps them in
+`response_counts`, a column per measure, and makes `response_measures` a view) they get them
+there."""
 
 from __future__ import annotations
 
@@ -18,7 +18,4 @@ CREATE TABLE IF NOT EXISTS response_measures (
 
 
 def upgrade(con) -> None:
-    from ...properties import measures
-
-    con.execute(TABLE)
-    measures.fill_missing(con)
+    con.execute(TABLE)  # its pairs are measured at step 7, into the table that replaced this one
