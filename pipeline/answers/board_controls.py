@@ -1,8 +1,8 @@
 """The controls of a leaderboard: their form, and which of them a board can fit.
 
 - `measure_matrix`: each response's measures (tokens, headers, ...) for the pairs of a group,
-  read from `response_measures`, or counted from the texts (`properties.style.style_counts`)
-  in a database made before that table.
+  read from `response_counts` (a column per measure), or counted from the texts
+  (`properties.style.style_counts`) in a database made before the measures were kept.
 - `continuous`: LMArena's control form, the normalised difference (a - b) / (a + b) of a
   measure (0 when both are 0), standardised over the battles. The `sign` form is the
   property's stored -1/0/+1 feature.
@@ -42,9 +42,9 @@ def measure_matrix(con, names: Sequence[str], group: str, *, all_pairs: bool
         rows = q.measures(con, names, group, all_pairs=all_pairs)
         ids = np.unique(rows["pair_id"])
         out = np.full((2, len(ids), len(names)), np.nan)
-        col = {m: i for i, m in enumerate(names)}
-        out[rows["side"].astype(int) - 1, np.searchsorted(ids, rows["pair_id"]),
-            [col[m] for m in rows["measure"]]] = rows["value"]
+        side, at = rows["side"].astype(int) - 1, np.searchsorted(ids, rows["pair_id"])
+        for j, m in enumerate(names):
+            out[side, at, j] = rows[m]
         return ids, out[0], out[1]
     import polars as pl
 

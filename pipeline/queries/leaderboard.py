@@ -58,11 +58,15 @@ TIES = f"""
       AND ($group = 'All' OR pair_id IN {_IN_GROUP})
 """
 HAS_MEASURES = "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'response_counts'"  # read through its view
-# The measures of both responses (side 1, 2) of the group's pairs, from response_measures.
+# The measures of both responses (side 1, 2) of the group's pairs, from response_counts' columns
+# (a row per response: no long rows to pivot); the columns are named by `measures`, each checked
+# against MEASURE_COLUMNS first.
+MEASURE_COLUMNS = ("SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+                   "AND schema_name = 'main' AND table_name = 'response_counts' AND column_name NOT IN ('pair_id', 'side')")
 MEASURES = f"""
-    SELECT pair_id, side, measure, CAST(value AS DOUBLE) AS value
-    FROM response_measures
-    WHERE list_contains($measures, measure) AND pair_id IN {_IN_GROUP}
+    SELECT pair_id, side, {{columns}}
+    FROM response_counts
+    WHERE side IN (1, 2) AND pair_id IN {_IN_GROUP}
 """
 # Without response_measures (a database from before it), the texts the measures are counted from.
 TEXTS = f"""
@@ -143,8 +147,14 @@ def has_measures(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def measures(con: duckdb.DuckDBPyConnection, names: list[str], group: str, *, all_pairs: bool) -> dict:
-    """Long rows pair_id, side, measure, value."""
-    out = con.execute(MEASURES, {"measures": names, "group": group, "all": all_pairs}).fetchnumpy()
+    """pair_id, side and one float array per measure name (NaN where it was not taken): a row per
+    response of the group's pairs."""
+    have = {r[0] for r in con.execute(MEASURE_COLUMNS).fetchall()}
+    unknown = [n for n in names if n not in have]
+    if unknown:
+        raise ValueError(f"no measure named {unknown[0]!r}; the measures are {sorted(have)}")
+    columns = ", ".join(f"coalesce(CAST(\"{n}\" AS DOUBLE), 'NaN'::DOUBLE) AS \"{n}\"" for n in names) or "NULL AS none"
+    out = con.execute(MEASURES.format(columns=columns), {"group": group, "all": all_pairs}).fetchnumpy()
     return {k: np.asarray(v) for k, v in out.items()}
 
 

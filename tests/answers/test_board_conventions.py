@@ -211,3 +211,30 @@ def test_each_model_row_has_its_win_rate_and_mean_tokens(ratio_db):
     for model, win_rate, mean_tokens in stored:
         assert win_rate == pytest.approx(np.mean(wins[model]))
         assert mean_tokens == pytest.approx(np.mean(tokens[model]))
+
+
+def test_the_measure_matrix_from_the_columns_equals_the_one_counted_from_the_texts(tmp_path, monkeypatch):
+    """Stored measures (response_counts, read a column each) and the texts' own counts agree;
+    a measure not taken is NaN."""
+    from pipeline.answers import board_controls
+    from pipeline.queries import leaderboard as q
+
+    db = tmp_path / "m.duckdb"
+    texts = ["# Plan\n- a\n- b **x**", "Short.", "Would you like more? 😀", "```\ncode\n```\nsee https://x.org"]
+    with dbmod.writing(db) as con:
+        for i, (a, b) in enumerate(zip(texts, texts[::-1])):
+            con.execute("INSERT INTO pairs (pair_id, source, source_index, pair_key, query, response_1, response_2, "
+                        "usable, annotated) VALUES (?, 's', ?, ?, 'q', ?, ?, FALSE, FALSE)", [i, i, f"k{i}", a, b])
+        measures.fill_missing(con)
+        con.execute("UPDATE response_counts SET bold = NULL WHERE pair_id = 2 AND side = 2")
+    names = ["tokens", "headers", "bold", "links"]
+    with dbmod.reading(db) as con:
+        stored = board_controls.measure_matrix(con, names, "All", all_pairs=True)
+        monkeypatch.setattr(q, "has_measures", lambda con: False)
+        counted = board_controls.measure_matrix(con, names, "All", all_pairs=True)
+        with pytest.raises(ValueError, match="no measure named 'nope'"):
+            q.measures(con, ["nope"], "All", all_pairs=True)
+    assert np.array_equal(stored[0], counted[0]) and np.array_equal(stored[1], counted[1])
+    assert np.isnan(stored[2][2, 2]) and counted[2][2, 2] == 0
+    stored[2][2, 2] = 0
+    assert np.array_equal(stored[2], counted[2])
