@@ -44,7 +44,7 @@ COVERAGE = """
     SELECT (SELECT count(*) FROM pairs) AS n_pairs,
            (SELECT count(*) FROM pairs WHERE annotated) AS n_annotated,
            (SELECT count(*) FROM pairs WHERE coalesce(model_1, '') <> '' OR coalesce(model_2, '') <> '') AS n_with_models,
-           (SELECT count(DISTINCT pair_id) FROM response_measures) AS n_measured
+           (SELECT count(DISTINCT pair_id) FROM response_counts) AS n_measured  -- 2 rows a pair, not 24
 """
 LABELLED_JUDGES = "SELECT judge, count(*) AS n FROM labels GROUP BY judge ORDER BY n DESC, judge"
 MEASURE_SUMMARY = """
