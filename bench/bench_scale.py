@@ -13,7 +13,7 @@ Goals (issue 18): load <= 4x the bulk read (3x wished), < 2 GB; fit and board < 
 warm pages < 1 s. Databases and the JSONL file go to bench/out/ (kept, so --reuse skips
 generating and loading again).
 
-    .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages] [--page TEXT ...]
+    .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages] [--page TEXT ...] [--layout arena55k]
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ print(f"{r.returncode} {wall:.2f} {u.ru_utime + u.ru_stime:.2f} {u.ru_maxrss / 1
 BULK = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[2])
-con.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format='newline_delimited')", [sys.argv[1]])
+reader = "read_csv(?)" if sys.argv[1].endswith(".csv") else "read_json(?, format='newline_delimited')"
+con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}", [sys.argv[1]])
 print(con.execute("SELECT count(*) FROM t").fetchone()[0])
 """
 
@@ -94,6 +95,24 @@ def write_battles(path: Path, n: int, seed: int = 0) -> None:
             }) + "\n")
 
 
+def write_arena55k(jsonl: Path, path: Path) -> None:
+    """The same battles in the Kaggle arena-human-preference-55k layout (a CSV of JSON-encoded
+    turn lists and one-hot winners), which `load` reads row by row."""
+    import csv
+
+    with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(["id", "model_a", "model_b", "prompt", "response_a", "response_b", "winner_model_a",
+                    "winner_model_b", "winner_tie"])
+        for line in src:
+            b = json.loads(line)
+            turns = [[m["content"] for m in b[c] if m["role"] == role] for c, role in
+                     (("conversation_a", "user"), ("conversation_a", "assistant"), ("conversation_b", "assistant"))]
+            win = b["winner"]
+            w.writerow([b["question_id"], b["model_a"], b["model_b"], *(json.dumps(t) for t in turns),
+                        int(win == "model_a"), int(win == "model_b"), int(win.startswith("tie"))])
+
+
 def measure(args: list[str]) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak MB, load averages) of one command run as a fresh process; exits on failure."""
     load = os.getloadavg()[0]
@@ -130,6 +149,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1_000_000, help="battles to generate (5%% ties)")
     ap.add_argument("--reuse", action="store_true", help="keep the JSONL file and database of an earlier run")
     ap.add_argument("--skip-pages", action="store_true")
+    ap.add_argument("--layout", choices=["arena", "arena55k"], default="arena",
+                    help="arena: Arena JSON lines (read by DuckDB, sorted in SQL); arena55k: the same battles as "
+                         "the Kaggle CSV layout, which load reads row by row")
     ap.add_argument("--page", action="append", default=[], metavar="TEXT",
                     help="time only these pages / views (bench_pages.py --only; repeatable): at 1,000,000 "
                          "the Annotate page's first visit passes AppTest's 120 s limit and stops the run")
@@ -141,9 +163,14 @@ def main() -> int:
         write_battles(src, args.n)
         print(f"generated {args.n:,} battles ({src.stat().st_size / 2**30:.2f} GB JSONL): "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
+    if args.layout == "arena55k":
+        csv_src = OUT / f"scale_{args.n}_55k.csv"
+        if not (args.reuse and csv_src.exists()):
+            write_arena55k(src, csv_src)
+        src, db, bulk_db = csv_src, OUT / f"scale_{args.n}_55k.duckdb", OUT / f"scale_{args.n}_55k_bulk.duckdb"
     bulk_db.unlink(missing_ok=True)
     bw, bc, bp, bl = measure([sys.executable, "-c", BULK, str(src), str(bulk_db)])
-    print(f"DuckDB bulk read_json into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB {bl}", flush=True)
+    print(f"DuckDB bulk read ({'read_csv' if src.suffix == '.csv' else 'read_json'}) into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB {bl}", flush=True)
     bulk_db.unlink(missing_ok=True)
     if not (args.reuse and db.exists()):
         for p in (db, Path(f"{db}.wal")):
