@@ -146,21 +146,28 @@ def test_backfill_fills_missing_measures_and_nothing_else(tmp_path):
     assert style_backfill.backfill(db) == 0 and stored(db).sort(pl.all()).equals(before)
 
 
-def test_an_older_file_gets_its_measures_at_its_next_write(tmp_path):
-    """A version-2 file (its own steps, as the code of that time made it) with a raw pair: the
-    migration of its next write measures the pair and gives it its word counts."""
+def file_at_version(db, version: int):
+    """An open connection to a new file made by the schema steps up to `version` (as the code of
+    that time made it), each recorded in schema_version."""
     import duckdb
 
     from pipeline.store import schema
 
-    db = tmp_path / "old.duckdb"
     con = duckdb.connect(str(db))
     con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
                 "applied_at TIMESTAMP DEFAULT current_timestamp)")
     for step in schema.steps():
-        if step.version <= 2:
+        if step.version <= version:
             step.apply(con)
             con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [step.version, step.name])
+    return con
+
+
+def test_an_older_file_gets_its_measures_at_its_next_write(tmp_path):
+    """A version-2 file (its own steps, as the code of that time made it) with a raw pair: the
+    migration of its next write measures the pair and gives it its word counts."""
+    db = tmp_path / "old.duckdb"
+    con = file_at_version(db, 2)
     con.execute("INSERT INTO pairs (pair_id, source, source_index, pair_key, query, response_1, response_2, usable, "
                 "annotated) VALUES (5, 's', 0, 'k', 'q', '- a\n- b', 'No list, sorry.', FALSE, FALSE)")
     con.close()
@@ -174,20 +181,10 @@ def test_an_older_file_gets_its_measures_at_its_next_write(tmp_path):
 def test_a_file_with_the_long_table_keeps_its_measures_in_the_columns(tmp_path):
     """A version-6 file keeps a row per (pair, side, measure): step 7 moves the values (not counted
     again) into response_counts, the view gives the same rows, and a pair missing some is measured."""
-    import duckdb
-
-    from pipeline.store import schema
     from pipeline.store.schema import m0007_measure_columns
 
     assert list(m0007_measure_columns.COLUMNS) == measures.MEASURES  # the step's columns are today's measures
-    db = tmp_path / "v6.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE schema_version (version INTEGER, name VARCHAR NOT NULL, "
-                "applied_at TIMESTAMP DEFAULT current_timestamp)")
-    for step in schema.steps():
-        if step.version <= 6:
-            step.apply(con)
-            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [step.version, step.name])
+    con = file_at_version(db := tmp_path / "v6.duckdb", 6)
     for pid in (1, 2):
         con.execute("INSERT INTO pairs (pair_id, source, source_index, pair_key, query, response_1, response_2, "
                     "usable, annotated) VALUES (?, 's', ?, ?, 'q', 'a b', 'c', FALSE, FALSE)", [pid, pid, f"k{pid}"])
