@@ -193,8 +193,6 @@ class Battles:
             self.votes.setdefault((pid, judge), (preferred, rater))
 
 
-
-
 def _store_ties(con, ties, source: str, battles: "Battles", judges: set[str]) -> None:
     """Tie votes, for boards that count a tie as half a win (`leaderboard --ties half`); each
     names its stored pair when the row was stored for its other votes."""

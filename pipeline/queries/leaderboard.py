@@ -68,7 +68,7 @@ MEASURES = f"""
     FROM response_counts
     WHERE side IN (1, 2) AND pair_id IN {_IN_GROUP}
 """
-# Without response_measures (a database from before it), the texts the measures are counted from.
+# Without response_counts (a database from before the measures were kept), the texts they are counted from.
 TEXTS = f"""
     SELECT pair_id, response_1, response_2 FROM pairs WHERE pair_id IN {_IN_GROUP} ORDER BY pair_id
 """
