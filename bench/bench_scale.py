@@ -97,7 +97,7 @@ def write_battles(path: Path, n: int, seed: int = 0) -> None:
 
 def write_arena55k(jsonl: Path, path: Path) -> None:
     """The same battles in the Kaggle arena-human-preference-55k layout (a CSV of JSON-encoded
-    turn lists and one-hot winners), which `load` reads row by row."""
+    turn lists and one-hot winners), which `load` reads with DuckDB (formats/arena55k_scan.py)."""
     import csv
 
     with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8", newline="") as out:
@@ -150,8 +150,8 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="keep the JSONL file and database of an earlier run")
     ap.add_argument("--skip-pages", action="store_true")
     ap.add_argument("--layout", choices=["arena", "arena55k"], default="arena",
-                    help="arena: Arena JSON lines (read by DuckDB, sorted in SQL); arena55k: the same battles as "
-                         "the Kaggle CSV layout, which load reads row by row")
+                    help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout (both "
+                         "read by DuckDB and sorted in SQL)")
     ap.add_argument("--page", action="append", default=[], metavar="TEXT",
                     help="time only these pages / views (bench_pages.py --only; repeatable): at 1,000,000 "
                          "the Annotate page's first visit passes AppTest's 120 s limit and stops the run")

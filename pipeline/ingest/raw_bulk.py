@@ -1,13 +1,13 @@
-"""`raw_load`'s sorting of rows into battles, labels and skips done in SQL, for a plain Arena
-JSON-lines file (issue 18): one DuckDB pass parses the file, keys every battle and judges every
-vote, instead of a Python object per row.
+"""`raw_load`'s sorting of rows into battles, labels and skips done in SQL (issue 18): one DuckDB
+pass parses the file, keys every battle and judges every vote, instead of a Python object per row.
 
-It applies to one plain, uncompressed Arena `.jsonl` file whose every row `arena_scan` can prove
-plain (the rows `arena_scan.items` reads). Anything else (a folder of files, a row Python must
-check, more rows than pair ids left) is not for it: `prepare` returns None before anything is
-written, and `raw_load` reads the file row by row as before. The outcome is the same either way,
-row for row: `tests/ingest/test_raw_bulk.py` loads generated files both ways and compares every
-table and the report.
+It applies to one plain, uncompressed file of a one-judge Arena layout that has a scan: Arena JSON
+lines (`formats/arena_scan.py`) and the Kaggle arena-55k CSV (`formats/arena55k_scan.py`). A scan
+stages the file's rows with the same columns, and takes only rows it can prove plain. Anything
+else (a folder of files, a row Python must check, more rows than pair ids left) is not for it:
+`prepare` returns None before anything is written, and `raw_load` reads the file row by row as
+before. The outcome is the same either way, row for row: `tests/ingest/test_raw_bulk.py` loads
+generated files both ways and compares every table and the report.
 
 The work happens in a private in-memory DuckDB (`scan`), spilling to a temporary folder, so the
 writer's connection is free for the inserts: `chunks()` hands out the new pairs with their texts a
@@ -22,13 +22,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
 from . import formats
-from .formats import arena, arena_scan
+from .formats import arena, arena55k, arena55k_scan, arena_scan
 from .formats.base import (
     BOTH_BAD,
     CONFLICT,
@@ -46,12 +47,16 @@ from .writing import MAX_PAIR_ID, ROW_GROUP, LoadReport
 
 CHUNK = ROW_GROUP         # new pairs per chunk: a whole row group (no merging); two chunks of
                           # twice that made DuckDB insert the pairs on two threads, but passed 2 GB
-ATTRIBUTES = arena_scan.ATTRIBUTES  # stored as pair_attributes, in this order
-MEMORY_LIMIT = "384MB"    # the scan's buffers; the staged texts spill past it
+MEMORY_LIMIT = "1GB"      # the scan's buffers while it stages the file (at 384MB the staged texts spilled: 2 s more)
+SORT_MEMORY = "384MB"     # the scan's buffers while it sorts (the staged texts spill, for the writer's sake)
 STREAM_MEMORY = "256MB"   # the scan's buffers while the new pairs are stored (at 128MB its join spilled: 2x slower)
 WRITER_MEMORY = "768MB"   # the writer's buffers while a staged file is stored
 
 _SEP = "chr(31)"
+
+# The layouts with a scan: format name -> (its reader module, its scan module)
+SCANS: dict[str, tuple[ModuleType, ModuleType]] = {arena.NAME: (arena, arena_scan),
+                                                    arena55k.NAME: (arena55k, arena55k_scan)}
 
 
 def _same_battle(row: str, owner_m1: str, owner_m2: str) -> str:
@@ -143,10 +148,10 @@ STORED_VOTES = "SELECT pair_id::BIGINT AS pair_id, preferred::TINYINT AS preferr
 NEW_PAIRS = """
 SELECT k.pair_id::BIGINT AS pair_id, k.position::BIGINT AS source_index, nullif(s.source_id, '') AS source_id,
        k.key AS pair_key, s.query, k.m1 AS model_1, k.m2 AS model_2, s.response_1, s.response_2,
-       k.n_turns::BIGINT AS n_turns, s.language, s.turn, s.anony
+       k.n_turns::BIGINT AS n_turns{attributes}
 FROM keyed k JOIN stage s ON s.rowid = k.position
 WHERE k.new
-"""  # in no order: a chunk is a set of pairs
+"""  # in no order: a chunk is a set of pairs; {attributes}: the scan's, each as s.NAME
 
 
 @dataclass
@@ -157,10 +162,13 @@ class Bulk:
     scan: duckdb.DuckDBPyConnection
     spill: str
     judge: str
+    attributes: tuple[str, ...]  # the staged columns stored as pair_attributes, in this order
 
     def chunks(self) -> Iterator[pa.RecordBatch]:
-        """The new pairs (NEW_PAIRS' columns), CHUNK at a time, as Arrow: stored as they come."""
-        reader = self.scan.execute(NEW_PAIRS).to_arrow_reader(CHUNK)
+        """The new pairs (NEW_PAIRS' columns, then the attributes), CHUNK at a time, as Arrow:
+        stored as they come."""
+        attributes = "".join(f", s.{name}" for name in self.attributes)
+        reader = self.scan.execute(NEW_PAIRS.format(attributes=attributes)).to_arrow_reader(CHUNK)
         for batch in reader:
             if batch.num_rows:
                 yield batch
@@ -181,28 +189,30 @@ class Bulk:
 def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> Bulk | None:
     """Stage and sort the reading's file, or None (nothing done) when it is not for this path.
     Fills `report` and `reading.skips` / `reading.rows` as the row-by-row path would."""
-    path = _single_plain_arena_file(reading)
-    if path is None:
+    found = _single_scannable_file(reading)
+    if found is None:
         return None
-    judge = reading.opts.judge or formats.default_judge(arena)
+    path, header, (module, scanner) = found
+    judge = reading.opts.judge or formats.default_judge(module)
     try:
         judge = formats.judge_name(judge, path.name)
     except SourceError:
         return None  # the row-by-row path says so, naming the row
     spill = tempfile.mkdtemp(prefix="prefdissect-load-")
     scan = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
-    bulk = Bulk(scan, spill, judge)
+    bulk = Bulk(scan, spill, judge, scanner.ATTRIBUTES)
     try:
-        # DuckDB parses the file on its threads while this one checks its lines (arena_scan.line_check)
+        # DuckDB parses the file on its threads while this one checks and counts its rows
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-scan") as pool:
-            staged = pool.submit(_stage, scan, path)
-            lines = arena_scan.line_check(path)
+            staged = pool.submit(_stage, scan, path, scanner.query(header))
+            lines = scanner.row_count(path, header)
             rows = staged.result()
         if not lines or rows != lines or offset + lines - 1 > MAX_PAIR_ID:
             bulk.close()
             return None
+        scan.execute(f"SET memory_limit = '{SORT_MEMORY}'")
         _sort(scan, con, reading, offset, judge)
-        _count(scan, reading, report, judge)
+        _count(scan, reading, report, judge, module)
         scan.execute(f"SET memory_limit = '{STREAM_MEMORY}'")  # from here it only streams the new pairs out
     except BaseException:
         bulk.close()
@@ -210,27 +220,30 @@ def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> B
     return bulk
 
 
-def _single_plain_arena_file(reading: formats.Reading) -> Path | None:
-    if reading.format != arena.NAME or len(reading.files) != 1:
+def _single_scannable_file(reading: formats.Reading) -> tuple[Path, list[str], tuple[ModuleType, ModuleType]] | None:
+    """(the file, its columns as Python reads them, its format's modules) when the reading is one
+    file of a layout with a scan that the scan can take; else None."""
+    if reading.format not in SCANS or len(reading.files) != 1:
         return None
     path = reading.files[0]
-    if not arena_scan.applies(path):
+    module, scanner = SCANS[reading.format]
+    if not scanner.applies(path):
         return None
     try:
         table = formats.open_table(path)
         if table.sample is None:
             return None
-        formats.detect_table(table, reading.opts, forced=arena.NAME)
-    except (NoFormat, SourceError):
+        formats.detect_table(table, reading.opts, forced=module.NAME)
+    except (NoFormat, SourceError, ValueError):  # a RowError is a ValueError: Python's reader says so
         return None
-    return path
+    return path, list(table.sample), SCANS[reading.format]
 
 
-def _stage(scan, path: Path) -> int | None:
-    """The file's rows as `arena_scan` reads them, in file order; how many, or None when DuckDB
+def _stage(scan, path: Path, query: str) -> int | None:
+    """The file's rows as the scan reads them, in file order; how many, or None when DuckDB
     refuses the file or a row is not plain."""
     try:
-        scan.execute(f"CREATE TABLE stage AS SELECT *, {_TEXT_KEY} AS tk FROM ({arena_scan.QUERY})", [str(path)])
+        scan.execute(f"CREATE TABLE stage AS SELECT *, {_TEXT_KEY} AS tk FROM ({query})", [str(path)])
     except duckdb.Error:
         return None
     n, plain = scan.execute("SELECT count(*), coalesce(bool_and(plain), TRUE) FROM stage").fetchone()
@@ -251,7 +264,7 @@ def _sort(scan, con, reading: formats.Reading, offset: int, judge: str) -> None:
     scan.execute(VOTES)
 
 
-def _count(scan, reading: formats.Reading, report: LoadReport, judge: str) -> None:
+def _count(scan, reading: formats.Reading, report: LoadReport, judge: str, module: ModuleType) -> None:
     skips = reading.skips
     reading.rows = scan.execute("SELECT count(*) FROM rows").fetchone()[0]
     for reason, n, first in scan.execute(
@@ -271,9 +284,9 @@ def _count(scan, reading: formats.Reading, report: LoadReport, judge: str) -> No
             skips.votes[reasons[fate]] += n
         elif fate == "duplicate":
             skips.duplicates += n
-    reading.judge_kinds.setdefault(judge, formats.judge_kind(arena))
+    reading.judge_kinds.setdefault(judge, formats.judge_kind(module))
 
 
 assert {TIE, BOTH_BAD} <= set(WINNERS.values())  # ROWS takes a winner's word for a tie as its skip reason
 
-__all__ = ["CHUNK", "Bulk", "prepare"]
+__all__ = ["CHUNK", "SCANS", "Bulk", "prepare"]

@@ -118,10 +118,13 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
             counts = style.word_counts
             pairs = (pa.Table.from_batches([batch]).select(list(PAIR_SCHEMA))
                      .append_column("num_words_1", counts["words_1"]).append_column("num_words_2", counts["words_2"]))
-            attrs = (pl.from_arrow(batch.select(["pair_id", *raw_bulk.ATTRIBUTES]))
-                     .unpivot(index="pair_id", variable_name="key", value_name="value")
-                     .drop_nulls("value").sort("pair_id", maintain_order=True))
-            writer.submit(_store_rows, (pairs, attrs if attrs.height else None, None, style), source)
+            attrs = None
+            if bulk.attributes:
+                attrs = (pl.from_arrow(batch.select(["pair_id", *bulk.attributes]))
+                         .unpivot(index="pair_id", variable_name="key", value_name="value")
+                         .drop_nulls("value").sort("pair_id", maintain_order=True))
+            writer.submit(_store_rows, (pairs, attrs if attrs is not None and attrs.height else None, None, style),
+                          source)
         writer.wait()
     finally:
         writer.close()

@@ -208,3 +208,136 @@ def test_a_lake_stores_what_the_file_stores(pg_lake, tmp_path, monkeypatch):
     assert on_lake == on_file
     copy_database(lake, tmp_path / "copy.duckdb")
     assert contents(tmp_path / "copy.duckdb") == contents(tmp_path / "rows.duckdb")
+
+
+# The Kaggle arena-55k CSV (formats/arena55k_scan.py): the same comparisons on CSV files.
+HEADER_55K = ["id", "model_a", "model_b", "prompt", "response_a", "response_b", "winner_model_a", "winner_model_b",
+              "winner_tie"]
+FLAGS = {"model_a": ("1", "0", "0"), "model_b": ("0", "1", "0"), "tie": ("0", "0", "1"), "": ("0", "0", "0"),
+         None: ("", "", "")}
+
+
+def kaggle_row(i, query="q", r1="a", r2="b", m1="m-a", m2="m-b", winner="model_a", **over) -> dict:
+    """One arena-55k row: the turn lists as JSON text (json.dumps: non-ASCII as escapes)."""
+    turns = {"prompt": [query] if isinstance(query, str) else query,
+             "response_a": [r1] if isinstance(r1, str) or r1 is None else r1,
+             "response_b": [r2] if isinstance(r2, str) or r2 is None else r2}
+    row = {"id": f"k{i}", "model_a": m1, "model_b": m2, **{k: json.dumps(v) for k, v in turns.items()},
+           **dict(zip(HEADER_55K[-3:], FLAGS[winner]))}
+    row.update(over)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict], header=HEADER_55K, ending: str = "\n") -> Path:
+    import csv
+    import io
+
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator=ending)
+    writer.writerow(header)
+    writer.writerows([row.get(c, "") for c in header] for row in rows)
+    path.write_bytes(out.getvalue().encode("utf-8"))
+    return path
+
+
+texts = st.sampled_from(["a", "b", " ", "", "x, \"quoted\"\nnew line", "é ü 😀", "a\\b", "[1]", "tab\there", "\u2028"])
+csv_rows = st.lists(st.tuples(st.integers(0, 2), texts, texts, st.sampled_from(["m1", "m2", ""]),
+                              st.sampled_from(["m2", "m3", ""]), st.sampled_from(["model_a", "model_b", "tie", "", None]),
+                              st.sampled_from([False] * 4 + [True]), st.booleans()),
+                    min_size=1, max_size=12)
+
+
+def _kaggle(i: int, query: int, r1: str, r2: str, m1: str, m2: str, winner, multi: bool, nulls: bool) -> dict:
+    prompt = [f"q{query}", "again?"] if multi else f"q{query}"
+    side_1 = [r1, None] if nulls else r1  # a null turn is an empty reply
+    return kaggle_row(i, prompt, side_1, [r2, ""] if multi else r2, m1, m2, winner)
+
+
+@pytest.mark.slow
+@settings(SLOW, max_examples=25)
+@given(first=csv_rows, second=csv_rows, multi_turn=st.booleans(), ending=st.sampled_from(["\n", "\r\n"]))
+def test_generated_csv_files_store_the_same_both_ways(first, second, multi_turn, ending, tmp_path_factory, monkeypatch):
+    folder = tmp_path_factory.mktemp("bulk55k")
+    files = [write_csv(folder / f"part{k}.csv", [_kaggle(i, *r) for i, r in enumerate(part)], ending=ending)
+             for k, part in enumerate((first, second))]
+    bulk, by_row, calls = load_both_ways(files, folder, monkeypatch, options=Options(multi_turn=multi_turn))
+    assert bulk == by_row
+    assert calls and all(calls)  # the SQL path took every plain file
+
+
+def test_csv_repeats_ties_and_skips_both_ways(tmp_path, monkeypatch):
+    rows = [kaggle_row(0), kaggle_row(0), kaggle_row(0, winner="model_b"), kaggle_row(0, m1="m-z"),
+            kaggle_row(1, winner="tie"), kaggle_row(2, winner=""), kaggle_row(3, winner=None), kaggle_row(4, r2=" "),
+            kaggle_row(5, query=["one", "two"]), kaggle_row(6, r1=[None, "late"]), kaggle_row(7, id="", m1="", m2=""),
+            kaggle_row(8, query=[]), kaggle_row(9)]
+    first = write_csv(tmp_path / "first.csv", rows)
+    second = write_csv(tmp_path / "second.csv", [kaggle_row(9), kaggle_row(9, winner="model_b"), kaggle_row(10)],
+                       header=[*reversed(HEADER_55K), "extra"])  # columns found by name, in any order
+    bulk, by_row, calls = load_both_ways([first, second], tmp_path, monkeypatch)
+    assert bulk == by_row and calls == [True, True]
+    records, new, existing, doubled, labels, judges, skipped, _ = bulk[0]
+    assert (records, new, existing, doubled, labels, judges) == (13, 4, 0, 4, 4, ("human",))  # same texts: 4 battles
+    assert "1 rows left out: multi-turn (rows 8)" in skipped
+
+
+# Rows and files the CSV scan must leave to Python: loaded row by row, or refused with Python's error.
+ODD_CSV = {
+    "prompt a bare string": [kaggle_row(1, prompt="just text")],
+    "prompt padded": [kaggle_row(1, prompt=' ["q"]')],
+    "prompt an object": [kaggle_row(1, prompt='{"q": 1}')],
+    "prompt empty": [kaggle_row(1, prompt="")],
+    "turn a number": [kaggle_row(1, response_a="[1.5]"), kaggle_row(2, response_b="[7]")],
+    "turn parts": [kaggle_row(1, response_a='[{"type": "text", "text": "hi"}]')],
+    "turn a boolean": [kaggle_row(1, response_b="[true]")],
+    "trailing comma": [kaggle_row(1, response_a='["a",]')],
+    "comma and bracket in a text": [kaggle_row(1, response_a='["a,]"]')],
+    "invalid JSON": [kaggle_row(1, response_b='["a" "b"]')],
+    "lone surrogate": [kaggle_row(1, response_a='["x\\ud800"]')],
+    "NUL escape": [kaggle_row(1, response_a='["x\\u0000y"]')],
+    "flag spellings": [kaggle_row(1, winner_model_a="1.0"), kaggle_row(2, winner_model_b="true"),
+                       kaggle_row(3, winner_tie=" 1"), kaggle_row(4, winner_model_a="True")],
+    "flag unknown": [kaggle_row(1, winner_model_a="yes")],
+    "two flags": [kaggle_row(1, winner_model_b="1")],
+    "two flags on a skipped row": [kaggle_row(1, response_b="[null]", winner_model_b="1")],
+}
+# plain after all: DuckDB and Python both read "\u0000" as a NUL character, and ",]" inside a string
+# is no trailing comma
+TAKEN_CSV = {"NUL escape", "comma and bracket in a text"}
+ODD_CSV_BYTES = {
+    "short row": b"k9,m,m\n",
+    "stray quote": b'k9,m"x,m-b,"[""q""]","[""a""]","[""b""]",1,0,0\n',
+    "text after a closing quote": b'"k9"x,m,m-b,"[""q""]","[""a""]","[""b""]",1,0,0\n',
+    "CRLF after LF": b'k9,m,m-b,"[""q""]","[""a""]","[""b""]",1,0,0\r\n',
+    "lone CR": b'k9,m\rx,m-b,"[""q""]","[""a""]","[""b""]",1,0,0\n',
+    "unterminated quote": b'k9,m,m-b,"[""q""]","[""a""]","[""b',
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_CSV) + sorted(ODD_CSV_BYTES))
+def test_odd_csv_rows_store_the_same_both_ways(name, tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "odd.csv", [kaggle_row(0), *ODD_CSV.get(name, []), kaggle_row(9)])
+    if name in ODD_CSV_BYTES:
+        path.write_bytes(path.read_bytes() + ODD_CSV_BYTES[name])
+    try:
+        bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch)
+    except (SourceError, ValueError) as exc:  # refused: the same by rows alone
+        monkeypatch.setattr(raw_load, "BULK", False)
+        with pytest.raises(type(exc), match=".+") as again:
+            load_source(str(path), db=tmp_path / "again.duckdb")
+        assert str(again.value) == str(exc)
+        return
+    assert bulk == by_row
+    assert calls == [name in TAKEN_CSV], "the SQL path took a file it cannot prove plain"
+
+
+def test_a_crlf_csv_is_taken_and_a_duplicate_column_is_not(tmp_path, monkeypatch):
+    crlf = write_csv(tmp_path / "crlf.csv", [kaggle_row(i, r1=f"a\r\n{i}") for i in range(4)], ending="\r\n")
+    bulk, by_row, calls = load_both_ways([crlf], tmp_path, monkeypatch)
+    assert bulk == by_row and calls == [True] and bulk[0][1] == 4
+    doubled = write_csv(tmp_path / "doubled.csv", [kaggle_row(0)], header=[*HEADER_55K, "model_a"])
+    calls = []
+    real = raw_bulk.prepare
+    monkeypatch.setattr(raw_bulk, "prepare", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    with pytest.raises(SourceError, match="appears more than once"):
+        load_source(str(doubled), db=tmp_path / "doubled.duckdb")
+    assert calls == []  # refused as the format is detected, before any scan

@@ -19,7 +19,18 @@ import duckdb
 
 from .. import compressed, sources
 from . import line_scan
-from .base import EMPTY, MULTI_TURN, NO_VOTE, WINNERS, Item, Label, Options, RawPair, Skip, not_a_label
+from .base import (
+    EMPTY,
+    MULTI_TURN,
+    NO_VOTE,
+    WINNERS,
+    Item,
+    Label,
+    Options,
+    RawPair,
+    Skip,
+    not_a_label,
+)
 from .conversation import ASSISTANT_ROLES, USER_ROLES
 
 BATCH = 20_000               # rows per Arrow batch: bounds memory
@@ -105,7 +116,7 @@ def _contents(col: str, roles) -> str:
             "m -> coalesce(m.content, ''))")
 
 
-_SEP = "chr(10) || chr(10)"
+TURN_JOIN = "chr(10) || chr(10)"  # conversation.TURN_SEPARATOR in SQL
 _COLUMNS = {"question_id": "JSON", "id": "JSON", "model_a": "JSON", "model_b": "JSON", "winner": "JSON",
             "judge": "JSON", "conversation_a": "STRUCT(role VARCHAR, content VARCHAR)[]",
             "conversation_b": "STRUCT(role VARCHAR, content VARCHAR)[]", "language": "JSON", "turn": "JSON", "anony": "JSON"}
@@ -120,15 +131,27 @@ SELECT
   {_text('question_id')} AS source_id, {_text('model_a')} AS model_1, {_text('model_b')} AS model_2,
   {_text('judge')} AS rater, lower({_text('winner')}) AS winner,
   len(list_filter(conversation_a, m -> list_contains({_roles(USER_ROLES)}, lower(m.role)))) AS n_users,
-  array_to_string({_contents('conversation_a', USER_ROLES)}, {_SEP}) AS query,
-  array_to_string(list_filter({_contents('conversation_a', ASSISTANT_ROLES)}, t -> t <> ''), {_SEP}) AS response_1,
-  array_to_string(list_filter({_contents('conversation_b', ASSISTANT_ROLES)}, t -> t <> ''), {_SEP}) AS response_2,
+  array_to_string({_contents('conversation_a', USER_ROLES)}, {TURN_JOIN}) AS query,
+  array_to_string(list_filter({_contents('conversation_a', ASSISTANT_ROLES)}, t -> t <> ''), {TURN_JOIN}) AS response_1,
+  array_to_string(list_filter({_contents('conversation_b', ASSISTANT_ROLES)}, t -> t <> ''), {TURN_JOIN}) AS response_2,
   {_text('language')} AS language, {_text('turn')} AS turn, {_text('anony')} AS anony
 FROM read_json(?, format = 'newline_delimited', columns = {_COLUMNS})
 """
-_EMPTY = f"regexp_full_match(response_1, '{_SPACE}') OR regexp_full_match(response_2, '{_SPACE}')"
-QUERY = f"SELECT *, {_EMPTY} AS empty FROM ({QUERY})"
+# a response Python calls empty (`not text.strip()`)
+BLANK_RESPONSE = f"regexp_full_match(response_1, '{_SPACE}') OR regexp_full_match(response_2, '{_SPACE}')"
+QUERY = f"SELECT *, {BLANK_RESPONSE} AS empty FROM ({QUERY})"
 ATTRIBUTES = ("language", "turn", "anony")
+
+
+# The scan `raw_bulk` stages a file with (`arena55k_scan` has the same three names)
+def query(header: list[str]) -> str:
+    """The staging SELECT (one parameter: the path); a JSON-lines file's columns are found by name."""
+    return QUERY
+
+
+def row_count(path: Path, header: list[str]) -> int | None:
+    """The rows DuckDB must read, or None when it cannot be trusted with the file (`line_check`)."""
+    return line_check(path)
 
 
 def items(path: Path, opts: Options, start: int, count: Callable[[int], None]) -> Iterator[Item]:
@@ -197,4 +220,16 @@ def read(path: Path, opts: Options, start: int, count: Callable[[int], None],
                                   "please)") from None
 
 
-__all__ = ["applies", "items", "line_check", "read", "NotPlain"]
+__all__ = [
+    "ATTRIBUTES",
+    "BLANK_RESPONSE",
+    "QUERY",
+    "TURN_JOIN",
+    "NotPlain",
+    "applies",
+    "items",
+    "line_check",
+    "query",
+    "read",
+    "row_count",
+]
