@@ -173,6 +173,27 @@ def is_compressed(path: str | Path) -> bool:
         return sniff(f.read(6)) is not None
 
 
+def duckdb_reads(path: str | Path, suffix: str) -> bool:
+    """Whether DuckDB's readers (which know a codec by the file's name) read the file's text as
+    `open_bytes` and the text readers do: named `suffix` (`.jsonl`, `.csv`), uncompressed or
+    gzip named `.gz`, UTF-8 without a byte-order mark. The fast readers (`formats/*_scan.py`)
+    take only such files."""
+    path = Path(path)
+    named = codec_of_name(path.name)
+    if data_suffix(path) != suffix or named not in (None, "gzip"):
+        return False
+    try:
+        with open(path, "rb") as raw:
+            if named is None and sniff(raw.read(6)) is not None:
+                return False  # an archive not named as one: DuckDB would read its bytes as text
+        with open_bytes(path) as f:
+            head = f.read(4096)
+    except (ArchiveBroken, OSError):
+        return False
+    return not (sniff(head) or head.startswith(b"\xef\xbb\xbf") or b"\x00" in head
+                or head[:2] in (b"\xff\xfe", b"\xfe\xff"))
+
+
 def open_upload(raw: bytes, name: str) -> BinaryIO:
     """Uploaded bytes (a labels file) as `open_bytes` would open a file of that name."""
     codec = codec_of_name(name) or sniff(raw[:6])
@@ -181,5 +202,5 @@ def open_upload(raw: bytes, name: str) -> BinaryIO:
     return io.BufferedReader(_Decompressing(codec, io.BytesIO(raw)), buffer_size=_CHUNK)
 
 
-__all__ = ["ArchiveBroken", "CODECS", "codec_of_name", "data_suffix", "is_compressed",
+__all__ = ["ArchiveBroken", "CODECS", "codec_of_name", "data_suffix", "duckdb_reads", "is_compressed",
            "open_bytes", "open_upload", "sniff"]

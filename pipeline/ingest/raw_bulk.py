@@ -1,10 +1,11 @@
 """`raw_load`'s sorting of rows into battles, labels and skips done in SQL (issue 18): one DuckDB
 pass parses the file, keys every battle and judges every vote, instead of a Python object per row.
 
-It applies to one plain, uncompressed file of a one-judge Arena layout that has a scan: Arena JSON
-lines (`formats/arena_scan.py`) and the Kaggle arena-55k CSV (`formats/arena55k_scan.py`). A scan
-stages the file's rows with the same columns, and takes only rows it can prove plain. Anything
-else (a folder of files, a row Python must check, more rows than pair ids left) is not for it:
+It applies to plain, uncompressed files (one, or a folder of them) of a one-judge Arena layout that
+has a scan: Arena JSON lines (`formats/arena_scan.py`) and the Kaggle arena-55k CSV
+(`formats/arena55k_scan.py`). A scan stages a file's rows with the same columns, and takes only
+rows it can prove plain. Anything else (a compressed file, a row Python must check, more rows than
+pair ids left) is not for it:
 `prepare` returns None before anything is written, and `raw_load` reads the file row by row as
 before. The outcome is the same either way, row for row: `tests/ingest/test_raw_bulk.py` loads
 generated files both ways and compares every table and the report.
@@ -187,27 +188,27 @@ class Bulk:
 
 
 def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> Bulk | None:
-    """Stage and sort the reading's file, or None (nothing done) when it is not for this path.
+    """Stage and sort the reading's files, or None (nothing done) when they are not for this path.
     Fills `report` and `reading.skips` / `reading.rows` as the row-by-row path would."""
-    found = _single_scannable_file(reading)
+    found = _scannable_files(reading)
     if found is None:
         return None
-    path, header, (module, scanner) = found
+    parts, (module, scanner) = found
     judge = reading.opts.judge or formats.default_judge(module)
     try:
-        judge = formats.judge_name(judge, path.name)
+        judge = formats.judge_name(judge, parts[0][0].name)
     except SourceError:
         return None  # the row-by-row path says so, naming the row
     spill = tempfile.mkdtemp(prefix="prefdissect-load-")
     scan = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
     bulk = Bulk(scan, spill, judge, scanner.ATTRIBUTES)
     try:
-        # DuckDB parses the file on its threads while this one checks and counts its rows
+        # DuckDB parses the files on its threads while this one checks and counts their rows
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-scan") as pool:
-            staged = pool.submit(_stage, scan, path, scanner.query(header))
-            lines = scanner.row_count(path, header)
+            staged = pool.submit(_stage, scan, [(path, scanner.query(header)) for path, header in parts])
+            lines = [scanner.row_count(path, header) for path, header in parts]
             rows = staged.result()
-        if not lines or rows != lines or offset + lines - 1 > MAX_PAIR_ID:
+        if not all(lines) or rows != lines or offset + sum(lines) - 1 > MAX_PAIR_ID:
             bulk.close()
             return None
         scan.execute(f"SET memory_limit = '{SORT_MEMORY}'")
@@ -220,34 +221,42 @@ def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> B
     return bulk
 
 
-def _single_scannable_file(reading: formats.Reading) -> tuple[Path, list[str], tuple[ModuleType, ModuleType]] | None:
-    """(the file, its columns as Python reads them, its format's modules) when the reading is one
-    file of a layout with a scan that the scan can take; else None."""
-    if reading.format not in SCANS or len(reading.files) != 1:
+def _scannable_files(reading: formats.Reading) -> tuple[list[tuple[Path, list[str]]], tuple[ModuleType, ModuleType]] | None:
+    """([(a file, its columns as Python reads them)], its format's modules) when every file of the
+    reading is of a layout with a scan and one the scan can take; else None."""
+    if reading.format not in SCANS or not reading.files:
         return None
-    path = reading.files[0]
     module, scanner = SCANS[reading.format]
-    if not scanner.applies(path):
-        return None
-    try:
-        table = formats.open_table(path)
-        if table.sample is None:
+    parts = []
+    for path in reading.files:
+        if not scanner.applies(path):
             return None
-        formats.detect_table(table, reading.opts, forced=module.NAME)
-    except (NoFormat, SourceError, ValueError):  # a RowError is a ValueError: Python's reader says so
-        return None
-    return path, list(table.sample), SCANS[reading.format]
+        try:
+            table = formats.open_table(path)
+            if table.sample is None:  # Python skips a file without rows: so does not this path
+                return None
+            formats.detect_table(table, reading.opts, forced=module.NAME)
+        except (NoFormat, SourceError, ValueError):  # a RowError is a ValueError: Python's reader says so
+            return None
+        parts.append((path, list(table.sample)))
+    return parts, SCANS[reading.format]
 
 
-def _stage(scan, path: Path, query: str) -> int | None:
-    """The file's rows as the scan reads them, in file order; how many, or None when DuckDB
-    refuses the file or a row is not plain."""
-    try:
-        scan.execute(f"CREATE TABLE stage AS SELECT *, {_TEXT_KEY} AS tk FROM ({query})", [str(path)])
-    except duckdb.Error:
-        return None
-    n, plain = scan.execute("SELECT count(*), coalesce(bool_and(plain), TRUE) FROM stage").fetchone()
-    return n if plain else None
+def _stage(scan, parts: list[tuple[Path, str]]) -> list[int] | None:
+    """The files' rows as the scan reads them, in file order, one table: how many of each file, or
+    None when DuckDB refuses a file or a row is not plain. A row's place in the table (its rowid)
+    is its position in the source, as the row-by-row path numbers them across files."""
+    counts: list[int] = []
+    for i, (path, query) in enumerate(parts):
+        into = "CREATE TABLE stage AS" if i == 0 else "INSERT INTO stage"
+        try:
+            scan.execute(f"{into} SELECT *, {_TEXT_KEY} AS tk FROM ({query})", [str(path)])
+        except duckdb.Error:
+            return None
+        counts.append(scan.execute("SELECT count(*) FROM stage").fetchone()[0] - sum(counts))
+    plain, in_order = scan.execute("SELECT coalesce(bool_and(plain), TRUE), coalesce(max(rowid) + 1 = count(*), TRUE) "
+                                   "FROM stage").fetchone()
+    return counts if plain and in_order else None
 
 
 def _sort(scan, con, reading: formats.Reading, offset: int, judge: str) -> None:

@@ -105,15 +105,18 @@ rows = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["a", "b", " "]), s
 
 @pytest.mark.slow
 @settings(SLOW, max_examples=25)
-@given(first=rows, second=rows, multi_turn=st.booleans())
+@given(first=rows, second=rows, multi_turn=st.booleans(), as_folder=st.booleans())
 @example(first=[(0, "a", "b", "m1", "m2", "model_a", "u1", False)],  # found by CI: a first row without a model
          second=[(0, "a", "b", "", "m2", "model_a", "u1", True), (0, "a", "b", "m1", "m2", "model_a", "u1", True)],
-         multi_turn=True)
-def test_generated_files_store_the_same_both_ways(first, second, multi_turn, tmp_path_factory, monkeypatch):
+         multi_turn=True, as_folder=False)
+def test_generated_files_store_the_same_both_ways(first, second, multi_turn, as_folder, tmp_path_factory,
+                                                  monkeypatch):
     folder = tmp_path_factory.mktemp("bulk")
-    files = [write(folder / f"part{k}.jsonl", [_row(i, *r) for i, r in enumerate(part)])
+    (folder / "parts").mkdir()
+    files = [write(folder / "parts" / f"part{k}.jsonl", [_row(i, *r) for i, r in enumerate(part)])
              for k, part in enumerate((first, second))]
-    bulk, by_row, calls = load_both_ways(files, folder, monkeypatch, options=Options(multi_turn=multi_turn))
+    sources = [folder / "parts"] if as_folder else files  # one load of both, or a load each
+    bulk, by_row, calls = load_both_ways(sources, folder, monkeypatch, options=Options(multi_turn=multi_turn))
     assert bulk == by_row
     assert calls and all(calls)  # the SQL path took every plain file (a repeated file is not read again)
 
@@ -167,16 +170,69 @@ def test_odd_rows_store_the_same_both_ways(name, tmp_path, monkeypatch):
     assert bulk == by_row
 
 
-def test_a_folder_goes_row_by_row(tmp_path, monkeypatch):
+def test_a_folder_of_files_stores_the_same_both_ways(tmp_path, monkeypatch):
+    """Shards: one stage, its positions running on across the files, as Python numbers them."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    write(folder / "a.jsonl", [battle(0), battle(1), battle(1, winner="tie"), battle(2, winner=None)])
+    write(folder / "b.jsonl", [battle(1), battle(1, winner="model_b"), battle(3, conversation_a=MULTI,
+                                                                             conversation_b=MULTI), battle(4)])
+    write(folder / "c.jsonl", [battle(5, judge="x"), battle(0)])
+    bulk, by_row, calls = load_both_ways([folder], tmp_path, monkeypatch)
+    assert bulk == by_row and calls == [True]
+    records, new, existing, doubled, *_, skipped, _ = bulk[0]
+    assert (records, new, existing, doubled) == (10, 4, 0, 3)
+    assert "1 rows left out: multi-turn (rows 6)" in skipped  # the second file's third row
+
+    csvs = tmp_path / "csvs"
+    csvs.mkdir()
+    write_csv(csvs / "a.csv", [kaggle_row(0, query="q0"), kaggle_row(1, query="q1", winner="tie")])
+    write_csv(csvs / "b.csv", [kaggle_row(1, query="q1"), kaggle_row(2, query="q2")], header=HEADER_55K[::-1])
+    (tmp_path / "csv_dbs").mkdir()
+    bulk, by_row, calls = load_both_ways([csvs], tmp_path / "csv_dbs", monkeypatch)
+    assert bulk == by_row and calls == [True] and bulk[0][1] == 3
+
+
+def test_gzip_files_are_sorted_in_sql_and_other_archives_go_row_by_row(tmp_path, monkeypatch):
+    import bz2
+    import gzip
+
     folder = tmp_path / "parts"
     folder.mkdir()
     write(folder / "a.jsonl", [battle(0), battle(1)])
-    write(folder / "b.jsonl", [battle(1), battle(2)])
-    calls = []
-    real = raw_bulk.prepare
-    monkeypatch.setattr(raw_bulk, "prepare", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
-    report = load_source(str(folder), db=tmp_path / "db.duckdb")
-    assert calls == [None] and report.new_pairs == 3
+    lines = "".join(json.dumps(r) + "\n" for r in [battle(1), battle(2, winner="tie"), battle(3)]).encode()
+    (folder / "b.jsonl.gz").write_bytes(gzip.compress(lines[:40]) + gzip.compress(lines[40:]))  # two members
+    bulk, by_row, calls = load_both_ways([folder], tmp_path, monkeypatch)
+    assert bulk == by_row and calls == [True] and bulk[0][1] == 3
+
+    csvs = tmp_path / "csvs"
+    csvs.mkdir()
+    plain = write_csv(csvs / "k.csv", [kaggle_row(0, query="q0"), kaggle_row(1, query="q1")])
+    (csvs / "k.csv.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
+    (tmp_path / "csv_dbs").mkdir()
+    bulk, by_row, calls = load_both_ways([csvs / "k.csv.gz"], tmp_path / "csv_dbs", monkeypatch)
+    assert bulk == by_row and calls == [True] and bulk[0][1] == 2
+
+    (folder / "c.jsonl.bz2").write_bytes(bz2.compress(json.dumps(battle(4)).encode() + b"\n"))
+    (tmp_path / "bz2_dbs").mkdir()
+    bulk, by_row, calls = load_both_ways([folder], tmp_path / "bz2_dbs", monkeypatch)
+    assert bulk == by_row and calls == [False] and bulk[0][1] == 4
+
+
+def test_a_cut_gzip_file_is_refused_as_python_refuses_it(tmp_path, monkeypatch):
+    import gzip
+
+    whole = gzip.compress("".join(json.dumps(battle(i)) + "\n" for i in range(50)).encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    errors = []
+    for bulk in (True, False):
+        monkeypatch.setattr(raw_load, "BULK", bulk)
+        with pytest.raises(SourceError) as refused:
+            load_source(str(path), db=tmp_path / f"{bulk}.duckdb")
+        errors.append(str(refused.value))
+    assert errors[0] == errors[1] and "ends early" in errors[0]
 
 
 def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
@@ -255,12 +311,16 @@ def _kaggle(i: int, query: int, r1: str, r2: str, m1: str, m2: str, winner, mult
 
 @pytest.mark.slow
 @settings(SLOW, max_examples=25)
-@given(first=csv_rows, second=csv_rows, multi_turn=st.booleans(), ending=st.sampled_from(["\n", "\r\n"]))
-def test_generated_csv_files_store_the_same_both_ways(first, second, multi_turn, ending, tmp_path_factory, monkeypatch):
+@given(first=csv_rows, second=csv_rows, multi_turn=st.booleans(), ending=st.sampled_from(["\n", "\r\n"]),
+       as_folder=st.booleans())
+def test_generated_csv_files_store_the_same_both_ways(first, second, multi_turn, ending, as_folder, tmp_path_factory,
+                                                      monkeypatch):
     folder = tmp_path_factory.mktemp("bulk55k")
-    files = [write_csv(folder / f"part{k}.csv", [_kaggle(i, *r) for i, r in enumerate(part)], ending=ending)
+    (folder / "parts").mkdir()
+    files = [write_csv(folder / "parts" / f"part{k}.csv", [_kaggle(i, *r) for i, r in enumerate(part)], ending=ending)
              for k, part in enumerate((first, second))]
-    bulk, by_row, calls = load_both_ways(files, folder, monkeypatch, options=Options(multi_turn=multi_turn))
+    sources = [folder / "parts"] if as_folder else files
+    bulk, by_row, calls = load_both_ways(sources, folder, monkeypatch, options=Options(multi_turn=multi_turn))
     assert bulk == by_row
     assert calls and all(calls)  # the SQL path took every plain file
 

@@ -27,13 +27,8 @@ _TURNS = ("prompt", "response_a", "response_b")
 
 
 def applies(path: Path) -> bool:
-    """A plain (uncompressed) UTF-8 .csv file without a byte-order mark."""
-    if compressed.codec_of_name(path.name) or compressed.data_suffix(path) != ".csv":
-        return False
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    return not (compressed.sniff(head) or head.startswith(b"\xef\xbb\xbf") or b"\x00" in head
-                or head[:2] in (b"\xff\xfe", b"\xfe\xff"))
+    """A UTF-8 .csv file without a byte-order mark, uncompressed or gzip (`compressed.duckdb_reads`)."""
+    return compressed.duckdb_reads(path, ".csv")
 
 
 def row_count(path: Path, header: list[str]) -> int | None:

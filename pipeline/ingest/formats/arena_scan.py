@@ -54,13 +54,8 @@ class NotPlain(Exception):
 
 
 def applies(path: Path) -> bool:
-    """A plain (uncompressed) UTF-8 .jsonl file without a byte-order mark."""
-    if compressed.codec_of_name(path.name) or compressed.data_suffix(path) != ".jsonl":
-        return False
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    return not (compressed.sniff(head) or head.startswith(b"\xef\xbb\xbf") or b"\x00" in head
-                or head[:2] in (b"\xff\xfe", b"\xfe\xff"))
+    """A UTF-8 .jsonl file without a byte-order mark, uncompressed or gzip (`compressed.duckdb_reads`)."""
+    return compressed.duckdb_reads(path, ".jsonl")
 
 
 def line_check(path: Path) -> int | None:
@@ -69,15 +64,18 @@ def line_check(path: Path) -> int | None:
     sources.MAX_DEPTH, or an integer too long) and sources.loads does refuse it. One compiled
     pass over the bytes (`line_scan`)."""
     rows = 0
-    for block_rows, odd, suspects in line_scan.scan(path, sources.MAX_DEPTH, _MAX_DIGITS):
-        if odd:
-            return None
-        for line in suspects:
-            try:
-                sources.loads(line.decode("utf-8"), path)
-            except (sources.SourceError, UnicodeDecodeError):
+    try:
+        for block_rows, odd, suspects in line_scan.scan(path, sources.MAX_DEPTH, _MAX_DIGITS):
+            if odd:
                 return None
-        rows += block_rows
+            for line in suspects:
+                try:
+                    sources.loads(line.decode("utf-8"), path)
+                except (sources.SourceError, UnicodeDecodeError):
+                    return None
+            rows += block_rows
+    except compressed.ArchiveBroken:  # Python's reader says how far it got
+        return None
     return rows
 
 

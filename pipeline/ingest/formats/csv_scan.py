@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from .. import compressed
+
 BLOCK = 8 << 20  # bytes read at a time
 
 # states
@@ -45,8 +47,43 @@ def _record_end(fields, content, expected, records):
     return expected, records + 1, False
 
 
+_ONES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
+_QUOTES, _LFS, _CRS = (np.uint64(0x0101010101010101 * c) for c in (34, 10, 13))
+
+
 @njit(cache=True, nogil=True)
-def _scan(buf, n, state, fields, content, expected, records, ending):
+def _has_zero_byte(v):
+    return ((v - _ONES) & ~v & _HIGH) != 0
+
+
+@njit(cache=True, nogil=True)
+def _special(b):
+    return b == 34 or b == 10 or b == 13 or b == 0
+
+
+@njit(cache=True, nogil=True)
+def _next_special(buf, words, j, n):
+    """The first index from j of a quote, line feed, carriage return or NUL in buf[:n], else n;
+    eight bytes at a time (`words` is buf seen as 64-bit words) where it can."""
+    while j < n and (j & 7) != 0:
+        if _special(buf[j]):
+            return j
+        j += 1
+    while j + 8 <= n:
+        w = words[j >> 3]
+        if _has_zero_byte(w) or _has_zero_byte(w ^ _QUOTES) or _has_zero_byte(w ^ _LFS) or _has_zero_byte(w ^ _CRS):
+            break
+        j += 8
+    while j < n:
+        if _special(buf[j]):
+            return j
+        j += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _scan(buf, words, n, state, fields, content, expected, records, ending):
     """Feed buf[:n] to the parser; returns its state after (state is _ODD once refused). `ending`
     is how records end: 0 not seen yet, 10 `\\n`, 13 `\\r\\n`."""
     j = -1
@@ -54,9 +91,10 @@ def _scan(buf, n, state, fields, content, expected, records, ending):
         j += 1
         b = buf[j]
         if state == _QUOTED:  # most bytes: skip to the next quote, line feed, carriage return or NUL
-            while b != 34 and b != 10 and b != 13 and b != 0 and j + 1 < n:
-                j += 1
-                b = buf[j]
+            j = _next_special(buf, words, j, n)
+            if j == n:
+                break
+            b = buf[j]
             if b == 34:  # '"': a doubled quote or the field's end
                 state = _QUOTE_IN_QUOTED
             elif b == 13 or b == 0 or (b == 10 and expected < 0):  # DuckDB misreads a header spanning lines
@@ -98,14 +136,18 @@ def _scan(buf, n, state, fields, content, expected, records, ending):
 
 def scan(path: Path, block: int = BLOCK) -> tuple[int, int] | None:
     """(header fields, rows after the header), or None when the file is odd (above)."""
-    buf = np.empty(block, dtype=np.uint8)
+    buf = np.empty(-(-block // 8) * 8, dtype=np.uint8)  # whole 64-bit words, of which `block` bytes are read
+    words = buf.view(np.uint64)
     state, fields, content, expected, records, ending = _START, 0, False, -1, 0, 0
-    with open(path, "rb", buffering=0) as f:
-        while got := f.readinto(memoryview(buf)):
-            state, fields, content, expected, records, ending = _scan(buf, got, state, fields, content, expected,
-                                                                      records, ending)
-            if state == _ODD:
-                return None
+    try:
+        with compressed.open_bytes(path) as f:  # a .gz file decompressed as it is read
+            while got := f.readinto(memoryview(buf)[:block]):
+                state, fields, content, expected, records, ending = _scan(buf, words, got, state, fields, content,
+                                                                          expected, records, ending)
+                if state == _ODD:
+                    return None
+    except compressed.ArchiveBroken:  # Python's reader says how far it got
+        return None
     if state in (_QUOTED, _AFTER_CR):
         return None
     if content:  # a last record without its line ending

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from .. import compressed
+
 BLOCK = 8 << 20              # bytes read at a time (a longer line makes its block longer)
 _SPACE = np.zeros(256, dtype=np.uint8)
 _SPACE[[ord(c) for c in " \t\n\r\x0b\x0c"]] = 1
@@ -143,7 +145,7 @@ def blocks(path: Path, size: int = BLOCK) -> Iterator[np.ndarray]:
     buffer: a block is valid until the next is asked for."""
     buf = np.empty(size, dtype=np.uint8)
     filled = 0  # bytes of an unfinished line at the buffer's start
-    with open(path, "rb", buffering=0) as f:
+    with compressed.open_bytes(path) as f:  # a .gz file decompressed as it is read
         while got := f.readinto(memoryview(buf)[filled:]):
             end = filled + got
             cut = _after_last_newline(buf, filled, end)
