@@ -13,15 +13,18 @@ Goals (issue 18): load <= 4x the bulk read (3x wished), < 2 GB; fit and board < 
 warm pages < 1 s. Databases and the JSONL file go to bench/out/ (kept, so --reuse skips
 generating and loading again).
 
-    .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages] [--page TEXT ...] [--layout arena55k]
+    .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages] [--page TEXT ...]
+        [--layout arena55k | arena-gz]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -125,7 +128,6 @@ def measure(args: list[str]) -> tuple[float, float, float, str]:
 
 def copy_cost(db: Path) -> None:
     """What every write pays before its own work: the byte copy and fsync of the whole file."""
-    import shutil
 
     copy = db.with_name(db.name + ".benchcopy")
     t0 = time.perf_counter()
@@ -149,9 +151,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1_000_000, help="battles to generate (5%% ties)")
     ap.add_argument("--reuse", action="store_true", help="keep the JSONL file and database of an earlier run")
     ap.add_argument("--skip-pages", action="store_true")
-    ap.add_argument("--layout", choices=["arena", "arena55k"], default="arena",
-                    help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout (both "
-                         "read by DuckDB and sorted in SQL)")
+    ap.add_argument("--layout", choices=["arena", "arena55k", "arena-gz"], default="arena",
+                    help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout; arena-gz: "
+                         "the JSON lines gzipped (all read by DuckDB and sorted in SQL)")
     ap.add_argument("--page", action="append", default=[], metavar="TEXT",
                     help="time only these pages / views (bench_pages.py --only; repeatable): at 1,000,000 "
                          "the Annotate page's first visit passes AppTest's 120 s limit and stops the run")
@@ -168,6 +170,12 @@ def main() -> int:
         if not (args.reuse and csv_src.exists()):
             write_arena55k(src, csv_src)
         src, db, bulk_db = csv_src, OUT / f"scale_{args.n}_55k.duckdb", OUT / f"scale_{args.n}_55k_bulk.duckdb"
+    if args.layout == "arena-gz":
+        gz_src = OUT / f"scale_{args.n}.jsonl.gz"
+        if not (args.reuse and gz_src.exists()):
+            with open(src, "rb") as plain, gzip.open(gz_src, "wb", compresslevel=1) as packed:
+                shutil.copyfileobj(plain, packed, 1 << 20)
+        src, db, bulk_db = gz_src, OUT / f"scale_{args.n}_gz.duckdb", OUT / f"scale_{args.n}_gz_bulk.duckdb"
     bulk_db.unlink(missing_ok=True)
     bw, bc, bp, bl = measure([sys.executable, "-c", BULK, str(src), str(bulk_db)])
     print(f"DuckDB bulk read ({'read_csv' if src.suffix == '.csv' else 'read_json'}) into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB {bl}", flush=True)

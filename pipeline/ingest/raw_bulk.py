@@ -1,10 +1,10 @@
 """`raw_load`'s sorting of rows into battles, labels and skips done in SQL (issue 18): one DuckDB
 pass parses the file, keys every battle and judges every vote, instead of a Python object per row.
 
-It applies to plain, uncompressed files (one, or a folder of them) of a one-judge Arena layout that
-has a scan: Arena JSON lines (`formats/arena_scan.py`) and the Kaggle arena-55k CSV
+It applies to plain or gzip files (one, or a folder of them) of a one-judge Arena layout that has
+a scan: Arena JSON lines (`formats/arena_scan.py`) and the Kaggle arena-55k CSV
 (`formats/arena55k_scan.py`). A scan stages a file's rows with the same columns, and takes only
-rows it can prove plain. Anything else (a compressed file, a row Python must check, more rows than
+rows it can prove plain. Anything else (another archive, a row Python must check, more rows than
 pair ids left) is not for it:
 `prepare` returns None before anything is written, and `raw_load` reads the file row by row as
 before. The outcome is the same either way, row for row: `tests/ingest/test_raw_bulk.py` loads

@@ -12,8 +12,9 @@ read of the file:
   or a run of more digits than Python converts. Those lines are only suspects: the caller
   parses them with `sources.loads` to know.
 
-The file is read in blocks of whole lines, so memory stays bounded at any size; numba compiles
-the loop on first use (then from its disk cache) and it runs without the GIL.
+The file (a .gz one decompressed as it is read) comes in blocks of whole lines, so memory stays
+bounded at any size; numba compiles the loop on first use (then from its disk cache) and it runs
+without the GIL.
 """
 
 from __future__ import annotations
