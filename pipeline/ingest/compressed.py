@@ -183,9 +183,8 @@ def duckdb_reads(path: str | Path, suffix: str) -> bool:
     if data_suffix(path) != suffix or named not in (None, "gzip"):
         return False
     try:
-        with open(path, "rb") as raw:
-            if named is None and sniff(raw.read(6)) is not None:
-                return False  # an archive not named as one: DuckDB would read its bytes as text
+        if named is None and is_compressed(path):
+            return False  # an archive not named as one: DuckDB would read its bytes as text
         with open_bytes(path) as f:
             head = f.read(4096)
     except (ArchiveBroken, OSError):

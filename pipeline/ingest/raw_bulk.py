@@ -5,10 +5,10 @@ It applies to plain or gzip files (one, or a folder of them) of a one-judge Aren
 a scan: Arena JSON lines (`formats/arena_scan.py`) and the Kaggle arena-55k CSV
 (`formats/arena55k_scan.py`). A scan stages a file's rows with the same columns, and takes only
 rows it can prove plain. Anything else (another archive, a row Python must check, more rows than
-pair ids left) is not for it:
-`prepare` returns None before anything is written, and `raw_load` reads the file row by row as
-before. The outcome is the same either way, row for row: `tests/ingest/test_raw_bulk.py` loads
-generated files both ways and compares every table and the report.
+pair ids left) is not for it: `prepare` returns None before anything is written, and `raw_load`
+reads the files row by row as before. The outcome is the same either way, row for row:
+`tests/ingest/test_raw_bulk.py` loads generated files both ways and compares every table and the
+report.
 
 The work happens in a private in-memory DuckDB (`scan`), spilling to a temporary folder, so the
 writer's connection is free for the inserts: `chunks()` hands out the new pairs with their texts a
@@ -239,7 +239,7 @@ def _scannable_files(reading: formats.Reading) -> tuple[list[tuple[Path, list[st
         except (NoFormat, SourceError, ValueError):  # a RowError is a ValueError: Python's reader says so
             return None
         parts.append((path, list(table.sample)))
-    return parts, SCANS[reading.format]
+    return parts, (module, scanner)
 
 
 def _stage(scan, parts: list[tuple[Path, str]]) -> list[int] | None:

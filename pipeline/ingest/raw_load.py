@@ -118,13 +118,7 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
             counts = style.word_counts
             pairs = (pa.Table.from_batches([batch]).select(list(PAIR_SCHEMA))
                      .append_column("num_words_1", counts["words_1"]).append_column("num_words_2", counts["words_2"]))
-            attrs = None
-            if bulk.attributes:
-                attrs = (pl.from_arrow(batch.select(["pair_id", *bulk.attributes]))
-                         .unpivot(index="pair_id", variable_name="key", value_name="value")
-                         .drop_nulls("value").sort("pair_id", maintain_order=True))
-            writer.submit(_store_rows, (pairs, attrs if attrs is not None and attrs.height else None, None, style),
-                          source)
+            writer.submit(_store_rows, (pairs, _attribute_rows(batch, bulk.attributes), None, style), source)
         writer.wait()
     finally:
         writer.close()
@@ -136,6 +130,17 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
     if len(tie_votes):
         _insert_ties(con, tie_votes)
         judges.add(bulk.judge)
+
+
+def _attribute_rows(batch: pa.RecordBatch, names: tuple[str, ...]) -> pl.DataFrame | None:
+    """The pair_attributes rows (pair_id, key, value) of a staged batch's attribute columns; None
+    when there are none."""
+    if not names:
+        return None
+    attrs = (pl.from_arrow(batch.select(["pair_id", *names]))
+             .unpivot(index="pair_id", variable_name="key", value_name="value")
+             .drop_nulls("value").sort("pair_id", maintain_order=True))
+    return attrs if attrs.height else None
 
 
 # The Arrow tables and frames below are read by DuckDB by their Python names, which must not be

@@ -19,18 +19,7 @@ import duckdb
 
 from .. import compressed, sources
 from . import line_scan
-from .base import (
-    EMPTY,
-    MULTI_TURN,
-    NO_VOTE,
-    WINNERS,
-    Item,
-    Label,
-    Options,
-    RawPair,
-    Skip,
-    not_a_label,
-)
+from .base import EMPTY, MULTI_TURN, NO_VOTE, WINNERS, Item, Label, Options, RawPair, Skip, not_a_label
 from .conversation import ASSISTANT_ROLES, USER_ROLES
 
 BATCH = 20_000               # rows per Arrow batch: bounds memory
