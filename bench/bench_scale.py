@@ -4,7 +4,8 @@ Generates N battles (default 1,000,000) as a JSONL file in the lmsys/chatbot_are
 layout that `load` detects as `arena`: ~30 models, responses of a few hundred characters, a
 third of them with markdown (headers, lists, bold, code) so the style properties vary. Then,
 each as a fresh process, with the load average beside every figure:
-- DuckDB's own bulk read of the file (`CREATE TABLE t AS SELECT * FROM read_json(...)`);
+- DuckDB's own bulk read of the file (`CREATE TABLE t AS SELECT * FROM read_json(...)`, or
+  read_csv / read_parquet for the other layouts);
 - `python -m pipeline load FILE`: wall, CPU, peak memory, ratio to the bulk read, file size;
 - `fit --properties style --judge human`, `leaderboard --control style`, and one small write
   (`group add` of a 1% slice, no fit): what the whole-file copy of a write costs;
@@ -14,7 +15,7 @@ warm pages < 1 s. Databases and the JSONL file go to bench/out/ (kept, so --reus
 generating and loading again).
 
     .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages] [--page TEXT ...]
-        [--layout arena55k | arena-gz]
+        [--layout arena55k | arena-gz | lmarena | hh-rlhf]
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ print(f"{r.returncode} {wall:.2f} {u.ru_utime + u.ru_stime:.2f} {u.ru_maxrss / 1
 BULK = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[2])
-reader = "read_csv(?)" if sys.argv[1].endswith(".csv") else "read_json(?, format='newline_delimited')"
+reader = ("read_csv(?)" if sys.argv[1].endswith(".csv") else "read_parquet(?)" if sys.argv[1].endswith(".parquet")
+          else "read_json(?, format='newline_delimited')")
 con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}", [sys.argv[1]])
 print(con.execute("SELECT count(*) FROM t").fetchone()[0])
 """
@@ -116,6 +118,42 @@ def write_arena55k(jsonl: Path, path: Path) -> None:
                         int(win == "model_a"), int(win == "model_b"), int(win.startswith("tie"))])
 
 
+def write_lmarena(jsonl: Path, path: Path) -> None:
+    """The same battles in LMArena's arena-human-preference-140k parquet layout: content as
+    {type, text, image, mimeType} parts, both_bad, category tags as nested structs, which `load`
+    reads with DuckDB (formats/parquet_scan.py)."""
+    import duckdb
+
+    part = "[{'type': 'text', 'text': m.content, 'image': NULL::VARCHAR, 'mimeType': NULL::VARCHAR}]"
+    flag = "hash(question_id) % {} = 0"
+    duckdb.connect().execute(f"""
+COPY (SELECT question_id AS id, model_a, model_b, replace(winner, 'tie (bothbad)', 'both_bad') AS winner,
+  'session-' || (row_number() OVER () // 3) AS evaluation_session_id, 1 AS evaluation_order,
+  list_transform(conversation_a, m -> {{'role': m.role, 'content': {part}}}) AS conversation_a,
+  list_transform(conversation_b, m -> {{'role': m.role, 'content': {part}}}) AS conversation_b,
+  {{'criteria_v0.1': {{'specificity': {flag.format(2)}, 'complexity': {flag.format(3)}}},
+    'math_v0.1': {{'math': {flag.format(7)}}}, 'if_v0.1': {{'if': true, 'score': (hash(question_id) % 5)::INT}}}}
+    AS category_tag,
+  language, false AS is_code, to_timestamp(tstamp) AS timestamp
+FROM read_json(?, format = 'newline_delimited', columns = {{'question_id': 'VARCHAR', 'model_a': 'VARCHAR',
+  'model_b': 'VARCHAR', 'winner': 'VARCHAR', 'conversation_a': 'STRUCT(role VARCHAR, content VARCHAR)[]',
+  'conversation_b': 'STRUCT(role VARCHAR, content VARCHAR)[]', 'language': 'VARCHAR', 'tstamp': 'DOUBLE'}}))
+TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""", [str(jsonl)])
+
+
+def write_hh_rlhf(jsonl: Path, path: Path) -> None:
+    """The same battles as Anthropic HH-RLHF chosen/rejected transcripts (the winner's reply is
+    chosen; a tie keeps side a), which `load` reads with DuckDB (formats/hh_rlhf_scan.py)."""
+    with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
+        for line in src:
+            b = json.loads(line)
+            query = b["conversation_a"][0]["content"]
+            replies = b["conversation_a"][1]["content"], b["conversation_b"][1]["content"]
+            chosen, rejected = replies[::-1] if b["winner"] == "model_b" else replies
+            out.write(json.dumps({"chosen": f"\n\nHuman: {query}\n\nAssistant: {chosen}",
+                                  "rejected": f"\n\nHuman: {query}\n\nAssistant: {rejected}"}) + "\n")
+
+
 def measure(args: list[str]) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak MB, load averages) of one command run as a fresh process; exits on failure."""
     load = os.getloadavg()[0]
@@ -142,6 +180,10 @@ def copy_cost(db: Path) -> None:
           f"(load average {os.getloadavg()[0]:.1f})", flush=True)
 
 
+def reader_of(src: Path) -> str:
+    return {".csv": "read_csv", ".parquet": "read_parquet"}.get(src.suffix, "read_json")
+
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", *args]
 
@@ -151,9 +193,10 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1_000_000, help="battles to generate (5%% ties)")
     ap.add_argument("--reuse", action="store_true", help="keep the JSONL file and database of an earlier run")
     ap.add_argument("--skip-pages", action="store_true")
-    ap.add_argument("--layout", choices=["arena", "arena55k", "arena-gz"], default="arena",
+    ap.add_argument("--layout", choices=["arena", "arena55k", "arena-gz", "lmarena", "hh-rlhf"], default="arena",
                     help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout; arena-gz: "
-                         "the JSON lines gzipped (all read by DuckDB and sorted in SQL)")
+                         "the JSON lines gzipped; lmarena: LMArena's 140k parquet layout; hh-rlhf: chosen/rejected "
+                         "transcripts (all read by DuckDB and sorted in SQL)")
     ap.add_argument("--page", action="append", default=[], metavar="TEXT",
                     help="time only these pages / views (bench_pages.py --only; repeatable): at 1,000,000 "
                          "the Annotate page's first visit passes AppTest's 120 s limit and stops the run")
@@ -176,9 +219,19 @@ def main() -> int:
             with open(src, "rb") as plain, gzip.open(gz_src, "wb", compresslevel=1) as packed:
                 shutil.copyfileobj(plain, packed, 1 << 20)
         src, db, bulk_db = gz_src, OUT / f"scale_{args.n}_gz.duckdb", OUT / f"scale_{args.n}_gz_bulk.duckdb"
+    if args.layout == "lmarena":
+        pq_src = OUT / f"scale_{args.n}_lmarena.parquet"
+        if not (args.reuse and pq_src.exists()):
+            write_lmarena(src, pq_src)
+        src, db, bulk_db = pq_src, OUT / f"scale_{args.n}_lm.duckdb", OUT / f"scale_{args.n}_lm_bulk.duckdb"
+    if args.layout == "hh-rlhf":
+        hh_src = OUT / f"scale_{args.n}_hh.jsonl"
+        if not (args.reuse and hh_src.exists()):
+            write_hh_rlhf(src, hh_src)
+        src, db, bulk_db = hh_src, OUT / f"scale_{args.n}_hh.duckdb", OUT / f"scale_{args.n}_hh_bulk.duckdb"
     bulk_db.unlink(missing_ok=True)
     bw, bc, bp, bl = measure([sys.executable, "-c", BULK, str(src), str(bulk_db)])
-    print(f"DuckDB bulk read ({'read_csv' if src.suffix == '.csv' else 'read_json'}) into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB {bl}", flush=True)
+    print(f"DuckDB bulk read ({reader_of(src)}) into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB {bl}", flush=True)
     bulk_db.unlink(missing_ok=True)
     if not (args.reuse and db.exists()):
         for p in (db, Path(f"{db}.wal")):
@@ -193,6 +246,8 @@ def main() -> int:
              ("group add (1% slice, no fit): one small write", cli("group", "add", "scale_bench", "--where",
                                                                    "hash(pair_id) % 100 = 0", "--replace",
                                                                    "--db", str(db)))]
+    if args.layout == "hh-rlhf":  # no models: no leaderboard
+        steps = [step for step in steps if not step[0].startswith("leaderboard")]
     for label, cmd in steps:
         w, c, p, la = measure(cmd)
         print(f"{label}: {w:.1f} s wall, {c:.1f} s CPU, peak {p:.0f} MB {la}", flush=True)

@@ -1,9 +1,11 @@
 """`raw_load`'s sorting of rows into battles, labels and skips done in SQL (issue 18): one DuckDB
 pass parses the file, keys every battle and judges every vote, instead of a Python object per row.
 
-It applies to plain or gzip files (one, or a folder of them) of a one-judge Arena layout that has
-a scan: Arena JSON lines (`formats/arena_scan.py`) and the Kaggle arena-55k CSV
-(`formats/arena55k_scan.py`). A scan stages a file's rows with the same columns, and takes only
+It applies to files (one, or a folder of them) of a one-judge layout that has a scan
+(`formats/staging.py`): Arena JSON lines, plain or gzip (`formats/arena_scan.py`), the Kaggle
+arena-55k CSV, plain or gzip (`formats/arena55k_scan.py`), the parquet releases of Chatbot
+Arena and LMArena (`formats/parquet_scan.py`), and HH-RLHF JSON lines, plain or gzip
+(`formats/hh_rlhf_scan.py`). A scan stages a file's rows with the same columns, and takes only
 rows it can prove plain. Anything else (another archive, a row Python must check, more rows than
 pair ids left) is not for it: `prepare` returns None before anything is written, and `raw_load`
 reads the files row by row as before. The outcome is the same either way, row for row:
@@ -30,7 +32,16 @@ import polars as pl
 import pyarrow as pa
 
 from . import formats
-from .formats import arena, arena55k, arena55k_scan, arena_scan
+from .formats import (
+    arena,
+    arena55k,
+    arena55k_scan,
+    arena_scan,
+    hh_rlhf,
+    hh_rlhf_scan,
+    lmarena,
+    parquet_scan,
+)
 from .formats.base import (
     BOTH_BAD,
     CONFLICT,
@@ -43,6 +54,7 @@ from .formats.base import (
     WINNERS,
     NoFormat,
 )
+from .formats.staging import Staging, identifier
 from .sources import SourceError
 from .writing import MAX_PAIR_ID, ROW_GROUP, LoadReport
 
@@ -55,9 +67,14 @@ WRITER_MEMORY = "768MB"   # the writer's buffers while a staged file is stored
 
 _SEP = "chr(31)"
 
-# The layouts with a scan: format name -> (its reader module, its scan module)
-SCANS: dict[str, tuple[ModuleType, ModuleType]] = {arena.NAME: (arena, arena_scan),
-                                                    arena55k.NAME: (arena55k, arena55k_scan)}
+# The layouts with a scan: format name -> (its reader module, its scans, the first that applies
+# to a file reads it; `formats/staging.py` says what a scan is)
+SCANS: dict[str, tuple[ModuleType, tuple]] = {
+    arena.NAME: (arena, (arena_scan, parquet_scan.for_layout(arena, rater="judge"))),
+    arena55k.NAME: (arena55k, (arena55k_scan,)),
+    lmarena.NAME: (lmarena, (parquet_scan.for_layout(lmarena, rater="judge_hash", tags=lmarena.TAGS),)),
+    hh_rlhf.NAME: (hh_rlhf, (hh_rlhf_scan,)),
+}
 
 
 def _same_battle(row: str, owner_m1: str, owner_m2: str) -> str:
@@ -168,7 +185,7 @@ class Bulk:
     def chunks(self) -> Iterator[pa.RecordBatch]:
         """The new pairs (NEW_PAIRS' columns, then the attributes), CHUNK at a time, as Arrow:
         stored as they come."""
-        attributes = "".join(f", s.{name}" for name in self.attributes)
+        attributes = "".join(f", s.{identifier(name)}" for name in self.attributes)
         reader = self.scan.execute(NEW_PAIRS.format(attributes=attributes)).to_arrow_reader(CHUNK)
         for batch in reader:
             if batch.num_rows:
@@ -193,20 +210,21 @@ def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> B
     found = _scannable_files(reading)
     if found is None:
         return None
-    parts, (module, scanner) = found
+    parts, module = found
     judge = reading.opts.judge or formats.default_judge(module)
     try:
-        judge = formats.judge_name(judge, parts[0][0].name)
+        judge = formats.judge_name(judge, parts[0].path.name)
     except SourceError:
         return None  # the row-by-row path says so, naming the row
     spill = tempfile.mkdtemp(prefix="prefdissect-load-")
     scan = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
-    bulk = Bulk(scan, spill, judge, scanner.ATTRIBUTES)
+    attributes = _attributes(parts)
+    bulk = Bulk(scan, spill, judge, attributes)
     try:
         # DuckDB parses the files on its threads while this one checks and counts their rows
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-scan") as pool:
-            staged = pool.submit(_stage, scan, [(path, scanner.query(header)) for path, header in parts])
-            lines = [scanner.row_count(path, header) for path, header in parts]
+            staged = pool.submit(_stage, scan, [(p.path, _staging_query(p, attributes)) for p in parts])
+            lines = [p.scanner.row_count(p.path, p.header) for p in parts]
             rows = staged.result()
         if not all(lines) or rows != lines or offset + sum(lines) - 1 > MAX_PAIR_ID:
             bulk.close()
@@ -221,15 +239,24 @@ def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> B
     return bulk
 
 
-def _scannable_files(reading: formats.Reading) -> tuple[list[tuple[Path, list[str]]], tuple[ModuleType, ModuleType]] | None:
-    """([(a file, its columns as Python reads them)], its format's modules) when every file of the
-    reading is of a layout with a scan and one the scan can take; else None."""
+@dataclass(frozen=True)
+class _Part:
+    path: Path
+    header: list[str]     # its columns as Python reads them
+    scanner: object       # the scan that reads it (`formats/staging.py`)
+    staging: Staging
+
+
+def _scannable_files(reading: formats.Reading) -> tuple[list[_Part], ModuleType] | None:
+    """(the reading's files, each with its scan, its format's reader module) when every file is of
+    a layout with a scan and one a scan can take; else None."""
     if reading.format not in SCANS or not reading.files:
         return None
-    module, scanner = SCANS[reading.format]
+    module, scanners = SCANS[reading.format]
     parts = []
     for path in reading.files:
-        if not scanner.applies(path):
+        scanner = next((s for s in scanners if s.applies(path)), None)
+        if scanner is None:
             return None
         try:
             table = formats.open_table(path)
@@ -238,8 +265,26 @@ def _scannable_files(reading: formats.Reading) -> tuple[list[tuple[Path, list[st
             formats.detect_table(table, reading.opts, forced=module.NAME)
         except (NoFormat, SourceError, ValueError):  # a RowError is a ValueError: Python's reader says so
             return None
-        parts.append((path, list(table.sample)))
-    return parts, (module, scanner)
+        header = list(table.sample)
+        staging = scanner.staging(path, header)
+        if staging is None:
+            return None
+        parts.append(_Part(path, header, scanner, staging))
+    return parts, module
+
+
+def _attributes(parts: list[_Part]) -> tuple[str, ...]:
+    """Every file's attributes, in order of first appearance (parquet shards may lack a tag that
+    is null throughout them)."""
+    return tuple(dict.fromkeys(name for p in parts for name in p.staging.attributes))
+
+
+def _staging_query(part: _Part, attributes: tuple[str, ...]) -> str:
+    """The file's staging SELECT with every attribute of the load: NULL (not stored) where it has none."""
+    missing = [name for name in attributes if name not in part.staging.attributes]
+    if not missing:
+        return part.staging.query
+    return "SELECT *, " + ", ".join(f"NULL::VARCHAR AS {identifier(n)}" for n in missing) + f" FROM ({part.staging.query})"
 
 
 def _stage(scan, parts: list[tuple[Path, str]]) -> list[int] | None:
@@ -248,7 +293,7 @@ def _stage(scan, parts: list[tuple[Path, str]]) -> list[int] | None:
     is its position in the source, as the row-by-row path numbers them across files."""
     counts: list[int] = []
     for i, (path, query) in enumerate(parts):
-        into = "CREATE TABLE stage AS" if i == 0 else "INSERT INTO stage"
+        into = "CREATE TABLE stage AS" if i == 0 else "INSERT INTO stage BY NAME"  # scans may order columns apart
         try:
             scan.execute(f"{into} SELECT *, {_TEXT_KEY} AS tk FROM ({query})", [str(path)])
         except duckdb.Error:

@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import compressed
 from . import csv_scan
 from .arena_scan import BLANK_RESPONSE, TURN_JOIN
+from .staging import Staging
 
 ATTRIBUTES: tuple[str, ...] = ()
 MAX_LINE = 4 << 20   # DuckDB's longest row (its read buffer is 16 times that); a longer row makes it refuse
@@ -63,9 +64,9 @@ def csv_reader(n_columns: int) -> str:
             f"strict_mode = true, null_padding = false, max_line_size = {MAX_LINE}, columns = {columns})")
 
 
-def query(header: list[str]) -> str:
+def staging(path: Path, header: list[str]) -> Staging:
     """The staging SELECT for a file whose header Python read as `header` (its columns are taken by
-    position, so DuckDB's spelling of the names does not matter); one parameter: the path."""
+    position, so DuckDB's spelling of the names does not matter)."""
     where = {name: f"c{i}" for i, name in reversed(list(enumerate(header)))}  # DictReader: the last of a name wins
     col = {name: where.get(name, "NULL::VARCHAR") for name in ("id", "model_a", "model_b", *_TURNS, *_FLAGS)}
     flags_ok = " AND ".join(f"({col[f]} IS NULL OR {col[f]} IN ('0', '1'))" for f in _FLAGS)
@@ -85,7 +86,7 @@ SELECT plain,
   CASE WHEN plain THEN array_to_string(list_filter({_turns(side_2)}, t -> t <> ''), {TURN_JOIN}) END AS response_2
 FROM (SELECT *, {plain} AS plain FROM {reader})
 """
-    return f"SELECT *, {BLANK_RESPONSE} AS empty FROM ({staged})"
+    return Staging(f"SELECT *, {BLANK_RESPONSE} AS empty FROM ({staged})", ATTRIBUTES)
 
 
-__all__ = ["ATTRIBUTES", "STRING_LIST", "applies", "csv_reader", "query", "row_count"]
+__all__ = ["ATTRIBUTES", "STRING_LIST", "applies", "csv_reader", "row_count", "staging"]

@@ -21,6 +21,7 @@ from .. import compressed, sources
 from . import line_scan
 from .base import EMPTY, MULTI_TURN, NO_VOTE, WINNERS, Item, Label, Options, RawPair, Skip, not_a_label
 from .conversation import ASSISTANT_ROLES, USER_ROLES
+from .staging import Staging
 
 BATCH = 20_000               # rows per Arrow batch: bounds memory
 MEMORY_LIMIT = "512MB"       # the reading connection's buffers (the rows stream through it)
@@ -81,25 +82,32 @@ def _value_ok(col: str) -> str:
     return f"({_name_ok(col)} OR {col}::VARCHAR IN ('true', 'false'))"
 
 
-def _roles(roles) -> str:
+def ascii_only(col: str) -> str:
+    """SQL: the text is printable ASCII. DuckDB lowers 'TİE' to 'tie', Python to 'ti̇e' (a winner it
+    does not know): a word is compared in lower case only when both lower it alike."""
+    return f"regexp_full_match({col}, '[ -~]*')"
+
+
+def role_list(roles) -> str:
     return "[" + ", ".join(f"'{r}'" for r in sorted(roles)) + "]"
 
 
 # A role is read as text (DuckDB writes a number, a boolean or an object as its JSON): only a JSON
 # string can be a run of letters that is a known role, so no JSON parse of every role is needed.
 _MESSAGE_OK = (f"m IS NOT NULL AND regexp_full_match(m.role, '[A-Za-z]+') "
-               f"AND list_contains({_roles(USER_ROLES | ASSISTANT_ROLES | {'system'})}, lower(m.role)) "
+               f"AND list_contains({role_list(USER_ROLES | ASSISTANT_ROLES | {'system'})}, lower(m.role)) "
                )  # content is text or null: `line_check` saw to it
 
 
-def _conv_ok(col: str) -> str:
+def conversation_ok(col: str) -> str:
+    """SQL: a list of {role, ...} messages whose every role Python knows (content is not looked at)."""
     # a NULL test (a missing role) is a message not proved plain; only an empty list is vacuously plain
     return (f"({col} IS NOT NULL AND coalesce(list_bool_and(list_transform({col}, "
             f"m -> coalesce({_MESSAGE_OK}, FALSE))), TRUE))")
 
 
 def _contents(col: str, roles) -> str:
-    return (f"list_transform(list_filter({col}, m -> list_contains({_roles(roles)}, lower(m.role))), "
+    return (f"list_transform(list_filter({col}, m -> list_contains({role_list(roles)}, lower(m.role))), "
             "m -> coalesce(m.content, ''))")
 
 
@@ -111,13 +119,13 @@ _WINNER_KEYS = "[" + ", ".join(f"'{k}'" for k in [*WINNERS, ""]) + "]"
 QUERY = f"""
 SELECT
   ({_name_ok('question_id')} AND (question_id IS NOT NULL OR id IS NULL) AND {_name_ok('model_a')}
-   AND {_name_ok('model_b')} AND {_name_ok('judge')} AND {_conv_ok('conversation_a')} AND {_conv_ok('conversation_b')}
+   AND {_name_ok('model_b')} AND {_name_ok('judge')} AND {conversation_ok('conversation_a')} AND {conversation_ok('conversation_b')}
    AND (winner IS NULL OR (left(winner, 1) = '"' OR regexp_full_match(winner::VARCHAR, '{_INT}'))
-        AND list_contains({_WINNER_KEYS}, lower({_text('winner')})))
+        AND list_contains({_WINNER_KEYS}, lower({_text('winner')})) AND {ascii_only(_text('winner'))})
    AND {_value_ok('language')} AND {_value_ok('turn')} AND {_value_ok('anony')}) AS plain,
   {_text('question_id')} AS source_id, {_text('model_a')} AS model_1, {_text('model_b')} AS model_2,
   {_text('judge')} AS rater, lower({_text('winner')}) AS winner,
-  len(list_filter(conversation_a, m -> list_contains({_roles(USER_ROLES)}, lower(m.role)))) AS n_users,
+  len(list_filter(conversation_a, m -> list_contains({role_list(USER_ROLES)}, lower(m.role)))) AS n_users,
   array_to_string({_contents('conversation_a', USER_ROLES)}, {TURN_JOIN}) AS query,
   array_to_string(list_filter({_contents('conversation_a', ASSISTANT_ROLES)}, t -> t <> ''), {TURN_JOIN}) AS response_1,
   array_to_string(list_filter({_contents('conversation_b', ASSISTANT_ROLES)}, t -> t <> ''), {TURN_JOIN}) AS response_2,
@@ -130,10 +138,10 @@ QUERY = f"SELECT *, {BLANK_RESPONSE} AS empty FROM ({QUERY})"
 ATTRIBUTES = ("language", "turn", "anony")
 
 
-# The scan `raw_bulk` stages a file with (`arena55k_scan` has the same three names)
-def query(header: list[str]) -> str:
-    """The staging SELECT (one parameter: the path); a JSON-lines file's columns are found by name."""
-    return QUERY
+# The scan `raw_bulk` stages a file with (`formats/staging.py`)
+def staging(path: Path, header: list[str]) -> Staging:
+    """The staging SELECT; a JSON-lines file's columns are found by name."""
+    return Staging(QUERY, ATTRIBUTES)
 
 
 def row_count(path: Path, header: list[str]) -> int | None:
@@ -214,9 +222,12 @@ __all__ = [
     "TURN_JOIN",
     "NotPlain",
     "applies",
+    "ascii_only",
+    "conversation_ok",
     "items",
     "line_check",
-    "query",
     "read",
+    "role_list",
     "row_count",
+    "staging",
 ]

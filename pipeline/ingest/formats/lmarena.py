@@ -20,6 +20,8 @@ NAME = "lmarena"
 TITLE = "LMArena arena-human-preference-100k / -140k"
 MARKERS = ("is_code", "category_tag", "evaluation_order", "conv_metadata", "full_conversation", "judge_hash")
 ATTRIBUTES = ("language", "is_code", "is_refusal", "turn", "evaluation_order", "evaluation_session_id")
+# Tag columns flattened into attributes: (column, its prefix when it holds an object, else)
+TAGS = (("category_tag", "", "category_tag"), ("dedup_tag", "dedup_tag", "dedup_tag"))
 
 
 def check(sample: dict, context: dict | None) -> str | None:
@@ -38,10 +40,7 @@ def read(rows: Iterator[tuple[int, dict]], opts: Options, context: dict | None, 
             if not isinstance(item, RawPair):
                 yield item
                 continue
-            tags = maybe_json(row.get("category_tag"), loc, "category_tag")
-            if isinstance(tags, dict):
-                flatten("", tags, item.attributes, loc)
-            elif tags is not None:
-                flatten("category_tag", tags, item.attributes, loc)
-            flatten("dedup_tag", maybe_json(row.get("dedup_tag"), loc, "dedup_tag"), item.attributes, loc)
+            for column, object_prefix, other_prefix in TAGS:
+                tags = maybe_json(row.get(column), loc, column)
+                flatten(object_prefix if isinstance(tags, dict) else other_prefix, tags, item.attributes, loc)
             yield item

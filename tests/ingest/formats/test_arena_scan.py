@@ -55,6 +55,7 @@ ODD_ROWS = {
     "winner padded": battle(1, winner=" model_a "),
     "winner boolean": battle(1, winner=True),
     "winner unknown": battle(1, winner="the left one"),
+    "winner with a dotted capital I": battle(1, winner="TİE"),  # DuckDB lowers it to 'tie', Python does not
     "ids as numbers": battle(1, question_id=123, model_a=7, judge=-4),
     "id as float": battle(1, question_id=1.5),
     "id instead of question_id": battle(1, question_id=DROP, id="x1"),

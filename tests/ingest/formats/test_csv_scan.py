@@ -1,6 +1,6 @@
 """The compiled CSV check (pipeline/ingest/formats/csv_scan.py) on generated files: it gives the
 same answer whatever the block size, and whenever it gives (fields, rows), Python's reader
-(`files._csv`) and DuckDB's read_csv, called as `arena55k_scan.query` calls it, split the file into
+(`files._csv`) and DuckDB's read_csv, called as `arena55k_scan.staging` calls it, split the file into
 that many rows of that many fields with the same values (DuckDB reads an empty field as NULL,
 Python as ''). Hand-written files show that it accepts ordinary CSV and refuses the rest."""
 

@@ -1,0 +1,78 @@
+"""A fast read of HH-RLHF JSON lines (`hh_rlhf.py`'s layout) for `raw_bulk` (issue 18): DuckDB
+parses the file, splits both transcripts into turns, and builds each row's query, its two
+responses in the hash-decided order (`base.hashed_swap`, SHA-1 in SQL) and its vote.
+
+A row is plain when `chosen` and `rejected` are JSON strings whose transcripts each have turns
+and end with an Assistant turn; any other row sends the file to the Python reader, which names
+the row. The turn marks are `hh_rlhf._MARK`'s: the regular expression without its `^`, with a
+blank line put before a transcript that opens with a mark, so the SQL split finds the marks
+Python's `re.split` finds. A turn's text is stripped of what Python's `str.strip` strips.
+`arena_scan.line_check` first counts the lines and proves DuckDB may be trusted with them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import compressed
+from .arena_scan import BLANK_RESPONSE, TURN_JOIN, line_check
+from .staging import Staging
+
+ATTRIBUTES: tuple[str, ...] = ()
+_MARK = r"\n\n(Human|Assistant):[ \t]?"   # hh_rlhf._MARK after a blank line
+_OPENS = r"^(Human|Assistant):"            # a transcript that opens with a mark (`^` in hh_rlhf._MARK)
+# what Python's str.strip() strips (str.isspace), at either end
+_SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+          r"\x{205f}\x{3000}]")
+_ODD_HEX = "['1', '3', '5', '7', '9', 'b', 'd', 'f']"  # a SHA-1 whose first byte is odd: its second hex digit
+
+
+def applies(path: Path) -> bool:
+    """A UTF-8 .jsonl file without a byte-order mark, uncompressed or gzip (`compressed.duckdb_reads`)."""
+    return compressed.duckdb_reads(path, ".jsonl")
+
+
+def row_count(path: Path, header: list[str]) -> int | None:
+    return line_check(path)
+
+
+def _strip(text: str) -> str:
+    return f"regexp_replace({text}, '^{_SPACE}+|{_SPACE}+$', '', 'g')"
+
+
+def _turns(side: str) -> str:
+    """SQL, per transcript: `{side}_ok` (a JSON string), `{side}_who` (the speakers in order) and
+    `{side}_text` (each turn's text, stripped)."""
+    opened = f"CASE WHEN regexp_matches({side}_s, '{_OPENS}') THEN chr(10) || chr(10) || {side}_s ELSE {side}_s END"
+    return (f"coalesce(left({side}, 1) = '\"', FALSE) AS {side}_ok, "
+            f"regexp_extract_all({side}_m, '{_MARK}', 1) AS {side}_who, "
+            f"list_transform(regexp_split_to_array({side}_m, '{_MARK}')[2:], t -> {_strip('t')}) AS {side}_text "
+            f"FROM (SELECT *, {opened} AS {side}_m FROM (SELECT *, {side}->>'$' AS {side}_s")
+
+
+def staging(path: Path, header: list[str]) -> Staging:
+    """The staging SELECT: the two sides' turns, then the pair as `hh_rlhf.read` makes it."""
+    turns = f"""
+SELECT *, {_turns('rejected')} FROM (SELECT *, {_turns('chosen')}
+  FROM read_json(?, format = 'newline_delimited', columns = {{'chosen': 'JSON', 'rejected': 'JSON'}}))))))"""
+    plain = ("chosen_ok AND rejected_ok AND len(chosen_who) > 0 AND len(rejected_who) > 0 "
+             "AND chosen_who[-1] = 'Assistant' AND rejected_who[-1] = 'Assistant'")
+    sides = f"""
+SELECT ({plain}) AS plain, len(list_filter(before_who, w -> w = 'Human')) AS n_users,
+  CASE WHEN len(list_filter(before_who, w -> w = 'Human')) <= 1
+       THEN coalesce(before_text[list_position(before_who, 'Human')], '')
+       ELSE array_to_string(list_transform(list_zip(before_who, before_text), z -> z[1] || ': ' || z[2]), {TURN_JOIN})
+  END AS query, chosen_text[-1] AS chosen_reply, rejected_text[-1] AS rejected_reply
+FROM (SELECT *, chosen_who[1:len(chosen_who) - 1] AS before_who, chosen_text[1:len(chosen_text) - 1] AS before_text
+      FROM ({turns}))"""
+    swap = f"list_contains({_ODD_HEX}, substr(sha1(query || chr(31) || chosen_reply || chr(31) || rejected_reply || chr(31)), 2, 1))"
+    pairs = f"""
+SELECT plain, NULL::VARCHAR AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHAR AS model_2, NULL::VARCHAR AS rater,
+  CASE WHEN swapped THEN 'model_b' ELSE 'model_a' END AS winner, n_users, query,
+  CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
+  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2
+FROM (SELECT *, coalesce({swap}, FALSE) AS swapped FROM ({sides}))"""
+    return Staging(f"SELECT *, coalesce({BLANK_RESPONSE}, FALSE) AS empty FROM ({pairs})", ATTRIBUTES)
+
+
+__all__ = ["ATTRIBUTES", "applies", "row_count", "staging"]

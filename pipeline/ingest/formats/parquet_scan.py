@@ -1,0 +1,212 @@
+"""A fast read of conversation parquet files for `raw_bulk` (issue 18): Chatbot Arena's
+(`arena.py`) and LMArena's 100k / 140k releases (`lmarena.py`), as the hub publishes them.
+
+Parquet has types, so the staging SELECT is written from the file's schema: each column the
+Python reader uses must have a type the scan knows how to read as Python does, else the scan
+declines the file (`staging` returns None) and `raw_load` reads it row by row:
+- ids, models and the voter as text or whole numbers; the winner as text;
+- conversations as lists of {role, content} structs, content as text or as a list of
+  {type, text} parts (the text parts kept, joined by a blank line: `base.text`);
+- attributes as text, whole numbers or booleans; LMArena's `category_tag` and `dedup_tag`
+  structs flattened to 'math_v0.1.math' and the like (`base.flatten`), their leaves of the same
+  types. A float, a list, a date or binary data, two attributes of one name, or a blank name,
+  declines the file.
+Row by row, `plain` then holds what types cannot: no missing message or role, every role one
+Python knows, every winner a word `base.WINNERS` knows, spelled in ASCII.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .arena_scan import (
+    BLANK_RESPONSE,
+    TURN_JOIN,
+    ascii_only,
+    conversation_ok,
+    role_list,
+)
+from .base import WINNERS
+from .conversation import ASSISTANT_ROLES, USER_ROLES
+from .staging import COLUMNS, Staging, identifier, literal
+
+PART_JOIN = "chr(10) || chr(10)"   # base.text joins a message's text parts by a blank line
+_WINNERS = "[" + ", ".join(literal(k) for k in [*WINNERS, ""]) + "]"
+
+
+class Declined(Exception):
+    """The file has a column the scan cannot read as Python does."""
+
+
+@dataclass(frozen=True)
+class ConversationParquet:
+    """The scan of one conversation layout: its reader module's attribute columns, the column
+    naming the voter, and the tag columns flattened into attributes as (column, prefix when it
+    holds a struct, prefix otherwise)."""
+
+    attributes: tuple[str, ...]
+    rater: str
+    tags: tuple[tuple[str, str, str], ...] = ()
+
+    def applies(self, path: Path) -> bool:
+        return path.name.lower().endswith(".parquet")
+
+    def row_count(self, path: Path, header: list[str]) -> int | None:
+        """The rows of the file by its footer."""
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except Exception:  # pyarrow raises several kinds for a bad file; Python's reader says which
+            return None
+
+    def staging(self, path: Path, header: list[str]) -> Staging | None:
+        try:
+            schema = pq.read_schema(path)
+        except Exception:
+            return None
+        if len(set(schema.names)) != len(schema.names):
+            return None  # a dict per row keeps one column of a name; which one is pyarrow's affair
+        try:
+            return self._staging({f.name: _plain_type(f.type) for f in schema})
+        except Declined:
+            return None
+
+    def _staging(self, types: dict[str, pa.DataType]) -> Staging:
+        plain = [conversation_ok(identifier(c)) for c in ("conversation_a", "conversation_b")]
+        id_col = "question_id" if "question_id" in types else "id"  # conversation_pair's row.get order
+        columns = {"source_id": _name(id_col, types), "model_1": _name("model_a", types),
+                   "model_2": _name("model_b", types), "rater": _name(self.rater, types)}
+        winner = _column("winner", types)
+        if winner is not None:
+            if not _is_text(types["winner"]):
+                raise Declined("winner")
+            plain.append(f"({winner} IS NULL OR ({ascii_only(winner)} AND list_contains({_WINNERS}, lower({winner}))))")
+        columns["winner"] = f"lower({winner})" if winner else "NULL::VARCHAR"
+        columns["side_a"], columns["side_b"] = (_messages(c, types) for c in ("conversation_a", "conversation_b"))
+        attributes = self._attributes(types)
+        select = ",\n  ".join([f"({' AND '.join(plain)}) AS plain", *(f"{v} AS {k}" for k, v in columns.items()),
+                               *(f"{expr} AS {identifier(name)}" for name, expr in attributes.items())])
+        # the sides' texts are read once, then joined into the query and the two responses
+        responses = ", ".join(f"array_to_string(list_filter({_texts(side, ASSISTANT_ROLES)}, t -> t <> ''), "
+                              f"{TURN_JOIN}) AS {name}" for name, side in (("response_1", "side_a"),
+                                                                          ("response_2", "side_b")))
+        query = f"""
+SELECT *, {BLANK_RESPONSE} AS empty FROM (
+SELECT * EXCLUDE (side_a, side_b), len(list_filter(side_a, m -> {_has_role(USER_ROLES)})) AS n_users,
+  array_to_string({_texts('side_a', USER_ROLES)}, {TURN_JOIN}) AS query, {responses}
+FROM (
+SELECT
+  {select}
+FROM read_parquet(?)))"""
+        return Staging(query, tuple(attributes))
+
+    def _attributes(self, types: dict[str, pa.DataType]) -> dict[str, str]:
+        """attribute name -> its text in SQL, in the order the Python reader sets them."""
+        out: list[tuple[str, str]] = []
+        for name in self.attributes:
+            if name in types:
+                _flatten(name, identifier(name), types[name], out)
+        for column, struct_prefix, other_prefix in self.tags:
+            if column in types:
+                kind = _plain_type(types[column])
+                if _is_text(kind) and not pa.types.is_null(kind):
+                    raise Declined(column)  # `base.maybe_json` reads JSON text in a tag column
+                _flatten(struct_prefix if pa.types.is_struct(kind) else other_prefix, identifier(column), kind, out)
+        names = [name for name, _ in out]
+        if len(set(names)) != len(names) or any(not n.strip() or n in (*COLUMNS, "tk", "side_a", "side_b") for n in names):
+            raise Declined("attribute names")  # Python keeps the last of a name, and drops blank ones
+        return dict(out)
+
+
+def _plain_type(kind: pa.DataType) -> pa.DataType:
+    """A dictionary-encoded column (pandas' categories) reads as its values."""
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+            or pa.types.is_null(kind))
+
+
+def _column(name: str, types: dict[str, pa.DataType]) -> str | None:
+    return identifier(name) if name in types else None
+
+
+def _name(name: str, types: dict[str, pa.DataType]) -> str:
+    """An id, a model or a voter as text: `base.optional_str` of a string or a whole number."""
+    if name not in types:
+        return "NULL::VARCHAR"
+    kind = _plain_type(types[name])
+    if _is_text(kind):
+        return f"{identifier(name)}::VARCHAR"
+    if pa.types.is_integer(kind):
+        return f"{identifier(name)}::VARCHAR"
+    raise Declined(name)
+
+
+def _flatten(prefix: str, expr: str, kind: pa.DataType, out: list[tuple[str, str]]) -> None:
+    """`base.flatten` of a column or struct field, at the schema's level: one (name, SQL text)
+    per leaf; a NULL leaf is NULL, and so not stored, as Python skips a None."""
+    kind = _plain_type(kind)
+    if pa.types.is_null(kind):
+        return
+    if pa.types.is_struct(kind):
+        for i in range(kind.num_fields):
+            field = kind.field(i)
+            name = f"{prefix}.{field.name}" if prefix else field.name
+            _flatten(name, f"struct_extract({expr}, {literal(field.name)})", field.type, out)
+    elif pa.types.is_boolean(kind):
+        out.append((prefix, f"CASE WHEN {expr} THEN 'true' WHEN NOT {expr} THEN 'false' END"))
+    elif pa.types.is_integer(kind) or _is_text(kind):
+        out.append((prefix, f"{expr}::VARCHAR"))
+    else:  # a float, a list, a date, binary data: Python writes them in ways SQL does not
+        raise Declined(prefix)
+
+
+def _messages(column: str, types: dict[str, pa.DataType]) -> str:
+    """SQL: the conversation as a list of {role, content} with content as one text (or NULL)."""
+    if column not in types:
+        raise Declined(column)
+    kind = _plain_type(types[column])
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) or not pa.types.is_struct(kind.value_type):
+        raise Declined(column)  # JSON text, or not a list of messages
+    message = kind.value_type
+    fields = {message.field(i).name: _plain_type(message.field(i).type) for i in range(message.num_fields)}
+    if "role" not in fields or not _is_text(fields["role"]) or "content" not in fields:
+        raise Declined(column)
+    return f"list_transform({identifier(column)}, m -> {{'role': m.role, 'content': {_content('m.content', fields['content'])}}})"
+
+
+def _content(expr: str, kind: pa.DataType) -> str:
+    """SQL: a message's content as `base.text` reads it ('' for none)."""
+    if _is_text(kind):
+        return f"coalesce({expr}::VARCHAR, '')"
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) or not pa.types.is_struct(kind.value_type):
+        raise Declined("content")
+    part = kind.value_type
+    fields = {part.field(i).name: _plain_type(part.field(i).type) for i in range(part.num_fields)}
+    if "text" not in fields or not _is_text(fields["text"]) or ("type" in fields and not _is_text(fields["type"])):
+        raise Declined("content parts")
+    # a part is text when its type says so (a part without a type field is text); a NULL part is ''
+    is_text = "p.type = 'text'" if "type" in fields else "p IS NOT NULL"
+    texts = f"list_transform(list_filter({expr}, p -> {is_text}), p -> coalesce(p.text::VARCHAR, ''))"
+    return f"coalesce(array_to_string(list_filter({texts}, t -> t <> ''), {PART_JOIN}), '')"
+
+
+def _has_role(roles) -> str:
+    return f"list_contains({role_list(roles)}, lower(m.role))"
+
+
+def _texts(side: str, roles) -> str:
+    return f"list_transform(list_filter({side}, m -> {_has_role(roles)}), m -> m.content)"
+
+
+def for_layout(module: ModuleType, rater: str, tags: tuple[tuple[str, str, str], ...] = ()) -> ConversationParquet:
+    return ConversationParquet(tuple(module.ATTRIBUTES), rater, tags)
+
+
+__all__ = ["ConversationParquet", "Declined", "for_layout"]

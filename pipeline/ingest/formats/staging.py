@@ -1,0 +1,41 @@
+"""What a *scan* hands `raw_bulk`: how DuckDB stages one file's rows for sorting in SQL (issue 18).
+
+A scan is an object (a module, or an instance for a layout read several ways) with three names:
+- `applies(path)`: the file is one the scan may read (its type, its compression);
+- `staging(path, header)`: a `Staging` for the file whose columns Python read as `header`, or
+  None when the scan cannot prove its reading of this file's layout is Python's;
+- `row_count(path, header)`: an independent count of the rows DuckDB must read, or None when
+  DuckDB cannot be trusted with the file.
+
+Every staging SELECT gives the same columns, by name: `plain` (the row is one the scan proves
+it reads as Python does), `source_id`, `model_1`, `model_2`, `rater`, `winner` (a key of
+`base.WINNERS`, lower case, or empty), `n_users`, `query`, `response_1`, `response_2`, `empty`,
+then one text column per attribute, named as the attribute is stored (NULL: not stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The columns every staging SELECT gives; an attribute may not take one of these names.
+COLUMNS = ("plain", "source_id", "model_1", "model_2", "rater", "winner", "n_users", "query", "response_1",
+           "response_2", "empty")
+
+
+@dataclass(frozen=True)
+class Staging:
+    query: str                     # the staging SELECT; one parameter: the file's path
+    attributes: tuple[str, ...]    # its attribute columns, stored in pair_attributes under these names
+
+
+def identifier(name: str) -> str:
+    """A column name as a quoted SQL identifier (an attribute may be named 'math_v0.1.math')."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """A text as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+__all__ = ["COLUMNS", "Staging", "identifier", "literal"]
