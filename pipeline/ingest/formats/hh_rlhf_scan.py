@@ -21,9 +21,11 @@ from .staging import Staging
 ATTRIBUTES: tuple[str, ...] = ()
 _MARK = r"\n\n(Human|Assistant):[ \t]?"   # hh_rlhf._MARK after a blank line
 _OPENS = r"^(Human|Assistant):"            # a transcript that opens with a mark (`^` in hh_rlhf._MARK)
-# what Python's str.strip() strips (str.isspace), at either end
+# what Python's str.strip() strips: every character str.isspace() calls space (none past U+3000),
+# as a regular expression's class and as a text
 _SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
           r"\x{205f}\x{3000}]")
+_SPACES = "'" + "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "'"
 _ODD_HEX = "['1', '3', '5', '7', '9', 'b', 'd', 'f']"  # a SHA-1 whose first byte is odd: its second hex digit
 
 
@@ -37,7 +39,9 @@ def row_count(path: Path, header: list[str]) -> int | None:
 
 
 def _strip(text: str) -> str:
-    return f"regexp_replace({text}, '^{_SPACE}+|{_SPACE}+$', '', 'g')"
+    # the regular expression only where an end is space: most turns have none, and it costs
+    ends = f"(contains({_SPACES}, left({text}, 1)) OR contains({_SPACES}, right({text}, 1)))"
+    return f"CASE WHEN {text} <> '' AND {ends} THEN regexp_replace({text}, '^{_SPACE}+|{_SPACE}+$', '', 'g') ELSE {text} END"
 
 
 def _turns(side: str) -> str:
