@@ -139,6 +139,9 @@ DECLINED = {
     "a model as a float": [dict(r, model_a=1.5) for r in lm],
     "a tag named like a column": [dict(r, category_tag={"query": True}) for r in lm],
     "a blank tag name": [dict(r, category_tag={" ": True}) for r in lm],
+    "tags alike but for case": [dict(r, category_tag={"math": {"Hard": True, "hard": False}}) for r in lm],
+    "a tag named like an attribute but for case": [dict(r, category_tag={"Language": "x"}) for r in lm],
+    "columns alike but for case": [dict(r, Winner="model_b") for r in lm],
     "content as one part object": [dict(r, conversation_b=[{"role": "user", "content": {"type": "text", "text": "q"}}])
                                    for r in lm],
 }

@@ -68,8 +68,8 @@ class ConversationParquet:
             schema = pq.read_schema(path)
         except Exception:
             return None
-        if len(set(schema.names)) != len(schema.names):
-            return None  # a dict per row keeps one column of a name; which one is pyarrow's affair
+        if not _distinct(schema.names):
+            return None  # a dict per row keeps one column of a name; DuckDB's names ignore case
         try:
             return self._staging({f.name: _plain_type(f.type) for f in schema})
         except Declined:
@@ -117,9 +117,22 @@ FROM read_parquet(?)))"""
                     raise Declined(column)  # `base.maybe_json` reads JSON text in a tag column
                 _flatten(struct_prefix if pa.types.is_struct(kind) else other_prefix, identifier(column), kind, out)
         names = [name for name, _ in out]
-        if len(set(names)) != len(names) or any(not n.strip() or n in (*COLUMNS, "tk", "side_a", "side_b") for n in names):
+        if not _distinct([*names, *COLUMNS, "tk", "side_a", "side_b"]) or any(not n.strip() for n in names):
             raise Declined("attribute names")  # Python keeps the last of a name, and drops blank ones
         return dict(out)
+
+
+def _distinct(names: list[str]) -> bool:
+    """No two names alike once lowered: DuckDB's column and field names ignore case."""
+    return len({n.lower() for n in names}) == len(names)
+
+
+def _fields(struct: pa.DataType) -> dict[str, pa.DataType]:
+    """A struct's fields, or Declined when two share a name (Python's dict keeps one of them)."""
+    names = [struct.field(i).name for i in range(struct.num_fields)]
+    if not _distinct(names):
+        raise Declined("struct fields")
+    return {struct.field(i).name: _plain_type(struct.field(i).type) for i in range(struct.num_fields)}
 
 
 def _plain_type(kind: pa.DataType) -> pa.DataType:
@@ -155,10 +168,9 @@ def _flatten(prefix: str, expr: str, kind: pa.DataType, out: list[tuple[str, str
     if pa.types.is_null(kind):
         return
     if pa.types.is_struct(kind):
-        for i in range(kind.num_fields):
-            field = kind.field(i)
-            name = f"{prefix}.{field.name}" if prefix else field.name
-            _flatten(name, f"struct_extract({expr}, {literal(field.name)})", field.type, out)
+        for field, field_type in _fields(kind).items():
+            name = f"{prefix}.{field}" if prefix else field
+            _flatten(name, f"struct_extract({expr}, {literal(field)})", field_type, out)
     elif pa.types.is_boolean(kind):
         out.append((prefix, f"CASE WHEN {expr} THEN 'true' WHEN NOT {expr} THEN 'false' END"))
     elif pa.types.is_integer(kind) or _is_text(kind):
@@ -174,8 +186,7 @@ def _messages(column: str, types: dict[str, pa.DataType]) -> str:
     kind = _plain_type(types[column])
     if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) or not pa.types.is_struct(kind.value_type):
         raise Declined(column)  # JSON text, or not a list of messages
-    message = kind.value_type
-    fields = {message.field(i).name: _plain_type(message.field(i).type) for i in range(message.num_fields)}
+    fields = _fields(kind.value_type)
     if "role" not in fields or not _is_text(fields["role"]) or "content" not in fields:
         raise Declined(column)
     return f"list_transform({identifier(column)}, m -> {{'role': m.role, 'content': {_content('m.content', fields['content'])}}})"
@@ -187,8 +198,7 @@ def _content(expr: str, kind: pa.DataType) -> str:
         return f"coalesce({expr}::VARCHAR, '')"
     if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) or not pa.types.is_struct(kind.value_type):
         raise Declined("content")
-    part = kind.value_type
-    fields = {part.field(i).name: _plain_type(part.field(i).type) for i in range(part.num_fields)}
+    fields = _fields(kind.value_type)
     if "text" not in fields or not _is_text(fields["text"]) or ("type" in fields and not _is_text(fields["type"])):
         raise Declined("content parts")
     # a part is text when its type says so (a part without a type field is text); a NULL part is ''
