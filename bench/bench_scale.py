@@ -15,7 +15,7 @@ warm pages < 1 s. Databases and the JSONL file go to bench/out/ (kept, so --reus
 generating and loading again).
 
     .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages] [--page TEXT ...]
-        [--layout arena55k | arena-gz | lmarena | hh-rlhf]
+        [--layout arena55k | arena-gz | lmarena | hh-rlhf | generic]
 """
 
 from __future__ import annotations
@@ -141,6 +141,22 @@ FROM read_json(?, format = 'newline_delimited', columns = {{'question_id': 'VARC
 TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""", [str(jsonl)])
 
 
+def write_generic(jsonl: Path, path: Path) -> None:
+    """The same battles as generic pairs in a CSV (prompt, response_1, response_2, model_1,
+    model_2, winner as a / b / tie / both_bad), which `load` reads with DuckDB
+    (formats/generic_scan.py)."""
+    import csv
+
+    words = {"model_a": "a", "model_b": "b", "tie": "tie", "tie (bothbad)": "both_bad"}
+    with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(["id", "prompt", "response_1", "response_2", "model_1", "model_2", "winner"])
+        for line in src:
+            b = json.loads(line)
+            w.writerow([b["question_id"], b["conversation_a"][0]["content"], b["conversation_a"][1]["content"],
+                        b["conversation_b"][1]["content"], b["model_a"], b["model_b"], words[b["winner"]]])
+
+
 def write_hh_rlhf(jsonl: Path, path: Path) -> None:
     """The same battles as Anthropic HH-RLHF chosen/rejected transcripts (the winner's reply is
     chosen; a tie keeps side a), which `load` reads with DuckDB (formats/hh_rlhf_scan.py)."""
@@ -193,10 +209,10 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1_000_000, help="battles to generate (5%% ties)")
     ap.add_argument("--reuse", action="store_true", help="keep the JSONL file and database of an earlier run")
     ap.add_argument("--skip-pages", action="store_true")
-    ap.add_argument("--layout", choices=["arena", "arena55k", "arena-gz", "lmarena", "hh-rlhf"], default="arena",
+    ap.add_argument("--layout", choices=["arena", "arena55k", "arena-gz", "lmarena", "hh-rlhf", "generic"], default="arena",
                     help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout; arena-gz: "
                          "the JSON lines gzipped; lmarena: LMArena's 140k parquet layout; hh-rlhf: chosen/rejected "
-                         "transcripts (all read by DuckDB and sorted in SQL)")
+                         "transcripts; generic: a CSV of named columns (all read by DuckDB and sorted in SQL)")
     ap.add_argument("--page", action="append", default=[], metavar="TEXT",
                     help="time only these pages / views (bench_pages.py --only; repeatable): at 1,000,000 "
                          "the Annotate page's first visit passes AppTest's 120 s limit and stops the run")
@@ -229,6 +245,11 @@ def main() -> int:
         if not (args.reuse and hh_src.exists()):
             write_hh_rlhf(src, hh_src)
         src, db, bulk_db = hh_src, OUT / f"scale_{args.n}_hh.duckdb", OUT / f"scale_{args.n}_hh_bulk.duckdb"
+    if args.layout == "generic":
+        generic_src = OUT / f"scale_{args.n}_generic.csv"
+        if not (args.reuse and generic_src.exists()):
+            write_generic(src, generic_src)
+        src, db, bulk_db = generic_src, OUT / f"scale_{args.n}_generic.duckdb", OUT / f"scale_{args.n}_generic_bulk.duckdb"
     bulk_db.unlink(missing_ok=True)
     bw, bc, bp, bl = measure([sys.executable, "-c", BULK, str(src), str(bulk_db)])
     print(f"DuckDB bulk read ({reader_of(src)}) into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB {bl}", flush=True)

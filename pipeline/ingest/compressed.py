@@ -173,14 +173,24 @@ def is_compressed(path: str | Path) -> bool:
         return sniff(f.read(6)) is not None
 
 
+def duckdb_names(path: str | Path) -> bool:
+    """Whether DuckDB can be given the path: it takes a path as UTF-8 text, so a name with other
+    bytes (a lone surrogate in Python's str) is for Python's readers alone."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def duckdb_reads(path: str | Path, suffix: str) -> bool:
     """Whether DuckDB's readers (which know a codec by the file's name) read the file's text as
     `open_bytes` and the text readers do: named `suffix` (`.jsonl`, `.csv`), uncompressed or
-    gzip named `.gz`, UTF-8 without a byte-order mark. The fast readers (`formats/*_scan.py`)
+    gzip named `.gz`, UTF-8 without a byte-order mark, with a name DuckDB can be given. The fast readers (`formats/*_scan.py`)
     take only such files."""
     path = Path(path)
     named = codec_of_name(path.name)
-    if data_suffix(path) != suffix or named not in (None, "gzip"):
+    if not duckdb_names(path) or data_suffix(path) != suffix or named not in (None, "gzip"):
         return False
     try:
         if named is None and is_compressed(path):

@@ -4,8 +4,8 @@ pass parses the file, keys every battle and judges every vote, instead of a Pyth
 It applies to files (one, or a folder of them) of a one-judge layout that has a scan
 (`formats/staging.py`): Arena JSON lines, plain or gzip (`formats/arena_scan.py`), the Kaggle
 arena-55k CSV, plain or gzip (`formats/arena55k_scan.py`), the parquet releases of Chatbot
-Arena and LMArena (`formats/parquet_scan.py`), and HH-RLHF JSON lines, plain or gzip
-(`formats/hh_rlhf_scan.py`). A scan stages a file's rows with the same columns, and takes only
+Arena and LMArena (`formats/parquet_scan.py`), HH-RLHF JSON lines, plain or gzip
+(`formats/hh_rlhf_scan.py`), and generic pairs in CSV or parquet (`formats/generic_scan.py`). A scan stages a file's rows with the same columns, and takes only
 rows it can prove plain. Anything else (another archive, a row Python must check, more rows than
 pair ids left) is not for it: `prepare` returns None before anything is written, and `raw_load`
 reads the files row by row as before. The outcome is the same either way, row for row:
@@ -37,6 +37,8 @@ from .formats import (
     arena55k,
     arena55k_scan,
     arena_scan,
+    generic,
+    generic_scan,
     hh_rlhf,
     hh_rlhf_scan,
     lmarena,
@@ -74,6 +76,7 @@ SCANS: dict[str, tuple[ModuleType, tuple]] = {
     arena55k.NAME: (arena55k, (arena55k_scan,)),
     lmarena.NAME: (lmarena, (parquet_scan.for_layout(lmarena, rater="judge_hash", tags=lmarena.TAGS),)),
     hh_rlhf.NAME: (hh_rlhf, (hh_rlhf_scan,)),
+    generic.NAME: (generic, (generic_scan.CSV, generic_scan.PARQUET)),
 }
 
 
@@ -97,7 +100,7 @@ SELECT stage.rowid AS position, greatest(n_users, 1) AS n_turns,
        WHEN coalesce(winner, '') = '' THEN '{NO_VOTE}'
        WHEN w.vote IN ('1', '2') THEN NULL
        ELSE w.vote END AS skip,
-  TRY_CAST(w.vote AS TINYINT) AS preferred,
+  TRY_CAST(w.vote AS TINYINT) AS preferred, prob_1,
   nullif(model_1, '') AS m1, nullif(model_2, '') AS m2, nullif(rater, '') AS rater,
   tk
 FROM stage LEFT JOIN winners w ON w.word = stage.winner
@@ -133,13 +136,13 @@ FROM placed
 VOTES = """
 CREATE TABLE votes AS
 WITH judged AS (
-  SELECT k.position, k.pair_id, k.preferred, k.rater, v.pair_id IS NOT NULL AS had_stored,
+  SELECT k.position, k.pair_id, k.preferred, k.prob_1, k.rater, v.pair_id IS NOT NULL AS had_stored,
          v.preferred AS s_pref, v.rater AS s_rater,
          first_value(k.preferred) OVER w AS f_pref, first_value(k.rater) OVER w AS f_rater,
          row_number() OVER w AS nth
   FROM keyed k LEFT JOIN stored_votes v ON v.pair_id = k.pair_id
   WINDOW w AS (PARTITION BY k.pair_id ORDER BY k.position))
-SELECT position, pair_id, preferred, rater,
+SELECT position, pair_id, preferred, prob_1, rater,
   CASE WHEN NOT had_stored AND nth = 1 THEN 'new'
        WHEN rater IS DISTINCT FROM (CASE WHEN had_stored THEN s_rater ELSE f_rater END) THEN 'other rater'
        WHEN preferred <> (CASE WHEN had_stored THEN s_pref ELSE f_pref END) THEN 'conflict'
@@ -193,7 +196,7 @@ class Bulk:
 
     def labels(self):
         return self.scan.execute(
-            "SELECT pair_id::BIGINT AS pair_id, ? AS judge, preferred::TINYINT AS preferred, NULL::DOUBLE AS prob_1, "
+            "SELECT pair_id::BIGINT AS pair_id, ? AS judge, preferred::TINYINT AS preferred, prob_1::DOUBLE AS prob_1, "
             "rater FROM votes WHERE fate = 'new' ORDER BY position", [self.judge]).to_arrow_table()
 
     def ties(self, source: str):
@@ -266,7 +269,7 @@ def _scannable_files(reading: formats.Reading) -> tuple[list[_Part], ModuleType]
         except (NoFormat, SourceError, ValueError):  # a RowError is a ValueError: Python's reader says so
             return None
         header = list(table.sample)
-        staging = scanner.staging(path, header)
+        staging = scanner.staging(path, header, reading.opts)
         if staging is None:
             return None
         parts.append(_Part(path, header, scanner, staging))

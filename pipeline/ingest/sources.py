@@ -236,12 +236,13 @@ def iter_json(path: Path) -> Iterator[dict]:
 def iter_parquet(path: Path) -> Iterator[dict]:
     import pyarrow.parquet as pq
 
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises several kinds for a bad file
-        raise SourceError(f"{path}: not a readable parquet file ({exc})") from None
-    for batch in pf.iter_batches(batch_size=2048):
-        yield from batch.to_pylist()
+    with open(path, "rb") as handle:  # Python opens any name; pyarrow takes a path as UTF-8 only
+        try:
+            pf = pq.ParquetFile(handle)
+        except Exception as exc:  # pyarrow raises several kinds for a bad file
+            raise SourceError(f"{path}: not a readable parquet file ({exc})") from None
+        for batch in pf.iter_batches(batch_size=2048):
+            yield from batch.to_pylist()
 
 
 def data_suffix(path: Path, allowed: tuple[str, ...] = SUFFIXES) -> str:

@@ -42,7 +42,7 @@ def python_item(row: dict, multi_turn: bool):
 def staged(path: Path) -> list[dict]:
     con = duckdb.connect()
     try:
-        cursor = con.execute(hh_rlhf_scan.staging(path, ["chosen", "rejected"]).query, [str(path)])
+        cursor = con.execute(hh_rlhf_scan.staging(path, ["chosen", "rejected"], Options()).query, [str(path)])
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, r)) for r in cursor.fetchall()]
     finally:

@@ -151,7 +151,7 @@ DECLINED = {
 def test_declined_schemas_go_row_by_row(name, tmp_path, monkeypatch):
     path = write_parquet(tmp_path / "declined.parquet", DECLINED[name])
     scan = parquet_scan.for_layout(lmarena, rater="judge_hash", tags=lmarena.TAGS)
-    assert scan.staging(path, list(DECLINED[name][0])) is None
+    assert scan.staging(path, list(DECLINED[name][0]), Options()) is None
     loaded = loaded_or_refused_alike(path, tmp_path, monkeypatch)
     if loaded is not None:
         bulk, by_row, calls = loaded

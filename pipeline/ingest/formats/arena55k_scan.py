@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import compressed
 from . import csv_scan
 from .arena_scan import BLANK_RESPONSE, TURN_JOIN
+from .base import Options
 from .staging import Staging
 
 ATTRIBUTES: tuple[str, ...] = ()
@@ -64,7 +65,7 @@ def csv_reader(n_columns: int) -> str:
             f"strict_mode = true, null_padding = false, max_line_size = {MAX_LINE}, columns = {columns})")
 
 
-def staging(path: Path, header: list[str]) -> Staging:
+def staging(path: Path, header: list[str], opts: Options) -> Staging:
     """The staging SELECT for a file whose header Python read as `header` (its columns are taken by
     position, so DuckDB's spelling of the names does not matter)."""
     where = {name: f"c{i}" for i, name in reversed(list(enumerate(header)))}  # DictReader: the last of a name wins
@@ -80,6 +81,7 @@ SELECT plain,
   nullif({col['model_b']}, '') AS model_2, NULL::VARCHAR AS rater,
   CASE WHEN NOT plain THEN NULL WHEN {col['winner_model_a']} = '1' THEN 'model_a'
        WHEN {col['winner_model_b']} = '1' THEN 'model_b' WHEN {col['winner_tie']} = '1' THEN 'tie' ELSE '' END AS winner,
+  NULL::DOUBLE AS prob_1,
   CASE WHEN plain THEN json_array_length({prompt}) END AS n_users,
   CASE WHEN plain THEN array_to_string({_turns(prompt)}, {TURN_JOIN}) END AS query,
   CASE WHEN plain THEN array_to_string(list_filter({_turns(side_1)}, t -> t <> ''), {TURN_JOIN}) END AS response_1,

@@ -124,7 +124,7 @@ SELECT
         AND list_contains({_WINNER_KEYS}, lower({_text('winner')})) AND {ascii_only(_text('winner'))})
    AND {_value_ok('language')} AND {_value_ok('turn')} AND {_value_ok('anony')}) AS plain,
   {_text('question_id')} AS source_id, {_text('model_a')} AS model_1, {_text('model_b')} AS model_2,
-  {_text('judge')} AS rater, lower({_text('winner')}) AS winner,
+  {_text('judge')} AS rater, lower({_text('winner')}) AS winner, NULL::DOUBLE AS prob_1,
   len(list_filter(conversation_a, m -> list_contains({role_list(USER_ROLES)}, lower(m.role)))) AS n_users,
   array_to_string({_contents('conversation_a', USER_ROLES)}, {TURN_JOIN}) AS query,
   array_to_string(list_filter({_contents('conversation_a', ASSISTANT_ROLES)}, t -> t <> ''), {TURN_JOIN}) AS response_1,
@@ -139,7 +139,7 @@ ATTRIBUTES = ("language", "turn", "anony")
 
 
 # The scan `raw_bulk` stages a file with (`formats/staging.py`)
-def staging(path: Path, header: list[str]) -> Staging:
+def staging(path: Path, header: list[str], opts: Options) -> Staging:
     """The staging SELECT; a JSON-lines file's columns are found by name."""
     return Staging(QUERY, ATTRIBUTES)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import compressed
 from .arena_scan import BLANK_RESPONSE, TURN_JOIN, line_check
+from .base import Options
 from .staging import Staging
 
 ATTRIBUTES: tuple[str, ...] = ()
@@ -54,7 +55,7 @@ def _turns(side: str) -> str:
             f"FROM (SELECT *, {opened} AS {side}_m FROM (SELECT *, {side}->>'$' AS {side}_s")
 
 
-def staging(path: Path, header: list[str]) -> Staging:
+def staging(path: Path, header: list[str], opts: Options) -> Staging:
     """The staging SELECT: the two sides' turns, then the pair as `hh_rlhf.read` makes it."""
     turns = f"""
 SELECT *, {_turns('rejected')} FROM (SELECT *, {_turns('chosen')}
@@ -72,7 +73,7 @@ FROM (SELECT *, chosen_who[1:len(chosen_who) - 1] AS before_who, chosen_text[1:l
     swap = f"list_contains({_ODD_HEX}, substr(sha1(query || chr(31) || chosen_reply || chr(31) || rejected_reply || chr(31)), 2, 1))"
     pairs = f"""
 SELECT plain, NULL::VARCHAR AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHAR AS model_2, NULL::VARCHAR AS rater,
-  CASE WHEN swapped THEN 'model_b' ELSE 'model_a' END AS winner, n_users, query,
+  CASE WHEN swapped THEN 'model_b' ELSE 'model_a' END AS winner, NULL::DOUBLE AS prob_1, n_users, query,
   CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
   CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2
 FROM (SELECT *, coalesce({swap}, FALSE) AS swapped FROM ({sides}))"""

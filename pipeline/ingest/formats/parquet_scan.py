@@ -24,6 +24,7 @@ from types import ModuleType
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import compressed
 from .arena_scan import (
     BLANK_RESPONSE,
     TURN_JOIN,
@@ -31,7 +32,7 @@ from .arena_scan import (
     conversation_ok,
     role_list,
 )
-from .base import WINNERS
+from .base import WINNERS, Options
 from .conversation import ASSISTANT_ROLES, USER_ROLES
 from .staging import COLUMNS, Staging, identifier, literal
 
@@ -54,7 +55,7 @@ class ConversationParquet:
     tags: tuple[tuple[str, str, str], ...] = ()
 
     def applies(self, path: Path) -> bool:
-        return path.name.lower().endswith(".parquet")
+        return path.name.lower().endswith(".parquet") and compressed.duckdb_names(path)
 
     def row_count(self, path: Path, header: list[str]) -> int | None:
         """The rows of the file by its footer."""
@@ -63,29 +64,27 @@ class ConversationParquet:
         except Exception:  # pyarrow raises several kinds for a bad file; Python's reader says which
             return None
 
-    def staging(self, path: Path, header: list[str]) -> Staging | None:
-        try:
-            schema = pq.read_schema(path)
-        except Exception:
+    def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
+        types = read_types(path)
+        if types is None:
             return None
-        if not _distinct(schema.names):
-            return None  # a dict per row keeps one column of a name; DuckDB's names ignore case
         try:
-            return self._staging({f.name: _plain_type(f.type) for f in schema})
+            return self._staging(types)
         except Declined:
             return None
 
     def _staging(self, types: dict[str, pa.DataType]) -> Staging:
         plain = [conversation_ok(identifier(c)) for c in ("conversation_a", "conversation_b")]
         id_col = "question_id" if "question_id" in types else "id"  # conversation_pair's row.get order
-        columns = {"source_id": _name(id_col, types), "model_1": _name("model_a", types),
-                   "model_2": _name("model_b", types), "rater": _name(self.rater, types)}
+        columns = {"source_id": name_text(id_col, types), "model_1": name_text("model_a", types),
+                   "model_2": name_text("model_b", types), "rater": name_text(self.rater, types)}
         winner = _column("winner", types)
         if winner is not None:
-            if not _is_text(types["winner"]):
+            if not is_text(types["winner"]):
                 raise Declined("winner")
             plain.append(f"({winner} IS NULL OR ({ascii_only(winner)} AND list_contains({_WINNERS}, lower({winner}))))")
         columns["winner"] = f"lower({winner})" if winner else "NULL::VARCHAR"
+        columns["prob_1"] = "NULL::DOUBLE"
         columns["side_a"], columns["side_b"] = (_messages(c, types) for c in ("conversation_a", "conversation_b"))
         attributes = self._attributes(types)
         select = ",\n  ".join([f"({' AND '.join(plain)}) AS plain", *(f"{v} AS {k}" for k, v in columns.items()),
@@ -109,20 +108,30 @@ FROM read_parquet(?)))"""
         out: list[tuple[str, str]] = []
         for name in self.attributes:
             if name in types:
-                _flatten(name, identifier(name), types[name], out)
+                flatten(name, identifier(name), types[name], out)
         for column, struct_prefix, other_prefix in self.tags:
             if column in types:
-                kind = _plain_type(types[column])
-                if _is_text(kind) and not pa.types.is_null(kind):
+                kind = plain_type(types[column])
+                if is_text(kind) and not pa.types.is_null(kind):
                     raise Declined(column)  # `base.maybe_json` reads JSON text in a tag column
-                _flatten(struct_prefix if pa.types.is_struct(kind) else other_prefix, identifier(column), kind, out)
+                flatten(struct_prefix if pa.types.is_struct(kind) else other_prefix, identifier(column), kind, out)
         names = [name for name, _ in out]
-        if not _distinct([*names, *COLUMNS, "tk", "side_a", "side_b"]) or any(not n.strip() for n in names):
+        if not distinct([*names, *COLUMNS, "tk", "side_a", "side_b"]) or any(not n.strip() for n in names):
             raise Declined("attribute names")  # Python keeps the last of a name, and drops blank ones
         return dict(out)
 
 
-def _distinct(names: list[str]) -> bool:
+def read_types(path: Path) -> dict[str, pa.DataType] | None:
+    """The file's columns and their types, or None when its footer cannot be read or two columns
+    share a name (a dict per row keeps one of them; DuckDB's names ignore case)."""
+    try:
+        schema = pq.read_schema(path)
+    except Exception:  # pyarrow raises several kinds for a bad file; Python's reader says which
+        return None
+    return {f.name: plain_type(f.type) for f in schema} if distinct(schema.names) else None
+
+
+def distinct(names: list[str]) -> bool:
     """No two names alike once lowered: DuckDB's column and field names ignore case."""
     return len({n.lower() for n in names}) == len(names)
 
@@ -130,17 +139,17 @@ def _distinct(names: list[str]) -> bool:
 def _fields(struct: pa.DataType) -> dict[str, pa.DataType]:
     """A struct's fields, or Declined when two share a name (Python's dict keeps one of them)."""
     names = [struct.field(i).name for i in range(struct.num_fields)]
-    if not _distinct(names):
+    if not distinct(names):
         raise Declined("struct fields")
-    return {struct.field(i).name: _plain_type(struct.field(i).type) for i in range(struct.num_fields)}
+    return {struct.field(i).name: plain_type(struct.field(i).type) for i in range(struct.num_fields)}
 
 
-def _plain_type(kind: pa.DataType) -> pa.DataType:
+def plain_type(kind: pa.DataType) -> pa.DataType:
     """A dictionary-encoded column (pandas' categories) reads as its values."""
     return kind.value_type if pa.types.is_dictionary(kind) else kind
 
 
-def _is_text(kind: pa.DataType) -> bool:
+def is_text(kind: pa.DataType) -> bool:
     return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
             or pa.types.is_null(kind))
 
@@ -149,31 +158,31 @@ def _column(name: str, types: dict[str, pa.DataType]) -> str | None:
     return identifier(name) if name in types else None
 
 
-def _name(name: str, types: dict[str, pa.DataType]) -> str:
+def name_text(name: str, types: dict[str, pa.DataType]) -> str:
     """An id, a model or a voter as text: `base.optional_str` of a string or a whole number."""
     if name not in types:
         return "NULL::VARCHAR"
-    kind = _plain_type(types[name])
-    if _is_text(kind):
+    kind = plain_type(types[name])
+    if is_text(kind):
         return f"{identifier(name)}::VARCHAR"
     if pa.types.is_integer(kind):
         return f"{identifier(name)}::VARCHAR"
     raise Declined(name)
 
 
-def _flatten(prefix: str, expr: str, kind: pa.DataType, out: list[tuple[str, str]]) -> None:
+def flatten(prefix: str, expr: str, kind: pa.DataType, out: list[tuple[str, str]]) -> None:
     """`base.flatten` of a column or struct field, at the schema's level: one (name, SQL text)
     per leaf; a NULL leaf is NULL, and so not stored, as Python skips a None."""
-    kind = _plain_type(kind)
+    kind = plain_type(kind)
     if pa.types.is_null(kind):
         return
     if pa.types.is_struct(kind):
         for field, field_type in _fields(kind).items():
             name = f"{prefix}.{field}" if prefix else field
-            _flatten(name, f"struct_extract({expr}, {literal(field)})", field_type, out)
+            flatten(name, f"struct_extract({expr}, {literal(field)})", field_type, out)
     elif pa.types.is_boolean(kind):
         out.append((prefix, f"CASE WHEN {expr} THEN 'true' WHEN NOT {expr} THEN 'false' END"))
-    elif pa.types.is_integer(kind) or _is_text(kind):
+    elif pa.types.is_integer(kind) or is_text(kind):
         out.append((prefix, f"{expr}::VARCHAR"))
     else:  # a float, a list, a date, binary data: Python writes them in ways SQL does not
         raise Declined(prefix)
@@ -183,27 +192,27 @@ def _messages(column: str, types: dict[str, pa.DataType]) -> str:
     """SQL: the conversation as a list of {role, content} with content as one text (or NULL)."""
     if column not in types:
         raise Declined(column)
-    kind = _plain_type(types[column])
+    kind = plain_type(types[column])
     if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) or not pa.types.is_struct(kind.value_type):
         raise Declined(column)  # JSON text, or not a list of messages
     fields = _fields(kind.value_type)
-    if "role" not in fields or not _is_text(fields["role"]) or "content" not in fields:
+    if "role" not in fields or not is_text(fields["role"]) or "content" not in fields:
         raise Declined(column)
     return f"list_transform({identifier(column)}, m -> {{'role': m.role, 'content': {_content('m.content', fields['content'])}}})"
 
 
 def _content(expr: str, kind: pa.DataType) -> str:
     """SQL: a message's content as `base.text` reads it ('' for none)."""
-    if _is_text(kind):
+    if is_text(kind):
         return f"coalesce({expr}::VARCHAR, '')"
     if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) or not pa.types.is_struct(kind.value_type):
         raise Declined("content")
     fields = _fields(kind.value_type)
-    if "text" not in fields or not _is_text(fields["text"]) or ("type" in fields and not _is_text(fields["type"])):
+    if "text" not in fields or not is_text(fields["text"]) or ("type" in fields and not is_text(fields["type"])):
         raise Declined("content parts")
     # a part is text when its type says so (a part without a type field is text); a NULL part is ''
-    is_text = "p.type = 'text'" if "type" in fields else "p IS NOT NULL"
-    texts = f"list_transform(list_filter({expr}, p -> {is_text}), p -> coalesce(p.text::VARCHAR, ''))"
+    text_part = "p.type = 'text'" if "type" in fields else "p IS NOT NULL"
+    texts = f"list_transform(list_filter({expr}, p -> {text_part}), p -> coalesce(p.text::VARCHAR, ''))"
     return f"coalesce(array_to_string(list_filter({texts}, t -> t <> ''), {PART_JOIN}), '')"
 
 
@@ -219,4 +228,4 @@ def for_layout(module: ModuleType, rater: str, tags: tuple[tuple[str, str, str],
     return ConversationParquet(tuple(module.ATTRIBUTES), rater, tags)
 
 
-__all__ = ["ConversationParquet", "Declined", "for_layout"]
+__all__ = ["ConversationParquet", "Declined", "distinct", "flatten", "for_layout", "is_text", "name_text", "plain_type", "read_types"]

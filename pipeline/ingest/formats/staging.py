@@ -2,8 +2,9 @@
 
 A scan is an object (a module, or an instance for a layout read several ways) with three names:
 - `applies(path)`: the file is one the scan may read (its type, its compression);
-- `staging(path, header)`: a `Staging` for the file whose columns Python read as `header`, or
-  None when the scan cannot prove its reading of this file's layout is Python's;
+- `staging(path, header, opts)`: a `Staging` for the file whose columns Python read as
+  `header`, read with the load's `Options`, or None when the scan cannot prove its reading of
+  this file's layout is Python's;
 - `row_count(path, header)`: an independent count of the rows DuckDB must read, or None when
   DuckDB cannot be trusted with the file.
 
@@ -18,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The columns every staging SELECT gives; an attribute may not take one of these names.
-COLUMNS = ("plain", "source_id", "model_1", "model_2", "rater", "winner", "n_users", "query", "response_1",
-           "response_2", "empty")
+COLUMNS = ("plain", "source_id", "model_1", "model_2", "rater", "winner", "prob_1", "n_users", "query",
+           "response_1", "response_2", "empty")
 
 
 @dataclass(frozen=True)

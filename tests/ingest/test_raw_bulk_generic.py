@@ -1,0 +1,188 @@
+"""Generic pairs sorted in SQL (formats/generic_scan.py), from CSV and parquet: the same tables
+and report as the row-by-row path, with winners as words, as probabilities (kept in
+labels.prob_1) and as numbers; columns named by options; rows Python must judge go row by row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fuzzing import SLOW
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_raw_bulk import contents, load_both_ways, loaded_or_refused_alike
+
+from pipeline.ingest import raw_bulk, raw_load
+from pipeline.ingest.formats import Options
+from pipeline.ingest.loader import load_source
+
+HEADER = ["id", "prompt", "response_1", "response_2", "model_1", "model_2", "winner", "rater", "topic"]
+
+
+def pair_row(i: int, prompt="p", r1="a", r2="b", m1="m1", m2="m2", winner="1", rater="r", **over) -> dict:
+    row = {"id": f"g{i}", "prompt": prompt, "response_1": r1, "response_2": r2, "model_1": m1, "model_2": m2,
+           "winner": winner, "rater": rater, "topic": f"t{i % 2}"}
+    row.update(over)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict], header=HEADER) -> Path:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([row.get(c, "") for c in header] for row in rows)
+    path.write_bytes(out.getvalue().encode("utf-8"))
+    return path
+
+
+def write_parquet(path: Path, rows: list[dict], schema: pa.Schema | None = None) -> Path:
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    return path
+
+
+def probabilities(db: Path) -> list[float]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return [p for (p,) in con.execute("SELECT prob_1 FROM labels WHERE prob_1 IS NOT NULL ORDER BY pair_id").fetchall()]
+    finally:
+        con.close()
+
+
+TEXT_WINNERS = ["1", "2", "a", "B", "model_a", "Response_2", "tie", "both_bad", "", "0.7", "0.25", ".5", "1.0", "0.",
+                "1.", "0.999"]
+rows = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["a", "b", " ", "é, \"q\"\nx"]), st.sampled_from(["b", "c", ""]),
+                          st.sampled_from(["m1", "m2", ""]), st.sampled_from(["m2", "m3"]), st.sampled_from(TEXT_WINNERS),
+                          st.sampled_from(["r1", "r2", ""])),
+                min_size=1, max_size=12)
+
+
+def _row(i, prompt, r1, r2, m1, m2, winner, rater) -> dict:
+    return pair_row(i, prompt=f"p{prompt}", r1=r1, r2=r2, m1=m1, m2=m2, winner=winner, rater=rater)
+
+
+@pytest.mark.slow
+@settings(SLOW, max_examples=12)
+@given(first=rows, second=rows, as_parquet=st.booleans(), as_folder=st.booleans())
+def test_generated_files_store_the_same_both_ways(first, second, as_parquet, as_folder, tmp_path_factory,
+                                                  monkeypatch):
+    folder = tmp_path_factory.mktemp("bulkgeneric")
+    (folder / "parts").mkdir()
+    write = write_parquet if as_parquet else write_csv
+    files = [write(folder / "parts" / f"part{k}.{'parquet' if as_parquet else 'csv'}",
+                   [_row(i, *r) for i, r in enumerate(part)]) for k, part in enumerate((first, second))]
+    sources = [folder / "parts"] if as_folder else files
+    bulk, by_row, calls = load_both_ways(sources, folder, monkeypatch, options=Options(attribute_columns=("topic",)))
+    assert bulk == by_row
+    assert calls and all(calls)
+
+
+def test_probabilities_ties_and_words_are_read_as_python_reads_them(tmp_path, monkeypatch):
+    winners = ["0.7", "0.2", ".5", "1.0", "0.", "a", "model_b", "TIE", "", "2"]
+    path = write_csv(tmp_path / "votes.csv", [pair_row(i, prompt=f"p{i}", winner=w) for i, w in enumerate(winners)])
+    bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch)
+    assert bulk == by_row and calls == [True]
+    assert probabilities(tmp_path / "bulk.duckdb") == [0.7, 0.2, 0.0]  # 1.0 is a vote without one
+    records, new, *_, skipped, _ = bulk[0]
+    assert (records, new) == (10, 7)  # two ties and one without a vote left out
+
+
+@pytest.mark.parametrize("winners", [[0.7, 0.5, 1.0, 2.0, None, math.nan, 0.0, 0.25], [1, 2, None, 2]])
+def test_parquet_winners_as_numbers(winners, tmp_path, monkeypatch):
+    rows = [pair_row(i, prompt=f"p{i}", winner=w, topic=i) for i, w in enumerate(winners)]
+    path = write_parquet(tmp_path / "numbers.parquet", rows)
+    bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=Options(attribute_columns=("topic",)))
+    assert bulk == by_row and calls == [True]
+    assert probabilities(tmp_path / "bulk.duckdb") == ([0.7, 0.0, 0.25] if isinstance(winners[0], float) else [])
+
+
+def test_columns_named_by_options_both_ways(tmp_path, monkeypatch):
+    header = ["q", "left", "right", "verdict", "who"]
+    rows = [{"q": f"q{i}", "left": f"l{i % 3}", "right": "r", "verdict": ("a", "b", "0.9")[i % 3], "who": "x"}
+            for i in range(9)]
+    path = write_csv(tmp_path / "named.csv", rows, header=header)
+    options = Options(columns=(("prompt", "q"), ("response_1", "left"), ("response_2", "right"),
+                               ("winner", "verdict"), ("rater", "who")), attribute_columns=("who",))
+    bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=options)
+    assert bulk == by_row and calls == [True]
+
+
+def test_an_empty_response_is_skipped_whatever_its_winner(tmp_path, monkeypatch):
+    """generic.read skips a row with an empty response before it reads the winner: still plain."""
+    path = write_csv(tmp_path / "empty.csv", [pair_row(0), pair_row(1, r2=" ", winner="nonsense"), pair_row(2)])
+    bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch)
+    assert bulk == by_row and calls == [True]
+
+
+# Winners Python must judge (or refuse): the file goes row by row, or is refused alike.
+ODD_TEXT = {"padded": " a ", "out of range": "2.0", "zero": "0", "dotted capital I": "TİE", "unknown": "left",
+            "exponent": "0.5e0", "signed": "+0.5", "spaced number": " 0.5"}
+ODD_PARQUET = {"float out of range": [0.5, 1.5], "negative": [-0.5], "whole number 3": [1, 3], "boolean": [True],
+               "infinite": [math.inf]}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_TEXT))
+def test_odd_text_winners_store_the_same_both_ways(name, tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "odd.csv", [pair_row(0), pair_row(1, prompt="q", winner=ODD_TEXT[name])])
+    loaded = loaded_or_refused_alike(path, tmp_path, monkeypatch)
+    if loaded is not None:
+        bulk, by_row, calls = loaded
+        assert bulk == by_row and calls == [False]
+
+
+@pytest.mark.parametrize("name", sorted(ODD_PARQUET))
+def test_odd_parquet_winners_store_the_same_both_ways(name, tmp_path, monkeypatch):
+    rows = [pair_row(i, prompt=f"p{i}", winner=w) for i, w in enumerate(ODD_PARQUET[name])]
+    path = write_parquet(tmp_path / "odd.parquet", rows)
+    loaded = loaded_or_refused_alike(path, tmp_path, monkeypatch)
+    if loaded is not None:
+        bulk, by_row, calls = loaded
+        assert bulk == by_row and calls == [False]
+
+
+def test_parquet_texts_of_other_types_go_row_by_row(tmp_path, monkeypatch):
+    rows = [pair_row(i, prompt=f"p{i}", r1=1.5) for i in range(3)]
+    bulk, by_row, calls = load_both_ways([write_parquet(tmp_path / "floats.parquet", rows)], tmp_path, monkeypatch)
+    assert bulk == by_row and calls == [False]
+    (tmp_path / "ints").mkdir()
+    rows = [pair_row(i, prompt=i, r1=i, model_1=7) for i in range(3)]  # whole numbers read as text: taken
+    bulk, by_row, calls = load_both_ways([write_parquet(tmp_path / "ints.parquet", rows)], tmp_path / "ints",
+                                         monkeypatch)
+    assert bulk == by_row and calls == [True]
+
+
+def test_a_file_name_duckdb_cannot_be_given_goes_row_by_row(tmp_path, monkeypatch):
+    """DuckDB takes a path as UTF-8 text: a name with another byte is read by Python (CSV, parquet,
+    and the JSON lines of Arena and HH-RLHF alike), not a crash."""
+    import json
+    import os
+
+    from formats.test_arena_scan import battle
+
+    folder = os.fsencode(tmp_path)
+    named = {b"pairs\xff.csv": lambda p: write_csv(p, [pair_row(0), pair_row(1, prompt="q")]),
+             b"pairs\xff.parquet": lambda p: os.rename(write_parquet(tmp_path / "plain.parquet",
+                                                                     [pair_row(0), pair_row(1, prompt="q")]), p),
+             b"arena\xff.jsonl": lambda p: p.write_text(json.dumps(battle(0)) + "\n"),
+             b"hh\xff.jsonl": lambda p: p.write_text(json.dumps({"chosen": "\n\nHuman: q\n\nAssistant: a",
+                                                                  "rejected": "\n\nHuman: q\n\nAssistant: b"}) + "\n")}
+    calls = []
+    real = raw_bulk.prepare
+    monkeypatch.setattr(raw_bulk, "prepare", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    for k, (name, write) in enumerate(named.items()):
+        path = Path(os.fsdecode(os.path.join(folder, name)))
+        write(path)
+        stored = []
+        for bulk in (True, False):
+            monkeypatch.setattr(raw_load, "BULK", bulk)
+            db = tmp_path / f"{k}_{bulk}.duckdb"
+            report = load_source(str(path), db=db, name=f"pairs{k}")  # the file's own name is refused
+            assert report.new_pairs == (2 if k < 2 else 1), name
+            stored.append(contents(db))
+        assert stored[0] == stored[1], name
+    assert calls == [None] * len(named)  # every file declined, before DuckDB was given its name
