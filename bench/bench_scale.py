@@ -170,6 +170,18 @@ def write_hh_rlhf(jsonl: Path, path: Path) -> None:
                                   "rejected": f"\n\nHuman: {query}\n\nAssistant: {rejected}"}) + "\n")
 
 
+def write_gzip(jsonl: Path, path: Path) -> None:
+    """The JSON lines gzipped (fast level), which DuckDB and the line check each decompress."""
+    with open(jsonl, "rb") as plain, gzip.open(path, "wb", compresslevel=1) as packed:
+        shutil.copyfileobj(plain, packed, 1 << 20)
+
+
+# --layout: (the converted file's name after scale_N, the tag of its databases, its writer)
+LAYOUTS = {"arena55k": ("_55k.csv", "55k", write_arena55k), "arena-gz": (".jsonl.gz", "gz", write_gzip),
+           "lmarena": ("_lmarena.parquet", "lm", write_lmarena), "hh-rlhf": ("_hh.jsonl", "hh", write_hh_rlhf),
+           "generic": ("_generic.csv", "generic", write_generic)}
+
+
 def measure(args: list[str]) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak MB, load averages) of one command run as a fresh process; exits on failure."""
     load = os.getloadavg()[0]
@@ -209,7 +221,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1_000_000, help="battles to generate (5%% ties)")
     ap.add_argument("--reuse", action="store_true", help="keep the JSONL file and database of an earlier run")
     ap.add_argument("--skip-pages", action="store_true")
-    ap.add_argument("--layout", choices=["arena", "arena55k", "arena-gz", "lmarena", "hh-rlhf", "generic"], default="arena",
+    ap.add_argument("--layout", choices=["arena", *LAYOUTS], default="arena",
                     help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout; arena-gz: "
                          "the JSON lines gzipped; lmarena: LMArena's 140k parquet layout; hh-rlhf: chosen/rejected "
                          "transcripts; generic: a CSV of named columns (all read by DuckDB and sorted in SQL)")
@@ -224,32 +236,12 @@ def main() -> int:
         write_battles(src, args.n)
         print(f"generated {args.n:,} battles ({src.stat().st_size / 2**30:.2f} GB JSONL): "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
-    if args.layout == "arena55k":
-        csv_src = OUT / f"scale_{args.n}_55k.csv"
-        if not (args.reuse and csv_src.exists()):
-            write_arena55k(src, csv_src)
-        src, db, bulk_db = csv_src, OUT / f"scale_{args.n}_55k.duckdb", OUT / f"scale_{args.n}_55k_bulk.duckdb"
-    if args.layout == "arena-gz":
-        gz_src = OUT / f"scale_{args.n}.jsonl.gz"
-        if not (args.reuse and gz_src.exists()):
-            with open(src, "rb") as plain, gzip.open(gz_src, "wb", compresslevel=1) as packed:
-                shutil.copyfileobj(plain, packed, 1 << 20)
-        src, db, bulk_db = gz_src, OUT / f"scale_{args.n}_gz.duckdb", OUT / f"scale_{args.n}_gz_bulk.duckdb"
-    if args.layout == "lmarena":
-        pq_src = OUT / f"scale_{args.n}_lmarena.parquet"
-        if not (args.reuse and pq_src.exists()):
-            write_lmarena(src, pq_src)
-        src, db, bulk_db = pq_src, OUT / f"scale_{args.n}_lm.duckdb", OUT / f"scale_{args.n}_lm_bulk.duckdb"
-    if args.layout == "hh-rlhf":
-        hh_src = OUT / f"scale_{args.n}_hh.jsonl"
-        if not (args.reuse and hh_src.exists()):
-            write_hh_rlhf(src, hh_src)
-        src, db, bulk_db = hh_src, OUT / f"scale_{args.n}_hh.duckdb", OUT / f"scale_{args.n}_hh_bulk.duckdb"
-    if args.layout == "generic":
-        generic_src = OUT / f"scale_{args.n}_generic.csv"
-        if not (args.reuse and generic_src.exists()):
-            write_generic(src, generic_src)
-        src, db, bulk_db = generic_src, OUT / f"scale_{args.n}_generic.duckdb", OUT / f"scale_{args.n}_generic_bulk.duckdb"
+    if args.layout != "arena":
+        suffix, tag, write = LAYOUTS[args.layout]
+        converted = OUT / f"scale_{args.n}{suffix}"
+        if not (args.reuse and converted.exists()):
+            write(src, converted)
+        src, db, bulk_db = converted, OUT / f"scale_{args.n}_{tag}.duckdb", OUT / f"scale_{args.n}_{tag}_bulk.duckdb"
     bulk_db.unlink(missing_ok=True)
     bw, bc, bp, bl = measure([sys.executable, "-c", BULK, str(src), str(bulk_db)])
     print(f"DuckDB bulk read ({reader_of(src)}) into a table: {bw:.1f} s wall, {bc:.1f} s CPU, peak {bp:.0f} MB {bl}", flush=True)

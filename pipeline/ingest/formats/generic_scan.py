@@ -109,7 +109,7 @@ class GenericParquet:
         return path.name.lower().endswith(".parquet") and compressed.duckdb_names(path)
 
     def row_count(self, path: Path, header: list[str]) -> int | None:
-        return parquet_scan.ConversationParquet((), "").row_count(path, header)
+        return parquet_scan.row_count(path)
 
     def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
         types = parquet_scan.read_types(path)

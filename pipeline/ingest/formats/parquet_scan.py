@@ -58,11 +58,7 @@ class ConversationParquet:
         return path.name.lower().endswith(".parquet") and compressed.duckdb_names(path)
 
     def row_count(self, path: Path, header: list[str]) -> int | None:
-        """The rows of the file by its footer."""
-        try:
-            return pq.ParquetFile(path).metadata.num_rows
-        except Exception:  # pyarrow raises several kinds for a bad file; Python's reader says which
-            return None
+        return row_count(path)
 
     def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
         types = read_types(path)
@@ -119,6 +115,14 @@ FROM read_parquet(?)))"""
         if not distinct([*names, *COLUMNS, "tk", "side_a", "side_b"]) or any(not n.strip() for n in names):
             raise Declined("attribute names")  # Python keeps the last of a name, and drops blank ones
         return dict(out)
+
+
+def row_count(path: Path) -> int | None:
+    """The rows of a parquet file by its footer."""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # pyarrow raises several kinds for a bad file; Python's reader says which
+        return None
 
 
 def read_types(path: Path) -> dict[str, pa.DataType] | None:
@@ -228,4 +232,4 @@ def for_layout(module: ModuleType, rater: str, tags: tuple[tuple[str, str, str],
     return ConversationParquet(tuple(module.ATTRIBUTES), rater, tags)
 
 
-__all__ = ["ConversationParquet", "Declined", "distinct", "flatten", "for_layout", "is_text", "name_text", "plain_type", "read_types"]
+__all__ = ["ConversationParquet", "Declined", "distinct", "flatten", "for_layout", "is_text", "name_text", "plain_type", "read_types", "row_count"]
