@@ -41,7 +41,12 @@ def test_the_hostile_link_does_nothing_until_run_then_is_stopped(app_dbs, monkey
     assert results(at) == [] and not at.warning
     at = click_run(at)
     assert not at.exception and not at.error
-    assert any("needed more memory" in w.value.replace("\\", "") for w in at.warning)
+    # stopped: by the memory bound, or on a busy machine by the time limit or the worker's start-up
+    # limit first (sqlguard's own tests check each bound alone)
+    shown = " ".join(w.value.replace("\\", "") for w in at.warning)
+    stops = ("Stopped: the query needed more memory", "Stopped: the query ran longer than",
+             "The query worker did not start within")
+    assert any(stop in shown for stop in stops), shown
 
 
 def test_the_default_query_runs_on_open(app_dbs, monkeypatch):
