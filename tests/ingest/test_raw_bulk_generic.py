@@ -92,13 +92,15 @@ def test_probabilities_ties_and_words_are_read_as_python_reads_them(tmp_path, mo
     assert (records, new) == (10, 7)  # two ties and one without a vote left out
 
 
-@pytest.mark.parametrize("winners", [[0.7, 0.5, 1.0, 2.0, None, math.nan, 0.0, 0.25], [1, 2, None, 2]])
-def test_parquet_winners_as_numbers(winners, tmp_path, monkeypatch):
+@pytest.mark.parametrize("winners", [[0.7, 0.5, 1.0, 2.0, None, math.nan, 0.0, 0.25], [1, 2, None, 2],
+                                     ["a", None, "0.7", ""]])
+def test_parquet_winners_as_numbers_and_text_with_nulls(winners, tmp_path, monkeypatch):
     rows = [pair_row(i, prompt=f"p{i}", winner=w, topic=i) for i, w in enumerate(winners)]
     path = write_parquet(tmp_path / "numbers.parquet", rows)
     bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=Options(attribute_columns=("topic",)))
     assert bulk == by_row and calls == [True]
-    assert probabilities(tmp_path / "bulk.duckdb") == ([0.7, 0.0, 0.25] if isinstance(winners[0], float) else [])
+    expected = {float: [0.7, 0.0, 0.25], int: [], str: [0.7]}[type(winners[0])]
+    assert probabilities(tmp_path / "bulk.duckdb") == expected
 
 
 def test_columns_named_by_options_both_ways(tmp_path, monkeypatch):

@@ -127,7 +127,7 @@ class GenericParquet:
             for col in opts.attribute_columns:
                 parquet_scan.flatten(col, identifier(col), types[col], attributes)
             kind = types[cols["winner"]]
-            vote = ((lambda col: _vote_from_text(identifier(col))) if is_text(kind)
+            vote = ((lambda col: _vote_from_text(f"coalesce({identifier(col)}, '')")) if is_text(kind)
                     else (lambda col: _vote_from_number(identifier(col), kind)))
             return _select(cols, lambda col: f"coalesce({identifier(col)}::VARCHAR, '')",
                            lambda col: name_text(col, types), vote, attributes, "read_parquet(?)")
