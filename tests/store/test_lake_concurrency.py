@@ -190,14 +190,16 @@ def landed(db: str, source: str) -> int:
     return pairs
 
 
-def data_files(folder: Path) -> int:
-    return sum(1 for p in folder.rglob("*") if p.is_file())
+def data_files(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*.parquet") if p.is_file()}
 
 
 def stop_when_writing(proc: subprocess.Popen, folder: Path, stop) -> None:
-    """Call `stop()` as soon as the job has written its first data file (it is mid-transaction)."""
+    """Call `stop()` as soon as the job has written its first data file (it is mid-transaction).
+    A new file, not a changed count: a file an earlier, stopped job left may go away meanwhile,
+    which stopped the job before it had attached the lake (seen once in six runs)."""
     before = data_files(folder)
-    while data_files(folder) == before and proc.poll() is None:
+    while not data_files(folder) - before and proc.poll() is None:
         time.sleep(0.01)
     stop()
 
