@@ -81,6 +81,15 @@ def load_both_ways(files: list[Path], folder: Path, monkeypatch, **kw) -> tuple[
     return reports[True], reports[False], calls
 
 
+def taken_alike(files: list[Path], folder: Path, as_folder: bool, monkeypatch, options: Options) -> None:
+    """Generated shards (in folder / "parts") loaded both ways, as one load of their folder or a load
+    each: the same outcome, and the SQL path took every file (a repeated file is not read again)."""
+    sources = [folder / "parts"] if as_folder else files
+    bulk, by_row, calls = load_both_ways(sources, folder, monkeypatch, options=options)
+    assert bulk == by_row
+    assert calls and all(calls)
+
+
 def _report(report) -> tuple:
     return (report.records, report.new_pairs, report.existing_pairs, report.duplicates_in_source,
             report.new_labels, tuple(report.judges), tuple(report.skipped), report.left_out)
@@ -115,10 +124,7 @@ def test_generated_files_store_the_same_both_ways(first, second, multi_turn, as_
     (folder / "parts").mkdir()
     files = [write(folder / "parts" / f"part{k}.jsonl", [_row(i, *r) for i, r in enumerate(part)])
              for k, part in enumerate((first, second))]
-    sources = [folder / "parts"] if as_folder else files  # one load of both, or a load each
-    bulk, by_row, calls = load_both_ways(sources, folder, monkeypatch, options=Options(multi_turn=multi_turn))
-    assert bulk == by_row
-    assert calls and all(calls)  # the SQL path took every plain file (a repeated file is not read again)
+    taken_alike(files, folder, as_folder, monkeypatch, Options(multi_turn=multi_turn))
 
 
 def test_repeats_conflicts_ties_and_skips_both_ways(tmp_path, monkeypatch):
@@ -327,10 +333,7 @@ def test_generated_csv_files_store_the_same_both_ways(first, second, multi_turn,
     (folder / "parts").mkdir()
     files = [write_csv(folder / "parts" / f"part{k}.csv", [_kaggle(i, *r) for i, r in enumerate(part)], ending=ending)
              for k, part in enumerate((first, second))]
-    sources = [folder / "parts"] if as_folder else files
-    bulk, by_row, calls = load_both_ways(sources, folder, monkeypatch, options=Options(multi_turn=multi_turn))
-    assert bulk == by_row
-    assert calls and all(calls)  # the SQL path took every plain file
+    taken_alike(files, folder, as_folder, monkeypatch, Options(multi_turn=multi_turn))
 
 
 def test_csv_repeats_ties_and_skips_both_ways(tmp_path, monkeypatch):

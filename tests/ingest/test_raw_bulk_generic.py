@@ -16,7 +16,7 @@ import pytest
 from fuzzing import SLOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_raw_bulk import contents, load_both_ways, loaded_or_refused_alike
+from test_raw_bulk import contents, load_both_ways, loaded_or_refused_alike, taken_alike
 
 from pipeline.ingest import raw_bulk, raw_load
 from pipeline.ingest.formats import Options
@@ -76,10 +76,7 @@ def test_generated_files_store_the_same_both_ways(first, second, as_parquet, as_
     write = write_parquet if as_parquet else write_csv
     files = [write(folder / "parts" / f"part{k}.{'parquet' if as_parquet else 'csv'}",
                    [_row(i, *r) for i, r in enumerate(part)]) for k, part in enumerate((first, second))]
-    sources = [folder / "parts"] if as_folder else files
-    bulk, by_row, calls = load_both_ways(sources, folder, monkeypatch, options=Options(attribute_columns=("topic",)))
-    assert bulk == by_row
-    assert calls and all(calls)
+    taken_alike(files, folder, as_folder, monkeypatch, Options(attribute_columns=("topic",)))
 
 
 def test_probabilities_ties_and_words_are_read_as_python_reads_them(tmp_path, monkeypatch):

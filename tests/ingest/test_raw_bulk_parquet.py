@@ -18,7 +18,7 @@ from formats.test_arena_scan import (  # tests/ingest/formats (no packages here)
 from fuzzing import SLOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_raw_bulk import load_both_ways, loaded_or_refused_alike
+from test_raw_bulk import load_both_ways, loaded_or_refused_alike, taken_alike
 
 from pipeline.ingest.formats import Options, lmarena, parquet_scan
 
@@ -73,10 +73,7 @@ def test_generated_lmarena_parquet_stores_the_same_both_ways(first, second, mult
     (folder / "parts").mkdir()
     files = [write_parquet(folder / "parts" / f"train-{k}.parquet", [lm_row(i, *r) for i, r in enumerate(rows)])
              for k, rows in enumerate((first, second))]
-    sources = [folder / "parts"] if as_folder else files
-    bulk, by_row, calls = load_both_ways(sources, folder, monkeypatch, options=Options(multi_turn=multi_turn))
-    assert bulk == by_row
-    assert calls and all(calls)  # the SQL path took every file
+    taken_alike(files, folder, as_folder, monkeypatch, Options(multi_turn=multi_turn))
 
 
 def test_the_140k_fixture_as_parquet_is_taken_with_its_tags(tmp_path, monkeypatch):

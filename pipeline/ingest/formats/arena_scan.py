@@ -19,9 +19,20 @@ import duckdb
 
 from .. import compressed, sources
 from . import line_scan
-from .base import EMPTY, MULTI_TURN, NO_VOTE, WINNERS, Item, Label, Options, RawPair, Skip, not_a_label
+from .base import (
+    EMPTY,
+    MULTI_TURN,
+    NO_VOTE,
+    WINNERS,
+    Item,
+    Label,
+    Options,
+    RawPair,
+    Skip,
+    not_a_label,
+)
 from .conversation import ASSISTANT_ROLES, USER_ROLES
-from .staging import Staging
+from .staging import Staging, known_winner
 
 BATCH = 20_000               # rows per Arrow batch: bounds memory
 MEMORY_LIMIT = "512MB"       # the reading connection's buffers (the rows stream through it)
@@ -82,12 +93,6 @@ def _value_ok(col: str) -> str:
     return f"({_name_ok(col)} OR {col}::VARCHAR IN ('true', 'false'))"
 
 
-def ascii_only(col: str) -> str:
-    """SQL: the text is printable ASCII. DuckDB lowers 'TİE' to 'tie', Python to 'ti̇e' (a winner it
-    does not know): a word is compared in lower case only when both lower it alike."""
-    return f"regexp_full_match({col}, '[ -~]*')"
-
-
 def role_list(roles) -> str:
     return "[" + ", ".join(f"'{r}'" for r in sorted(roles)) + "]"
 
@@ -115,13 +120,12 @@ TURN_JOIN = "chr(10) || chr(10)"  # conversation.TURN_SEPARATOR in SQL
 _COLUMNS = {"question_id": "JSON", "id": "JSON", "model_a": "JSON", "model_b": "JSON", "winner": "JSON",
             "judge": "JSON", "conversation_a": "STRUCT(role VARCHAR, content VARCHAR)[]",
             "conversation_b": "STRUCT(role VARCHAR, content VARCHAR)[]", "language": "JSON", "turn": "JSON", "anony": "JSON"}
-_WINNER_KEYS = "[" + ", ".join(f"'{k}'" for k in [*WINNERS, ""]) + "]"
 QUERY = f"""
 SELECT
   ({_name_ok('question_id')} AND (question_id IS NOT NULL OR id IS NULL) AND {_name_ok('model_a')}
    AND {_name_ok('model_b')} AND {_name_ok('judge')} AND {conversation_ok('conversation_a')} AND {conversation_ok('conversation_b')}
    AND (winner IS NULL OR (left(winner, 1) = '"' OR regexp_full_match(winner::VARCHAR, '{_INT}'))
-        AND list_contains({_WINNER_KEYS}, lower({_text('winner')})) AND {ascii_only(_text('winner'))})
+        AND {known_winner(_text('winner'))})
    AND {_value_ok('language')} AND {_value_ok('turn')} AND {_value_ok('anony')}) AS plain,
   {_text('question_id')} AS source_id, {_text('model_a')} AS model_1, {_text('model_b')} AS model_2,
   {_text('judge')} AS rater, lower({_text('winner')}) AS winner, NULL::DOUBLE AS prob_1,
@@ -222,7 +226,6 @@ __all__ = [
     "TURN_JOIN",
     "NotPlain",
     "applies",
-    "ascii_only",
     "conversation_ok",
     "items",
     "line_check",

@@ -18,22 +18,17 @@ import pyarrow as pa
 
 from .. import compressed
 from . import arena55k_scan, generic, parquet_scan
-from .arena_scan import BLANK_RESPONSE, ascii_only
-from .base import WINNERS, Options
-from .parquet_scan import Declined, distinct, is_text, name_text
-from .staging import COLUMNS, Staging, identifier, literal
+from .arena_scan import BLANK_RESPONSE
+from .base import Options
+from .parquet_scan import Declined, is_text, name_text
+from .staging import Staging, attribute_names_ok, identifier, known_winner
 
-_WORDS = "[" + ", ".join(literal(k) for k in [*WINNERS, ""]) + "]"
 _PROBABILITY = r"0\.[0-9]*|\.[0-9]+|1\.0*"  # float() reads it as a number from 0 to 1
-
-
-def _attribute_names_ok(names: list[str]) -> bool:
-    return distinct([*names, *COLUMNS, "tk"]) and all(n.strip() for n in names)
 
 
 def _vote_from_text(w: str) -> tuple[str, str, str]:
     """(plain, winner word, prob_1) in SQL for a winner written as text (`generic._vote`)."""
-    word = f"(({ascii_only(w)}) AND list_contains({_WORDS}, lower({w})))"
+    word = known_winner(w)
     number = f"regexp_full_match({w}, '{_PROBABILITY}')"
     p = f"TRY_CAST({w} AS DOUBLE)"
     winner = (f"CASE WHEN {number} THEN (CASE WHEN {p} = 0.5 THEN 'tie' WHEN {p} > 0.5 THEN '1' ELSE '2' END) "
@@ -63,7 +58,7 @@ def _select(cols: dict[str, str], text, name, vote, attributes: list[tuple[str, 
     optional = {role: name(cols[role]) if role in cols else "NULL::VARCHAR"
                 for role in ("id", "model_1", "model_2", "rater")}
     names = [n for n, _ in attributes]
-    if not _attribute_names_ok(names):
+    if not attribute_names_ok(names):
         raise Declined("attribute names")
     extra = "".join(f", {expr} AS {identifier(n)}" for n, expr in attributes)
     staged = f"""

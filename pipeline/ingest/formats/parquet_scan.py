@@ -28,16 +28,21 @@ from .. import compressed
 from .arena_scan import (
     BLANK_RESPONSE,
     TURN_JOIN,
-    ascii_only,
     conversation_ok,
     role_list,
 )
-from .base import WINNERS, Options
+from .base import Options
 from .conversation import ASSISTANT_ROLES, USER_ROLES
-from .staging import COLUMNS, Staging, identifier, literal
+from .staging import (
+    Staging,
+    attribute_names_ok,
+    distinct,
+    identifier,
+    known_winner,
+    literal,
+)
 
 PART_JOIN = "chr(10) || chr(10)"   # base.text joins a message's text parts by a blank line
-_WINNERS = "[" + ", ".join(literal(k) for k in [*WINNERS, ""]) + "]"
 
 
 class Declined(Exception):
@@ -78,7 +83,7 @@ class ConversationParquet:
         if winner is not None:
             if not is_text(types["winner"]):
                 raise Declined("winner")
-            plain.append(f"({winner} IS NULL OR ({ascii_only(winner)} AND list_contains({_WINNERS}, lower({winner}))))")
+            plain.append(f"({winner} IS NULL OR {known_winner(winner)})")
         columns["winner"] = f"lower({winner})" if winner else "NULL::VARCHAR"
         columns["prob_1"] = "NULL::DOUBLE"
         columns["side_a"], columns["side_b"] = (_messages(c, types) for c in ("conversation_a", "conversation_b"))
@@ -112,8 +117,8 @@ FROM read_parquet(?)))"""
                     raise Declined(column)  # `base.maybe_json` reads JSON text in a tag column
                 flatten(struct_prefix if pa.types.is_struct(kind) else other_prefix, identifier(column), kind, out)
         names = [name for name, _ in out]
-        if not distinct([*names, *COLUMNS, "tk", "side_a", "side_b"]) or any(not n.strip() for n in names):
-            raise Declined("attribute names")  # Python keeps the last of a name, and drops blank ones
+        if not attribute_names_ok(names, also_taken=("side_a", "side_b")):
+            raise Declined("attribute names")
         return dict(out)
 
 
@@ -133,11 +138,6 @@ def read_types(path: Path) -> dict[str, pa.DataType] | None:
     except Exception:  # pyarrow raises several kinds for a bad file; Python's reader says which
         return None
     return {f.name: plain_type(f.type) for f in schema} if distinct(schema.names) else None
-
-
-def distinct(names: list[str]) -> bool:
-    """No two names alike once lowered: DuckDB's column and field names ignore case."""
-    return len({n.lower() for n in names}) == len(names)
 
 
 def _fields(struct: pa.DataType) -> dict[str, pa.DataType]:
@@ -232,4 +232,4 @@ def for_layout(module: ModuleType, rater: str, tags: tuple[tuple[str, str, str],
     return ConversationParquet(tuple(module.ATTRIBUTES), rater, tags)
 
 
-__all__ = ["ConversationParquet", "Declined", "distinct", "flatten", "for_layout", "is_text", "name_text", "plain_type", "read_types", "row_count"]
+__all__ = ["ConversationParquet", "Declined", "flatten", "for_layout", "is_text", "name_text", "plain_type", "read_types", "row_count"]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .base import WINNERS
+
 # The columns every staging SELECT gives; an attribute may not take one of these names.
 COLUMNS = ("plain", "source_id", "model_1", "model_2", "rater", "winner", "prob_1", "n_users", "query",
            "response_1", "response_2", "empty")
@@ -27,6 +29,24 @@ COLUMNS = ("plain", "source_id", "model_1", "model_2", "rater", "winner", "prob_
 class Staging:
     query: str                     # the staging SELECT; one parameter: the file's path
     attributes: tuple[str, ...]    # its attribute columns, stored in pair_attributes under these names
+
+
+def known_winner(text: str) -> str:
+    """SQL: the text is a winner word `base.WINNERS` knows (or empty), in any case, spelled in
+    printable ASCII: DuckDB lowers 'TİE' to 'tie', Python to 'ti̇e', a word it does not know."""
+    return f"(regexp_full_match({text}, '[ -~]*') AND list_contains({_WINNER_WORDS}, lower({text})))"
+
+
+def attribute_names_ok(names: list[str], also_taken: tuple[str, ...] = ()) -> bool:
+    """No blank name, and no two alike once lowered, among the attributes, the staged columns,
+    raw_bulk's text key and the scan's own columns: DuckDB's names ignore case, and Python's
+    reader keeps the last of a name and drops a blank one."""
+    return distinct([*names, *COLUMNS, "tk", *also_taken]) and all(n.strip() for n in names)
+
+
+def distinct(names: list[str]) -> bool:
+    """No two names alike once lowered: DuckDB's column and field names ignore case."""
+    return len({n.lower() for n in names}) == len(names)
 
 
 def identifier(name: str) -> str:
@@ -39,4 +59,7 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-__all__ = ["COLUMNS", "Staging", "identifier", "literal"]
+_WINNER_WORDS = "[" + ", ".join(literal(k) for k in [*WINNERS, ""]) + "]"
+
+
+__all__ = ["COLUMNS", "Staging", "attribute_names_ok", "distinct", "identifier", "known_winner", "literal"]
