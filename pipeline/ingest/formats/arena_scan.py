@@ -43,7 +43,9 @@ _MAX_DIGITS = 4300           # a longer run of digits is past Python's int limit
 # (`line_scan` looks for both).
 _SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
           r"\x{205f}\x{3000}]*")  # what Python's str.isspace() calls space, for `not text.strip()`
-_INT = "0|-?[1-9][0-9]*"     # a JSON whole number as Python's str(int) writes it back
+# a JSON whole number as Python's str(int) writes it back, and short enough for `base.optional_str`
+# (under 2**199: at most 59 digits; a longer name is refused by Python, so not plain)
+WHOLE = "0|-?[1-9][0-9]{0,58}"
 
 
 class NotPlain(Exception):
@@ -86,7 +88,7 @@ def _text(col: str) -> str:
 
 
 def _name_ok(col: str) -> str:
-    return f"({col} IS NULL OR left({col}, 1) = '\"' OR regexp_full_match({col}::VARCHAR, '{_INT}'))"
+    return f"({col} IS NULL OR left({col}, 1) = '\"' OR regexp_full_match({col}::VARCHAR, '{WHOLE}'))"
 
 
 def _value_ok(col: str) -> str:
@@ -124,7 +126,7 @@ QUERY = f"""
 SELECT
   ({_name_ok('question_id')} AND (question_id IS NOT NULL OR id IS NULL) AND {_name_ok('model_a')}
    AND {_name_ok('model_b')} AND {_name_ok('judge')} AND {conversation_ok('conversation_a')} AND {conversation_ok('conversation_b')}
-   AND (winner IS NULL OR (left(winner, 1) = '"' OR regexp_full_match(winner::VARCHAR, '{_INT}'))
+   AND (winner IS NULL OR (left(winner, 1) = '"' OR regexp_full_match(winner::VARCHAR, '{WHOLE}'))
         AND {known_winner(_text('winner'))})
    AND {_value_ok('language')} AND {_value_ok('turn')} AND {_value_ok('anony')}) AS plain,
   {_text('question_id')} AS source_id, {_text('model_a')} AS model_1, {_text('model_b')} AS model_2,

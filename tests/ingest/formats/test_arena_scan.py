@@ -57,6 +57,8 @@ ODD_ROWS = {
     "winner unknown": battle(1, winner="the left one"),
     "winner with a dotted capital I": battle(1, winner="TİE"),  # DuckDB lowers it to 'tie', Python does not
     "ids as numbers": battle(1, question_id=123, model_a=7, judge=-4),
+    "names as huge whole numbers": [battle(1, model_a=10**70), battle(2, question_id=-(10**65)), battle(3, judge=10**59),
+                                    battle(4, turn=10**400)],  # Python takes a name under 2**199, a value under 2**1000
     "id as float": battle(1, question_id=1.5),
     "id instead of question_id": battle(1, question_id=DROP, id="x1"),
     "null question_id beside id": battle(1, question_id=None, id="x1"),
