@@ -15,7 +15,7 @@ warm pages < 1 s. Databases and the JSONL file go to bench/out/ (kept, so --reus
 generating and loading again).
 
     .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--skip-pages] [--page TEXT ...]
-        [--layout arena55k | arena-gz | lmarena | hh-rlhf | generic]
+        [--layout arena55k | arena-gz | lmarena | hh-rlhf | generic | generic-jsonl]
 """
 
 from __future__ import annotations
@@ -157,6 +157,19 @@ def write_generic(jsonl: Path, path: Path) -> None:
                         b["conversation_b"][1]["content"], b["model_a"], b["model_b"], words[b["winner"]]])
 
 
+def write_generic_jsonl(jsonl: Path, path: Path) -> None:
+    """The same generic pairs as JSON lines, the winner as 1 / 2 (a number), "tie" or "both_bad"
+    (formats/generic_scan.py reads them with DuckDB too)."""
+    words = {"model_a": 1, "model_b": 2, "tie": "tie", "tie (bothbad)": "both_bad"}
+    with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
+        for line in src:
+            b = json.loads(line)
+            out.write(json.dumps({"id": b["question_id"], "prompt": b["conversation_a"][0]["content"],
+                                  "response_1": b["conversation_a"][1]["content"],
+                                  "response_2": b["conversation_b"][1]["content"], "model_1": b["model_a"],
+                                  "model_2": b["model_b"], "winner": words[b["winner"]]}) + "\n")
+
+
 def write_hh_rlhf(jsonl: Path, path: Path) -> None:
     """The same battles as Anthropic HH-RLHF chosen/rejected transcripts (the winner's reply is
     chosen; a tie keeps side a), which `load` reads with DuckDB (formats/hh_rlhf_scan.py)."""
@@ -179,7 +192,8 @@ def write_gzip(jsonl: Path, path: Path) -> None:
 # --layout: (the converted file's name after scale_N, the tag of its databases, its writer)
 LAYOUTS = {"arena55k": ("_55k.csv", "55k", write_arena55k), "arena-gz": (".jsonl.gz", "gz", write_gzip),
            "lmarena": ("_lmarena.parquet", "lm", write_lmarena), "hh-rlhf": ("_hh.jsonl", "hh", write_hh_rlhf),
-           "generic": ("_generic.csv", "generic", write_generic)}
+           "generic": ("_generic.csv", "generic", write_generic),
+           "generic-jsonl": ("_generic.jsonl", "gjson", write_generic_jsonl)}
 
 
 def measure(args: list[str]) -> tuple[float, float, float, str]:

@@ -170,16 +170,16 @@ def test_odd_rows_store_the_same_both_ways(name, tmp_path, monkeypatch):
         assert loaded[0] == loaded[1]
 
 
-def loaded_or_refused_alike(path: Path, folder: Path, monkeypatch) -> tuple | None:
+def loaded_or_refused_alike(path: Path, folder: Path, monkeypatch, **kw) -> tuple | None:
     """`load_both_ways` of one file; None when the load is refused, after checking that each path
     alone refuses it with the same line (the SQL path must not take what Python refuses)."""
     try:
-        return load_both_ways([path], folder, monkeypatch)
+        return load_both_ways([path], folder, monkeypatch, **kw)
     except (SourceError, ValueError) as exc:  # refused (a RowError is a ValueError)
         for bulk in (True, False):
             monkeypatch.setattr(raw_load, "BULK", bulk)
             with pytest.raises(type(exc), match=".+") as again:
-                load_source(str(path), db=folder / f"again_{bulk}.duckdb")
+                load_source(str(path), db=folder / f"again_{bulk}.duckdb", **kw)
             assert str(again.value) == str(exc)
         return None
 

@@ -185,3 +185,96 @@ def test_a_file_name_duckdb_cannot_be_given_goes_row_by_row(tmp_path, monkeypatc
             stored.append(contents(db))
         assert stored[0] == stored[1], name
     assert calls == [None] * len(named)  # every file declined, before DuckDB was given its name
+
+
+# JSON lines: every value a JSON leaf of its own type, read as generic.read reads it.
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    import json
+
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+JSON_WINNERS = [1, 2, "a", "Model_B", "tie", "both_bad", "", None, "0.7", 0.7, 0.25, 0.5, 1.0, 2.0, 0.0, "1"]
+json_rows = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["a", "b", " ", "é, \"q\"\nx", 7, None]),
+                               st.sampled_from(["b", "c", "", 12]), st.sampled_from(["m1", "m2", "", 5, None]),
+                               st.sampled_from(["m2", "m3"]), st.sampled_from(JSON_WINNERS),
+                               st.sampled_from(["r1", "r2", "", None]),
+                               st.sampled_from(["t", "", 3, True, False, None])),
+                     min_size=1, max_size=12)
+
+
+def _json_row(i, prompt, r1, r2, m1, m2, winner, rater, topic) -> dict:
+    return pair_row(i, prompt=f"p{prompt}", r1=r1, r2=r2, m1=m1, m2=m2, winner=winner, rater=rater, topic=topic)
+
+
+@pytest.mark.slow
+@settings(SLOW, max_examples=12)
+@given(first=json_rows, second=json_rows, as_folder=st.booleans())
+def test_generated_json_lines_store_the_same_both_ways(first, second, as_folder, tmp_path_factory, monkeypatch):
+    folder = tmp_path_factory.mktemp("bulkgenericjson")
+    (folder / "parts").mkdir()
+    files = [write_jsonl(folder / "parts" / f"part{k}.jsonl", [_json_row(i, *r) for i, r in enumerate(part)])
+             for k, part in enumerate((first, second))]
+    taken_alike(files, folder, as_folder, monkeypatch, Options(attribute_columns=("topic",)))
+
+
+def test_json_winners_of_every_kind_are_read_as_python_reads_them(tmp_path, monkeypatch):
+    rows = [pair_row(i, prompt=f"p{i}", winner=w, topic=i % 2 == 0) for i, w in enumerate(JSON_WINNERS)]
+    path = write_jsonl(tmp_path / "votes.jsonl", rows)
+    bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=Options(attribute_columns=("topic",)))
+    assert bulk == by_row and calls == [True]
+    assert probabilities(tmp_path / "bulk.duckdb") == [0.7, 0.7, 0.25, 0.0]  # "0.7", 0.7, 0.25 and 0.0
+
+
+def test_json_lines_gzip_and_named_columns_both_ways(tmp_path, monkeypatch):
+    import gzip
+    import json
+
+    rows = [{"q": f"q{i}", "left": f"l{i % 3}", "right": "r", "verdict": ("a", 2, 0.9)[i % 3], "who": i} for i in range(9)]
+    path = tmp_path / "named.jsonl.gz"
+    path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    options = Options(columns=(("prompt", "q"), ("response_1", "left"), ("response_2", "right"),
+                               ("winner", "verdict"), ("rater", "who")), attribute_columns=("who",))
+    bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=options)
+    assert bulk == by_row and calls == [True]
+
+
+def test_a_json_row_without_a_column_reads_it_as_null_both_ways(tmp_path, monkeypatch):
+    """generic.read finds the columns in the first row and reads a later row's missing one as None."""
+    rows = [pair_row(0), {"prompt": "q1", "response_1": "a", "response_2": "b", "winner": "b"},
+            {**pair_row(2, prompt="q2"), "Prompt": "other", "extra": [1]}]
+    path = write_jsonl(tmp_path / "ragged.jsonl", rows)
+    bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=Options(attribute_columns=("topic",)))
+    assert bulk == by_row and calls == [True]
+
+
+# Values Python must judge (or refuse): the file goes row by row, or is refused alike.
+ODD_JSON = {"winner true": {"winner": True}, "winner 3": {"winner": 3}, "winner 1.5": {"winner": 1.5},
+            "winner -0.5": {"winner": -0.5}, "winner a list": {"winner": [1]}, "winner padded": {"winner": " a "},
+            "response a float": {"response_1": 1.5}, "response a boolean": {"response_2": False},
+            "response as parts": {"response_1": [{"type": "text", "text": "hi"}]},
+            "response an object": {"response_1": {"text": "hi"}}, "prompt a float": {"prompt": 2.5},
+            "model a float": {"model_1": 1.5}, "model a boolean": {"model_2": True},
+            "model a huge whole number": {"model_1": 10 ** 70}, "prompt a huge whole number": {"prompt": 10 ** 320},
+            "attribute a float": {"topic": 0.5}, "attribute an object": {"topic": {"a": 1}},
+            "attribute a list": {"topic": ["a", 1]}, "rater an object": {"rater": {"x": 1}},
+            "empty response beside a bad model": {"response_2": " ", "model_1": True},
+            "empty response beside a bad response": {"response_2": "", "response_1": True}}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_JSON))
+def test_odd_json_values_store_the_same_both_ways(name, tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path / "odd.jsonl", [pair_row(0), {**pair_row(1, prompt="q"), **ODD_JSON[name]}])
+    loaded = loaded_or_refused_alike(path, tmp_path, monkeypatch, options=Options(attribute_columns=("topic",)))
+    if loaded is not None:
+        bulk, by_row, calls = loaded
+        assert bulk == by_row
+        assert calls == [name == "empty response beside a bad model"]  # skipped before its model is read
+
+
+def test_a_json_line_that_is_not_an_object_is_refused_alike(tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path / "mixed.jsonl", [pair_row(0)])
+    path.write_text(path.read_text() + "[1, 2]\n")
+    assert loaded_or_refused_alike(path, tmp_path, monkeypatch) is None

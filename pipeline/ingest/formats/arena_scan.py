@@ -46,6 +46,7 @@ _SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{202
 # a JSON whole number as Python's str(int) writes it back, and short enough for `base.optional_str`
 # (under 2**199: at most 59 digits; a longer name is refused by Python, so not plain)
 WHOLE = "0|-?[1-9][0-9]{0,58}"
+WHOLE_TEXT = "0|-?[1-9][0-9]{0,299}"  # the same for `base.text`, which writes back one under 2**999
 
 
 class NotPlain(Exception):
@@ -82,17 +83,20 @@ def line_check(path: Path) -> int | None:
     return rows
 
 
-def _text(col: str) -> str:
+def json_text(col: str) -> str:
     """A JSON leaf as text: a string unescaped, a whole number or boolean as written."""
     return f"CASE WHEN left({col}, 1) = '\"' THEN {col}->>'$' ELSE {col}::VARCHAR END"
 
 
-def _name_ok(col: str) -> str:
-    return f"({col} IS NULL OR left({col}, 1) = '\"' OR regexp_full_match({col}::VARCHAR, '{WHOLE}'))"
+def json_name_ok(col: str, whole: str = WHOLE) -> str:
+    """SQL: a JSON leaf `base.optional_str` takes: null, a string or a whole number it writes back
+    (`whole`: WHOLE_TEXT for `base.text`)."""
+    return f"({col} IS NULL OR left({col}, 1) = '\"' OR regexp_full_match({col}::VARCHAR, '{whole}'))"
 
 
-def _value_ok(col: str) -> str:
-    return f"({_name_ok(col)} OR {col}::VARCHAR IN ('true', 'false'))"
+def json_value_ok(col: str) -> str:
+    """SQL: a JSON leaf `base.flatten` stores as `json_text` gives it: a name, or a boolean."""
+    return f"({json_name_ok(col)} OR {col}::VARCHAR IN ('true', 'false'))"
 
 
 def role_list(roles) -> str:
@@ -124,18 +128,18 @@ _COLUMNS = {"question_id": "JSON", "id": "JSON", "model_a": "JSON", "model_b": "
             "conversation_b": "STRUCT(role VARCHAR, content VARCHAR)[]", "language": "JSON", "turn": "JSON", "anony": "JSON"}
 QUERY = f"""
 SELECT
-  ({_name_ok('question_id')} AND (question_id IS NOT NULL OR id IS NULL) AND {_name_ok('model_a')}
-   AND {_name_ok('model_b')} AND {_name_ok('judge')} AND {conversation_ok('conversation_a')} AND {conversation_ok('conversation_b')}
+  ({json_name_ok('question_id')} AND (question_id IS NOT NULL OR id IS NULL) AND {json_name_ok('model_a')}
+   AND {json_name_ok('model_b')} AND {json_name_ok('judge')} AND {conversation_ok('conversation_a')} AND {conversation_ok('conversation_b')}
    AND (winner IS NULL OR (left(winner, 1) = '"' OR regexp_full_match(winner::VARCHAR, '{WHOLE}'))
-        AND {known_winner(_text('winner'))})
-   AND {_value_ok('language')} AND {_value_ok('turn')} AND {_value_ok('anony')}) AS plain,
-  {_text('question_id')} AS source_id, {_text('model_a')} AS model_1, {_text('model_b')} AS model_2,
-  {_text('judge')} AS rater, lower({_text('winner')}) AS winner, NULL::DOUBLE AS prob_1,
+        AND {known_winner(json_text('winner'))})
+   AND {json_value_ok('language')} AND {json_value_ok('turn')} AND {json_value_ok('anony')}) AS plain,
+  {json_text('question_id')} AS source_id, {json_text('model_a')} AS model_1, {json_text('model_b')} AS model_2,
+  {json_text('judge')} AS rater, lower({json_text('winner')}) AS winner, NULL::DOUBLE AS prob_1,
   len(list_filter(conversation_a, m -> list_contains({role_list(USER_ROLES)}, lower(m.role)))) AS n_users,
   array_to_string({_contents('conversation_a', USER_ROLES)}, {TURN_JOIN}) AS query,
   array_to_string(list_filter({_contents('conversation_a', ASSISTANT_ROLES)}, t -> t <> ''), {TURN_JOIN}) AS response_1,
   array_to_string(list_filter({_contents('conversation_b', ASSISTANT_ROLES)}, t -> t <> ''), {TURN_JOIN}) AS response_2,
-  {_text('language')} AS language, {_text('turn')} AS turn, {_text('anony')} AS anony
+  {json_text('language')} AS language, {json_text('turn')} AS turn, {json_text('anony')} AS anony
 FROM read_json(?, format = 'newline_delimited', columns = {_COLUMNS})
 """
 # a response Python calls empty (`not text.strip()`)
@@ -228,8 +232,13 @@ __all__ = [
     "TURN_JOIN",
     "NotPlain",
     "applies",
+    "WHOLE",
+    "WHOLE_TEXT",
     "conversation_ok",
     "items",
+    "json_name_ok",
+    "json_text",
+    "json_value_ok",
     "line_check",
     "read",
     "role_list",

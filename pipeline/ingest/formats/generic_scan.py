@@ -1,13 +1,17 @@
 """A fast read of generic pairs (`generic.py`'s layout: a lab's own judgements, with columns
 found by their usual names or named by options) for `raw_bulk` (issue 18), from a CSV file
-(plain or gzip, checked by `csv_scan` as for arena-55k) or a parquet file (its SELECT written
-from the schema, as in `parquet_scan`).
+(plain or gzip, checked by `csv_scan` as for arena-55k), a parquet file (its SELECT written
+from the schema, as in `parquet_scan`) or JSON lines (plain or gzip, checked by
+`arena_scan.line_check`; every value a JSON leaf, as `arena_scan` reads one).
 
 The columns are `generic.columns`'. A row is plain when it is one `generic.read` skips for an
 empty response, or when its winner is a word `base.WINNERS` knows, spelled in ASCII lower or
 upper case without spaces, or a probability written plainly (`0.25`, `.5`, `1.0`; a parquet
 float from 0 to 1): 0.5 is a tie, 1.0 a vote for response 1, any other a vote with its
-probability kept, as `generic._vote` reads it. Anything else sends the file to Python.
+probability kept, as `generic._vote` reads it. In JSON lines a text or a name is a string, a
+whole number or null, an attribute also a boolean; a winner is also 1, 2 or a number from 0 to 1.
+Anything else (an object, a list, a number Python would write back otherwise) sends the file to
+Python.
 """
 
 from __future__ import annotations
@@ -17,11 +21,18 @@ from pathlib import Path
 import pyarrow as pa
 
 from .. import compressed
-from . import arena55k_scan, generic, parquet_scan
-from .arena_scan import BLANK_RESPONSE
+from . import arena55k_scan, arena_scan, generic, parquet_scan
+from .arena_scan import BLANK_RESPONSE, json_name_ok, json_text, json_value_ok
 from .base import Options
 from .parquet_scan import Declined, is_text, name_text
-from .staging import Staging, attribute_names_ok, identifier, known_winner
+from .staging import (
+    Staging,
+    attribute_names_ok,
+    distinct,
+    identifier,
+    known_winner,
+    literal,
+)
 
 _PROBABILITY = r"0\.[0-9]*|\.[0-9]+|1\.0*"  # float() reads it as a number from 0 to 1
 
@@ -51,9 +62,28 @@ def _vote_from_number(w: str, kind: pa.DataType) -> tuple[str, str, str]:
     return f"({missing} OR {share} OR {w} = 2)", winner, prob
 
 
-def _select(cols: dict[str, str], text, name, vote, attributes: list[tuple[str, str]], source: str) -> Staging:
+def _vote_from_json(w: str) -> tuple[str, str, str]:
+    """The same for a JSON leaf: a string as text is read, a whole number 1 or 2, a float as a
+    parquet float is read (`json_type` tells a float from a whole number), null no vote."""
+    text_plain, text_winner, text_prob = _vote_from_text(f"({w}->>'$')")
+    p = f"TRY_CAST({w} AS DOUBLE)"  # DuckDB may cast a row's value before it tests the type
+    is_float = f"json_type({w}) = 'DOUBLE'"
+    plain = (f"({w} IS NULL OR (left({w}, 1) = '\"' AND {text_plain}) OR {w}::VARCHAR IN ('1', '2') "
+             f"OR ({is_float} AND (({p} >= 0 AND {p} <= 1) OR {p} = 2)))")
+    winner = (f"CASE WHEN {w} IS NULL THEN '' WHEN left({w}, 1) = '\"' THEN {text_winner} "
+              f"WHEN NOT {is_float} THEN {w}::VARCHAR WHEN {p} = 2 THEN '2' WHEN {p} = 0.5 THEN 'tie' "
+              f"WHEN {p} > 0.5 THEN '1' ELSE '2' END")
+    prob = (f"CASE WHEN left({w}, 1) = '\"' THEN {text_prob} "
+            f"WHEN {is_float} AND {p} >= 0 AND {p} <= 1 AND {p} NOT IN (0.5, 1.0) THEN {p} END")
+    return plain, winner, prob
+
+
+def _select(cols: dict[str, str], text, name, vote, attributes: list[tuple[str, str]], source: str,
+            checks: tuple[str, str] = ("TRUE", "TRUE")) -> Staging:
     """The staging SELECT from the role columns (`generic.columns`) and SQL builders for a text, a
-    name and the vote of a column."""
+    name and the vote of a column. `checks`: what else makes a row plain, in SQL over the source's
+    columns: what `generic.read` checks of every row (its two responses), and what it checks of a
+    row it does not skip for an empty response (the rest)."""
     plain_vote, winner, prob = vote(cols["winner"])
     optional = {role: name(cols[role]) if role in cols else "NULL::VARCHAR"
                 for role in ("id", "model_1", "model_2", "rater")}
@@ -63,14 +93,15 @@ def _select(cols: dict[str, str], text, name, vote, attributes: list[tuple[str, 
     extra = "".join(f", {expr} AS {identifier(n)}" for n, expr in attributes)
     staged = f"""
 SELECT *, coalesce({BLANK_RESPONSE}, FALSE) AS empty FROM (
-SELECT {plain_vote} AS plain_vote, {optional['id']} AS source_id, {optional['model_1']} AS model_1,
+SELECT coalesce({checks[0]}, FALSE) AS plain_texts, coalesce(({plain_vote}) AND ({checks[1]}), FALSE) AS plain_rest,
+  {optional['id']} AS source_id, {optional['model_1']} AS model_1,
   {optional['model_2']} AS model_2, {optional['rater']} AS rater, {winner} AS winner, {prob} AS prob_1,
   1 AS n_users, {text(cols['prompt'])} AS query, {text(cols['response_1'])} AS response_1,
   {text(cols['response_2'])} AS response_2{extra}
 FROM {source})"""
     # a row skipped for an empty response is never checked further (generic.read skips it first)
-    return Staging(f"SELECT * EXCLUDE (plain_vote), (empty OR coalesce(plain_vote, FALSE)) AS plain FROM ({staged})",
-                   tuple(names))
+    return Staging(f"SELECT * EXCLUDE (plain_texts, plain_rest), plain_texts AND (empty OR plain_rest) AS plain "
+                   f"FROM ({staged})", tuple(names))
 
 
 class GenericCsv:
@@ -130,7 +161,40 @@ class GenericParquet:
             return None
 
 
+class GenericJsonl:
+    """Generic pairs in JSON lines: each role's column read as JSON, found by name in the first row
+    (as `generic.read` finds them), a leaf taken as `arena_scan` takes one."""
+
+    def applies(self, path: Path) -> bool:
+        return compressed.duckdb_reads(path, ".jsonl")
+
+    def row_count(self, path: Path, header: list[str]) -> int | None:
+        return arena_scan.line_check(path)
+
+    def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
+        cols, missing = generic.columns(dict.fromkeys(header), opts)
+        wanted = list(dict.fromkeys([*cols.values(), *opts.attribute_columns]))
+        if missing or not distinct(wanted):  # DuckDB would take two columns alike in case as one
+            return None
+        spec = ", ".join(f"{literal(col)}: 'JSON'" for col in wanted)
+        source = f"read_json(?, format = 'newline_delimited', records = true, columns = {{{spec}}})"
+        ref = identifier
+        texts_ok = " AND ".join(json_name_ok(ref(cols[role]), whole=arena_scan.WHOLE_TEXT)
+                                for role in ("response_1", "response_2"))
+        rest = [json_name_ok(ref(cols["prompt"]), whole=arena_scan.WHOLE_TEXT)]
+        rest += [json_name_ok(ref(cols[role])) for role in ("id", "model_1", "model_2", "rater") if role in cols]
+        rest += [json_value_ok(ref(col)) for col in opts.attribute_columns]
+        attributes = [(col, json_text(ref(col))) for col in opts.attribute_columns]
+        try:
+            return _select(cols, lambda col: f"coalesce({json_text(ref(col))}, '')",
+                           lambda col: f"nullif({json_text(ref(col))}, '')", lambda col: _vote_from_json(ref(col)),
+                           attributes, source, checks=(texts_ok, " AND ".join(rest)))
+        except Declined:
+            return None
+
+
 CSV = GenericCsv()
 PARQUET = GenericParquet()
+JSONL = GenericJsonl()
 
-__all__ = ["CSV", "PARQUET", "GenericCsv", "GenericParquet"]
+__all__ = ["CSV", "JSONL", "PARQUET", "GenericCsv", "GenericJsonl", "GenericParquet"]
