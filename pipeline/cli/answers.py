@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..model import bradley_terry as bt
 from ..console import plain_console
 from .base import AtOption, DbOption, app, checked_name, checked_names, one_line, refuse_empty_groups
 
@@ -60,7 +59,7 @@ def leaderboard(
         for col in ["rank", "model", "strength", "95% interval", "elo", "battles"] + (["moved"] if controlled else []):
             table.add_column(col, justify="left" if col == "model" else "right", overflow="fold")
         order = sorted(range(len(r.models)), key=lambda i: (r.rank[i], r.models[i]))
-        elo = bt.elo(r.strength)
+        elo = _elo(r.strength)
         for i in order[:top]:
             row = [str(r.rank[i]), Text(r.models[i]), _num(r.strength[i]), _ci(r.ci_low[i], r.ci_high[i]),
                    f"{elo[i]:.0f}", str(r.n_battles[i])]
@@ -198,3 +197,11 @@ def _nan(value):
 
 
 __all__ = ["leaderboard", "whatif", "differ"]
+
+
+def _elo(strength):
+    """The Elo-like scale (`bradley_terry.elo`). Imported here, when a board is shown: the fitting
+    module brings scipy (0.3 s), which every other command (a load) would pay at start-up."""
+    from ..model.bradley_terry import elo
+
+    return elo(strength)

@@ -45,20 +45,23 @@ def _strip(text: str) -> str:
     return f"CASE WHEN {text} <> '' AND {ends} THEN regexp_replace({text}, '^{_SPACE}+|{_SPACE}+$', '', 'g') ELSE {text} END"
 
 
-def _turns(side: str) -> str:
+def _turns(side: str, every_text: bool = True) -> str:
     """SQL, per transcript: `{side}_ok` (a JSON string), `{side}_who` (the speakers in order) and
-    `{side}_text` (each turn's text, stripped)."""
+    `{side}_text` (each turn's text, stripped), or with `every_text` False `{side}_last` (the last
+    turn's text, stripped: all `read` takes of the rejected side; stripping every turn cost a second)."""
     opened = f"CASE WHEN regexp_matches({side}_s, '{_OPENS}') THEN chr(10) || chr(10) || {side}_s ELSE {side}_s END"
+    split = f"regexp_split_to_array({side}_m, '{_MARK}')"
+    texts = (f"list_transform({split}[2:], t -> {_strip('t')}) AS {side}_text" if every_text
+             else f"list_transform({split}[-1:], t -> {_strip('t')})[1] AS {side}_last")  # the split once
     return (f"coalesce(left({side}, 1) = '\"', FALSE) AS {side}_ok, "
-            f"regexp_extract_all({side}_m, '{_MARK}', 1) AS {side}_who, "
-            f"list_transform(regexp_split_to_array({side}_m, '{_MARK}')[2:], t -> {_strip('t')}) AS {side}_text "
+            f"regexp_extract_all({side}_m, '{_MARK}', 1) AS {side}_who, {texts} "
             f"FROM (SELECT *, {opened} AS {side}_m FROM (SELECT *, {side}->>'$' AS {side}_s")
 
 
 def staging(path: Path, header: list[str], opts: Options) -> Staging:
     """The staging SELECT: the two sides' turns, then the pair as `hh_rlhf.read` makes it."""
     turns = f"""
-SELECT *, {_turns('rejected')} FROM (SELECT *, {_turns('chosen')}
+SELECT *, {_turns('rejected', every_text=False)} FROM (SELECT *, {_turns('chosen')}
   FROM read_json(?, format = 'newline_delimited', columns = {{'chosen': 'JSON', 'rejected': 'JSON'}}))))))"""
     plain = ("chosen_ok AND rejected_ok AND len(chosen_who) > 0 AND len(rejected_who) > 0 "
              "AND chosen_who[-1] = 'Assistant' AND rejected_who[-1] = 'Assistant'")
@@ -67,7 +70,7 @@ SELECT ({plain}) AS plain, len(list_filter(before_who, w -> w = 'Human')) AS n_u
   CASE WHEN len(list_filter(before_who, w -> w = 'Human')) <= 1
        THEN coalesce(before_text[list_position(before_who, 'Human')], '')
        ELSE array_to_string(list_transform(list_zip(before_who, before_text), z -> z[1] || ': ' || z[2]), {TURN_JOIN})
-  END AS query, chosen_text[-1] AS chosen_reply, rejected_text[-1] AS rejected_reply
+  END AS query, chosen_text[-1] AS chosen_reply, rejected_last AS rejected_reply
 FROM (SELECT *, chosen_who[1:len(chosen_who) - 1] AS before_who, chosen_text[1:len(chosen_text) - 1] AS before_text
       FROM ({turns}))"""
     swap = f"list_contains({_ODD_HEX}, substr(sha1(query || chr(31) || chosen_reply || chr(31) || rejected_reply || chr(31)), 2, 1))"
