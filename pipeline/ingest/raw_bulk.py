@@ -57,7 +57,7 @@ from .formats.base import (
     WINNERS,
     NoFormat,
 )
-from .formats.staging import Staging, identifier
+from .formats.staging import Staging, identifier, text_key
 from .sources import SourceError
 from .writing import MAX_PAIR_ID, ROW_GROUP, LoadReport
 
@@ -89,7 +89,7 @@ def _same_battle(row: str, owner_m1: str, owner_m2: str) -> str:
 
 
 # raw_load's keys (writing.pair_key / battle_key) in SQL: the same bytes into the same SHA-1
-_TEXT_KEY = f"sha1(query || {_SEP} || response_1 || {_SEP} || response_2 || {_SEP})"
+_TEXT_KEY = text_key("query", "response_1", "response_2")
 _BATTLE_KEY = f"sha1(tk || {_SEP} || coalesce(m1, chr(0)) || {_SEP} || coalesce(m2, chr(0)))"
 
 # Every row: its place, its fate (NULL: a label), the vote and the battle's text key.
@@ -284,11 +284,13 @@ def _attributes(parts: list[_Part]) -> tuple[str, ...]:
 
 
 def _staging_query(part: _Part, attributes: tuple[str, ...]) -> str:
-    """The file's staging SELECT with every attribute of the load: NULL (not stored) where it has none."""
+    """The file's staging SELECT with its text key (`tk`) and every attribute of the load: NULL
+    (not stored) where it has none."""
+    query = part.staging.query if part.staging.keyed else f"SELECT *, {_TEXT_KEY} AS tk FROM ({part.staging.query})"
     missing = [name for name in attributes if name not in part.staging.attributes]
     if not missing:
-        return part.staging.query
-    return "SELECT *, " + ", ".join(f"NULL::VARCHAR AS {identifier(n)}" for n in missing) + f" FROM ({part.staging.query})"
+        return query
+    return "SELECT *, " + ", ".join(f"NULL::VARCHAR AS {identifier(n)}" for n in missing) + f" FROM ({query})"
 
 
 def _stage(scan, parts: list[tuple[Path, str]]) -> list[int] | None:
@@ -299,7 +301,7 @@ def _stage(scan, parts: list[tuple[Path, str]]) -> list[int] | None:
     for i, (path, query) in enumerate(parts):
         into = "CREATE TABLE stage AS" if i == 0 else "INSERT INTO stage BY NAME"  # scans may order columns apart
         try:
-            scan.execute(f"{into} SELECT *, {_TEXT_KEY} AS tk FROM ({query})", [str(path)])
+            scan.execute(f"{into} {query}", [str(path)])
         except duckdb.Error:
             return None
         counts.append(scan.execute("SELECT count(*) FROM stage").fetchone()[0] - sum(counts))

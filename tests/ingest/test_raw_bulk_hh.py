@@ -18,13 +18,16 @@ from test_raw_bulk import load_both_ways, loaded_or_refused_alike
 
 from pipeline.ingest.formats import Options, hh_rlhf, hh_rlhf_scan
 from pipeline.ingest.formats.base import EMPTY, MULTI_TURN, RawPair, RowError, Skip
+from pipeline.ingest.writing import pair_key
 
 # Pieces that make marks, near-marks and Python's whitespace, in any order.
 PIECES = ["\n\nHuman: ", "\n\nAssistant: ", "Human: ", "Assistant:", "\n\nHuman:", "\nHuman: ", "Human:\t",
           "\n\nAssistant:  ", " ", "\t", "\u3000", "\x1f", "\u2028", "x", "Hi there", "é😀", "\n\n", "\n", "Human"]
 transcripts = st.lists(st.sampled_from(PIECES), max_size=9).map("".join)
 sides = st.one_of(transcripts, transcripts.map(lambda t: "\n\nHuman: q" + t + "\n\nAssistant: a"),
-                  st.sampled_from([None, 5, ["x"], "plain text"]))
+                  st.sampled_from([None, 5, ["x"], "plain text", True,
+                                   # not strings, though their JSON text holds a transcript (read as VARCHAR)
+                                   {"t": "\n\nHuman: q\n\nAssistant: a"}, ["Human: q\n\nAssistant: a"]]))
 
 
 def hh_row(chosen, rejected) -> dict:
@@ -68,6 +71,7 @@ def test_each_row_is_staged_as_python_reads_it(rows, multi_turn, tmp_path_factor
             continue
         assert isinstance(item, RawPair) and not got["empty"] and n_turns == item.n_turns
         assert (got["query"], got["response_1"], got["response_2"]) == (item.query, item.response_1, item.response_2)
+        assert got["tk"] == pair_key(item.query, item.response_1, item.response_2)  # the scan's own text key
         assert got["winner"] == ("model_a", "model_b")[item.labels[0].preferred - 1]
 
 

@@ -2,11 +2,15 @@
 parses the file, splits both transcripts into turns, and builds each row's query, its two
 responses in the hash-decided order (`base.hashed_swap`, SHA-1 in SQL) and its vote.
 
-A row is plain when `chosen` and `rejected` are JSON strings whose transcripts each have turns
-and end with an Assistant turn; any other row sends the file to the Python reader, which names
-the row. The turn marks are `hh_rlhf._MARK`'s: the regular expression without its `^`, with a
-blank line put before a transcript that opens with a mark, so the SQL split finds the marks
-Python's `re.split` finds. A turn's text is stripped of what Python's `str.strip` strips.
+A row is plain when `chosen` and `rejected` are transcripts that each have turns and end with an
+Assistant turn; any other row sends the file to the Python reader, which names the row. Both are
+read as VARCHAR (a JSON string unescaped, with no second parse): DuckDB writes any other JSON
+value as its one-line JSON text, which holds no line break and starts with none of the marks,
+so it has no turns and is not plain, as Python refuses a transcript that is not a string.
+
+The turn marks are `hh_rlhf._MARK`'s: the regular expression without its `^`, with a blank line
+put before a transcript that opens with a mark, so the SQL split finds the marks Python's
+`re.split` finds. A turn's text is stripped of what Python's `str.strip` strips.
 `arena_scan.line_check` first counts the lines and proves DuckDB may be trusted with them.
 """
 
@@ -17,7 +21,7 @@ from pathlib import Path
 from .. import compressed
 from .arena_scan import BLANK_RESPONSE, TURN_JOIN, line_check
 from .base import Options
-from .staging import Staging
+from .staging import Staging, text_key
 
 ATTRIBUTES: tuple[str, ...] = ()
 _MARK = r"\n\n(Human|Assistant):[ \t]?"   # hh_rlhf._MARK after a blank line
@@ -46,25 +50,25 @@ def _strip(text: str) -> str:
 
 
 def _turns(side: str, every_text: bool = True) -> str:
-    """SQL, per transcript: `{side}_ok` (a JSON string), `{side}_who` (the speakers in order) and
+    """SQL, per transcript: `{side}_who` (the speakers in order) and
     `{side}_text` (each turn's text, stripped), or with `every_text` False `{side}_last` (the last
-    turn's text, stripped: all `read` takes of the rejected side; stripping every turn cost a second)."""
+    turn's text, stripped: all `read` takes of the rejected side)."""
     opened = f"CASE WHEN regexp_matches({side}_s, '{_OPENS}') THEN chr(10) || chr(10) || {side}_s ELSE {side}_s END"
     split = f"regexp_split_to_array({side}_m, '{_MARK}')"
     texts = (f"list_transform({split}[2:], t -> {_strip('t')}) AS {side}_text" if every_text
              else f"list_transform({split}[-1:], t -> {_strip('t')})[1] AS {side}_last")  # the split once
-    return (f"coalesce(left({side}, 1) = '\"', FALSE) AS {side}_ok, "
-            f"regexp_extract_all({side}_m, '{_MARK}', 1) AS {side}_who, {texts} "
-            f"FROM (SELECT *, {opened} AS {side}_m FROM (SELECT *, {side}->>'$' AS {side}_s")
+    return (f"regexp_extract_all({side}_m, '{_MARK}', 1) AS {side}_who, {texts} "
+            f"FROM (SELECT *, {opened} AS {side}_m FROM (SELECT *, {side} AS {side}_s")
 
 
 def staging(path: Path, header: list[str], opts: Options) -> Staging:
     """The staging SELECT: the two sides' turns, then the pair as `hh_rlhf.read` makes it."""
     turns = f"""
 SELECT *, {_turns('rejected', every_text=False)} FROM (SELECT *, {_turns('chosen')}
-  FROM read_json(?, format = 'newline_delimited', columns = {{'chosen': 'JSON', 'rejected': 'JSON'}}))))))"""
-    plain = ("chosen_ok AND rejected_ok AND len(chosen_who) > 0 AND len(rejected_who) > 0 "
-             "AND chosen_who[-1] = 'Assistant' AND rejected_who[-1] = 'Assistant'")
+  FROM read_json(?, format = 'newline_delimited', records = true,
+                 columns = {{'chosen': 'VARCHAR', 'rejected': 'VARCHAR'}}))))))"""
+    plain = ("coalesce(len(chosen_who) > 0 AND len(rejected_who) > 0 "  # a null transcript: not plain
+             "AND chosen_who[-1] = 'Assistant' AND rejected_who[-1] = 'Assistant', FALSE)")
     sides = f"""
 SELECT ({plain}) AS plain, len(list_filter(before_who, w -> w = 'Human')) AS n_users,
   CASE WHEN len(list_filter(before_who, w -> w = 'Human')) <= 1
@@ -73,14 +77,18 @@ SELECT ({plain}) AS plain, len(list_filter(before_who, w -> w = 'Human')) AS n_u
   END AS query, chosen_text[-1] AS chosen_reply, rejected_last AS rejected_reply
 FROM (SELECT *, chosen_who[1:len(chosen_who) - 1] AS before_who, chosen_text[1:len(chosen_text) - 1] AS before_text
       FROM ({turns}))"""
-    swap = f"list_contains({_ODD_HEX}, substr(sha1(query || chr(31) || chosen_reply || chr(31) || rejected_reply || chr(31)), 2, 1))"
+    # hashed_swap's SHA-1 is the text key of the pair unswapped: hashed again only for a swapped one
+    swap = f"list_contains({_ODD_HEX}, substr(unswapped_key, 2, 1))"
     pairs = f"""
 SELECT plain, NULL::VARCHAR AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHAR AS model_2, NULL::VARCHAR AS rater,
   CASE WHEN swapped THEN 'model_b' ELSE 'model_a' END AS winner, NULL::DOUBLE AS prob_1, n_users, query,
   CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
-  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2
-FROM (SELECT *, coalesce({swap}, FALSE) AS swapped FROM ({sides}))"""
-    return Staging(f"SELECT *, coalesce({BLANK_RESPONSE}, FALSE) AS empty FROM ({pairs})", ATTRIBUTES)
+  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2,
+  CASE WHEN swapped THEN {text_key('query', 'rejected_reply', 'chosen_reply')} ELSE unswapped_key END AS tk
+FROM (SELECT *, coalesce({swap}, FALSE) AS swapped
+      FROM (SELECT *, {text_key('query', 'chosen_reply', 'rejected_reply')} AS unswapped_key FROM ({sides})))"""
+    return Staging(f"SELECT * EXCLUDE (tk), coalesce({BLANK_RESPONSE}, FALSE) AS empty, tk FROM ({pairs})", ATTRIBUTES,
+                   keyed=True)
 
 
 __all__ = ["ATTRIBUTES", "applies", "row_count", "staging"]

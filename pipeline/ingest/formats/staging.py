@@ -11,7 +11,8 @@ A scan is an object (a module, or an instance for a layout read several ways) wi
 Every staging SELECT gives the same columns, by name: `plain` (the row is one the scan proves
 it reads as Python does), `source_id`, `model_1`, `model_2`, `rater`, `winner` (a key of
 `base.WINNERS`, lower case, or empty), `n_users`, `query`, `response_1`, `response_2`, `empty`,
-then one text column per attribute, named as the attribute is stored (NULL: not stored).
+then one text column per attribute, named as the attribute is stored (NULL: not stored). A
+`keyed` staging also gives `tk`, each row's `text_key` (raw_bulk computes it for the others).
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ COLUMNS = ("plain", "source_id", "model_1", "model_2", "rater", "winner", "prob_
 class Staging:
     query: str                     # the staging SELECT; one parameter: the file's path
     attributes: tuple[str, ...]    # its attribute columns, stored in pair_attributes under these names
+    keyed: bool = False            # the SELECT gives `tk` too (a scan that hashed the texts already)
+
+
+def text_key(query: str, response_1: str, response_2: str) -> str:
+    """SQL: a pair's text key (`writing.pair_key`: SHA-1 of the three texts, each followed by
+    chr(31)), from three text expressions."""
+    return f"sha1({query} || chr(31) || {response_1} || chr(31) || {response_2} || chr(31))"
 
 
 def known_winner(text: str) -> str:
@@ -62,4 +70,4 @@ def literal(text: str) -> str:
 _WINNER_WORDS = "[" + ", ".join(literal(k) for k in [*WINNERS, ""]) + "]"
 
 
-__all__ = ["COLUMNS", "Staging", "attribute_names_ok", "distinct", "identifier", "known_winner", "literal"]
+__all__ = ["COLUMNS", "Staging", "attribute_names_ok", "distinct", "identifier", "known_winner", "literal", "text_key"]
