@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 
 import polars as pl
 import pyarrow as pa
@@ -21,14 +22,25 @@ import pyarrow as pa
 from .. import groups
 from ..store import db as dbmod
 from ..store import upsert
-from . import raw_bulk, sources
+from . import raw_bulk, sources, writing
 from .formats import RawPair, Reading
 from .formats.base import CONFLICT, OTHER_RATER
 from .release_rows import ALL_GROUP, SOURCE_ROW
-from . import writing
-from .writing import (MAX_PAIR_ID, BackgroundWriter, LoadReport, PairIds, battle_key, check_names,
-                      claim_source, cyclic_gc_paused, insert_style_rows, pair_key, refresh_custom_groups, row_groups,
-                      style_rows)
+from .writing import (
+    MAX_PAIR_ID,
+    BackgroundWriter,
+    LoadReport,
+    PairIds,
+    battle_key,
+    check_names,
+    claim_source,
+    cyclic_gc_paused,
+    insert_style_rows,
+    pair_key,
+    refresh_custom_groups,
+    row_groups,
+    style_rows,
+)
 
 PAIR_SCHEMA = {"pair_id": pl.Int64, "source_index": pl.Int64, "source_id": pl.String, "pair_key": pl.String,
                "query": pl.String, "model_1": pl.String, "model_2": pl.String, "response_1": pl.String,
@@ -43,22 +55,25 @@ JUDGE_ROW = upsert.insert_new("judges", "(SELECT ? AS judge, ? AS kind, ? AS sou
                               ("judge", "kind", "source", "note"), ("judge",))
 
 
-def load_reading(reading: Reading, *, source: str, location: str | None, fingerprint: str | None,
+def load_reading(reading: Reading, *, source: str, location: str | None, fingerprint: Callable[[], str | None],
                  db=None) -> LoadReport:
-    """Store the raw pairs of one source; all or nothing."""
+    """Store the raw pairs of one source; all or nothing. `fingerprint` gives the files' hash (the
+    loader computes it beside this read of them): a source of that hash is not loaded again."""
     started = time.perf_counter()
     report = LoadReport(source=source, format=reading.format)
     kind = f"pairs:{reading.format}"
     with cyclic_gc_paused(), dbmod.writing(db, job=f"load {source}") as con:
-        if fingerprint and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint]).fetchone():
-            report.already_loaded = True
-            return report
-        claim_source(con, source, kind, False)
         types_before = groups.attribute_types(con)
         labels_before = con.execute("SELECT count(*) FROM labels").fetchone()[0]
         offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
         judges: set[str] = set()
-        bulk = raw_bulk.prepare(reading, con, offset, report) if BULK else None
+        bulk = raw_bulk.prepare(reading, con, offset, report) if BULK else None  # reads only
+        fingerprint_ = fingerprint()  # before the first write
+        if fingerprint_ and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint_]).fetchone():
+            if bulk is not None:
+                bulk.close()
+            return LoadReport(source=source, format=reading.format, already_loaded=True)
+        claim_source(con, source, kind, False)
         if bulk is not None:  # a plain Arena file: sorted in SQL (raw_bulk)
             try:
                 _store_bulk(con, bulk, source, judges)
@@ -70,7 +85,7 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
         if reading.rows == 0:
             raise sources.SourceError(f"{source}: no records")
         report.new_labels = con.execute("SELECT count(*) FROM labels").fetchone()[0] - labels_before
-        con.execute(SOURCE_ROW, [source, kind, location, fingerprint, False, report.new_pairs])
+        con.execute(SOURCE_ROW, [source, kind, location, fingerprint_, False, report.new_pairs])
         if bulk is None:
             _store_ties(con, reading.skips.ties, source, battles, judges)
         for judge in sorted(judges):
@@ -127,7 +142,7 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
         _insert_labels(con, new_votes)
         judges.add(bulk.judge)
     tie_votes = bulk.ties(source)
-    if len(tie_votes):
+    if tie_votes is not None and len(tie_votes):
         _insert_ties(con, tie_votes)
         judges.add(bulk.judge)
 
