@@ -1,12 +1,13 @@
-"""The two costliest measures, `tokens` and `words`, counted by one compiled loop over the bytes
-of ASCII texts (issue 18: at a million battles the two regular expressions took two thirds of the
-measuring time, ~40 ns a match).
+"""The three costliest measures, `tokens`, `words` and `list_items`, counted by compiled loops
+over the bytes of ASCII texts (issue 18: at a million battles the regular expressions took two
+thirds of the measuring time, ~40 ns a match; list items, the costliest regular expression
+without a literal to gate it, was a fifth of the rest).
 
 It is an accelerator, not a second definition: on a text of ASCII characters it gives exactly
-what the regular expressions give (style.TOKEN_RE and measures.WORD_RE, as polars runs them;
-tests/properties/test_ascii_counts.py compares the two on generated texts), and for a text
-with any other character it answers -1, so the caller counts that text with the regular
-expression. On ASCII, Rust's Unicode classes reduce to: `\\w` = [0-9A-Za-z_], `\\s` =
+what the regular expressions give (style.TOKEN_RE, measures.WORD_RE and style.LIST_ITEM_RE, as
+polars runs them; tests/properties/test_ascii_counts.py compares them on generated texts), and
+for a text with any other character it answers -1, so the caller counts that text with the
+regular expression. On ASCII, Rust's Unicode classes reduce to: `\\w` = [0-9A-Za-z_], `\\s` =
 [\\t\\n\\v\\f\\r ], `\\d` = [0-9].
 
 numba compiles the loop on first use (about a second, then from its cache on disk); importing
@@ -127,39 +128,83 @@ def _words(data, start, end, cls, is_word, is_chunk):
 
 
 @_jit
-def _count_all(data, offsets, cls, is_word, not_space, is_chunk, tokens, words):
+def _blank(b):
+    return b == 32 or b == 9  # `[ \t]`
+
+
+@_jit
+def _list_items(data, start, end, not_space):
+    """LIST_ITEM_RE's matches: lines (`^`: the text's start, or after a \n) that open with
+    blanks, then '-', '*', '+', or one to three digits and '.' or ')', then at least one blank,
+    then a character that is not white space. No alternative can start on a blank, so the
+    greedy reading is the only one: one test per line."""
+    count = 0
+    j = start
+    while j < end:
+        k = j
+        while k < end and _blank(data[k]):
+            k += 1
+        after = 0  # where the marker ends, 0: no marker
+        if k < end:
+            b = data[k]
+            if b == 45 or b == 42 or b == 43:  # - * +
+                after = k + 1
+            else:
+                d = k
+                while d < end and d - k < 3 and 48 <= data[d] <= 57:
+                    d += 1
+                if d > k and d < end and (data[d] == 46 or data[d] == 41):  # . )
+                    after = d + 1
+        if after:
+            m = after
+            while m < end and _blank(data[m]):
+                m += 1
+            if m > after and m < end and not_space[data[m]]:
+                count += 1
+        while j < end and data[j] != 10:  # on to the next line
+            j += 1
+        j += 1
+    return count
+
+
+@_jit
+def _count_all(data, offsets, cls, is_word, not_space, is_chunk, tokens, words, list_items):
     """Per text i (bytes offsets[i] to offsets[i+1]): its counts, or -1 when not ASCII."""
     for i in range(len(offsets) - 1):
         start, end = offsets[i], offsets[i + 1]
         if _ascii(data, start, end):
             tokens[i] = _tokens(data, start, end, is_word, not_space)
             words[i] = _words(data, start, end, cls, is_word, is_chunk)
+            list_items[i] = _list_items(data, start, end, not_space)
         else:
             tokens[i] = -1
             words[i] = -1
+            list_items[i] = -1
 
 
-def counts(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(tokens, words) of each text as Int64 arrays; -1 for a text with a non-ASCII character
-    (and for a null). The GIL is released while counting."""
+MEASURES = ("tokens", "words", "list_items")  # what `counts` gives, in this order
+
+
+def counts(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tokens, words, list_items) of each text as Int64 arrays (MEASURES); -1 for a text with a
+    non-ASCII character (and for a null). The GIL is released while counting."""
     arr = texts.cast(pl.String).to_arrow()
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = arr.cast(pa.large_string())
     n = len(arr)
-    tokens = np.full(n, -1, dtype=np.int64)
-    words = np.full(n, -1, dtype=np.int64)
+    tokens, words, list_items = (np.full(n, -1, dtype=np.int64) for _ in MEASURES)
     if n == 0:
-        return tokens, words
+        return tokens, words, list_items
     _, offsets_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset: arr.offset + n + 1]
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    _count_all(data, offsets, _CLASS, _IS_WORD, _NOT_SPACE, _IS_CHUNK, tokens, words)
+    _count_all(data, offsets, _CLASS, _IS_WORD, _NOT_SPACE, _IS_CHUNK, tokens, words, list_items)
     if arr.null_count:
         nulls = np.asarray(arr.is_null())
-        tokens[nulls] = -1
-        words[nulls] = -1
-    return tokens, words
+        for counted in (tokens, words, list_items):
+            counted[nulls] = -1
+    return tokens, words, list_items
 
 
-__all__ = ["counts"]
+__all__ = ["MEASURES", "counts"]

@@ -49,6 +49,9 @@ MEASURES: list[str] = ["tokens", "words", "characters"] + [m for m in _STYLE_MEA
 assert len(set(MEASURES)) == len(MEASURES) and set(_STYLE_MEASURES) <= set(MEASURES)
 
 _WIDE = [f"{m}_{k}" for m in MEASURES for k in (1, 2)]
+# The measures `ascii_counts` counts on ASCII texts (its MEASURES; named here so that measuring
+# nothing does not import numba)
+COMPILED = ("tokens", "words", "list_items")
 _COLUMNS = ", ".join(MEASURES)  # response_counts' measure columns
 
 
@@ -68,21 +71,23 @@ def measure_frame(frame: pl.DataFrame) -> pl.DataFrame:
         rest = pl.when(pl.col(f"_tokens_{k}").is_null()).then(text)  # the texts the compiled loop left
         extra += [pl.coalesce(f"_tokens_{k}", style.tokens(rest)).alias(f"tokens_{k}"),
                   _words(frame, k, pl.coalesce(f"_words_{k}", words(rest))).alias(f"words_{k}"),
+                  pl.coalesce(f"_list_items_{k}", style.list_items(rest)).alias(f"list_items_{k}"),
                   characters(text).cast(pl.Int64).alias(f"characters_{k}")]
     is_ascii = {k: pl.col(f"_tokens_{k}").is_not_null() for k in (1, 2)}  # the loop counted those
-    others = [e for e in count_exprs(is_ascii) if not e.meta.output_name().startswith("tokens_")]
+    others = [e for e in count_exprs(is_ascii) if e.meta.output_name().rsplit("_", 1)[0] not in COMPILED]
     wide = frame.select(pl.col("pair_id").cast(pl.Int64), *others, *extra)
     return wide.select("pair_id", *_WIDE)
 
 
 def _ascii_counts(frame: pl.DataFrame) -> list[pl.Series]:
-    """`_tokens_k` and `_words_k`: the compiled count of ASCII texts (pipeline.properties.ascii_counts,
-    the regular expressions' result about 3.5 times sooner), null for the other texts."""
+    """`_<measure>_k` for each compiled measure: the compiled count of ASCII texts
+    (pipeline.properties.ascii_counts, the regular expressions' result about 3.5 times sooner),
+    null for the other texts."""
     from . import ascii_counts  # imports numba (~0.5 s): only once something is measured
 
     columns = []
     for k in (1, 2):
-        for name, values in zip(("tokens", "words"), ascii_counts.counts(frame[f"response_{k}"])):
+        for name, values in zip(ascii_counts.MEASURES, ascii_counts.counts(frame[f"response_{k}"])):
             columns.append(pl.Series(f"_{name}_{k}", values).replace(-1, None))
     return columns
 

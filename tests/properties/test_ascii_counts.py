@@ -1,50 +1,59 @@
-"""The compiled count of tokens and words (pipeline/properties/ascii_counts.py) gives what the
-regular expressions give on every ASCII text, and leaves every other text to them."""
+"""The compiled count of tokens, words and list items (pipeline/properties/ascii_counts.py) gives
+what the regular expressions give on every ASCII text, and leaves every other text to them."""
 
 import polars as pl
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.properties import ascii_counts, measures
-from pipeline.properties.style import TOKEN_RE
+from pipeline.properties.style import LIST_ITEM_RE, TOKEN_RE
 
 # The characters each alternative of WORD_RE and TOKEN_RE turns on, and then any ASCII
 TRICKY = "aZ09_ .,:;'`-\"*#!?()[]{}<>@$%&\t\n\r\x0b\x0c\x1c\x1f\x00smdtlrveSMDTLRVE"
+# ... and LIST_ITEM_RE's: line starts, blanks, markers, one to four digits
+LINES = st.lists(st.sampled_from(["\n", "\r\n", " ", "\t", "  ", "-", "*", "+", "1", "12", "123", "1234", ".", ")",
+                                  "x", "\x0b", "\x0c", "\r", "#"]), max_size=14).map("".join)
 ASCII = st.text(alphabet=st.sampled_from(TRICKY), max_size=60) | st.text(
-    alphabet=st.characters(max_codepoint=127), max_size=60)
+    alphabet=st.characters(max_codepoint=127), max_size=60) | LINES
 
 
-def regex_counts(texts: list[str]) -> tuple[list[int], list[int]]:
+def regex_counts(texts: list[str]) -> tuple[list[int], list[int], list[int]]:
     frame = pl.DataFrame({"t": texts}, schema={"t": pl.String})
-    got = frame.select(tokens=pl.col("t").str.count_matches(TOKEN_RE), words=measures.words(pl.col("t")))
-    return got["tokens"].to_list(), got["words"].to_list()
+    got = frame.select(tokens=pl.col("t").str.count_matches(TOKEN_RE), words=measures.words(pl.col("t")),
+                       list_items=pl.col("t").str.count_matches(LIST_ITEM_RE))
+    return got["tokens"].to_list(), got["words"].to_list(), got["list_items"].to_list()
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(ASCII, min_size=1, max_size=8))
 @example(["Don't stop... --x 3,36 a.b. 'll 're've 'S x'sy ``code`` 10:30 a,b .5"])
 @example(["", " ", "'", "''", "'s", "'sx", "a--b", "--", "...", ".a", "a.", "a:1", "a:", ",1"])
+@example(["- a\n * b\n1. c\n12) d\n1234. e\n-\tf\n- \n-x\n  + \x0bg\n   3.  h", "\n- a", "-  ", "7."])
 def test_the_compiled_count_equals_the_regular_expressions_on_ascii(texts):
-    tokens, words = ascii_counts.counts(pl.Series(texts, dtype=pl.String))
-    assert (tokens.tolist(), words.tolist()) == regex_counts(texts)
+    counted = ascii_counts.counts(pl.Series(texts, dtype=pl.String))
+    assert tuple(c.tolist() for c in counted) == regex_counts(texts)
+
+
+def test_measures_names_what_the_loop_counts():
+    assert measures.COMPILED == ascii_counts.MEASURES
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.text(max_size=30), min_size=1, max_size=6))
 def test_a_text_with_any_other_character_is_left_to_the_regular_expressions(texts):
-    tokens, words = ascii_counts.counts(pl.Series(texts, dtype=pl.String))
-    for text, t, w in zip(texts, tokens, words):
-        assert (t == -1) == (not text.isascii()) and (w == -1) == (not text.isascii())
+    counted = ascii_counts.counts(pl.Series(texts, dtype=pl.String))
+    for text, *values in zip(texts, *counted):
+        assert all((v == -1) == (not text.isascii()) for v in values)
     frame = pl.DataFrame({"pair_id": range(len(texts)), "response_1": texts, "response_2": texts[::-1]})
     wide = measures.measure_frame(frame)  # mixed texts: each counted by one of the two ways
     for k, side in ((1, texts), (2, texts[::-1])):
-        assert (wide[f"tokens_{k}"].to_list(), wide[f"words_{k}"].to_list()) == regex_counts(side)
+        assert tuple(wide[f"{m}_{k}"].to_list() for m in ascii_counts.MEASURES) == regex_counts(side)
 
 
 def test_nulls_and_slices():
     series = pl.Series(["a b", None, "c, d", "é"], dtype=pl.String)
-    tokens, words = ascii_counts.counts(series)
-    assert tokens.tolist() == [2, -1, 3, -1] and words.tolist() == [2, -1, 3, -1]
-    tokens, _ = ascii_counts.counts(series.slice(2, 1))  # a slice's offsets do not start at 0
+    tokens, words, items = ascii_counts.counts(series)
+    assert tokens.tolist() == [2, -1, 3, -1] and words.tolist() == [2, -1, 3, -1] and items.tolist() == [0, -1, 0, -1]
+    tokens, *_ = ascii_counts.counts(series.slice(2, 1))  # a slice's offsets do not start at 0
     assert tokens.tolist() == [3]
-    assert [a.tolist() for a in ascii_counts.counts(pl.Series([], dtype=pl.String))] == [[], []]
+    assert [a.tolist() for a in ascii_counts.counts(pl.Series([], dtype=pl.String))] == [[], [], []]
