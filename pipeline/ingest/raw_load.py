@@ -68,18 +68,17 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
         offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
         judges: set[str] = set()
         bulk = raw_bulk.prepare(reading, con, offset, report) if BULK else None  # reads only
-        fingerprint_ = fingerprint()  # before the first write
-        if fingerprint_ and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint_]).fetchone():
+        try:
+            fingerprint_ = fingerprint()  # before the first write
+            if fingerprint_ and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint_]).fetchone():
+                return LoadReport(source=source, format=reading.format, already_loaded=True)
+            claim_source(con, source, kind, False)
+            if bulk is not None:  # a file of a layout with a scan: sorted in SQL (raw_bulk)
+                _store_bulk(con, bulk, source, judges)
+        finally:  # the scan and its spill folder go, whatever happened
             if bulk is not None:
                 bulk.close()
-            return LoadReport(source=source, format=reading.format, already_loaded=True)
-        claim_source(con, source, kind, False)
-        if bulk is not None:  # a plain Arena file: sorted in SQL (raw_bulk)
-            try:
-                _store_bulk(con, bulk, source, judges)
-            finally:
-                bulk.close()
-        else:
+        if bulk is None:
             battles = _store_row_by_row(con, reading, source, offset, judges, report)
         report.records = reading.rows
         if reading.rows == 0:

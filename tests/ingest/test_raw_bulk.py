@@ -252,9 +252,18 @@ def test_a_cut_gzip_file_is_refused_as_python_refuses_it(tmp_path, monkeypatch):
 def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
     made = []
     real = raw_bulk.tempfile.mkdtemp
-    monkeypatch.setattr(raw_bulk.tempfile, "mkdtemp", lambda **kw: made.append(real(**kw)) or made[-1])
+    monkeypatch.setattr(raw_bulk.tempfile, "mkdtemp", lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
     load_source(str(write(tmp_path / "a.jsonl", [battle(i) for i in range(5)])), db=tmp_path / "db.duckdb")
-    assert made and not any(Path(m).exists() for m in made)
+    assert made and not any(Path(m).exists() for m in made if Path(m).name.startswith("prefdissect-load-"))
+    # staged, then refused before the first write (the name is a source of another kind): gone too
+    with pytest.raises(SourceError, match="is of kind"):
+        load_source(str(write(tmp_path / "b.jsonl", [battle(i) for i in range(9, 12)])), db=tmp_path / "db.duckdb",
+                    name="a.jsonl", format="generic", options=Options(columns=(("prompt", "model_a"),
+                                                                         ("response_1", "model_b"),
+                                                                         ("response_2", "judge"),
+                                                                         ("winner", "winner"))))
+    spills = [m for m in made if Path(m).name.startswith("prefdissect-load-")]
+    assert len(spills) == 2 and not any(Path(m).exists() for m in spills)
 
 
 def test_a_lake_stores_what_the_file_stores(pg_lake, tmp_path, monkeypatch):
