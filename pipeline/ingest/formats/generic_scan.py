@@ -63,8 +63,9 @@ def _vote_from_number(w: str, kind: pa.DataType) -> tuple[str, str, str]:
 
 
 def _vote_from_json(w: str) -> tuple[str, str, str]:
-    """The same for a JSON leaf: a string as text is read, a whole number 1 or 2, a float as a
-    parquet float is read (`json_type` tells a float from a whole number), null no vote."""
+    """The same for a JSON leaf: a string as `_vote_from_text` reads one, the whole numbers 1 and 2,
+    a float as a parquet float is read (`json_type` tells a float from a whole number), null as no
+    vote."""
     text_plain, text_winner, text_prob = _vote_from_text(f"({w}->>'$')")
     p = f"TRY_CAST({w} AS DOUBLE)"  # DuckDB may cast a row's value before it tests the type
     is_float = f"json_type({w}) = 'DOUBLE'"
