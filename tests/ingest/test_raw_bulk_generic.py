@@ -278,3 +278,20 @@ def test_a_json_line_that_is_not_an_object_is_refused_alike(tmp_path, monkeypatc
     path = write_jsonl(tmp_path / "mixed.jsonl", [pair_row(0)])
     path.write_text(path.read_text() + "[1, 2]\n")
     assert loaded_or_refused_alike(path, tmp_path, monkeypatch) is None
+
+
+# Column names SQL must quote, or that clash with the staged columns or each other in case.
+ODD_NAMES = {"quote in a name": ({'we"ird': "q"}, Options(columns=(("prompt", 'we"ird'),)), True),
+             "apostrophe in an attribute": ({"it's": 1}, Options(attribute_columns=("it's",)), True),
+             "accented name": ({"é": "q"}, Options(columns=(("prompt", "é"),)), True),
+             "attribute named as a staged column": ({"tk": "x"}, Options(attribute_columns=("tk",)), False),
+             "names alike in case": ({"Prompt": "Q"}, Options(attribute_columns=("Prompt",)), False)}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_NAMES))
+def test_odd_json_column_names_store_the_same_both_ways(name, tmp_path, monkeypatch):
+    extra, options, taken = ODD_NAMES[name]
+    rows = [{**pair_row(i, prompt=f"p{i}", r1=f"a{i}"), **extra} for i in range(3)]
+    bulk, by_row, calls = load_both_ways([write_jsonl(tmp_path / "names.jsonl", rows)], tmp_path, monkeypatch,
+                                         options=options)
+    assert bulk == by_row and calls == [taken]
