@@ -185,12 +185,14 @@ def duckdb_names(path: str | Path) -> bool:
 
 def duckdb_reads(path: str | Path, suffix: str) -> bool:
     """Whether DuckDB's readers (which know a codec by the file's name) read the file's text as
-    `open_bytes` and the text readers do: named `suffix` (`.jsonl`, `.csv`), uncompressed or
-    gzip named `.gz`, UTF-8 without a byte-order mark, with a name DuckDB can be given. The fast readers (`formats/*_scan.py`)
-    take only such files."""
+    `open_bytes` and the text readers do: named `suffix` (`.jsonl`, `.csv`), uncompressed, gzip
+    named `.gz` or zstd named `.zst` (DuckDB reads neither bzip2 nor xz), UTF-8 without a
+    byte-order mark, with a name DuckDB can be given. The fast readers (`formats/*_scan.py`)
+    take only such files; each also counts the rows through `open_bytes`, so a broken archive
+    is refused as Python refuses it."""
     path = Path(path)
     named = codec_of_name(path.name)
-    if not duckdb_names(path) or data_suffix(path) != suffix or named not in (None, "gzip"):
+    if not duckdb_names(path) or data_suffix(path) != suffix or named not in (None, "gzip", "zstd"):
         return False
     try:
         if named is None and is_compressed(path):

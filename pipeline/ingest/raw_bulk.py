@@ -2,9 +2,9 @@
 pass parses the file, keys every battle and judges every vote, instead of a Python object per row.
 
 It applies to files (one, or a folder of them) of a one-judge layout that has a scan
-(`formats/staging.py`): Arena JSON lines, plain or gzip (`formats/arena_scan.py`), the Kaggle
-arena-55k CSV, plain or gzip (`formats/arena55k_scan.py`), the parquet releases of Chatbot
-Arena and LMArena (`formats/parquet_scan.py`), HH-RLHF JSON lines, plain or gzip
+(`formats/staging.py`): Arena JSON lines, plain, gzip or zstd (`formats/arena_scan.py`), the Kaggle
+arena-55k CSV, plain, gzip or zstd (`formats/arena55k_scan.py`), the parquet releases of Chatbot
+Arena and LMArena (`formats/parquet_scan.py`), HH-RLHF JSON lines, plain, gzip or zstd
 (`formats/hh_rlhf_scan.py`), and generic pairs in CSV, parquet or JSON lines
 (`formats/generic_scan.py`). A scan stages a file's rows with the same columns, and takes only
 rows it can prove plain. Anything else (another archive, a row Python must check, more rows than

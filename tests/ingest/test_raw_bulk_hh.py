@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import zstandard
 from conftest import HH_RLHF
 from fuzzing import SLOW
 from hypothesis import given, settings
@@ -79,7 +80,7 @@ def test_each_row_is_staged_as_python_reads_it(rows, multi_turn, tmp_path_factor
 @settings(SLOW, max_examples=10)
 @given(rows=st.lists(st.tuples(st.sampled_from(["a", "b", " "]), st.sampled_from(["c", "d"]),
                                st.sampled_from(["q1", "q2"]), st.booleans()), min_size=1, max_size=12),
-       multi_turn=st.booleans(), packed=st.booleans())
+       multi_turn=st.booleans(), packed=st.sampled_from(["", ".gz", ".zst"]))
 def test_generated_files_store_the_same_both_ways(rows, multi_turn, packed, tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("bulkhh")
     lines = []
@@ -87,8 +88,9 @@ def test_generated_files_store_the_same_both_ways(rows, multi_turn, packed, tmp_
         before = f"\n\nHuman: {query}" + ("\n\nAssistant: ok\n\nHuman: more" if multi else "")
         lines.append(json.dumps(hh_row(f"{before}\n\nAssistant: {chosen}", f"{before}\n\nAssistant: {rejected}")))
     text = "".join(line + "\n" for line in lines).encode()
-    path = folder / ("hh.jsonl.gz" if packed else "hh.jsonl")
-    path.write_bytes(gzip.compress(text) if packed else text)
+    path = folder / f"hh.jsonl{packed}"
+    pack = {"": bytes, ".gz": gzip.compress, ".zst": zstandard.ZstdCompressor().compress}[packed]
+    path.write_bytes(pack(text))
     bulk, by_row, calls = load_both_ways([path], folder, monkeypatch, options=Options(multi_turn=multi_turn))
     assert bulk == by_row and calls == [True]
 

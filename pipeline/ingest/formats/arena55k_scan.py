@@ -29,7 +29,7 @@ _TURNS = ("prompt", "response_a", "response_b")
 
 
 def applies(path: Path) -> bool:
-    """A UTF-8 .csv file without a byte-order mark, uncompressed or gzip (`compressed.duckdb_reads`)."""
+    """A UTF-8 .csv file without a byte-order mark, uncompressed, gzip or zstd (`compressed.duckdb_reads`)."""
     return compressed.duckdb_reads(path, ".csv")
 
 

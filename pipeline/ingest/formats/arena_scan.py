@@ -58,7 +58,7 @@ class NotPlain(Exception):
 
 
 def applies(path: Path) -> bool:
-    """A UTF-8 .jsonl file without a byte-order mark, uncompressed or gzip (`compressed.duckdb_reads`)."""
+    """A UTF-8 .jsonl file without a byte-order mark, uncompressed, gzip or zstd (`compressed.duckdb_reads`)."""
     return compressed.duckdb_reads(path, ".jsonl")
 
 

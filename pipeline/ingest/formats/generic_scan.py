@@ -1,7 +1,7 @@
 """A fast read of generic pairs (`generic.py`'s layout: a lab's own judgements, with columns
 found by their usual names or named by options) for `raw_bulk` (issue 18), from a CSV file
-(plain or gzip, checked by `csv_scan` as for arena-55k), a parquet file (its SELECT written
-from the schema, as in `parquet_scan`) or JSON lines (plain or gzip, checked by
+(plain, gzip or zstd, checked by `csv_scan` as for arena-55k), a parquet file (its SELECT written
+from the schema, as in `parquet_scan`) or JSON lines (plain, gzip or zstd, checked by
 `arena_scan.line_check`; every value a JSON leaf, as `arena_scan` reads one).
 
 The columns are `generic.columns`'. A row is plain when it is one `generic.read` skips for an

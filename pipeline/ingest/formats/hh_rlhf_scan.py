@@ -35,7 +35,7 @@ _ODD_HEX = "['1', '3', '5', '7', '9', 'b', 'd', 'f']"  # a SHA-1 whose first byt
 
 
 def applies(path: Path) -> bool:
-    """A UTF-8 .jsonl file without a byte-order mark, uncompressed or gzip (`compressed.duckdb_reads`)."""
+    """A UTF-8 .jsonl file without a byte-order mark, uncompressed, gzip or zstd (`compressed.duckdb_reads`)."""
     return compressed.duckdb_reads(path, ".jsonl")
 
 
