@@ -16,7 +16,7 @@ generating and loading again).
 
     .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--repeat K] [--load-only] [--skip-pages]
         [--page TEXT ...]
-        [--layout arena55k | arena-gz | lmarena | hh-rlhf | generic | generic-jsonl]
+        [--layout arena55k | arena-gz | arena-zst | lmarena | hh-rlhf | generic | generic-jsonl]
 """
 
 from __future__ import annotations
@@ -191,8 +191,17 @@ def write_gzip(jsonl: Path, path: Path) -> None:
         shutil.copyfileobj(plain, packed, 1 << 20)
 
 
+def write_zstd(jsonl: Path, path: Path) -> None:
+    """The JSON lines as zstd (level 3), which DuckDB and the line check each decompress."""
+    import zstandard
+
+    with open(jsonl, "rb") as plain, open(path, "wb") as out:
+        zstandard.ZstdCompressor(level=3).copy_stream(plain, out)
+
+
 # --layout: (the converted file's name after scale_N, the tag of its databases, its writer)
 LAYOUTS = {"arena55k": ("_55k.csv", "55k", write_arena55k), "arena-gz": (".jsonl.gz", "gz", write_gzip),
+           "arena-zst": (".jsonl.zst", "zst", write_zstd),
            "lmarena": ("_lmarena.parquet", "lm", write_lmarena), "hh-rlhf": ("_hh.jsonl", "hh", write_hh_rlhf),
            "generic": ("_generic.csv", "generic", write_generic),
            "generic-jsonl": ("_generic.jsonl", "gjson", write_generic_jsonl)}
@@ -249,7 +258,7 @@ def main() -> int:
     ap.add_argument("--skip-pages", action="store_true")
     ap.add_argument("--layout", choices=["arena", *LAYOUTS], default="arena",
                     help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout; arena-gz: "
-                         "the JSON lines gzipped; lmarena: LMArena's 140k parquet layout; hh-rlhf: chosen/rejected "
+                         "the JSON lines gzipped; arena-zst: as zstd; lmarena: LMArena's 140k parquet layout; hh-rlhf: chosen/rejected "
                          "transcripts; generic: a CSV of named columns; generic-jsonl: the same as JSON lines "
                          "(all read by DuckDB and sorted in SQL)")
     ap.add_argument("--repeat", type=int, default=1, metavar="K",
