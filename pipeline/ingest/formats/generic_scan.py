@@ -48,18 +48,25 @@ def _vote_from_text(w: str) -> tuple[str, str, str]:
     return f"({word} OR {number})", winner, prob
 
 
+def _vote_from_float(p: str, missing: str) -> tuple[str, str, str]:
+    """(plain, winner word, prob_1) in SQL for a float winner `p` (`generic._vote` of a float):
+    from 0 to 1 a vote for the nearer side (0.5 a tie) with its probability kept (not for 1.0),
+    2 a vote for response 2; `missing` (SQL) is no vote."""
+    share = f"(NOT {missing} AND {p} >= 0 AND {p} <= 1)"
+    winner = (f"CASE WHEN {missing} THEN '' WHEN {p} = 2 THEN '2' WHEN {p} = 0.5 THEN 'tie' "
+              f"WHEN {p} > 0.5 THEN '1' ELSE '2' END")
+    prob = f"CASE WHEN {share} AND {p} NOT IN (0.5, 1.0) THEN {p}::DOUBLE END"
+    return f"({missing} OR {share} OR {p} = 2)", winner, prob
+
+
 def _vote_from_number(w: str, kind: pa.DataType) -> tuple[str, str, str]:
     """The same for a parquet column of whole numbers (1 or 2) or floats."""
     if pa.types.is_integer(kind):
         return f"({w} IS NULL OR {w} IN (1, 2))", f"coalesce({w}::VARCHAR, '')", "NULL::DOUBLE"
     if not pa.types.is_floating(kind) or pa.types.is_float16(kind):
         raise Declined("winner")
-    missing = f"({w} IS NULL OR isnan({w}))"  # DuckDB orders NaN above every number: test it first
-    share = f"(NOT {missing} AND {w} >= 0 AND {w} <= 1)"
-    winner = (f"CASE WHEN {missing} THEN '' WHEN {w} = 2 THEN '2' WHEN {w} = 0.5 THEN 'tie' "
-              f"WHEN {w} > 0.5 THEN '1' ELSE '2' END")
-    prob = f"CASE WHEN {share} AND {w} NOT IN (0.5, 1.0) THEN {w}::DOUBLE END"
-    return f"({missing} OR {share} OR {w} = 2)", winner, prob
+    # DuckDB orders NaN above every number: tested first
+    return _vote_from_float(w, missing=f"({w} IS NULL OR isnan({w}))")
 
 
 def _vote_from_json(w: str) -> tuple[str, str, str]:
@@ -68,14 +75,13 @@ def _vote_from_json(w: str) -> tuple[str, str, str]:
     vote."""
     text_plain, text_winner, text_prob = _vote_from_text(f"({w}->>'$')")
     p = f"TRY_CAST({w} AS DOUBLE)"  # DuckDB may cast a row's value before it tests the type
-    is_float = f"json_type({w}) = 'DOUBLE'"
-    plain = (f"({w} IS NULL OR (left({w}, 1) = '\"' AND {text_plain}) OR {w}::VARCHAR IN ('1', '2') "
-             f"OR ({is_float} AND (({p} >= 0 AND {p} <= 1) OR {p} = 2)))")
-    winner = (f"CASE WHEN {w} IS NULL THEN '' WHEN left({w}, 1) = '\"' THEN {text_winner} "
-              f"WHEN NOT {is_float} THEN {w}::VARCHAR WHEN {p} = 2 THEN '2' WHEN {p} = 0.5 THEN 'tie' "
-              f"WHEN {p} > 0.5 THEN '1' ELSE '2' END")
-    prob = (f"CASE WHEN left({w}, 1) = '\"' THEN {text_prob} "
-            f"WHEN {is_float} AND {p} >= 0 AND {p} <= 1 AND {p} NOT IN (0.5, 1.0) THEN {p} END")
+    float_plain, float_winner, float_prob = _vote_from_float(p, missing="FALSE")  # a JSON null is caught first
+    is_string, is_float = f"left({w}, 1) = '\"'", f"json_type({w}) = 'DOUBLE'"
+    plain = (f"({w} IS NULL OR ({is_string} AND {text_plain}) OR {w}::VARCHAR IN ('1', '2') "
+             f"OR ({is_float} AND {float_plain}))")
+    winner = (f"CASE WHEN {w} IS NULL THEN '' WHEN {is_string} THEN {text_winner} "
+              f"WHEN NOT {is_float} THEN {w}::VARCHAR ELSE {float_winner} END")
+    prob = f"CASE WHEN {is_string} THEN {text_prob} WHEN {is_float} THEN {float_prob} END"
     return plain, winner, prob
 
 

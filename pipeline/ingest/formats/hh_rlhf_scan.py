@@ -53,12 +53,12 @@ def _turns(side: str, every_text: bool = True) -> str:
     """SQL, per transcript: `{side}_who` (the speakers in order) and
     `{side}_text` (each turn's text, stripped), or with `every_text` False `{side}_last` (the last
     turn's text, stripped: all `read` takes of the rejected side)."""
-    opened = f"CASE WHEN regexp_matches({side}_s, '{_OPENS}') THEN chr(10) || chr(10) || {side}_s ELSE {side}_s END"
+    opened = f"CASE WHEN regexp_matches({side}, '{_OPENS}') THEN chr(10) || chr(10) || {side} ELSE {side} END"
     split = f"regexp_split_to_array({side}_m, '{_MARK}')"
     texts = (f"list_transform({split}[2:], t -> {_strip('t')}) AS {side}_text" if every_text
              else f"list_transform({split}[-1:], t -> {_strip('t')})[1] AS {side}_last")  # the split once
     return (f"regexp_extract_all({side}_m, '{_MARK}', 1) AS {side}_who, {texts} "
-            f"FROM (SELECT *, {opened} AS {side}_m FROM (SELECT *, {side} AS {side}_s")
+            f"FROM (SELECT *, {opened} AS {side}_m")
 
 
 def staging(path: Path, header: list[str], opts: Options) -> Staging:
@@ -66,7 +66,7 @@ def staging(path: Path, header: list[str], opts: Options) -> Staging:
     turns = f"""
 SELECT *, {_turns('rejected', every_text=False)} FROM (SELECT *, {_turns('chosen')}
   FROM read_json(?, format = 'newline_delimited', records = true,
-                 columns = {{'chosen': 'VARCHAR', 'rejected': 'VARCHAR'}}))))))"""
+                 columns = {{'chosen': 'VARCHAR', 'rejected': 'VARCHAR'}}))))"""
     plain = ("coalesce(len(chosen_who) > 0 AND len(rejected_who) > 0 "  # a null transcript: not plain
              "AND chosen_who[-1] = 'Assistant' AND rejected_who[-1] = 'Assistant', FALSE)")
     sides = f"""

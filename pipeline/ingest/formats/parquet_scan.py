@@ -167,9 +167,7 @@ def name_text(name: str, types: dict[str, pa.DataType]) -> str:
     if name not in types:
         return "NULL::VARCHAR"
     kind = plain_type(types[name])
-    if is_text(kind):
-        return f"{identifier(name)}::VARCHAR"
-    if pa.types.is_integer(kind):
+    if is_text(kind) or pa.types.is_integer(kind):
         return f"{identifier(name)}::VARCHAR"
     raise Declined(name)
 
