@@ -11,8 +11,9 @@ A scan is an object (a module, or an instance for a layout read several ways) wi
 Every staging SELECT gives the same columns, by name: `plain` (the row is one the scan proves
 it reads as Python does), `source_id`, `model_1`, `model_2`, `rater`, `winner` (a key of
 `base.WINNERS`, lower case, or empty), `prob_1` (the judge's probability, or NULL), `n_users`,
-`query`, `response_1`, `response_2`, `empty`, then one text column per attribute, named as the attribute is stored (NULL: not stored). A
-`keyed` staging also gives `tk`, each row's `text_key` (raw_bulk computes it for the others).
+`query`, `response_1`, `response_2`, `empty`, then one text column per attribute, named as the
+attribute is stored (NULL: not stored). A `keyed` staging also gives `tk`, each row's
+`text_key` (raw_bulk computes it for the others).
 """
 
 from __future__ import annotations
