@@ -143,6 +143,13 @@ FROM read_json(?, format = 'newline_delimited', columns = {{'question_id': 'VARC
 TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""", [str(jsonl)])
 
 
+def _generic_pair(b: dict) -> dict:
+    """A generated battle's columns as generic pairs name them, but the winner."""
+    return {"id": b["question_id"], "prompt": b["conversation_a"][0]["content"],
+            "response_1": b["conversation_a"][1]["content"], "response_2": b["conversation_b"][1]["content"],
+            "model_1": b["model_a"], "model_2": b["model_b"]}
+
+
 def write_generic(jsonl: Path, path: Path) -> None:
     """The same battles as generic pairs in a CSV (prompt, response_1, response_2, model_1,
     model_2, winner as a / b / tie / both_bad), which `load` reads with DuckDB
@@ -155,8 +162,7 @@ def write_generic(jsonl: Path, path: Path) -> None:
         w.writerow(["id", "prompt", "response_1", "response_2", "model_1", "model_2", "winner"])
         for line in src:
             b = json.loads(line)
-            w.writerow([b["question_id"], b["conversation_a"][0]["content"], b["conversation_a"][1]["content"],
-                        b["conversation_b"][1]["content"], b["model_a"], b["model_b"], words[b["winner"]]])
+            w.writerow([*_generic_pair(b).values(), words[b["winner"]]])
 
 
 def write_generic_jsonl(jsonl: Path, path: Path) -> None:
@@ -166,10 +172,7 @@ def write_generic_jsonl(jsonl: Path, path: Path) -> None:
     with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
         for line in src:
             b = json.loads(line)
-            out.write(json.dumps({"id": b["question_id"], "prompt": b["conversation_a"][0]["content"],
-                                  "response_1": b["conversation_a"][1]["content"],
-                                  "response_2": b["conversation_b"][1]["content"], "model_1": b["model_a"],
-                                  "model_2": b["model_b"], "winner": words[b["winner"]]}) + "\n")
+            out.write(json.dumps({**_generic_pair(b), "winner": words[b["winner"]]}) + "\n")
 
 
 def write_hh_rlhf(jsonl: Path, path: Path) -> None:
