@@ -16,7 +16,8 @@ generating and loading again).
 
     .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--repeat K] [--load-only] [--skip-pages]
         [--page TEXT ...]
-        [--layout arena55k | arena-gz | arena-zst | lmarena | hh-rlhf | generic | generic-jsonl]
+        [--layout arena55k | arena-gz | arena-zst | lmarena | hh-rlhf | generic | generic-jsonl
+         | generic-json]
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ BULK = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[2])
 reader = ("read_csv(?)" if sys.argv[1].endswith(".csv") else "read_parquet(?)" if sys.argv[1].endswith(".parquet")
+          else "read_json(?, format='array')" if sys.argv[1].endswith(".json")
           else "read_json(?, format='newline_delimited')")
 con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}", [sys.argv[1]])
 print(con.execute("SELECT count(*) FROM t").fetchone()[0])
@@ -175,6 +177,18 @@ def write_generic_jsonl(jsonl: Path, path: Path) -> None:
             out.write(json.dumps({**_generic_pair(b), "winner": words[b["winner"]]}) + "\n")
 
 
+def write_generic_json(jsonl: Path, path: Path) -> None:
+    """The same generic pairs as one JSON list, an element a line (formats/generic_scan.py reads
+    it with DuckDB as an array; `list_scan` counts its elements)."""
+    words = {"model_a": 1, "model_b": 2, "tie": "tie", "tie (bothbad)": "both_bad"}
+    with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
+        out.write("[")
+        for i, line in enumerate(src):
+            b = json.loads(line)
+            out.write(("," if i else "") + "\n" + json.dumps({**_generic_pair(b), "winner": words[b["winner"]]}))
+        out.write("\n]\n")
+
+
 def write_hh_rlhf(jsonl: Path, path: Path) -> None:
     """The same battles as Anthropic HH-RLHF chosen/rejected transcripts (the winner's reply is
     chosen; a tie keeps side a), which `load` reads with DuckDB (formats/hh_rlhf_scan.py)."""
@@ -207,7 +221,8 @@ LAYOUTS = {"arena55k": ("_55k.csv", "55k", write_arena55k), "arena-gz": (".jsonl
            "arena-zst": (".jsonl.zst", "zst", write_zstd),
            "lmarena": ("_lmarena.parquet", "lm", write_lmarena), "hh-rlhf": ("_hh.jsonl", "hh", write_hh_rlhf),
            "generic": ("_generic.csv", "generic", write_generic),
-           "generic-jsonl": ("_generic.jsonl", "gjson", write_generic_jsonl)}
+           "generic-jsonl": ("_generic.jsonl", "gjson", write_generic_jsonl),
+           "generic-json": ("_generic.json", "glist", write_generic_json)}
 
 
 def measure(args: list[str]) -> tuple[float, float, float, str]:
@@ -262,7 +277,8 @@ def main() -> int:
     ap.add_argument("--layout", choices=["arena", *LAYOUTS], default="arena",
                     help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout; arena-gz: "
                          "the JSON lines gzipped; arena-zst: as zstd; lmarena: LMArena's 140k parquet layout; hh-rlhf: chosen/rejected "
-                         "transcripts; generic: a CSV of named columns; generic-jsonl: the same as JSON lines "
+                         "transcripts; generic: a CSV of named columns; generic-jsonl: the same as JSON lines; "
+                         "generic-json: the same as one JSON list "
                          "(all read by DuckDB and sorted in SQL)")
     ap.add_argument("--repeat", type=int, default=1, metavar="K",
                     help="bulk read and load K times in turn (a fresh database each time), with the median ratio")

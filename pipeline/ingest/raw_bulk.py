@@ -5,7 +5,7 @@ It applies to files (one, or a folder of them) of a one-judge layout that has a 
 (`formats/staging.py`): Arena JSON lines, plain, gzip or zstd (`formats/arena_scan.py`), the Kaggle
 arena-55k CSV, plain, gzip or zstd (`formats/arena55k_scan.py`), the parquet releases of Chatbot
 Arena and LMArena (`formats/parquet_scan.py`), HH-RLHF JSON lines, plain, gzip or zstd
-(`formats/hh_rlhf_scan.py`), and generic pairs in CSV, parquet or JSON lines
+(`formats/hh_rlhf_scan.py`), and generic pairs in CSV, parquet, JSON lines or a JSON list
 (`formats/generic_scan.py`). A scan stages a file's rows with the same columns, and takes only
 rows it can prove plain. Anything else (another archive, a row Python must check, more rows than
 pair ids left) is not for it: `prepare` returns None before anything is written, and `raw_load`
@@ -77,7 +77,7 @@ SCANS: dict[str, tuple[ModuleType, tuple]] = {
     arena55k.NAME: (arena55k, (arena55k_scan,)),
     lmarena.NAME: (lmarena, (parquet_scan.for_layout(lmarena, rater="judge_hash", tags=lmarena.TAGS),)),
     hh_rlhf.NAME: (hh_rlhf, (hh_rlhf_scan,)),
-    generic.NAME: (generic, (generic_scan.CSV, generic_scan.PARQUET, generic_scan.JSONL)),
+    generic.NAME: (generic, (generic_scan.CSV, generic_scan.PARQUET, generic_scan.JSONL, generic_scan.JSON)),
 }
 
 

@@ -1,4 +1,4 @@
-"""Generic pairs sorted in SQL (formats/generic_scan.py), from CSV and parquet: the same tables
+"""Generic pairs sorted in SQL (formats/generic_scan.py), from CSV, parquet and JSON: the same tables
 and report as the row-by-row path, with winners as words, as probabilities (kept in
 labels.prob_1) and as numbers; columns named by options; rows Python must judge go row by row."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fuzzing import SLOW
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_raw_bulk import contents, load_both_ways, loaded_or_refused_alike, taken_alike
 
@@ -158,7 +159,6 @@ def test_parquet_texts_of_other_types_go_row_by_row(tmp_path, monkeypatch):
 def test_a_file_name_duckdb_cannot_be_given_goes_row_by_row(tmp_path, monkeypatch):
     """DuckDB takes a path as UTF-8 text: a name with another byte is read by Python (CSV, parquet,
     and the JSON lines of Arena and HH-RLHF alike), not a crash."""
-    import json
     import os
 
     from formats.test_arena_scan import battle
@@ -190,10 +190,29 @@ def test_a_file_name_duckdb_cannot_be_given_goes_row_by_row(tmp_path, monkeypatc
 # JSON lines: every value a JSON leaf of its own type, read as generic.read reads it.
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    import json
 
     path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+def write_json_list(path: Path, rows: list[dict], indent: int | None = 2) -> Path:
+    """The rows as one JSON list, indented as AlpacaEval writes its annotations."""
+
+    path.write_text(json.dumps(rows, ensure_ascii=False, indent=indent), encoding="utf-8")
+    return path
+
+
+# JSON lines, one JSON list (indented, or all on one line), JSON lines named .json: (suffix, writer)
+JSON_FILES = {"lines": (".jsonl", write_jsonl), "list": (".json", write_json_list),
+              "flat list": (".json", lambda path, rows: write_json_list(path, rows, indent=None)),
+              "lines named .json": (".json", write_jsonl)}
+
+
+@pytest.fixture(params=sorted(JSON_FILES))
+def json_file(request):
+    """A writer of rows to a JSON file of each layout: json_file(folder, stem, rows) -> its path."""
+    suffix, writer = JSON_FILES[request.param]
+    return lambda folder, stem, rows: writer(folder / f"{stem}{suffix}", rows)
 
 
 JSON_WINNERS = [1, 2, "a", "Model_B", "tie", "both_bad", "", None, "0.7", 0.7, 0.25, 0.5, 1.0, 2.0, 0.0, "1"]
@@ -211,18 +230,21 @@ def _json_row(i, prompt, r1, r2, m1, m2, winner, rater, topic) -> dict:
 
 @pytest.mark.slow
 @settings(SLOW, max_examples=12)
-@given(first=json_rows, second=json_rows, as_folder=st.booleans())
-def test_generated_json_lines_store_the_same_both_ways(first, second, as_folder, tmp_path_factory, monkeypatch):
+@given(first=json_rows, second=json_rows, as_folder=st.booleans(), layout=st.sampled_from(sorted(JSON_FILES)))
+def test_generated_json_files_store_the_same_both_ways(first, second, as_folder, layout, tmp_path_factory,
+                                                       monkeypatch):
+    assume(layout != "lines named .json" or min(len(first), len(second)) > 1)  # one object alone is no list
     folder = tmp_path_factory.mktemp("bulkgenericjson")
     (folder / "parts").mkdir()
-    files = [write_jsonl(folder / "parts" / f"part{k}.jsonl", [_json_row(i, *r) for i, r in enumerate(part)])
+    suffix, writer = JSON_FILES[layout]
+    files = [writer(folder / "parts" / f"part{k}{suffix}", [_json_row(i, *r) for i, r in enumerate(part)])
              for k, part in enumerate((first, second))]
     taken_alike(files, folder, as_folder, monkeypatch, Options(attribute_columns=("topic",)))
 
 
-def test_json_winners_of_every_kind_are_read_as_python_reads_them(tmp_path, monkeypatch):
+def test_json_winners_of_every_kind_are_read_as_python_reads_them(json_file, tmp_path, monkeypatch):
     rows = [pair_row(i, prompt=f"p{i}", winner=w, topic=i % 2 == 0) for i, w in enumerate(JSON_WINNERS)]
-    path = write_jsonl(tmp_path / "votes.jsonl", rows)
+    path = json_file(tmp_path, "votes", rows)
     bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=Options(attribute_columns=("topic",)))
     assert bulk == by_row and calls == [True]
     assert probabilities(tmp_path / "bulk.duckdb") == [0.7, 0.7, 0.25, 0.0]  # "0.7", 0.7, 0.25 and 0.0
@@ -230,7 +252,6 @@ def test_json_winners_of_every_kind_are_read_as_python_reads_them(tmp_path, monk
 
 def test_json_lines_gzip_and_named_columns_both_ways(tmp_path, monkeypatch):
     import gzip
-    import json
 
     rows = [{"q": f"q{i}", "left": f"l{i % 3}", "right": "r", "verdict": ("a", 2, 0.9)[i % 3], "who": i} for i in range(9)]
     path = tmp_path / "named.jsonl.gz"
@@ -241,11 +262,11 @@ def test_json_lines_gzip_and_named_columns_both_ways(tmp_path, monkeypatch):
     assert bulk == by_row and calls == [True]
 
 
-def test_a_json_row_without_a_column_reads_it_as_null_both_ways(tmp_path, monkeypatch):
+def test_a_json_row_without_a_column_reads_it_as_null_both_ways(json_file, tmp_path, monkeypatch):
     """generic.read finds the columns in the first row and reads a later row's missing one as None."""
     rows = [pair_row(0), {"prompt": "q1", "response_1": "a", "response_2": "b", "winner": "b"},
             {**pair_row(2, prompt="q2"), "Prompt": "other", "extra": [1]}]
-    path = write_jsonl(tmp_path / "ragged.jsonl", rows)
+    path = json_file(tmp_path, "ragged", rows)
     bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=Options(attribute_columns=("topic",)))
     assert bulk == by_row and calls == [True]
 
@@ -265,8 +286,8 @@ ODD_JSON = {"winner true": {"winner": True}, "winner 3": {"winner": 3}, "winner 
 
 
 @pytest.mark.parametrize("name", sorted(ODD_JSON))
-def test_odd_json_values_store_the_same_both_ways(name, tmp_path, monkeypatch):
-    path = write_jsonl(tmp_path / "odd.jsonl", [pair_row(0), {**pair_row(1, prompt="q"), **ODD_JSON[name]}])
+def test_odd_json_values_store_the_same_both_ways(name, json_file, tmp_path, monkeypatch):
+    path = json_file(tmp_path, "odd", [pair_row(0), {**pair_row(1, prompt="q"), **ODD_JSON[name]}])
     loaded = loaded_or_refused_alike(path, tmp_path, monkeypatch, options=Options(attribute_columns=("topic",)))
     if loaded is not None:
         bulk, by_row, calls = loaded
@@ -289,9 +310,73 @@ ODD_NAMES = {"quote in a name": ({'we"ird': "q"}, Options(columns=(("prompt", 'w
 
 
 @pytest.mark.parametrize("name", sorted(ODD_NAMES))
-def test_odd_json_column_names_store_the_same_both_ways(name, tmp_path, monkeypatch):
+def test_odd_json_column_names_store_the_same_both_ways(name, json_file, tmp_path, monkeypatch):
     extra, options, taken = ODD_NAMES[name]
     rows = [{**pair_row(i, prompt=f"p{i}", r1=f"a{i}"), **extra} for i in range(3)]
-    bulk, by_row, calls = load_both_ways([write_jsonl(tmp_path / "names.jsonl", rows)], tmp_path, monkeypatch,
+    bulk, by_row, calls = load_both_ways([json_file(tmp_path, "names", rows)], tmp_path, monkeypatch,
                                          options=options)
     assert bulk == by_row and calls == [taken]
+
+
+# One JSON list (.json): DuckDB reads it as an array, `list_scan` counts its elements apart.
+
+def test_a_gzip_json_list_of_many_rows_both_ways(tmp_path, monkeypatch):
+    import gzip
+
+    rows = [pair_row(i, prompt=f"p{i % 7}", r1=f"a{i % 5}", winner=("a", 2, 0.25, "tie")[i % 4]) for i in range(60)]
+    path = tmp_path / "many.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(rows, indent=1).encode()))
+    bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=Options(attribute_columns=("topic",)))
+    assert bulk == by_row and calls == [True]
+
+
+# Lists DuckDB could read otherwise than Python: (the file's text, taken by the SQL path)
+ODD_LISTS = {
+    "spaces and newlines everywhere": ('\n [ {"prompt" : "q", "response_1":"a" ,\n"response_2": "b", '
+                                       '"winner": 1}\n\n ,{"prompt": "q2", "response_1": "a", "response_2": "b",'
+                                       ' "winner": "b"} ]\n\n', True),
+    "escaped quotes and brackets in texts": (json.dumps([pair_row(0, prompt='q "[" }', r1="a\\\"],{")]), True),
+    "a key spelled with escapes": ('[{"\\u0070rompt": "q", "response_1": "a", "response_2": "b", "winner": 1}]', False),
+    "a byte-order mark": ("\ufeff" + json.dumps([pair_row(0)]), False),
+    "the list in an object": (json.dumps({"data": [pair_row(0)]}), False),
+    "lines named .json, the second not an object": (json.dumps(pair_row(0)) + "\n[1]\n", None),
+    "one object over lines, then another on the same line": (json.dumps(pair_row(0), indent=1) + " " +
+                                                             json.dumps(pair_row(1)), None),
+    "text after the list": (json.dumps([pair_row(0)]) + "\n[]", None),
+    "a trailing comma": (json.dumps([pair_row(0)])[:-1] + ",]", None),
+    "a row that is a list": (json.dumps([pair_row(0), [1, 2]]), None),
+    "a cut list": (json.dumps([pair_row(0), pair_row(1)])[:-3], None),
+    "a lone surrogate": (json.dumps([pair_row(0), pair_row(1, prompt="x\ud800")]), None),
+    "nested deep": (json.dumps([{**pair_row(0), "deep": "X"}]).replace('"X"', "[" * 60 + "0" + "]" * 60), True),
+    "nested past the limit": (json.dumps([{**pair_row(0), "deep": "X"}]).replace('"X"', "[" * 70 + "0" + "]" * 70),
+                              None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_LISTS))
+def test_odd_json_lists_store_the_same_both_ways_or_are_refused_alike(name, tmp_path, monkeypatch):
+    """None: Python refuses the file, and so does the SQL path, with the same line."""
+    text, taken = ODD_LISTS[name]
+    path = tmp_path / "odd.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    loaded = loaded_or_refused_alike(path, tmp_path, monkeypatch)
+    if taken is None:
+        assert loaded is None
+    else:
+        assert loaded is not None
+        bulk, by_row, calls = loaded
+        assert bulk == by_row and calls == [taken]
+
+
+@pytest.mark.parametrize("layout", [None, 2])
+def test_list_scan_counts_what_duckdb_reads(layout, tmp_path, monkeypatch):
+    from pipeline.ingest.formats import list_scan
+
+    rows = [pair_row(i, prompt='"[{,}]"' * i, r1="\\" * i) for i in range(25)]
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows, indent=layout), encoding="utf-8")
+    monkeypatch.setattr(list_scan, "BLOCK", 7)  # the state carried across blocks cut anywhere
+    assert list_scan.count(path, 64, 4300) == 25
+    assert duckdb.sql(f"SELECT count(*) FROM read_json('{path}', format = 'array')").fetchone()[0] == 25
+    path.write_text("[]")
+    assert list_scan.count(path, 64, 4300) == 0

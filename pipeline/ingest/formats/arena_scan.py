@@ -36,7 +36,7 @@ from .staging import Staging, known_winner
 
 BATCH = 20_000               # rows per Arrow batch: bounds memory
 MEMORY_LIMIT = "512MB"       # the reading connection's buffers (the rows stream through it)
-_MAX_DIGITS = 4300           # a longer run of digits is past Python's int limit: sources.loads refuses it
+MAX_DIGITS = 4300           # a longer run of digits is past Python's int limit: sources.loads refuses it
 # DuckDB reads a message's content as VARCHAR (a JSON leaf would cost a second parse of every text),
 # which would take a number or an object as text: a content key (the only place `"content"` can be
 # followed by ':') must hold a string or null, and no key may be spelled with escapes of ASCII
@@ -69,7 +69,7 @@ def line_check(path: Path) -> int | None:
     pass over the bytes (`line_scan`)."""
     rows = 0
     try:
-        for block_rows, odd, suspects in line_scan.scan(path, sources.MAX_DEPTH, _MAX_DIGITS):
+        for block_rows, odd, suspects in line_scan.scan(path, sources.MAX_DEPTH, MAX_DIGITS):
             if odd:
                 return None
             for line in suspects:
@@ -228,6 +228,7 @@ def read(path: Path, opts: Options, start: int, count: Callable[[int], None],
 __all__ = [
     "ATTRIBUTES",
     "BLANK_RESPONSE",
+    "MAX_DIGITS",
     "QUERY",
     "TURN_JOIN",
     "NotPlain",

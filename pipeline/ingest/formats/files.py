@@ -1,5 +1,6 @@
 """Rows of one file, streamed where the format allows: JSONL and parquet row by row, CSV row by
-row, a .json file whole (a list of rows, or an object holding one, such as AnnotatedPairs).
+row, a .json list element by element (JSON lines named .json line by line), another .json file
+whole (an object holding a list of rows, such as AnnotatedPairs).
 JSON, JSONL and CSV files may be compressed (.gz, .bz2, .xz, .zst): sources.py decompresses them
 as they are read."""
 
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import sources
+from .. import json_stream, sources
 from .base import RowError
 
 SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
@@ -60,7 +61,14 @@ def _first(rows: Iterator[dict]) -> tuple[dict | None, Iterator[dict]]:
     return None, iter(())
 
 
-def _json(path: Path) -> tuple[dict | None, list]:
+def _json(path: Path) -> tuple[dict | None, Iterator]:
+    """(the object holding the rows, or None; the rows): a list streamed element by element, JSON
+    lines named .json line by line, anything else read whole (an object holding the rows)."""
+    shape = json_stream.json_shape(path)
+    if shape == "list":
+        return None, json_stream.json_list(path)
+    if shape == "lines":  # JSON lines named .json
+        return None, _jsonl(path)
     text = sources.read_text(path)
     try:
         data = sources.loads(text, path)  # its limits: depth, long numbers, lone surrogates
@@ -69,11 +77,11 @@ def _json(path: Path) -> tuple[dict | None, list]:
             return None, list(_jsonl(path))
         raise
     if isinstance(data, list):
-        return None, data
+        return None, iter(data)
     if isinstance(data, dict):
         for key in LIST_KEYS:
             if isinstance(data.get(key), list):
-                return data, data[key]
+                return data, iter(data[key])
         raise sources.SourceError(f"{path}: expected a JSON list of rows, or an object with one of "
                                   f"{', '.join(LIST_KEYS)} as a list")
     raise sources.SourceError(f"{path}: expected a JSON list of rows, got {type(data).__name__}")
@@ -101,8 +109,7 @@ def open_table(path: Path) -> Table:
     if suffix == ".jsonl":
         rows: Iterator[dict] = _jsonl(path)
     elif suffix == ".json":
-        context, items = _json(path)
-        rows = iter(items)
+        context, rows = _json(path)
     elif suffix == ".parquet":
         rows = sources.iter_parquet(path)
     else:

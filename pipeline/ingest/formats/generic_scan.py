@@ -1,8 +1,9 @@
 """A fast read of generic pairs (`generic.py`'s layout: a lab's own judgements, with columns
 found by their usual names or named by options) for `raw_bulk` (issue 18), from a CSV file
 (plain, gzip or zstd, checked by `csv_scan` as for arena-55k), a parquet file (its SELECT written
-from the schema, as in `parquet_scan`) or JSON lines (plain, gzip or zstd, checked by
-`arena_scan.line_check`; every value a JSON leaf, as `arena_scan` reads one).
+from the schema, as in `parquet_scan`), JSON lines (plain, gzip or zstd, checked by
+`arena_scan.line_check`; every value a JSON leaf, as `arena_scan` reads one) or a `.json` file
+(one JSON list, its elements counted by `list_scan`, or JSON lines named .json).
 
 The columns are `generic.columns`'. A row is plain when it is one `generic.read` skips for an
 empty response, or when its winner is a word `base.WINNERS` knows, spelled in ASCII lower or
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .. import compressed
-from . import arena55k_scan, arena_scan, generic, parquet_scan
+from .. import compressed, json_stream, sources
+from . import arena55k_scan, arena_scan, generic, list_scan, parquet_scan
 from .arena_scan import BLANK_RESPONSE, json_name_ok, json_text, json_value_ok
 from .base import Options
 from .parquet_scan import Declined, is_text, name_text
@@ -168,23 +169,37 @@ class GenericParquet:
             return None
 
 
-class GenericJsonl:
-    """Generic pairs in JSON lines: each role's column read as JSON, found by name in the first row
-    (as `generic.read` finds them), a leaf taken as `arena_scan` takes one."""
+class GenericJson:
+    """Generic pairs in JSON lines (`.jsonl`) or a `.json` file (one JSON list, or JSON lines
+    named .json: `json_stream.json_shape`): each role's column read as JSON, found by name in the first
+    row (as `generic.read` finds them), a leaf taken as `arena_scan` takes one."""
+
+    def __init__(self, suffix: str):
+        self.suffix = suffix
 
     def applies(self, path: Path) -> bool:
-        return compressed.duckdb_reads(path, ".jsonl")
+        return compressed.duckdb_reads(path, self.suffix)
+
+    def _layout(self, path: Path) -> str | None:
+        """read_json's format for the file, or None (Python reads it whole)."""
+        if self.suffix == ".jsonl":
+            return "newline_delimited"
+        return {"list": "array", "lines": "newline_delimited"}.get(json_stream.json_shape(path))
 
     def row_count(self, path: Path, header: list[str]) -> int | None:
-        return arena_scan.line_check(path)
+        layout = self._layout(path)
+        if layout == "array":
+            return list_scan.count(path, sources.MAX_DEPTH, arena_scan.MAX_DIGITS)
+        return arena_scan.line_check(path) if layout else None
 
     def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
         cols, missing = generic.columns(dict.fromkeys(header), opts)
         wanted = list(dict.fromkeys([*cols.values(), *opts.attribute_columns]))
-        if missing or not distinct(wanted):  # DuckDB would take two columns alike in case as one
+        layout = self._layout(path)
+        if missing or not distinct(wanted) or layout is None:  # DuckDB would take two columns alike in case as one
             return None
         spec = ", ".join(f"{literal(col)}: 'JSON'" for col in wanted)
-        source = f"read_json(?, format = 'newline_delimited', records = true, columns = {{{spec}}})"
+        source = f"read_json(?, format = '{layout}', records = true, columns = {{{spec}}})"
         ref = identifier
         texts_ok = " AND ".join(json_name_ok(ref(cols[role]), whole=arena_scan.WHOLE_TEXT)
                                 for role in ("response_1", "response_2"))
@@ -202,6 +217,7 @@ class GenericJsonl:
 
 CSV = GenericCsv()
 PARQUET = GenericParquet()
-JSONL = GenericJsonl()
+JSONL = GenericJson(".jsonl")
+JSON = GenericJson(".json")
 
-__all__ = ["CSV", "JSONL", "PARQUET", "GenericCsv", "GenericJsonl", "GenericParquet"]
+__all__ = ["CSV", "JSON", "JSONL", "PARQUET", "GenericCsv", "GenericJson", "GenericParquet"]

@@ -1,0 +1,200 @@
+"""Text of any input file, decoded as every reader decodes it, and JSON parsed with the limits
+every reader keeps; whatever goes wrong is one `SourceError` line naming the file, the line and
+(where it applies) the byte offset or field: bad encodings, binary files, broken archives,
+invalid JSON, numbers too long for Python, nesting past MAX_DEPTH, lone surrogates.
+
+`sources` (records), `json_stream` (a .json list element by element), `formats` (raw pairs) and
+the annotation inputs read files through it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import compressed
+from .compressed import ArchiveBroken
+
+
+class SourceError(ValueError):
+    """A source that cannot be read: says which file and where."""
+
+
+# --- text, whatever the file's encoding ------------------------------------------------------
+# UTF-8 (with or without a BOM) is read as is; UTF-16 and UTF-32 with a BOM are decoded;
+# anything else that is not UTF-8 (latin-1, binary) is refused naming the byte and offset.
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+MAX_DEPTH = 64            # nesting levels a record may have (ours have 4)
+
+
+def encoding_of(head: bytes) -> str:
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    return "utf-8"
+
+
+def not_text(path: Path, raw: bytes, start: int, offset: int, lineno: int | None) -> SourceError:
+    line = f", line {lineno}" if lineno else ""
+    byte = raw[start] if start < len(raw) else 0
+    if byte == 0 or b"\x00" in raw[:4096]:
+        return SourceError(f"{path}: not text: a NUL byte at byte offset {offset}{line}; this looks like a "
+                           "binary file (give a UTF-8 JSON, JSONL or CSV file)")
+    return SourceError(f"{path}: not UTF-8 text (byte 0x{byte:02X} at byte offset {offset}{line}); "
+                       "save the file as UTF-8 (latin-1 and other encodings are not read)")
+
+
+def broken(path, exc: ArchiveBroken, lines: int | None = None, nbytes: int | None = None) -> SourceError:
+    """One line for an archive that stops: the file, what broke, how far it was read."""
+    if lines is not None:
+        far = f"after {lines:,} line{'s' if lines != 1 else ''}"
+    else:
+        far = f"after {nbytes or 0:,} bytes of content"
+    return SourceError(f"{path}: {exc} {far}" + (" (truncated archive?)" if exc.truncated else ""))
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's content, decompressed where it is an archive (.gz, .bz2, .xz, .zst)."""
+    return _read_all(Path(path), lambda: compressed.open_bytes(path))
+
+
+def content_of(raw: bytes, name: str) -> bytes:
+    """Uploaded bytes named `name`, decompressed where they are an archive (by name or first bytes)."""
+    return _read_all(name, lambda: compressed.open_upload(raw, name))
+
+
+def _read_all(path, opener) -> bytes:
+    parts: list[bytes] = []
+    done = 0
+    try:
+        with opener() as f:
+            while block := f.read(1 << 20):
+                parts.append(block)
+                done += len(block)
+    except ArchiveBroken as exc:
+        raise broken(path, exc, nbytes=done) from None
+    return b"".join(parts)
+
+
+def read_text(path: Path) -> str:
+    """The whole file as text (BOM dropped), or SourceError in one line."""
+    return decode_bytes(read_bytes(path), path)
+
+
+def decode_bytes(raw: bytes, path) -> str:
+    """Bytes of a file (or an upload named `path`) as text, decoded as read_text does."""
+    enc = encoding_of(raw[:4])
+    try:
+        text = raw.decode(enc)
+    except UnicodeDecodeError as exc:
+        if enc != "utf-8" and enc != "utf-8-sig":
+            raise SourceError(f"{path}: byte offset {exc.start}: not valid {enc.upper()} text "
+                              "despite its byte-order mark") from None
+        if b"\x00" in raw[:4096]:
+            at = raw.index(b"\x00")
+            raise not_text(path, raw, at, at, raw.count(b"\n", 0, at) + 1) from None
+        lineno = raw.count(b"\n", 0, exc.start) + 1
+        raise not_text(path, raw, exc.start, exc.start, lineno) from None
+    if "\x00" in text:
+        at = text.index("\x00")
+        raise SourceError(f"{path}: not text: a NUL character at character {at}; this looks like a binary file")
+    return text.removeprefix("\ufeff")
+
+
+def text_lines(path: Path, keepends: bool = False) -> Iterator[tuple[int, str]]:
+    """(line number, line) streamed, decoded as read_text does; one-line errors name line and offset.
+    Archives (.gz, .bz2, .xz, .zst) are decompressed as they are read."""
+    path = Path(path)
+    lineno = 0
+    try:
+        with compressed.open_bytes(path) as f:   # a first look, then the stream again from its start
+            start = f.read(4096)
+        enc = encoding_of(start[:4])
+        if enc in ("utf-16", "utf-32"):  # rare; decoded whole
+            for lineno, line in enumerate(read_text(path).split("\n"), 1):
+                yield lineno, (line + "\n" if keepends else line.rstrip("\r"))
+            return
+        if b"\x00" in start:  # a binary file: say so, not "byte 0x89 is not UTF-8"
+            at = start.index(b"\x00")
+            raise not_text(path, start, at, at, start.count(b"\n", 0, at) + 1)
+        with compressed.open_bytes(path) as f:
+            offset = 3 if enc == "utf-8-sig" else 0
+            f.read(offset)
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise not_text(path, raw, exc.start, offset + exc.start, lineno) from None
+                if "\x00" in line:
+                    raise not_text(path, raw, raw.index(b"\x00"), offset + raw.index(b"\x00"), lineno)
+                offset += len(raw)
+                yield lineno, (line if keepends else line.rstrip("\r\n"))
+    except ArchiveBroken as exc:
+        raise broken(path, exc, lines=lineno) from None
+
+
+def _bad_string(obj: Any, where: str = "", depth: int = 0) -> tuple[str, str] | None:
+    """(field path, problem) of the first string that is not valid Unicode or the first level
+    nested past MAX_DEPTH; None when the value is clean. Iterative: any depth is safe. `where`
+    and `depth`: the value's place in its document (a list's element is '[i]', one level deep)."""
+    stack: list[tuple[Any, str, int]] = [(obj, where, depth)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return where or "(record)", f"nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return where or "(value)", (f"holds a lone surrogate \\u{ord(value[exc.start]):04x} at character "
+                                            f"{exc.start}, which is not valid Unicode")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                key = str(k)
+                if not encodes(key):
+                    return f"{where}.{ascii(key)}".lstrip("."), "has a key with a lone surrogate"
+                stack.append((v, f"{where}.{key}".lstrip("."), depth + 1))
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+    return None
+
+
+def encodes(text: str) -> bool:
+    """Whether the text is valid Unicode (no lone surrogate), so UTF-8 can hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def loads(text: str, path: Path, lineno: int | None = None) -> Any:
+    """json.loads with every failure as one SourceError naming the file (and line)."""
+    where = f"{path}: line {lineno}" if lineno else f"{path}"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = f"column {exc.colno}" if lineno else f"line {exc.lineno}, column {exc.colno}"
+        raise SourceError(f"{where}: not valid JSON at {at} ({exc.msg})") from None
+    except RecursionError:
+        raise SourceError(f"{where}: JSON nested too deeply to read (more than {MAX_DEPTH} levels is refused)") from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+        raise SourceError(f"{where}: a number in it is too long to read ({str(exc).split(';')[0]})") from None
+    check_strings(value, text, where)
+    return value
+
+
+def check_strings(value: Any, text: str, where: str, field: str = "", depth: int = 0) -> None:
+    """SourceError when a string of `value` (parsed from `text`) is not valid Unicode or it nests
+    past MAX_DEPTH. Only a \\u escape can make a lone surrogate, and only many brackets deep
+    nesting: the walk is done only then."""
+    if "\\u" in text or text.count("[") + text.count("{") > MAX_DEPTH:
+        bad = _bad_string(value, field, depth)
+        if bad is not None:
+            name = bad[0] if len(bad[0]) <= 80 else bad[0][:38] + "..." + bad[0][-38:]
+            raise SourceError(f"{where}, field '{name}': {bad[1]}")

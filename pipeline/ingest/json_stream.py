@@ -1,0 +1,211 @@
+"""A .json file read as a stream: one JSON list element by element, or JSON lines named .json
+line by line (`json_shape` says which), so a file of a million records never sits in memory.
+
+json.loads of a whole file holds its text and every record at once (a million battles: several
+GB). Here the list's elements are parsed one at a time by Python's own decoder, so they are the
+values, and the errors the messages (line and column in the whole file), that json.loads gives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import compressed
+from .compressed import ArchiveBroken
+from .decoding import (
+    MAX_DEPTH,
+    SourceError,
+    broken,
+    check_strings,
+    encoding_of,
+    not_text,
+)
+
+TEXT_CHUNK = 1 << 20      # characters decoded at a time
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"       # what JSON allows between values
+_NEAR_END = 32            # a decoding error this near the text read so far may only mean "read on"
+
+
+def json_shape(path: Path) -> str | None:
+    """How a UTF-8 .json file (BOM or not; an archive decompressed as it is read) is streamed:
+    'list' when its value is one JSON list (read element by element), 'lines' when it holds JSON
+    lines (as many datasets' .json files do: a first object, then a newline and another); None
+    for anything else (an object holding a list, UTF-16, a binary file), which `read_text` reads
+    and judges whole."""
+    start = _utf8_start(Path(path))
+    if start is None:
+        return None
+    skip, first = start
+    if first == b"[":
+        return "list"
+    if first == b"{" and _JsonText(Path(path), skip).lines_follow():
+        return "lines"
+    return None
+
+
+def json_list(path: Path) -> Iterator[Any] | None:
+    """The elements of a file whose JSON value is one list (`json_shape`), streamed; else None."""
+    start = _utf8_start(Path(path))
+    if start is None or start[1] != b"[":
+        return None
+    return _JsonText(Path(path), start[0]).elements()
+
+
+def _utf8_start(path: Path) -> tuple[int, bytes] | None:
+    """(bytes to skip: a BOM, the first byte after JSON's spaces) of a file plain UTF-8 at its
+    start; None for UTF-16 or -32, a NUL, a broken archive, or spaces past its first 4 KB."""
+    try:
+        with compressed.open_bytes(path) as f:
+            head = f.read(4096)
+    except ArchiveBroken:
+        return None  # read whole, that error named as before
+    enc = encoding_of(head[:4])
+    skip = 3 if enc == "utf-8-sig" else 0
+    rest = head[skip:].lstrip(b" \t\n\r")
+    if enc not in ("utf-8", "utf-8-sig") or b"\x00" in head or not rest:
+        return None
+    return skip, rest[:1]
+
+
+class _JsonText:
+    """A JSON file's text, decoded a chunk at a time, and a cursor over it."""
+
+    def __init__(self, path: Path, skip: int):
+        self.path = path
+        self.chunks = _text_chunks(path, skip)
+        self.buf, self.pos, self.eof = "", 0, False
+        self.lines_before, self.column_before = 0, 0  # newlines, and characters since the last, in text dropped
+
+    def lines_follow(self) -> bool:
+        """The text starts with a JSON value, then spaces with a newline, then `{`: JSON lines
+        (json.loads of the whole text would fail, and `read_text`'s reader would read it as such)."""
+        self._skip_space()
+        try:
+            self._element(0)
+        except SourceError:
+            return False
+        newline = self._skip_space()
+        return newline and not self._at_end() and self.buf[self.pos] == "{"
+
+    def elements(self) -> Iterator[Any]:
+        self._skip_space()
+        self.pos += 1  # the '[' json_shape saw
+        self._skip_space()
+        if not self._at_end() and self.buf[self.pos] == "]":
+            self.pos += 1
+        else:
+            index = 0
+            while True:
+                self._skip_space()
+                if self._at_end():
+                    self._fail("Expecting value", self.pos)
+                yield self._element(index)
+                index += 1
+                self._skip_space()
+                if self._at_end() or self.buf[self.pos] not in ",]":
+                    self._fail("Expecting ',' delimiter", self.pos)
+                self.pos += 1
+                if self.buf[self.pos - 1] == "]":
+                    break
+        self._skip_space()
+        if not self._at_end():
+            self._fail("Extra data", self.pos)
+
+    def _element(self, index: int) -> Any:
+        start = self.pos
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buf, start)
+                if self.eof or len(self.buf) - end > _NEAR_END:  # a number cut at '10.' may go on
+                    break
+            except json.JSONDecodeError as exc:
+                if self.eof or (exc.pos < len(self.buf) - _NEAR_END and not exc.msg.startswith("Unterminated")):
+                    self._fail(exc.msg, exc.pos)
+            except RecursionError:
+                raise SourceError(f"{self.path}: JSON nested too deeply to read (more than {MAX_DEPTH} levels "
+                                  "is refused)") from None
+            except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+                why = str(exc).split(";")[0]
+                raise SourceError(f"{self.path}: a number in it is too long to read ({why})") from None
+            start = self._read_more(start)
+        check_strings(value, self.buf[start:end], str(self.path), f"[{index}]", 1)
+        self.pos = end
+        return value
+
+    def _skip_space(self) -> bool:
+        """Past JSON's spaces; whether a newline was among them."""
+        newline = False
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in _SPACE:
+                newline = newline or self.buf[self.pos] == "\n"
+                self.pos += 1
+            if self.pos < len(self.buf) or self.eof:
+                return newline
+            self._read_more(self.pos)
+
+    def _at_end(self) -> bool:
+        return self.pos >= len(self.buf) and self.eof
+
+    def _read_more(self, keep: int) -> int:
+        """Drop the text before `keep`, read at least as much again as is kept (a long element is
+        parsed a bounded number of times); `keep`'s new place."""
+        dropped = self.buf[:keep]
+        newline = dropped.rfind("\n")
+        if newline < 0:
+            self.column_before += len(dropped)
+        else:
+            self.lines_before += dropped.count("\n")
+            self.column_before = len(dropped) - newline - 1
+        parts, wanted = [self.buf[keep:]], max(TEXT_CHUNK, len(self.buf) - keep)
+        self.pos -= keep
+        got = 0
+        while got < wanted:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                self.eof = True
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        self.buf = "".join(parts)
+        return 0
+
+    def _fail(self, message: str, at: int) -> None:
+        """SourceError as json.loads's error at `at` would name it, in the whole file's lines."""
+        newline = self.buf.rfind("\n", 0, at)
+        line = self.lines_before + self.buf.count("\n", 0, at) + 1
+        column = at - newline if newline >= 0 else self.column_before + at + 1
+        raise SourceError(f"{self.path}: not valid JSON at line {line}, column {column} ({message})")
+
+
+def _text_chunks(path: Path, skip: int) -> Iterator[str]:
+    """The file's text after `skip` bytes, a chunk at a time, refused as `read_text` refuses it
+    (not UTF-8, a NUL, a broken archive), naming the byte offset or character and line."""
+    done, lines, chars, carry = skip, 0, 0, b""
+    try:
+        with compressed.open_bytes(path) as f:
+            f.read(skip)
+            while True:
+                block = f.read(TEXT_CHUNK)
+                raw = carry + block
+                if not raw:
+                    return
+                try:
+                    text, carry = raw.decode("utf-8"), b""
+                except UnicodeDecodeError as exc:
+                    if not (block and exc.reason == "unexpected end of data" and exc.end == len(raw)):
+                        raise not_text(path, raw, exc.start, done + exc.start,
+                                        lines + raw.count(b"\n", 0, exc.start) + 1) from None
+                    text, carry = raw[:exc.start].decode("utf-8"), raw[exc.start:]  # a character cut in two
+                if "\x00" in text:
+                    raise SourceError(f"{path}: not text: a NUL character at character {chars + text.index(chr(0))}; "
+                                      "this looks like a binary file")
+                done += len(raw) - len(carry)
+                lines += raw.count(b"\n") - carry.count(b"\n")
+                chars += len(text)
+                yield text
+    except ArchiveBroken as exc:
+        raise broken(path, exc, nbytes=done) from None

@@ -1,0 +1,176 @@
+"""A .json file holding one list is read element by element (`json_stream.json_list`): the same
+values, and the same one-line errors, as json.loads of the whole file, at any chunk size. JSON
+lines named .json are read line by line; other .json files whole, as before."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tracemalloc
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.ingest import json_stream, sources
+from pipeline.ingest.formats import files
+
+LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                   st.text(max_size=12))
+VALUES = st.recursive(LEAVES, lambda kids: st.one_of(st.lists(kids, max_size=3),
+                                                     st.dictionaries(st.text(max_size=5), kids, max_size=3)),
+                      max_leaves=8)
+LAYOUTS = st.sampled_from([None, 0, 2, "\t"])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _whole(path):
+    """The reference: what json.loads of the whole text gives (sources.loads)."""
+    return sources.loads(sources.read_text(path), path)
+
+
+def _streamed(path):
+    items = json_stream.json_list(path)
+    assert items is not None
+    return list(items)
+
+
+def _outcome(read, path):
+    try:
+        return "ok", read(path)
+    except sources.SourceError as exc:
+        return "error", str(exc)
+
+
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """Chunks of a few characters, so values, escapes and characters are cut everywhere."""
+    monkeypatch.setattr(json_stream, "TEXT_CHUNK", 5)
+
+
+@SETTINGS
+@given(rows=st.lists(VALUES, max_size=6), indent=LAYOUTS, ascii_only=st.booleans())
+def test_elements_are_json_loads_values(tmp_path, tiny_chunks, rows, indent, ascii_only):
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows, indent=indent, ensure_ascii=ascii_only), encoding="utf-8")
+    assert _streamed(path) == _whole(path) == rows
+
+
+@SETTINGS
+@given(rows=st.lists(VALUES, min_size=1, max_size=4), indent=LAYOUTS, data=st.data())
+def test_a_cut_or_spoiled_list_fails_as_json_loads_does(tmp_path, tiny_chunks, rows, indent, data):
+    text = json.dumps(rows, indent=indent, ensure_ascii=False)
+    at = data.draw(st.integers(1, len(text)), label="at")
+    spoil = data.draw(st.sampled_from(["", "x", ",", "]", "}", '"', "\\", " 1", "[", "\n"]), label="spoil")
+    path = tmp_path / "rows.json"
+    path.write_text(text[:at] + spoil + (text[at:] if spoil else ""), encoding="utf-8")
+    whole = _outcome(_whole, path)
+    if whole[0] == "ok" and not isinstance(whole[1], list):
+        return  # not a list any more: json_list does not take it
+    if json_stream.json_list(path) is None:
+        return
+    assert _outcome(_streamed, path) == whole
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2", "line 1, column 6 (Expecting ',' delimiter)"),
+    ('[{"a": 1}\n,\n{"a": 2} x]', "line 3, column 10 (Expecting ',' delimiter)"),
+    ("[1,]", "line 1, column 4 (Expecting value)"),
+    ("[1] [2]", "line 1, column 5 (Extra data)"),
+    ('[\n  "abc', "line 2, column 3 (Unterminated string starting at)"),
+])
+def test_errors_name_the_whole_files_line_and_column(tmp_path, tiny_chunks, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(sources.SourceError) as got:
+        _streamed(path)
+    assert str(got.value) == f"{path}: not valid JSON at {message}"
+
+
+def test_bad_strings_and_bytes_are_named_as_read_text_names_them(tmp_path, tiny_chunks):
+    surrogate = tmp_path / "surrogate.json"
+    surrogate.write_text('[{"a": "ok"}, {"prompt": "x\\ud800y"}]', encoding="utf-8")
+    with pytest.raises(sources.SourceError, match=r"field '\[1\]\.prompt': holds a lone surrogate"):
+        _streamed(surrogate)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" + "[" * (sources.MAX_DEPTH + 1) + "]" * (sources.MAX_DEPTH + 1) + "]", encoding="utf-8")
+    assert _outcome(_streamed, deep) == _outcome(_whole, deep)
+    assert "nested more than" in _outcome(_streamed, deep)[1]
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'[{"a": "caf\xe9"}]')
+    assert _outcome(_streamed, latin) == _outcome(_whole, latin)
+    nul = tmp_path / "nul.json"
+    nul.write_bytes(b'[{"a": "x"}, ' + b" " * 5000 + b'"\x00"]')
+    assert _outcome(_streamed, nul) == _outcome(_whole, nul)
+    assert "NUL" in _outcome(_streamed, nul)[1]
+
+
+def test_a_character_cut_between_chunks_is_whole(tmp_path, monkeypatch):
+    path = tmp_path / "emoji.json"
+    rows = [{"t": "é€😀" * k} for k in range(1, 9)]
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    for size in (1, 2, 3, 7):
+        monkeypatch.setattr(json_stream, "TEXT_CHUNK", size)
+        assert _streamed(path) == rows
+
+
+def test_other_json_files_are_read_whole_as_before(tmp_path):
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"data": [{"a": 1}]}), encoding="utf-8")
+    lines = tmp_path / "lines.json"
+    lines.write_text('{"a": 1}\n{"a": 2}\n', encoding="utf-8")
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"a": 1}]).encode())
+    utf16 = tmp_path / "utf16.json"
+    utf16.write_text(json.dumps([{"a": 1}]), encoding="utf-16")
+    assert json_stream.json_list(wrapped) is None and json_stream.json_list(lines) is None
+    assert json_stream.json_list(utf16) is None  # UTF-16 is decoded whole
+    assert _streamed(bom) == [{"a": 1}]
+    assert list(sources.iter_json(wrapped)) == [{"a": 1}]
+    assert list(sources.iter_json(lines)) == [{"a": 1}, {"a": 2}]
+    assert list(sources.iter_json(utf16)) == [{"a": 1}]
+    table = files.open_table(wrapped)
+    assert table.context == {"data": [{"a": 1}]} and list(table.rows) == [{"a": 1}]
+
+
+def test_a_big_list_is_never_held_whole(tmp_path):
+    """Tens of MB of rows, read with a fraction of that in memory: the file is a stream."""
+    path = tmp_path / "big.json.gz"
+    row = {"prompt": "p" * 500, "response_1": "a" * 2000, "response_2": "b" * 2000, "winner": 1}
+    n = 5000
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
+        out.write("[\n" + ",\n".join(json.dumps({**row, "id": i}) for i in range(n)) + "\n]\n")
+    table = files.open_table(path)
+    tracemalloc.start()
+    count = sum(1 for _ in table.rows)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == n
+    assert peak < 12 * 2**20, f"peak {peak / 2**20:.1f} MB for a {n * 4600 / 2**20:.0f} MB list"
+
+
+@pytest.mark.parametrize("text, shape", [
+    ('[{"a": 1}]', "list"),
+    ('  \n{"a": 1}\n{"a": 2}\n', "lines"),
+    ('{"a": 1}\n\n  {"a": 2}', "lines"),
+    ('{"data": [{"a": 1}]}', None),
+    ('{\n "data": [{"a": 1}]\n}\n', None),       # one object over several lines
+    ('{"a": 1} {"a": 2}', None),                   # no newline between: json.loads's error, as before
+    ('{"a": 1}\n[1]', None),                      # not JSON lines of objects: read whole, as before
+    ('{"a": \n', None),                            # a broken first object: read whole
+])
+def test_the_shape_of_a_json_file(tmp_path, text, shape):
+    path = tmp_path / "f.json"
+    path.write_text(text, encoding="utf-8")
+    assert json_stream.json_shape(path) == shape
+
+
+def test_json_lines_named_json_are_streamed_and_refused_as_before(tmp_path, tiny_chunks):
+    path = tmp_path / "lines.json"
+    rows = [{"a": i, "t": "x" * i} for i in range(30)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert list(sources.iter_json(path)) == rows == list(files.open_table(path).rows)
+    path.write_text(path.read_text() + '{"a": oops}\n', encoding="utf-8")
+    for read in (lambda: list(sources.iter_json(path)), lambda: list(files.open_table(path).rows)):
+        with pytest.raises(sources.SourceError, match=r"line 31: not valid JSON at column 7"):
+            read()
