@@ -17,7 +17,7 @@ generating and loading again).
     .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--repeat K] [--load-only] [--skip-pages]
         [--page TEXT ...]
         [--layout arena55k | arena-gz | arena-zst | lmarena | hh-rlhf | generic | generic-jsonl
-         | generic-json]
+         | generic-json | alpaca-eval]
 """
 
 from __future__ import annotations
@@ -189,6 +189,24 @@ def write_generic_json(jsonl: Path, path: Path) -> None:
         out.write("\n]\n")
 
 
+def write_alpaca_eval(jsonl: Path, path: Path) -> None:
+    """The same battles as AlpacaEval annotations: one indented JSON list, as AlpacaEval writes
+    `annotations.json`, four annotators taking turns (formats/alpaca_eval_scan.py reads it with
+    DuckDB, a judge per row); a tie or both-bad is preference 1.5."""
+    prefs = {"model_a": 1, "model_b": 2, "tie": 1.5, "tie (bothbad)": 1.5}
+    annotators = ["weighted_alpaca_eval_gpt4_turbo", "alpaca_eval_gpt4", "claude_3_opus", "chatgpt"]
+    with open(jsonl, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
+        out.write("[")
+        for i, line in enumerate(src):
+            b = json.loads(line)
+            row = {"dataset": "helpful_base", "instruction": b["conversation_a"][0]["content"],
+                   "output_1": b["conversation_a"][1]["content"], "generator_1": b["model_a"],
+                   "output_2": b["conversation_b"][1]["content"], "generator_2": b["model_b"],
+                   "annotator": annotators[i % 4], "preference": prefs[b["winner"]]}
+            out.write(("," if i else "") + "\n  " + json.dumps(row))
+        out.write("\n]\n")
+
+
 def write_hh_rlhf(jsonl: Path, path: Path) -> None:
     """The same battles as Anthropic HH-RLHF chosen/rejected transcripts (the winner's reply is
     chosen; a tie keeps side a), which `load` reads with DuckDB (formats/hh_rlhf_scan.py)."""
@@ -222,7 +240,8 @@ LAYOUTS = {"arena55k": ("_55k.csv", "55k", write_arena55k), "arena-gz": (".jsonl
            "lmarena": ("_lmarena.parquet", "lm", write_lmarena), "hh-rlhf": ("_hh.jsonl", "hh", write_hh_rlhf),
            "generic": ("_generic.csv", "generic", write_generic),
            "generic-jsonl": ("_generic.jsonl", "gjson", write_generic_jsonl),
-           "generic-json": ("_generic.json", "glist", write_generic_json)}
+           "generic-json": ("_generic.json", "glist", write_generic_json),
+           "alpaca-eval": ("_alpaca.json", "alpaca", write_alpaca_eval)}
 
 
 def measure(args: list[str]) -> tuple[float, float, float, str]:
@@ -278,7 +297,7 @@ def main() -> int:
                     help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout; arena-gz: "
                          "the JSON lines gzipped; arena-zst: as zstd; lmarena: LMArena's 140k parquet layout; hh-rlhf: chosen/rejected "
                          "transcripts; generic: a CSV of named columns; generic-jsonl: the same as JSON lines; "
-                         "generic-json: the same as one JSON list "
+                         "generic-json: the same as one JSON list; alpaca-eval: AlpacaEval annotations, four annotators "
                          "(all read by DuckDB and sorted in SQL)")
     ap.add_argument("--repeat", type=int, default=1, metavar="K",
                     help="bulk read and load K times in turn (a fresh database each time), with the median ratio")

@@ -5,8 +5,9 @@ It applies to files (one, or a folder of them) of a one-judge layout that has a 
 (`formats/staging.py`): Arena JSON lines, plain, gzip or zstd (`formats/arena_scan.py`), the Kaggle
 arena-55k CSV, plain, gzip or zstd (`formats/arena55k_scan.py`), the parquet releases of Chatbot
 Arena and LMArena (`formats/parquet_scan.py`), HH-RLHF JSON lines, plain, gzip or zstd
-(`formats/hh_rlhf_scan.py`), and generic pairs in CSV, parquet, JSON lines or a JSON list
-(`formats/generic_scan.py`). A scan stages a file's rows with the same columns, and takes only
+(`formats/hh_rlhf_scan.py`), generic pairs in CSV, parquet, JSON lines or a JSON list
+(`formats/generic_scan.py`), and AlpacaEval annotations, a judge per row
+(`formats/alpaca_eval_scan.py`). A scan stages a file's rows with the same columns, and takes only
 rows it can prove plain. Anything else (another archive, a row Python must check, more rows than
 pair ids left) is not for it: `prepare` returns None before anything is written, and `raw_load`
 reads the files row by row as before. The outcome is the same either way, row for row:
@@ -34,6 +35,8 @@ import pyarrow as pa
 
 from . import formats
 from .formats import (
+    alpaca_eval,
+    alpaca_eval_scan,
     arena,
     arena55k,
     arena55k_scan,
@@ -78,6 +81,7 @@ SCANS: dict[str, tuple[ModuleType, tuple]] = {
     lmarena.NAME: (lmarena, (parquet_scan.for_layout(lmarena, rater="judge_hash", tags=lmarena.TAGS),)),
     hh_rlhf.NAME: (hh_rlhf, (hh_rlhf_scan,)),
     generic.NAME: (generic, (generic_scan.CSV, generic_scan.PARQUET, generic_scan.JSONL, generic_scan.JSON)),
+    alpaca_eval.NAME: (alpaca_eval, (alpaca_eval_scan,)),
 }
 
 
@@ -103,8 +107,8 @@ SELECT stage.rowid AS position, greatest(n_users, 1) AS n_turns,
        ELSE w.vote END AS skip,
   TRY_CAST(w.vote AS TINYINT) AS preferred, prob_1,
   nullif(model_1, '') AS m1, nullif(model_2, '') AS m2, nullif(rater, '') AS rater,
-  tk
-FROM stage LEFT JOIN winners w ON w.word = stage.winner
+  coalesce(j.name, $judge) AS judge, tk
+FROM stage LEFT JOIN winners w ON w.word = stage.winner LEFT JOIN judges j ON j.written = stage.judge
 """
 
 # The battle each labelled row is (raw_load.Battles.find): a text key is owned by the stored pair
@@ -132,18 +136,18 @@ SELECT *, coalesce(stored_id, $offset + first) AS pair_id,
 FROM placed
 """
 
-# Each labelled row's vote against the one already kept for its battle (a stored label, else the
-# battle's first row in this file): new, another rater's, conflicting, or a repeat.
+# Each labelled row's vote against the one already kept for its battle and judge (a stored label,
+# else the first such row in this file): new, another rater's, conflicting, or a repeat.
 VOTES = """
 CREATE TABLE votes AS
 WITH judged AS (
-  SELECT k.position, k.pair_id, k.preferred, k.prob_1, k.rater, v.pair_id IS NOT NULL AS had_stored,
+  SELECT k.position, k.pair_id, k.judge, k.preferred, k.prob_1, k.rater, v.pair_id IS NOT NULL AS had_stored,
          v.preferred AS s_pref, v.rater AS s_rater,
          first_value(k.preferred) OVER w AS f_pref, first_value(k.rater) OVER w AS f_rater,
          row_number() OVER w AS nth
-  FROM keyed k LEFT JOIN stored_votes v ON v.pair_id = k.pair_id
-  WINDOW w AS (PARTITION BY k.pair_id ORDER BY k.position))
-SELECT position, pair_id, preferred, prob_1, rater,
+  FROM keyed k LEFT JOIN stored_votes v ON v.pair_id = k.pair_id AND v.judge = k.judge
+  WINDOW w AS (PARTITION BY k.pair_id, k.judge ORDER BY k.position))
+SELECT position, pair_id, judge, preferred, prob_1, rater,
   CASE WHEN NOT had_stored AND nth = 1 THEN 'new'
        WHEN rater IS DISTINCT FROM (CASE WHEN had_stored THEN s_rater ELSE f_rater END) THEN 'other rater'
        WHEN preferred <> (CASE WHEN had_stored THEN s_pref ELSE f_pref END) THEN 'conflict'
@@ -155,8 +159,8 @@ FROM judged
 TIES = f"""
 WITH known AS (SELECT pair_key, pair_id, model_1, model_2 FROM stored
                UNION ALL SELECT key, pair_id, m1, m2 FROM keyed WHERE new),
-t AS (SELECT position, tk, m1, m2, rater, {_BATTLE_KEY} AS bk FROM rows WHERE skip = '{TIE}')
-SELECT $source AS source, $judge AS judge, t.m1 AS model_1, t.m2 AS model_2,
+t AS (SELECT position, tk, m1, m2, rater, judge, {_BATTLE_KEY} AS bk FROM rows WHERE skip = '{TIE}')
+SELECT $source AS source, t.judge, t.m1 AS model_1, t.m2 AS model_2,
   CASE WHEN o.pair_id IS NULL THEN NULL
        WHEN {_same_battle("t", "o.model_1", "o.model_2")} THEN o.pair_id
        ELSE b.pair_id END::BIGINT AS pair_id, t.rater
@@ -165,7 +169,8 @@ ORDER BY t.position
 """
 
 STORED_PAIRS = "SELECT pair_key, pair_id::BIGINT AS pair_id, model_1, model_2 FROM pairs"
-STORED_VOTES = "SELECT pair_id::BIGINT AS pair_id, preferred::TINYINT AS preferred, rater FROM labels WHERE judge = ?"
+STORED_VOTES = ("SELECT pair_id::BIGINT AS pair_id, judge, preferred::TINYINT AS preferred, rater FROM labels "
+                "WHERE list_contains(?, judge)")
 
 NEW_PAIRS = """
 SELECT k.pair_id::BIGINT AS pair_id, k.position::BIGINT AS source_index, nullif(s.source_id, '') AS source_id,
@@ -183,7 +188,7 @@ class Bulk:
 
     scan: duckdb.DuckDBPyConnection
     spill: str
-    judge: str
+    judge: str                   # the load's judge: a row's that names none
     attributes: tuple[str, ...]  # the staged columns stored as pair_attributes, in this order
 
     def chunks(self) -> Iterator[pa.RecordBatch]:
@@ -197,15 +202,21 @@ class Bulk:
 
     def labels(self):
         return self.scan.execute(
-            "SELECT pair_id::BIGINT AS pair_id, ? AS judge, preferred::TINYINT AS preferred, prob_1::DOUBLE AS prob_1, "
-            "rater FROM votes WHERE fate = 'new' ORDER BY position", [self.judge]).to_arrow_table()
+            "SELECT pair_id::BIGINT AS pair_id, judge, preferred::TINYINT AS preferred, prob_1::DOUBLE AS prob_1, "
+            "rater FROM votes WHERE fate = 'new' ORDER BY position").to_arrow_table()
 
     def ties(self, source: str):
         """The tie votes (TIES' columns), or None when the file has none: TIES would hash every
         battle to find none (half a second at a million)."""
         if not self.scan.execute(f"SELECT count(*) FROM rows WHERE skip = '{TIE}'").fetchone()[0]:
             return None
-        return self.scan.execute(TIES, {"source": source, "judge": self.judge}).to_arrow_table()
+        return self.scan.execute(TIES, {"source": source}).to_arrow_table()
+
+    def judges(self) -> set[str]:
+        """The judges of the new labels and of the ties: those the load names."""
+        return {j for (j,) in self.scan.execute(
+            f"SELECT DISTINCT judge FROM votes WHERE fate = 'new' UNION SELECT judge FROM rows WHERE skip = '{TIE}'"
+        ).fetchall()}
 
     def close(self) -> None:
         self.scan.close()
@@ -234,11 +245,12 @@ def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> B
             staged = pool.submit(_stage, scan, [(p.path, _staging_query(p, attributes)) for p in parts])
             lines = [p.scanner.row_count(p.path, p.header) for p in parts]
             rows = staged.result()
-        if not all(lines) or rows != lines or offset + sum(lines) - 1 > MAX_PAIR_ID:
+        names = _judges(scan, parts[0].path.name) if rows else None
+        if names is None or rows != lines or not all(lines) or offset + sum(lines) - 1 > MAX_PAIR_ID:
             bulk.close()
             return None
         scan.execute(f"SET memory_limit = '{SORT_MEMORY}'")
-        _sort(scan, con, reading, offset, judge)
+        _sort(scan, con, reading, offset, judge, [judge, *names])
         _count(scan, reading, report, judge, module)
         scan.execute(f"SET memory_limit = '{STREAM_MEMORY}'")  # from here it only streams the new pairs out
     except BaseException:
@@ -291,6 +303,8 @@ def _staging_query(part: _Part, attributes: tuple[str, ...]) -> str:
     """The file's staging SELECT with its text key (`tk`) and every attribute of the load: NULL
     (not stored) where it has none."""
     query = part.staging.query if part.staging.keyed else f"SELECT *, {_TEXT_KEY} AS tk FROM ({part.staging.query})"
+    if not part.staging.judged:
+        query = f"SELECT *, NULL::VARCHAR AS judge FROM ({query})"
     missing = [name for name in attributes if name not in part.staging.attributes]
     if not missing:
         return query
@@ -314,16 +328,33 @@ def _stage(scan, parts: list[tuple[Path, str]]) -> list[int] | None:
     return counts if plain and in_order else None
 
 
-def _sort(scan, con, reading: formats.Reading, offset: int, judge: str) -> None:
-    """The stored battles and this judge's stored votes, copied into the scan; then the sorting."""
-    copies = {"stored": (STORED_PAIRS, []), "stored_votes": (STORED_VOTES, [judge])}
+def _judges(scan, where: str) -> list[str] | None:
+    """The judges the staged rows name (`Staging.judged`), normalised as `formats.judge_name`
+    normalises them, into the scan's table `judges` (written, name); None when one is refused
+    (the row-by-row path says so, naming the row)."""
+    written = [w for (w,) in scan.execute("SELECT DISTINCT judge FROM stage WHERE judge <> ''").fetchall()]
+    try:
+        names = [formats.judge_name(w, where) for w in written]
+    except SourceError:
+        return None
+    scan.register("judges_in", pl.DataFrame({"written": written, "name": names}, schema={"written": pl.String,
+                                                                                          "name": pl.String}))
+    scan.execute("CREATE TABLE judges AS SELECT * FROM judges_in")
+    scan.unregister("judges_in")
+    return sorted(set(names))
+
+
+def _sort(scan, con, reading: formats.Reading, offset: int, judge: str, judges: list[str]) -> None:
+    """The stored battles and the stored votes of the load's judges, copied into the scan; then
+    the sorting (`judge`: a row's that names none)."""
+    copies = {"stored": (STORED_PAIRS, []), "stored_votes": (STORED_VOTES, [judges])}
     for name, (sql, params) in copies.items():
         scan.register(f"{name}_in", con.execute(sql, params).to_arrow_table())
         scan.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_in")
         scan.unregister(f"{name}_in")
     scan.register("winners_in", pl.DataFrame({"word": list(WINNERS), "vote": [str(v) for v in WINNERS.values()]}))
     scan.execute("CREATE TABLE winners AS SELECT * FROM winners_in")
-    scan.execute(ROWS, {"multi_turn": reading.opts.multi_turn})
+    scan.execute(ROWS, {"multi_turn": reading.opts.multi_turn, "judge": judge})
     scan.execute(KEYED, {"offset": offset})
     scan.execute(VOTES)
 

@@ -139,11 +139,10 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
     new_votes = bulk.labels()
     if len(new_votes):
         _insert_labels(con, new_votes)
-        judges.add(bulk.judge)
     tie_votes = bulk.ties(source)
     if tie_votes is not None and len(tie_votes):
         _insert_ties(con, tie_votes)
-        judges.add(bulk.judge)
+    judges.update(bulk.judges())
 
 
 def _attribute_rows(batch: pa.RecordBatch, names: tuple[str, ...]) -> pl.DataFrame | None:

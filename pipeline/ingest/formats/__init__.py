@@ -16,7 +16,7 @@ from types import ModuleType
 from ...names import NameRefused, check_name
 from ..sources import SourceError
 from . import alpaca_eval, arena, arena55k, arena_scan, forensics, generic, hh_rlhf, lmarena, release, ultrafeedback
-from .base import NoFormat, Options, RawPair, RowError, Skips, settle
+from .base import Item, NoFormat, Options, RawPair, RowError, Skips, settle
 from .files import Table, open_table, resolve
 
 # Detection order: the most specific layouts first, the generic one last.
@@ -113,7 +113,7 @@ class Reading:
             else:
                 items = slow(0)
             try:
-                yield from _named(settle(items, self.skips), where)
+                yield from settle(_named(items, where), self.skips)
             except RecursionError:  # a value nested deeper than the readers walk (JSON in a string field)
                 raise RowError(where(last[0]), "(row)", "a value nested too deeply to read") from None
             start += seen[0]
@@ -137,16 +137,22 @@ def judge_name(name: str, where: str) -> str:
         raise SourceError(f"{where}: {exc}") from None
 
 
-def _named(pairs: Iterator[RawPair], where) -> Iterator[RawPair]:
-    """Pairs whose labels carry normalised judge names (`ｈｕｍａｎ` and ' human ' are `human`)."""
+def _named(items: Iterator[Item], where) -> Iterator[Item]:
+    """Pairs whose labels and ties carry normalised judge names (`ｈｕｍａｎ` and ' human ' are
+    `human`); skipped rows as they come."""
     cache: dict[str, str] = {}
-    for pair in pairs:
-        for label in pair.labels:
-            name = cache.get(label.judge)
-            if name is None:
-                name = cache[label.judge] = judge_name(label.judge, where(pair.position))
-            label.judge = name
-        yield pair
+
+    def name(judge: str, position: int) -> str:
+        if judge not in cache:
+            cache[judge] = judge_name(judge, where(position))
+        return cache[judge]
+
+    for item in items:
+        if isinstance(item, RawPair):
+            for label in item.labels:
+                label.judge = name(label.judge, item.position)
+            item.ties = [(name(judge, item.position), rater) for judge, rater in item.ties]
+        yield item
 
 
 __all__ = ["FORMATS", "RAW_FORMATS", "Options", "RawPair", "RowError", "NoFormat", "Reading", "Skips",

@@ -86,12 +86,13 @@ def _vote_from_json(w: str) -> tuple[str, str, str]:
     return plain, winner, prob
 
 
-def _select(cols: dict[str, str], text, name, vote, attributes: list[tuple[str, str]], source: str,
-            checks: tuple[str, str] = ("TRUE", "TRUE")) -> Staging:
+def select(cols: dict[str, str], text, name, vote, attributes: list[tuple[str, str]], source: str,
+           checks: tuple[str, str] = ("TRUE", "TRUE"), judge: str | None = None) -> Staging:
     """The staging SELECT from the role columns (`generic.columns`) and SQL builders for a text, a
     name and the vote of a column. `checks`: what else makes a row plain, in SQL over the source's
     columns: what `generic.read` checks of every row (its two responses), and what it checks of a
-    row it does not skip for an empty response (the rest)."""
+    row it does not skip for an empty response (the rest). `judge`: SQL for each row's judge as
+    written, for a layout that names one per row (`Staging.judged`)."""
     plain_vote, winner, prob = vote(cols["winner"])
     optional = {role: name(cols[role]) if role in cols else "NULL::VARCHAR"
                 for role in ("id", "model_1", "model_2", "rater")}
@@ -99,17 +100,18 @@ def _select(cols: dict[str, str], text, name, vote, attributes: list[tuple[str, 
     if not attribute_names_ok(names):
         raise Declined("attribute names")
     extra = "".join(f", {expr} AS {identifier(n)}" for n, expr in attributes)
+    judged = f" {judge} AS judge," if judge else ""
     staged = f"""
 SELECT *, coalesce({BLANK_RESPONSE}, FALSE) AS empty FROM (
 SELECT coalesce({checks[0]}, FALSE) AS plain_texts, coalesce(({plain_vote}) AND ({checks[1]}), FALSE) AS plain_rest,
   {optional['id']} AS source_id, {optional['model_1']} AS model_1,
-  {optional['model_2']} AS model_2, {optional['rater']} AS rater, {winner} AS winner, {prob} AS prob_1,
+  {optional['model_2']} AS model_2, {optional['rater']} AS rater, {winner} AS winner, {prob} AS prob_1,{judged}
   1 AS n_users, {text(cols['prompt'])} AS query, {text(cols['response_1'])} AS response_1,
   {text(cols['response_2'])} AS response_2{extra}
 FROM {source})"""
     # a row skipped for an empty response is never checked further (generic.read skips it first)
     return Staging(f"SELECT * EXCLUDE (plain_texts, plain_rest), plain_texts AND (empty OR plain_rest) AS plain "
-                   f"FROM ({staged})", tuple(names))
+                   f"FROM ({staged})", tuple(names), judged=judge is not None)
 
 
 class GenericCsv:
@@ -129,7 +131,7 @@ class GenericCsv:
         cell = lambda col: f"coalesce({where[col]}, '')"  # noqa: E731 - DuckDB reads an empty field as NULL
         attributes = [(col, cell(col)) for col in opts.attribute_columns]  # flatten('') stores ''
         try:
-            return _select(cols, cell, lambda col: f"nullif({where[col]}, '')", lambda col: _vote_from_text(cell(col)),
+            return select(cols, cell, lambda col: f"nullif({where[col]}, '')", lambda col: _vote_from_text(cell(col)),
                            attributes, arena55k_scan.csv_reader(len(header)))
         except Declined:
             return None
@@ -163,16 +165,37 @@ class GenericParquet:
             kind = types[cols["winner"]]
             vote = ((lambda col: _vote_from_text(f"coalesce({identifier(col)}, '')")) if is_text(kind)
                     else (lambda col: _vote_from_number(identifier(col), kind)))
-            return _select(cols, lambda col: f"coalesce({identifier(col)}::VARCHAR, '')",
+            return select(cols, lambda col: f"coalesce({identifier(col)}::VARCHAR, '')",
                            lambda col: name_text(col, types), vote, attributes, "read_parquet(?)")
         except Declined:
             return None
 
 
+def json_format(path: Path, suffix: str) -> str | None:
+    """read_json's format for a `.jsonl` or `.json` file (one JSON list, or JSON lines named .json:
+    `json_stream.json_shape`), or None: Python reads it whole."""
+    if suffix == ".jsonl":
+        return "newline_delimited"
+    return {"list": "array", "lines": "newline_delimited"}.get(json_stream.json_shape(path))
+
+
+def json_row_count(path: Path, layout: str | None) -> int | None:
+    """The rows DuckDB must read from a JSON file of that read_json format, counted apart."""
+    if layout == "array":
+        return list_scan.count(path, sources.MAX_DEPTH, arena_scan.MAX_DIGITS)
+    return arena_scan.line_check(path) if layout else None
+
+
+def json_source(layout: str, columns: list[str]) -> str:
+    """The read_json call giving each of those columns as a JSON leaf (NULL where a row lacks it)."""
+    spec = ", ".join(f"{literal(col)}: 'JSON'" for col in columns)
+    return f"read_json(?, format = '{layout}', records = true, columns = {{{spec}}})"
+
+
 class GenericJson:
-    """Generic pairs in JSON lines (`.jsonl`) or a `.json` file (one JSON list, or JSON lines
-    named .json: `json_stream.json_shape`): each role's column read as JSON, found by name in the first
-    row (as `generic.read` finds them), a leaf taken as `arena_scan` takes one."""
+    """Generic pairs in JSON lines (`.jsonl`) or a `.json` file (`json_format`): each role's column
+    read as JSON, found by name in the first row (as `generic.read` finds them), a leaf taken as
+    `arena_scan` takes one."""
 
     def __init__(self, suffix: str):
         self.suffix = suffix
@@ -180,26 +203,15 @@ class GenericJson:
     def applies(self, path: Path) -> bool:
         return compressed.duckdb_reads(path, self.suffix)
 
-    def _layout(self, path: Path) -> str | None:
-        """read_json's format for the file, or None (Python reads it whole)."""
-        if self.suffix == ".jsonl":
-            return "newline_delimited"
-        return {"list": "array", "lines": "newline_delimited"}.get(json_stream.json_shape(path))
-
     def row_count(self, path: Path, header: list[str]) -> int | None:
-        layout = self._layout(path)
-        if layout == "array":
-            return list_scan.count(path, sources.MAX_DEPTH, arena_scan.MAX_DIGITS)
-        return arena_scan.line_check(path) if layout else None
+        return json_row_count(path, json_format(path, self.suffix))
 
     def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
         cols, missing = generic.columns(dict.fromkeys(header), opts)
         wanted = list(dict.fromkeys([*cols.values(), *opts.attribute_columns]))
-        layout = self._layout(path)
-        if missing or not distinct(wanted) or layout is None:  # DuckDB would take two columns alike in case as one
+        layout = json_format(path, self.suffix)
+        if missing or layout is None or not distinct(wanted):  # DuckDB takes two names alike in case as one
             return None
-        spec = ", ".join(f"{literal(col)}: 'JSON'" for col in wanted)
-        source = f"read_json(?, format = '{layout}', records = true, columns = {{{spec}}})"
         ref = identifier
         texts_ok = " AND ".join(json_name_ok(ref(cols[role]), whole=arena_scan.WHOLE_TEXT)
                                 for role in ("response_1", "response_2"))
@@ -208,9 +220,9 @@ class GenericJson:
         rest += [json_value_ok(ref(col)) for col in opts.attribute_columns]
         attributes = [(col, json_text(ref(col))) for col in opts.attribute_columns]
         try:
-            return _select(cols, lambda col: f"coalesce({json_text(ref(col))}, '')",
-                           lambda col: f"nullif({json_text(ref(col))}, '')", lambda col: _vote_from_json(ref(col)),
-                           attributes, source, checks=(texts_ok, " AND ".join(rest)))
+            return select(cols, lambda col: f"coalesce({json_text(ref(col))}, '')",
+                          lambda col: f"nullif({json_text(ref(col))}, '')", lambda col: _vote_from_json(ref(col)),
+                          attributes, json_source(layout, wanted), checks=(texts_ok, " AND ".join(rest)))
         except Declined:
             return None
 
@@ -220,4 +232,5 @@ PARQUET = GenericParquet()
 JSONL = GenericJson(".jsonl")
 JSON = GenericJson(".json")
 
-__all__ = ["CSV", "JSON", "JSONL", "PARQUET", "GenericCsv", "GenericJson", "GenericParquet"]
+__all__ = ["CSV", "JSON", "JSONL", "PARQUET", "GenericCsv", "GenericJson", "GenericParquet", "json_format",
+           "json_row_count", "json_source", "select"]

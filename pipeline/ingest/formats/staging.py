@@ -13,7 +13,10 @@ it reads as Python does), `source_id`, `model_1`, `model_2`, `rater`, `winner` (
 `base.WINNERS`, lower case, or empty), `prob_1` (the judge's probability, or NULL), `n_users`,
 `query`, `response_1`, `response_2`, `empty`, then one text column per attribute, named as the
 attribute is stored (NULL: not stored). A `keyed` staging also gives `tk`, each row's
-`text_key` (raw_bulk computes it for the others).
+`text_key` (raw_bulk computes it for the others); a `judged` one gives `judge` (raw_bulk adds
+it, NULL, for the others: the name is taken by COLUMNS), the judge a row
+names (AlpacaEval's `annotator`; NULL or empty: the load's judge), as `formats.judge_name` reads
+it before it normalises it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from .base import WINNERS
 
 # The columns every staging SELECT gives; an attribute may not take one of these names.
 COLUMNS = ("plain", "source_id", "model_1", "model_2", "rater", "winner", "prob_1", "n_users", "query",
-           "response_1", "response_2", "empty")
+           "response_1", "response_2", "empty", "judge")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Staging:
     query: str                     # the staging SELECT; one parameter: the file's path
     attributes: tuple[str, ...]    # its attribute columns, stored in pair_attributes under these names
     keyed: bool = False            # the SELECT gives `tk` too (a scan that hashed the texts already)
+    judged: bool = False           # it gives `judge` too: each row's judge as written (NULL: the load's)
 
 
 def text_key(query: str, response_1: str, response_2: str) -> str:
