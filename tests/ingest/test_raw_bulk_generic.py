@@ -380,3 +380,16 @@ def test_list_scan_counts_what_duckdb_reads(layout, tmp_path, monkeypatch):
     assert duckdb.sql(f"SELECT count(*) FROM read_json('{path}', format = 'array')").fetchone()[0] == 25
     path.write_text("[]")
     assert list_scan.count(path, 64, 4300) == 0
+
+
+@pytest.mark.parametrize("text, count", [('[{"a": 1},]', None), ('[{"a": [1, ]}]', None), ('[{"a": 1 ,\n}]', None),
+                                         ('[{"a": "x,]", "b": "\\",}"}]', 1), ('[{"a": 1}, {"b": [1, 2]}]', 2),
+                                         ('[{"a": "\\u0041"}]', None), ('[{"a": "\\\\u0041"}]', 1)])
+def test_list_scan_refuses_trailing_commas_and_escaped_ascii(text, count, tmp_path, monkeypatch):
+    from pipeline.ingest.formats import list_scan
+
+    path = tmp_path / "rows.json"
+    path.write_text(text, encoding="utf-8")
+    for block in (2, 1 << 20):  # the state carried across blocks, or one block
+        monkeypatch.setattr(list_scan, "BLOCK", block)
+        assert list_scan.count(path, 64, 4300) == count

@@ -8,6 +8,8 @@ read of the file:
   other than a space, `"` or `n` (the regular expression `arena_scan` used to search);
 - an escape of a printable ASCII character (`\\u0020` to `\\u007f`), which a key could be
   spelled with;
+- a comma followed, past spaces, by `}` or `]` outside strings: DuckDB reads such a trailing
+  comma, Python's reader refuses the line;
 - whether Python's reader might refuse the line: more than MAX_DEPTH brackets (`[` and `{`),
   or a run of more digits than Python converts. Those lines are only suspects: the caller
   parses them with `sources.loads` to know.
@@ -33,8 +35,8 @@ _SPACE[[ord(c) for c in " \t\n\r\x0b\x0c"]] = 1
 _CONTENT = np.frombuffer(b'"content"', dtype=np.uint8)
 _HEX = np.zeros(256, dtype=np.uint8)
 _HEX[[ord(c) for c in "0123456789abcdefABCDEF"]] = 1
-_KIND = np.zeros(256, dtype=np.uint8)  # 1 newline, 2 bracket, 3 quote, 4 backslash; 0 the rest
-_KIND[10], _KIND[ord("[")], _KIND[ord("{")], _KIND[ord('"')], _KIND[ord("\\")] = 1, 2, 2, 3, 4
+_KIND = np.zeros(256, dtype=np.uint8)  # 1 newline, 2 bracket, 3 quote, 4 backslash, 5 comma; 0 the rest
+_KIND[10], _KIND[ord("[")], _KIND[ord("{")], _KIND[ord('"')], _KIND[ord("\\")], _KIND[ord(",")] = 1, 2, 2, 3, 4, 5
 
 
 @njit(cache=True, nogil=True)
@@ -85,22 +87,46 @@ def _longest_digits(buf, start, end):
 
 
 @njit(cache=True, nogil=True)
+def _trailing_comma(buf, j, n, space):
+    """At j (a comma outside strings): do only spaces stand between it and a `}` or `]` on its line?"""
+    k = j + 1
+    while k < n and space[buf[k]] and buf[k] != 10:
+        k += 1
+    return k < n and (buf[k] == 125 or buf[k] == 93)
+
+
+@njit(cache=True, nogil=True)
 def _scan(buf, n, kind, space, content, hexd, max_brackets, max_digits, suspects):
     """Lines of buf[:n]: (non-blank lines, odd (1: a line `line_check` refuses outright),
     suspect lines written to `suspects` as (start, end) rows, how many). One lookup per byte:
-    only newlines, brackets, quotes and backslashes (`kind` > 0) are looked at further."""
+    only newlines, brackets, quotes, backslashes and commas (`kind` > 0) are looked at further,
+    a comma only outside strings."""
     rows = 0
     found = 0
     start = 0
     brackets = 0
-    for j in range(n):
+    in_string = False
+    j = 0
+    while j < n:
         k = kind[buf[j]]
         if k == 0:
+            j += 1
             continue
-        if k == 2:
+        if k == 1:  # the line ends here, with its newline (as `for line in file` gives it)
+            found, rows = _line_done(buf, start, j + 1, brackets, space, max_brackets, max_digits,
+                                     suspects, found, rows)
+            start = j + 1
+            brackets = 0
+            in_string = False
+        elif k == 2:
             brackets += 1
+        elif k == 4:
+            if _escaped_ascii(buf, j, n, hexd):
+                return rows, 1, found
+            if in_string and j + 1 < n and buf[j + 1] != 10:
+                j += 1  # the escaped byte (a quote, a backslash) is text
         elif k == 3:
-            if j + 9 <= n and buf[j + 8] == 34:  # a quoted 7-byte word: "content"?
+            if not in_string and j + 9 <= n and buf[j + 8] == 34:  # a quoted 7-byte word: "content"?
                 same = True
                 for i in range(1, 8):
                     if buf[j + i] != content[i]:
@@ -108,14 +134,10 @@ def _scan(buf, n, kind, space, content, hexd, max_brackets, max_digits, suspects
                         break
                 if same and _odd_content(buf, j, n, space):
                     return rows, 1, found
-        elif k == 4:
-            if _escaped_ascii(buf, j, n, hexd):
-                return rows, 1, found
-        else:  # the line ends here, with its newline (as `for line in file` gives it)
-            found, rows = _line_done(buf, start, j + 1, brackets, space, max_brackets, max_digits,
-                                     suspects, found, rows)
-            start = j + 1
-            brackets = 0
+            in_string = not in_string
+        elif not in_string and _trailing_comma(buf, j, n, space):  # DuckDB reads {"a": 1,}: Python does not
+            return rows, 1, found
+        j += 1
     if start < n:  # a last line without its newline
         found, rows = _line_done(buf, start, n, brackets, space, max_brackets, max_digits, suspects, found, rows)
     return rows, 0, found

@@ -7,6 +7,7 @@ and the commas between the list's elements. It also refuses, with None, what Duc
 otherwise than `json_stream.json_list` does:
 - anything but JSON's four spaces before the `[` or after the closing `]` (a byte-order mark,
   a second value, an object holding the list);
+- a trailing comma (`[1,]`, `{"a": 1,}`), which DuckDB reads and Python refuses;
 - an escape of a printable ASCII character (`\\u0020` to `\\u007f`), which a key could be
   spelled with;
 - nesting past `max_depth`, or a run of more than `max_digits` digits (Python's reader refuses
@@ -34,7 +35,7 @@ _HEX = np.zeros(256, dtype=np.uint8)
 _HEX[[ord(c) for c in "0123456789abcdefABCDEF"]] = 1
 
 # The pass's state, carried from block to block (one int64 array)
-PHASE, DEPTH, IN_STRING, ESCAPE, DIGITS, COMMAS, SEEN = range(7)
+PHASE, DEPTH, IN_STRING, ESCAPE, DIGITS, COMMAS, SEEN, AFTER_COMMA = range(8)
 BEFORE, INSIDE, AFTER, ODD = 0, 1, 2, 3      # PHASE: before the '[', inside the list, after its ']', refused
 # ESCAPE: 0 none; 1 after a backslash; 2, 3, 4, 5 after \u, \u0, \u00, \u00 and a digit from 2 to 7
 
@@ -88,6 +89,13 @@ def _scan(buf, n, st, space, hexd, max_depth, max_digits):
                 st[PHASE] = ODD
                 return
             continue
+        if space[b]:
+            continue
+        if st[AFTER_COMMA]:  # DuckDB reads a trailing comma, [1,] or {"a": 1,}: Python does not
+            st[AFTER_COMMA] = 0
+            if b == 93 or b == 125:
+                st[PHASE] = ODD
+                return
         depth = st[DEPTH]
         if b == 34:
             st[IN_STRING] = 1
@@ -102,10 +110,10 @@ def _scan(buf, n, st, space, hexd, max_depth, max_digits):
             if depth == 1:
                 st[PHASE] = AFTER if b == 93 else ODD
             continue
-        elif depth == 1 and b == 44:  # a comma between elements
-            st[COMMAS] += 1
-            continue
-        elif space[b]:
+        elif b == 44:  # a comma: between the list's elements at its own level
+            st[AFTER_COMMA] = 1
+            if depth == 1:
+                st[COMMAS] += 1
             continue
         if depth == 1:
             st[SEEN] = 1  # an element begins (or goes on) at the list's own level
@@ -113,7 +121,7 @@ def _scan(buf, n, st, space, hexd, max_depth, max_digits):
 
 def count(path: Path, max_depth: int, max_digits: int) -> int | None:
     """The number of elements of the file's list, or None when it is not for DuckDB (above)."""
-    st = np.zeros(7, dtype=np.int64)
+    st = np.zeros(8, dtype=np.int64)
     buf = np.empty(BLOCK, dtype=np.uint8)
     try:
         with compressed.open_bytes(path) as f:

@@ -10,10 +10,31 @@ from hypothesis import strategies as st
 from pipeline.ingest import sources
 from pipeline.ingest.formats import arena_scan, line_scan
 
-# The line-by-line check line_scan replaced: the reference.
+# The line-by-line check line_scan replaced, with regular expressions: the reference.
 _LONG_DIGITS = re.compile(rb"[0-9]{4301}")
-_ODD_CONTENT = re.compile(rb'"content"\s*:\s*[^\s"n]')
-_ESCAPED_ASCII = re.compile(rb'\\u00[2-7][0-9a-fA-F]')
+_STRING = re.compile(rb'"(?:[^"\\\n]|\\[^\n])*(?:\\)?"?')  # a string, to its closing quote or the line's end
+_ODD_VALUE = re.compile(rb'\s*:\s*[^\s"n]')                   # after "content": a value not text or null
+_ESCAPE = re.compile(rb"\\[^\n]")                              # an escape, left to right: \\ is one
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+_TRAILING_COMMA = re.compile(rb",[ \t\r\x0b\x0c]*[}\]]")
+
+
+def _odd(line: bytes) -> bool:
+    """A message content not text or null, a printable ASCII character spelled as an escape, or
+    a trailing comma outside strings."""
+    outside = []
+    at = 0
+    for string in _STRING.finditer(line):
+        outside.append(line[at:string.start()])
+        at = string.end()
+        token = string.group()
+        if token == b'"content"' and _ODD_VALUE.match(line, at):
+            return True
+        if any(_ESCAPED_ASCII.match(token, e.start()) for e in _ESCAPE.finditer(token)):
+            return True
+    outside.append(line[at:])
+    bare = b'""'.join(outside)  # each string as an empty one
+    return bool(_ESCAPED_ASCII.search(bare) or _TRAILING_COMMA.search(bare))
 
 
 def reference_line_check(path):
@@ -23,7 +44,7 @@ def reference_line_check(path):
             if not line.strip():
                 continue
             rows += 1
-            if _ODD_CONTENT.search(line) or (b"\\u00" in line and _ESCAPED_ASCII.search(line)):
+            if _odd(line):
                 return None
             if line.count(b"[") + line.count(b"{") > sources.MAX_DEPTH or (
                     len(line) > 4300 and _LONG_DIGITS.search(line)):
@@ -35,8 +56,9 @@ def reference_line_check(path):
 
 
 PIECES = ['"content"', '"content" :', '"content":', ': ', ' "x"', ' null', 'n', '5', '{', '[', '}', ']',
-          '\\u0041', '\\u00', '\\u001f', '\\u0080', '\\n', '\\', '"', ' ', '\t', '\r', '\x0b', '\x0c', '\n', '\n\n',
-          '{"a": 1}', '{"content": "x"}', '{"content": 7}', 'é', '\x00']
+          '\\u0041', '\\u00', '\\u001f', '\\u0080', '\\n', '\\', '\\\\', '"', ' ', '\t', '\r', '\x0b', '\x0c', '\n',
+          '\n\n', '{"a": 1}', '{"content": "x"}', '{"content": 7}', 'é', '\x00', ',', ', ', '[1,]', '{"a": 1,}',
+          '"a,]"']
 LINE_TEXT = st.lists(st.sampled_from(PIECES), max_size=25).map("".join)
 
 
@@ -52,6 +74,9 @@ def write(tmp_path, data: bytes):
 @example(['{"content":\t\n'], False)
 @example(["[" * 65], True)                   # nested too deep: a suspect Python refuses
 @example(["[" * 40 + "]" * 40 + "{}" * 30], True)  # many brackets, valid: kept
+@example(['{"a": 1 , }'], True)              # a trailing comma: refused
+@example(['{"a": "x ,}", "b": "\\" ,]"}'], True)  # commas and brackets in texts: kept
+@example(['{"a": "\\\\u0041"}'], True)        # an escaped backslash, then text: kept
 def test_the_compiled_pass_equals_the_line_by_line_check(tmp_path, lines, newline_at_end):  # one file, rewritten
     data = "\n".join(lines).encode("utf-8") + (b"\n" if newline_at_end else b"")
     path = write(tmp_path, data)
