@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 from formats.test_arena_scan import battle  # tests/ingest/formats (no packages here)
+from fuzzing import SLOW
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_raw_bulk import load_both_ways, loaded_or_refused_alike
 
 
@@ -69,3 +72,25 @@ def test_commas_and_brackets_inside_texts_are_still_taken(layout, tmp_path, monk
     path = _write(tmp_path / name, rows(), lambda t: t[:-1] + ', "note": "x ,] ,} \\", ]", "n": [1, {}]}')
     bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, format=fmt)
     assert bulk == by_row and calls == [True]
+
+
+# Generated damage: a token put in, or a character taken out, anywhere in a valid file. Whatever
+# comes out, the SQL path stores what Python stores or refuses it with Python's line.
+TOKENS = [",", ", ", "}", "]", "{", "[", '"', "\\", " ", "\n", "1", "null", "NaN", ":", ",]", ",}", "\\u0041",
+          "\t", "//", "'", "-", "1e999", '"x":1,', "\ufeff", "\x0c", ""]
+
+
+@pytest.mark.slow
+@settings(SLOW, max_examples=25)
+@given(layout=st.sampled_from(sorted(LAYOUTS)), data=st.data())
+def test_damaged_json_is_stored_alike_or_refused_alike(layout, data, tmp_path_factory, monkeypatch):
+    name, rows, fmt = LAYOUTS[layout]
+    folder = tmp_path_factory.mktemp("damaged")
+    path = _write(folder / name, rows(), lambda t: t)
+    text = path.read_text(encoding="utf-8")
+    at = data.draw(st.integers(0, len(text) - 1), label="at")
+    token = data.draw(st.sampled_from(TOKENS), label="token")
+    path.write_text(text[:at] + token + text[at + (0 if token else 1):], encoding="utf-8")
+    loaded = loaded_or_refused_alike(path, folder, monkeypatch, format=fmt)
+    if loaded is not None:
+        assert loaded[0] == loaded[1]
