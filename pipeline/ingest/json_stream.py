@@ -28,6 +28,7 @@ TEXT_CHUNK = 1 << 20      # characters decoded at a time
 _DECODER = json.JSONDecoder()
 _SPACE = " \t\n\r"       # what JSON allows between values
 _NEAR_END = 32            # a decoding error this near the text read so far may only mean "read on"
+FIRST_LINE_LIMIT = 64 << 20  # characters: a first value longer than this is no JSON line (an object holding the rows)
 
 
 def json_shape(path: Path) -> str | None:
@@ -71,6 +72,10 @@ def _utf8_start(path: Path) -> tuple[int, bytes] | None:
     return skip, rest[:1]
 
 
+class _TooLong(Exception):
+    """A value longer than the reader's limit."""
+
+
 class _JsonText:
     """A JSON file's text, decoded a chunk at a time, and a cursor over it."""
 
@@ -79,14 +84,17 @@ class _JsonText:
         self.chunks = _text_chunks(path, skip)
         self.buf, self.pos, self.eof = "", 0, False
         self.lines_before, self.column_before = 0, 0  # newlines, and characters since the last, in text dropped
+        self.limit = float("inf")  # characters one value may hold
 
     def lines_follow(self) -> bool:
         """The text starts with a JSON value, then spaces with a newline, then `{`: JSON lines
-        (json.loads of the whole text would fail, and `read_text`'s reader would read it as such)."""
+        (json.loads of the whole text would fail, and `read_text`'s reader would read it as such).
+        A first value past FIRST_LINE_LIMIT is not parsed twice: the file is read whole."""
         self._skip_space()
+        self.limit = FIRST_LINE_LIMIT
         try:
             self._element(0)
-        except SourceError:
+        except (SourceError, _TooLong):
             return False
         newline = self._skip_space()
         return newline and not self._at_end() and self.buf[self.pos] == "{"
@@ -160,6 +168,8 @@ class _JsonText:
         else:
             self.lines_before += dropped.count("\n")
             self.column_before = len(dropped) - newline - 1
+        if len(self.buf) - keep > self.limit:
+            raise _TooLong
         parts, wanted = [self.buf[keep:]], max(TEXT_CHUNK, len(self.buf) - keep)
         self.pos -= keep
         got = 0

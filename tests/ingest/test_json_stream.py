@@ -174,3 +174,17 @@ def test_json_lines_named_json_are_streamed_and_refused_as_before(tmp_path, tiny
     for read in (lambda: list(sources.iter_json(path)), lambda: list(files.open_table(path).rows)):
         with pytest.raises(sources.SourceError, match=r"line 31: not valid JSON at column 7"):
             read()
+
+
+def test_a_long_first_object_is_not_taken_for_json_lines(tmp_path, monkeypatch):
+    """An object holding the rows, on several lines, is read whole once: its first value (the
+    whole object) is not parsed to the end only to find it is no JSON line."""
+    monkeypatch.setattr(json_stream, "FIRST_LINE_LIMIT", 100)
+    monkeypatch.setattr(json_stream, "TEXT_CHUNK", 10)
+    path = tmp_path / "wrapped.json"
+    path.write_text(json.dumps({"data": [{"a": i} for i in range(50)]}, indent=1), encoding="utf-8")
+    assert json_stream.json_shape(path) is None
+    assert list(sources.iter_json(path)) == [{"a": i} for i in range(50)]
+    lines = tmp_path / "lines.json"
+    lines.write_text("".join(json.dumps({"a": i}) + "\n" for i in range(50)), encoding="utf-8")
+    assert json_stream.json_shape(lines) == "lines"
