@@ -17,7 +17,7 @@ generating and loading again).
     .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--repeat K] [--load-only] [--skip-pages]
         [--page TEXT ...]
         [--layout arena55k | arena-gz | arena-zst | lmarena | hh-rlhf | generic | generic-jsonl
-         | generic-json | alpaca-eval]
+         | generic-json | alpaca-eval | ultrafeedback]
 """
 
 from __future__ import annotations
@@ -145,6 +145,25 @@ FROM read_json(?, format = 'newline_delimited', columns = {{'question_id': 'VARC
 TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""", [str(jsonl)])
 
 
+def write_ultrafeedback(jsonl: Path, path: Path) -> None:
+    """The same battles in UltraFeedback's binarized parquet layout (prompt, prompt_id, chosen and
+    rejected as {content, role} lists, score_chosen / score_rejected; a tie's two scores equal),
+    which `load` reads with DuckDB (formats/ultrafeedback_scan.py)."""
+    import duckdb
+
+    conv = "[{{'content': q, 'role': 'user'}}, {{'content': {side}, 'role': 'assistant'}}]"
+    duckdb.connect().execute(f"""
+COPY (SELECT q AS prompt, question_id AS prompt_id,
+  {conv.format(side="CASE WHEN winner = 'model_b' THEN b ELSE a END")} AS chosen,
+  {conv.format(side="CASE WHEN winner = 'model_b' THEN a ELSE b END")} AS rejected,
+  CASE WHEN winner LIKE 'tie%' THEN 7.0 ELSE 8.5 END AS score_chosen, 7.0 AS score_rejected, 'bench' AS source
+FROM (SELECT *, conversation_a[1].content AS q, conversation_a[2].content AS a, conversation_b[2].content AS b
+      FROM read_json(?, format = 'newline_delimited', columns = {{'question_id': 'VARCHAR', 'winner': 'VARCHAR',
+        'conversation_a': 'STRUCT(role VARCHAR, content VARCHAR)[]',
+        'conversation_b': 'STRUCT(role VARCHAR, content VARCHAR)[]'}})))
+TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""", [str(jsonl)])
+
+
 def _generic_pair(b: dict) -> dict:
     """A generated battle's columns as generic pairs name them, but the winner."""
     return {"id": b["question_id"], "prompt": b["conversation_a"][0]["content"],
@@ -241,7 +260,8 @@ LAYOUTS = {"arena55k": ("_55k.csv", "55k", write_arena55k), "arena-gz": (".jsonl
            "generic": ("_generic.csv", "generic", write_generic),
            "generic-jsonl": ("_generic.jsonl", "gjson", write_generic_jsonl),
            "generic-json": ("_generic.json", "glist", write_generic_json),
-           "alpaca-eval": ("_alpaca.json", "alpaca", write_alpaca_eval)}
+           "alpaca-eval": ("_alpaca.json", "alpaca", write_alpaca_eval),
+           "ultrafeedback": ("_uf.parquet", "uf", write_ultrafeedback)}
 
 
 def measure(args: list[str]) -> tuple[float, float, float, str]:
@@ -297,7 +317,8 @@ def main() -> int:
                     help="arena: Arena JSON lines; arena55k: the same battles as the Kaggle CSV layout; arena-gz: "
                          "the JSON lines gzipped; arena-zst: as zstd; lmarena: LMArena's 140k parquet layout; hh-rlhf: chosen/rejected "
                          "transcripts; generic: a CSV of named columns; generic-jsonl: the same as JSON lines; "
-                         "generic-json: the same as one JSON list; alpaca-eval: AlpacaEval annotations, four annotators "
+                         "generic-json: the same as one JSON list; alpaca-eval: AlpacaEval annotations, four annotators; "
+                         "ultrafeedback: UltraFeedback's binarized parquet "
                          "(all read by DuckDB and sorted in SQL)")
     ap.add_argument("--repeat", type=int, default=1, metavar="K",
                     help="bulk read and load K times in turn (a fresh database each time), with the median ratio")

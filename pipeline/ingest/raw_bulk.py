@@ -6,8 +6,9 @@ It applies to files (one, or a folder of them) of a one-judge layout that has a 
 arena-55k CSV, plain, gzip or zstd (`formats/arena55k_scan.py`), the parquet releases of Chatbot
 Arena and LMArena (`formats/parquet_scan.py`), HH-RLHF JSON lines, plain, gzip or zstd
 (`formats/hh_rlhf_scan.py`), generic pairs in CSV, parquet, JSON lines or a JSON list
-(`formats/generic_scan.py`), and AlpacaEval annotations, a judge per row
-(`formats/alpaca_eval_scan.py`). A scan stages a file's rows with the same columns, and takes only
+(`formats/generic_scan.py`), AlpacaEval annotations, a judge per row
+(`formats/alpaca_eval_scan.py`), and UltraFeedback's binarized parquet
+(`formats/ultrafeedback_scan.py`). A scan stages a file's rows with the same columns, and takes only
 rows it can prove plain. Anything else (another archive, a row Python must check, more rows than
 pair ids left) is not for it: `prepare` returns None before anything is written, and `raw_load`
 reads the files row by row as before. The outcome is the same either way, row for row:
@@ -47,6 +48,8 @@ from .formats import (
     hh_rlhf_scan,
     lmarena,
     parquet_scan,
+    ultrafeedback,
+    ultrafeedback_scan,
 )
 from .formats.base import (
     BOTH_BAD,
@@ -82,6 +85,7 @@ SCANS: dict[str, tuple[ModuleType, tuple]] = {
     hh_rlhf.NAME: (hh_rlhf, (hh_rlhf_scan,)),
     generic.NAME: (generic, (generic_scan.CSV, generic_scan.PARQUET, generic_scan.JSONL, generic_scan.JSON)),
     alpaca_eval.NAME: (alpaca_eval, (alpaca_eval_scan,)),
+    ultrafeedback.NAME: (ultrafeedback, (ultrafeedback_scan,)),
 }
 
 

@@ -1,5 +1,6 @@
 """JSON that DuckDB's reader takes but Python's refuses must be refused by the SQL path too, with
-Python's line: a trailing comma in an object or a list (`{"a": 1,}`, `[1, 2,]`), in every JSON
+Python's line: a trailing comma in an object or a list (`{"a": 1,}`, `[1, 2,]`), or a form feed
+or vertical tab around a record (found by the damage test below), in every JSON
 layout a scan reads (Arena, HH-RLHF, generic and AlpacaEval; JSON lines and JSON lists). A comma
 and a bracket inside a text are no trailing comma: such a file is still taken by the SQL path."""
 
@@ -52,6 +53,8 @@ def _write(path: Path, rows: list[dict], spoil) -> Path:
 
 
 SPOILS = {
+    "a form feed before the row": lambda t: "\x0c" + t,
+    "a vertical tab after the row": lambda t: t + "\x0b",
     "a trailing comma in the row": lambda t: t[:-1] + ",}",
     "a trailing comma and spaces": lambda t: t[:-1] + ", \t }",
     "a trailing comma in a list": lambda t: t[:-1] + ', "extra": [1, 2 ,]}',

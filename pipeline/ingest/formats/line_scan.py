@@ -10,6 +10,8 @@ read of the file:
   spelled with;
 - a comma followed, past spaces, by `}` or `]` outside strings: DuckDB reads such a trailing
   comma, Python's reader refuses the line;
+- a vertical tab or a form feed anywhere: DuckDB skips one before or after a record, and
+  Python's reader refuses it (in a string it is a raw control character both refuse);
 - whether Python's reader might refuse the line: more than MAX_DEPTH brackets (`[` and `{`),
   or a run of more digits than Python converts. Those lines are only suspects: the caller
   parses them with `sources.loads` to know.
@@ -35,8 +37,9 @@ _SPACE[[ord(c) for c in " \t\n\r\x0b\x0c"]] = 1
 _CONTENT = np.frombuffer(b'"content"', dtype=np.uint8)
 _HEX = np.zeros(256, dtype=np.uint8)
 _HEX[[ord(c) for c in "0123456789abcdefABCDEF"]] = 1
-_KIND = np.zeros(256, dtype=np.uint8)  # 1 newline, 2 bracket, 3 quote, 4 backslash, 5 comma; 0 the rest
+_KIND = np.zeros(256, dtype=np.uint8)  # 1 newline, 2 bracket, 3 quote, 4 backslash, 5 comma, 6 refused; 0 the rest
 _KIND[10], _KIND[ord("[")], _KIND[ord("{")], _KIND[ord('"')], _KIND[ord("\\")], _KIND[ord(",")] = 1, 2, 2, 3, 4, 5
+_KIND[[0x0B, 0x0C]] = 6  # DuckDB skips a vertical tab or form feed around a record; JSON has no such space
 
 
 @njit(cache=True, nogil=True)
@@ -135,6 +138,8 @@ def _scan(buf, n, kind, space, content, hexd, max_brackets, max_digits, suspects
                 if same and _odd_content(buf, j, n, space):
                     return rows, 1, found
             in_string = not in_string
+        elif k == 6:
+            return rows, 1, found
         elif not in_string and _trailing_comma(buf, j, n, space):  # DuckDB reads {"a": 1,}: Python does not
             return rows, 1, found
         j += 1

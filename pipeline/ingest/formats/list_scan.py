@@ -8,6 +8,7 @@ otherwise than `json_stream.json_list` does:
 - anything but JSON's four spaces before the `[` or after the closing `]` (a byte-order mark,
   a second value, an object holding the list);
 - a trailing comma (`[1,]`, `{"a": 1,}`), which DuckDB reads and Python refuses;
+- a vertical tab or a form feed anywhere, which DuckDB skips between elements;
 - an escape of a printable ASCII character (`\\u0020` to `\\u007f`), which a key could be
   spelled with;
 - nesting past `max_depth`, or a run of more than `max_digits` digits (Python's reader refuses
@@ -67,6 +68,9 @@ def _scan(buf, n, st, space, hexd, max_depth, max_digits):
     """The bytes buf[:n], carrying on from the state `st` (updated in place)."""
     for j in range(n):
         b = buf[j]
+        if b == 11 or b == 12:  # a vertical tab or form feed: DuckDB skips one between records, Python does not
+            st[PHASE] = ODD
+            return
         phase = st[PHASE]
         if phase != INSIDE:
             if space[b]:

@@ -86,7 +86,7 @@ class ConversationParquet:
             plain.append(f"({winner} IS NULL OR {known_winner(winner)})")
         columns["winner"] = f"lower({winner})" if winner else "NULL::VARCHAR"
         columns["prob_1"] = "NULL::DOUBLE"
-        columns["side_a"], columns["side_b"] = (_messages(c, types) for c in ("conversation_a", "conversation_b"))
+        columns["side_a"], columns["side_b"] = (messages(c, types) for c in ("conversation_a", "conversation_b"))
         attributes = self._attributes(types)
         select = ",\n  ".join([f"({' AND '.join(plain)}) AS plain", *(f"{v} AS {k}" for k, v in columns.items()),
                                *(f"{expr} AS {identifier(name)}" for name, expr in attributes.items())])
@@ -190,7 +190,7 @@ def flatten(prefix: str, expr: str, kind: pa.DataType, out: list[tuple[str, str]
         raise Declined(prefix)
 
 
-def _messages(column: str, types: dict[str, pa.DataType]) -> str:
+def messages(column: str, types: dict[str, pa.DataType]) -> str:
     """SQL: the conversation as a list of {role, content} with content as one text (or NULL)."""
     if column not in types:
         raise Declined(column)
@@ -230,4 +230,5 @@ def for_layout(module: ModuleType, rater: str, tags: tuple[tuple[str, str, str],
     return ConversationParquet(tuple(module.ATTRIBUTES), rater, tags)
 
 
-__all__ = ["ConversationParquet", "Declined", "flatten", "for_layout", "is_text", "name_text", "plain_type", "read_types", "row_count"]
+__all__ = ["ConversationParquet", "Declined", "flatten", "for_layout", "is_text", "messages", "name_text", "plain_type",
+           "read_types", "row_count"]

@@ -20,8 +20,8 @@ _TRAILING_COMMA = re.compile(rb",[ \t\r\x0b\x0c]*[}\]]")
 
 
 def _odd(line: bytes) -> bool:
-    """A message content not text or null, a printable ASCII character spelled as an escape, or
-    a trailing comma outside strings."""
+    """A message content not text or null, a printable ASCII character spelled as an escape, a
+    trailing comma outside strings, or a vertical tab or form feed anywhere."""
     outside = []
     at = 0
     for string in _STRING.finditer(line):
@@ -34,7 +34,7 @@ def _odd(line: bytes) -> bool:
             return True
     outside.append(line[at:])
     bare = b'""'.join(outside)  # each string as an empty one
-    return bool(_ESCAPED_ASCII.search(bare) or _TRAILING_COMMA.search(bare))
+    return bool(_ESCAPED_ASCII.search(bare) or _TRAILING_COMMA.search(bare) or re.search(rb"[\x0b\x0c]", line))
 
 
 def reference_line_check(path):
