@@ -156,7 +156,8 @@ def write_ultrafeedback(jsonl: Path, path: Path) -> None:
 COPY (SELECT q AS prompt, question_id AS prompt_id,
   {conv.format(side="CASE WHEN winner = 'model_b' THEN b ELSE a END")} AS chosen,
   {conv.format(side="CASE WHEN winner = 'model_b' THEN a ELSE b END")} AS rejected,
-  CASE WHEN winner LIKE 'tie%' THEN 7.0 ELSE 8.5 END AS score_chosen, 7.0 AS score_rejected, 'bench' AS source
+  (CASE WHEN winner LIKE 'tie%' THEN 7.0 ELSE 8.5 END)::DOUBLE AS score_chosen, 7.0::DOUBLE AS score_rejected,
+  'bench' AS source
 FROM (SELECT *, conversation_a[1].content AS q, conversation_a[2].content AS a, conversation_b[2].content AS b
       FROM read_json(?, format = 'newline_delimited', columns = {{'question_id': 'VARCHAR', 'winner': 'VARCHAR',
         'conversation_a': 'STRUCT(role VARCHAR, content VARCHAR)[]',
