@@ -126,8 +126,8 @@ def _scan(buf, n, kind, space, content, hexd, max_brackets, max_digits, suspects
         elif k == 4:
             if _escaped_ascii(buf, j, n, hexd):
                 return rows, 1, found
-            if in_string and j + 1 < n and buf[j + 1] != 10:
-                j += 1  # the escaped byte (a quote, a backslash) is text
+            if in_string and j + 1 < n and (buf[j + 1] == 34 or buf[j + 1] == 92):
+                j += 1  # an escaped quote or backslash is text (any other byte is looked at as it comes)
         elif k == 3:
             if not in_string and j + 9 <= n and buf[j + 8] == 34:  # a quoted 7-byte word: "content"?
                 same = True
