@@ -192,7 +192,6 @@ class Bulk:
 
     scan: duckdb.DuckDBPyConnection
     spill: str
-    judge: str                   # the load's judge: a row's that names none
     attributes: tuple[str, ...]  # the staged columns stored as pair_attributes, in this order
 
     def chunks(self) -> Iterator[pa.RecordBatch]:
@@ -242,7 +241,7 @@ def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> B
     spill = tempfile.mkdtemp(prefix="prefdissect-load-")
     scan = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
     attributes = _attributes(parts)
-    bulk = Bulk(scan, spill, judge, attributes)
+    bulk = Bulk(scan, spill, attributes)
     try:
         # DuckDB parses the files on its threads while this one checks and counts their rows
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-scan") as pool:

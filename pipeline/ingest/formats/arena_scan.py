@@ -142,8 +142,12 @@ SELECT
   {json_text('language')} AS language, {json_text('turn')} AS turn, {json_text('anony')} AS anony
 FROM read_json(?, format = 'newline_delimited', columns = {_COLUMNS})
 """
-# a response Python calls empty (`not text.strip()`)
-BLANK_RESPONSE = f"regexp_full_match(response_1, '{_SPACE}') OR regexp_full_match(response_2, '{_SPACE}')"
+def blank_response(response_1: str, response_2: str) -> str:
+    """SQL: either response is one Python calls empty (`not text.strip()`)."""
+    return f"regexp_full_match({response_1}, '{_SPACE}') OR regexp_full_match({response_2}, '{_SPACE}')"
+
+
+BLANK_RESPONSE = blank_response("response_1", "response_2")
 QUERY = f"SELECT *, {BLANK_RESPONSE} AS empty FROM ({QUERY})"
 ATTRIBUTES = ("language", "turn", "anony")
 
@@ -235,6 +239,7 @@ __all__ = [
     "applies",
     "WHOLE",
     "WHOLE_TEXT",
+    "blank_response",
     "conversation_ok",
     "items",
     "json_name_ok",

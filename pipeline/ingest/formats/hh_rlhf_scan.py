@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import compressed
 from .arena_scan import BLANK_RESPONSE, TURN_JOIN, line_check
 from .base import Options
-from .staging import Staging, text_key
+from .staging import Staging, hashed_order
 
 ATTRIBUTES: tuple[str, ...] = ()
 _MARK = r"\n\n(Human|Assistant):[ \t]?"   # hh_rlhf._MARK after a blank line
@@ -31,7 +31,6 @@ _OPENS = r"^(Human|Assistant):"            # a transcript that opens with a mark
 _SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
           r"\x{205f}\x{3000}]")
 _SPACES = "'" + "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "'"
-_ODD_HEX = "['1', '3', '5', '7', '9', 'b', 'd', 'f']"  # a SHA-1 whose first byte is odd: its second hex digit
 
 
 def applies(path: Path) -> bool:
@@ -77,16 +76,12 @@ SELECT ({plain}) AS plain, len(list_filter(before_who, w -> w = 'Human')) AS n_u
   END AS query, chosen_text[-1] AS chosen_reply, rejected_last AS rejected_reply
 FROM (SELECT *, chosen_who[1:len(chosen_who) - 1] AS before_who, chosen_text[1:len(chosen_text) - 1] AS before_text
       FROM ({turns}))"""
-    # hashed_swap's SHA-1 is the text key of the pair unswapped: hashed again only for a swapped one
-    swap = f"list_contains({_ODD_HEX}, substr(unswapped_key, 2, 1))"
     pairs = f"""
 SELECT plain, NULL::VARCHAR AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHAR AS model_2, NULL::VARCHAR AS rater,
   CASE WHEN swapped THEN 'model_b' ELSE 'model_a' END AS winner, NULL::DOUBLE AS prob_1, n_users, query,
   CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
-  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2,
-  CASE WHEN swapped THEN {text_key('query', 'rejected_reply', 'chosen_reply')} ELSE unswapped_key END AS tk
-FROM (SELECT *, coalesce({swap}, FALSE) AS swapped
-      FROM (SELECT *, {text_key('query', 'chosen_reply', 'rejected_reply')} AS unswapped_key FROM ({sides})))"""
+  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2, tk
+FROM ({hashed_order(sides)})"""
     return Staging(f"SELECT * EXCLUDE (tk), coalesce({BLANK_RESPONSE}, FALSE) AS empty, tk FROM ({pairs})", ATTRIBUTES,
                    keyed=True)
 

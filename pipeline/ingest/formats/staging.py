@@ -44,6 +44,17 @@ def text_key(query: str, response_1: str, response_2: str) -> str:
     return f"sha1({query} || chr(31) || {response_1} || chr(31) || {response_2} || chr(31))"
 
 
+def hashed_order(rows: str) -> str:
+    """SQL: `rows` (with `query`, `chosen_reply`, `rejected_reply`) with `swapped` (`base.hashed_swap`:
+    response 1 is the rejected reply) and `tk`, the pair's text key in that order. hashed_swap's
+    SHA-1 is the text key of the pair unswapped, so only a swapped pair is hashed again."""
+    unswapped = text_key("query", "chosen_reply", "rejected_reply")
+    swapped = text_key("query", "rejected_reply", "chosen_reply")
+    return (f"SELECT * EXCLUDE (unswapped_key), CASE WHEN swapped THEN {swapped} ELSE unswapped_key END AS tk "
+            f"FROM (SELECT *, coalesce(list_contains({_ODD_HEX}, substr(unswapped_key, 2, 1)), FALSE) AS swapped "
+            f"FROM (SELECT *, {unswapped} AS unswapped_key FROM ({rows})))")
+
+
 def known_winner(text: str) -> str:
     """SQL: the text is a winner word `base.WINNERS` knows (or empty), in any case, spelled in
     printable ASCII: DuckDB lowers 'TİE' to 'tie', Python to 'ti̇e', a word it does not know."""
@@ -73,6 +84,8 @@ def literal(text: str) -> str:
 
 
 _WINNER_WORDS = "[" + ", ".join(literal(k) for k in [*WINNERS, ""]) + "]"
+_ODD_HEX = "['1', '3', '5', '7', '9', 'b', 'd', 'f']"  # a SHA-1 whose first byte is odd: its second hex digit
 
 
-__all__ = ["COLUMNS", "Staging", "attribute_names_ok", "distinct", "identifier", "known_winner", "literal", "text_key"]
+__all__ = ["COLUMNS", "Staging", "attribute_names_ok", "distinct", "hashed_order", "identifier", "known_winner", "literal",
+           "text_key"]

@@ -9,7 +9,7 @@ plain text, openbmb's `completions`) declines the file, which Python reads row b
 Per row, as `ultrafeedback.read` makes a pair: the query is the user's message (or `prompt`,
 when set) and each response is its side's last reply; with `--multi-turn` a longer chosen
 conversation gives its earlier turns as 'User:' / 'Assistant:' lines. The order of the two
-replies is `hashed_swap`'s (SHA-1 in SQL, as `hh_rlhf_scan` decides it), equal scores are a
+replies is `hashed_swap`'s (SHA-1 in SQL: `staging.hashed_order`), equal scores are a
 tie, and the scores are kept as `score_1` / `score_2` written as Python's `:g` writes them
 (DuckDB's `printf('%g')`). A row is plain when both conversations are non-empty lists of
 messages of known roles that end with the assistant's, and each score is finite or missing.
@@ -22,15 +22,14 @@ from pathlib import Path
 import pyarrow as pa
 
 from .. import compressed
-from .arena_scan import BLANK_RESPONSE, TURN_JOIN, conversation_ok, role_list
+from .arena_scan import TURN_JOIN, blank_response, conversation_ok, role_list
 from .base import Options
 from .conversation import ASSISTANT_ROLES, USER_ROLES
 from .parquet_scan import Declined, is_text, messages, name_text, read_types
 from .parquet_scan import row_count as parquet_rows
-from .staging import Staging, identifier, text_key
+from .staging import Staging, hashed_order, identifier
 
 ATTRIBUTES = ("score_1", "score_2", "source")
-_ODD_HEX = "['1', '3', '5', '7', '9', 'b', 'd', 'f']"  # a SHA-1 whose first byte is odd: its second hex digit
 
 
 def applies(path: Path) -> bool:
@@ -94,7 +93,6 @@ FROM (SELECT {chosen} AS c, {rejected} AS r, {prompt} AS prompt, {source_id} AS 
 SELECT *, CASE WHEN n_users > 1 THEN {earlier}
                WHEN coalesce(prompt, '') <> '' THEN prompt ELSE {first_user} END AS query
 FROM ({turns})"""
-    swap = f"list_contains({_ODD_HEX}, substr(unswapped_key, 2, 1))"
     pairs = f"""
 SELECT coalesce({_last_reply_ok('c')} AND {_last_reply_ok('r')}, FALSE) AND (finite OR empty) AS plain,
   nullif(source_id, '') AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHAR AS model_2, NULL::VARCHAR AS rater,
@@ -106,12 +104,9 @@ SELECT coalesce({_last_reply_ok('c')} AND {_last_reply_ok('r')}, FALSE) AND (fin
     AS score_1,
   CASE WHEN s_c IS NOT NULL AND s_r IS NOT NULL THEN printf('%g', CASE WHEN swapped THEN s_c ELSE s_r END) END
     AS score_2,
-  nullif(source, '') AS source,
-  CASE WHEN swapped THEN {text_key('query', 'rejected_reply', 'chosen_reply')} ELSE unswapped_key END AS tk
-FROM (SELECT *, coalesce({swap}, FALSE) AS swapped,
-        coalesce({BLANK_RESPONSE.replace('response_1', 'chosen_reply').replace('response_2', 'rejected_reply')},
-                 FALSE) AS empty
-      FROM (SELECT *, {text_key('query', 'chosen_reply', 'rejected_reply')} AS unswapped_key FROM ({query})))"""
+  nullif(source, '') AS source, tk
+FROM (SELECT *, coalesce({blank_response('chosen_reply', 'rejected_reply')}, FALSE) AS empty
+      FROM ({hashed_order(query)}))"""
     return Staging(pairs, ATTRIBUTES, keyed=True)
 
 
