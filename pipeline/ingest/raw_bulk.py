@@ -118,23 +118,26 @@ FROM stage LEFT JOIN winners w ON w.word = stage.winner LEFT JOIN judges j ON j.
 # The battle each labelled row is (raw_load.Battles.find): a text key is owned by the stored pair
 # of those texts, else by its first row; a row with the owner's models (or none) is that pair, a
 # row with other models is the battle of its texts and models. The first row of a new battle
-# makes its pair: id offset + position.
+# makes its pair: id offset + position. A battle of its texts is first met at its key's first row
+# (that row's models are the owner's); only the battles of other models are grouped for theirs.
 KEYED = f"""
 CREATE TABLE keyed AS
 WITH labelled AS (SELECT * FROM rows WHERE skip IS NULL),
 firsts AS (  -- the models of each text key's first row, NULL ones too (arg_min would skip those)
-  SELECT l.tk, l.m1, l.m2 FROM labelled l
+  SELECT l.tk, l.m1, l.m2, l.position FROM labelled l
   JOIN (SELECT tk, min(position) AS position FROM labelled GROUP BY tk) f USING (tk, position)),
 owners AS (
-  SELECT f.tk, CASE WHEN s.pair_id IS NULL THEN f.m1 ELSE s.model_1 END AS om1,
+  SELECT f.tk, f.position AS tk_first, CASE WHEN s.pair_id IS NULL THEN f.m1 ELSE s.model_1 END AS om1,
          CASE WHEN s.pair_id IS NULL THEN f.m2 ELSE s.model_2 END AS om2
   FROM firsts f LEFT JOIN stored s ON s.pair_key = f.tk),
 effective AS (
-  SELECT l.*, CASE WHEN {_same_battle("l", "o.om1", "o.om2")} THEN l.tk ELSE {_BATTLE_KEY} END AS key
-  FROM labelled l JOIN owners o USING (tk)),
+  SELECT l.*, o.tk_first, {_same_battle("l", "o.om1", "o.om2")} AS own FROM labelled l JOIN owners o USING (tk)),
+keys AS (SELECT *, CASE WHEN own THEN tk ELSE {_BATTLE_KEY} END AS key FROM effective),
+other_firsts AS (  -- the battles of other models than their texts' owner
+  SELECT key, min(position) AS first FROM keys WHERE NOT own GROUP BY key),
 placed AS (
-  SELECT e.*, s.pair_id AS stored_id, min(e.position) OVER (PARTITION BY e.key) AS first
-  FROM effective e LEFT JOIN stored s ON s.pair_key = e.key)
+  SELECT k.* EXCLUDE (tk_first, own), s.pair_id AS stored_id, CASE WHEN k.own THEN k.tk_first ELSE f.first END AS first
+  FROM keys k LEFT JOIN other_firsts f ON f.key = k.key LEFT JOIN stored s ON s.pair_key = k.key)
 SELECT *, coalesce(stored_id, $offset + first) AS pair_id,
        stored_id IS NULL AND position = first AS new
 FROM placed

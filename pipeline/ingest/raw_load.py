@@ -37,6 +37,7 @@ from .writing import (
     cyclic_gc_paused,
     insert_style_rows,
     pair_key,
+    read_ahead,
     refresh_custom_groups,
     row_groups,
     style_rows,
@@ -126,7 +127,7 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
     con.execute(f"SET memory_limit = '{raw_bulk.WRITER_MEMORY}'")
     writer = BackgroundWriter(con)
     try:
-        for batch in bulk.chunks():
+        for batch in read_ahead(bulk.chunks()):
             # polars copies the texts to measure them; the pairs are stored from the Arrow batch
             style = style_rows(pl.from_arrow(batch.select(["pair_id", "response_1", "response_2"])))
             counts = style.word_counts

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -147,6 +148,23 @@ class BackgroundWriter:
     def close(self) -> None:
         """Also after a failed record: the running insert ends before the transaction is rolled back."""
         self.pool.shutdown(wait=True)
+
+
+T = TypeVar("T")
+_END = object()
+
+
+def read_ahead(items: Iterable[T]) -> Iterator[T]:
+    """The items, each next one fetched on a thread while the caller works on this one (a
+    staged file's chunks: DuckDB fetches the next while polars measures this one and the writer
+    stores the last). One item ahead at most, so memory stays bounded; when the caller stops
+    early, the fetch under way ends before this returns."""
+    it = iter(items)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-fetch") as pool:
+        ahead = pool.submit(next, it, _END)
+        while (item := ahead.result()) is not _END:
+            ahead = pool.submit(next, it, _END)
+            yield item
 
 
 @contextmanager

@@ -49,7 +49,7 @@ def _record_end(fields, content, expected, records):
 
 _ONES = np.uint64(0x0101010101010101)
 _HIGH = np.uint64(0x8080808080808080)
-_QUOTES, _LFS, _CRS = (_ONES * np.uint64(c) for c in (34, 10, 13))  # the byte in every lane
+_QUOTES, _LFS, _CRS, _COMMAS = (_ONES * np.uint64(c) for c in (34, 10, 13, 44))  # the byte in every lane
 
 
 @njit(cache=True, nogil=True)
@@ -58,25 +58,27 @@ def _has_zero_byte(v):
 
 
 @njit(cache=True, nogil=True)
-def _special(b):
-    return b == 34 or b == 10 or b == 13 or b == 0
+def _special(b, comma):
+    return b == 34 or b == 10 or b == 13 or b == 0 or (comma and b == 44)
 
 
 @njit(cache=True, nogil=True)
-def _next_special(buf, words, j, n):
-    """The first index from j of a quote, line feed, carriage return or NUL in buf[:n], else n;
-    eight bytes at a time (`words` is buf seen as 64-bit words) where it can."""
+def _next_special(buf, words, j, n, comma):
+    """The first index from j of a quote, line feed, carriage return or NUL (and of a comma when
+    `comma`) in buf[:n], else n; eight bytes at a time (`words` is buf seen as 64-bit words)
+    where it can."""
     while j < n and (j & 7) != 0:
-        if _special(buf[j]):
+        if _special(buf[j], comma):
             return j
         j += 1
     while j + 8 <= n:
         w = words[j >> 3]
-        if _has_zero_byte(w) or _has_zero_byte(w ^ _QUOTES) or _has_zero_byte(w ^ _LFS) or _has_zero_byte(w ^ _CRS):
+        if (_has_zero_byte(w) or _has_zero_byte(w ^ _QUOTES) or _has_zero_byte(w ^ _LFS) or _has_zero_byte(w ^ _CRS)
+                or (comma and _has_zero_byte(w ^ _COMMAS))):
             break
         j += 8
     while j < n:
-        if _special(buf[j]):
+        if _special(buf[j], comma):
             return j
         j += 1
     return n
@@ -91,7 +93,7 @@ def _scan(buf, words, n, state, fields, content, expected, records, ending):
         j += 1
         b = buf[j]
         if state == _QUOTED:  # most bytes: skip to the next quote, line feed, carriage return or NUL
-            j = _next_special(buf, words, j, n)
+            j = _next_special(buf, words, j, n, False)
             if j == n:
                 break
             b = buf[j]
@@ -129,8 +131,9 @@ def _scan(buf, words, n, state, fields, content, expected, records, ending):
                 return _ODD, fields, content, expected, records, ending
         elif state == _QUOTE_IN_QUOTED:
             return _ODD, fields, content, expected, records, ending
-        else:
+        else:  # an unquoted field's byte: skip to the next that matters, a comma or quote included
             state, content = _UNQUOTED, True
+            j = _next_special(buf, words, j + 1, n, True) - 1
     return state, fields, content, expected, records, ending
 
 

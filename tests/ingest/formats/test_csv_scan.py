@@ -126,3 +126,17 @@ def test_a_byte_that_matters_is_seen_anywhere_in_a_long_quoted_field(tmp_path, s
             for data in (f"h{'x' * lead},{field}\n1,2\n", f"h1,h2\n{'x' * lead},{field}\n"):
                 path.write_bytes(data.encode())
                 assert csv_scan.scan(path) == csv_scan.scan(path, block=1), (lead, at, data)
+
+
+@pytest.mark.parametrize("special", [",", '"', "\r", "\x00", "\n"])
+def test_a_byte_that_matters_is_seen_anywhere_in_a_long_unquoted_field(tmp_path, special):
+    """Plain bytes of an unquoted field are skipped eight at a time too, up to a comma, quote or
+    line end: at every alignment, in the header and in a row, the answer is the byte-by-byte one."""
+    path = tmp_path / "x.csv"
+    for lead in range(8):
+        for at in range(20):
+            field = "a" * (at + 1) + special + "b" * 19
+            for data in (f"h{'x' * lead},{field}\n1,2\n", f"h1,h2\n{'x' * lead},{field}\n",
+                         f"h1,h2,h3\n{'x' * lead},{field}\n"):
+                path.write_bytes(data.encode())
+                assert csv_scan.scan(path) == csv_scan.scan(path, block=1), (lead, at, data)

@@ -1,0 +1,60 @@
+"""`writing.read_ahead`: a staged file's chunks are fetched one ahead, on a thread, while the
+loader measures the current one (issue 18)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from pipeline.ingest.writing import read_ahead
+
+
+def _source(n: int, produced: list, threads: list, fail_at: int | None = None):
+    for i in range(n):
+        if i == fail_at:
+            raise ValueError(f"broken at {i}")
+        threads.append(threading.current_thread().name)
+        produced.append(i)
+        yield i
+
+
+def test_every_item_comes_in_order_fetched_on_another_thread():
+    produced, threads = [], []
+    assert list(read_ahead(_source(7, produced, threads))) == list(range(7))
+    assert produced == list(range(7))
+    assert all(name.startswith("load-fetch") for name in threads)
+    assert list(read_ahead([])) == []
+
+
+def test_the_next_item_is_fetched_while_the_caller_works_and_no_further():
+    produced, threads = [], []
+    seen = []
+    for item in read_ahead(_source(5, produced, threads)):
+        deadline = time.monotonic() + 5
+        while len(produced) < min(item + 2, 5) and time.monotonic() < deadline:
+            time.sleep(0.005)  # the next one arrives while this one is held
+        time.sleep(0.02)
+        seen.append((item, len(produced)))
+    assert seen == [(0, 2), (1, 3), (2, 4), (3, 5), (4, 5)]  # never two ahead
+
+
+def test_an_error_of_the_source_reaches_the_caller_after_the_items_before_it():
+    produced, threads = [], []
+    got = []
+    with pytest.raises(ValueError, match="broken at 3"):
+        for item in read_ahead(_source(6, produced, threads, fail_at=3)):
+            got.append(item)
+    assert got == [0, 1, 2]
+
+
+def test_a_caller_that_stops_leaves_no_fetch_running():
+    produced, threads = [], []
+    items = read_ahead(_source(100, produced, threads))
+    for item in items:
+        if item == 2:
+            break
+    items.close()  # as a for loop's generator is closed when the load fails
+    assert produced == [0, 1, 2, 3]  # the one fetched ahead, and no more
+    assert not [t for t in threading.enumerate() if t.name.startswith("load-fetch")]
