@@ -163,10 +163,12 @@ FROM judged
 """
 
 # A tie names the pair of its battle once the load is stored (raw_load._store_ties).
+# Only the battles a tie may name are looked up: a tie is a few rows in a hundred.
 TIES = f"""
-WITH known AS (SELECT pair_key, pair_id, model_1, model_2 FROM stored
-               UNION ALL SELECT key, pair_id, m1, m2 FROM keyed WHERE new),
-t AS (SELECT position, tk, m1, m2, rater, judge, {_BATTLE_KEY} AS bk FROM rows WHERE skip = '{TIE}')
+WITH t AS (SELECT position, tk, m1, m2, rater, judge, {_BATTLE_KEY} AS bk FROM rows WHERE skip = '{TIE}'),
+wanted AS (SELECT tk AS k FROM t UNION SELECT bk FROM t),
+known AS (SELECT pair_key, pair_id, model_1, model_2 FROM stored SEMI JOIN wanted ON pair_key = k
+          UNION ALL SELECT key, pair_id, m1, m2 FROM keyed SEMI JOIN wanted ON key = k WHERE new)
 SELECT $source AS source, t.judge, t.m1 AS model_1, t.m2 AS model_2,
   CASE WHEN o.pair_id IS NULL THEN NULL
        WHEN {_same_battle("t", "o.model_1", "o.model_2")} THEN o.pair_id
