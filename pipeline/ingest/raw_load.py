@@ -126,8 +126,9 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
     # The writer's buffers stay bounded while the scan's are in use too (issue 18: under 2 GB)
     con.execute(f"SET memory_limit = '{raw_bulk.WRITER_MEMORY}'")
     writer = BackgroundWriter(con)
+    chunks = read_ahead(bulk.chunks())
     try:
-        for batch in read_ahead(bulk.chunks()):
+        for batch in chunks:
             # polars copies the texts to measure them; the pairs are stored from the Arrow batch
             style = style_rows(pl.from_arrow(batch.select(["pair_id", "response_1", "response_2"])))
             counts = style.word_counts
@@ -136,6 +137,7 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
             writer.submit(_store_rows, (pairs, _attribute_rows(batch, bulk.attributes), None, style), source)
         writer.wait()
     finally:
+        chunks.close()  # a fetch under way ends here, before the scan it reads from is closed
         writer.close()
     new_votes = bulk.labels()
     if len(new_votes):

@@ -5,6 +5,7 @@ repeated texts, models, raters and votes, loaded onto a database that already ho
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import duckdb
@@ -432,3 +433,26 @@ def test_a_crlf_csv_is_taken_and_a_duplicate_column_is_not(tmp_path, monkeypatch
     with pytest.raises(SourceError, match="appears more than once"):
         load_source(str(doubled), db=tmp_path / "doubled.duckdb")
     assert calls == []  # refused as the format is detected, before any scan
+
+
+def test_a_load_that_fails_between_chunks_stops_its_fetch_and_leaves_the_file(tmp_path, monkeypatch):
+    """The next chunk is fetched on a thread (`writing.read_ahead`): when measuring a chunk fails,
+    that fetch ends before the scan is closed, and the file is as it was."""
+    monkeypatch.setattr(raw_bulk, "CHUNK", 5)
+    db = tmp_path / "db.duckdb"
+    load_source(str(write(tmp_path / "a.jsonl", [battle(i) for i in range(3)])), db=db)
+    before = db.read_bytes()
+    real, calls = raw_load.style_rows, []
+
+    def failing(frame):
+        calls.append(frame.height)
+        if len(calls) == 2:
+            raise SourceError("measuring failed")
+        return real(frame)
+
+    monkeypatch.setattr(raw_load, "style_rows", failing)
+    with pytest.raises(SourceError, match="measuring failed"):
+        load_source(str(write(tmp_path / "b.jsonl", [battle(i) for i in range(100, 140)])), db=db)
+    assert len(calls) == 2
+    assert not [t for t in threading.enumerate() if t.name.startswith("load-fetch")]
+    assert db.read_bytes() == before
