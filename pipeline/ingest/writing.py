@@ -202,8 +202,9 @@ class StyleRows:
     word_counts: object
 
 
-def style_rows(frame: pl.DataFrame) -> StyleRows:
-    """The rows `insert_style_rows` stores for a frame of (pair_id, response_1, response_2[, num_words_k]).
+def style_rows(frame: pl.DataFrame | pa.Table | pa.RecordBatch) -> StyleRows:
+    """The rows `insert_style_rows` stores for a frame of (pair_id, response_1, response_2[, num_words_k])
+    (`measures.measure_frame` reads an Arrow one's texts in place).
     polars: the measures are vectorised string expressions over a whole chunk's texts (computed
     apart from the inserts, so a loader can do it on another thread); DuckDB reads the Arrow
     tables without a copy."""

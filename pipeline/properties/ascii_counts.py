@@ -40,25 +40,19 @@ _IS_CHUNK = ((_CLASS == WORD) | (_CLASS == OTHER)).astype(np.uint8)  # WORD_RE's
 
 
 @_jit
-def _ascii(data, start, end):
-    m = 0
-    for j in range(start, end):  # no early exit: the loop is vectorised
-        m |= data[j]
-    return m < 128
-
-
-@_jit
 def _tokens(data, start, end, is_word, not_space):
     """TOKEN_RE's matches: a run of word characters (counted at its first), or one other
-    non-space character."""
+    non-space character; -1 when a byte is not ASCII (the same pass finds out)."""
     count = 0
     prev = 0
-    for j in range(start, end):
+    seen = 0
+    for j in range(start, end):  # no early exit: the loop is vectorised
         b = data[j]
+        seen |= b
         w = is_word[b]
         count += (w > prev) + (not_space[b] > w)
         prev = w
-    return count
+    return count if seen < 128 else -1
 
 
 @_jit
@@ -172,12 +166,11 @@ def _count_all(data, offsets, cls, is_word, not_space, is_chunk, tokens, words, 
     """Per text i (bytes offsets[i] to offsets[i+1]): its counts, or -1 when not ASCII."""
     for i in range(len(offsets) - 1):
         start, end = offsets[i], offsets[i + 1]
-        if _ascii(data, start, end):
-            tokens[i] = _tokens(data, start, end, is_word, not_space)
+        tokens[i] = _tokens(data, start, end, is_word, not_space)
+        if tokens[i] >= 0:
             words[i] = _words(data, start, end, cls, is_word, is_chunk)
             list_items[i] = _list_items(data, start, end, not_space)
         else:
-            tokens[i] = -1
             words[i] = -1
             list_items[i] = -1
 
@@ -185,19 +178,18 @@ def _count_all(data, offsets, cls, is_word, not_space, is_chunk, tokens, words, 
 MEASURES = ("tokens", "words", "list_items")  # what `counts` gives, in this order
 
 
-def counts(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def counts(texts: pl.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(tokens, words, list_items) of each text as Int64 arrays (MEASURES); -1 for a text with a
-    non-ASCII character (and for a null). The GIL is released while counting."""
-    arr = texts.cast(pl.String).to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = arr.cast(pa.large_string())
+    non-ASCII character (and for a null). The GIL is released while counting. Arrow strings
+    (a loader's batch) are read in place: a polars Series is copied into Arrow first."""
+    arr = _arrow_strings(texts)
     n = len(arr)
     tokens, words, list_items = (np.full(n, -1, dtype=np.int64) for _ in MEASURES)
     if n == 0:
         return tokens, words, list_items
     _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset: arr.offset + n + 1]
+    wide = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=wide)[arr.offset: arr.offset + n + 1]
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     _count_all(data, offsets, _CLASS, _IS_WORD, _NOT_SPACE, _IS_CHUNK, tokens, words, list_items)
     if arr.null_count:
@@ -205,6 +197,16 @@ def counts(texts: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for counted in (tokens, words, list_items):
             counted[nulls] = -1
     return tokens, words, list_items
+
+
+def _arrow_strings(texts: pl.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The texts as one Arrow string or large-string array (offsets and bytes, as the loop reads them)."""
+    arr = texts.cast(pl.String).to_arrow() if isinstance(texts, pl.Series) else texts
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.large_string())
+    return arr
 
 
 __all__ = ["MEASURES", "counts"]

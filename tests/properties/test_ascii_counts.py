@@ -57,3 +57,30 @@ def test_nulls_and_slices():
     tokens, *_ = ascii_counts.counts(series.slice(2, 1))  # a slice's offsets do not start at 0
     assert tokens.tolist() == [3]
     assert [a.tolist() for a in ascii_counts.counts(pl.Series([], dtype=pl.String))] == [[], [], []]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(ASCII | st.text(max_size=20) | st.none(), min_size=1, max_size=8), st.integers(0, 3))
+def test_arrow_strings_are_counted_in_place_as_the_series_is(texts, start):
+    """A loader's Arrow batch (32-bit offsets, maybe a slice, maybe chunked) counts as its polars Series."""
+    import pyarrow as pa
+
+    expected = [c.tolist() for c in ascii_counts.counts(pl.Series(texts[start:], dtype=pl.String))]
+    small = pa.array(texts, type=pa.string()).slice(start)
+    chunked = pa.chunked_array([pa.array(texts[start:start + 1], type=pa.large_string()),
+                                pa.array(texts[start + 1:], type=pa.large_string())])
+    for arrow in (small, chunked, pa.chunked_array([small])):
+        assert [c.tolist() for c in ascii_counts.counts(arrow)] == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(ASCII | st.text(max_size=20) | st.none(), ASCII | st.text(max_size=20)), min_size=1,
+                max_size=6))
+def test_an_arrow_batch_is_measured_as_its_frame(pairs):
+    import pyarrow as pa
+
+    columns = {"pair_id": list(range(len(pairs))), "response_1": [a for a, _ in pairs],
+               "response_2": [b for _, b in pairs]}
+    batch = pa.RecordBatch.from_pydict(columns, schema=pa.schema([("pair_id", pa.int64()), ("response_1", pa.string()),
+                                                                  ("response_2", pa.string())]))
+    assert measures.measure_frame(batch).equals(measures.measure_frame(pl.from_arrow(batch)))

@@ -19,13 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import compressed
-from .arena_scan import BLANK_RESPONSE, TURN_JOIN, line_check
+from .arena_scan import TURN_JOIN, line_check
 from .base import Options
 from .staging import Staging, hashed_order
 
 ATTRIBUTES: tuple[str, ...] = ()
 _MARK = r"\n\n(Human|Assistant):[ \t]?"   # hh_rlhf._MARK after a blank line
-_OPENS = r"^(Human|Assistant):"            # a transcript that opens with a mark (`^` in hh_rlhf._MARK)
+_H = "chr(10) || chr(10) || 'Human:'"       # the marks without their optional blank, as SQL texts
+_A = "chr(10) || chr(10) || 'Assistant:'"
 # what Python's str.strip() strips: every character str.isspace() calls space (none past U+3000),
 # as a regular expression's class and as a text
 _SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
@@ -44,37 +45,70 @@ def row_count(path: Path, header: list[str]) -> int | None:
 
 def _strip(text: str) -> str:
     # the regular expression only where an end is space: most turns have none, and it costs
-    ends = f"(contains({_SPACES}, left({text}, 1)) OR contains({_SPACES}, right({text}, 1)))"
+    # (`t[1]` and `t[-1]` are code points, as Python's strip sees them, and cost less than left/right)
+    ends = f"(contains({_SPACES}, ({text})[1]) OR contains({_SPACES}, ({text})[-1]))"
     return f"CASE WHEN {text} <> '' AND {ends} THEN regexp_replace({text}, '^{_SPACE}+|{_SPACE}+$', '', 'g') ELSE {text} END"
 
 
+def _blank_dropped(text: str, name: str) -> str:
+    """A turn's text after a mark found without its optional blank (`[ \t]?`), that blank
+    dropped: strip drops it either way, and a turn's usual leading space would otherwise send
+    every turn to the regular expression."""
+    return f"CASE WHEN ({text})[1] IN (' ', chr(9)) THEN substr({text}, 2) ELSE {text} END AS {name}"
+
+
+def _opened(side: str) -> str:
+    """The transcript with a blank line put before a mark at its start (`^` in hh_rlhf._MARK)."""
+    return (f"CASE WHEN starts_with({side}, 'Human:') OR starts_with({side}, 'Assistant:') "
+            f"THEN chr(10) || chr(10) || {side} ELSE {side} END AS {side}_m")
+
+
+def _one_exchange(side: str, prefix: str) -> str:
+    """`{prefix}_pa`: a transcript's [Human turn, Assistant turn], unstripped, when its marks are
+    one Human mark and then one Assistant mark (most HH-RLHF rows), found by plain substring
+    search; else NULL. Marks cannot overlap (each starts with a blank line and holds none), so
+    the substrings are the marks the regular expression finds."""
+    return (f"CASE WHEN len({prefix}_ph) = 2 AND NOT contains({prefix}_ph[1], {_A}) "
+            f"THEN string_split({prefix}_ph[2], {_A}) END AS {prefix}_pa")
+
+
 def _turns(side: str, every_text: bool = True) -> str:
-    """SQL, per transcript: `{side}_who` (the speakers in order) and
-    `{side}_text` (each turn's text, stripped), or with `every_text` False `{side}_last` (the last
-    turn's text, stripped: all `read` takes of the rejected side)."""
-    opened = f"CASE WHEN regexp_matches({side}, '{_OPENS}') THEN chr(10) || chr(10) || {side} ELSE {side} END"
+    """SQL columns of a transcript not of one exchange (NULL for the others): `{side}_who` (the
+    speakers in order) and `{side}_text` (each turn's text, stripped), or with `every_text` False
+    `{side}_last` (the last turn's text, stripped: all `read` takes of the rejected side)."""
     split = f"regexp_split_to_array({side}_m, '{_MARK}')"
-    texts = (f"list_transform({split}[2:], t -> {_strip('t')}) AS {side}_text" if every_text
-             else f"list_transform({split}[-1:], t -> {_strip('t')})[1] AS {side}_last")  # the split once
-    return (f"regexp_extract_all({side}_m, '{_MARK}', 1) AS {side}_who, {texts} "
-            f"FROM (SELECT *, {opened} AS {side}_m")
+    texts = (f"list_transform({split}[2:], t -> {_strip('t')})" if every_text
+             else f"list_transform({split}[-1:], t -> {_strip('t')})[1]")  # the split once
+    return (f"CASE WHEN NOT simple THEN regexp_extract_all({side}_m, '{_MARK}', 1) END AS {side}_who, "
+            f"CASE WHEN NOT simple THEN {texts} END AS {side}_{'text' if every_text else 'last'}")
 
 
 def staging(path: Path, header: list[str], opts: Options) -> Staging:
-    """The staging SELECT: the two sides' turns, then the pair as `hh_rlhf.read` makes it."""
-    turns = f"""
-SELECT *, {_turns('rejected', every_text=False)} FROM (SELECT *, {_turns('chosen')}
-  FROM read_json(?, format = 'newline_delimited', records = true,
-                 columns = {{'chosen': 'VARCHAR', 'rejected': 'VARCHAR'}}))))"""
+    """The staging SELECT: the two sides' turns, then the pair as `hh_rlhf.read` makes it. A row
+    whose transcripts are each one exchange takes the short way (substring search); the others
+    are split by the regular expression."""
+    read = """read_json(?, format = 'newline_delimited', records = true,
+                 columns = {'chosen': 'VARCHAR', 'rejected': 'VARCHAR'})"""
+    exchanges = f"""
+SELECT *, coalesce(len(c_pa) = 2 AND len(r_pa) = 2, FALSE) AS simple
+FROM (SELECT *, {_one_exchange('chosen', 'c')}, {_one_exchange('rejected', 'r')}
+      FROM (SELECT *, string_split(chosen_m, {_H}) AS c_ph, string_split(rejected_m, {_H}) AS r_ph
+            FROM (SELECT chosen, rejected, {_opened('chosen')}, {_opened('rejected')} FROM {read})))"""
+    turns = f"SELECT *, {_turns('chosen')}, {_turns('rejected', every_text=False)} FROM ({exchanges})"
     plain = ("coalesce(len(chosen_who) > 0 AND len(rejected_who) > 0 "  # a null transcript: not plain
              "AND chosen_who[-1] = 'Assistant' AND rejected_who[-1] = 'Assistant', FALSE)")
+    users = "len(list_filter(before_who, w -> w = 'Human'))"
+    query = (f"CASE WHEN {users} <= 1 THEN coalesce(before_text[list_position(before_who, 'Human')], '') "
+             f"ELSE array_to_string(list_transform(list_zip(before_who, before_text), z -> z[1] || ': ' || z[2]), "
+             f"{TURN_JOIN}) END")
     sides = f"""
-SELECT ({plain}) AS plain, len(list_filter(before_who, w -> w = 'Human')) AS n_users,
-  CASE WHEN len(list_filter(before_who, w -> w = 'Human')) <= 1
-       THEN coalesce(before_text[list_position(before_who, 'Human')], '')
-       ELSE array_to_string(list_transform(list_zip(before_who, before_text), z -> z[1] || ': ' || z[2]), {TURN_JOIN})
-  END AS query, chosen_text[-1] AS chosen_reply, rejected_last AS rejected_reply
-FROM (SELECT *, chosen_who[1:len(chosen_who) - 1] AS before_who, chosen_text[1:len(chosen_text) - 1] AS before_text
+SELECT simple OR {plain} AS plain, CASE WHEN simple THEN 1 ELSE {users} END AS n_users,
+  CASE WHEN simple THEN {_strip('c_query')} ELSE {query} END AS query,
+  CASE WHEN simple THEN {_strip('c_reply')} ELSE chosen_text[-1] END AS chosen_reply,
+  CASE WHEN simple THEN {_strip('r_reply')} ELSE rejected_last END AS rejected_reply
+FROM (SELECT *, chosen_who[1:len(chosen_who) - 1] AS before_who, chosen_text[1:len(chosen_text) - 1] AS before_text,
+        {_blank_dropped('c_pa[1]', 'c_query')}, {_blank_dropped('c_pa[2]', 'c_reply')},
+        {_blank_dropped('r_pa[2]', 'r_reply')}
       FROM ({turns}))"""
     pairs = f"""
 SELECT plain, NULL::VARCHAR AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHAR AS model_2, NULL::VARCHAR AS rater,
@@ -82,8 +116,9 @@ SELECT plain, NULL::VARCHAR AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHA
   CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
   CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2, tk
 FROM ({hashed_order(sides)})"""
-    return Staging(f"SELECT * EXCLUDE (tk), coalesce({BLANK_RESPONSE}, FALSE) AS empty, tk FROM ({pairs})", ATTRIBUTES,
-                   keyed=True)
+    # the responses are stripped: one Python calls empty is ''
+    empty = "coalesce(response_1 = '' OR response_2 = '', FALSE)"
+    return Staging(f"SELECT * EXCLUDE (tk), {empty} AS empty, tk FROM ({pairs})", ATTRIBUTES, keyed=True)
 
 
 __all__ = ["ATTRIBUTES", "applies", "row_count", "staging"]
