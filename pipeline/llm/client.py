@@ -7,7 +7,6 @@ being retried out of sight.
 
 from __future__ import annotations
 
-import httpx
 import openai
 
 from .config import LLMSettings
@@ -16,7 +15,8 @@ CONNECT_TIMEOUT = 10.0   # seconds to open a connection; the per-request timeout
 
 
 def client_options(settings: LLMSettings) -> dict:
-    timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, CONNECT_TIMEOUT))
+    # the SDK's own Timeout: openai >= 3.63 sends through httpx2, which refuses an httpx.Timeout
+    timeout = openai.Timeout(settings.timeout, connect=min(settings.timeout, CONNECT_TIMEOUT))
     return {"api_key": settings.require_key(), "base_url": settings.base_url, "timeout": timeout,
             "max_retries": 0}
 
