@@ -10,14 +10,16 @@ Arena and LMArena (`formats/parquet_scan.py`), HH-RLHF JSON lines, plain, gzip o
 (`formats/alpaca_eval_scan.py`), and UltraFeedback's binarized parquet
 (`formats/ultrafeedback_scan.py`). A scan stages a file's rows with the same columns, and takes only
 rows it can prove plain. Anything else (another archive, a row Python must check, more rows than
-pair ids left) is not for it: `prepare` returns None before anything is written, and `raw_load`
-reads the files row by row as before. The outcome is the same either way, row for row:
+pair ids left) is not for it: `stage` or `prepare` returns None before anything is written, and
+`raw_load` reads the files row by row as before. The outcome is the same either way, row for row:
 `tests/ingest/test_raw_bulk.py` loads generated files both ways and compares every table and the
 report.
 
 The work happens in a private in-memory DuckDB (`scan`), spilling to a temporary folder, so the
-writer's connection is free for the inserts: `chunks()` hands out the new pairs with their texts a
-chunk at a time, for the loader to measure on this thread while its writer thread stores the last.
+writer's connection is free for the inserts. `stage` starts it before the database is open (it
+reads only the files); `prepare` sorts once the loader holds the database; `chunks()` hands out
+the new pairs with their texts a chunk at a time, for the loader to measure on this thread while
+its writer thread stores the last.
 """
 
 from __future__ import annotations
@@ -69,8 +71,7 @@ from .writing import MAX_PAIR_ID, ROW_GROUP, LoadReport
 
 CHUNK = ROW_GROUP         # new pairs per chunk: a whole row group (no merging); two chunks of
                           # twice that made DuckDB insert the pairs on two threads, but passed 2 GB
-MEMORY_LIMIT = "1GB"      # the scan's buffers while it stages the file (at 384MB the staged texts spilled: 2 s more)
-SORT_MEMORY = "384MB"     # the scan's buffers while it sorts (the staged texts spill, for the writer's sake)
+MEMORY_LIMIT = "1GB"      # the scan's buffers while it stages and sorts (at 384MB the staged texts spilled: 2 s more)
 STREAM_MEMORY = "256MB"   # the scan's buffers while the new pairs are stored (at 128MB its join spilled: 2x slower)
 WRITER_MEMORY = "768MB"   # the writer's buffers while a staged file is stored
 
@@ -231,9 +232,44 @@ class Bulk:
         shutil.rmtree(self.spill, ignore_errors=True)
 
 
-def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> Bulk | None:
-    """Stage and sort the reading's files, or None (nothing done) when they are not for this path.
-    Fills `report` and `reading.skips` / `reading.rows` as the row-by-row path would."""
+class Stager:
+    """A reading's files being staged on threads (`stage`), before the database is open: DuckDB
+    parses them while the loader opens its database (half a second for a new one), and the
+    rows are counted beside it. `prepare` takes it from there; `close` drops it unused."""
+
+    def __init__(self, reading: formats.Reading, bulk: Bulk, parts: list[_Part], module: ModuleType, judge: str):
+        self.reading, self.bulk, self.parts, self.module, self.judge = reading, bulk, parts, module, judge
+        self.taken = False  # by `prepare`, which closes the scan itself when it is not used
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="load-scan")
+        queries = [(p.path, _staging_query(p, bulk.attributes)) for p in parts]
+        self.staged = self._pool.submit(_stage, bulk.scan, queries)
+        self.lines = self._pool.submit(lambda: [p.scanner.row_count(p.path, p.header) for p in parts])
+
+    def wait(self) -> tuple[list[int] | None, list[int | None]]:
+        """(the staged rows of each file or None, the rows the scans counted in each)."""
+        try:
+            return self.staged.result(), self.lines.result()
+        finally:
+            self._pool.shutdown()
+
+    def close(self) -> None:
+        """Stop the staging and drop the scan: DuckDB is interrupted (the scan is closed once its
+        statement has ended); the count, which only reads the files, is left to end on its own."""
+        if self.taken:
+            return
+        self.taken = True
+        self.bulk.scan.interrupt()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            self.staged.result()
+        except Exception:  # noqa: BLE001 - the load is failing already: its own error is the one to tell
+            pass
+        self.bulk.close()
+
+
+def stage(reading: formats.Reading) -> Stager | None:
+    """Start staging the reading's files, or None (nothing done) when they are not for this path.
+    Reads only the files: the database may not be open yet."""
     found = _scannable_files(reading)
     if found is None:
         return None
@@ -245,22 +281,34 @@ def prepare(reading: formats.Reading, con, offset: int, report: LoadReport) -> B
         return None  # the row-by-row path says so, naming the row
     spill = tempfile.mkdtemp(prefix="prefdissect-load-")
     scan = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
-    attributes = _attributes(parts)
-    bulk = Bulk(scan, spill, attributes)
+    bulk = Bulk(scan, spill, _attributes(parts))
     try:
-        # DuckDB parses the files on its threads while this one checks and counts their rows
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-scan") as pool:
-            staged = pool.submit(_stage, scan, [(p.path, _staging_query(p, attributes)) for p in parts])
-            lines = [p.scanner.row_count(p.path, p.header) for p in parts]
-            rows = staged.result()
-        names = _judges(scan, parts[0].path.name) if rows else None
+        return Stager(reading, bulk, parts, module, judge)
+    except BaseException:
+        bulk.close()
+        raise
+
+
+def prepare(staging: Stager | None, con, offset: int, report: LoadReport) -> Bulk | None:
+    """The staged files sorted (`stage`), or None (the scan dropped, nothing written) when they
+    are not for this path after all. Fills `report` and `reading.skips` / `reading.rows` as the
+    row-by-row path would; `staging` is spent either way."""
+    if staging is None:
+        return None
+    staging.taken = True
+    bulk, parts, reading = staging.bulk, staging.parts, staging.reading
+    try:
+        rows, lines = staging.wait()
+        names = _judges(bulk.scan, parts[0].path.name) if rows else None
         if names is None or rows != lines or not all(lines) or offset + sum(lines) - 1 > MAX_PAIR_ID:
             bulk.close()
             return None
-        scan.execute(f"SET memory_limit = '{SORT_MEMORY}'")
-        _sort(scan, con, reading, offset, judge, [judge, *names])
-        _count(scan, reading, report, judge, module)
-        scan.execute(f"SET memory_limit = '{STREAM_MEMORY}'")  # from here it only streams the new pairs out
+        # the scan keeps its limit while it sorts: DuckDB spills the staged texts on its threads as
+        # the sort needs room (a lower limit set here evicted them first, on this one: a second
+        # of a million-row load)
+        _sort(bulk.scan, con, reading, offset, staging.judge, [staging.judge, *names])
+        _count(bulk.scan, reading, report, staging.judge, staging.module)
+        bulk.scan.execute(f"SET memory_limit = '{STREAM_MEMORY}'")  # from here it only streams the new pairs out
     except BaseException:
         bulk.close()
         raise
@@ -392,4 +440,4 @@ def _count(scan, reading: formats.Reading, report: LoadReport, judge: str, modul
 
 assert {TIE, BOTH_BAD} <= set(WINNERS.values())  # ROWS takes a winner's word for a tie as its skip reason
 
-__all__ = ["CHUNK", "SCANS", "Bulk", "prepare"]
+__all__ = ["CHUNK", "SCANS", "Bulk", "Stager", "prepare", "stage"]

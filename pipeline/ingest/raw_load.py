@@ -62,41 +62,54 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
     loader computes it beside this read of them): a source of that hash is not loaded again."""
     started = time.perf_counter()
     report = LoadReport(source=source, format=reading.format)
-    kind = f"pairs:{reading.format}"
-    with cyclic_gc_paused(), dbmod.writing(db, job=f"load {source}") as con:
-        types_before = groups.attribute_types(con)
-        labels_before = con.execute("SELECT count(*) FROM labels").fetchone()[0]
-        offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
-        judges: set[str] = set()
-        bulk = raw_bulk.prepare(reading, con, offset, report) if BULK else None  # reads only
-        try:
-            fingerprint_ = fingerprint()  # before the first write
-            if fingerprint_ and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint_]).fetchone():
-                return LoadReport(source=source, format=reading.format, already_loaded=True)
-            claim_source(con, source, kind, False)
-            if bulk is not None:  # a file of a layout with a scan: sorted in SQL (raw_bulk)
-                _store_bulk(con, bulk, source, judges)
-        finally:  # the scan and its spill folder go, whatever happened
-            if bulk is not None:
-                bulk.close()
-        if bulk is None:
-            battles = _store_row_by_row(con, reading, source, offset, judges, report)
-        report.records = reading.rows
-        if reading.rows == 0:
-            raise sources.SourceError(f"{source}: no records")
-        report.new_labels = con.execute("SELECT count(*) FROM labels").fetchone()[0] - labels_before
-        con.execute(SOURCE_ROW, [source, kind, location, fingerprint_, False, report.new_pairs])
-        if bulk is None:
-            _store_ties(con, reading.skips.ties, source, battles, judges)
-        for judge in sorted(judges):
-            check_names({"judge": judge})
-            judge_kind = reading.judge_kinds.get(judge, "human" if judge.startswith("human") else "llm")
-            con.execute(JUDGE_ROW, [judge, judge_kind, source, reading.judge_notes.get(judge)])
-        report.judges = sorted(judges)
-        report.skipped = reading.skips.lines()
-        report.left_out = reading.skips.total()
-        refresh_custom_groups(con, types_before)
+    # DuckDB starts reading the files while the database opens (raw_bulk.stage reads only them)
+    staging = raw_bulk.stage(reading) if BULK else None
+    try:
+        with cyclic_gc_paused(), dbmod.writing(db, job=f"load {source}") as con:
+            done = _load(con, reading, report, staging, source=source, location=location, fingerprint=fingerprint)
+    finally:
+        if staging is not None:
+            staging.close()  # nothing to do once raw_bulk.prepare has taken it
     report.seconds = time.perf_counter() - started
+    return done
+
+
+def _load(con, reading: Reading, report: LoadReport, staging: raw_bulk.Stager | None, *, source: str,
+          location: str | None, fingerprint: Callable[[], str | None]) -> LoadReport:
+    """load_reading's work inside its write: the report, or another saying the source is loaded already."""
+    kind = f"pairs:{reading.format}"
+    types_before = groups.attribute_types(con)
+    labels_before = con.execute("SELECT count(*) FROM labels").fetchone()[0]
+    offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
+    judges: set[str] = set()
+    bulk = raw_bulk.prepare(staging, con, offset, report) if BULK else None  # reads only
+    try:
+        fingerprint_ = fingerprint()  # before the first write
+        if fingerprint_ and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint_]).fetchone():
+            return LoadReport(source=source, format=reading.format, already_loaded=True)
+        claim_source(con, source, kind, False)
+        if bulk is not None:  # a file of a layout with a scan: sorted in SQL (raw_bulk)
+            _store_bulk(con, bulk, source, judges)
+    finally:  # the scan and its spill folder go, whatever happened
+        if bulk is not None:
+            bulk.close()
+    if bulk is None:
+        battles = _store_row_by_row(con, reading, source, offset, judges, report)
+    report.records = reading.rows
+    if reading.rows == 0:
+        raise sources.SourceError(f"{source}: no records")
+    report.new_labels = con.execute("SELECT count(*) FROM labels").fetchone()[0] - labels_before
+    con.execute(SOURCE_ROW, [source, kind, location, fingerprint_, False, report.new_pairs])
+    if bulk is None:
+        _store_ties(con, reading.skips.ties, source, battles, judges)
+    for judge in sorted(judges):
+        check_names({"judge": judge})
+        judge_kind = reading.judge_kinds.get(judge, "human" if judge.startswith("human") else "llm")
+        con.execute(JUDGE_ROW, [judge, judge_kind, source, reading.judge_notes.get(judge)])
+    report.judges = sorted(judges)
+    report.skipped = reading.skips.lines()
+    report.left_out = reading.skips.total()
+    refresh_custom_groups(con, types_before)
     return report
 
 

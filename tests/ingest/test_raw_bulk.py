@@ -283,6 +283,32 @@ def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
     assert len(spills) == 2 and not any(Path(m).exists() for m in spills)
 
 
+def test_the_files_are_staged_before_the_database_opens_and_dropped_when_it_does_not(tmp_path, monkeypatch):
+    """DuckDB reads the files while the database opens (raw_bulk.stage); when it cannot open, the
+    staging is stopped and its scan and spill folder go, and the error is the database's."""
+    from pipeline.store import db as dbmod
+    from pipeline.store.errors import NotADatabase
+
+    events, stagers, made = [], [], []
+    real_stage, real_writing, real_mkdtemp = raw_bulk.stage, dbmod.writing, raw_bulk.tempfile.mkdtemp
+    monkeypatch.setattr(raw_bulk, "stage", lambda *a: events.append("stage") or stagers.append(real_stage(*a))
+                        or stagers[-1])
+    monkeypatch.setattr(dbmod, "writing", lambda *a, **k: events.append("writing") or real_writing(*a, **k))
+    monkeypatch.setattr(raw_bulk.tempfile, "mkdtemp", lambda *a, **kw: made.append(real_mkdtemp(*a, **kw)) or made[-1])
+    source = write(tmp_path / "a.jsonl", [battle(i) for i in range(5)])
+    report = load_source(str(source), db=tmp_path / "db.duckdb")
+    assert events == ["stage", "writing"] and report.new_pairs == 5 and stagers[0].taken
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    with pytest.raises(NotADatabase, match="is a folder"):
+        load_source(str(source), db=folder)
+    assert events[2:] == ["stage", "writing"] and stagers[1] is not None and stagers[1].taken
+    with pytest.raises(duckdb.ConnectionException):
+        stagers[1].bulk.scan.execute("SELECT 1")  # closed
+    assert len(made) == 2 and not any(Path(m).exists() for m in made)
+    assert not list(folder.iterdir())
+
+
 def test_a_lake_stores_what_the_file_stores(pg_lake, tmp_path, monkeypatch):
     """The SQL path on a PostgreSQL lake; its copy into a file holds what the row-by-row path
     stored in a file (tables in the same order as on the file: `copy --to` keeps them)."""
