@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store import db as dbmod
 from ..llm import journal_path
 from ..llm.journal import open_readonly
 from ..llm.lock import is_locked
+from ..store import db as dbmod
 from .steps import JOB
 
 
@@ -37,6 +37,10 @@ def job_status(db=None, job: str = JOB) -> JobStatus:
         return status
     con = open_readonly(path)
     try:
+        tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"calls", "runs", "batches"} <= tables:  # a job is creating the journal: nothing to tell yet
+            status.running = is_locked(path, job)
+            return status
         for step, st, n in con.execute("SELECT step, status, count(*) FROM calls WHERE job = ? GROUP BY 1, 2", (job,)):
             status.by_step.setdefault(step, {})[st] = n
             status.calls[st] = status.calls.get(st, 0) + n

@@ -105,7 +105,8 @@ class CallJournal:
         self.con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=NORMAL")  # durable across process kills; fast
-        self.con.executescript(SCHEMA)
+        # one transaction: a reader (`annotation.status`) sees every table or none
+        self.con.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
         self._index: dict[str, list[int]] | None = None
 
     def close(self) -> None:
