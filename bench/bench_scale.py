@@ -17,7 +17,7 @@ generating and loading again).
     .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--repeat K] [--load-only] [--skip-pages]
         [--page TEXT ...]
         [--layout arena55k | arena-gz | arena-zst | lmarena | hh-rlhf | generic | generic-jsonl
-         | generic-json | alpaca-eval | ultrafeedback]
+         | generic-json | alpaca-eval | ultrafeedback | ultrafeedback-jsonl | openbmb]
 """
 
 from __future__ import annotations
@@ -165,6 +165,34 @@ FROM (SELECT *, conversation_a[1].content AS q, conversation_a[2].content AS a, 
 TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)""", [str(jsonl)])
 
 
+def write_ultrafeedback_jsonl(jsonl: Path, path: Path) -> None:
+    """The binarized layout of `write_ultrafeedback` as JSON lines (formats/ultrafeedback_scan.py's
+    `JSONL`)."""
+    import duckdb
+
+    parquet = path.with_suffix(".tmp.parquet")
+    write_ultrafeedback(jsonl, parquet)
+    duckdb.connect().execute(f"COPY (SELECT * FROM read_parquet(?)) TO '{path}' (FORMAT json)", [str(parquet)])
+    parquet.unlink()
+
+
+def write_openbmb(jsonl: Path, path: Path) -> None:
+    """The same battles in openbmb/UltraFeedback's layout: `instruction` and `completions` of
+    {model, response, overall_score} (the winner scored 8.5, a tie's two scores equal), as JSON lines."""
+    import duckdb
+
+    duckdb.connect().execute(f"""
+COPY (SELECT 'bench' AS source, conversation_a[1].content AS instruction, [model_a, model_b] AS models,
+  [{{'model': model_a, 'response': conversation_a[2].content,
+     'overall_score': CASE WHEN winner IN ('model_a') THEN 8.5 ELSE 7.0 END}},
+   {{'model': model_b, 'response': conversation_b[2].content,
+     'overall_score': CASE WHEN winner IN ('model_b') THEN 8.5 ELSE 7.0 END}}] AS completions
+FROM read_json(?, format = 'newline_delimited', columns = {{'model_a': 'VARCHAR', 'model_b': 'VARCHAR',
+  'winner': 'VARCHAR', 'conversation_a': 'STRUCT(role VARCHAR, content VARCHAR)[]',
+  'conversation_b': 'STRUCT(role VARCHAR, content VARCHAR)[]'}}))
+TO '{path}' (FORMAT json)""", [str(jsonl)])
+
+
 def _generic_pair(b: dict) -> dict:
     """A generated battle's columns as generic pairs name them, but the winner."""
     return {"id": b["question_id"], "prompt": b["conversation_a"][0]["content"],
@@ -262,7 +290,9 @@ LAYOUTS = {"arena55k": ("_55k.csv", "55k", write_arena55k), "arena-gz": (".jsonl
            "generic-jsonl": ("_generic.jsonl", "gjson", write_generic_jsonl),
            "generic-json": ("_generic.json", "glist", write_generic_json),
            "alpaca-eval": ("_alpaca.json", "alpaca", write_alpaca_eval),
-           "ultrafeedback": ("_uf.parquet", "uf", write_ultrafeedback)}
+           "ultrafeedback": ("_uf.parquet", "uf", write_ultrafeedback),
+           "ultrafeedback-jsonl": ("_uf.jsonl", "ufjson", write_ultrafeedback_jsonl),
+           "openbmb": ("_openbmb.jsonl", "openbmb", write_openbmb)}
 
 
 def measure(args: list[str]) -> tuple[float, float, float, str]:
@@ -319,7 +349,8 @@ def main() -> int:
                          "the JSON lines gzipped; arena-zst: as zstd; lmarena: LMArena's 140k parquet layout; hh-rlhf: chosen/rejected "
                          "transcripts; generic: a CSV of named columns; generic-jsonl: the same as JSON lines; "
                          "generic-json: the same as one JSON list; alpaca-eval: AlpacaEval annotations, four annotators; "
-                         "ultrafeedback: UltraFeedback's binarized parquet "
+                         "ultrafeedback: UltraFeedback's binarized parquet; ultrafeedback-jsonl: the same as JSON lines; "
+                         "openbmb: openbmb/UltraFeedback's completions as JSON lines "
                          "(all read by DuckDB and sorted in SQL)")
     ap.add_argument("--repeat", type=int, default=1, metavar="K",
                     help="bulk read and load K times in turn (a fresh database each time), with the median ratio")

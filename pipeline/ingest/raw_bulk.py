@@ -7,8 +7,8 @@ arena-55k CSV, plain, gzip or zstd (`formats/arena55k_scan.py`), the parquet rel
 Arena and LMArena (`formats/parquet_scan.py`), HH-RLHF JSON lines, plain, gzip or zstd
 (`formats/hh_rlhf_scan.py`), generic pairs in CSV, parquet, JSON lines or a JSON list
 (`formats/generic_scan.py`), AlpacaEval annotations, a judge per row
-(`formats/alpaca_eval_scan.py`), and UltraFeedback's binarized parquet
-(`formats/ultrafeedback_scan.py`). A scan stages a file's rows with the same columns, and takes only
+(`formats/alpaca_eval_scan.py`), and UltraFeedback's binarized parquet, JSON lines and JSON lists,
+and openbmb's completions in JSON (`formats/ultrafeedback_scan.py`). A scan stages a file's rows with the same columns, and takes only
 rows it can prove plain. Anything else (another archive, a row Python must check, more rows than
 pair ids left) is not for it: `stage` or `prepare` returns None before anything is written, and
 `raw_load` reads the files row by row as before. The outcome is the same either way, row for row:
@@ -86,7 +86,7 @@ SCANS: dict[str, tuple[ModuleType, tuple]] = {
     hh_rlhf.NAME: (hh_rlhf, (hh_rlhf_scan,)),
     generic.NAME: (generic, (generic_scan.CSV, generic_scan.PARQUET, generic_scan.JSONL, generic_scan.JSON)),
     alpaca_eval.NAME: (alpaca_eval, (alpaca_eval_scan,)),
-    ultrafeedback.NAME: (ultrafeedback, (ultrafeedback_scan,)),
+    ultrafeedback.NAME: (ultrafeedback, (ultrafeedback_scan.PARQUET, ultrafeedback_scan.JSONL, ultrafeedback_scan.JSON)),
 }
 
 

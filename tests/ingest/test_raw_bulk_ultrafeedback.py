@@ -69,7 +69,7 @@ def test_generated_files_store_the_same_both_ways(first, second, multi_turn, tmp
 def test_ties_the_prompt_and_multi_turn_both_ways(tmp_path, monkeypatch):
     rows = [row(0), row(1, s_c=7.0, s_r=7.0), row(2, prompt="the prompt"), row(3, prompt=""),
             row(4, before=(("user", "hi"), ("assistant", "yo"))), row(5, chosen=" "), row(6, s_c=None),
-            row(7, before=(("system", "sys"),)), row(8, query="q0")]
+            row(7, before=(("system", "sys"),)), row(8, query="q0"), row(9, before=(("user", None), ("assistant", "yo")))]
     path = write(tmp_path / "prefs.parquet", rows)
     for multi_turn in (False, True):
         folder = tmp_path / f"multi_turn_{multi_turn}"

@@ -142,9 +142,14 @@ SELECT
   {json_text('language')} AS language, {json_text('turn')} AS turn, {json_text('anony')} AS anony
 FROM read_json(?, format = 'newline_delimited', columns = {_COLUMNS})
 """
+def blank(text: str) -> str:
+    """SQL: a text Python calls empty (`not text.strip()`)."""
+    return f"regexp_full_match({text}, '{_SPACE}')"
+
+
 def blank_response(response_1: str, response_2: str) -> str:
     """SQL: either response is one Python calls empty (`not text.strip()`)."""
-    return f"regexp_full_match({response_1}, '{_SPACE}') OR regexp_full_match({response_2}, '{_SPACE}')"
+    return f"{blank(response_1)} OR {blank(response_2)}"
 
 
 BLANK_RESPONSE = blank_response("response_1", "response_2")
@@ -239,6 +244,7 @@ __all__ = [
     "applies",
     "WHOLE",
     "WHOLE_TEXT",
+    "blank",
     "blank_response",
     "conversation_ok",
     "items",

@@ -1,18 +1,26 @@
-"""A fast read of UltraFeedback-style chosen/rejected parquet (`ultrafeedback.py`'s layout, as
-HuggingFaceH4/ultrafeedback_binarized publishes it) for `raw_bulk` (issue 18).
+"""A fast read of UltraFeedback-style data (`ultrafeedback.py`'s layouts) for `raw_bulk` (issue 18):
+DuckDB parses the file and builds each row's pair in SQL.
 
-The staging SELECT is written from the schema, as `parquet_scan` writes Arena's: `chosen` and
-`rejected` must be lists of {role, content} messages (content as text or parts), `prompt` text,
-`prompt_id` and `source` text or whole numbers, the scores numbers. Any other schema (chosen as
-plain text, openbmb's `completions`) declines the file, which Python reads row by row.
+Three scans, one per file kind:
+- `PARQUET`: chosen/rejected parquet as HuggingFaceH4/ultrafeedback_binarized publishes it. The
+  staging SELECT is written from the schema, as `parquet_scan` writes Arena's: `chosen` and
+  `rejected` must be lists of {role, content} messages (content as text or parts), `prompt`
+  text, `prompt_id` and `source` text or whole numbers, the scores numbers. Any other schema
+  (chosen as plain text, openbmb's `completions`) declines the file.
+- `JSONL` and `JSON` (a JSON list, or JSON lines named `.json`): the same rows as JSON, each
+  message's role and content read as text (a content that is not a string or null is not
+  plain), ids and scores as JSON leaves; or, when the first row has `completions`, openbmb's
+  layout: `instruction` and `completions` of {model, response, overall_score}, the best-scored
+  completion against the worst. Rows with `chosen` as plain text are not plain.
 
 Per row, as `ultrafeedback.read` makes a pair: the query is the user's message (or `prompt`,
 when set) and each response is its side's last reply; with `--multi-turn` a longer chosen
-conversation gives its earlier turns as 'User:' / 'Assistant:' lines. The order of the two
-replies is `hashed_swap`'s (SHA-1 in SQL: `staging.hashed_order`), equal scores are a
-tie, and the scores are kept as `score_1` / `score_2` written as Python's `:g` writes them
-(DuckDB's `printf('%g')`). A row is plain when both conversations are non-empty lists of
-messages of known roles that end with the assistant's, and each score is finite or missing.
+conversation gives its earlier turns as 'User:' / 'Assistant:' lines. openbmb's rows take the
+first completion of the highest score against the first of the lowest, among those with a
+score and a reply that is not blank (fewer than two: the row is empty). The order of the two
+replies is `hashed_swap`'s (SHA-1 in SQL: `staging.hashed_order`), equal scores are a tie, and
+the scores are kept as `score_1` / `score_2` written as Python's `:g` writes them (DuckDB's
+`printf('%g')`). Any row not plain sends the file to the Python reader, which names the row.
 """
 
 from __future__ import annotations
@@ -22,22 +30,24 @@ from pathlib import Path
 import pyarrow as pa
 
 from .. import compressed
-from .arena_scan import TURN_JOIN, blank_response, conversation_ok, role_list
+from .arena_scan import (
+    TURN_JOIN,
+    WHOLE_TEXT,
+    blank,
+    blank_response,
+    conversation_ok,
+    json_name_ok,
+    json_text,
+    role_list,
+)
 from .base import Options
 from .conversation import ASSISTANT_ROLES, USER_ROLES
+from .generic_scan import json_format, json_row_count
 from .parquet_scan import Declined, is_text, messages, name_text, read_types
 from .parquet_scan import row_count as parquet_rows
-from .staging import Staging, hashed_order, identifier
+from .staging import Staging, distinct, hashed_order, identifier, literal
 
 ATTRIBUTES = ("score_1", "score_2", "source")
-
-
-def applies(path: Path) -> bool:
-    return path.name.lower().endswith(".parquet") and compressed.duckdb_names(path)
-
-
-def row_count(path: Path, header: list[str]) -> int | None:
-    return parquet_rows(path)
 
 
 def _score(name: str, types: dict[str, pa.DataType]) -> str:
@@ -64,50 +74,192 @@ def _last_reply_ok(side: str) -> str:
             f"AND list_contains({role_list(ASSISTANT_ROLES)}, lower({side}[-1].role)))")
 
 
-def staging(path: Path, header: list[str], opts: Options) -> Staging | None:
-    types = read_types(path)
-    if types is None or "completions" in types:
-        return None
-    try:
-        chosen, rejected = messages("chosen", types), messages("rejected", types)
-        if "prompt" in types and not is_text(types["prompt"]):
-            raise Declined("prompt")
-        prompt = identifier("prompt") if "prompt" in types else "NULL::VARCHAR"
-        source_id, source = name_text("prompt_id", types), name_text("source", types)
-        s_chosen, s_rejected = _score("score_chosen", types), _score("score_rejected", types)
-    except Declined:
-        return None
+def _binarized(source: str) -> str:
+    """The staging SELECT of chosen/rejected rows from `source`, a SELECT giving `c` and `r` (the
+    two conversations as lists of {role, content} with content as text or NULL), `prompt`,
+    `source_id`, `source` (text or NULL), `s_c` and `s_r` (the scores as DOUBLE, NULL for none),
+    `finite` (the scores are ones Python takes) and `ok` (the row's other fields are plain)."""
     users = role_list(USER_ROLES)
     turns = f"""
 SELECT *, len(list_filter(c, m -> list_contains({users}, lower(m.role)))) AS n_users,
   coalesce(c[-1].content, '') AS chosen_reply, coalesce(r[-1].content, '') AS rejected_reply
-FROM (SELECT {chosen} AS c, {rejected} AS r, {prompt} AS prompt, {source_id} AS source_id,
-             {source} AS source, {s_chosen} AS s_c, {s_rejected} AS s_r,
-             {_finite('score_chosen', types)} AND {_finite('score_rejected', types)} AS finite
-      FROM read_parquet(?))"""
+FROM ({source})"""
     earlier = (f"array_to_string(list_transform(list_filter(c[1:len(c) - 1], m -> lower(m.role) <> 'system'), "
                f"m -> CASE WHEN list_contains({users}, lower(m.role)) THEN 'User' ELSE 'Assistant' END "
-               f"|| ': ' || m.content), {TURN_JOIN})")
+               f"|| ': ' || coalesce(m.content, '')), {TURN_JOIN})")
     first_user = f"coalesce(list_filter(c, m -> list_contains({users}, lower(m.role)))[1].content, '')"
     query = f"""
 SELECT *, CASE WHEN n_users > 1 THEN {earlier}
                WHEN coalesce(prompt, '') <> '' THEN prompt ELSE {first_user} END AS query
 FROM ({turns})"""
     pairs = f"""
-SELECT coalesce({_last_reply_ok('c')} AND {_last_reply_ok('r')}, FALSE) AND (finite OR empty) AS plain,
+SELECT coalesce({_last_reply_ok('c')} AND {_last_reply_ok('r')} AND ok, FALSE) AND (finite OR empty) AS plain,
   nullif(source_id, '') AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHAR AS model_2, NULL::VARCHAR AS rater,
-  CASE WHEN s_c IS NOT NULL AND s_r IS NOT NULL AND s_c = s_r THEN 'tie' WHEN swapped THEN '2' ELSE '1' END
-    AS winner, NULL::DOUBLE AS prob_1, n_users, query,
+  {_winner()} AS winner, NULL::DOUBLE AS prob_1, n_users, query,
   CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
-  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2, empty,
-  CASE WHEN s_c IS NOT NULL AND s_r IS NOT NULL THEN printf('%g', CASE WHEN swapped THEN s_r ELSE s_c END) END
-    AS score_1,
-  CASE WHEN s_c IS NOT NULL AND s_r IS NOT NULL THEN printf('%g', CASE WHEN swapped THEN s_c ELSE s_r END) END
-    AS score_2,
+  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2, empty, {_scores()},
   nullif(source, '') AS source, tk
 FROM (SELECT *, coalesce({blank_response('chosen_reply', 'rejected_reply')}, FALSE) AS empty
       FROM ({hashed_order(query)}))"""
-    return Staging(pairs, ATTRIBUTES, keyed=True)
+    return pairs
 
 
-__all__ = ["ATTRIBUTES", "applies", "row_count", "staging"]
+def _winner() -> str:
+    return "CASE WHEN s_c IS NOT NULL AND s_r IS NOT NULL AND s_c = s_r THEN 'tie' WHEN swapped THEN '2' ELSE '1' END"
+
+
+def _scores() -> str:
+    """SQL: score_1 and score_2, the two scores in the pair's order as Python's `:g` writes them."""
+    return ("CASE WHEN s_c IS NOT NULL AND s_r IS NOT NULL THEN printf('%g', CASE WHEN swapped THEN s_r ELSE s_c END) "
+            "END AS score_1, CASE WHEN s_c IS NOT NULL AND s_r IS NOT NULL THEN "
+            "printf('%g', CASE WHEN swapped THEN s_c ELSE s_r END) END AS score_2")
+
+
+class UltraFeedbackParquet:
+    """HuggingFaceH4/ultrafeedback_binarized's parquet: the staging SELECT written from its schema."""
+
+    def applies(self, path: Path) -> bool:
+        return path.name.lower().endswith(".parquet") and compressed.duckdb_names(path)
+
+    def row_count(self, path: Path, header: list[str]) -> int | None:
+        return parquet_rows(path)
+
+    def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
+        types = read_types(path)
+        if types is None or "completions" in types:
+            return None
+        try:
+            chosen, rejected = messages("chosen", types), messages("rejected", types)
+            if "prompt" in types and not is_text(types["prompt"]):
+                raise Declined("prompt")
+            prompt = identifier("prompt") if "prompt" in types else "NULL::VARCHAR"
+            source_id, source = name_text("prompt_id", types), name_text("source", types)
+            s_chosen, s_rejected = _score("score_chosen", types), _score("score_rejected", types)
+        except Declined:
+            return None
+        source_sql = (f"SELECT {chosen} AS c, {rejected} AS r, {prompt} AS prompt, {source_id} AS source_id, "
+                      f"{source} AS source, {s_chosen} AS s_c, {s_rejected} AS s_r, "
+                      f"{_finite('score_chosen', types)} AND {_finite('score_rejected', types)} AS finite, "
+                      "TRUE AS ok FROM read_parquet(?)")
+        return Staging(_binarized(source_sql), ATTRIBUTES, keyed=True)
+
+
+# JSON leaves as Python's `ultrafeedback._score` takes them: a number (DuckDB's JSON types of one)
+_NUMBER = "['BIGINT', 'UBIGINT', 'DOUBLE']"
+
+
+def _json_score(col: str) -> str:
+    """SQL: a score leaf as a DOUBLE (NULL when missing or not a number)."""
+    return f"CASE WHEN list_contains({_NUMBER}, json_type({col})) THEN {col}::DOUBLE END"
+
+
+def _json_score_ok(col: str) -> str:
+    """SQL: the leaf is missing or a finite number (a string or a boolean is for Python to take or refuse)."""
+    return f"({col} IS NULL OR (list_contains({_NUMBER}, json_type({col})) AND isfinite({col}::DOUBLE)))"
+
+
+def _json_text_ok(col: str) -> str:
+    """SQL: a JSON leaf that is null or a string (`base.text` of it is the string)."""
+    return f"({col} IS NULL OR left({col}, 1) = '\"')"
+
+
+def _json_text(col: str) -> str:
+    return f"({col}->>'$')"
+
+
+def _read_json(layout: str, columns: dict[str, str]) -> str:
+    spec = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in columns.items())
+    return f"read_json(?, format = '{layout}', records = true, columns = {{{spec}}})"
+
+
+_MESSAGES = "STRUCT(role VARCHAR, content JSON)[]"
+
+
+def _json_messages(col: str) -> str:
+    """SQL: a conversation with each content as text (NULL for null or a content not a string)."""
+    return f"list_transform({col}, m -> {{'role': m.role, 'content': m.content->>'$'}})"
+
+
+def _json_contents_ok(col: str) -> str:
+    """SQL: every message's content is a string or null, as `base.text` reads it unchanged."""
+    return f"coalesce(list_bool_and(list_transform({col}, m -> {_json_text_ok('m.content')})), TRUE)"
+
+
+def _binarized_json(layout: str) -> str:
+    read = _read_json(layout, {"chosen": _MESSAGES, "rejected": _MESSAGES, "prompt": "JSON", "prompt_id": "JSON",
+                               "source": "JSON", "score_chosen": "JSON", "score_rejected": "JSON"})
+    ok = " AND ".join([_json_text_ok("prompt"), json_name_ok("prompt_id"), json_name_ok("source"),
+                       _json_contents_ok("chosen"), _json_contents_ok("rejected")])
+    source_sql = (f"SELECT {_json_messages('chosen')} AS c, {_json_messages('rejected')} AS r, "
+                  f"{_json_text('prompt')} AS prompt, {json_text('prompt_id')} AS source_id, "
+                  f"{json_text('source')} AS source, {_json_score('score_chosen')} AS s_c, "
+                  f"{_json_score('score_rejected')} AS s_r, "
+                  f"{_json_score_ok('score_chosen')} AND {_json_score_ok('score_rejected')} AS finite, "
+                  f"{ok} AS ok FROM {read}")
+    return _binarized(source_sql)
+
+
+_COMPLETION = "STRUCT(model JSON, response JSON, overall_score JSON)[]"
+
+
+def _completion_ok(e: str) -> str:
+    """SQL: a completion Python reads without refusing it: an object with a missing or finite
+    score, a reply that is text or null, a model that is a name."""
+    return (f"({e} IS NOT NULL AND {_json_score_ok(e + '.overall_score')} AND {_json_text_ok(e + '.response')} "
+            f"AND {json_name_ok(e + '.model')})")
+
+
+def _completions(layout: str) -> str:
+    """openbmb/UltraFeedback's rows: the best completion against the worst (`ultrafeedback._completions`)."""
+    read = _read_json(layout, {"instruction": "JSON", "source": "JSON", "completions": _COMPLETION})
+    scored = (f"list_filter(list_transform(completions, (e, i) -> {{'s': {_json_score('e.overall_score')}, 'i': i, "
+              f"'r': coalesce(e.response->>'$', ''), 'm': {json_text('e.model')}}}), "
+              f"x -> x.s IS NOT NULL AND NOT {blank('x.r')})")
+    # Python's max by (score, -index) and min by (score, index): the first completion of each score
+    picked = """
+SELECT *, list_filter(scored, x -> x.s = list_max(list_transform(scored, y -> y.s)))[1] AS best,
+          list_filter(scored, x -> x.s = list_min(list_transform(scored, y -> y.s)))[1] AS worst
+FROM (SELECT *, """ + scored + f""" AS scored FROM {read})"""
+    plain = (f"coalesce(completions IS NOT NULL AND coalesce(list_bool_and(list_transform(completions, e -> {_completion_ok('e')})), TRUE) "
+             f"AND {json_name_ok('instruction', whole=WHOLE_TEXT)} AND {json_name_ok('source')}, FALSE)")
+    rows = f"""
+SELECT *, coalesce(json_text_instruction, '') AS query, coalesce(best.r, '') AS chosen_reply,
+       coalesce(worst.r, '') AS rejected_reply, best.s AS s_c, worst.s AS s_r
+FROM (SELECT *, {json_text('instruction')} AS json_text_instruction FROM ({picked}))"""
+    return f"""
+SELECT {plain} AS plain, NULL::VARCHAR AS source_id,
+  nullif(CASE WHEN swapped THEN worst.m ELSE best.m END, '') AS model_1,
+  nullif(CASE WHEN swapped THEN best.m ELSE worst.m END, '') AS model_2, NULL::VARCHAR AS rater,
+  {_winner()} AS winner, NULL::DOUBLE AS prob_1, 1 AS n_users, query,
+  CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
+  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2,
+  coalesce(len(scored) < 2, TRUE) AS empty, {_scores()}, nullif({json_text('source')}, '') AS source, tk
+FROM ({hashed_order(rows)})"""
+
+
+class UltraFeedbackJson:
+    """UltraFeedback-style JSON lines (`.jsonl`) or a `.json` file (`generic_scan.json_format`): the
+    binarized rows, or openbmb's `completions` when the first row has them."""
+
+    def __init__(self, suffix: str):
+        self.suffix = suffix
+
+    def applies(self, path: Path) -> bool:
+        return compressed.duckdb_reads(path, self.suffix)
+
+    def row_count(self, path: Path, header: list[str]) -> int | None:
+        return json_row_count(path, json_format(path, self.suffix))
+
+    def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
+        layout = json_format(path, self.suffix)
+        if layout is None or not distinct(header):  # DuckDB takes two keys alike in case as one
+            return None
+        query = _completions(layout) if "completions" in header else _binarized_json(layout)
+        return Staging(query, ATTRIBUTES, keyed=True)
+
+
+PARQUET = UltraFeedbackParquet()
+JSONL = UltraFeedbackJson(".jsonl")
+JSON = UltraFeedbackJson(".json")
+
+__all__ = ["ATTRIBUTES", "JSON", "JSONL", "PARQUET", "UltraFeedbackJson", "UltraFeedbackParquet"]
