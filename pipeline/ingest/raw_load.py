@@ -139,7 +139,10 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
     # The writer's buffers stay bounded while the scan's are in use too (issue 18: under 2 GB)
     con.execute(f"SET memory_limit = '{raw_bulk.WRITER_MEMORY}'")
     writer = BackgroundWriter(con)
-    chunks = read_ahead(bulk.chunks())
+    # The next chunk is fetched while this one is measured (0.3 s sooner for a million plain pairs),
+    # but not when the pairs carry attributes: a third wide chunk held 100 MB more at the peak of an
+    # LMArena load, which then ended no sooner (1.4 s later in two runs of each)
+    chunks = bulk.chunks() if bulk.attributes else read_ahead(bulk.chunks())
     try:
         for batch in chunks:
             # measured from the Arrow batch (the compiled count reads its texts in place, polars
@@ -148,7 +151,8 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
             counts = style.word_counts
             pairs = (pa.Table.from_batches([batch]).select(list(PAIR_SCHEMA))
                      .append_column("num_words_1", counts["words_1"]).append_column("num_words_2", counts["words_2"]))
-            writer.submit(_store_rows, (pairs, _attribute_rows(batch, bulk.attributes), None, style), source)
+            attrs = pa.Table.from_batches([batch.select(["pair_id", *bulk.attributes])]) if bulk.attributes else None
+            writer.submit(_store_staged, (pairs, attrs, style), source)
         writer.wait()
     finally:
         chunks.close()  # a fetch under way ends here, before the scan it reads from is closed
@@ -160,17 +164,6 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
     if tie_votes is not None and len(tie_votes):
         _insert_ties(con, tie_votes)
     judges.update(bulk.judges())
-
-
-def _attribute_rows(batch: pa.RecordBatch, names: tuple[str, ...]) -> pl.DataFrame | None:
-    """The pair_attributes rows (pair_id, key, value) of a staged batch's attribute columns; None
-    when there are none."""
-    if not names:
-        return None
-    attrs = (pl.from_arrow(batch.select(["pair_id", *names]))
-             .unpivot(index="pair_id", variable_name="key", value_name="value")
-             .drop_nulls("value").sort("pair_id", maintain_order=True))
-    return attrs if attrs.height else None
 
 
 # The Arrow tables and frames below are read by DuckDB by their Python names, which must not be
@@ -302,17 +295,37 @@ def _store_rows(con, rows: tuple, source: str) -> None:
     frame, attrs, votes, style = rows  # noqa: F841 - read by DuckDB below
     if style is None:
         frame = frame.with_columns(num_words_1=pl.lit(None, pl.Int64), num_words_2=pl.lit(None, pl.Int64))
-    frame = row_groups(frame)  # a thread per row group
+    _insert_pairs(con, frame, source)
+    if attrs is not None:
+        attrs = row_groups(attrs)  # noqa: F841 - a thread per row group
+        con.execute("INSERT INTO pair_attributes (pair_id, key, value) SELECT pair_id, key, value FROM attrs")
+    if votes is not None:
+        _insert_labels(con, votes)
+    if style is not None:
+        insert_style_rows(con, style, fill_word_counts=False)
+
+
+def _store_staged(con, rows: tuple, source: str) -> None:
+    """Insert a staged chunk (`_store_bulk`): its new pairs, the pairs' attributes as the staged
+    columns (pair_id and one column per attribute, NULL where a pair has none), and their style rows."""
+    pairs, attrs, style = rows  # noqa: F841 - read by DuckDB below
+    _insert_pairs(con, pairs, source)
+    if attrs is not None:
+        # DuckDB unpivots them on its threads, as it inserts (LMArena, 8.5 rows a pair: a long frame
+        # made in polars held 100 MB more at the load's peak); UNPIVOT leaves out the NULLs
+        attrs = row_groups(attrs)  # noqa: F841
+        con.execute("INSERT INTO pair_attributes (pair_id, key, value) SELECT pair_id, key, value "
+                    "FROM (UNPIVOT attrs ON COLUMNS(* EXCLUDE (pair_id)) INTO NAME key VALUE value)")
+    insert_style_rows(con, style, fill_word_counts=False)
+
+
+def _insert_pairs(con, frame, source: str) -> None:
+    """The new pairs (PAIR_SCHEMA's columns and their word counts, a frame or Arrow), each in the
+    group 'All'."""
+    frame = row_groups(frame)  # noqa: F841 - a thread per row group
     con.execute("INSERT INTO pairs (pair_id, source, source_index, source_id, pair_key, query, model_1, model_2, "
                 "response_1, response_2, num_words_1, num_words_2, n_turns, annotated, usable) "
                 "SELECT pair_id, ?, source_index, source_id, pair_key, query, model_1, model_2, response_1, "
                 "response_2, num_words_1, num_words_2, n_turns, FALSE, FALSE FROM frame", [source])
     con.execute("INSERT INTO pair_groups (pair_id, group_name, group_kind) SELECT pair_id, ?, ? FROM frame",
                 list(ALL_GROUP))
-    if attrs is not None:
-        attrs = row_groups(attrs)  # inserted on both cores too (LMArena: 8.5 rows a pair, 3 s on one)
-        con.execute("INSERT INTO pair_attributes (pair_id, key, value) SELECT pair_id, key, value FROM attrs")
-    if votes is not None:
-        _insert_labels(con, votes)
-    if style is not None:
-        insert_style_rows(con, style, fill_word_counts=False)

@@ -461,14 +461,20 @@ def test_a_crlf_csv_is_taken_and_a_duplicate_column_is_not(tmp_path, monkeypatch
     assert calls == []  # refused as the format is detected, before any scan
 
 
-def test_a_load_that_fails_between_chunks_stops_its_fetch_and_leaves_the_file(tmp_path, monkeypatch):
-    """The next chunk is fetched on a thread (`writing.read_ahead`): when measuring a chunk fails,
-    that fetch ends before the scan is closed, and the file is as it was."""
+def _generic(i: int) -> dict:
+    return {"prompt": f"p{i}", "response_1": "a", "response_2": "b", "winner": "1"}
+
+
+@pytest.mark.parametrize("rows, ahead", [(battle, False), (_generic, True)], ids=["attributes", "plain"])
+def test_a_load_that_fails_between_chunks_stops_its_fetch_and_leaves_the_file(rows, ahead, tmp_path, monkeypatch):
+    """The next chunk is fetched on a thread (`writing.read_ahead`) when the pairs carry no
+    attributes: when measuring a chunk fails, that fetch ends before the scan is closed, and the
+    file is as it was, with or without the read-ahead."""
     monkeypatch.setattr(raw_bulk, "CHUNK", 5)
     db = tmp_path / "db.duckdb"
-    load_source(str(write(tmp_path / "a.jsonl", [battle(i) for i in range(3)])), db=db)
+    load_source(str(write(tmp_path / "a.jsonl", [rows(i) for i in range(3)])), db=db)
     before = db.read_bytes()
-    real, calls = raw_load.style_rows, []
+    real, calls, fetches = raw_load.style_rows, [], []
 
     def failing(frame):
         calls.append(len(frame))
@@ -476,9 +482,16 @@ def test_a_load_that_fails_between_chunks_stops_its_fetch_and_leaves_the_file(tm
             raise SourceError("measuring failed")
         return real(frame)
 
+    def read_ahead(items):
+        fetches.append(True)
+        return real_ahead(items)
+
+    real_ahead = raw_load.read_ahead
     monkeypatch.setattr(raw_load, "style_rows", failing)
+    monkeypatch.setattr(raw_load, "read_ahead", read_ahead)
     with pytest.raises(SourceError, match="measuring failed"):
-        load_source(str(write(tmp_path / "b.jsonl", [battle(i) for i in range(100, 140)])), db=db)
+        load_source(str(write(tmp_path / "b.jsonl", [rows(i) for i in range(100, 140)])), db=db)
     assert len(calls) == 2
+    assert fetches == ([True] if ahead else [])
     assert not [t for t in threading.enumerate() if t.name.startswith("load-fetch")]
     assert db.read_bytes() == before

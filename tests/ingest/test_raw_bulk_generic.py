@@ -112,6 +112,19 @@ def test_columns_named_by_options_both_ways(tmp_path, monkeypatch):
     assert bulk == by_row and calls == [True]
 
 
+def test_attributes_named_key_and_value_are_stored_the_same_both_ways(tmp_path, monkeypatch):
+    """The staged attributes are unpivoted by DuckDB into (pair_id, key, value): attributes of
+    those very names, and empty or missing values, come out as Python's rows do."""
+    rows = [pair_row(i, prompt=f"p{i}", key=("k", "", None)[i % 3], value=f"v{i}" if i % 2 else None)
+            for i in range(6)]
+    path = write_parquet(tmp_path / "named.parquet", rows)
+    options = Options(attribute_columns=("key", "value"))
+    bulk, by_row, calls = load_both_ways([path], tmp_path, monkeypatch, options=options)
+    assert bulk == by_row and calls == [True]
+    stored = contents(tmp_path / "bulk.duckdb")["pair_attributes"]
+    assert ("key", "k") in {(k, v) for _, k, v in stored} and ("value", "v1") in {(k, v) for _, k, v in stored}
+
+
 def test_an_empty_response_is_skipped_whatever_its_winner(tmp_path, monkeypatch):
     """generic.read skips a row with an empty response before it reads the winner: still plain."""
     path = write_csv(tmp_path / "empty.csv", [pair_row(0), pair_row(1, r2=" ", winner="nonsense"), pair_row(2)])
