@@ -56,6 +56,44 @@ def json_list(path: Path) -> Iterator[Any] | None:
     return _JsonText(Path(path), start[0]).elements()
 
 
+def object_rows(path: Path, keys: tuple[str, ...]) -> tuple[dict, Iterator[Any]] | None:
+    """For a file whose value is one object holding its rows in a list (Feedback Forensics'
+    `comparisons`): (the object, each list in it left empty; the elements of the first of `keys`
+    holding a list, streamed), as json.loads would give them, the last of a repeated key winning.
+    None when the file is not such an object or is not valid JSON: the caller reads it whole,
+    and names the error as json.loads does.
+
+    Two passes, each a stream: the first reads the whole object (every list's elements parsed
+    and dropped) to know its other members and which list holds the rows, wherever they stand;
+    the second gives that list's elements."""
+    start = _utf8_start(Path(path))
+    if start is None or start[1] != b"{":
+        return None
+    context: dict = {}
+    lists: dict[str, int] = {}  # key -> the member holding a list under it (the last one)
+    try:
+        for n, key, value in _JsonText(Path(path), start[0]).members():
+            if isinstance(value, _Elements):
+                for _ in value:
+                    pass
+                context[key], lists[key] = [], n
+            else:
+                context[key] = value
+                lists.pop(key, None)
+    except (SourceError, _TooLong):
+        return None
+    chosen = next((lists[k] for k in keys if k in lists), None)
+    if chosen is None:
+        return None
+    return context, _member_elements(Path(path), start[0], chosen)
+
+
+def _member_elements(path: Path, skip: int, member: int) -> Iterator[Any]:
+    for n, _, value in _JsonText(path, skip).members():
+        if n == member:
+            yield from value
+
+
 def _utf8_start(path: Path) -> tuple[int, bytes] | None:
     """(bytes to skip: a BOM, the first byte after JSON's spaces) of a file plain UTF-8 at its
     start; None for UTF-16 or -32, a NUL, a broken archive, or spaces past its first 4 KB."""
@@ -93,37 +131,63 @@ class _JsonText:
         self._skip_space()
         self.limit = FIRST_LINE_LIMIT
         try:
-            self._element(0)
+            self._element("[0]", 1)
         except (SourceError, _TooLong):
             return False
         newline = self._skip_space()
         return newline and not self._at_end() and self.buf[self.pos] == "{"
 
     def elements(self) -> Iterator[Any]:
+        """The elements of the file's one list, then nothing but spaces."""
         self._skip_space()
-        self.pos += 1  # the '[' json_shape saw
+        yield from _Elements(self, "", 1)
         self._skip_space()
-        if not self._at_end() and self.buf[self.pos] == "]":
+        if not self._at_end():
+            self._fail("Extra data", self.pos)
+
+    def members(self) -> Iterator[tuple[int, str, Any]]:
+        """(place, key, value) of each member of the file's one object, then nothing but spaces. A
+        list value is given as its `_Elements`, read as the caller reads them (the rest is read
+        before the next member)."""
+        self._skip_space()
+        self.pos += 1  # the '{' object_rows saw
+        self._skip_space()
+        if not self._at_end() and self.buf[self.pos] == "}":
             self.pos += 1
         else:
-            index = 0
+            n = 0
             while True:
+                self._skip_space()
+                if self._at_end() or self.buf[self.pos] != '"':
+                    self._fail("Expecting property name enclosed in double quotes", self.pos)
+                key = self._element("", 1)
+                self._skip_space()
+                if self._at_end() or self.buf[self.pos] != ":":
+                    self._fail("Expecting ':' delimiter", self.pos)
+                self.pos += 1
                 self._skip_space()
                 if self._at_end():
                     self._fail("Expecting value", self.pos)
-                yield self._element(index)
-                index += 1
+                if self.buf[self.pos] == "[":
+                    items = _Elements(self, key, 2)
+                    yield n, key, items
+                    for _ in items:  # what the caller left
+                        pass
+                else:
+                    yield n, key, self._element(key, 1)
+                n += 1
                 self._skip_space()
-                if self._at_end() or self.buf[self.pos] not in ",]":
+                if self._at_end() or self.buf[self.pos] not in ",}":
                     self._fail("Expecting ',' delimiter", self.pos)
                 self.pos += 1
-                if self.buf[self.pos - 1] == "]":
+                if self.buf[self.pos - 1] == "}":
                     break
         self._skip_space()
         if not self._at_end():
             self._fail("Extra data", self.pos)
 
-    def _element(self, index: int) -> Any:
+    def _element(self, field: str, depth: int) -> Any:
+        """The value at the cursor, its strings checked as `field` (nested `depth` deep)."""
         start = self.pos
         while True:
             try:
@@ -140,7 +204,7 @@ class _JsonText:
                 why = str(exc).split(";")[0]
                 raise SourceError(f"{self.path}: a number in it is too long to read ({why})") from None
             start = self._read_more(start)
-        check_strings(value, self.buf[start:end], str(self.path), f"[{index}]", 1)
+        check_strings(value, self.buf[start:end], str(self.path), field, depth)
         self.pos = end
         return value
 
@@ -189,6 +253,38 @@ class _JsonText:
         line = self.lines_before + self.buf.count("\n", 0, at) + 1
         column = at - newline if newline >= 0 else self.column_before + at + 1
         raise SourceError(f"{self.path}: not valid JSON at line {line}, column {column} ({message})")
+
+
+class _Elements:
+    """The elements of the list at a `_JsonText`'s cursor (its '['), read one at a time; the
+    cursor ends past its ']'. `field` names it in errors (`comparisons[3]`), `depth` deep."""
+
+    def __init__(self, text: _JsonText, field: str, depth: int):
+        self._items = self._read(text, field, depth)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._items
+
+    @staticmethod
+    def _read(text: _JsonText, field: str, depth: int) -> Iterator[Any]:
+        text.pos += 1  # the '['
+        text._skip_space()
+        if not text._at_end() and text.buf[text.pos] == "]":
+            text.pos += 1
+            return
+        index = 0
+        while True:
+            text._skip_space()
+            if text._at_end():
+                text._fail("Expecting value", text.pos)
+            yield text._element(f"{field}[{index}]", depth)
+            index += 1
+            text._skip_space()
+            if text._at_end() or text.buf[text.pos] not in ",]":
+                text._fail("Expecting ',' delimiter", text.pos)
+            text.pos += 1
+            if text.buf[text.pos - 1] == "]":
+                return
 
 
 def _text_chunks(path: Path, skip: int) -> Iterator[str]:

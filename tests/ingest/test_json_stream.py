@@ -1,6 +1,7 @@
 """A .json file holding one list is read element by element (`json_stream.json_list`): the same
 values, and the same one-line errors, as json.loads of the whole file, at any chunk size. JSON
-lines named .json are read line by line; other .json files whole, as before."""
+lines named .json are read line by line; an object holding the rows in a list in two streamed
+passes (`json_stream.object_rows`); other .json files whole, as before."""
 
 from __future__ import annotations
 
@@ -129,8 +130,8 @@ def test_other_json_files_are_read_whole_as_before(tmp_path):
     assert list(sources.iter_json(wrapped)) == [{"a": 1}]
     assert list(sources.iter_json(lines)) == [{"a": 1}, {"a": 2}]
     assert list(sources.iter_json(utf16)) == [{"a": 1}]
-    table = files.open_table(wrapped)
-    assert table.context == {"data": [{"a": 1}]} and list(table.rows) == [{"a": 1}]
+    table = files.open_table(wrapped)  # an object holding the rows: streamed, its lists left empty
+    assert table.context == {"data": []} and list(table.rows) == [{"a": 1}]
 
 
 def test_a_big_list_is_never_held_whole(tmp_path):
@@ -188,3 +189,78 @@ def test_a_long_first_object_is_not_taken_for_json_lines(tmp_path, monkeypatch):
     lines = tmp_path / "lines.json"
     lines.write_text("".join(json.dumps({"a": i}) + "\n" for i in range(50)), encoding="utf-8")
     assert json_stream.json_shape(lines) == "lines"
+
+
+# An object holding the rows (Feedback Forensics' AnnotatedPairs): its members in any order, keys
+# repeated (json.loads keeps the last), lists under several keys.
+KEYS = st.sampled_from(["comparisons", "data", "annotators", "metadata", "rows", "x"])
+MEMBERS = st.lists(st.tuples(KEYS, st.one_of(VALUES, st.lists(VALUES, max_size=4))), max_size=6)
+
+
+def _object_text(members, indent) -> str:
+    sep = "\n" + " " * indent if indent else ""
+    return "{" + ",".join(f"{sep}{json.dumps(k)}: {json.dumps(v, indent=indent, ensure_ascii=False)}"
+                          for k, v in members) + ("\n}" if indent else "}")
+
+
+def _held(path):
+    """What the caller makes of a whole read: (the object, lists emptied; the rows), or None."""
+    data = _whole(path)
+    if not isinstance(data, dict):
+        return None
+    key = next((k for k in files.LIST_KEYS if isinstance(data.get(k), list)), None)
+    if key is None:
+        return None
+    return {k: [] if isinstance(v, list) else v for k, v in data.items()}, data[key]
+
+
+def _object_rows(path):
+    found = json_stream.object_rows(path, files.LIST_KEYS)
+    return None if found is None else (found[0], list(found[1]))
+
+
+@SETTINGS
+@given(members=MEMBERS, indent=st.sampled_from([0, 2]))
+def test_an_object_holding_the_rows_is_streamed_as_json_loads_reads_it(tmp_path, tiny_chunks, members, indent):
+    path = tmp_path / "held.json"
+    path.write_text(_object_text(members, indent), encoding="utf-8")
+    assert _object_rows(path) == _held(path)
+
+
+@SETTINGS
+@given(members=MEMBERS.filter(lambda m: any(isinstance(v, list) and k == "comparisons" for k, v in m)),
+       data=st.data())
+def test_a_spoiled_object_is_left_to_the_whole_read(tmp_path, tiny_chunks, members, data):
+    """Anything json.loads refuses is not streamed (the caller reads it whole, and its error is
+    json.loads's); anything it takes is streamed as it reads it."""
+    text = _object_text(members, 1)
+    at = data.draw(st.integers(1, len(text)), label="at")
+    spoil = data.draw(st.sampled_from(["", "x", ",", "]", "}", '"', "\\", " 1", "[", ":", "\\ud800"]), label="spoil")
+    path = tmp_path / "held.json"
+    path.write_text(text[:at] + spoil + (text[at:] if spoil else ""), encoding="utf-8")
+    whole = _outcome(_whole, path)
+    if whole[0] == "error":
+        assert json_stream.object_rows(path, files.LIST_KEYS) is None
+    else:
+        assert _object_rows(path) == _held(path)
+
+
+def test_the_rows_held_by_an_object_are_never_held_whole(tmp_path):
+    """Tens of MB of comparisons, with the annotators after them, read with a fraction of that in
+    memory; the forensics format is found from the streamed object."""
+    path = tmp_path / "forensics.json.gz"
+    n = 5000
+    comparison = {"prompt": "p" * 500, "response_a": {"text": "a" * 2000, "model": "m1"},
+                  "response_b": {"text": "b" * 2000, "model": "m2"}, "annotations": {"h": {"pref": "a"}}}
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
+        out.write('{"metadata": {"version": "2.0"}, "comparisons": [\n')
+        out.write(",\n".join(json.dumps({**comparison, "id": i}) for i in range(n)))
+        out.write('\n], "annotators": {"h": {"name": "crowd", "type": "human"}}}\n')
+    tracemalloc.start()
+    table = files.open_table(path)
+    count = sum(1 for _ in table.rows)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == n and table.context["annotators"] == {"h": {"name": "crowd", "type": "human"}}
+    assert table.context["comparisons"] == []
+    assert peak < 12 * 2**20, f"peak {peak / 2**20:.1f} MB for a {n * 4600 / 2**20:.0f} MB object"

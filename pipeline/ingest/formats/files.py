@@ -63,7 +63,14 @@ def _first(rows: Iterator[dict]) -> tuple[dict | None, Iterator[dict]]:
 
 def _json(path: Path) -> tuple[dict | None, Iterator]:
     """(the object holding the rows, or None; the rows): a list streamed element by element, JSON
-    lines named .json line by line, anything else read whole (an object holding the rows)."""
+    lines named .json line by line, an object holding the rows (Feedback Forensics') streamed in
+    two passes, with its lists left empty; anything else (a file that is not valid JSON: its error
+    is json.loads's) read whole."""
+    # first: JSON lines named .json end its first pass at their first line ("Extra data"), where
+    # json_shape would parse a whole object holding the rows to see whether lines follow it
+    held = json_stream.object_rows(path, LIST_KEYS)
+    if held is not None:
+        return held
     shape = json_stream.json_shape(path)
     if shape == "list":
         return None, json_stream.json_list(path)
