@@ -56,10 +56,12 @@ def json_list(path: Path) -> Iterator[Any] | None:
     return _JsonText(Path(path), start[0]).elements()
 
 
-def object_rows(path: Path, keys: tuple[str, ...]) -> tuple[dict, Iterator[Any]] | None:
+def object_rows(path: Path, keys: tuple[str, ...], *, in_file_order: bool = False) -> tuple[dict, Iterator[Any]] | None:
     """For a file whose value is one object holding its rows in a list (Feedback Forensics'
     `comparisons`): (the object, each list in it left empty; the elements of the first of `keys`
     holding a list, streamed), as json.loads would give them, the last of a repeated key winning.
+    `in_file_order`: the first such key in the object's order (a dict's: where the key first
+    stands) rather than in the order of `keys`.
     None when the file is not such an object or is not valid JSON: the caller reads it whole,
     and names the error as json.loads does.
 
@@ -82,7 +84,8 @@ def object_rows(path: Path, keys: tuple[str, ...]) -> tuple[dict, Iterator[Any]]
                 lists.pop(key, None)
     except (SourceError, _TooLong):
         return None
-    chosen = next((lists[k] for k in keys if k in lists), None)
+    order = [k for k in context if k in keys] if in_file_order else keys  # a dict keeps a key's first place
+    chosen = next((lists[k] for k in order if k in lists), None)
     if chosen is None:
         return None
     return context, _member_elements(Path(path), start[0], chosen)

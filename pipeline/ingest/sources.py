@@ -24,10 +24,11 @@ from .decoding import (  # noqa: F401 - the readers' names, read as sources.X ac
     read_text,
     text_lines,
 )
-from .json_stream import json_list, json_shape
+from .json_stream import json_list, json_shape, object_rows
 
 HF_PREFIX = "hf:"
 SUFFIXES = (".jsonl", ".json", ".parquet")
+RECORD_KEYS = ("data", "records", "rows", "train")  # an object holding released records in a list under one
 
 
 def fingerprint(paths: list[Path]) -> str:
@@ -47,6 +48,10 @@ def iter_jsonl(path: Path) -> Iterator[dict]:
 
 
 def iter_json(path: Path) -> Iterator[dict]:
+    held = object_rows(path, RECORD_KEYS, in_file_order=True)  # {"data": [...]}, streamed
+    if held is not None:
+        yield from held[1]
+        return
     shape = json_shape(path)
     if shape == "list":  # streamed
         yield from json_list(path)
@@ -64,7 +69,7 @@ def iter_json(path: Path) -> Iterator[dict]:
             return
         raise
     if isinstance(data, dict):
-        lists = [v for k, v in data.items() if k in ("data", "records", "rows", "train") and isinstance(v, list)]
+        lists = [v for k, v in data.items() if k in RECORD_KEYS and isinstance(v, list)]
         if not lists:
             raise SourceError(f"{path}: expected a JSON list of records (or an object with a 'data' list)")
         data = lists[0]

@@ -264,3 +264,27 @@ def test_the_rows_held_by_an_object_are_never_held_whole(tmp_path):
     assert count == n and table.context["annotators"] == {"h": {"name": "crowd", "type": "human"}}
     assert table.context["comparisons"] == []
     assert peak < 12 * 2**20, f"peak {peak / 2**20:.1f} MB for a {n * 4600 / 2**20:.0f} MB object"
+
+
+def _records_whole(path):
+    """The released records' reader's rule on the whole value: the first list under one of its
+    keys, in the object's order."""
+    data = _whole(path)
+    lists = [v for k, v in data.items() if k in sources.RECORD_KEYS and isinstance(v, list)]
+    if not lists:
+        raise sources.SourceError("no list")
+    return lists[0]
+
+
+@SETTINGS
+@given(members=MEMBERS, indent=st.sampled_from([0, 2]))
+def test_released_records_held_by_an_object_are_streamed_in_the_objects_order(tmp_path, tiny_chunks, members,
+                                                                              indent):
+    path = tmp_path / "records.json"
+    path.write_text(_object_text(members, indent), encoding="utf-8")
+    found = json_stream.object_rows(path, sources.RECORD_KEYS, in_file_order=True)
+    whole = _outcome(_records_whole, path)
+    if found is None:
+        assert whole[0] == "error"
+        return
+    assert list(found[1]) == whole[1] == list(sources.iter_json(path))
