@@ -186,16 +186,17 @@ def json_row_count(path: Path, layout: str | None) -> int | None:
     return arena_scan.line_check(path) if layout else None
 
 
-def json_source(layout: str, columns: list[str]) -> str:
-    """The read_json call giving each of those columns as a JSON leaf (NULL where a row lacks it)."""
-    spec = ", ".join(f"{literal(col)}: 'JSON'" for col in columns)
+def json_source(layout: str, columns: list[str] | dict[str, str]) -> str:
+    """The read_json call giving those columns (NULL where a row lacks one): each as a JSON leaf,
+    or, given a dict, as the DuckDB type it names."""
+    types = columns if isinstance(columns, dict) else dict.fromkeys(columns, "JSON")
+    spec = ", ".join(f"{literal(col)}: {literal(kind)}" for col, kind in types.items())
     return f"read_json(?, format = '{layout}', records = true, columns = {{{spec}}})"
 
 
-class GenericJson:
-    """Generic pairs in JSON lines (`.jsonl`) or a `.json` file (`json_format`): each role's column
-    read as JSON, found by name in the first row (as `generic.read` finds them), a leaf taken as
-    `arena_scan` takes one."""
+class JsonFileScan:
+    """What the scans of `.jsonl` or `.json` files share: which files they take, and their rows
+    counted apart (`json_format`, `json_row_count`)."""
 
     def __init__(self, suffix: str):
         self.suffix = suffix
@@ -205,6 +206,12 @@ class GenericJson:
 
     def row_count(self, path: Path, header: list[str]) -> int | None:
         return json_row_count(path, json_format(path, self.suffix))
+
+
+class GenericJson(JsonFileScan):
+    """Generic pairs in JSON lines (`.jsonl`) or a `.json` file (`json_format`): each role's column
+    read as JSON, found by name in the first row (as `generic.read` finds them), a leaf taken as
+    `arena_scan` takes one."""
 
     def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
         cols, missing = generic.columns(dict.fromkeys(header), opts)
@@ -232,5 +239,5 @@ PARQUET = GenericParquet()
 JSONL = GenericJson(".jsonl")
 JSON = GenericJson(".json")
 
-__all__ = ["CSV", "JSON", "JSONL", "PARQUET", "GenericCsv", "GenericJson", "GenericParquet", "json_format",
+__all__ = ["CSV", "JSON", "JSONL", "PARQUET", "GenericCsv", "GenericJson", "GenericParquet", "JsonFileScan", "json_format",
            "json_row_count", "json_source", "select"]

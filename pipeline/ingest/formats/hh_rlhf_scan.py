@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import compressed
 from .arena_scan import TURN_JOIN, line_check
 from .base import Options
-from .staging import Staging, hashed_order
+from .staging import ORDERED_REPLIES, Staging, hashed_order
 
 ATTRIBUTES: tuple[str, ...] = ()
 _MARK = r"\n\n(Human|Assistant):[ \t]?"   # hh_rlhf._MARK after a blank line
@@ -113,8 +113,7 @@ FROM (SELECT *, chosen_who[1:len(chosen_who) - 1] AS before_who, chosen_text[1:l
     pairs = f"""
 SELECT plain, NULL::VARCHAR AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHAR AS model_2, NULL::VARCHAR AS rater,
   CASE WHEN swapped THEN 'model_b' ELSE 'model_a' END AS winner, NULL::DOUBLE AS prob_1, n_users, query,
-  CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
-  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2, tk
+  {ORDERED_REPLIES}, tk
 FROM ({hashed_order(sides)})"""
     # the responses are stripped: one Python calls empty is ''
     empty = "coalesce(response_1 = '' OR response_2 = '', FALSE)"

@@ -55,6 +55,11 @@ def hashed_order(rows: str) -> str:
             f"FROM (SELECT *, {unswapped} AS unswapped_key FROM ({rows})))")
 
 
+# `hashed_order`'s rows as a pair's two responses: the rejected reply first when swapped
+ORDERED_REPLIES = ("CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1, "
+                   "CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2")
+
+
 def known_winner(text: str) -> str:
     """SQL: the text is a winner word `base.WINNERS` knows (or empty), in any case, spelled in
     printable ASCII: DuckDB lowers 'TİE' to 'tie', Python to 'ti̇e', a word it does not know."""
@@ -87,5 +92,5 @@ _WINNER_WORDS = "[" + ", ".join(literal(k) for k in [*WINNERS, ""]) + "]"
 _ODD_HEX = "['1', '3', '5', '7', '9', 'b', 'd', 'f']"  # a SHA-1 whose first byte is odd: its second hex digit
 
 
-__all__ = ["COLUMNS", "Staging", "attribute_names_ok", "distinct", "hashed_order", "identifier", "known_winner", "literal",
+__all__ = ["COLUMNS", "ORDERED_REPLIES", "Staging", "attribute_names_ok", "distinct", "hashed_order", "identifier", "known_winner", "literal",
            "text_key"]

@@ -42,10 +42,10 @@ from .arena_scan import (
 )
 from .base import Options
 from .conversation import ASSISTANT_ROLES, USER_ROLES
-from .generic_scan import json_format, json_row_count
+from .generic_scan import JsonFileScan, json_format, json_source
 from .parquet_scan import Declined, is_text, messages, name_text, read_types
 from .parquet_scan import row_count as parquet_rows
-from .staging import Staging, distinct, hashed_order, identifier, literal
+from .staging import ORDERED_REPLIES, Staging, distinct, hashed_order, identifier
 
 ATTRIBUTES = ("score_1", "score_2", "source")
 
@@ -95,9 +95,7 @@ FROM ({turns})"""
     pairs = f"""
 SELECT coalesce({_last_reply_ok('c')} AND {_last_reply_ok('r')} AND ok, FALSE) AND (finite OR empty) AS plain,
   nullif(source_id, '') AS source_id, NULL::VARCHAR AS model_1, NULL::VARCHAR AS model_2, NULL::VARCHAR AS rater,
-  {_winner()} AS winner, NULL::DOUBLE AS prob_1, n_users, query,
-  CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
-  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2, empty, {_scores()},
+  {_winner()} AS winner, NULL::DOUBLE AS prob_1, n_users, query, {ORDERED_REPLIES}, empty, {_scores()},
   nullif(source, '') AS source, tk
 FROM (SELECT *, coalesce({blank_response('chosen_reply', 'rejected_reply')}, FALSE) AS empty
       FROM ({hashed_order(query)}))"""
@@ -163,15 +161,6 @@ def _json_text_ok(col: str) -> str:
     return f"({col} IS NULL OR left({col}, 1) = '\"')"
 
 
-def _json_text(col: str) -> str:
-    return f"({col}->>'$')"
-
-
-def _read_json(layout: str, columns: dict[str, str]) -> str:
-    spec = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in columns.items())
-    return f"read_json(?, format = '{layout}', records = true, columns = {{{spec}}})"
-
-
 _MESSAGES = "STRUCT(role VARCHAR, content JSON)[]"
 
 
@@ -186,12 +175,12 @@ def _json_contents_ok(col: str) -> str:
 
 
 def _binarized_json(layout: str) -> str:
-    read = _read_json(layout, {"chosen": _MESSAGES, "rejected": _MESSAGES, "prompt": "JSON", "prompt_id": "JSON",
+    read = json_source(layout, {"chosen": _MESSAGES, "rejected": _MESSAGES, "prompt": "JSON", "prompt_id": "JSON",
                                "source": "JSON", "score_chosen": "JSON", "score_rejected": "JSON"})
     ok = " AND ".join([_json_text_ok("prompt"), json_name_ok("prompt_id"), json_name_ok("source"),
                        _json_contents_ok("chosen"), _json_contents_ok("rejected")])
     source_sql = (f"SELECT {_json_messages('chosen')} AS c, {_json_messages('rejected')} AS r, "
-                  f"{_json_text('prompt')} AS prompt, {json_text('prompt_id')} AS source_id, "
+                  f"{json_text('prompt')} AS prompt, {json_text('prompt_id')} AS source_id, "
                   f"{json_text('source')} AS source, {_json_score('score_chosen')} AS s_c, "
                   f"{_json_score('score_rejected')} AS s_r, "
                   f"{_json_score_ok('score_chosen')} AND {_json_score_ok('score_rejected')} AS finite, "
@@ -211,7 +200,7 @@ def _completion_ok(e: str) -> str:
 
 def _completions(layout: str) -> str:
     """openbmb/UltraFeedback's rows: the best completion against the worst (`ultrafeedback._completions`)."""
-    read = _read_json(layout, {"instruction": "JSON", "source": "JSON", "completions": _COMPLETION})
+    read = json_source(layout, {"instruction": "JSON", "source": "JSON", "completions": _COMPLETION})
     scored = (f"list_filter(list_transform(completions, (e, i) -> {{'s': {_json_score('e.overall_score')}, 'i': i, "
               f"'r': coalesce(e.response->>'$', ''), 'm': {json_text('e.model')}}}), "
               f"x -> x.s IS NOT NULL AND NOT {blank('x.r')})")
@@ -230,25 +219,14 @@ FROM (SELECT *, {json_text('instruction')} AS json_text_instruction FROM ({picke
 SELECT {plain} AS plain, NULL::VARCHAR AS source_id,
   nullif(CASE WHEN swapped THEN worst.m ELSE best.m END, '') AS model_1,
   nullif(CASE WHEN swapped THEN best.m ELSE worst.m END, '') AS model_2, NULL::VARCHAR AS rater,
-  {_winner()} AS winner, NULL::DOUBLE AS prob_1, 1 AS n_users, query,
-  CASE WHEN swapped THEN rejected_reply ELSE chosen_reply END AS response_1,
-  CASE WHEN swapped THEN chosen_reply ELSE rejected_reply END AS response_2,
+  {_winner()} AS winner, NULL::DOUBLE AS prob_1, 1 AS n_users, query, {ORDERED_REPLIES},
   coalesce(len(scored) < 2, TRUE) AS empty, {_scores()}, nullif({json_text('source')}, '') AS source, tk
 FROM ({hashed_order(rows)})"""
 
 
-class UltraFeedbackJson:
+class UltraFeedbackJson(JsonFileScan):
     """UltraFeedback-style JSON lines (`.jsonl`) or a `.json` file (`generic_scan.json_format`): the
     binarized rows, or openbmb's `completions` when the first row has them."""
-
-    def __init__(self, suffix: str):
-        self.suffix = suffix
-
-    def applies(self, path: Path) -> bool:
-        return compressed.duckdb_reads(path, self.suffix)
-
-    def row_count(self, path: Path, header: list[str]) -> int | None:
-        return json_row_count(path, json_format(path, self.suffix))
 
     def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
         layout = json_format(path, self.suffix)
