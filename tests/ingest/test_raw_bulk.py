@@ -266,6 +266,39 @@ def test_a_cut_archive_is_refused_as_python_refuses_it(codec, tmp_path, monkeypa
     assert errors[0] == errors[1] and codec in errors[0]
 
 
+def test_rows_past_a_row_group_keep_their_places_across_files(tmp_path, monkeypatch):
+    """The scan stages into its own file, uncommitted (raw_bulk._scratch): a row group's worth of
+    rows goes to the file, the rest stays in memory, and the next file's rows follow on. Each row's
+    place is its position in the source across files; streamed out under a small memory limit (the
+    staged blocks evicted and read back), every pair is its row."""
+    monkeypatch.setattr(raw_bulk, "STREAM_MEMORY", "32MB")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    sizes = (writing.ROW_GROUP + 5000, 7)
+    start = 0
+    for n, name in zip(sizes, ("a.csv", "b.csv")):
+        lines = ["prompt,response_1,response_2,winner"]
+        lines += [f"q{i},one answer to {i},another answer to {i},{'ab'[i % 2]}" for i in range(start, start + n)]
+        (folder / name).write_text("\n".join(lines) + "\n")
+        start += n
+    made, taken = [], []
+    real_scratch, real_prepare = raw_bulk._scratch, raw_bulk.prepare
+    monkeypatch.setattr(raw_bulk, "_scratch", lambda f: made.append(Path(f)) or real_scratch(f))
+    monkeypatch.setattr(raw_bulk, "prepare", lambda *a, **k: taken.append(real_prepare(*a, **k)) or taken[-1])
+    report = load_source(str(folder), db=tmp_path / "db.duckdb", format="generic")
+    assert taken and taken[0] is not None and len(made) == 1 and not made[0].exists()
+    assert report.new_pairs == report.new_labels == sum(sizes)
+    con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
+    try:
+        assert con.execute(
+            "SELECT count(*), count(*) FILTER (query = 'q' || source_index AND response_1 = 'one answer to ' || "
+            "source_index AND pair_id = source_index) FROM pairs").fetchone() == (sum(sizes), sum(sizes))
+        assert con.execute("SELECT count(*) FILTER (preferred = 1 + p.source_index % 2) FROM labels JOIN pairs p "
+                           "USING (pair_id)").fetchone()[0] == sum(sizes)
+    finally:
+        con.close()
+
+
 def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
     made = []
     real = raw_bulk.tempfile.mkdtemp
