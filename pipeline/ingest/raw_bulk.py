@@ -17,10 +17,10 @@ report.
 
 The work happens in a private DuckDB (`scan`) in a temporary folder, so the writer's connection is
 free for the inserts. Its file is a scratch pad (`_scratch`): the staged rows are written to it
-uncompressed, in a transaction that is never committed. `stage` starts it before the database is open (it
-reads only the files); `prepare` sorts once the loader holds the database; `chunks()` hands out
-the new pairs with their texts a chunk at a time, for the loader to measure on this thread while
-its writer thread stores the last.
+uncompressed, in a transaction that is never committed. `stage` starts it before the database is
+open (it reads only the files); `prepare` sorts once the loader holds the database; `chunks()`
+hands out the new pairs with their texts a chunk at a time, for the loader to measure on this
+thread while its writer thread stores the last.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ from .writing import MAX_PAIR_ID, ROW_GROUP, LoadReport
 
 CHUNK = ROW_GROUP         # new pairs per chunk: a whole row group (no merging); two chunks of
                           # twice that made DuckDB insert the pairs on two threads, but passed 2 GB
-MEMORY_LIMIT = "1GB"      # the scan's buffers while it stages and sorts (at 384MB the staged texts spilled: 2 s more)
+MEMORY_LIMIT = "1GB"      # the scan's buffers while it stages and sorts (at 512MB a million LMArena battles: 2 s more)
 STREAM_MEMORY = "256MB"   # the scan's buffers while the new pairs are stored (at 128MB its join spilled: 2x slower)
 WRITER_MEMORY = "768MB"   # the writer's buffers while a staged file is stored
 
@@ -296,10 +296,10 @@ def _scratch(folder: str) -> duckdb.DuckDBPyConnection:
 
     An in-memory scan spilled what did not fit its limit to temporary files, compressing every
     block it evicted (zstd), and the sort and the stream out evicted the staged texts again and
-    again: 4.5 CPU-seconds of a million HH-RLHF battles. Blocks of a file are only written once,
-    and evicting them drops them; uncompressed, they cost no compression either (the texts are read
-    once more). Uncommitted, nothing is fsynced (a committed stage waited a second for it).
-    A million HH-RLHF battles load in 17 s instead of 18.5 s."""
+    again: about 4 CPU-seconds of a million HH-RLHF battles. Blocks of a file are only written
+    once, and evicting them drops them; uncompressed, they cost no compression either (the texts
+    are read once more). Uncommitted, nothing is fsynced (a committed stage waited a second for
+    it). A million HH-RLHF battles load about 1.5 s sooner (of 20)."""
     scan = duckdb.connect(str(Path(folder) / "scan.duckdb"),
                           config={"memory_limit": MEMORY_LIMIT, "temp_directory": folder})
     scan.execute("SET force_compression = 'uncompressed'")
