@@ -110,14 +110,15 @@ STORED_PAIRS = "SELECT pair_key, pair_id::BIGINT AS pair_id, model_1, model_2 FR
 STORED_VOTES = ("SELECT pair_id::BIGINT AS pair_id, judge, preferred::TINYINT AS preferred, rater FROM labels "
                 "WHERE list_contains(?, judge)")
 
+# The new pairs with their texts, in no order (a chunk is a set of pairs): `staged` first, its texts
+# streamed through, the new rows of `keyed` hashed; {attributes}: the scan's, each as s.NAME
 NEW_PAIRS = """
 SELECT k.pair_id::BIGINT AS pair_id, k.position::BIGINT AS source_index, nullif(s.source_id, '') AS source_id,
        k.key AS pair_key, s.query, k.m1 AS model_1, k.m2 AS model_2, s.response_1, s.response_2,
        k.n_turns::BIGINT AS n_turns{attributes}
 FROM staged s JOIN keyed k ON k.position = s.position
 WHERE k.new
-"""  # staged first: its texts stream through, the new rows of keyed are hashed; in no order (a chunk
-    # is a set of pairs); {attributes}: the scan's, each as s.NAME
+"""
 
 assert {TIE, BOTH_BAD} <= set(WINNERS.values())  # ROWS takes a winner's word for a tie as its skip reason
 
