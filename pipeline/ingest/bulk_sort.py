@@ -6,7 +6,9 @@ new pairs streamed out with their texts (`NEW_PAIRS`).
 
 The scan's tables: `stage` (a row per source row, `formats/staging.py`'s columns), its view
 `staged` (with each row's `position` in the source), `winners` (a winner's word and its vote),
-`judges` (a judge as written and its name), `stored` and `stored_votes`.
+`judges` (a judge as written and its name), `stored` and `stored_votes`. The sorting's own
+tables (`rows`, `keyed`, `votes`) are temporary: they stay in memory rather than in the scan's
+file (half a second sooner at a million rows).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ BATTLE_KEY = f"sha1(tk || {_SEP} || coalesce(m1, chr(0)) || {_SEP} || coalesce(m
 
 # Every row: its place, its fate (NULL: a label), the vote and the battle's text key.
 ROWS = f"""
-CREATE TABLE rows AS
+CREATE TEMP TABLE rows AS
 SELECT stage.position, greatest(n_users, 1) AS n_turns,
   CASE WHEN n_users > 1 AND NOT $multi_turn THEN '{MULTI_TURN}'
        WHEN empty THEN '{EMPTY}'
@@ -50,7 +52,7 @@ FROM staged stage LEFT JOIN winners w ON w.word = stage.winner LEFT JOIN judges 
 # makes its pair: id offset + position. A battle of its texts is first met at its key's first row
 # (that row's models are the owner's); only the battles of other models are grouped for theirs.
 KEYED = f"""
-CREATE TABLE keyed AS
+CREATE TEMP TABLE keyed AS
 WITH labelled AS (SELECT * FROM rows WHERE skip IS NULL),
 firsts AS (  -- the models of each text key's first row, NULL ones too (arg_min would skip those)
   SELECT l.tk, l.m1, l.m2, l.position FROM labelled l
@@ -75,7 +77,7 @@ FROM placed
 # Each labelled row's vote against the one already kept for its battle and judge (a stored label,
 # else the first such row in this file): new, another rater's, conflicting, or a repeat.
 VOTES = """
-CREATE TABLE votes AS
+CREATE TEMP TABLE votes AS
 WITH judged AS (
   SELECT k.position, k.pair_id, k.judge, k.preferred, k.prob_1, k.rater, v.pair_id IS NOT NULL AS had_stored,
          v.preferred AS s_pref, v.rater AS s_rater,
