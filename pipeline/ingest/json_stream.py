@@ -153,11 +153,7 @@ class _JsonText:
         list value is given as its `_Elements`, read as the caller reads them (the rest is read
         before the next member)."""
         self._skip_space()
-        self.pos += 1  # the '{' object_rows saw
-        self._skip_space()
-        if not self._at_end() and self.buf[self.pos] == "}":
-            self.pos += 1
-        else:
+        if self._opened("}"):  # the '{' object_rows saw
             n = 0
             while True:
                 self._skip_space()
@@ -168,9 +164,7 @@ class _JsonText:
                 if self._at_end() or self.buf[self.pos] != ":":
                     self._fail("Expecting ':' delimiter", self.pos)
                 self.pos += 1
-                self._skip_space()
-                if self._at_end():
-                    self._fail("Expecting value", self.pos)
+                self._value_next()
                 if self.buf[self.pos] == "[":
                     items = _Elements(self, key, 2)
                     yield n, key, items
@@ -179,11 +173,7 @@ class _JsonText:
                 else:
                     yield n, key, self._element(key, 1)
                 n += 1
-                self._skip_space()
-                if self._at_end() or self.buf[self.pos] not in ",}":
-                    self._fail("Expecting ',' delimiter", self.pos)
-                self.pos += 1
-                if self.buf[self.pos - 1] == "}":
+                if self._closed("}"):
                     break
         self._skip_space()
         if not self._at_end():
@@ -210,6 +200,30 @@ class _JsonText:
         check_strings(value, self.buf[start:end], str(self.path), field, depth)
         self.pos = end
         return value
+
+    def _opened(self, close: str) -> bool:
+        """Past the '[' or '{' at the cursor and the spaces after it: False, and past `close` too,
+        when the list or object is empty."""
+        self.pos += 1
+        self._skip_space()
+        if not self._at_end() and self.buf[self.pos] == close:
+            self.pos += 1
+            return False
+        return True
+
+    def _value_next(self) -> None:
+        """Past spaces to a value, or the error json.loads gives where one is missing."""
+        self._skip_space()
+        if self._at_end():
+            self._fail("Expecting value", self.pos)
+
+    def _closed(self, close: str) -> bool:
+        """Past the spaces and the ',' or `close` after an element or member: whether it was `close`."""
+        self._skip_space()
+        if self._at_end() or self.buf[self.pos] not in "," + close:
+            self._fail("Expecting ',' delimiter", self.pos)
+        self.pos += 1
+        return self.buf[self.pos - 1] == close
 
     def _skip_space(self) -> bool:
         """Past JSON's spaces; whether a newline was among them."""
@@ -270,23 +284,14 @@ class _Elements:
 
     @staticmethod
     def _read(text: _JsonText, field: str, depth: int) -> Iterator[Any]:
-        text.pos += 1  # the '['
-        text._skip_space()
-        if not text._at_end() and text.buf[text.pos] == "]":
-            text.pos += 1
+        if not text._opened("]"):
             return
         index = 0
         while True:
-            text._skip_space()
-            if text._at_end():
-                text._fail("Expecting value", text.pos)
+            text._value_next()
             yield text._element(f"{field}[{index}]", depth)
             index += 1
-            text._skip_space()
-            if text._at_end() or text.buf[text.pos] not in ",]":
-                text._fail("Expecting ',' delimiter", text.pos)
-            text.pos += 1
-            if text.buf[text.pos - 1] == "]":
+            if text._closed("]"):
                 return
 
 

@@ -42,9 +42,11 @@ def _scan(rows: list[tuple], stored: list[tuple], stored_votes: list[tuple]):
                 "'' AS judge FROM staged")
     keys = [(writing.pair_key(*texts[t]), pid, m1, m2) for t, pid, m1, m2 in stored]
     con.execute("CREATE TABLE stored (pair_key VARCHAR, pair_id BIGINT, model_1 VARCHAR, model_2 VARCHAR)")
-    con.executemany("INSERT INTO stored VALUES (?, ?, ?, ?)", keys) if keys else None
+    if keys:
+        con.executemany("INSERT INTO stored VALUES (?, ?, ?, ?)", keys)
     con.execute("CREATE TABLE stored_votes (pair_id BIGINT, judge VARCHAR, preferred TINYINT, rater VARCHAR)")
-    con.executemany("INSERT INTO stored_votes VALUES (?, ?, ?, ?)", stored_votes) if stored_votes else None
+    if stored_votes:
+        con.executemany("INSERT INTO stored_votes VALUES (?, ?, ?, ?)", stored_votes)
     con.execute("CREATE TABLE winners (word VARCHAR, vote VARCHAR)")
     con.executemany("INSERT INTO winners VALUES (?, ?)", [(w, str(v)) for w, v in WINNERS.items()])
     con.execute("CREATE TABLE judges (written VARCHAR, name VARCHAR)")
