@@ -80,7 +80,7 @@ def load(source: Annotated[str, typer.Argument(help="A .json, .jsonl, .parquet o
     except GroupError as exc:  # a custom group's condition failed on the new pairs: the load rolled back
         fail(f"{exc} (nothing was loaded)")
     console.print(report.summary(), highlight=False, markup=False)
-    for line in report.skipped:
+    for line in report.skipped + report.notes:
         console.print(f"  {line}", highlight=False, markup=False)
     if report.new_pairs or report.new_labels:
         # raw pairs have no paper annotations: the style set is what fits them

@@ -25,6 +25,7 @@ time, for the loader to measure on this thread while its writer thread stores th
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from ..store.errors import no_room
 from . import formats
 from .bulk_sort import (
     KEYED,
@@ -171,9 +173,10 @@ class Stager:
         self.bulk.close()
 
 
-def stage(reading: formats.Reading) -> Stager | None:
+def stage(reading: formats.Reading, notes: list[str]) -> Stager | None:
     """Start staging the reading's files, or None (nothing done) when they are not for this path.
-    Reads only the files: the database may not be open yet."""
+    Reads only the files: the database may not be open yet. `notes`: the load report's, told when
+    the scan finds no room for its file."""
     found = _scannable_files(reading)
     if found is None:
         return None
@@ -183,13 +186,38 @@ def stage(reading: formats.Reading) -> Stager | None:
         judge = formats.judge_name(judge, parts[0].path.name)
     except SourceError:
         return None  # the row-by-row path says so, naming the row
-    spill = tempfile.mkdtemp(prefix="prefdissect-load-")
-    bulk = Bulk(_scratch(spill), spill, _attributes(parts))
+    _sweep_abandoned()
+    spill = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+    try:
+        bulk = Bulk(_scratch(spill), spill, _attributes(parts))
+    except duckdb.Error as exc:
+        shutil.rmtree(spill, ignore_errors=True)
+        if _no_scratch_room(exc, notes):
+            return None
+        raise
     try:
         return Stager(reading, bulk, parts, module, judge)
     except BaseException:
         bulk.close()
         raise
+
+
+SCRATCH_PREFIX = "prefdissect-load-"  # then the loading process's id, then mkdtemp's letters
+
+
+def _sweep_abandoned() -> None:
+    """Remove the scratch folders of loads whose process is gone (killed: a million battles leave
+    about a gigabyte); a folder whose process id is alive again, or that is not ours, is left."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # alive, another user's
+            pass
 
 
 def _scratch(folder: str) -> duckdb.DuckDBPyConnection:
@@ -232,10 +260,24 @@ def prepare(staging: Stager | None, con, offset: int, report: LoadReport) -> Bul
         _sort(bulk.scan, con, reading, offset, staging.judge, [staging.judge, *names])
         _count(bulk.scan, reading, report, staging.judge, staging.module)
         bulk.scan.execute(f"SET memory_limit = '{STREAM_MEMORY}'")  # from here it only streams the new pairs out
-    except BaseException:
+    except BaseException as exc:
         bulk.close()
+        if _no_scratch_room(exc, report.notes):
+            return None  # nothing was written yet
         raise
     return bulk
+
+
+def _no_scratch_room(exc: BaseException, notes: list[str]) -> bool:
+    """Whether `exc` is the scan's folder refusing to grow its file; if so, `notes` says so (the
+    files are read row by row instead, which needs no room there: slower, with the same result)."""
+    found = no_room(exc)
+    if found is None:
+        return False
+    notes.append(f"read row by row, more slowly: the load's scratch file found no room in the temporary folder "
+                 f"{tempfile.gettempdir()} (TMPDIR): {found[0]}; it takes about the rows' uncompressed size "
+                 "(1 GB a million HH-RLHF battles)")
+    return True
 
 
 @dataclass(frozen=True)
@@ -300,7 +342,9 @@ def _stage(scan, parts: list[tuple[Path, str]]) -> list[int] | None:
         into = "CREATE TABLE stage AS" if i == 0 else "INSERT INTO stage BY NAME"  # scans may order columns apart
         try:
             scan.execute(f"{into} {query}", [str(path)])
-        except duckdb.Error:
+        except duckdb.Error as exc:
+            if no_room(exc):
+                raise  # `prepare` says so; the row-by-row path needs no room there
             return None
         counts.append(scan.execute("SELECT count(*) FROM stage").fetchone()[0] - sum(counts))
     plain, first, in_order = scan.execute(

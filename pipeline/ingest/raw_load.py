@@ -63,7 +63,7 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
     started = time.perf_counter()
     report = LoadReport(source=source, format=reading.format)
     # DuckDB starts reading the files while the database opens (raw_bulk.stage reads only them)
-    staging = raw_bulk.stage(reading) if BULK else None
+    staging = raw_bulk.stage(reading, report.notes) if BULK else None
     try:
         with cyclic_gc_paused(), dbmod.writing(db, job=f"load {source}") as con:
             done = _load(con, reading, report, staging, source=source, location=location, fingerprint=fingerprint)

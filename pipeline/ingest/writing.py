@@ -42,6 +42,7 @@ class LoadReport:
     annotated_in_place: int = 0         # stored raw pairs that got this source's annotations
     skipped: list[str] = field(default_factory=list)  # one line per reason rows or votes were left out
     left_out: int = 0                   # rows and votes without a stored label: skipped or duplicate, counted
+    notes: list[str] = field(default_factory=list)  # how the load went, where a user would ask (read row by row: why)
 
     def summary(self) -> str:
         if self.already_loaded:

@@ -30,7 +30,7 @@ import duckdb
 
 from . import file_lock, lake, lake_schema, schema
 from .errors import (DatabaseMissing, HeldReadWrite, NestedWriting, NotADatabase, SchemaOutdated, SchemaTooNew,
-                     SnapshotMissing, WriterBusy)
+                     SnapshotMissing, WriterBusy, room_refused)
 from .file_lock import set_wait_reporter
 from .location import ENV_DATA_PATH, ENV_DB, FileDb, LakeDb, locate
 
@@ -379,8 +379,10 @@ def writing(db: str | os.PathLike | None = None, *, timeout: float | None = None
                 _publish(building, path)
             else:
                 _discard(building)
-        except BaseException:
+        except BaseException as exc:
             _discard(building)
+            if (refused := room_refused(exc, path)) is not None:
+                raise refused from exc  # a full disk, in one line
             raise
         finally:
             held.discard(key)

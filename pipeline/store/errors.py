@@ -7,6 +7,12 @@ message text. Other modules may add kinds here (subclass `DatabaseError`).
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+import tempfile
+from pathlib import Path
+
 
 class DatabaseError(RuntimeError):
     """Base of the database kinds: the message is the whole story, one line."""
@@ -67,3 +73,49 @@ class SnapshotMissing(DatabaseError):
 
 class DataPathUnwritable(DatabaseError):
     """The lake's data path cannot be written: nothing was written."""
+
+
+class NoRoom(DatabaseError):
+    """The file system would not take the bytes a write needed (no space left, a quota, a file
+    size limit): nothing was written."""
+
+    exit_code = 74  # EX_IOERR
+
+
+# What the operating system says when a file may not grow; DuckDB's IO errors quote it
+# ('Could not write file "...": No space left on device'), Python's OSError carries its number
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def no_room(exc: BaseException) -> tuple[str, str | None] | None:
+    """(the system's reason, the file it could not write when said) when `exc` is a write the
+    file system refused for want of room; else None."""
+    if isinstance(exc, OSError):
+        if exc.errno in _NO_ROOM:
+            return os.strerror(exc.errno), exc.filename2 or exc.filename
+        return None
+    if type(exc).__module__.lstrip("_") != "duckdb":  # DuckDB gives no error number: its message
+        return None                                   # is all there is to read (an IO error, or a
+    for code in _NO_ROOM:                             # fatal one when the checkpoint failed)
+        written = re.search(rf'Could not write file "([^"]+)": {re.escape(os.strerror(code))}', str(exc))
+        if written:
+            return os.strerror(code), written.group(1)
+    return None
+
+
+def room_refused(exc: BaseException, target) -> NoRoom | None:
+    """`exc` as the one line of a write to `target` the file system refused for want of room
+    (naming the folder it could not grow: the database's, or the temporary folder), else None."""
+    found = no_room(exc)
+    if found is None:
+        return None
+    reason, file = found
+    own = Path(target).parent
+    folder = Path(file).parent if file else own
+    temporary = Path(tempfile.gettempdir())
+    if folder != own and (folder == temporary or temporary in folder.parents):
+        where = f"the temporary folder {temporary} (TMPDIR)"  # a load's scratch, or DuckDB's spill
+    else:
+        where = str(folder)
+    return NoRoom(f"{target}: no room to write ({reason}) in {where}: nothing was written; "
+                  "make room there and run it again")

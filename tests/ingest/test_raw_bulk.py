@@ -5,6 +5,9 @@ repeated texts, models, raters and votes, loaded onto a database that already ho
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -314,6 +317,26 @@ def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
                                                                          ("winner", "winner"))))
     spills = [m for m in made if Path(m).name.startswith("prefdissect-load-")]
     assert len(spills) == 2 and not any(Path(m).exists() for m in spills)
+
+
+def test_a_killed_load_s_scratch_folder_goes_at_the_next_load_and_no_other(tmp_path, monkeypatch):
+    """A load killed with -9 cannot remove its scratch file (a gigabyte a million battles): the
+    next load removes the folders of processes that are gone, and only those."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(raw_bulk.tempfile, "tempdir", str(tmp))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folders = {name: tmp / f"{raw_bulk.SCRATCH_PREFIX}{name}" for name in (
+        f"{gone.stdout.strip()}-abc",            # its process has ended
+        f"{os.getpid()}-def",                    # this process's (a load under way on another thread)
+        f"{os.getppid()}-ghi",                   # a process alive
+        "notapid-jkl", "123")}                   # not a name this code gives
+    for folder in folders.values():
+        folder.mkdir()
+        (folder / "scan.duckdb").write_bytes(b"x" * 100)
+    load_source(str(write(tmp_path / "a.jsonl", [battle(i) for i in range(5)])), db=tmp_path / "db.duckdb")
+    left = {p.name for p in tmp.iterdir()}
+    assert left == {f.name for name, f in folders.items() if not name.startswith(gone.stdout.strip())}
 
 
 def test_the_files_are_staged_before_the_database_opens_and_dropped_when_it_does_not(tmp_path, monkeypatch):
