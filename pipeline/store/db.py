@@ -399,6 +399,10 @@ def _lake_writing(where: LakeDb, job: str | None, timeout: float) -> Iterator[du
         with lake.writing(where, message=message, prepare=lake_schema.prepare, wait=timeout,
                           report=file_lock.wait_reporter) as con:
             yield con
+    except BaseException as exc:
+        if (refused := room_refused(exc, where.display, nothing="no snapshot was committed")) is not None:
+            raise refused from exc
+        raise
     finally:
         held.discard(where.catalog)
 

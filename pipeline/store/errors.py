@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import tempfile
 from pathlib import Path
 
 
@@ -103,19 +102,16 @@ def no_room(exc: BaseException) -> tuple[str, str | None] | None:
     return None
 
 
-def room_refused(exc: BaseException, target) -> NoRoom | None:
+def room_refused(exc: BaseException, target, nothing: str = "nothing was written") -> NoRoom | None:
     """`exc` as the one line of a write to `target` the file system refused for want of room
-    (naming the folder it could not grow: the database's, or the temporary folder), else None."""
+    (naming the folder it could not grow: the database's, a lake's data path, or the temporary
+    folder), else None. `nothing`: what became of the write."""
     found = no_room(exc)
     if found is None:
         return None
     reason, file = found
-    own = Path(target).parent
-    folder = Path(file).parent if file else own
-    temporary = Path(tempfile.gettempdir())
-    if folder != own and (folder == temporary or temporary in folder.parents):
-        where = f"the temporary folder {temporary} (TMPDIR)"  # a load's scratch, or DuckDB's spill
-    else:
-        where = str(folder)
-    return NoRoom(f"{target}: no room to write ({reason}) in {where}: nothing was written; "
-                  "make room there and run it again")
+    folder = Path(file).parent if file else Path(target).parent
+    # a folder of ours made in the temporary folder (a load's scratch file: raw_bulk.SCRATCH_PREFIX)
+    ours = next((i for i, part in enumerate(folder.parts) if part.startswith("prefdissect-")), None)
+    where = f"the temporary folder {Path(*folder.parts[:ours])} (TMPDIR)" if ours else str(folder)
+    return NoRoom(f"{target}: no room to write ({reason}) in {where}: {nothing}; make room there and run it again")

@@ -20,7 +20,7 @@ import duckdb
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.store import errors
+from pipeline.store import errors, extensions
 
 ROOT = Path(__file__).resolve().parents[2]
 REASONS = [os.strerror(code) for code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)]
@@ -75,14 +75,14 @@ def _pairs_csv(path: Path, n: int) -> Path:
     return path
 
 
-def _load_capped(source: Path, db: Path, tmp: Path, cap: int) -> subprocess.CompletedProcess:
+def _load_capped(source: Path, db, tmp: Path, cap: int, *options: str) -> subprocess.CompletedProcess:
     """`load` in a process whose files may not grow past `cap` bytes."""
     def capped():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails (EFBIG) instead of the process
         resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
 
     tmp.mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "pipeline", "load", str(source), "--db", str(db)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "pipeline", *options, "load", str(source), "--db", str(db)], cwd=ROOT,
                           env={**os.environ, "TMPDIR": str(tmp), "COLUMNS": "400"}, preexec_fn=capped,
                           capture_output=True, text=True, timeout=300)
 
@@ -123,3 +123,27 @@ def test_a_scratch_file_without_room_sends_the_files_row_by_row_and_says_so(tmp_
     with duckdb.connect(str(db), read_only=True) as a, duckdb.connect(str(other), read_only=True) as b:
         for sql in query:
             assert a.execute(sql).fetchall() == b.execute(sql).fetchall()
+
+
+def test_a_lake_whose_data_path_has_no_room_commits_no_snapshot(tmp_path):
+    """A DuckDB-file catalog (a PostgreSQL one writes its data files the same way)."""
+    lake, data, tmp = f"ducklake:{tmp_path / 'l.ducklake'}", tmp_path / "data", tmp_path / "tmp"
+    first = _load_capped(_pairs_csv(tmp_path / "small.csv", 50), lake, tmp, 1 << 40, "--data-path", str(data))
+    assert first.returncode == 0, first.stderr
+    read = ("SELECT snapshot_id, commit_message FROM ducklake_snapshots('lake') ORDER BY 1",
+            "SELECT count(*) FROM lake.pairs", "SELECT count(*) FROM lake.labels")
+
+    def state():
+        with extensions.lake_connection("duckdb") as con:  # the extension from its wheel
+            con.execute(f"ATTACH '{lake}' AS lake (READ_ONLY, DATA_PATH '{data}')")
+            return [con.execute(sql).fetchall() for sql in read]
+
+    before = state()
+    # a data file of 130,000 pairs passes 200 kB
+    done = _load_capped(_pairs_csv(tmp_path / "big.csv", 130_000), lake, tmp, 200_000, "--data-path", str(data))
+    output = done.stdout + done.stderr
+    assert done.returncode == errors.NoRoom.exit_code and "Traceback" not in output, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines[-1].startswith(f"error: {lake}: no room to write ({os.strerror(errno.EFBIG)}) in {data}")
+    assert "no snapshot was committed" in lines[-1]
+    assert state() == before
