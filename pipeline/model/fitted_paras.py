@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -371,10 +372,17 @@ def export_fits(path: str | os.PathLike, db=None, *, sources: list[str] | None =
     if existing and not overwrite:
         raise FittedParasError(f"{existing[0]} exists ({len(existing)} file(s) would be overwritten); "
                                "use --overwrite or another folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    for p, lines in by_file.items():
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    aside = {p: p.with_name(p.name + ".tmp") for p in by_file}
+    try:  # every file written aside first: a folder that takes none of them is left as it was
+        folder.mkdir(parents=True, exist_ok=True)
+        for p, lines in by_file.items():
+            aside[p].write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    except OSError as exc:
+        for tmp in aside.values():
+            with suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        raise FittedParasError(f"{folder}: cannot write the fits there ({exc.strerror or exc}); nothing was written") from None
+    for p, tmp in aside.items():
         os.replace(tmp, p)
     return sorted(by_file)
 

@@ -182,6 +182,39 @@ def test_commands(tmp_path):
     assert result.exit_code == 0 and "wrote 1 files" in result.output
 
 
+def test_an_export_the_folder_refuses_writes_nothing_in_one_line(tmp_path):
+    """A folder under a file, or files the disk will not take (every file the process writes
+    capped at 1,000 bytes, as a full disk refuses them): one line, and the folder as it was, no
+    file half-replaced and none left aside."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    db, folder, out = tmp_path / "x.duckdb", tmp_path / "in", tmp_path / "out"
+    for i, key in enumerate(["Advice", "Code", "Math"]):
+        write(folder, key, {"human": params(i + 1 / 3), "gpt-4": params(i + 2 / 3)})  # 1.2 kB a file
+    import_fits(folder, db)
+    files = export_fits(out, db, sources=None)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = runner.invoke(app, ["export-fits", str(files[0] / "sub"), "--db", str(db), "--all"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert " ".join(result.output.split()) == (f"error: {files[0] / 'sub'}: cannot write the fits there "
+                                               f"({os.strerror(20)}); nothing was written")
+
+    def capped():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    done = subprocess.run([sys.executable, "-m", "pipeline", "export-fits", str(out), "--db", str(db), "--all",
+                           "--overwrite"], cwd=ROOT, preexec_fn=capped, capture_output=True, text=True, timeout=120)
+    output = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1 and "Traceback" not in output, output
+    assert output == f"error: {out}: cannot write the fits there ({os.strerror(27)}); nothing was written"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_size_from_name():
     assert guess_size_b("llama-2-70b-chat") == 70 and guess_size_b("mistral-8x7b") == 56
     assert guess_size_b("yi-6b") == 6 and guess_size_b("gpt-4-1106-preview") is None
