@@ -24,6 +24,7 @@ class ErrorKind(StrEnum):
     NO_QUOTA = "no_quota"                # 429 insufficient_quota: abort
     TOO_MANY_TIMEOUTS = "too_many_timeouts"   # the server stays silent: abort
     SERVER_DOWN = "server_down"          # calls keep failing after their retries: abort
+    NO_ROOM = "no_room"                  # the call journal's disk is full: no answer can be kept, abort
 
     @property
     def transient(self) -> bool:
@@ -34,7 +35,7 @@ class ErrorKind(StrEnum):
     def fatal(self) -> bool:
         """Every other call would fail the same way: the job stops."""
         return self in (ErrorKind.AUTH, ErrorKind.UNKNOWN_MODEL, ErrorKind.NO_QUOTA,
-                        ErrorKind.TOO_MANY_TIMEOUTS, ErrorKind.SERVER_DOWN)
+                        ErrorKind.TOO_MANY_TIMEOUTS, ErrorKind.SERVER_DOWN, ErrorKind.NO_ROOM)
 
 
 class LLMError(Exception):

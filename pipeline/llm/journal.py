@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import ErrorKind, JobAborted
 from .request import LLMRequest
 
 SCHEMA = """
@@ -96,13 +97,45 @@ class Row:
     error: str | None
 
 
+class JournalFull(JobAborted):
+    """The journal's disk has no room: an answer could not be kept, so no more are asked (what
+    the journal kept stays; the job goes on from there once there is room)."""
+
+
+class _Connection(sqlite3.Connection):
+    """The journal's connection: a statement the disk has no room for (SQLITE_FULL) ends the job
+    as JournalFull, whichever write it was."""
+
+    journal: Path
+
+    def execute(self, *args, **kwargs):
+        try:
+            return super().execute(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise self._full(exc) from None
+
+    def executescript(self, *args, **kwargs):
+        try:
+            return super().executescript(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise self._full(exc) from None
+
+    def _full(self, exc: sqlite3.OperationalError) -> Exception:
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            return exc
+        return JournalFull(f"the call journal {self.journal} has no room ({exc}): the answers it kept stay in it, "
+                           "and no more are asked; make room there and run the job again to go on", ErrorKind.NO_ROOM)
+
+
 class CallJournal:
     """One connection, used from one thread (the job's event loop)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False,
+                                   factory=_Connection)
+        self.con.journal = self.path
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=NORMAL")  # durable across process kills; fast
         # one transaction: a reader (`annotation.status`) sees every table or none

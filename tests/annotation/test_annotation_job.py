@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from conftest import ROOT, SHARED_REFERENCE
 from pipeline.annotation import job_status, plan_job, run_job
 from pipeline.cli import app
-from pipeline.llm import LLMSettings, journal_path
+from pipeline.llm import CallJournal, LLMSettings, journal_path
 from pipeline.ingest.release_load import load_records
 from records_factory import make_record
 from dbquery import scalar
@@ -71,6 +71,37 @@ def test_annotate_load_and_rerun_for_free(openai_stub, tmp_path):
     summary = run_job(again)
     assert summary.ok and summary.requests == 0 and openai_stub.requests == plan.calls_total
     assert scalar(db, "SELECT count(*) FROM pairs") == 6 and scalar(db, "SELECT count(*) FROM labels") == 6
+
+
+def test_a_journal_without_room_stops_asking_loads_what_is_complete_and_goes_on_later(openai_stub, tmp_path,
+                                                                                       monkeypatch):
+    """The journal's file refuses to grow (SQLite's max_page_count: SQLITE_FULL, as a full disk):
+    the job stops asking and says why, the pairs whose answers were all kept are loaded, and a run
+    with room asks only what is missing."""
+    db, src = tmp_path / "p.duckdb", make_input(tmp_path / "pairs.jsonl", 12)
+    real_init, room = CallJournal.__init__, {"pages": 8}
+
+    def capped(self, path):
+        real_init(self, path)
+        if room["pages"] is not None:
+            pages = self.con.execute("PRAGMA page_count").fetchone()[0]
+            self.con.execute(f"PRAGMA max_page_count = {pages + room['pages']}")
+
+    monkeypatch.setattr(CallJournal, "__init__", capped)
+    plan = plan_job(src, db=db, settings=settings(openai_stub.url, concurrency=2))
+    summary = run_job(plan)
+    assert summary.aborted.startswith(f"the call journal {journal_path(db)} has no room (database or disk is full)")
+    with sqlite3.connect(journal_path(db)) as con:
+        kept = con.execute("SELECT count(*) FROM calls WHERE status = 'ok'").fetchone()[0]
+    asked = openai_stub.requests
+    # it stopped: past what it kept, only the answers it could not store and the calls then in flight
+    assert 0 < kept < asked <= kept + 6 < plan.calls_total
+    done = scalar(db, "SELECT count(*) FROM pairs") if db.exists() else 0
+    assert 0 < done == summary.pairs_annotated < 12  # the pairs whose answers were all kept
+    room["pages"] = None
+    again = run_job(plan_job(src, db=db, settings=settings(openai_stub.url)))
+    assert again.ok and scalar(db, "SELECT count(*) FROM pairs") == 12
+    assert openai_stub.requests - asked == plan.calls_total - kept  # nothing kept is asked again
 
 
 def test_malformed_missing_fenced_rate_limited_and_failing_answers_are_survived(openai_stub, tmp_path):

@@ -11,6 +11,7 @@ import json
 import math
 import re
 import shutil
+import sqlite3
 
 import duckdb
 import pytest
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.judges import JudgeExists
-from pipeline.llm import InvalidAnswer, LLMSettings
+from pipeline.llm import CallJournal, InvalidAnswer, LLMSettings
 from pipeline.judges.llm_judge import JudgeLLMError, judge_with_llm
 from pipeline.judges.verdict import Verdict, combine, parse_verdict, position_consistency, to_labels
 from pipeline.ingest.release_load import load_records
@@ -293,6 +294,39 @@ def test_cli_judge_llm(small_db, serve, monkeypatch):
     assert _rows(small_db, "SELECT size_b, note FROM judges WHERE judge = 'cli-judge'") == [(7.0, "stub")]
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "already exists" in _flat(result.output)
+
+
+def test_a_journal_without_room_stops_the_calls_in_one_line_and_keeps_its_answers(small_db, serve, monkeypatch):
+    """SQLite's max_page_count makes the journal's file refuse to grow (SQLITE_FULL, "database or
+    disk is full"), as a full disk does: the job stops asking, says so in one line, keeps what it
+    stored, and a run with room goes on from there."""
+    stub, url = serve(fair)
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    real_init, room = CallJournal.__init__, {"pages": 2}
+
+    def capped(self, path):
+        real_init(self, path)
+        if room["pages"] is not None:
+            pages = self.con.execute("PRAGMA page_count").fetchone()[0]
+            self.con.execute(f"PRAGMA max_page_count = {pages + room['pages']}")
+
+    monkeypatch.setattr(CallJournal, "__init__", capped)
+    args = ["judge-llm", "full", "--model", "stub-model", "--db", str(small_db), "--no-fit", "--concurrency", "2"]
+    result = CliRunner().invoke(app, args)
+    lines = [line for line in _flat(result.output).split("error: ")[1:]]
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output  # no traceback
+    assert len(lines) == 1 and "has no room (database or disk is full)" in lines[0], result.output
+    assert lines[0].endswith("make room there and run the job again to go on (no judge was added)")
+    with sqlite3.connect(str(small_db) + ".calls.sqlite") as con:
+        kept = con.execute("SELECT count(*) FROM calls WHERE status = 'ok'").fetchone()[0]
+    asked = stub.requests
+    assert 0 < kept < 2 * N_PAIRS and asked <= kept + 3  # it stopped: at most the calls in flight more
+    room["pages"] = None
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert stub.requests - asked == 2 * N_PAIRS - kept  # what was kept is not asked again
+    assert _rows(small_db, "SELECT count(*) FROM labels WHERE judge = 'full'")[0][0] == N_PAIRS
 
 
 def test_cli_judge_llm_without_a_server_is_one_line(small_db, monkeypatch):
