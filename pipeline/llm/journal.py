@@ -112,17 +112,21 @@ class _Connection(sqlite3.Connection):
         try:
             return super().execute(*args, **kwargs)
         except sqlite3.OperationalError as exc:
-            raise self._full(exc) from None
+            if (full := self._full(exc)) is None:
+                raise
+            raise full from None
 
     def executescript(self, *args, **kwargs):
         try:
             return super().executescript(*args, **kwargs)
         except sqlite3.OperationalError as exc:
-            raise self._full(exc) from None
+            if (full := self._full(exc)) is None:
+                raise
+            raise full from None
 
-    def _full(self, exc: sqlite3.OperationalError) -> Exception:
+    def _full(self, exc: sqlite3.OperationalError) -> JournalFull | None:
         if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
-            return exc
+            return None
         return JournalFull(f"the call journal {self.journal} has no room ({exc}): the answers it kept stay in it, "
                            "and no more are asked; make room there and run the job again to go on", ErrorKind.NO_ROOM)
 
