@@ -38,7 +38,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from ..store.errors import no_room
+from ..store.errors import TEMP_PREFIX, no_room
 from . import formats
 from .bulk_sort import (
     KEYED,
@@ -202,7 +202,7 @@ def stage(reading: formats.Reading, notes: list[str]) -> Stager | None:
         raise
 
 
-SCRATCH_PREFIX = "prefdissect-load-"  # then the loading process's id, then mkdtemp's letters
+SCRATCH_PREFIX = f"{TEMP_PREFIX}load-"  # then the loading process's id, then mkdtemp's letters
 
 
 def _sweep_abandoned() -> None:

@@ -109,26 +109,20 @@ class _Connection(sqlite3.Connection):
     journal: Path
 
     def execute(self, *args, **kwargs):
-        try:
-            return super().execute(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            if (full := self._full(exc)) is None:
-                raise
-            raise full from None
+        return self._kept(super().execute, *args, **kwargs)
 
     def executescript(self, *args, **kwargs):
-        try:
-            return super().executescript(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            if (full := self._full(exc)) is None:
-                raise
-            raise full from None
+        return self._kept(super().executescript, *args, **kwargs)
 
-    def _full(self, exc: sqlite3.OperationalError) -> JournalFull | None:
-        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
-            return None
-        return JournalFull(f"the call journal {self.journal} has no room ({exc}): the answers it kept stay in it, "
-                           "and no more are asked; make room there and run the job again to go on", ErrorKind.NO_ROOM)
+    def _kept(self, statement, *args, **kwargs):
+        try:
+            return statement(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+                raise
+            raise JournalFull(f"the call journal {self.journal} has no room ({exc}): the answers it kept stay in "
+                              "it, and no more are asked; make room there and run the job again to go on",
+                              ErrorKind.NO_ROOM) from None
 
 
 class CallJournal:

@@ -30,7 +30,7 @@ import duckdb
 
 from . import file_lock, lake, lake_schema, schema
 from .errors import (DatabaseMissing, HeldReadWrite, NestedWriting, NotADatabase, SchemaOutdated, SchemaTooNew,
-                     SnapshotMissing, WriterBusy, room_refused)
+                     SnapshotMissing, TEMP_PREFIX, WriterBusy, room_refused)
 from .file_lock import set_wait_reporter
 from .location import ENV_DATA_PATH, ENV_DB, FileDb, LakeDb, locate
 
@@ -275,7 +275,7 @@ def _file_state(building: Path) -> tuple[int, int, int]:
 def _expected_views() -> dict[str, str]:
     """Each view of sql/ as DuckDB reads it back from a file of our storage version (its text
     differs from the one an in-memory database shows), from the schema built in a scratch file."""
-    with tempfile.TemporaryDirectory(prefix="prefdissect-views-") as folder:
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}views-") as folder:
         scratch = Path(folder) / "views.duckdb"
         con = _open_new(scratch)
         try:

@@ -74,6 +74,11 @@ class DataPathUnwritable(DatabaseError):
     """The lake's data path cannot be written: nothing was written."""
 
 
+# Every folder this code makes in the temporary folder (TMPDIR) starts so (a load's scratch, the
+# views' check, the extensions' home), which `room_refused` reads to name TMPDIR
+TEMP_PREFIX = "prefdissect-"
+
+
 class NoRoom(DatabaseError):
     """The file system would not take the bytes a write needed (no space left, a quota, a file
     size limit): nothing was written."""
@@ -111,7 +116,6 @@ def room_refused(exc: BaseException, target, nothing: str = "nothing was written
         return None
     reason, file = found
     folder = Path(file).parent if file else Path(target).parent
-    # a folder of ours made in the temporary folder (a load's scratch file: raw_bulk.SCRATCH_PREFIX)
-    ours = next((i for i, part in enumerate(folder.parts) if part.startswith("prefdissect-")), None)
+    ours = next((i for i, part in enumerate(folder.parts) if part.startswith(TEMP_PREFIX)), None)
     where = f"the temporary folder {Path(*folder.parts[:ours])} (TMPDIR)" if ours else str(folder)
     return NoRoom(f"{target}: no room to write ({reason}) in {where}: {nothing}; make room there and run it again")

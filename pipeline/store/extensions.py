@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import LakeUnavailable
+from .errors import TEMP_PREFIX, LakeUnavailable
 
 # module of the wheel -> the name DuckDB knows the extension by
 _WHEELS = {"ducklake": "ducklake", "postgres": "postgres_scanner"}
@@ -42,7 +42,7 @@ def _private_folder() -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
     except OSError:  # no writable home: a folder of this process's own
-        return Path(tempfile.mkdtemp(prefix="prefdissect-ext-"))
+        return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}ext-"))
 
 
 @lru_cache(maxsize=None)

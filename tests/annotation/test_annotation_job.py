@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from conftest import ROOT, SHARED_REFERENCE
 from pipeline.annotation import job_status, plan_job, run_job
 from pipeline.cli import app
-from pipeline.llm import CallJournal, LLMSettings, journal_path
+from journal_room import cap_journal
+from pipeline.llm import LLMSettings, journal_path
 from pipeline.ingest.release_load import load_records
 from records_factory import make_record
 from dbquery import scalar
@@ -79,15 +80,7 @@ def test_a_journal_without_room_stops_asking_loads_what_is_complete_and_goes_on_
     the job stops asking and says why, the pairs whose answers were all kept are loaded, and a run
     with room asks only what is missing."""
     db, src = tmp_path / "p.duckdb", make_input(tmp_path / "pairs.jsonl", 12)
-    real_init, room = CallJournal.__init__, {"pages": 8}
-
-    def capped(self, path):
-        real_init(self, path)
-        if room["pages"] is not None:
-            pages = self.con.execute("PRAGMA page_count").fetchone()[0]
-            self.con.execute(f"PRAGMA max_page_count = {pages + room['pages']}")
-
-    monkeypatch.setattr(CallJournal, "__init__", capped)
+    room = cap_journal(monkeypatch, 8)
     plan = plan_job(src, db=db, settings=settings(openai_stub.url, concurrency=2))
     summary = run_job(plan)
     assert summary.aborted.startswith(f"the call journal {journal_path(db)} has no room (database or disk is full)")

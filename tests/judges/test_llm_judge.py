@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.judges import JudgeExists
-from pipeline.llm import CallJournal, InvalidAnswer, LLMSettings
+from pipeline.llm import InvalidAnswer, LLMSettings
 from pipeline.judges.llm_judge import JudgeLLMError, judge_with_llm
 from pipeline.judges.verdict import Verdict, combine, parse_verdict, position_consistency, to_labels
 from pipeline.ingest.release_load import load_records
+from journal_room import cap_journal
 from openai_stub import OpenAIStub
 from records_factory import make_record
 
@@ -303,18 +304,10 @@ def test_a_journal_without_room_stops_the_calls_in_one_line_and_keeps_its_answer
     stub, url = serve(fair)
     monkeypatch.setenv("OPENAI_BASE_URL", url)
     monkeypatch.setenv("OPENAI_API_KEY", "test")
-    real_init, room = CallJournal.__init__, {"pages": 2}
-
-    def capped(self, path):
-        real_init(self, path)
-        if room["pages"] is not None:
-            pages = self.con.execute("PRAGMA page_count").fetchone()[0]
-            self.con.execute(f"PRAGMA max_page_count = {pages + room['pages']}")
-
-    monkeypatch.setattr(CallJournal, "__init__", capped)
+    room = cap_journal(monkeypatch, 2)
     args = ["judge-llm", "full", "--model", "stub-model", "--db", str(small_db), "--no-fit", "--concurrency", "2"]
     result = CliRunner().invoke(app, args)
-    lines = [line for line in _flat(result.output).split("error: ")[1:]]
+    lines = _flat(result.output).split("error: ")[1:]
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output  # no traceback
     assert len(lines) == 1 and "has no room (database or disk is full)" in lines[0], result.output
     assert lines[0].endswith("make room there and run the job again to go on (no judge was added)")
