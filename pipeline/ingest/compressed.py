@@ -205,6 +205,26 @@ def duckdb_reads(path: str | Path, suffix: str) -> bool:
                 or head[:2] in (b"\xff\xfe", b"\xfe\xff"))
 
 
+def duckdb_unread(path: str | Path) -> bool:
+    """Whether the file is an archive DuckDB cannot read as it is: bzip2 or xz (DuckDB reads
+    neither), or an archive not named as one (DuckDB would read its bytes as text)."""
+    named = codec_of_name(Path(path).name)
+    return named in ("bzip2", "xz") or (named is None and is_compressed(path))
+
+
+def plain_copy(path: str | Path, target: Path) -> Path:
+    """The archive's content written to `target`, for a reader that cannot decompress it; the
+    copy is removed when the archive is broken (ArchiveBroken) or the disk has no room (OSError)."""
+    try:
+        with open_bytes(path) as src, open(target, "wb") as out:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target
+
+
 def open_upload(raw: bytes, name: str) -> BinaryIO:
     """Uploaded bytes (a labels file) as `open_bytes` would open a file of that name."""
     codec = codec_of_name(name) or sniff(raw[:6])
@@ -213,5 +233,5 @@ def open_upload(raw: bytes, name: str) -> BinaryIO:
     return io.BufferedReader(_Decompressing(codec, io.BytesIO(raw)), buffer_size=_CHUNK)
 
 
-__all__ = ["ArchiveBroken", "CODECS", "codec_of_name", "data_suffix", "duckdb_reads", "is_compressed",
-           "open_bytes", "open_upload", "sniff"]
+__all__ = ["ArchiveBroken", "CODECS", "codec_of_name", "data_suffix", "duckdb_reads", "duckdb_unread", "is_compressed",
+           "open_bytes", "open_upload", "plain_copy", "sniff"]

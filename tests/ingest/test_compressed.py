@@ -134,6 +134,34 @@ def test_an_archive_is_read_as_a_stream(tmp_path):
     assert peak < 8 * 2**20, peak
 
 
+@settings(GENERATED)
+@given(content=st.binary(min_size=1, max_size=3000), suffix=st.sampled_from(sorted(COMPRESS)), cut=st.booleans())
+def test_a_plain_copy_holds_the_archive_s_bytes_or_is_not_left(content, suffix, cut, tmp_path_factory):
+    """What the bulk load hands DuckDB for an archive it cannot read (bzip2, xz): the content,
+    byte for byte; a cut archive leaves no copy behind."""
+    folder = tmp_path_factory.mktemp("copy")
+    whole = COMPRESS[suffix](content)
+    archive = folder / f"a.jsonl{suffix}"
+    archive.write_bytes(whole[: len(whole) // 2] if cut else whole)
+    target = folder / "plain.jsonl"
+    if cut:
+        with pytest.raises(compressed.ArchiveBroken):
+            compressed.plain_copy(archive, target)
+        assert not target.exists()
+    else:
+        assert compressed.plain_copy(archive, target).read_bytes() == content
+
+
+def test_duckdb_reads_gzip_and_zstd_named_so_and_not_the_other_archives(tmp_path):
+    plain = FIXTURES / "arena_conversations.jsonl"
+    assert not compressed.duckdb_unread(plain)
+    for suffix, unread in ((".gz", False), (".zst", False), (".bz2", True), (".xz", True)):
+        assert compressed.duckdb_unread(packed(plain, suffix, tmp_path)) is unread, suffix
+    hidden = tmp_path / "arena.jsonl"  # gzip without its suffix: DuckDB would read its bytes as text
+    hidden.write_bytes(gzip.compress(plain.read_bytes()))
+    assert compressed.duckdb_unread(hidden)
+
+
 # ------------------------------------------------------------------ the real files, as published
 
 def test_hh_rlhf_loads_from_its_published_gzip(shared_real, tmp_path):

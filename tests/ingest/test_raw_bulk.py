@@ -211,9 +211,10 @@ def test_a_folder_of_files_stores_the_same_both_ways(tmp_path, monkeypatch):
     assert bulk == by_row and calls == [True] and bulk[0][1] == 3
 
 
-def test_gzip_and_zstd_files_are_sorted_in_sql_and_other_archives_go_row_by_row(tmp_path, monkeypatch):
+def test_every_archive_is_sorted_in_sql(tmp_path, monkeypatch):
     import bz2
     import gzip
+    import lzma
 
     import zstandard
 
@@ -244,21 +245,33 @@ def test_gzip_and_zstd_files_are_sorted_in_sql_and_other_archives_go_row_by_row(
         bulk, by_row, calls = load_both_ways([zst / name], tmp_path / f"{name}_dbs", monkeypatch)
         assert bulk == by_row and calls == [True] and bulk[0][1] == new, name
 
-    (folder / "c.jsonl.bz2").write_bytes(bz2.compress(json.dumps(battle(4)).encode() + b"\n"))
-    (tmp_path / "bz2_dbs").mkdir()
-    bulk, by_row, calls = load_both_ways([folder], tmp_path / "bz2_dbs", monkeypatch)
-    assert bulk == by_row and calls == [False] and bulk[0][1] == 4
+    # DuckDB reads neither bzip2 nor xz: decompressed into the scratch folder first, then as plain files
+    (folder / "c.jsonl.bz2").write_bytes(bz2.compress(json.dumps(battle(4)).encode() + b"\n")
+                                          + bz2.compress(json.dumps(battle(5)).encode() + b"\n"))  # two streams
+    (folder / "d.jsonl.xz").write_bytes(lzma.compress(json.dumps(battle(6)).encode() + b"\n"))
+    (folder / "e.jsonl").write_bytes(gzip.compress(json.dumps(battle(7)).encode() + b"\n"))  # gzip, not named so
+    (csvs / "k.csv.xz").write_bytes(lzma.compress(gzip.decompress((csvs / "k.csv.gz").read_bytes())))
+    for source, new in ((folder, 7), (csvs / "k.csv.xz", 2)):
+        dbs = tmp_path / f"{source.name}_unread_dbs"
+        dbs.mkdir()
+        bulk, by_row, calls = load_both_ways([source], dbs, monkeypatch)
+        assert bulk == by_row and calls == [True] and bulk[0][1] == new, source
 
 
-@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+@pytest.mark.parametrize("codec", ["gzip", "zstd", "bzip2", "xz"])
 def test_a_cut_archive_is_refused_as_python_refuses_it(codec, tmp_path, monkeypatch):
+    import bz2
     import gzip
+    import lzma
 
     import zstandard
 
     text = "".join(json.dumps(battle(i)) + "\n" for i in range(50)).encode()
-    whole = gzip.compress(text) if codec == "gzip" else zstandard.ZstdCompressor().compress(text)
-    path = tmp_path / f"cut.jsonl.{'gz' if codec == 'gzip' else 'zst'}"
+    packers = {"gzip": (gzip.compress, "gz"), "zstd": (zstandard.ZstdCompressor().compress, "zst"),
+               "bzip2": (bz2.compress, "bz2"), "xz": (lzma.compress, "xz")}
+    pack, suffix = packers[codec]
+    whole = pack(text)
+    path = tmp_path / f"cut.jsonl.{suffix}"
     path.write_bytes(whole[: len(whole) // 2])
     errors = []
     for bulk in (True, False):

@@ -9,6 +9,7 @@ signal it raises ignored), so the file system refuses a write as a full disk wou
 import csv
 import errno
 import hashlib
+import lzma
 import os
 import resource
 import signal
@@ -121,6 +122,30 @@ def test_a_scratch_file_without_room_sends_the_files_row_by_row_and_says_so(tmp_
                            "'first answer number ' || source_index || ' here' OR response_2 = 'first answer number ' "
                            "|| source_index || ' here') FROM pairs").fetchone() == (130_000, 130_000)
         assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 130_000
+
+
+def test_an_archive_whose_plain_copy_finds_no_room_is_read_row_by_row_and_says_so(tmp_path):
+    """DuckDB reads neither bzip2 nor xz, so the load decompresses such a file into its scratch
+    folder first; without room for that copy, the file is read row by row as before."""
+    plain = tmp_path / "long.csv"
+    with open(plain, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["prompt", "response_a", "response_b", "winner"])
+        for i in range(8000):  # quotes, doubled in a CSV: 69 MB of file, whose rows take a 43 MB log to store
+            out.writerow([f"q{i}", f"first {i} " + '"' * 2500, f"second {i} " + "'\"" * 1200,
+                          "model_a" if i % 3 else "model_b"])
+    source = tmp_path / "long.csv.xz"
+    source.write_bytes(lzma.compress(plain.read_bytes()))
+    db, tmp = tmp_path / "a.duckdb", tmp_path / "tmp"
+    done = _load_capped(source, db, tmp, 55_000_000)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "8000 rows, 8000 new raw pairs" in output
+    assert (f"read row by row, more slowly: the load's scratch file found no room in the temporary folder {tmp} "
+            f"(TMPDIR): {os.strerror(errno.EFBIG)}") in output
+    assert not list(tmp.glob("prefdissect-load-*"))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT query) FROM pairs").fetchone() == (8000, 8000)
 
 
 def test_a_lake_whose_data_path_has_no_room_commits_no_snapshot(tmp_path):
