@@ -209,7 +209,12 @@ def duckdb_unread(path: str | Path) -> bool:
     """Whether the file is an archive DuckDB cannot read as it is: bzip2 or xz (DuckDB reads
     neither), or an archive not named as one (DuckDB would read its bytes as text)."""
     named = codec_of_name(Path(path).name)
-    return named in ("bzip2", "xz") or (named is None and is_compressed(path))
+    if named is not None:
+        return named in ("bzip2", "xz")
+    try:
+        return is_compressed(path)
+    except OSError:  # unreadable: the row-by-row path says so in one line
+        return False
 
 
 def plain_copy(path: str | Path, target: Path) -> Path:
