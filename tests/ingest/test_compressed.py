@@ -170,6 +170,26 @@ def test_hh_rlhf_loads_from_its_published_gzip(shared_real, tmp_path):
     assert report.new_pairs > 600 and report.judges == ["human"]
 
 
+@pytest.mark.parametrize("suffix", [".xz", ".bz2"])
+def test_hh_rlhf_recompressed_as_duckdb_cannot_read_stores_what_its_gzip_stores(suffix, shared_real, tmp_path,
+                                                                                 monkeypatch):
+    """The published file as bzip2 or xz: decompressed into the load's scratch folder and read by
+    DuckDB (the SQL path, not row by row), every table as the published gzip's load has it."""
+    from pipeline.ingest import raw_bulk
+
+    from test_raw_bulk import contents  # tests/ingest (no packages here)
+
+    taken = []
+    real_prepare = raw_bulk.prepare
+    monkeypatch.setattr(raw_bulk, "prepare", lambda *a, **k: taken.append(real_prepare(*a, **k)) or taken[-1])
+    repacked = tmp_path / HH_RLHF.name.replace(".gz", suffix)
+    repacked.write_bytes(COMPRESS[suffix](gzip.decompress(HH_RLHF.read_bytes())))
+    reports = [load_source(str(path), db=tmp_path / f"{i}.duckdb", name="hh") for i, path in enumerate((HH_RLHF, repacked))]
+    assert len(taken) == 2 and all(b is not None for b in taken)
+    assert reports[0].skipped == reports[1].skipped and reports[1].new_pairs > 600
+    assert contents(tmp_path / "0.duckdb") == contents(tmp_path / "1.duckdb")
+
+
 def test_alpaca_eval_annotations_load_from_their_gzip(shared_real, tmp_path):
     path = ALPACA_EVAL / "claude-2.annotations.json.gz"
     assert formats.detect(path) == "alpaca-eval"
