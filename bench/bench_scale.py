@@ -14,7 +14,7 @@ Goals (issue 18): load <= 4x the bulk read (3x wished), < 2 GB; fit and board < 
 warm pages < 1 s. Databases and the JSONL file go to bench/out/ (kept, so --reuse skips
 generating and loading again).
 
-    .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--repeat K] [--load-only] [--skip-pages]
+    .venv/bin/python bench/bench_scale.py [--n 1000000] [--reuse] [--repeat K] [--load-only] [--then K] [--skip-pages]
         [--page TEXT ...]
         [--layout arena55k | arena-gz | arena-zst | lmarena | hh-rlhf | hh-rlhf-xz | hh-rlhf-bz2 | generic | generic-jsonl
          | generic-json | alpaca-eval | ultrafeedback | ultrafeedback-jsonl | openbmb | forensics]
@@ -415,6 +415,12 @@ def reader_of(src: Path) -> str:
     return {".csv": "read_csv", ".parquet": "read_parquet"}.get(src.suffix, "read_json")
 
 
+def duckdb_connection(db: Path):
+    import duckdb
+
+    return duckdb.connect(str(db), read_only=True)
+
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", *args]
 
@@ -436,6 +442,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, metavar="K",
                     help="bulk read and load K times in turn (a fresh database each time), with the median ratio")
     ap.add_argument("--load-only", action="store_true", help="stop after the loads (no fit, board, write or pages)")
+    ap.add_argument("--then", type=int, default=0, metavar="K",
+                    help="then load K more files of N other battles (Arena JSON lines, seeds 1 to K) into the same "
+                         "database, one after another: the peak of a load onto millions of stored pairs")
     ap.add_argument("--page", action="append", default=[], metavar="TEXT",
                     help="time only these pages / views (bench_pages.py --only; repeatable): at 1,000,000 "
                          "the Annotate page's first visit passes AppTest's 120 s limit and stops the run")
@@ -470,6 +479,15 @@ def main() -> int:
     if len(ratios) > 1:
         print(f"load / bulk read over {len(ratios)} runs: median {statistics.median(ratios):.1f}x, "
               f"from {min(ratios):.1f}x to {max(ratios):.1f}x", flush=True)
+    for seed in range(1, args.then + 1):
+        more = OUT / f"scale_{args.n}_seed{seed}.jsonl"
+        if not more.exists():
+            write_battles(more, args.n, seed=seed)
+        with duckdb_connection(db) as con:
+            stored = con.execute("SELECT count(*) FROM pairs").fetchone()[0]
+        w, c, p, la = measure(cli("load", str(more), "--db", str(db)))
+        print(f"load of {args.n:,} other battles onto {stored:,} stored pairs: {w:.1f} s wall, {c:.1f} s CPU, "
+              f"peak {p:.0f} MB (< 2048 MB) {la}", flush=True)
     if args.load_only:
         return 0
     steps = [("fit --properties style --judge human", cli("fit", "--properties", "style", "--judge", "human",

@@ -116,10 +116,11 @@ class Bulk:
             if batch.num_rows:
                 yield batch
 
-    def labels(self):
+    def labels(self) -> pa.RecordBatchReader:
+        """The new votes, streamed (CHUNK at a time): a whole table of them grows with the file."""
         return self.scan.execute(
             "SELECT pair_id::BIGINT AS pair_id, judge, preferred::TINYINT AS preferred, prob_1::DOUBLE AS prob_1, "
-            "rater FROM votes WHERE fate = 'new' ORDER BY position").to_arrow_table()
+            "rater FROM votes WHERE fate = 'new' ORDER BY position").to_arrow_reader(CHUNK)
 
     def ties(self, source: str):
         """The tie votes (TIES' columns), or None when the file has none: TIES would hash every
@@ -396,11 +397,12 @@ def _judges(scan, where: str) -> list[str] | None:
 
 
 def _sort(scan, con, reading: formats.Reading, offset: int, judge: str, judges: list[str]) -> None:
-    """The stored battles and the stored votes of the load's judges, copied into the scan; then
+    """The stored battles and the stored votes of the load's judges, copied into the scan, streamed
+    (a database of a million pairs held 200 MB more at the load's peak as one Arrow table); then
     the sorting (`judge`: a row's that names none)."""
     copies = {"stored": (STORED_PAIRS, []), "stored_votes": (STORED_VOTES, [judges])}
     for name, (sql, params) in copies.items():
-        scan.register(f"{name}_in", con.execute(sql, params).to_arrow_table())
+        scan.register(f"{name}_in", con.execute(sql, params).to_arrow_reader(CHUNK))
         scan.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_in")
         scan.unregister(f"{name}_in")
     scan.register("winners_in", pl.DataFrame({"word": list(WINNERS), "vote": [str(v) for v in WINNERS.values()]}))

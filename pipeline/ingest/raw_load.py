@@ -157,9 +157,7 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
     finally:
         chunks.close()  # a fetch under way ends here, before the scan it reads from is closed
         writer.close()
-    new_votes = bulk.labels()
-    if len(new_votes):
-        _insert_labels(con, new_votes)
+    _insert_labels(con, bulk.labels())
     tie_votes = bulk.ties(source)
     if tie_votes is not None and len(tie_votes):
         _insert_ties(con, tie_votes)
