@@ -84,9 +84,12 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         claim_source(con, source, kind, generated)
         types_before = groups.attribute_types(con)
         labels_before = count_labels(con)
-        known = dict(con.execute("SELECT pair_key, pair_id FROM pairs").fetchall())
-        raw = {r[0] for r in con.execute("SELECT pair_id FROM pairs WHERE NOT annotated").fetchall()}
-        empty = not known
+        # key -> pair id of this load's pairs and of the stored ones its records met (`_look_up`, a
+        # chunk at a time: all the stored keys took a gigabyte at millions of pairs); `raw`: those
+        # met that were loaded without annotations and are not annotated yet
+        known: dict[str, int] = {}
+        raw: set[int] = set()
+        empty = not con.execute("SELECT EXISTS (SELECT 1 FROM pairs)").fetchone()[0]
         offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
         next_id = PairIds(con, offset)
         judges: set[str] = set()
@@ -106,10 +109,12 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                 if use_ids is None:  # decided once, on the first chunk
                     use_ids = empty and _first_ids_usable(buffer)
                 chunk = ChunkRows()
-                for rec in buffer:
-                    pair = parse_record(rec, position)
+                parsed = [parse_record(rec, position + i) for i, rec in enumerate(buffer)]
+                keys = [pair_key(pair.query, pair.r1.content, pair.r2.content) for pair in parsed]
+                if not empty:
+                    _look_up(con, writer, {k for k in keys if k not in known}, known, raw)
+                for rec, pair, key in zip(buffer, parsed, keys):
                     position += 1
-                    key = pair_key(pair.query, pair.r1.content, pair.r2.content)
                     if key in known:
                         pid = known[key]
                         if pid in taken:
@@ -154,6 +159,19 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         con.execute(upsert.insert_new("judges", "judge_rows", ("judge", "kind", "source"), ("judge",)))
         refresh_custom_groups(con, types_before)
 
+
+
+def _look_up(con, writer: BackgroundWriter, keys: set[str], known: dict[str, int], raw: set[int]) -> None:
+    """The stored pairs of these keys into `known`, those without annotations into `raw`."""
+    if not keys:
+        return
+    writer.wait()  # the connection is the writer thread's until it has stored its chunk
+    wanted = pa.table({"pair_key": sorted(keys)})  # noqa: F841 - read by DuckDB below
+    for key, pid, annotated in con.execute(
+            "SELECT pair_key, pair_id, annotated FROM pairs WHERE pair_key IN (SELECT pair_key FROM wanted)").fetchall():
+        known[key] = pid
+        if not annotated:
+            raw.add(pid)
 
 
 __all__ = ["load_records"]

@@ -148,6 +148,28 @@ def test_small_chunks_store_exactly_what_one_chunk_stores(tmp_path, monkeypatch)
                   "WHERE query = 'query number 7' AND judge = 'human'") == 1  # the first record's label stays
 
 
+def test_stored_raw_pairs_met_again_in_later_chunks_are_annotated_once(tmp_path, monkeypatch):
+    """The stored pairs are looked up a chunk at a time (`release_load._look_up`): a raw pair met in
+    one chunk and again in a later one is annotated in place once, then counted as present."""
+    import pipeline.ingest.writing as writing
+
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text("".join(json.dumps({"prompt": make_record(i)["query"], "response_a": make_record(i)["response_1"]["content"],
+                                       "response_b": make_record(i)["response_2"]["content"], "winner": "model_a"}) + "\n"
+                           for i in range(5)))
+    records = [make_record(i, r1={"friendly": i % 4}) for i in (0, 1, 2, 0, 3, 1, 7)]
+    results = []
+    for chunk in (5000, 2):
+        monkeypatch.setattr(writing, "CHUNK", chunk)
+        db = tmp_path / f"chunk{chunk}.duckdb"
+        load_source(str(raw), db=db)
+        r = load_records(records, source="annotated", db=db)
+        results.append((snapshot(db), (r.new_pairs, r.existing_pairs, r.duplicates_in_source, r.annotated_in_place)))
+    assert results[0] == results[1]
+    assert results[1][1] == (1, 6, 0, 4)  # 0, 1, 2 and 3 annotated once; 0 and 1 met again; 7 new
+    assert scalar(tmp_path / "chunk2.duckdb", "SELECT count(*) FILTER (annotated) FROM pairs") == 5
+
+
 def test_json_list_jsonl_and_parquet_load_the_same(tmp_path):
     qs = {"clarify user intent": None, "satisfying explicit constraints": ["be brief | 2"]}
     recs = [make_record(i, r1={"polite": i % 4}, **{"explicit constraints": ["be brief"],
