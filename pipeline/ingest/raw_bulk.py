@@ -301,8 +301,9 @@ def _scannable_files(reading: formats.Reading, spill: Path) -> tuple[list[_Part]
     module, scanners = SCANS[reading.format]
     parts = []
     for i, path in enumerate(reading.files):
-        unread = compressed.duckdb_unread(path)
-        if not (unread or any(s.applies(path) for s in scanners)):
+        unread = compressed.duckdb_unread(path)  # its scan is found on its plain copy, below
+        scanner = None if unread else next((s for s in scanners if s.applies(path)), None)
+        if not (unread or scanner):
             return None
         try:
             table = formats.open_table(path)
@@ -311,10 +312,12 @@ def _scannable_files(reading: formats.Reading, spill: Path) -> tuple[list[_Part]
             formats.detect_table(table, reading.opts, forced=module.NAME)
         except (NoFormat, SourceError, ValueError):  # a RowError is a ValueError: Python's reader says so
             return None
-        read = _readable(path, spill / f"{i}{compressed.data_suffix(path)}") if unread else path
-        scanner = next((s for s in scanners if read is not None and s.applies(read)), None)
-        if scanner is None:
-            return None
+        read = path
+        if unread:
+            read = _readable(path, spill / f"{i}{compressed.data_suffix(path)}")
+            scanner = next((s for s in scanners if read is not None and s.applies(read)), None)
+            if scanner is None:
+                return None
         header = list(table.sample)
         staging = scanner.staging(read, header, reading.opts)
         if staging is None:

@@ -40,6 +40,7 @@ from .writing import (
     read_ahead,
     refresh_custom_groups,
     row_groups,
+    stored_by_key,
     style_rows,
 )
 
@@ -190,7 +191,7 @@ class Battles:
         # key -> (pair id, model 1, model 2) of this load's battles and of the stored ones its rows
         # met (`look_up`, a chunk at a time): all the stored ones took 1.45 GB at 2.85 million pairs
         self.known: dict[str, tuple[int, str | None, str | None]] = {}
-        self.stored_any = con.execute("SELECT EXISTS (SELECT 1 FROM pairs)").fetchone()[0]
+        self.stored_any = ids.offset > 0  # the offset is the largest stored id + 1, 0 with none
         self.fresh: set[int] = set()              # pair ids given in this load
         self.votes: dict[tuple[int, str], tuple[int, str | None]] = {}  # (pid, judge) -> (vote, rater)
 
@@ -205,14 +206,10 @@ class Battles:
         self._fetch(others - self.known.keys())
 
     def _fetch(self, keys: set[str]) -> None:
-        if not keys:
-            return
-        self.idle()
-        wanted = pl.DataFrame({"pair_key": sorted(keys)}, schema={"pair_key": pl.String})  # noqa: F841
-        for k, pid, m1, m2 in self.con.execute(
-                "SELECT pair_key, pair_id, model_1, model_2 FROM pairs WHERE pair_key IN (SELECT pair_key FROM wanted)"
-        ).fetchall():
-            self.known[k] = (pid, m1, m2)
+        if keys:
+            self.idle()
+            for k, pid, m1, m2 in stored_by_key(self.con, keys, "pair_id, model_1, model_2"):
+                self.known[k] = (pid, m1, m2)
 
     @staticmethod
     def _same(hit: tuple, pair) -> bool:

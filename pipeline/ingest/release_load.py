@@ -28,7 +28,7 @@ from .release_rows import SOURCE_ROW, ChunkRows, insert_tables
 from .sources import SourceError
 from . import writing
 from .writing import (BackgroundWriter, LoadReport, PairIds, add_style_features, claim_source, count_labels,
-                      cyclic_gc_paused, pair_key, refresh_custom_groups)
+                      cyclic_gc_paused, pair_key, refresh_custom_groups, stored_by_key)
 
 _JUDGE_ROWS = pa.schema([("judge", pa.string()), ("source", pa.string()), ("kind", pa.string())])
 
@@ -89,8 +89,8 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         # met that were loaded without annotations and are not annotated yet
         known: dict[str, int] = {}
         raw: set[int] = set()
-        empty = not con.execute("SELECT EXISTS (SELECT 1 FROM pairs)").fetchone()[0]
         offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
+        empty = offset == 0
         next_id = PairIds(con, offset)
         judges: set[str] = set()
         taken: set[int] = set()  # pair ids given in this load
@@ -166,9 +166,7 @@ def _look_up(con, writer: BackgroundWriter, keys: set[str], known: dict[str, int
     if not keys:
         return
     writer.wait()  # the connection is the writer thread's until it has stored its chunk
-    wanted = pa.table({"pair_key": sorted(keys)})  # noqa: F841 - read by DuckDB below
-    for key, pid, annotated in con.execute(
-            "SELECT pair_key, pair_id, annotated FROM pairs WHERE pair_key IN (SELECT pair_key FROM wanted)").fetchall():
+    for key, pid, annotated in stored_by_key(con, keys, "pair_id, annotated"):
         known[key] = pid
         if not annotated:
             raw.add(pid)
