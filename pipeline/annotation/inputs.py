@@ -86,9 +86,7 @@ def iter_rows(path: Path) -> Iterator[Any]:
         if suffix == ".csv":
             yield from _csv_rows(path)
         elif suffix == ".jsonl":
-            for lineno, line in sources.text_lines(path):
-                if line.strip():
-                    yield sources.loads(line, path, lineno)
+            yield from (value for _, value in sources.json_lines(path))
         elif suffix == ".json":
             text = sources.read_text(path)
             try:

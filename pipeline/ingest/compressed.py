@@ -143,7 +143,7 @@ def open_bytes(path: str | Path) -> BinaryIO:
     A file named as an archive (.gz, .bz2, .xz, .zst) must be one; a file that is not named so
     is decompressed when it starts with a gzip, xz or zstd magic number."""
     path = Path(path)
-    raw = open(path, "rb")
+    raw = open(path, "rb", buffering=_CHUNK)  # the default 8 KiB made reading lines of records 4x slower
     head = raw.read(6)
     raw.seek(0)
     named = codec_of_name(path.name)

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from . import compressed
 from .compressed import ArchiveBroken
 
@@ -110,6 +112,32 @@ def text_lines(path: Path, keepends: bool = False) -> Iterator[tuple[int, str]]:
     """(line number, line) streamed, decoded as read_text does; one-line errors name line and offset.
     Archives (.gz, .bz2, .xz, .zst) are decompressed as they are read."""
     path = Path(path)
+    for lineno, raw, offset in _lines(path):
+        if isinstance(raw, str):  # a UTF-16 or UTF-32 file's line
+            yield lineno, (raw + "\n" if keepends else raw.rstrip("\r"))
+        else:
+            line = _decoded(path, raw, offset, lineno)
+            yield lineno, (line if keepends else line.rstrip("\r\n"))
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of every line of a JSON-lines file that is not blank, as `text_lines`
+    and `loads` give them, with their errors. A line both parsers read alike is parsed by orjson
+    (`_fast`: records parse in about half json's time); any other goes through `loads`."""
+    path = Path(path)
+    for lineno, raw, offset in _lines(path):
+        value = _fast(raw) if type(raw) is bytes else _NOT_FAST
+        if value is _NOT_FAST:
+            line = raw.rstrip("\r") if isinstance(raw, str) else _decoded(path, raw, offset, lineno).rstrip("\r\n")
+            if not line.strip():
+                continue
+            value = loads(line, path, lineno)
+        yield lineno, value
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes | str, int]]:
+    """(line number, line, byte offset of the line) streamed: a UTF-8 file's lines as bytes, not
+    decoded yet (`_decoded`), a UTF-16 or UTF-32 file's as text (it is decoded whole)."""
     lineno = 0
     try:
         with compressed.open_bytes(path) as f:   # a first look, then the stream again from its start
@@ -117,7 +145,7 @@ def text_lines(path: Path, keepends: bool = False) -> Iterator[tuple[int, str]]:
         enc = encoding_of(start[:4])
         if enc in ("utf-16", "utf-32"):  # rare; decoded whole
             for lineno, line in enumerate(read_text(path).split("\n"), 1):
-                yield lineno, (line + "\n" if keepends else line.rstrip("\r"))
+                yield lineno, line, 0
             return
         if b"\x00" in start:  # a binary file: say so, not "byte 0x89 is not UTF-8"
             at = start.index(b"\x00")
@@ -126,16 +154,46 @@ def text_lines(path: Path, keepends: bool = False) -> Iterator[tuple[int, str]]:
             offset = 3 if enc == "utf-8-sig" else 0
             f.read(offset)
             for lineno, raw in enumerate(f, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise not_text(path, raw, exc.start, offset + exc.start, lineno) from None
-                if "\x00" in line:
-                    raise not_text(path, raw, raw.index(b"\x00"), offset + raw.index(b"\x00"), lineno)
+                yield lineno, raw, offset
                 offset += len(raw)
-                yield lineno, (line if keepends else line.rstrip("\r\n"))
     except ArchiveBroken as exc:
         raise broken(path, exc, lines=lineno) from None
+
+
+def _decoded(path: Path, raw: bytes, offset: int, lineno: int) -> str:
+    """A line's bytes as text, or the one-line error naming the byte that is not UTF-8 or is NUL."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise not_text(path, raw, exc.start, offset + exc.start, lineno) from None
+    if "\x00" in line:
+        raise not_text(path, raw, raw.index(b"\x00"), offset + raw.index(b"\x00"), lineno)
+    return line
+
+
+# --- JSON: orjson where it reads a line as json does, json (and its messages) elsewhere -------
+
+_NOT_FAST = object()
+# digits as one mark and '{' as '[', so one translation finds both things orjson reads otherwise:
+# an integer of 19 digits or more (past 64 bits orjson gives a float, json an int) and nesting that
+# may pass MAX_DEPTH (orjson allows 1,024 levels)
+_MARKS = bytes.maketrans(b"0123456789{", b"0000000000[")
+_LONG_DIGITS = b"0" * 19
+
+
+def _fast(raw: bytes) -> Any:
+    """orjson's value of one line, or _NOT_FAST where `loads` must decide: a line orjson refuses
+    (invalid UTF-8 or JSON, a lone surrogate, NaN or Infinity, which json reads), a NUL byte,
+    a run of 19 digits or more than MAX_DEPTH brackets. Blank lines are _NOT_FAST too."""
+    if b"\x00" in raw:
+        return _NOT_FAST
+    marked = raw.translate(_MARKS)
+    if _LONG_DIGITS in marked or marked.count(b"[") > MAX_DEPTH:
+        return _NOT_FAST
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _NOT_FAST
 
 
 def _bad_string(obj: Any, where: str = "", depth: int = 0) -> tuple[str, str] | None:

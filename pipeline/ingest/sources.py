@@ -20,6 +20,7 @@ from .decoding import (  # noqa: F401 - the readers' names, read as sources.X ac
     content_of,
     decode_bytes,
     encodes,
+    json_lines,
     loads,
     read_text,
     text_lines,
@@ -41,10 +42,8 @@ def fingerprint(paths: list[Path]) -> str:
 
 
 def iter_jsonl(path: Path) -> Iterator[dict]:
-    for lineno, line in text_lines(path):
-        if not line.strip():
-            continue
-        yield loads(line, path, lineno)
+    for _, value in json_lines(path):
+        yield value
 
 
 def iter_json(path: Path) -> Iterator[dict]:

@@ -44,10 +44,7 @@ def _kind(value: object) -> str:
 def _jsonl(path: Path) -> Iterator[dict]:
     """JSON lines, each an object: any other line is refused with its line number (a row that is a
     string or a list would otherwise be skipped, or make the file look empty)."""
-    for lineno, line in sources.text_lines(path):
-        if not line.strip():
-            continue
-        value = sources.loads(line, path, lineno)
+    for lineno, value in sources.json_lines(path):
         if not isinstance(value, dict):
             raise sources.SourceError(f"{path}: line {lineno}: expected a JSON object (one row per line), "
                                       f"got {_kind(value)}")
