@@ -16,6 +16,7 @@ import streamlit as st
 
 from pipeline import jobs
 from pipeline.annotation import InputError, job_status, plan_job, plan_stored
+from pipeline.annotation.plan import PREVIEW_PAIRS
 from pipeline.store.errors import DatabaseError
 from pipeline.llm.config import DEFAULT_MODEL
 from ui import data, layout
@@ -131,10 +132,11 @@ max_pairs = int(max_pairs) if max_pairs else None
 
 @st.cache_resource(show_spinner="Counting the pairs and their cost…", max_entries=8, ttl=600)
 def _stored_plan(db: str, token: float, where: str, max_pairs, sample, seed: int, model: str, concurrency: int,
-                 batch: bool):
-    """plan_stored reads every matching pair's text: once per selection (and database change)."""
+                 batch: bool, preview: int):
+    """A preview: of many pairs, `preview` spread over them are read and planned, the cost scaled to
+    all (every pair of a million took minutes); once per selection (and database change)."""
     return plan_stored(where or None, db=db, model=model, max_pairs=max_pairs, sample=sample, seed=seed,
-                       concurrency=concurrency, batch=batch)
+                       concurrency=concurrency, batch=batch, preview=preview)
 
 
 def _show_plan(plan, job: jobs.AnnotateJob, nothing_text: str) -> None:
@@ -142,19 +144,22 @@ def _show_plan(plan, job: jobs.AnnotateJob, nothing_text: str) -> None:
     m = st.columns(5)
     if plan.stored:
         m[0].metric("Pairs matching", f"{plan.rows:,}")
-        m[1].metric("Pairs to annotate", f"{len(plan.tasks):,}")
+        m[1].metric("Pairs to annotate", f"{plan.n_pairs:,}")
     else:
         m[0].metric("Pairs to annotate", f"{len(plan.tasks):,}")
         m[1].metric("Already loaded", f"{len(plan.present):,}", help="Only their human labels are added.")
     m[2].metric("Rows left out", f"{len(plan.skipped):,}")
     m[3].metric("Calls to make", f"{plan.calls_to_make:,}")
     m[4].metric("Estimated cost", "n/a" if plan.est_cost_usd is None else f"${plan.est_cost_usd:,.2f}")
+    if plan.preview_of is not None:
+        st.caption(f"Calls and cost estimated from {len(plan.tasks):,} of the {plan.preview_of:,} pairs, spread "
+                   "over them; the job plans every pair when it starts.")
     with st.expander("Plan details"):
         show_text("\n".join(plan.lines()))
     for problem in plan.problems:
         st.warning(f"Cannot start: {md_escape(problem)}", icon=":material/key:")
     running = job_status(db_path).running
-    nothing = not plan.tasks and not plan.present
+    nothing = not plan.n_pairs and not plan.present
     if nothing:
         st.info(nothing_text)
     st.button("Start annotating", type="primary", key="ann.start", on_click=_start, args=(job,),
@@ -183,7 +188,7 @@ if source == STORED:
     sample = int(sample) if sample else None
     try:
         plan = _stored_plan(db_path, data.last_change(), where, max_pairs, sample, int(seed), model,
-                            int(concurrency), batch)
+                            int(concurrency), batch, PREVIEW_PAIRS)
     except InputError as exc:
         st.warning(f"The condition cannot be used: {md_escape(exc)}", icon=":material/block:")
         st.stop()

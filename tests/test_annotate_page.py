@@ -148,3 +148,16 @@ def test_any_condition_reaches_the_cli_intact(where, model):
     ctx = _ANNOTATE.make_context("annotate", cmd[4:], resilient_parsing=False)
     assert ctx.params["where"] == where.strip() and ctx.params["model"] == model
     assert ctx.params["file"] is None and ctx.params["yes"] is True
+
+
+def test_many_stored_pairs_are_previewed(raw_db, monkeypatch, openai_stub):
+    """Past PREVIEW_PAIRS the page plans a spread of the pairs (a million took minutes), says so,
+    and counts every pair."""
+    monkeypatch.setattr("pipeline.annotation.plan.PREVIEW_PAIRS", 2)
+    at = open_annotate(raw_db, monkeypatch, openai_stub.url)
+    assert not at.exception, [e.value for e in at.exception]
+    m = metrics(at)
+    assert m["Pairs matching"] == m["Pairs to annotate"] == f"{N_RAW:,}"
+    assert m["Estimated cost"].startswith("$") and m["Calls to make"] != "0"
+    assert any(f"from 2 of the {N_RAW} pairs" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert not at.button(key="ann.start").disabled

@@ -115,6 +115,8 @@ class _Loader:
 def run_job(plan: JobPlan, progress_callback: Callable[[JobProgress], None] | None = None, *,
             load_every: int = 200, batch_poll_callback: Callable[[Any], None] | None = None) -> JobSummary:
     """Run the plan to the end (or until nothing more can work); never raises for LLM trouble."""
+    if plan.preview_of is not None:
+        raise ValueError("a preview plan (plan_stored(preview=...)) is shown, not run: plan every pair to run them")
     started = time.perf_counter()
     summary = JobSummary(pairs_planned=len(plan.tasks), pairs_present=len(plan.present))
     if plan.problems:

@@ -5,6 +5,10 @@ the database without the paper's annotations (`plan_stored`: `pairs.annotated = 
 picked by a SQL condition, a cap and/or a seeded sample). The calls each pair needs
 come from the protocol (`Protocol.expected_calls`); answers the journal already holds
 are counted as reused, and the rest are estimated with the shared token estimator.
+
+A job's plan holds every pair it will annotate. What a page shows before a job starts can be a
+preview (`plan_stored(..., preview=N)`): of a million stored pairs, N spread over them are read and
+planned, and the calls and cost scaled to all (reading and planning every pair took minutes).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from .protocol import Protocol, expected_output_tokens
 from .steps import PairTask
 
 
+PREVIEW_PAIRS = 2_000  # pairs a page's preview reads and plans (`plan_stored(preview=...)`)
+
+
 @dataclass
 class JobPlan(CallEstimate):
     input: Path | None                          # the file of raw pairs; None for stored pairs
@@ -43,10 +50,18 @@ class JobPlan(CallEstimate):
     where: str | None = None                    # stored pairs: the condition that picked them
     stored_ids: list[int] = field(default_factory=list)   # stored pairs: their pair ids, in task order
     problems: list[str] = field(default_factory=list)   # why it cannot start (no API key, ...)
+    # stored pairs: how many pairs a preview stands for (its tasks are a spread of them, its calls and
+    # cost scaled to all); None when every pair was planned. A preview is shown, never run.
+    preview_of: int | None = None
 
     @property
     def stored(self) -> bool:
         return self.input is None
+
+    @property
+    def n_pairs(self) -> int:
+        """The pairs to annotate (all of them, for a preview too)."""
+        return len(self.tasks) if self.preview_of is None else self.preview_of
 
     @property
     def source_name(self) -> str:
@@ -65,7 +80,10 @@ class JobPlan(CallEstimate):
         mode = "Batch API (half price, results within 24 h)" if self.batch else f"online, {s.concurrency} at a time"
         if self.stored:
             head = [f"stored pairs without the paper's annotations{f' where {self.where}' if self.where else ''}: "
-                    f"{self.rows} match, {len(self.tasks)} to annotate (filled in place)"]
+                    f"{self.rows} match, {self.n_pairs} to annotate (filled in place)"]
+            if self.preview_of is not None:
+                head.append(f"a preview: calls and cost estimated from {len(self.tasks)} of the {self.preview_of} "
+                            "pairs, spread over them; the job plans every pair when it starts")
         else:
             skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped_counts.items())) or "none"
             head = [f"input: {self.input} ({self.rows} rows; left out: {skipped})",
@@ -111,26 +129,34 @@ def plan_job(file: str | Path, *, db=None, model: str | None = None, max_pairs: 
 def plan_stored(where: str | None = None, *, db=None, model: str | None = None, max_pairs: int | None = None,
                 sample: int | None = None, seed: int = 0, concurrency: int | None = None,
                 retry_failed: bool = False, batch: bool = False, settings: LLMSettings | None = None,
-                timeout: float | None = None) -> JobPlan:
+                timeout: float | None = None, preview: int | None = None) -> JobPlan:
     """Plan the paper's protocol for stored pairs that lack its annotations (`pairs.annotated = FALSE`).
 
     `where` is a SQL condition on the pairs and their attributes (pipeline.groups.pair_ids);
     `sample` picks that many of the matching pairs at random (`seed`), `max_pairs` caps
     the count (the first by pair id). Raises InputError for a refused condition.
+    `preview`: where more pairs are picked, only that many of them (evenly spread) are read and
+    planned, and the calls, tokens and cost are scaled to all of them (`JobPlan.preview_of`).
     """
     settings = _settings(settings, model=model, concurrency=concurrency, timeout=timeout)
     db_name = dbmod.database_name(db)
-    rows = _stored_rows(db_name, where)
-    picked = rows
-    if sample is not None and sample < len(rows):
-        picked = sorted(random.Random(seed).sample(rows, sample), key=lambda r: r[0])
+    ids = _stored_ids(db_name, where)
+    picked = ids
+    if sample is not None and sample < len(ids):
+        picked = sorted(random.Random(seed).sample(ids, sample))
     if max_pairs is not None:
         picked = picked[:max_pairs]
+    planned = picked
+    if preview is not None and len(picked) > max(preview, 1):
+        preview = max(preview, 1)
+        planned = [picked[len(picked) * i // preview] for i in range(preview)]
+    rows = _stored_rows(db_name, planned)
     tasks = [PairTask(RawPair(position=pid, query=q, response_1=r1, response_2=r2, model_1=m1, model_2=m2,
-                              source_id=pid), key) for pid, key, q, r1, r2, m1, m2 in picked]
-    plan = JobPlan(input=None, db=db_name, journal=_journal(db), settings=settings, rows=len(rows),
+                              source_id=pid), key) for pid, key, q, r1, r2, m1, m2 in rows]
+    plan = JobPlan(input=None, db=db_name, journal=_journal(db), settings=settings, rows=len(ids),
                    tasks=tasks, present=[], skipped=[], batch=batch, retry_failed=retry_failed,
-                   price=price_for(settings.model), where=where, stored_ids=[r[0] for r in picked])
+                   price=price_for(settings.model), where=where, stored_ids=[r[0] for r in rows],
+                   preview_of=len(picked) if planned is not picked else None)
     return _finish_plan(plan)
 
 
@@ -139,9 +165,9 @@ def _journal(db) -> Path:
     return journal_path(dbmod.resolve_db_path(db))
 
 
-def _stored_rows(db_path: str, where: str | None) -> list[tuple]:
-    sql = ("SELECT pair_id, pair_key, query, response_1, response_2, model_1, model_2 FROM pairs "
-           "WHERE NOT annotated")
+def _stored_ids(db_path: str, where: str | None) -> list[int]:
+    """The ids of the stored pairs without annotations that the condition picks, in order."""
+    sql = "SELECT pair_id FROM pairs WHERE NOT annotated"
     params: list = []
     try:
         with dbmod.reading(db_path) as con:
@@ -157,10 +183,29 @@ def _stored_rows(db_path: str, where: str | None) -> list[tuple]:
                 params = [pair_ids(db_path, where)]
             except GroupError as exc:
                 raise InputError(f"--where {where!r} cannot be used: {exc}") from None
-            sql += " AND list_contains(?, pair_id)"
+            sql += _AMONG
         with dbmod.reading(db_path) as con:
-            return con.execute(sql + " ORDER BY pair_id", params).fetchall()
+            return [pid for (pid,) in con.execute(sql + " ORDER BY pair_id", params).fetchall()]
     except (DatabaseError, InputError):
+        raise
+    except duckdb.Error as exc:
+        raise PlanUnreadable.of(dbmod.locate(db_path).display, exc) from None
+
+
+# a semi-join on the given ids (list_contains would compare each pair with every id: a million
+# squared where a condition picks most of a million pairs)
+_AMONG = " AND pair_id IN (SELECT unnest(?::BIGINT[]))"
+
+
+def _stored_rows(db_path: str, ids: list[int]) -> list[tuple]:
+    """The pairs of these ids (still without annotations), in id order, with what a task needs."""
+    if not ids:
+        return []
+    try:
+        with dbmod.reading(db_path) as con:
+            return con.execute("SELECT pair_id, pair_key, query, response_1, response_2, model_1, model_2 FROM pairs "
+                               f"WHERE NOT annotated{_AMONG} ORDER BY pair_id", [ids]).fetchall()
+    except DatabaseError:
         raise
     except duckdb.Error as exc:
         raise PlanUnreadable.of(dbmod.locate(db_path).display, exc) from None
@@ -216,3 +261,13 @@ def _estimate(plan: JobPlan) -> None:
         if journal:
             journal.close()
     plan.estimate(plan.settings.model, todo, completion, batch=plan.batch)
+    if plan.preview_of is not None and plan.tasks:
+        _scale(plan, plan.preview_of / len(plan.tasks))
+
+
+def _scale(plan: JobPlan, factor: float) -> None:
+    """A preview's counts and cost, from the pairs it planned to all the pairs it stands for."""
+    for name in ("calls_total", "calls_cached", "calls_failed", "est_prompt_tokens", "est_completion_tokens"):
+        setattr(plan, name, round(getattr(plan, name) * factor))
+    if plan.est_cost_usd is not None:
+        plan.est_cost_usd *= factor

