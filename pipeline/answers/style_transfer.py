@@ -100,7 +100,7 @@ def _transfer(mine_q, mine_M: np.ndarray, theirs_q, theirs_M: np.ndarray) -> np.
     out = np.empty_like(mine_M)
     for j in range(mine_M.shape[1]):
         ranks = (np.argsort(np.argsort(mine_M[:, j], kind="stable"), kind="stable") + 0.5) / len(mine_M)
-        out[:, j] = np.quantile(theirs_M[:, j], ranks, method="inverted_cdf")
+        out[:, j] = inverted_cdf(theirs_M[:, j], ranks)
     by_query = {}
     for qtext, row in zip(theirs_q, theirs_M):
         by_query.setdefault(qtext, row)
@@ -108,6 +108,17 @@ def _transfer(mine_q, mine_M: np.ndarray, theirs_q, theirs_M: np.ndarray) -> np.
         if qtext in by_query:
             out[i] = by_query[qtext]
     return out
+
+
+def inverted_cdf(values: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """np.quantile(values, q, method="inverted_cdf") for many q at once: one sort, then each q's
+    index as numpy computes it (ceil(n q) - 1). numpy partitions the values at every q: at a
+    million battles (190,000 responses of a model) the What if page's first visit took minutes."""
+    ordered = np.sort(values)
+    at = len(ordered) * np.asarray(q, dtype=float) - 1
+    below = np.floor(at)
+    index = np.where(at - below > 0, below + 1, below)
+    return ordered[np.clip(index, 0, len(ordered) - 1).astype(np.intp)]
 
 
 STYLE_COLUMNS = [ALL_MEASURES.index(m) for m in bc.MEASURES]  # the measures the style set counts
