@@ -446,8 +446,7 @@ def main() -> int:
                     help="then load K more files of N other battles (Arena JSON lines, seeds 1 to K) into the same "
                          "database, one after another: the peak of a load onto millions of stored pairs")
     ap.add_argument("--page", action="append", default=[], metavar="TEXT",
-                    help="time only these pages / views (bench_pages.py --only; repeatable): at 1,000,000 "
-                         "the Annotate page's first visit passes AppTest's 120 s limit and stops the run")
+                    help="time only these pages / views (bench_pages.py --only; repeatable)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     src, db, bulk_db = OUT / f"scale_{args.n}.jsonl", OUT / f"scale_{args.n}.duckdb", OUT / f"scale_{args.n}_bulk.duckdb"
