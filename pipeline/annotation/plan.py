@@ -25,7 +25,7 @@ from ..llm.errors import PlanUnreadable
 from ..llm import CallJournal, LLMSettings, journal_path, price_for, settings_from_env
 from ..llm.cache import lookup
 from ..llm.estimate import CallEstimate
-from ..ingest.writing import pair_key
+from ..ingest.writing import pair_key, stored_by_key
 from ..names import check_name
 from .inputs import InputError, InputReport, RawPair, read_pairs
 from .protocol import Protocol, expected_output_tokens
@@ -111,10 +111,10 @@ def plan_job(file: str | Path, *, db=None, model: str | None = None, max_pairs: 
     db_name = dbmod.database_name(db)
     pairs = report.pairs[:max_pairs] if max_pairs is not None else report.pairs
     skipped = list(report.skipped)
-    known = _keys_in_db(db_name)
+    keys = [pair_key(pair.query, pair.response_1, pair.response_2) for pair in pairs]
+    known = _keys_in_db(db_name, set(keys))
     tasks, present, seen = [], [], {}
-    for pair in pairs:
-        key = pair_key(pair.query, pair.response_1, pair.response_2)
+    for pair, key in zip(pairs, keys):
         if key in seen:
             skipped.append((pair.position, "same pair as an earlier row"))
             continue
@@ -218,13 +218,14 @@ def _finish_plan(plan: JobPlan) -> JobPlan:
     return plan
 
 
-def _keys_in_db(db_path: str) -> set[str]:
-    """The pair keys stored; an error reading them is raised, never taken for an empty database."""
-    if not dbmod.exists(db_path):
+def _keys_in_db(db_path: str, keys: set[str]) -> set[str]:
+    """Those of `keys` that are stored (the file's, looked up: every stored key of millions of pairs
+    took seconds and hundreds of MB); an error reading them is raised, never taken for an empty database."""
+    if not dbmod.exists(db_path) or not keys:
         return set()
     try:
         with dbmod.reading(db_path) as con:
-            return {k for (k,) in con.execute("SELECT pair_key FROM pairs").fetchall()}
+            return {k for k, _ in stored_by_key(con, keys, "1")}
     except DatabaseError:
         raise
     except duckdb.Error as exc:
