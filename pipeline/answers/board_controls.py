@@ -34,12 +34,13 @@ def measure_of(prop: str) -> str | None:
 MEASURES = [p.count.__name__ for p in style.STYLE_PROPERTIES]
 
 
-def measure_matrix(con, names: Sequence[str], group: str, *, all_pairs: bool
+def measure_matrix(con, names: Sequence[str], group: str, *, all_pairs: bool, pair_ids: Sequence[int] | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pair ids sorted, M1 (n, k), M2 (n, k)): the measures of response 1 and 2; NaN where missing."""
+    """(pair ids sorted, M1 (n, k), M2 (n, k)): the measures of response 1 and 2; NaN where missing.
+    With `pair_ids`, of those pairs of the group only."""
     names = list(names)
     if q.has_measures(con):
-        rows = q.measures(con, names, group, all_pairs=all_pairs)
+        rows = q.measures(con, names, group, all_pairs=all_pairs, pair_ids=None if pair_ids is None else list(pair_ids))
         ids = np.unique(rows["pair_id"])
         out = np.full((2, len(ids), len(names)), np.nan)
         side, at = rows["side"].astype(int) - 1, np.searchsorted(ids, rows["pair_id"])
@@ -49,6 +50,8 @@ def measure_matrix(con, names: Sequence[str], group: str, *, all_pairs: bool
     import polars as pl
 
     texts = q.texts(con, group, all_pairs=all_pairs)
+    if pair_ids is not None:
+        texts = texts.filter(pl.col("pair_id").is_in(list(pair_ids)))
     ids = texts["pair_id"].to_numpy()
     counters = {p.count.__name__: p.count for p in style.STYLE_PROPERTIES}
     M = []

@@ -76,15 +76,52 @@ def parse_scale(text: str) -> dict[str, float]:
     return out
 
 
-def _read(db, judge: str, model: str, as_model: str | None, group: str):
+@dataclass(frozen=True)
+class StyleBoard:
+    """Step 1, a judge's style board as the forecasts fit it: the fit and the scaling of its
+    continuous features. It is most of a forecast's time (a million battles: 15 of 20 s) and the
+    same for every model and scenario, so the What if page keeps it (`style_transfer(board=...)`)."""
+
+    judge: str
+    group: str
+    form: str
+    fit: bt.BTResult
+    scaling: tuple | None
+
+
+def style_board(db, judge: str, group: str = "All", form: str = "continuous") -> StyleBoard:
+    """Fit J's controlled board on all J's battles in the group, the style set as controls."""
+    if form not in bc.FORMS:
+        raise TransferError(f"--control-form {form!r} is not one of: {', '.join(bc.FORMS)}")
     with dbmod.reading(db) as con:
         all_pairs = group not in q.group_names(con)
         battles = q.transfer_battles(con, judge, group, all_pairs=all_pairs)
         if len(battles["pair_id"]) == 0:
             raise TransferError(f"judge {judge!r} has no labelled battles between named models in group {group!r}")
+        ids, M1, M2 = bc.measure_matrix(con, ALL_MEASURES, group, all_pairs=all_pairs)
+    pos = np.searchsorted(ids, battles["pair_id"])
+    X, scaling = _features(M1[pos], M2[pos], form)
+    y = (battles["preferred"] == 1).astype(float)
+    props = [p.name for p in bc.style.STYLE_PROPERTIES]
+    try:
+        fit = bt.fit(battles["model_1"], battles["model_2"], y, X, props, min_battles=1)
+    except bt.BTError as exc:
+        raise TransferError(f"judge {judge!r}: {exc}") from None
+    return StyleBoard(judge, group, form, fit, scaling)
+
+
+def _read(db, judge: str, model: str, as_model: str | None, group: str):
+    """What a scenario reads beside the board: the battles of M (and M2), the responses of each,
+    and the measures of their pairs only."""
+    with dbmod.reading(db) as con:
+        all_pairs = group not in q.group_names(con)
         mine = q.model_responses(con, model, group, all_pairs=all_pairs)
         theirs = q.model_responses(con, as_model, group, all_pairs=all_pairs) if as_model else None
-        ids, M1, M2 = bc.measure_matrix(con, ALL_MEASURES, group, all_pairs=all_pairs)
+        battles = q.transfer_battles(con, judge, group, all_pairs=all_pairs,
+                                     models=[model] + ([as_model] if as_model else []))
+        wanted = np.unique(np.concatenate([battles["pair_id"], mine["pair_id"],
+                                           theirs["pair_id"] if theirs is not None else np.zeros(0, np.int64)]))
+        ids, M1, M2 = bc.measure_matrix(con, ALL_MEASURES, group, all_pairs=all_pairs, pair_ids=wanted.tolist())
     return battles, mine, theirs, (ids, M1, M2)
 
 
@@ -138,30 +175,31 @@ def _features(M1, M2, form: str, scaling=None) -> tuple[np.ndarray, tuple | None
 
 def style_transfer(db=None, *, judge: str, model: str, as_model: str | None = None,
                    scale: dict[str, float] | None = None, group: str = "All", form: str = "continuous",
-                   draws: int = DRAWS, seed: int = SEED, store: bool = True) -> Transfer:
-    """Forecast M's win rate under J as M2 (`as_model`) or with its measures scaled (`scale`)."""
+                   draws: int = DRAWS, seed: int = SEED, store: bool = True, board: StyleBoard | None = None
+                   ) -> Transfer:
+    """Forecast M's win rate under J as M2 (`as_model`) or with its measures scaled (`scale`).
+    `board`: J's `style_board` for the group and form, fitted before (else it is fitted here)."""
     t0 = time.perf_counter()
     if (as_model is None) == (not scale):
         raise TransferError("give exactly one of --as MODEL and --scale MEASURE=FACTOR")
     if form not in bc.FORMS:
         raise TransferError(f"--control-form {form!r} is not one of: {', '.join(bc.FORMS)}")
+    if board is not None and (board.judge, board.group, board.form) != (judge, group, form):
+        raise ValueError(f"the board given is {board.judge!r}'s in {board.group!r} ({board.form}), "
+                         f"not {judge!r}'s in {group!r} ({form})")
     battles, mine, theirs, (ids, M1, M2) = _read(db, judge, model, as_model, group)
     if len(mine["pair_id"]) == 0:
         raise TransferError(f"model {model!r} has no pairs in group {group!r}")
     if theirs is not None and len(theirs["pair_id"]) == 0:
         raise TransferError(f"--as {as_model!r}: that model has no pairs in group {group!r}, so no measured style")
-    pos = np.searchsorted(ids, battles["pair_id"])
-    A1, A2 = M1[pos], M2[pos]
-    X, scaling = _features(A1, A2, form)
-    y = (battles["preferred"] == 1).astype(float)
-    m1, m2 = battles["model_1"], battles["model_2"]
-    props = [p.name for p in bc.style.STYLE_PROPERTIES]
-    try:
-        fit = bt.fit(m1, m2, y, X, props, min_battles=1)
-    except bt.BTError as exc:
-        raise TransferError(f"judge {judge!r}: {exc}") from None
+    board = board or style_board(db, judge, group, form)
+    fit = board.fit
     if model not in fit.models:
         raise TransferError(f"model {model!r} has no battles judged by {judge!r} in group {group!r}")
+    pos = np.searchsorted(ids, battles["pair_id"])
+    A1, A2 = M1[pos], M2[pos]
+    y = (battles["preferred"] == 1).astype(float)
+    m1, m2 = battles["model_1"], battles["model_2"]
     # M's battles: its measures replaced, the opponent's kept.
     on1, on2 = m1 == model, m2 == model
     sel = on1 | on2
@@ -180,8 +218,8 @@ def style_transfer(db=None, *, judge: str, model: str, as_model: str | None = No
             new[:, ALL_MEASURES.index(name)] *= factor
         scenario = "scale " + ",".join(f"{k}={v:g}" for k, v in scale.items())
     first = on1[sel][:, None]
-    X_old = X[sel]
-    X_new, _ = _features(np.where(first, new, B1), np.where(first, B2, new), form, scaling)
+    X_old, _ = _features(B1, B2, form, board.scaling)  # as the board's features of these battles
+    X_new, _ = _features(np.where(first, new, B1), np.where(first, B2, new), form, board.scaling)
     sign = np.where(on1[sel], 1.0, -1.0)
     index = {m: i for i, m in enumerate(fit.models)}
     a = np.array([index.get(v, -1) for v in m1[sel]])
@@ -224,4 +262,5 @@ def write_transfer(db, t: Transfer) -> None:
         con.execute(f"INSERT INTO style_transfers ({names}) SELECT {names} FROM transfer_t")
 
 
-__all__ = ["Transfer", "TransferError", "parse_scale", "style_transfer", "write_transfer"]
+__all__ = ["StyleBoard", "Transfer", "TransferError", "parse_scale", "style_board", "style_transfer",
+           "write_transfer"]

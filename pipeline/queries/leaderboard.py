@@ -66,8 +66,9 @@ MEASURE_COLUMNS = ("SELECT column_name FROM duckdb_columns() WHERE database_name
 MEASURES = f"""
     SELECT pair_id, side, {{columns}}
     FROM response_counts
-    WHERE side IN (1, 2) AND pair_id IN {_IN_GROUP}
+    WHERE side IN (1, 2) AND pair_id IN {_IN_GROUP}{{only}}
 """
+_ONLY = " AND pair_id IN (SELECT unnest($ids::BIGINT[]))"  # the measures of some pairs (a forecast's)
 # Without response_counts (a database from before the measures were kept), the texts they are counted from.
 TEXTS = f"""
     SELECT pair_id, response_1, response_2 FROM pairs WHERE pair_id IN {_IN_GROUP} ORDER BY pair_id
@@ -146,15 +147,17 @@ def has_measures(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute(HAS_MEASURES).fetchone()[0])
 
 
-def measures(con: duckdb.DuckDBPyConnection, names: list[str], group: str, *, all_pairs: bool) -> dict:
+def measures(con: duckdb.DuckDBPyConnection, names: list[str], group: str, *, all_pairs: bool,
+             pair_ids: list[int] | None = None) -> dict:
     """pair_id, side and one float array per measure name (NaN where it was not taken): a row per
-    response of the group's pairs."""
+    response of the group's pairs (with `pair_ids`, of those pairs only)."""
     have = {r[0] for r in con.execute(MEASURE_COLUMNS).fetchall()}
     unknown = [n for n in names if n not in have]
     if unknown:
         raise ValueError(f"no measure named {unknown[0]!r}; the measures are {sorted(have)}")
     columns = ", ".join(f"coalesce(CAST(\"{n}\" AS DOUBLE), 'NaN'::DOUBLE) AS \"{n}\"" for n in names) or "NULL AS none"
-    out = con.execute(MEASURES.format(columns=columns), {"group": group, "all": all_pairs}).fetchnumpy()
+    params = {"group": group, "all": all_pairs} | ({} if pair_ids is None else {"ids": list(pair_ids)})
+    out = con.execute(MEASURES.format(columns=columns, only="" if pair_ids is None else _ONLY), params).fetchnumpy()
     return {k: np.asarray(v) for k, v in out.items()}
 
 

@@ -51,6 +51,14 @@ TRANSFER_BATTLES = f"""
       AND l.pair_id IN {_IN_GROUP}
     ORDER BY l.pair_id
 """
+# The same battles, of the given models only (a forecast of one model, its board fitted already).
+TRANSFER_BATTLES_OF = f"""
+    SELECT l.pair_id, p.query, p.model_1, p.model_2, l.preferred
+    FROM labels l JOIN pairs p USING (pair_id)
+    WHERE l.judge = $judge AND p.model_1 IS NOT NULL AND p.model_2 IS NOT NULL AND p.model_1 <> p.model_2
+      AND (list_contains($models, p.model_1) OR list_contains($models, p.model_2)) AND l.pair_id IN {_IN_GROUP}
+    ORDER BY l.pair_id
+"""
 # Every response of a model in the group: its pair, query and side (for its measures).
 MODEL_RESPONSES = f"""
     SELECT pair_id, query, CAST(CASE WHEN model_1 = $model THEN 1 ELSE 2 END AS INTEGER) AS side
@@ -107,8 +115,12 @@ def model_features(con: duckdb.DuckDBPyConnection, model: str, group: str, props
     return {k: np.asarray(v) for k, v in got.items()}
 
 
-def transfer_battles(con: duckdb.DuckDBPyConnection, judge: str, group: str, *, all_pairs: bool) -> dict:
-    got = con.execute(TRANSFER_BATTLES, {"judge": judge, "group": group, "all": all_pairs}).fetchnumpy()
+def transfer_battles(con: duckdb.DuckDBPyConnection, judge: str, group: str, *, all_pairs: bool,
+                     models: list[str] | None = None) -> dict:
+    """The judge's battles between two named models in the group; with `models`, those of these models only."""
+    params = {"judge": judge, "group": group, "all": all_pairs}
+    sql = TRANSFER_BATTLES if models is None else TRANSFER_BATTLES_OF
+    got = con.execute(sql, params if models is None else params | {"models": models}).fetchnumpy()
     return {k: np.asarray(v) for k, v in got.items()}
 
 

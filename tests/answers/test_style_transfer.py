@@ -13,7 +13,8 @@ from dbquery import rows as query
 from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
-from pipeline.answers.style_transfer import TransferError, inverted_cdf, parse_scale, style_transfer
+from pipeline.answers.style_transfer import (TransferError, inverted_cdf, parse_scale, style_board,
+                                              style_transfer)
 from pipeline.properties.measures import MEASURES
 from pipeline.cli import app
 
@@ -87,3 +88,19 @@ def test_the_quantile_mapping_is_numpys_inverted_cdf(values, mine):
     ranks = (np.argsort(np.argsort(mine, kind="stable"), kind="stable") + 0.5) / len(mine)
     q = np.concatenate([ranks, [0.0, 1.0, 0.5, 1 / 3]])
     assert np.array_equal(inverted_cdf(np.array(values), q), np.quantile(values, q, method="inverted_cdf"))
+
+
+def test_a_board_fitted_once_gives_every_scenario_what_fitting_each_time_gives(alpaca_db):
+    """What the What if page does (`style_board` kept across scenarios) forecasts exactly what a
+    forecast that fits its own board forecasts; a board of another judge or form is refused."""
+    board = style_board(alpaca_db, JUDGE)
+    for scenario in ({"as_model": "gpt-3.5-turbo-1106_verbose"}, {"scale": {"tokens": 1.5}},
+                     {"as_model": "claude-2"}):
+        for model in ("gpt-3.5-turbo-1106", "vicuna-7b"):
+            alone = style_transfer(alpaca_db, judge=JUDGE, model=model, store=False, **scenario)
+            reused = style_transfer(alpaca_db, judge=JUDGE, model=model, store=False, board=board, **scenario)
+            alone.seconds = reused.seconds = 0.0
+            assert reused == alone
+    with pytest.raises(ValueError, match="board"):
+        style_transfer(alpaca_db, judge=JUDGE, model="vicuna-7b", scale={"tokens": 2.0}, form="sign", store=False,
+                       board=board)
