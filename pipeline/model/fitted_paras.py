@@ -353,9 +353,14 @@ def export_fits(path: str | os.PathLike, db=None, *, sources: list[str] | None =
         rows = _export_rows(con, list(sources) if sources is not None else None, judges)
         others = [] if rows or sources is None else [r[0] for r in con.execute(
             "SELECT DISTINCT source FROM fits WHERE NOT list_contains(?, source) ORDER BY 1", [list(sources)]).fetchall()]
+        other_sets = [] if rows else [r[0] for r in con.execute(
+            "SELECT DISTINCT property_set FROM fits WHERE property_set <> ? ORDER BY 1", [PAPER_SET]).fetchall()]
     if not rows:
         # e.g. a database with imported weights only: say how to export those
         hint = f"; other fits are from {', '.join(others)}: add --all or --source to export them" if others else ""
+        if other_sets and not others:  # raw pairs fitted on style properties: the format has no place for them
+            hint = (f"; the format holds the paper's {N_PROPERTIES} properties, and this database's fits are of the "
+                    f"property set(s) {', '.join(other_sets)}: read them from the fits table (or the SQL page)")
         raise FittedParasError("no fits to export" + (f" from source(s) {', '.join(sources)}" if sources else "") + hint)
     by_file: dict[Path, list[str]] = {}
     groups_of: dict[str, str] = {}   # file key (casefolded: some file systems ignore case) -> group

@@ -219,3 +219,15 @@ def test_size_from_name():
     assert guess_size_b("llama-2-70b-chat") == 70 and guess_size_b("mistral-8x7b") == 56
     assert guess_size_b("yi-6b") == 6 and guess_size_b("gpt-4-1106-preview") is None
     assert guess_size_b("human") is None and guess_size_b("qwen-1.8b") == 1.8
+
+
+def test_an_export_of_style_fits_only_says_the_format_has_no_place_for_them(tmp_path):
+    """Raw battles fitted on the style properties: the fitted_paras format holds the paper's 29,
+    so the export says that and where the fits are, instead of only 'no fits'."""
+    from raw_battles import build
+
+    db = build(tmp_path, {"human": 0.3}, n=80)
+    result = runner.invoke(app, ["export-fits", str(tmp_path / "out"), "--db", str(db)], env={"COLUMNS": "10000"})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "paper's 29 properties" in result.output and "property set(s) style" in result.output
+    assert not (tmp_path / "out").exists()
