@@ -24,11 +24,11 @@ app: $(VENV)/.installed
 
 # Every test, on both cores.
 test: $(VENV)/.installed
-	$(PY) -m pytest -n 2 --dist loadfile -q
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 # While developing: everything but the tests marked slow (CI runs `make test`).
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not slow"
 
 demo: $(VENV)/.installed
 	$(PY) -m pipeline demo --db "$(DB)"

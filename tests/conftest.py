@@ -128,11 +128,25 @@ def app_dbs(missing_db, empty_db, demo_db_template, demo_db_fitted, imported_db)
 SLOW_FIXTURES = {"demo_db_fitted", "app_dbs"}
 
 
+# `make test` runs two workers, a file to a worker, in the order collected (`--dist loadfile
+# --no-loadscope-reorder`): the files that take longest go first, so that neither worker is left
+# alone with one of them at the end (the browser's file alone takes over three minutes). The other
+# files keep their order.
+LONGEST_FIRST = (
+    "tests/test_browser.py", "tests/ingest/test_raw_bulk.py", "tests/store/test_concurrency.py",
+    "tests/store/test_lake_concurrency.py", "tests/ingest/test_raw_bulk_ultrafeedback_json.py",
+    "tests/ingest/test_raw_bulk_generic.py", "tests/store/test_lake.py", "tests/store/test_no_room.py",
+    "tests/ingest/test_fuzz_battles.py", "tests/annotation/test_annotation_job.py", "tests/test_app_lake.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if (item.get_closest_marker("browser") or "sigkill" in item.name.lower()
                 or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.slow)
+    first = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(item.nodeid.split("::")[0], len(first)))  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import file_lock, lake, lake_schema, schema
+from . import file_lock, lake, lake_schema, schema, template
 from .errors import (DatabaseMissing, HeldReadWrite, NestedWriting, NotADatabase, SchemaOutdated, SchemaTooNew,
                      SnapshotMissing, TEMP_PREFIX, WriterBusy, room_refused)
 from .file_lock import set_wait_reporter
@@ -225,8 +225,12 @@ def _open_building(path: Path, building: Path) -> tuple[duckdb.DuckDBPyConnectio
     """The private read-write copy the job works on, and whether it is a byte copy of the
     published file (else a fresh file, COPY FROM DATABASE, when the published one is in a
     storage format too new for old clients; or a brand-new database when there is none)."""
-    if not path.exists():
-        return _open_new(building), False
+    if not path.exists():  # a copy of an empty database of this schema (template.py), else migrated
+        fresh = template.copy_into(building, STORAGE_VERSION, _open_new, copy_file)
+        con = _open_new(building)
+        if fresh:
+            con.execute("UPDATE schema_version SET applied_at = current_timestamp")  # applied to this file now
+        return con, False
     probe = _attach_read_only(path)  # also: an analyst holding it read-write is refused here
     try:
         too_new = (storage_version(probe) or (0, 0)) > _READABLE_STORAGE
