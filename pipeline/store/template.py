@@ -6,8 +6,8 @@ The empty database is built once per schema, by the same migrations, in the temp
 and named by a hash of everything the schema is made of: the migration steps, the views of
 sql/, the property registry, DuckDB's version and the storage version files are written in.
 Any change to one of them makes a new name, so a copy is never of an older schema (and
-`db._prepare_schema` checks the copy as it checks any file). Where the temporary folder takes
-no file, the new database is migrated as before.
+`db._prepare_schema` checks the copy as it checks any file); building one removes those of other
+schemas. Where the temporary folder takes no file, the new database is migrated as before.
 """
 
 from __future__ import annotations
@@ -37,8 +37,11 @@ def _key(storage_version: str) -> str:
     return h.hexdigest()[:20]
 
 
+_PREFIX = "prefdissect-empty-"
+
+
 def _path(storage_version: str) -> Path:
-    return Path(tempfile.gettempdir()) / f"prefdissect-empty-{_key(storage_version)}.duckdb"
+    return Path(tempfile.gettempdir()) / f"{_PREFIX}{_key(storage_version)}.duckdb"
 
 
 def _build(target: Path, open_new: Callable[[Path], duckdb.DuckDBPyConnection]) -> None:
@@ -52,6 +55,9 @@ def _build(target: Path, open_new: Callable[[Path], duckdb.DuckDBPyConnection]) 
         finally:
             con.close()
         os.replace(part, target)
+        for older in target.parent.glob(f"{_PREFIX}*.duckdb"):  # other schemas' (a copy under way keeps its file)
+            if older != target:
+                older.unlink(missing_ok=True)
     finally:
         for leftover in (part, Path(f"{part}.wal")):
             leftover.unlink(missing_ok=True)
