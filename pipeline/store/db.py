@@ -277,21 +277,23 @@ def _file_state(building: Path) -> tuple[int, int, int]:
 
 @lru_cache(maxsize=1)
 def _expected_views() -> dict[str, str]:
-    """Each view of sql/ as DuckDB reads it back from a file of our storage version (its text
-    differs from the one an in-memory database shows), from the schema built in a scratch file."""
+    """Each view of sql/ as DuckDB reads it back from a file of our storage version (not the text an in-
+    memory database shows): from the empty database of this schema (template.py), else a scratch one."""
+    empty = template.empty_database(STORAGE_VERSION, _open_new)
+    if empty is not None:
+        return _views_in(empty)
     with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}views-") as folder:
         scratch = Path(folder) / "views.duckdb"
-        con = _open_new(scratch)
-        try:
-            schema.migrate(con)
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        con = duckdb.connect(str(scratch), read_only=True)
-        try:
-            return dict(con.execute(_VIEWS_SQL).fetchall())
-        finally:
-            con.close()
+        template.build(scratch, _open_new)
+        return _views_in(scratch)
+
+
+def _views_in(path: Path) -> dict[str, str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return dict(con.execute(_VIEWS_SQL).fetchall())
+    finally:
+        con.close()
 
 
 _VIEWS_SQL = ("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "

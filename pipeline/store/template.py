@@ -44,8 +44,9 @@ def _path(storage_version: str) -> Path:
     return Path(tempfile.gettempdir()) / f"{_PREFIX}{_key(storage_version)}.duckdb"
 
 
-def _build(target: Path, open_new: Callable[[Path], duckdb.DuckDBPyConnection]) -> None:
-    """The empty database, written beside its name and renamed into it (a reader never sees half)."""
+def build(target: Path, open_new: Callable[[Path], duckdb.DuckDBPyConnection]) -> None:
+    """An empty database of this schema at `target`, written beside it and renamed into it (a reader
+    never sees half); other schemas' empty databases beside it are removed."""
     part = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.part")
     try:
         con = open_new(part)
@@ -63,19 +64,31 @@ def _build(target: Path, open_new: Callable[[Path], duckdb.DuckDBPyConnection]) 
             leftover.unlink(missing_ok=True)
 
 
-def copy_into(building: Path, storage_version: str, open_new: Callable[[Path], duckdb.DuckDBPyConnection],
-              copy: Callable[[Path, Path], None]) -> bool:
-    """Copy the empty database of this schema to `building` (building it first if need be):
-    True when copied, False when the temporary folder took no file (the caller migrates)."""
+def empty_database(storage_version: str, open_new: Callable[[Path], duckdb.DuckDBPyConnection]) -> Path | None:
+    """The empty database of this schema in the temporary folder (built first if need be), or None
+    where the folder takes no file."""
     try:
         source = _path(storage_version)
         if not source.exists():
-            _build(source, open_new)
+            build(source, open_new)
+        return source
+    except (OSError, duckdb.Error):
+        return None
+
+
+def copy_into(building: Path, storage_version: str, open_new: Callable[[Path], duckdb.DuckDBPyConnection],
+              copy: Callable[[Path, Path], None]) -> bool:
+    """Copy the empty database of this schema to `building`: True when copied, False when the
+    temporary folder took no file (the caller migrates)."""
+    source = empty_database(storage_version, open_new)
+    if source is None:
+        return False
+    try:
         copy(source, building)
         return True
-    except (OSError, duckdb.Error):
+    except OSError:
         Path(building).unlink(missing_ok=True)
         return False
 
 
-__all__ = ["copy_into"]
+__all__ = ["build", "copy_into", "empty_database"]
