@@ -13,6 +13,7 @@ planned, and the calls and cost scaled to all (reading and planning every pair t
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,8 +148,8 @@ def plan_stored(where: str | None = None, *, db=None, model: str | None = None, 
     if max_pairs is not None:
         picked = picked[:max_pairs]
     planned = picked
-    if preview is not None and len(picked) > max(preview, 1):
-        preview = max(preview, 1)
+    preview = None if preview is None else max(preview, 1)
+    if preview is not None and len(picked) > preview:
         planned = [picked[len(picked) * i // preview] for i in range(preview)]
     rows = _stored_rows(db_name, planned)
     tasks = [PairTask(RawPair(position=pid, query=q, response_1=r1, response_2=r2, model_1=m1, model_2=m2,
@@ -165,31 +166,41 @@ def _journal(db) -> Path:
     return journal_path(dbmod.resolve_db_path(db))
 
 
+def _plan_read(read):
+    """A read of the database for a plan: an error that is not one of ours (a file DuckDB cannot
+    read) is one PlanUnreadable line, never taken for an empty database."""
+    @functools.wraps(read)
+    def reading(db_path: str, *args):
+        try:
+            return read(db_path, *args)
+        except (DatabaseError, InputError):
+            raise
+        except duckdb.Error as exc:
+            raise PlanUnreadable.of(dbmod.locate(db_path).display, exc) from None
+    return reading
+
+
+@_plan_read
 def _stored_ids(db_path: str, where: str | None) -> list[int]:
     """The ids of the stored pairs without annotations that the condition picks, in order."""
     sql = "SELECT pair_id FROM pairs WHERE NOT annotated"
     params: list = []
-    try:
-        with dbmod.reading(db_path) as con:
-            if not con.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'pairs' "
-                               "AND column_name = 'annotated'").fetchone():
-                raise InputError(f"{dbmod.locate(db_path).display} has no pairs.annotated column: run `python -m pipeline migrate`")
-        if where and where.strip():
-            # The same condition language as `group add` and `rate --where`: pairs columns plus
-            # attributes (language, is_code, ...), checked and bound on a guarded connection.
-            from ..groups import GroupError, pair_ids  # noqa: PLC0415 - only stored-pair plans
+    with dbmod.reading(db_path) as con:
+        if not con.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'pairs' "
+                           "AND column_name = 'annotated'").fetchone():
+            raise InputError(f"{dbmod.locate(db_path).display} has no pairs.annotated column: run `python -m pipeline migrate`")
+    if where and where.strip():
+        # The same condition language as `group add` and `rate --where`: pairs columns plus
+        # attributes (language, is_code, ...), checked and bound on a guarded connection.
+        from ..groups import GroupError, pair_ids  # noqa: PLC0415 - only stored-pair plans
 
-            try:
-                params = [pair_ids(db_path, where)]
-            except GroupError as exc:
-                raise InputError(f"--where {where!r} cannot be used: {exc}") from None
-            sql += _AMONG
-        with dbmod.reading(db_path) as con:
-            return [pid for (pid,) in con.execute(sql + " ORDER BY pair_id", params).fetchall()]
-    except (DatabaseError, InputError):
-        raise
-    except duckdb.Error as exc:
-        raise PlanUnreadable.of(dbmod.locate(db_path).display, exc) from None
+        try:
+            params = [pair_ids(db_path, where)]
+        except GroupError as exc:
+            raise InputError(f"--where {where!r} cannot be used: {exc}") from None
+        sql += _AMONG
+    with dbmod.reading(db_path) as con:
+        return [pid for (pid,) in con.execute(sql + " ORDER BY pair_id", params).fetchall()]
 
 
 # a semi-join on the given ids (list_contains would compare each pair with every id: a million
@@ -197,18 +208,14 @@ def _stored_ids(db_path: str, where: str | None) -> list[int]:
 _AMONG = " AND pair_id IN (SELECT unnest(?::BIGINT[]))"
 
 
+@_plan_read
 def _stored_rows(db_path: str, ids: list[int]) -> list[tuple]:
     """The pairs of these ids (still without annotations), in id order, with what a task needs."""
     if not ids:
         return []
-    try:
-        with dbmod.reading(db_path) as con:
-            return con.execute("SELECT pair_id, pair_key, query, response_1, response_2, model_1, model_2 FROM pairs "
-                               f"WHERE NOT annotated{_AMONG} ORDER BY pair_id", [ids]).fetchall()
-    except DatabaseError:
-        raise
-    except duckdb.Error as exc:
-        raise PlanUnreadable.of(dbmod.locate(db_path).display, exc) from None
+    with dbmod.reading(db_path) as con:
+        return con.execute("SELECT pair_id, pair_key, query, response_1, response_2, model_1, model_2 FROM pairs "
+                           f"WHERE NOT annotated{_AMONG} ORDER BY pair_id", [ids]).fetchall()
 
 
 def _finish_plan(plan: JobPlan) -> JobPlan:
@@ -218,18 +225,14 @@ def _finish_plan(plan: JobPlan) -> JobPlan:
     return plan
 
 
+@_plan_read
 def _keys_in_db(db_path: str, keys: set[str]) -> set[str]:
     """Those of `keys` that are stored (the file's, looked up: every stored key of millions of pairs
-    took seconds and hundreds of MB); an error reading them is raised, never taken for an empty database."""
+    took seconds and hundreds of MB)."""
     if not dbmod.exists(db_path) or not keys:
         return set()
-    try:
-        with dbmod.reading(db_path) as con:
-            return {k for k, _ in stored_by_key(con, keys, "1")}
-    except DatabaseError:
-        raise
-    except duckdb.Error as exc:
-        raise PlanUnreadable.of(dbmod.locate(db_path).display, exc) from None
+    with dbmod.reading(db_path) as con:
+        return {k for k, _ in stored_by_key(con, keys, "1")}
 
 
 def _estimate(plan: JobPlan) -> None:

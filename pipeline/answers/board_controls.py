@@ -40,7 +40,7 @@ def measure_matrix(con, names: Sequence[str], group: str, *, all_pairs: bool, pa
     With `pair_ids`, of those pairs of the group only."""
     names = list(names)
     if q.has_measures(con):
-        rows = q.measures(con, names, group, all_pairs=all_pairs, pair_ids=None if pair_ids is None else list(pair_ids))
+        rows = q.measures(con, names, group, all_pairs=all_pairs, pair_ids=pair_ids)
         ids = np.unique(rows["pair_id"])
         out = np.full((2, len(ids), len(names)), np.nan)
         side, at = rows["side"].astype(int) - 1, np.searchsorted(ids, rows["pair_id"])

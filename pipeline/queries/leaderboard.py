@@ -7,6 +7,8 @@ before the open-world migration filled it) reads every pair for 'All' instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -148,7 +150,7 @@ def has_measures(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def measures(con: duckdb.DuckDBPyConnection, names: list[str], group: str, *, all_pairs: bool,
-             pair_ids: list[int] | None = None) -> dict:
+             pair_ids: Sequence[int] | None = None) -> dict:
     """pair_id, side and one float array per measure name (NaN where it was not taken): a row per
     response of the group's pairs (with `pair_ids`, of those pairs only)."""
     have = {r[0] for r in con.execute(MEASURE_COLUMNS).fetchall()}
