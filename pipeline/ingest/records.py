@@ -9,6 +9,7 @@ record and the field.
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 from typing import Any
 
 from ..properties.annotations import QUERY_SPECIFIC_KEYS, SEVERITIES, Pair, QSItem, Response
@@ -31,8 +32,10 @@ def _where(position: int, source_id: str | None) -> str:
 
 
 MAX_COUNT = 2**31 - 1   # word counts and ids are stored as INTEGER
-_EXACT = 2**53          # ints up to this are exact as floats (parse_number's fast path)
 _BASIC_KEYS = [p.source_key for p in BASIC]
+_BASIC_VALUES = itemgetter(*_BASIC_KEYS)
+_NUMBER_TYPES = {int, float}  # not bool: a rating of true is refused
+_SEVERITY_SET = frozenset(SEVERITIES)
 
 
 def shown(value: Any) -> str:
@@ -181,35 +184,46 @@ def _qs_score(raw: Any, scale: dict[str, float] | None) -> float:
         return 0.0
 
 
+_APPLICABLE = {"applicable": True, "not applicable": False}  # the flag as the release writes it
+
+
+def _applicable(flag: Any, where: str, name: str) -> bool:
+    if isinstance(flag, bool):
+        return flag
+    if isinstance(flag, str) and flag.strip().lower() in ("applicable", "yes", "true"):
+        return True
+    if isinstance(flag, str) and flag.strip().lower() in ("not applicable", "no", "false", "n/a"):
+        return False
+    raise RecordError(where, f"{name}.applicable or not", f"expected 'applicable' or 'not applicable', got {shown(flag)}")
+
+
 def parse_errors(value: Any, where: str, name: str) -> tuple[bool, list[dict[str, str | None]]]:
     """(applicable, errors). A missing check counts as not applicable."""
     obj = _mapping(value, where, name, required=False)
     if obj is None:
         return False, []
     flag = obj.get("applicable or not", "applicable")
-    if isinstance(flag, bool):
-        applicable = flag
-    elif isinstance(flag, str) and flag.strip().lower() in ("applicable", "yes", "true"):
-        applicable = True
-    elif isinstance(flag, str) and flag.strip().lower() in ("not applicable", "no", "false", "n/a"):
-        applicable = False
-    else:
-        raise RecordError(where, f"{name}.applicable or not", f"expected 'applicable' or 'not applicable', got {shown(flag)}")
+    applicable = _APPLICABLE.get(flag) if type(flag) is str else None
+    if applicable is None:
+        applicable = _applicable(flag, where, name)
     raw = obj.get("errors")
-    if raw is None:
-        raw = []
-    if hasattr(raw, "tolist") and not isinstance(raw, list):
-        raw = raw.tolist()
-    if not isinstance(raw, (list, tuple)):
-        raise RecordError(where, f"{name}.errors", f"expected a list, got {type(raw).__name__}")
+    if type(raw) is not list:  # a list is the common case
+        if raw is None:
+            raw = []
+        if hasattr(raw, "tolist") and not isinstance(raw, list):
+            raw = raw.tolist()
+        if not isinstance(raw, (list, tuple)):
+            raise RecordError(where, f"{name}.errors", f"expected a list, got {type(raw).__name__}")
     errors = []
     for i, e in enumerate(raw):
         if not isinstance(e, dict):
             raise RecordError(where, f"{name}.errors[{i}]", f"expected an object, got {type(e).__name__}")
         sev = e.get("severity")
-        sev = sev.strip().lower() if isinstance(sev, str) else None
-        if sev is not None and sev not in SEVERITIES:
-            raise RecordError(where, f"{name}.errors[{i}].severity", f"expected severe, moderate or minor, got {shown(e.get('severity'))}")
+        if not (type(sev) is str and sev in _SEVERITY_SET):  # else written as the release writes it
+            sev = sev.strip().lower() if isinstance(sev, str) else None
+            if sev is not None and sev not in SEVERITIES:
+                raise RecordError(where, f"{name}.errors[{i}].severity",
+                                  f"expected severe, moderate or minor, got {shown(e.get('severity'))}")
         etype, desc = e.get("type"), e.get("brief description", e.get("description"))
         if type(etype) is not str:  # text is the common case: the field name is built only when needed
             etype = _text(etype, where, f"{name}.errors[{i}].type", False)
@@ -219,35 +233,69 @@ def parse_errors(value: Any, where: str, name: str) -> tuple[bool, list[dict[str
     return applicable, errors
 
 
+def _plain_ratings(basic: dict) -> dict[str, float] | None:
+    """The basic ratings when every one is a plain finite number (the common case, checked in a
+    few calls over all 20), else None: `parse_number` reads each, and names what it refuses.
+    Whole numbers stay ints (a number, as the rules read it; the ratings table stores floats)."""
+    try:
+        values = _BASIC_VALUES(basic)
+    except KeyError:  # a rating missing: None, from parse_number
+        return None
+    if not set(map(type, values)) <= _NUMBER_TYPES:
+        return None
+    try:  # fsum converts each to float (an int too large for one raises) and gives NaN or inf as they are
+        total = math.fsum(values)
+    except (OverflowError, ValueError):  # ... or a sum past the largest float, or inf - inf: read one by one
+        return None
+    if not math.isfinite(total):
+        return None
+    return dict(zip(_BASIC_KEYS, values))
+
+
+class _Fields:
+    """A response's field names, built once: they name the field in a message, and most records
+    never need one."""
+
+    def __init__(self, n: int):
+        self.response, self.basic = f"response_{n}", f"basic_response_{n}"
+        self.errors, self.qs = f"errors_response_{n}", f"query-specific_response_{n}"
+        self.content, self.num_words, self.model = (f"response_{n}.{k}" for k in ("content", "num_words", "model"))
+
+
+_FIELDS = {1: _Fields(1), 2: _Fields(2)}
+
+
 def parse_response(rec: dict, n: int, where: str) -> Response:
-    resp = rec.get(f"response_{n}")
+    f = _FIELDS[n]
+    resp = rec.get(f.response)
     if isinstance(resp, str):  # a flat variant: the content alone
         resp = {"content": resp}
-    resp = _mapping(resp, where, f"response_{n}")
-    content = _text(resp.get("content"), where, f"response_{n}.content")
-    num_words = parse_count(resp.get("num_words"), where, f"response_{n}.num_words")
-    basic = _mapping(rec.get(f"basic_response_{n}"), where, f"basic_response_{n}", required=False) or {}
-    ratings = {}
-    for key in _BASIC_KEYS:
-        value = basic.get(key)
-        kind = type(value)  # a plain finite number is the common case: no field name built for a message
-        if (kind is int and -_EXACT <= value <= _EXACT) or (kind is float and math.isfinite(value)):
-            ratings[key] = float(value)
-        else:
-            ratings[key] = parse_number(value, where, f"basic_response_{n}.{key}")
-    applicable, errors = parse_errors(rec.get(f"errors_response_{n}"), where, f"errors_response_{n}")
-    qs_raw = _mapping(rec.get(f"query-specific_response_{n}"), where, f"query-specific_response_{n}", required=False) or {}
+    resp = _mapping(resp, where, f.response)
+    content = resp.get("content")
+    if type(content) is not str:
+        content = _text(content, where, f.content)
+    num_words = resp.get("num_words")
+    if not (type(num_words) is int and 0 <= num_words <= MAX_COUNT):  # else a plain count, as it is
+        num_words = parse_count(num_words, where, f.num_words)
+    basic = _mapping(rec.get(f.basic), where, f.basic, required=False) or {}
+    ratings = _plain_ratings(basic)
+    if ratings is None:
+        ratings = {key: parse_number(basic.get(key), where, f"{f.basic}.{key}") for key in _BASIC_KEYS}
+    applicable, errors = parse_errors(rec.get(f.errors), where, f.errors)
+    qs_raw = _mapping(rec.get(f.qs), where, f.qs, required=False) or {}
     qs = {}
     for key, (short, scale) in QUERY_SPECIFIC_KEYS.items():
         value = qs_raw.get(key)
         empty = value is None or (type(value) is list and not value)  # most entries: skip the call
-        qs[short] = [] if empty else parse_qs_value(value, scale, where, f"query-specific_response_{n}.{key}")
-    return Response(content=content, model=_text(resp.get("model"), where, f"response_{n}.model", False),
-                    num_words=num_words, ratings=ratings,
+        qs[short] = [] if empty else parse_qs_value(value, scale, where, f"{f.qs}.{key}")
+    model = resp.get("model")
+    if type(model) is not str:
+        model = _text(model, where, f.model, False)
+    return Response(content=content, model=model, num_words=num_words, ratings=ratings,
                     applicable=applicable, errors=errors, query_specific=qs)
 
 
-_CHOICES = dict.fromkeys(("response_1", "1", "a", "model_a"), 1) | dict.fromkeys(("response_2", "2", "b", "model_b"), 2)
+CHOICES = dict.fromkeys(("response_1", "1", "a", "model_a"), 1) | dict.fromkeys(("response_2", "2", "b", "model_b"), 2)
 
 
 def parse_labels(value: Any, where: str) -> dict[str, int]:
@@ -256,17 +304,19 @@ def parse_labels(value: Any, where: str) -> dict[str, int]:
     for judge, choice in obj.items():
         if choice is None:
             continue  # this judge did not label the pair
-        c = _CHOICES.get(choice) if type(choice) is str else None  # 50 judges x 100,000 pairs: exact first
+        c = CHOICES.get(choice) if type(choice) is str else None  # 50 judges x 100,000 pairs: exact first
         if c is None:
-            c = _CHOICES.get(str(choice).strip().lower())
+            c = CHOICES.get(str(choice).strip().lower())
         if c is None:
             raise RecordError(where, f"preference_labels.{judge}", f"expected response_1 or response_2, got {shown(choice)}")
         labels[str(judge)] = c
     return labels
 
 
-def parse_record(rec: Any, position: int) -> Pair:
-    """Check and type one released-format record found at `position` (0-based) in its source."""
+def parse_record(rec: Any, position: int, labels: bool = True) -> Pair:
+    """Check and type one released-format record found at `position` (0-based) in its source.
+    `labels=False` leaves its votes out (`Pair.labels` empty): the loader checks a chunk's votes
+    together (`release_labels`)."""
     if not isinstance(rec, dict):
         raise RecordError(f"record {position}", "(record)", f"expected a JSON object, got {type(rec).__name__}")
     raw_id = rec.get("id", rec.get("pair_id"))
@@ -283,7 +333,7 @@ def parse_record(rec: Any, position: int) -> Pair:
         constraints=parse_text_list(rec.get("explicit constraints"), where, "explicit constraints"),
         stances=parse_text_list(rec.get("explicit subjective stances"), where, "explicit subjective stances"),
         mistakes=parse_text_list(rec.get("explicit mistakes or biases"), where, "explicit mistakes or biases"),
-        labels=parse_labels(rec.get("preference_labels"), where),
+        labels=parse_labels(rec.get("preference_labels"), where) if labels else {},
         r1=parse_response(rec, 1, where),
         r2=parse_response(rec, 2, where),
     )

@@ -26,7 +26,7 @@ from ..store import upsert
 from .records import MAX_COUNT, RecordError, parse_record
 from .release_rows import SOURCE_ROW, ChunkRows, insert_tables
 from .sources import SourceError
-from . import writing
+from . import release_labels, writing
 from .writing import (BackgroundWriter, LoadReport, PairIds, add_style_features, claim_source, count_labels,
                       cyclic_gc_paused, pair_key, refresh_custom_groups, stored_by_key)
 
@@ -98,7 +98,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         labels_may_clash = con.execute("SELECT coalesce(max(pair_id), -1) FROM labels").fetchall()[0][0] >= offset
         records = iter(records)
         position = 0
-        votes = 0  # every judge's vote in the records: stored, or counted below
+        n_votes = 0  # every judge's vote in the records: stored, or counted below
         use_ids = None
         writer = BackgroundWriter(con)
         try:
@@ -108,8 +108,9 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                     break
                 if use_ids is None:  # decided once, on the first chunk
                     use_ids = empty and _first_ids_usable(buffer)
-                chunk = ChunkRows()
-                parsed = [parse_record(rec, position + i) for i, rec in enumerate(buffer)]
+                votes = release_labels.from_records(buffer)  # None: read record by record, as parse_labels does
+                parsed = [parse_record(rec, position + i, labels=votes is None) for i, rec in enumerate(buffer)]
+                chunk = ChunkRows(release_labels.from_pairs(parsed) if votes is None else votes)
                 keys = [pair_key(pair.query, pair.r1.content, pair.r2.content) for pair in parsed]
                 if not empty:
                     _look_up(con, writer, {k for k in keys if k not in known}, known, raw)
@@ -125,7 +126,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                             raw.discard(pid)
                             report.annotated_in_place += 1
                             chunk.annotated.append((pid, pair, False))
-                        chunk.add_labels(pid, pair, fresh=False)
+                        chunk.add_labels(pid, fresh=False)
                     else:
                         pid = _own_id(rec, pair, taken) if use_ids else next_id(pair.position)
                         known[key] = pid
@@ -133,9 +134,9 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                         report.new_pairs += 1
                         chunk.new.append((pid, key, pair))
                         chunk.annotated.append((pid, pair, True))
-                        chunk.add_labels(pid, pair, fresh=True)
-                    judges.update(pair.labels)
-                    votes += len(pair.labels)
+                        chunk.add_labels(pid, fresh=True)
+                judges |= chunk.votes.names
+                n_votes += len(chunk.votes.judges)
                 report.usable_pairs += sum(usable(p) for _, p, _ in chunk.annotated)
                 # rows built here, so the writer thread holds the GIL as little as possible
                 writer.submit(_store_chunk, chunk.arrow_tables(source), chunk.style_texts(), labels_may_clash)
@@ -146,7 +147,7 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         if position == 0:
             raise SourceError(f"{source}: no records")
         report.new_labels = count_labels(con) - labels_before
-        report.left_out = votes - report.new_labels
+        report.left_out = n_votes - report.new_labels
         if report.left_out:  # a judge has one label per pair: a stored (or earlier) vote is kept
             report.skipped.append(f"{report.left_out} votes left out: the judge already had a vote on the pair "
                                   "(stored, or earlier in the source); the first is kept")

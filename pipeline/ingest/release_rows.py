@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from ..properties.paper_rules import feature_matrix, usable
+from ..properties.paper_rules import basic_ratings, feature_matrix, usable
 from ..properties.paper import ALL_GROUP as ALL_GROUP_NAME
 from ..properties.paper import ALL_KIND, BASIC, PROPERTY_NAMES, QUERY_GROUPS
 from ..properties.annotations import Pair
 from ..store import upsert
+from .release_labels import ChunkLabels
 
 if TYPE_CHECKING:
     import polars as pl
@@ -67,17 +68,17 @@ class ChunkRows:
     """The rows of one chunk of records: the loader adds each checked pair, then takes every
     table as one Arrow table (`arrow_tables`) for `insert_tables`."""
 
-    def __init__(self):
+    def __init__(self, votes: ChunkLabels):
         self.new: list[tuple[int, str, Pair]] = []         # (pid, pair_key, pair): pairs stored now
         self.annotated: list[tuple[int, Pair, bool]] = []  # (pid, pair, new?): annotations stored now
-        self.fresh = ([], [], [])  # labels of pairs stored now (pid, judge, choice): no conflict possible
-        self.more = ([], [], [])   # labels of pairs stored before or repeated in the source
+        self.votes = votes                                 # every record's votes, in record order
+        self.voters: list[int] = []     # each record's pair id, in record order
+        self.fresh: list[bool] = []     # whether it is stored now: its labels cannot clash with stored ones
 
-    def add_labels(self, pid: int, pair: Pair, fresh: bool) -> None:
-        pids, judges, choices = self.fresh if fresh else self.more
-        pids.extend([pid] * len(pair.labels))
-        judges.extend(pair.labels)
-        choices.extend(pair.labels.values())
+    def add_labels(self, pid: int, fresh: bool) -> None:
+        """The next record's votes are pair `pid`'s."""
+        self.voters.append(pid)
+        self.fresh.append(fresh)
 
     def tables(self, source: str) -> list[tuple[str, dict]]:
         """(table, columns) in insertion order; which may repeat a stored key is decided in `insert_tables`."""
@@ -110,9 +111,9 @@ class ChunkRows:
                 "reference": [p.reference for _, p, _ in filled], "usable": [o for _, _, o in filled]}))
         if ann:
             out += self._annotation_tables(pids, ann, ok)
-        for table, (lp, lj, lc) in (("labels", self.fresh), ("labels_more", self.more)):
-            if lp:
-                out.append((table, {"pair_id": lp, "judge": lj, "preferred": lc, "prob_1": pa.nulls(len(lp))}))
+        for table, columns in zip(("labels", "labels_more"), self.votes.rows(self.voters, self.fresh)):
+            if len(columns["pair_id"]):
+                out.append((table, columns))
         return out
 
     def _annotation_tables(self, pids: list[int], ann: list[Pair], ok: list[bool]) -> list[tuple[str, dict]]:
@@ -123,19 +124,24 @@ class ChunkRows:
                 groups.append((pid, *ALL_GROUP))
             groups += [(pid, group, kind) for group, kind in pair_group_rows(pair)]
             # most of these lists are empty: each is tested before a comprehension is built for it
-            # (15 a pair; a second of 100,000 records)
-            for kind, texts in (("constraint", pair.constraints), ("stance", pair.stances), ("mistake", pair.mistakes)):
-                if texts:
-                    items += [(pid, kind, i, text) for i, text in enumerate(texts)]
+            # (15 a pair; a second of 100,000 records), and a pair's query facts or a response's
+            # query-specific ratings are looked into only when one of them is not
+            if pair.constraints or pair.stances or pair.mistakes:
+                for kind, texts in (("constraint", pair.constraints), ("stance", pair.stances),
+                                    ("mistake", pair.mistakes)):
+                    if texts:
+                        items += [(pid, kind, i, text) for i, text in enumerate(texts)]
             for r, resp in ((1, pair.r1), (2, pair.r2)):
                 if resp.errors:
                     errors += [(pid, r, i, e["severity"], e["type"], e["description"]) for i, e in enumerate(resp.errors)]
-                for prop, rated in resp.query_specific.items():
-                    if rated:
-                        qs += [(pid, r, prop, i, item.description, item.label, item.score) for i, item in enumerate(rated)]
-        scores = [v for p in ann for resp in (p.r1, p.r2) for v in map(resp.ratings.__getitem__, _BASIC_KEYS)]
+                if any(resp.query_specific.values()):
+                    for prop, rated in resp.query_specific.items():
+                        if rated:
+                            qs += [(pid, r, prop, i, item.description, item.label, item.score)
+                                   for i, item in enumerate(rated)]
+        grid = basic_ratings(ann)  # (pair, response, rating): the ratings table's rows in order, and the features' input
         use = [i for i, o in enumerate(ok) if o]
-        feats = feature_matrix([ann[i] for i in use])
+        feats = feature_matrix([ann[i] for i in use], ratings=grid[use])
         out = [
             ("query_facts", {"pair_id": pids, "clear_intent": [p.clear_intent for p in ann],
                              "express_feelings": [p.express_feelings for p in ann],
@@ -144,7 +150,7 @@ class ChunkRows:
             ("query_items", _columns(["pair_id", "item_kind", "item_index", "text"], items)),
             ("ratings", {"pair_id": np.repeat(np.array(pids, dtype=np.int64), 2 * len(BASIC)),
                          "response": np.tile(_RESPONSE_OF_RATING, n), "property": _tiled(_BASIC_NAMES, 2 * n),
-                         "aspect": _tiled(_BASIC_KEYS, 2 * n), "score": pa.array(scores, pa.float64())}),
+                         "aspect": _tiled(_BASIC_KEYS, 2 * n), "score": pa.array(grid.ravel(), from_pandas=True)}),
             ("error_checks", {"pair_id": np.repeat(np.array(pids, dtype=np.int64), 2),
                               "response": np.tile(np.array([1, 2], dtype=np.int8), n),
                               "applicable": [a for p in ann for a in (p.r1.applicable, p.r2.applicable)]}),

@@ -116,6 +116,8 @@ _RATING_SIGN = np.array([-1 if p.name == "non-repetitive" else 1 for p in BASIC]
 _RELEVANT = np.array([p.name == "relevant" for p in BASIC])
 _QS_PROPS = [short for short, _ in QUERY_SPECIFIC_KEYS.values()]
 _THRESHOLDS = np.array([SHORT_LENGTH_THRESHOLD[s] for s in range(12)])
+_SEVERITY_CODE = {sev: i for i, sev in enumerate(SEVERITIES)}
+_UNCOUNTED = len(SEVERITIES)  # an error without a severity (or with one error_counts does not count)
 
 
 def _sign(x: np.ndarray) -> np.ndarray:
@@ -131,9 +133,9 @@ def _valid(scores: np.ndarray) -> np.ndarray:
 
 def _length_features(n1: list[int | None], n2: list[int | None]) -> np.ndarray:
     """compare_length on arrays (None: no word count, so 0)."""
-    known = np.array([a is not None and b is not None for a, b in zip(n1, n2)], dtype=bool)
-    a = np.array([x if k else 0 for x, k in zip(n1, known)], dtype=np.int64)
-    b = np.array([x if k else 0 for x, k in zip(n2, known)], dtype=np.int64)
+    x1, x2 = np.array(n1, dtype=float), np.array(n2, dtype=float)  # None -> NaN; counts are < 2**31, exact
+    known = ~(np.isnan(x1) | np.isnan(x2))
+    a, b = np.where(known, x1, 0).astype(np.int64), np.where(known, x2, 0).astype(np.int64)
     short, long = np.minimum(a, b), np.maximum(a, b)
     diff = long - short
     big = (((short <= 0.7 * long) & (diff >= 10)) | ((short <= 0.8 * long) & (diff >= 20))
@@ -142,27 +144,59 @@ def _length_features(n1: list[int | None], n2: list[int | None]) -> np.ndarray:
     return np.where(clear, _sign(a - b), 0)
 
 
-def feature_matrix(pairs: list[Pair]) -> np.ndarray:
-    """pair_features of every pair as one (len(pairs), 29) int8 array, columns in PROPERTY_NAMES order."""
+def basic_ratings(pairs: list[Pair]) -> np.ndarray:
+    """Every pair's basic ratings as one (len(pairs), 2, 20) array: response, then rating in
+    BASIC's order; NaN where a rating is missing."""
+    flat = [v for p in pairs for resp in (p.r1, p.r2) for v in map(resp.ratings.get, _BASIC_SOURCE_KEYS)]
+    return np.array(flat, dtype=float).reshape(len(pairs), 2, len(BASIC))
+
+
+def error_count_matrix(pairs: list[Pair]) -> np.ndarray:
+    """Response.error_counts of every pair as one (len(pairs), 2, 3) array: response, then
+    severity in SEVERITIES' order. One pass over all the errors, not a dict per response."""
+    responses = [resp.errors for p in pairs for resp in (p.r1, p.r2)]
+    sizes = np.fromiter(map(len, responses), dtype=np.int64, count=len(responses))
+    codes = np.array([_SEVERITY_CODE.get(e["severity"], _UNCOUNTED) for errors in responses for e in errors],
+                     dtype=np.int64)
+    owner = np.repeat(np.arange(len(responses)), sizes)
+    slots = _UNCOUNTED + 1
+    counts = np.bincount(owner * slots + codes, minlength=len(responses) * slots)
+    return counts.reshape(len(pairs), 2, slots)[:, :, :_UNCOUNTED]
+
+
+def _qs_difference(a: list, b: list) -> float:
+    """mean_score(a) - mean_score(b); most pairs rate no item at all."""
+    return (mean_score(a) - mean_score(b)) if a or b else 0.0
+
+
+def feature_matrix(pairs: list[Pair], ratings: np.ndarray | None = None) -> np.ndarray:
+    """pair_features of every pair as one (len(pairs), 29) int8 array, columns in PROPERTY_NAMES order.
+    `ratings`: their `basic_ratings`, where the caller has them already."""
     n = len(pairs)
     if n == 0:
         return np.zeros((0, len(PROPERTY_NAMES)), dtype=np.int8)
     out: dict[str, np.ndarray] = {}
-    r1 = _valid(np.array([list(map(p.r1.ratings.get, _BASIC_SOURCE_KEYS)) for p in pairs], dtype=float))
-    r2 = _valid(np.array([list(map(p.r2.ratings.get, _BASIC_SOURCE_KEYS)) for p in pairs], dtype=float))
+    grid = basic_ratings(pairs) if ratings is None else ratings
+    r1, r2 = _valid(grid[:, 0, :]), _valid(grid[:, 1, :])
     basic = np.where(_RELEVANT, (r1 > 0).astype(np.int8) - (r2 > 0), _sign(r1 - r2) * _RATING_SIGN)
     for j, p in enumerate(BASIC):
         out[p.name] = basic[:, j]
     applicable = np.array([usable(p) for p in pairs], dtype=bool)
-    c1 = np.array([list(p.r1.error_counts().values()) for p in pairs], dtype=np.int64)
-    c2 = np.array([list(p.r2.error_counts().values()) for p in pairs], dtype=np.int64)
+    counts = error_count_matrix(pairs)
+    c1, c2 = counts[:, 0, :], counts[:, 1, :]
     errors = np.where(applicable[:, None], _sign(c2 - c1), 0)
     for j, sev in enumerate(SEVERITIES):
         out[f"no {sev} errors"] = errors[:, j]
-    met = [query_specific_met(p) for p in pairs]
+    met = {  # query_specific_met's rules, on every pair at once
+        "clarify intent": [p.clear_intent is False for p in pairs],
+        "show empathetic": [p.express_feelings is True for p in pairs],
+        "satisfy constraints": [bool(p.constraints) for p in pairs],
+        "support stances": [bool(p.stances) for p in pairs],
+        "correct mistakes": [bool(p.mistakes) for p in pairs],
+    }
     for prop in _QS_PROPS:
-        d = np.array([mean_score(p.r1.query_specific[prop]) - mean_score(p.r2.query_specific[prop]) if m[prop] else 0.0
-                      for p, m in zip(pairs, met)])
+        d = np.array([_qs_difference(p.r1.query_specific[prop], p.r2.query_specific[prop]) if m else 0.0
+                      for p, m in zip(pairs, met[prop])])
         out[prop] = _sign(d)
     out["lengthy"] = _length_features([p.r1.num_words for p in pairs], [p.r2.num_words for p in pairs])
     return np.stack([out[name] for name in PROPERTY_NAMES], axis=1).astype(np.int8)

@@ -1,8 +1,11 @@
 """Record parsing: the variants real files bring are accepted, anything else refused by name."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.ingest.records import RecordError, parse_record
+from pipeline.ingest.records import RecordError, parse_errors, parse_number, parse_record, parse_response
+from pipeline.properties.paper import BASIC
 from records_factory import make_record
 
 
@@ -143,3 +146,51 @@ def test_utf8_bom_in_a_json_file(tmp_path):
     src = tmp_path / "f.json"
     src.write_bytes(_codecs.BOM_UTF8 + _json.dumps([make_record(0)]).encode())
     assert [r["query"] for r in _sources.iter_json(src)] == ["query number 0"]
+
+
+# --- the fast paths read what the careful ones read ------------------------------------------
+
+_ODD_NUMBERS = st.sampled_from([0, 3, -2, 2.5, 2**60, 2**1100, -(2**1100), 1e308, float("nan"), float("inf"),
+                                -float("inf"), True, False, None, "2", " 1 ", "", "x", [], {}])
+_RESPONSE = st.fixed_dictionaries({"content": st.sampled_from(["a", 7, None, ["x"]]),
+                                   "num_words": st.sampled_from([0, 12, 2**31, -1, 2.0, 2.5, "3", None, True])})
+
+
+def _careful(basic: dict) -> dict:
+    """The ratings read one by one by parse_number (None where it refuses)."""
+    try:
+        return {p.source_key: parse_number(basic.get(p.source_key), "w", p.source_key) for p in BASIC}
+    except RecordError:
+        return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from([p.source_key for p in BASIC]), _ODD_NUMBERS), _RESPONSE,
+       st.booleans())
+def test_a_response_reads_as_its_fields_read_one_by_one(ratings, response, plain):
+    """The shortcuts for plain ratings, counts, texts and error lists give what the one-by-one
+    reading gives, and refuse what it refuses, with its message."""
+    if plain:  # all 20 ratings plain numbers: the shortcut's case
+        ratings = {p.source_key: ratings.get(p.source_key, 1) for p in BASIC}
+        ratings = {k: (v if type(v) in (int, float) else 2) for k, v in ratings.items()}
+    rec = {"response_1": response, "basic_response_1": ratings}
+    expected = _careful(ratings)
+    try:
+        got = parse_response(rec, 1, "record 0")
+    except RecordError as exc:
+        assert "response_1" in exc.field or "basic_response_1" in exc.field
+        if exc.field.startswith("basic_response_1"):
+            assert expected is None
+        return
+    assert expected is not None
+    assert {k: (None if v is None else float(v)) for k, v in got.ratings.items()} == expected
+    assert got.content == (response["content"] if isinstance(response["content"], str) else str(response["content"]))
+
+
+@pytest.mark.parametrize("severity, kept", [("minor", "minor"), (" Severe", "severe"), ("MODERATE ", "moderate"),
+                                             (None, None), (3, None)])
+@pytest.mark.parametrize("flag, applicable", [("applicable", True), ("not applicable", False), (" Yes", True),
+                                              ("N/A", False), (True, True)])
+def test_error_checks_as_written_and_as_people_write_them(severity, kept, flag, applicable):
+    got = parse_errors({"applicable or not": flag, "errors": [{"severity": severity, "type": "t"}]}, "w", "e")
+    assert got == (applicable, [{"severity": kept, "type": "t", "description": None}])

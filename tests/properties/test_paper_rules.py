@@ -193,7 +193,8 @@ def _records(draw):
     def errors():
         return draw(st.one_of(st.none(), st.fixed_dictionaries({
             "applicable or not": st.sampled_from(["applicable", "not applicable"]),
-            "errors": st.lists(st.builds(error, st.sampled_from(["minor", "moderate", "severe"])), max_size=4)})))
+            "errors": st.lists(st.builds(error, st.sampled_from(["minor", "moderate", "severe", " Severe", None])),
+                               max_size=4)})))
 
     keys = [p.source_key for p in BASIC]
     qs_keys = ["clarify user intent", "showing empathetic", "satisfying explicit constraints",
