@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -11,7 +13,7 @@ from pipeline.cli import app
 from pipeline.ingest.release_load import load_records
 from pipeline.ingest.loader import load_source
 from records_factory import make_record
-from test_annotation_job import make_input, settings
+from test_annotation_job import SAMPLE, make_input, settings
 
 N_RAW = 6
 
@@ -111,6 +113,28 @@ def test_where_reads_pair_attributes_like_group_add(openai_stub, tmp_path):
         [min(german)]
     with pytest.raises(InputError, match=r"cannot be used.*langage.*attribute columns: language"):
         plan_stored("langage = 'de'", db=db, settings=settings(openai_stub.url))
+    assert openai_stub.requests == 0
+
+
+def test_a_preview_counts_a_shared_querys_calls_once(openai_stub, tmp_path):
+    """Pairs that answer the same query share its calls (reference, query facts): a preview scales
+    those by the queries it stands for, the rest by the pairs, and so counts what the full plan counts.
+    (Scaled by pairs alone, 12 pairs of 3 queries counted each query's calls 3 times over.)"""
+    rows = []
+    for i in range(12):
+        row = {k: v for k, v in SAMPLE[0].items() if k != "gpt4_ref_output"}
+        row.update(id=500 + i, prompt=f"{row['prompt']} (query {i // 4})", response_a=f"{row['response_a']} [{i}]",
+                   response_b=f"{row['response_b']} [{i}]", winner="model_a")
+        rows.append(row)
+    (tmp_path / "shared.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = tmp_path / "shared.duckdb"
+    load_source(str(tmp_path / "shared.jsonl"), db=db)
+    s = settings(openai_stub.url)
+    full = plan_stored(db=db, settings=s)
+    preview = plan_stored(db=db, preview=4, settings=s)
+    assert preview.preview_of == 12 and preview.preview_queries == 3 and len(preview.tasks) == 4
+    assert preview.calls_total == full.calls_total and preview.calls_to_make == full.calls_to_make
+    assert abs(preview.est_cost_usd - full.est_cost_usd) < 0.1 * full.est_cost_usd
     assert openai_stub.requests == 0
 
 
