@@ -122,17 +122,36 @@ def text_lines(path: Path, keepends: bool = False) -> Iterator[tuple[int, str]]:
 
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, value) of every line of a JSON-lines file that is not blank, as `text_lines`
-    and `loads` give them, with their errors. A line both parsers read alike is parsed by orjson
-    (`_fast`: records parse in about half json's time); any other goes through `loads`."""
+    and `loads` give them, with their errors. A line both parsers read alike (`line_guard`) is
+    parsed by orjson (records parse in about half json's time); any other goes through `loads`."""
     path = Path(path)
-    for lineno, raw, offset in _lines(path):
-        value = _fast(raw) if type(raw) is bytes else _NOT_FAST
+    for lineno, raw, offset, fast in _guarded_lines(path):
+        value = _NOT_FAST
+        if fast:
+            try:
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError:  # invalid UTF-8 or JSON, a lone surrogate, NaN: json decides
+                pass
         if value is _NOT_FAST:
-            line = raw.rstrip("\r") if isinstance(raw, str) else _decoded(path, raw, offset, lineno).rstrip("\r\n")
+            line = raw.rstrip("\r") if isinstance(raw, str) else _decoded(path, bytes(raw), offset, lineno).rstrip("\r\n")
             if not line.strip():
                 continue
             value = loads(line, path, lineno)
         yield lineno, value
+
+
+_BLOCK = 1 << 20  # bytes read at a time by `_guarded_lines` (tests make it small)
+
+
+def _first_look(path: Path) -> str:
+    """The file's encoding from its first bytes; a binary file is refused here, by its first NUL."""
+    with compressed.open_bytes(path) as f:
+        start = f.read(4096)
+    enc = encoding_of(start[:4])
+    if enc not in ("utf-16", "utf-32") and b"\x00" in start:  # say so, not "byte 0x89 is not UTF-8"
+        at = start.index(b"\x00")
+        raise not_text(path, start, at, at, start.count(b"\n", 0, at) + 1)
+    return enc
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes | str, int]]:
@@ -140,22 +159,57 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes | str, int]]:
     decoded yet (`_decoded`), a UTF-16 or UTF-32 file's as text (it is decoded whole)."""
     lineno = 0
     try:
-        with compressed.open_bytes(path) as f:   # a first look, then the stream again from its start
-            start = f.read(4096)
-        enc = encoding_of(start[:4])
+        enc = _first_look(path)
         if enc in ("utf-16", "utf-32"):  # rare; decoded whole
             for lineno, line in enumerate(read_text(path).split("\n"), 1):
                 yield lineno, line, 0
             return
-        if b"\x00" in start:  # a binary file: say so, not "byte 0x89 is not UTF-8"
-            at = start.index(b"\x00")
-            raise not_text(path, start, at, at, start.count(b"\n", 0, at) + 1)
         with compressed.open_bytes(path) as f:
             offset = 3 if enc == "utf-8-sig" else 0
             f.read(offset)
             for lineno, raw in enumerate(f, 1):
                 yield lineno, raw, offset
                 offset += len(raw)
+    except ArchiveBroken as exc:
+        raise broken(path, exc, lines=lineno) from None
+
+
+def _guarded_lines(path: Path) -> Iterator[tuple[int, bytes | memoryview | str, int, bool]]:
+    """`_lines` read a block at a time, each line with whether orjson may read it (`line_guard`,
+    one compiled pass over the block instead of three bytes methods and a copy a line)."""
+    from . import line_guard  # noqa: PLC0415 - imports numba: only where JSON lines are read
+
+    lineno = 0
+    try:
+        enc = _first_look(path)
+        if enc in ("utf-16", "utf-32"):
+            for lineno, line, offset in _lines(path):
+                yield lineno, line, offset, False
+            return
+        with compressed.open_bytes(path) as f:
+            offset = 3 if enc == "utf-8-sig" else 0
+            f.read(offset)
+            pending: list[bytes] = []  # the start of a line the blocks so far have not ended
+            while True:
+                block = f.read(_BLOCK)
+                cut = block.rfind(b"\n") + 1
+                if block and not cut:
+                    pending.append(block)
+                    continue
+                if not block and not pending:
+                    return
+                body = b"".join([*pending, block[:cut]]) if block else b"".join(pending) + b"\n"
+                pending = [block[cut:]] if cut < len(block) else []
+                ends, fast = line_guard.scan(body, MAX_DEPTH)
+                view, begin = memoryview(body), 0
+                for end, ok in zip(ends.tolist(), fast.tolist()):
+                    lineno += 1
+                    # the last line of a file without a final newline: as it is, without the one added
+                    yield lineno, view[begin:end + (1 if block else 0)], offset + begin, ok
+                    begin = end + 1
+                offset += len(body)
+                if not block:
+                    return
     except ArchiveBroken as exc:
         raise broken(path, exc, lines=lineno) from None
 
@@ -174,26 +228,6 @@ def _decoded(path: Path, raw: bytes, offset: int, lineno: int) -> str:
 # --- JSON: orjson where it reads a line as json does, json (and its messages) elsewhere -------
 
 _NOT_FAST = object()
-# digits as one mark and '{' as '[', so one translation finds both things orjson reads otherwise:
-# an integer of 19 digits or more (past 64 bits orjson gives a float, json an int) and nesting that
-# may pass MAX_DEPTH (orjson allows 1,024 levels)
-_MARKS = bytes.maketrans(b"0123456789{", b"0000000000[")
-_LONG_DIGITS = b"0" * 19
-
-
-def _fast(raw: bytes) -> Any:
-    """orjson's value of one line, or _NOT_FAST where `loads` must decide: a line orjson refuses
-    (invalid UTF-8 or JSON, a lone surrogate, NaN or Infinity, which json reads), a NUL byte,
-    a run of 19 digits or more than MAX_DEPTH brackets. Blank lines are _NOT_FAST too."""
-    if b"\x00" in raw:
-        return _NOT_FAST
-    marked = raw.translate(_MARKS)
-    if _LONG_DIGITS in marked or marked.count(b"[") > MAX_DEPTH:
-        return _NOT_FAST
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return _NOT_FAST
 
 
 def _bad_string(obj: Any, where: str = "", depth: int = 0) -> tuple[str, str] | None:

@@ -6,6 +6,7 @@ then the same lines damaged with the bytes where the two parsers differ."""
 from __future__ import annotations
 
 import json
+from unittest.mock import patch
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -46,10 +47,13 @@ def _as_before(path):
     return [(n, loads(line, path, n)) for n, line in text_lines(path) if line.strip()]
 
 
-def _same_both_ways(tmp_path, content: bytes) -> None:
+def _same_both_ways(tmp_path, content: bytes, block: int | None = None) -> None:
+    """json_lines reads `content` as every line through json did; `block`: read that many bytes at a
+    time (lines then cross blocks, and a line may be longer than several)."""
     path = tmp_path / "lines.jsonl"
     path.write_bytes(content)
-    assert _outcome(lambda: json_lines(path)) == _outcome(lambda: _as_before(path))
+    with patch.object(decoding, "_BLOCK", block or decoding._BLOCK):
+        assert _outcome(lambda: json_lines(path)) == _outcome(lambda: _as_before(path))
 
 
 @FAST
@@ -59,6 +63,19 @@ def test_json_values_read_as_json_reads_them(values, ascii_only, compact, crlf, 
     CASES["json lines: values"] += 1
     end = b"\r\n" if crlf else b"\n"
     _same_both_ways(tmp_path_factory.getbasetemp(), end.join(_dumped(v, ascii_only, compact) for v in values) + end)
+
+
+@FAST
+@given(values=st.lists(_VALUES, min_size=1, max_size=4), block=st.integers(1, 40), final_newline=st.booleans(),
+       blank=st.booleans(), bom=st.booleans())
+def test_lines_across_blocks_read_as_json_reads_them(values, block, final_newline, blank, bom, tmp_path_factory):
+    """The file read a few bytes at a time: line numbers, offsets in messages and values as before,
+    with or without a final newline, a blank line or a byte-order mark."""
+    CASES["json lines: blocks"] += 1
+    lines = [_dumped(v, False, True) for v in values] + ([b"   "] if blank else []) + [b'{"n": 12345678901234567890}']
+    content = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if final_newline else b"")
+    _same_both_ways(tmp_path_factory.getbasetemp(), content, block)
+    _same_both_ways(tmp_path_factory.getbasetemp(), content + b"\xff\n{}", block)  # a byte that is not UTF-8
 
 
 @FAST
