@@ -41,12 +41,14 @@ def load_source(source: str, *, db=None, name: str | None = None, kind: str = "r
         if options != formats.Options():
             raise sources.SourceError(f"{source}: --judge, --multi-turn and column options are for raw pairs; "
                                       "released-format records name their judges")
-        return load_records(sources.iter_records(files), source=name, kind=kind, location=names.shown_path(source),
-                            fingerprint=sources.fingerprint(files), generated=generated, db=db)
-    reading = formats.Reading(module.NAME, files, options)
     # The files' hash (a whole read of them: 0.6 s a GB) is taken on a thread beside the load's own
-    # read; load_reading asks for it before its first write.
+    # read; the loads ask for it before their first write.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-fingerprint") as pool:
+        if module.NAME == "release":
+            fp = pool.submit(sources.fingerprint, files)
+            return load_records(sources.iter_records(files), source=name, kind=kind,
+                                location=names.shown_path(source), fingerprint=fp.result, generated=generated, db=db)
+        reading = formats.Reading(module.NAME, files, options)
         fp = pool.submit(_fingerprint, files, module.NAME, options)
         return load_reading(reading, source=name, location=names.shown_path(source), fingerprint=fp.result, db=db)
 

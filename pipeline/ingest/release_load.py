@@ -13,7 +13,8 @@ joins the group 'All' and gets its style features.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import chain
 from pathlib import Path
 
 import pyarrow as pa
@@ -56,9 +57,10 @@ def _own_id(rec: dict, pair: Pair, taken: set[int]) -> int:
 
 
 def load_records(records: Iterable[dict], *, source: str, kind: str = "release", location: str | None = None,
-                 fingerprint: str | None = None, generated: bool = False, db=None,
+                 fingerprint: str | Callable[[], str] | None = None, generated: bool = False, db=None,
                  judge_kinds: dict[str, str] | None = None) -> LoadReport:
-    """Load released-format records from one source; all or nothing."""
+    """Load released-format records from one source; all or nothing. `fingerprint`: the source's
+    hash, or a callable giving it (`loader` takes it on a thread while the first records are read)."""
     started = time.perf_counter()
     report = LoadReport(source=source)
     path = dbmod.resolve_db_path(db)
@@ -78,6 +80,10 @@ def load_records(records: Iterable[dict], *, source: str, kind: str = "release",
 
 def _load(*, con_db, records, source, kind, location, fingerprint, generated, judge_kinds, report) -> None:
     with dbmod.writing(con_db) as con:
+        records = iter(records)
+        first = [r for _, r in zip(range(writing.CHUNK), records)]  # read while a callable's hash is taken
+        if callable(fingerprint):
+            fingerprint = fingerprint()
         if fingerprint and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint]).fetchone():
             report.already_loaded = True
             return
@@ -96,7 +102,8 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         taken: set[int] = set()  # pair ids given in this load
         # Labels of a new pair cannot clash with stored ones, unless labels point past the last pair.
         labels_may_clash = con.execute("SELECT coalesce(max(pair_id), -1) FROM labels").fetchall()[0][0] >= offset
-        records = iter(records)
+        records = chain(first, records)
+        del first  # the chain holds the first records until they are read, and no longer
         position = 0
         n_votes = 0  # every judge's vote in the records: stored, or counted below
         use_ids = None
