@@ -44,12 +44,10 @@ class ChunkLabels:
         return self._columns(pid, new), self._columns(pid, ~new)
 
     def _columns(self, pid: np.ndarray, keep: np.ndarray) -> dict:
-        n = int(keep.sum())
-        if n == len(keep):
-            return {"pair_id": pid, "judge": self.judges, "preferred": self.choices, "prob_1": pa.nulls(n, pa.float64())}
-        mask = pa.array(keep)
-        return {"pair_id": pid[keep], "judge": self.judges.filter(mask), "preferred": self.choices[keep],
-                "prob_1": pa.nulls(n, pa.float64())}
+        judges, choices = self.judges, self.choices
+        if not keep.all():
+            pid, judges, choices = pid[keep], judges.filter(pa.array(keep)), choices[keep]
+        return {"pair_id": pid, "judge": judges, "preferred": choices, "prob_1": pa.nulls(len(pid), pa.float64())}
 
 
 _CODES = {**CHOICES, None: 0}  # 0: a judge left null, who did not label the pair

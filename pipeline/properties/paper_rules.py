@@ -61,15 +61,19 @@ def mean_score(items) -> float:
     return sum(i.score for i in items) / len(items) if items else 0.0
 
 
+# SPEC 4c prerequisites: whether a query-specific property applies to a pair's query
+_QS_APPLIES = {
+    "clarify intent": lambda pair: pair.clear_intent is False,
+    "show empathetic": lambda pair: pair.express_feelings is True,
+    "satisfy constraints": lambda pair: bool(pair.constraints),
+    "support stances": lambda pair: bool(pair.stances),
+    "correct mistakes": lambda pair: bool(pair.mistakes),
+}
+
+
 def query_specific_met(pair: Pair) -> dict[str, bool]:
     """Which query-specific properties apply to this pair's query (SPEC 4c prerequisites)."""
-    return {
-        "clarify intent": pair.clear_intent is False,
-        "show empathetic": pair.express_feelings is True,
-        "satisfy constraints": bool(pair.constraints),
-        "support stances": bool(pair.stances),
-        "correct mistakes": bool(pair.mistakes),
-    }
+    return {prop: applies(pair) for prop, applies in _QS_APPLIES.items()}
 
 
 def usable(pair: Pair) -> bool:
@@ -187,16 +191,10 @@ def feature_matrix(pairs: list[Pair], ratings: np.ndarray | None = None) -> np.n
     errors = np.where(applicable[:, None], _sign(c2 - c1), 0)
     for j, sev in enumerate(SEVERITIES):
         out[f"no {sev} errors"] = errors[:, j]
-    met = {  # query_specific_met's rules, on every pair at once
-        "clarify intent": [p.clear_intent is False for p in pairs],
-        "show empathetic": [p.express_feelings is True for p in pairs],
-        "satisfy constraints": [bool(p.constraints) for p in pairs],
-        "support stances": [bool(p.stances) for p in pairs],
-        "correct mistakes": [bool(p.mistakes) for p in pairs],
-    }
     for prop in _QS_PROPS:
-        d = np.array([_qs_difference(p.r1.query_specific[prop], p.r2.query_specific[prop]) if m else 0.0
-                      for p, m in zip(pairs, met[prop])])
+        applies = _QS_APPLIES[prop]  # query_specific_met's rule, one property at a time (no dict a pair)
+        d = np.array([_qs_difference(p.r1.query_specific[prop], p.r2.query_specific[prop]) if applies(p) else 0.0
+                      for p in pairs])
         out[prop] = _sign(d)
     out["lengthy"] = _length_features([p.r1.num_words for p in pairs], [p.r2.num_words for p in pairs])
     return np.stack([out[name] for name in PROPERTY_NAMES], axis=1).astype(np.int8)
