@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from .. import groups
 from ..properties.annotations import Pair
-from ..properties.paper_rules import usable
 from ..store import db as dbmod
 from ..store import upsert
 from .records import MAX_COUNT, RecordError, parse_record
@@ -144,9 +143,9 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                         chunk.add_labels(pid, fresh=True)
                 judges |= chunk.votes.names
                 n_votes += len(chunk.votes.judges)
-                report.usable_pairs += sum(usable(p) for _, p, _ in chunk.annotated)
                 # rows built here, so the writer thread holds the GIL as little as possible
                 writer.submit(_store_chunk, chunk.arrow_tables(source), chunk.style_texts(), labels_may_clash)
+                report.usable_pairs += chunk.n_usable
             writer.wait()
         finally:
             writer.close()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from ..properties.paper_rules import basic_ratings, feature_matrix, usable
+from ..properties.paper_rules import QUERY_GROUP_RULES, basic_ratings, feature_matrix, usable
 from ..properties.paper import ALL_GROUP as ALL_GROUP_NAME
 from ..properties.paper import ALL_KIND, BASIC, PROPERTY_NAMES, QUERY_GROUPS
 from ..properties.annotations import Pair
@@ -34,17 +34,8 @@ _KEYS = {"labels": ("pair_id", "judge"), "pair_groups": ("pair_id", "group_name"
 
 def pair_group_rows(pair: Pair) -> list[tuple[str, str]]:
     """(group_name, group_kind) for every group the pair belongs to (SPEC section 5)."""
-    rows = []
-    if pair.scenario_group:
-        rows.append((pair.scenario_group, "scenario"))
-    met = {
-        "intent_unclear": pair.clear_intent is False,
-        "express_feeling": pair.express_feelings is True,
-        "w_constraints": bool(pair.constraints),
-        "w_stances": bool(pair.stances),
-        "w_mistakes": bool(pair.mistakes),
-    }
-    rows += [(g.name, "query-specific") for g in QUERY_GROUPS if met[g.key]]
+    rows = [(pair.scenario_group, "scenario")] if pair.scenario_group else []
+    rows += [(g.name, "query-specific") for g in QUERY_GROUPS if QUERY_GROUP_RULES[g.key](pair)]
     return rows
 
 
@@ -74,6 +65,7 @@ class ChunkRows:
         self.votes = votes                                 # every record's votes, in record order
         self.voters: list[int] = []     # each record's pair id, in record order
         self.fresh: list[bool] = []     # whether it is stored now: its labels cannot clash with stored ones
+        self.n_usable = 0               # of the annotations stored now, the usable ones (set by `tables`)
 
     def add_labels(self, pid: int, fresh: bool) -> None:
         """The next record's votes are pair `pid`'s."""
@@ -85,6 +77,7 @@ class ChunkRows:
         ann = [p for _, p, _ in self.annotated]
         pids = [pid for pid, _, _ in self.annotated]
         ok = [usable(p) for p in ann]
+        self.n_usable = sum(ok)
         out = []
         if self.new:
             out.append(("pairs", {

@@ -61,13 +61,22 @@ def mean_score(items) -> float:
     return sum(i.score for i in items) / len(items) if items else 0.0
 
 
-# SPEC 4c prerequisites: whether a query-specific property applies to a pair's query
-_QS_APPLIES = {
-    "clarify intent": lambda pair: pair.clear_intent is False,
-    "show empathetic": lambda pair: pair.express_feelings is True,
-    "satisfy constraints": lambda pair: bool(pair.constraints),
-    "support stances": lambda pair: bool(pair.stances),
-    "correct mistakes": lambda pair: bool(pair.mistakes),
+# The five query facts (SPEC section 5's query-specific groups, by QueryGroup.key): a pair is in
+# the group when its query has the fact, and the group's query-specific property (SPEC 4c) applies
+# to it only then. Written once: the loader's group rows and the features both read them here.
+QUERY_GROUP_RULES = {
+    "intent_unclear": lambda pair: pair.clear_intent is False,
+    "express_feeling": lambda pair: pair.express_feelings is True,
+    "w_constraints": lambda pair: bool(pair.constraints),
+    "w_stances": lambda pair: bool(pair.stances),
+    "w_mistakes": lambda pair: bool(pair.mistakes),
+}
+_QS_APPLIES = {  # each query-specific property's prerequisite
+    "clarify intent": QUERY_GROUP_RULES["intent_unclear"],
+    "show empathetic": QUERY_GROUP_RULES["express_feeling"],
+    "satisfy constraints": QUERY_GROUP_RULES["w_constraints"],
+    "support stances": QUERY_GROUP_RULES["w_stances"],
+    "correct mistakes": QUERY_GROUP_RULES["w_mistakes"],
 }
 
 
