@@ -28,7 +28,8 @@ from .release_rows import SOURCE_ROW, ChunkRows, insert_tables
 from .sources import SourceError
 from . import release_labels, writing
 from .writing import (BackgroundWriter, LoadReport, PairIds, add_style_features, claim_source, count_labels,
-                      cyclic_gc_paused, pair_key, refresh_custom_groups, stored_by_key)
+                      cyclic_gc_paused, pair_key, quick_gil_handoff, refresh_custom_groups,
+                      stored_by_key)
 
 _JUDGE_ROWS = pa.schema([("judge", pa.string()), ("source", pa.string()), ("kind", pa.string())])
 
@@ -65,7 +66,7 @@ def load_records(records: Iterable[dict], *, source: str, kind: str = "release",
     path = dbmod.resolve_db_path(db)
     existed = path.exists() or isinstance(dbmod.locate(db), dbmod.LakeDb)  # a lake's failed write commits nothing
     try:
-        with cyclic_gc_paused():
+        with cyclic_gc_paused(), quick_gil_handoff():
             _load(con_db=db, records=records, source=source, kind=kind, location=location,
                   fingerprint=fingerprint, generated=generated, judge_kinds=judge_kinds, report=report)
     except BaseException:

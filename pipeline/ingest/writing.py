@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -179,6 +180,25 @@ def read_ahead(items: Iterable[T]) -> Iterator[T]:
             yield item
 
 
+# How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
+GIL_SWITCH = 0.0005
+
+
+@contextmanager
+def quick_gil_handoff() -> Iterator[None]:
+    """A release-format load checks records in Python on one thread while the writer thread's
+    DuckDB and polars calls each need the GIL back for a moment between their GIL-free parts;
+    at Python's default the writer waits up to 5 ms each time. At 0.5 ms, 100,000 records x 50
+    judges loaded 0.75 s sooner (12.9 s against 13.6 s, six runs each, alternating); 0.2 and 0.1
+    ms were slower again. Process-wide while it lasts, restored after."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, GIL_SWITCH))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 @contextmanager
 def cyclic_gc_paused() -> Iterator[None]:
     """A load makes millions of short-lived objects without reference cycles (refcounting frees
@@ -278,4 +298,4 @@ def count_labels(con) -> int:
 
 __all__ = ["ALL_GROUP", "BackgroundWriter", "MAX_PAIR_ID", "PairIds", "battle_key", "claim_source", "CHUNK", "LoadReport", "add_style_features", "check_names", "count_labels",
            "ROW_GROUP", "StyleRows", "insert_style_rows", "row_groups", "style_rows",
-           "cyclic_gc_paused", "pair_key", "refresh_custom_groups", "stored_by_key"]
+           "cyclic_gc_paused", "pair_key", "quick_gil_handoff", "GIL_SWITCH", "refresh_custom_groups", "stored_by_key"]

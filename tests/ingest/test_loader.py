@@ -125,6 +125,36 @@ def test_a_bad_record_late_in_a_large_file_rolls_back_earlier_chunks(tmp_path, m
     assert snapshot(db) == before
 
 
+def test_the_writer_gets_the_gil_back_quickly_during_a_load_and_the_default_returns(tmp_path, monkeypatch):
+    """While records are checked, the writer thread's calls wait at most GIL_SWITCH for the GIL
+    (`writing.quick_gil_handoff`); after the load, done or failed, the interval is as before."""
+    import sys
+
+    import pipeline.ingest.release_load as release_load
+    import pipeline.ingest.writing as writing
+
+    monkeypatch.setattr(writing, "CHUNK", 4)
+    seen = []
+    real = release_load._store_chunk
+
+    def spy(con, *args):
+        seen.append(sys.getswitchinterval())
+        return real(con, *args)
+
+    monkeypatch.setattr(release_load, "_store_chunk", spy)
+    before = sys.getswitchinterval()
+    assert before > writing.GIL_SWITCH  # Python's default, 5 ms
+    db = tmp_path / "t.duckdb"
+    load_records([make_record(i) for i in range(10)], source="a", db=db)
+    assert len(seen) == 3 and set(seen) == {writing.GIL_SWITCH}
+    assert sys.getswitchinterval() == before
+    bad = [make_record(i) for i in range(20, 30)]
+    bad[9]["query"] = None
+    with pytest.raises(RecordError, match="record 9"):
+        load_records(bad, source="b", db=db)
+    assert len(seen) == 5 and sys.getswitchinterval() == before
+
+
 def test_small_chunks_store_exactly_what_one_chunk_stores(tmp_path, monkeypatch):
     """Chunks are stored by a background thread while the next is checked; repeated pairs in
     the source, pairs of an earlier source and new judges on them come out the same."""
