@@ -24,7 +24,7 @@ from ..properties.annotations import Pair
 from ..store import db as dbmod
 from ..store import upsert
 from .records import MAX_COUNT, RecordError, parse_record
-from .release_rows import SOURCE_ROW, ChunkRows, insert_tables
+from .release_rows import SOURCE_ROW, ChunkRows, insert_tables, style_texts
 from .sources import SourceError
 from . import release_labels, writing
 from .writing import (BackgroundWriter, LoadReport, PairIds, add_style_features, claim_source, count_labels,
@@ -34,10 +34,11 @@ from .writing import (BackgroundWriter, LoadReport, PairIds, add_style_features,
 _JUDGE_ROWS = pa.schema([("judge", pa.string()), ("source", pa.string()), ("kind", pa.string())])
 
 
-def _store_chunk(con, tables: list, style_texts, labels_may_clash: bool) -> None:
+def _store_chunk(con, tables: list, texts: pa.Table | None, labels_may_clash: bool) -> None:
     """The writer thread's part: DuckDB inserts and polars' style counts, both without the GIL."""
     insert_tables(con, tables, labels_may_clash)
-    add_style_features(con, style_texts)
+    if texts is not None:
+        add_style_features(con, texts)
 
 
 def _first_ids_usable(records: list[dict]) -> bool:
@@ -145,7 +146,8 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
                 judges |= chunk.votes.names
                 n_votes += len(chunk.votes.judges)
                 # rows built here, so the writer thread holds the GIL as little as possible
-                writer.submit(_store_chunk, chunk.arrow_tables(source), chunk.style_texts(), labels_may_clash)
+                tables = chunk.arrow_tables(source)
+                writer.submit(_store_chunk, tables, style_texts(tables), labels_may_clash)
                 report.usable_pairs += chunk.n_usable
             writer.wait()
         finally:

@@ -7,8 +7,6 @@ aspects) are Arrow dictionary arrays, which DuckDB reads as text. Used by `pipel
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pyarrow as pa
 
@@ -18,9 +16,6 @@ from ..properties.paper import ALL_KIND, BASIC, PROPERTY_NAMES, QUERY_GROUPS
 from ..properties.annotations import Pair
 from ..store import upsert
 from .release_labels import ChunkLabels
-
-if TYPE_CHECKING:
-    import polars as pl
 
 ALL_GROUP = (ALL_GROUP_NAME, ALL_KIND)  # every pair's group, so pairs without scenario groups can be fitted
 # A load's row of `sources`: a second load of the same source adds its pairs. The statements here
@@ -160,17 +155,16 @@ class ChunkRows:
     def arrow_tables(self, source: str) -> list[tuple[str, pa.Table]]:
         return [(table, pa.table(cols)) for table, cols in self.tables(source)]
 
-    def style_texts(self) -> "pl.DataFrame":
-        """(pair_id, response_1, response_2, num_words_1, num_words_2) of the pairs stored now, for their measures."""
-        import polars as pl
 
-        return pl.DataFrame({"pair_id": [pid for pid, _, _ in self.new],
-                             "response_1": [p.r1.content for _, _, p in self.new],
-                             "response_2": [p.r2.content for _, _, p in self.new],
-                             "num_words_1": [p.r1.num_words for _, _, p in self.new],
-                             "num_words_2": [p.r2.num_words for _, _, p in self.new]},
-                            schema={"pair_id": pl.Int64, "response_1": pl.String, "response_2": pl.String,
-                                    "num_words_1": pl.Int64, "num_words_2": pl.Int64})
+_STYLE_COLUMNS = ["pair_id", "response_1", "response_2", "num_words_1", "num_words_2"]
+
+
+def style_texts(tables: list[tuple[str, pa.Table]]) -> pa.Table | None:
+    """(pair_id, response_1, response_2, num_words_1, num_words_2) of the pairs stored now, for
+    their measures: the columns of the chunk's `pairs` table (its texts are not copied again);
+    None when the chunk stores no new pair."""
+    pairs = next((rows for table, rows in tables if table == "pairs"), None)
+    return None if pairs is None else pairs.select(_STYLE_COLUMNS)
 
 
 def insert_tables(con, tables: list[tuple[str, pa.Table]], labels_may_clash: bool) -> None:
@@ -191,4 +185,4 @@ def insert_tables(con, tables: list[tuple[str, pa.Table]], labels_may_clash: boo
             con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM chunk_rows")
 
 
-__all__ = ["ALL_GROUP", "SOURCE_ROW", "ChunkRows", "insert_tables", "pair_group_rows"]
+__all__ = ["ALL_GROUP", "SOURCE_ROW", "ChunkRows", "insert_tables", "pair_group_rows", "style_texts"]

@@ -217,10 +217,11 @@ def add_style_features(con, texts) -> None:
     """The measures (`pipeline.properties.measures`) and, from them, the style features
     (`pipeline.properties.style`) of newly stored pairs: a polars frame, or rows, of
     (pair_id, response_1, response_2), with optional num_words_1 / num_words_2 (a record's
-    word counts). Raw pairs get their word counts (pairs.num_words_1/2) from the measures."""
+    word counts), or an Arrow table of them. Raw pairs get their word counts (pairs.num_words_1/2)
+    from the measures."""
     if len(texts) == 0:
         return
-    frame = texts if isinstance(texts, pl.DataFrame) else pl.DataFrame(
+    frame = texts if isinstance(texts, (pl.DataFrame, pa.Table)) else pl.DataFrame(
         texts, schema={"pair_id": pl.Int64, "response_1": pl.String, "response_2": pl.String}, orient="row")
     insert_style_rows(con, style_rows(frame))
 
