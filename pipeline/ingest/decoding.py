@@ -12,8 +12,9 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -154,19 +155,36 @@ def _first_look(path: Path) -> str:
     return enc
 
 
+@contextmanager
+def _utf8_bytes(path: Path) -> Iterator[tuple[BinaryIO, int] | None]:
+    """The file as a byte stream past its byte-order mark, with the mark's length (the first
+    line's offset); None for a UTF-16 or UTF-32 file, which the readers decode whole (rare)."""
+    enc = _first_look(path)
+    if enc in ("utf-16", "utf-32"):
+        yield None
+        return
+    with compressed.open_bytes(path) as f:
+        offset = 3 if enc == "utf-8-sig" else 0
+        f.read(offset)
+        yield f, offset
+
+
+def _wide_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """A UTF-16 or UTF-32 file's lines, decoded whole."""
+    yield from enumerate(read_text(path).split("\n"), 1)
+
+
 def _lines(path: Path) -> Iterator[tuple[int, bytes | str, int]]:
     """(line number, line, byte offset of the line) streamed: a UTF-8 file's lines as bytes, not
     decoded yet (`_decoded`), a UTF-16 or UTF-32 file's as text (it is decoded whole)."""
     lineno = 0
     try:
-        enc = _first_look(path)
-        if enc in ("utf-16", "utf-32"):  # rare; decoded whole
-            for lineno, line in enumerate(read_text(path).split("\n"), 1):
-                yield lineno, line, 0
-            return
-        with compressed.open_bytes(path) as f:
-            offset = 3 if enc == "utf-8-sig" else 0
-            f.read(offset)
+        with _utf8_bytes(path) as opened:
+            if opened is None:
+                for lineno, line in _wide_lines(path):
+                    yield lineno, line, 0
+                return
+            f, offset = opened
             for lineno, raw in enumerate(f, 1):
                 yield lineno, raw, offset
                 offset += len(raw)
@@ -181,14 +199,12 @@ def _guarded_lines(path: Path) -> Iterator[tuple[int, bytes | memoryview | str, 
 
     lineno = 0
     try:
-        enc = _first_look(path)
-        if enc in ("utf-16", "utf-32"):
-            for lineno, line, offset in _lines(path):
-                yield lineno, line, offset, False
-            return
-        with compressed.open_bytes(path) as f:
-            offset = 3 if enc == "utf-8-sig" else 0
-            f.read(offset)
+        with _utf8_bytes(path) as opened:
+            if opened is None:
+                for lineno, line in _wide_lines(path):
+                    yield lineno, line, 0, False
+                return
+            f, offset = opened
             pending: list[bytes] = []  # the start of a line the blocks so far have not ended
             while True:
                 block = f.read(_BLOCK)

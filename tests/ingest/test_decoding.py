@@ -109,3 +109,21 @@ def test_plain_records_are_parsed_by_orjson(tmp_path, monkeypatch):
     assert [v for _, v in json_lines(path)] == [{"query": "q", "labels": {"human": "response_1"},
                                                 "score": [1, 2.5, -3]}, {"n": 123456789012345678901}]
     assert len(seen) == 1  # the 21-digit integer only (orjson would read it as a float); a blank line is skipped
+
+
+def test_a_utf16_or_utf32_file_is_read_whole_and_looked_at_once(tmp_path, monkeypatch):
+    """Wide encodings are decoded whole; their head is read once to find the encoding (it was
+    read again when the block reader handed a wide file to the line reader)."""
+    looks = []
+    real = decoding._first_look
+    monkeypatch.setattr(decoding, "_first_look", lambda path: looks.append(path) or real(path))
+    values = [{"a": 1, "b": "é😀"}, [None, 2.5], "x"]
+    for codec in ("utf-16", "utf-32"):
+        path = tmp_path / f"{codec}.jsonl"
+        path.write_bytes("\n".join(json.dumps(v, ensure_ascii=False) for v in values).encode(codec))
+        looks.clear()
+        assert [(n, v) for n, v in json_lines(path)] == [(1, values[0]), (2, values[1]), (3, values[2])]
+        assert looks == [path]
+        looks.clear()
+        assert [line for _, line in text_lines(path)] == [json.dumps(v, ensure_ascii=False) for v in values]
+        assert looks == [path]
