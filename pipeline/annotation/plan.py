@@ -296,21 +296,10 @@ def _estimate(plan: JobPlan) -> None:
         if journal:
             journal.close()
     factors = _preview_factors(plan)
-    totals = dict.fromkeys(("calls_total", "calls_cached", "calls_failed", "est_prompt_tokens",
-                            "est_completion_tokens"), 0)
-    cost = None
-    for by_query, tally in tallies.items():
-        plan.estimate(plan.settings.model, tally.todo, tally.completion, batch=plan.batch)
-        factor = factors[by_query]
-        for name, value in (("calls_total", tally.total), ("calls_cached", tally.cached),
-                            ("calls_failed", tally.failed), ("est_prompt_tokens", plan.est_prompt_tokens),
-                            ("est_completion_tokens", plan.est_completion_tokens)):
-            totals[name] += value * factor
-        if plan.est_cost_usd is not None:
-            cost = (cost or 0.0) + plan.est_cost_usd * factor
-    for name, value in totals.items():
-        setattr(plan, name, round(value))
-    plan.est_cost_usd = cost
+    plan.estimate_parts(plan.settings.model, [(tally.todo, tally.completion, factors[by_query])
+                                              for by_query, tally in tallies.items()], batch=plan.batch)
+    for name in ("total", "cached", "failed"):
+        setattr(plan, f"calls_{name}", round(sum(getattr(t, name) * factors[q] for q, t in tallies.items())))
 
 
 def _preview_factors(plan: JobPlan) -> dict[bool, float]:

@@ -45,13 +45,20 @@ class CallEstimate:
 
     def estimate(self, model: str, todo: Sequence[LLMRequest], completion_tokens: int, *, batch: bool = False) -> None:
         """Tokens and cost of the calls still to make (`completion_tokens`: their expected output in all)."""
+        self.estimate_parts(model, [(todo, completion_tokens, 1.0)], batch=batch)
+
+    def estimate_parts(self, model: str, parts: Sequence[tuple[Sequence[LLMRequest], int, float]], *,
+                       batch: bool = False) -> None:
+        """`estimate` of a plan counted in parts, each (todo, completion tokens, how many times it
+        counts): a preview scales a query's calls and a pair's calls by different factors."""
         counter = token_counter(model)
         self.token_method = counter.method
         self.price = self.price or price_for(model)
-        self.est_prompt_tokens = prompt_tokens(counter, todo)
-        self.est_completion_tokens = completion_tokens
+        prompt = [prompt_tokens(counter, todo) * weight for todo, _, weight in parts]
+        completion = [tokens * weight for _, tokens, weight in parts]
+        self.est_prompt_tokens, self.est_completion_tokens = round(sum(prompt)), round(sum(completion))
         if self.price:
-            self.est_cost_usd = self.price.cost(self.est_prompt_tokens, completion_tokens, batch=batch)
+            self.est_cost_usd = sum(self.price.cost(p, c, batch=batch) for p, c in zip(prompt, completion))
 
     @property
     def calls_to_make(self) -> int:

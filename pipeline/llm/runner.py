@@ -113,6 +113,14 @@ class CallRunner:
     # ------------------------------------------------------------------ one call
 
     async def _settle(self, req: LLMRequest, validate: Validate) -> CallResult:
+        try:
+            return await self._settle_one(req, validate)
+        except JobAborted as exc:
+            # Also an abort raised here (the journal has no room: JournalFull) ends the job for the
+            # other calls: none is sent after it, so no answer is paid for that cannot be kept.
+            self._abort(exc)
+
+    async def _settle_one(self, req: LLMRequest, validate: Validate) -> CallResult:
         t0 = time.perf_counter()
         found = lookup(self.journal, req, validate, retry_failed=self.retry_failed)
         self.stats.own_seconds += time.perf_counter() - t0
