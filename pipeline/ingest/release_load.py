@@ -108,7 +108,8 @@ def _load(*, con_db, records, source, kind, location, fingerprint, generated, ju
         position = 0
         n_votes = 0  # every judge's vote in the records: stored, or counted below
         use_ids = None
-        writer = BackgroundWriter(con)
+        # In a new database nothing is looked up between chunks: DuckDB's inserts leave a core to the checks
+        writer = BackgroundWriter(con, spare_thread=empty)
         try:
             while True:
                 buffer = [r for _, r in zip(range(writing.CHUNK), records)]  # CHUNK read at run time: tests make it small

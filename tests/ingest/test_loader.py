@@ -155,6 +155,32 @@ def test_the_writer_gets_the_gil_back_quickly_during_a_load_and_the_default_retu
     assert len(seen) == 5 and sys.getswitchinterval() == before
 
 
+def test_a_load_into_a_new_database_leaves_a_duckdb_thread_to_the_checks(tmp_path, monkeypatch):
+    """Into a new database (nothing to look up between chunks) the writer's inserts run with
+    DuckDB one thread fewer than its default, never under one; onto stored pairs, with all."""
+    import duckdb
+
+    import pipeline.ingest.release_load as release_load
+    import pipeline.ingest.writing as writing
+
+    monkeypatch.setattr(writing, "CHUNK", 4)
+    default = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
+    seen = []
+    real = release_load._store_chunk
+
+    def spy(con, *args):
+        seen.append(con.execute("SELECT current_setting('threads')").fetchone()[0])
+        return real(con, *args)
+
+    monkeypatch.setattr(release_load, "_store_chunk", spy)
+    db = tmp_path / "t.duckdb"
+    load_records([make_record(i) for i in range(10)], source="a", db=db)
+    assert seen == [max(1, default - 1)] * 3
+    seen.clear()
+    load_records([make_record(i) for i in range(10, 16)], source="b", db=db)
+    assert seen == [default] * 2
+
+
 def test_small_chunks_store_exactly_what_one_chunk_stores(tmp_path, monkeypatch):
     """Chunks are stored by a background thread while the next is checked; repeated pairs in
     the source, pairs of an earlier source and new judges on them come out the same."""

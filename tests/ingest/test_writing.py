@@ -58,3 +58,32 @@ def test_a_caller_that_stops_leaves_no_fetch_running():
     items.close()  # as a for loop's generator is closed when the load fails
     assert produced == [0, 1, 2, 3]  # the one fetched ahead, and no more
     assert not [t for t in threading.enumerate() if t.name.startswith("load-fetch")]
+
+
+def test_a_writer_with_a_spare_thread_runs_duckdb_one_thread_fewer_until_it_closes():
+    """`BackgroundWriter(spare_thread=True)`: DuckDB one thread fewer (never under one) while the
+    writer stores, as set before its thread starts; as before once it is closed, also after a
+    failed chunk. Without it, DuckDB's threads are left alone."""
+    import duckdb
+
+    from pipeline.ingest.writing import BackgroundWriter
+
+    def threads(con):
+        return con.execute("SELECT current_setting('threads')").fetchone()[0]
+
+    for start, during in ((3, 2), (1, 1)):
+        con = duckdb.connect()
+        con.execute(f"SET threads = {start}")
+        writer = BackgroundWriter(con, spare_thread=True)
+        seen = []
+        writer.submit(lambda c: seen.append(threads(c)))
+        writer.submit(lambda c: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            writer.wait()
+        writer.close()
+        assert seen == [during] and threads(con) == start
+    plain = BackgroundWriter(con)
+    plain.submit(lambda c: seen.append(threads(c)))
+    plain.wait()
+    plain.close()
+    assert seen[-1] == 1 and threads(con) == 1
