@@ -112,6 +112,58 @@ def test_step_2_keeps_rows_and_adds_the_open_world_columns(tmp_path):
             "leaderboard_runs", "leaderboard_controls", "forecasts"} <= tables(con)
 
 
+def _compression(con, table: str) -> dict[str, set[str]]:
+    """Column -> the methods its text segments are stored with (after a checkpoint)."""
+    found: dict[str, set[str]] = {}
+    for column, method in con.execute(f"SELECT column_name, compression FROM pragma_storage_info('{table}') "
+                                      "WHERE segment_type = 'VARCHAR'").fetchall():
+        found.setdefault(column, set()).add(method)
+    return found
+
+
+def test_step_8_names_fsst_for_the_pairs_distinct_texts_of_a_new_file(tmp_path):
+    """Issue 18: the key, query and responses are stored with FSST, without DuckDB's trial of a
+    dictionary, even where a dictionary would have won (texts of three values: version 7 stores
+    them as one); the other texts keep DuckDB's choice; the columns are version 7's."""
+    from pipeline.store.schema import m0008_pairs_texts_fsst as step8
+
+    rows = ("INSERT INTO pairs (pair_id, source, source_index, pair_key, query, response_1, response_2, usable, "
+            "annotated) SELECT i, 'one source', i, sha1(i::VARCHAR), 'question ' || (i % 3), 'first ' || (i % 3), "
+            "'second ' || (i % 3), TRUE, FALSE FROM range(200000) t(i)")
+    old = duckdb.connect(str(tmp_path / "v7.duckdb"))
+    at_version(old, 7)
+    old.execute(rows)
+    old.execute("CHECKPOINT")
+    assert _compression(old, "pairs")["response_1"] == {"Dictionary"}  # what DuckDB picks by itself
+
+    con = duckdb.connect(str(tmp_path / "v8.duckdb"))
+    at_version(con, 7)
+    schema_before = con.execute("SELECT column_name, data_type, column_default, is_nullable FROM duckdb_columns() "
+                                "WHERE table_name = 'pairs' ORDER BY column_index").fetchall()
+    assert schema.migrate(con) == [8]
+    assert con.execute("SELECT column_name, data_type, column_default, is_nullable FROM duckdb_columns() "
+                       "WHERE table_name = 'pairs' ORDER BY column_index").fetchall() == schema_before
+    con.execute(rows)
+    con.execute("CHECKPOINT")
+    methods = _compression(con, "pairs")
+    assert all(methods[c] == {"FSST"} for c in step8.FSST), methods
+    assert methods["source"] == {"Dictionary"}
+
+
+def test_step_8_leaves_a_file_with_pairs_as_it_is(tmp_path):
+    """Rebuilt, a file of pairs would double; its rows and table stay, and loads go on as before."""
+    con = duckdb.connect(str(tmp_path / "v7.duckdb"))
+    at_version(con, 7)
+    con.execute("INSERT INTO pairs (pair_id, source, source_index, pair_key, query, response_1, response_2, usable, "
+                "annotated) SELECT i, 's', i, sha1(i::VARCHAR), 'q', 'same', 'same', TRUE, FALSE FROM range(200000) t(i)")
+    con.execute("CHECKPOINT")
+    before = con.execute("SELECT count(*), sum(hash(p)) FROM pairs p").fetchone()
+    assert schema.migrate(con) == [8]
+    con.execute("CHECKPOINT")
+    assert con.execute("SELECT count(*), sum(hash(p)) FROM pairs p").fetchone() == before
+    assert _compression(con, "pairs")["response_1"] == {"Dictionary"}
+
+
 def test_the_registry_is_filled_and_custom_rows_are_kept(tmp_path):
     con = duckdb.connect(str(tmp_path / "r.duckdb"))
     schema.migrate(con)

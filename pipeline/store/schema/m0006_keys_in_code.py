@@ -20,14 +20,18 @@ ORDER BY table_name
 """
 
 
-def column_ddl(con, table: str) -> str:
-    """The column list of `table` as a CREATE TABLE body: names, types, defaults, NOT NULLs."""
+def column_ddl(con, table: str, compression: dict[str, str] | None = None) -> str:
+    """The column list of `table` as a CREATE TABLE body: names, types, defaults, NOT NULLs, and
+    `compression`'s methods for the columns it names (DuckDB does not list a column's method: a
+    rebuild of a table that names some passes them again, as m0008 does for pairs)."""
     cols = con.execute("SELECT column_name, data_type, column_default, is_nullable FROM duckdb_columns() "
                        "WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? "
                        "ORDER BY column_index", [table]).fetchall()
     parts = []
     for name, dtype, default, nullable in cols:
         part = f'"{name}" {dtype}'
+        if compression and name in compression:
+            part += f" USING COMPRESSION {compression[name]}"
         if default is not None:
             part += f" DEFAULT {default}"
         if not nullable:
