@@ -4,12 +4,12 @@ DuckDB trying each of its methods on every row group it writes.
 
 Why (issue 18): for a text column DuckDB first measures what dictionary compression would
 save, copying and hashing every text of the row group, and for these columns then picks FSST.
-Named, that trial is skipped: a million HH-RLHF battles loaded 0.6 s sooner (16.1 s against
-16.8 s, eight runs alternating, 0.6 CPU-seconds less), into a file of the same size. Which
-method a column uses is the storage's business: every DuckDB client from 1.1 on reads the
-file as before (tests/test_views.py) and uses the method when it writes. The other text
-columns keep DuckDB's choice (a column of few values is smaller as a dictionary, and an
-all-NULL one with FSST named would be stored uncompressed).
+Named, that trial is skipped: a million HH-RLHF battles loaded 0.7 s sooner (16.3 s against
+17.0 s on average, seven pairs of runs alternating, 0.9 CPU-seconds less), into a file of the
+same size. Which method a column uses is the storage's business: every DuckDB client from 1.1
+on reads the file as before (tests/test_views.py) and uses the method when it writes. The
+other text columns keep DuckDB's choice (a column of few values is smaller as a dictionary,
+and an all-NULL one with FSST named would be stored uncompressed).
 
 An empty pairs table (a new file) is made again with the same columns, types, defaults and
 NOT NULLs, and the methods named. A file that holds pairs keeps its table as it is: rebuilt, the
