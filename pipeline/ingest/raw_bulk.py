@@ -18,10 +18,11 @@ ways and compares every table and the report.
 
 The work happens in a private DuckDB (`scan`) in a temporary folder, so the writer's connection is
 free for the inserts. Its file is a scratch pad (`_scratch`): the staged rows are written to it
-uncompressed, in a transaction that is never committed; `bulk_sort` holds the SQL it sorts them
-with. `stage` starts it before the database is open (it reads only the files); `prepare` sorts once
-the loader holds the database; `chunks()` hands out the new pairs with their texts a chunk at a
-time, for the loader to measure on this thread while its writer thread stores the last.
+uncompressed, in a transaction that is never committed; `bulk_sort.sort` sorts them (a file of
+new pairs only, the short way). `stage` starts it before the database is open (it reads only
+the files); `prepare` sorts once the loader holds the database; `chunks()` hands out the new
+pairs with their texts a chunk at a time, for the loader to measure on this thread while its
+writer thread stores the last.
 """
 
 from __future__ import annotations
@@ -40,17 +41,8 @@ import polars as pl
 import pyarrow as pa
 
 from ..store.errors import TEMP_PREFIX, no_room
-from . import compressed, formats
-from .bulk_sort import (
-    KEYED,
-    NEW_PAIRS,
-    ROWS,
-    STORED_PAIRS,
-    STORED_VOTES,
-    TEXT_KEY,
-    TIES,
-    VOTES,
-)
+from . import bulk_sort, compressed, formats
+from .bulk_sort import ALL_NEW_PAIRS, NEW_PAIRS, TEXT_KEY, TIES
 from .formats import (
     alpaca_eval,
     alpaca_eval_scan,
@@ -72,7 +64,6 @@ from .formats.base import (
     EXAMPLES_KEPT,
     OTHER_RATER,
     TIE,
-    WINNERS,
     NoFormat,
 )
 from .formats.staging import Staging, identifier
@@ -106,12 +97,17 @@ class Bulk:
     scan: duckdb.DuckDBPyConnection
     spill: str
     attributes: tuple[str, ...]  # the staged columns stored as pair_attributes, in this order
+    all_new_from: int | None = None  # the pair id offset when every staged row is a new pair (`_sort`)
 
     def chunks(self) -> Iterator[pa.RecordBatch]:
         """The new pairs (NEW_PAIRS' columns, then the attributes), CHUNK at a time, as Arrow:
         stored as they come."""
         attributes = "".join(f", s.{identifier(name)}" for name in self.attributes)
-        reader = self.scan.execute(NEW_PAIRS.format(attributes=attributes)).to_arrow_reader(CHUNK)
+        if self.all_new_from is None:
+            result = self.scan.execute(NEW_PAIRS.format(attributes=attributes))
+        else:
+            result = self.scan.execute(ALL_NEW_PAIRS.format(attributes=attributes), {"offset": self.all_new_from})
+        reader = result.to_arrow_reader(CHUNK)
         for batch in reader:
             if batch.num_rows:
                 yield batch
@@ -262,7 +258,8 @@ def prepare(staging: Stager | None, con, offset: int, report: LoadReport) -> Bul
         # the scan keeps its limit while it sorts: DuckDB spills the staged texts on its threads as
         # the sort needs room (a lower limit set here evicted them first, on this one: a second
         # of a million-row load)
-        _sort(bulk.scan, con, reading, offset, staging.judge, [staging.judge, *names])
+        if bulk_sort.sort(bulk.scan, con, reading.opts.multi_turn, offset, staging.judge, [staging.judge, *names]):
+            bulk.all_new_from = offset
         _count(bulk.scan, reading, report, staging.judge, staging.module)
         bulk.scan.execute(f"SET memory_limit = '{STREAM_MEMORY}'")  # from here it only streams the new pairs out
     except BaseException as exc:
@@ -397,22 +394,6 @@ def _judges(scan, where: str) -> list[str] | None:
     scan.execute("CREATE TABLE judges AS SELECT * FROM judges_in")
     scan.unregister("judges_in")
     return sorted(set(names))
-
-
-def _sort(scan, con, reading: formats.Reading, offset: int, judge: str, judges: list[str]) -> None:
-    """The stored battles and the stored votes of the load's judges, copied into the scan, streamed
-    (a database of a million pairs held 200 MB more at the load's peak as one Arrow table); then
-    the sorting (`judge`: a row's that names none)."""
-    copies = {"stored": (STORED_PAIRS, []), "stored_votes": (STORED_VOTES, [judges])}
-    for name, (sql, params) in copies.items():
-        scan.register(f"{name}_in", con.execute(sql, params).to_arrow_reader(CHUNK))
-        scan.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_in")
-        scan.unregister(f"{name}_in")
-    scan.register("winners_in", pl.DataFrame({"word": list(WINNERS), "vote": [str(v) for v in WINNERS.values()]}))
-    scan.execute("CREATE TABLE winners AS SELECT * FROM winners_in")
-    scan.execute(ROWS, {"multi_turn": reading.opts.multi_turn, "judge": judge})
-    scan.execute(KEYED, {"offset": offset})
-    scan.execute(VOTES)
 
 
 def _count(scan, reading: formats.Reading, report: LoadReport, judge: str, module: ModuleType) -> None:

@@ -28,18 +28,23 @@ def test_the_keys_are_the_loaders_keys(query, r1, r2, m1, m2):
     assert bk == writing.battle_key(tk, m1, m2)
 
 
-def _scan(rows: list[tuple], stored: list[tuple], stored_votes: list[tuple]):
-    """A scan as raw_bulk leaves it before sorting: `staged` (position, texts' key, models, the
-    winner's word, judge, rater), the stored pairs and votes, the winners' words and no judge
-    names (every row is the load's judge)."""
+TEXTS = {"A": ("q", "a1", "a2"), "B": ("q", "b1", "b2"), "C": ("q", "c1", "c2")}
+
+
+def _scan(rows: list[tuple], stored: list[tuple], stored_votes: list[tuple], sort: bool = True):
+    """A scan as raw_bulk leaves it before sorting: `staged` (position, texts' key, the texts,
+    models, the winner's word, judge, rater), the stored pairs and votes, the winners' words and
+    no judge names (every row is the load's judge); sorted the long way unless `sort` is False."""
     con = duckdb.connect()
-    texts = {"A": ("q", "a1", "a2"), "B": ("q", "b1", "b2"), "C": ("q", "c1", "c2")}
+    texts = TEXTS
     staged = pl.DataFrame(  # noqa: F841 - read by DuckDB below
-        [(i, writing.pair_key(*texts[t]), m1, m2, winner, rater) for i, (t, m1, m2, winner, rater) in enumerate(rows)],
-        schema={"position": pl.Int64, "tk": pl.String, "model_1": pl.String, "model_2": pl.String,
-                "winner": pl.String, "rater": pl.String}, orient="row")
+        [(i, writing.pair_key(*texts[t]), *texts[t], m1, m2, winner, rater)
+         for i, (t, m1, m2, winner, rater) in enumerate(rows)],
+        schema={"position": pl.Int64, "tk": pl.String, "query": pl.String, "response_1": pl.String,
+                "response_2": pl.String, "model_1": pl.String, "model_2": pl.String, "winner": pl.String,
+                "rater": pl.String}, orient="row")
     con.execute("CREATE TABLE staged AS SELECT *, 1 AS n_users, FALSE AS empty, NULL::DOUBLE AS prob_1, "
-                "'' AS judge FROM staged")
+                "'' AS judge, 's' || position AS source_id FROM staged")
     keys = [(writing.pair_key(*texts[t]), pid, m1, m2) for t, pid, m1, m2 in stored]
     con.execute("CREATE TABLE stored (pair_key VARCHAR, pair_id BIGINT, model_1 VARCHAR, model_2 VARCHAR)")
     if keys:
@@ -51,8 +56,9 @@ def _scan(rows: list[tuple], stored: list[tuple], stored_votes: list[tuple]):
     con.executemany("INSERT INTO winners VALUES (?, ?)", [(w, str(v)) for w, v in WINNERS.items()])
     con.execute("CREATE TABLE judges (written VARCHAR, name VARCHAR)")
     con.execute(bulk_sort.ROWS, {"multi_turn": False, "judge": "crowd"})
-    con.execute(bulk_sort.KEYED, {"offset": 100})
-    con.execute(bulk_sort.VOTES)
+    if sort:
+        con.execute(bulk_sort.KEYED, {"offset": 100})
+        con.execute(bulk_sort.VOTES)
     return con
 
 
@@ -89,3 +95,47 @@ def test_a_stored_vote_decides_the_fate_of_the_files_votes():
     fates = dict(con.execute("SELECT position, fate FROM votes").fetchall())
     assert fates == {0: "conflict", 1: "duplicate", 2: "other rater"}
     assert con.execute("SELECT count(*) FROM keyed WHERE new").fetchone()[0] == 0
+
+
+ROW = st.tuples(st.sampled_from("ABC"), st.sampled_from([None, "", "m-a"]), st.sampled_from([None, "", "m-b"]),
+                st.sampled_from(["a", "b", "tie", ""]), st.sampled_from(["r1", "r2"]))
+KEYED_COLUMNS = "position, pair_id, new, stored_id, key, first, judge, preferred, rater"
+
+
+def _short_way(rows: list[tuple], stored: list[tuple]):
+    """The same scan sorted the short way (`ALL_NEW`'s views), or None when ALL_NEW refuses it."""
+    con = _scan(rows, stored, [], sort=False)
+    if not con.execute(bulk_sort.ALL_NEW).fetchone()[0]:
+        return None
+    con.execute(bulk_sort.KEYED_ALL_NEW.format(offset=100))
+    con.execute(bulk_sort.VOTES_ALL_NEW)
+    return con
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(ROW, min_size=1, max_size=4), stored=st.lists(st.sampled_from("ABC"), max_size=1, unique=True))
+def test_the_short_way_is_taken_exactly_when_every_row_is_a_new_pair_and_sorts_alike(rows, stored):
+    """ALL_NEW holds exactly when the long way finds every row a new pair keyed by its own texts;
+    then the short way's keyed rows, votes and new pairs are the long way's, row for row."""
+    stored_pairs = [(t, 7, None, None) for t in stored]
+    long = _scan(rows, stored_pairs, [])
+    every_row_new = long.execute(
+        "SELECT (SELECT count(*) FROM rows) = count(*) FILTER (new AND key = tk) FROM keyed").fetchone()[0]
+    short = _short_way(rows, stored_pairs)
+    assert (short is not None) == every_row_new
+    if short is None:
+        return
+    for sql in (f"SELECT {KEYED_COLUMNS} FROM keyed ORDER BY position", "SELECT * FROM votes ORDER BY position"):
+        assert short.execute(sql).fetchall() == long.execute(sql).fetchall()
+    new_pairs = [long.execute(f"SELECT * FROM ({bulk_sort.NEW_PAIRS.format(attributes='')}) ORDER BY pair_id").fetchall(),
+                 short.execute(f"SELECT * FROM ({bulk_sort.ALL_NEW_PAIRS.format(attributes='')}) ORDER BY pair_id",
+                               {"offset": 100}).fetchall()]
+    assert new_pairs[0] == new_pairs[1] and len(new_pairs[0]) == len(rows)
+
+
+def test_a_repeat_a_skip_or_a_stored_pair_sends_the_file_the_long_way():
+    fresh = [("A", "m-a", "m-b", "a", "r1"), ("B", None, None, "b", "r2"), ("C", None, "m-b", "a", "r1")]
+    assert _short_way(fresh, []) is not None
+    assert _short_way([*fresh, ("A", "m-c", "m-d", "a", "r1")], []) is None     # the same texts again
+    assert _short_way([*fresh[:2], ("C", None, None, "", "r1")], []) is None    # a row without a vote
+    assert _short_way(fresh, [("B", 7, None, None)]) is None                      # a stored pair's texts

@@ -22,7 +22,7 @@ from fuzzing import SLOW
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest import raw_bulk, raw_load, writing
+from pipeline.ingest import bulk_sort, raw_bulk, raw_load, writing
 from pipeline.ingest.formats import Options
 from pipeline.ingest.loader import load_source
 from pipeline.ingest.sources import SourceError
@@ -162,6 +162,25 @@ def test_chunks_and_row_groups_store_the_same_both_ways(tmp_path, monkeypatch):
     bulk, by_row, calls = load_both_ways([write(tmp_path / "many.jsonl", rows)], tmp_path, monkeypatch)
     assert bulk == by_row and calls == [True]
     assert bulk[0][1] > 2 * raw_bulk.CHUNK  # new pairs over several chunks
+
+
+def test_a_file_of_new_pairs_is_streamed_the_short_way_and_stores_the_same(tmp_path, monkeypatch):
+    """A file whose every row is a new pair (`bulk_sort.ALL_NEW`), onto a new database and then
+    onto one with other pairs (ids from an offset), is sorted the short way, over several chunks
+    with attributes; a file that repeats a stored battle goes the long way. Stored alike both ways."""
+    monkeypatch.setattr(raw_bulk, "CHUNK", 7)
+    ways = []
+    real_sort = bulk_sort.sort
+    monkeypatch.setattr(bulk_sort, "sort", lambda *a: ways.append(real_sort(*a)) or ways[-1])
+    fresh = [battle(i, model_a=f"m{i % 3}", model_b=("m-b", "")[i % 2], language=("en", None)[i % 2])
+             for i in range(20)]
+    more = [battle(i) for i in range(20, 45)]
+    files = [write(tmp_path / "fresh.jsonl", fresh), write(tmp_path / "more.jsonl", more),
+             write(tmp_path / "again.jsonl", [*more[:3], battle(99)])]
+    bulk, by_row, calls = load_both_ways(files, tmp_path, monkeypatch)
+    assert bulk == by_row and calls == [True, True, True]
+    assert ways == [True, True, False]
+    assert [r[1] for r in bulk] == [20, 25, 1]  # new pairs
 
 
 @pytest.mark.parametrize("name", sorted(ODD_ROWS))
