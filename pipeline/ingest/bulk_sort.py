@@ -2,8 +2,8 @@
 Python: every row's place and fate (`ROWS`), the battle each labelled row is and the pair id a
 new battle gets (`KEYED`), each vote's fate against the votes already kept (`VOTES`), the pair a
 tie names (`TIES`), what is copied in from the database (`STORED_PAIRS`, `STORED_VOTES`), and the
-new pairs streamed out with their texts (`NEW_PAIRS`). A file whose every row is a new pair is
-sorted the short way (`ALL_NEW`). `sort` runs the sorting.
+new pairs streamed out with their texts (`NEW_PAIRS`). A file whose every labelled row is a new
+pair is sorted the short way (`ALL_NEW`). `sort` runs the sorting.
 
 The scan's tables: `stage` (a row per source row, `formats/staging.py`'s columns), its view
 `staged` (with each row's `position` in the source), `winners` (a winner's word and its vote),
@@ -126,22 +126,22 @@ FROM staged s JOIN keyed k ON k.position = s.position
 WHERE k.new
 """
 
-# The short way, for a file whose every row is a new pair (most large loads): no row is skipped,
-# no two rows share their texts, and no stored pair has them. Then every row is its battle's
-# first, keyed by its texts, and each vote is new: `keyed` and `votes` are views of `rows` (KEYED
-# and VOTES hashed and sorted a million rows to find that: 0.8 s), and the new pairs are read off
-# `staged` alone (NEW_PAIRS' hash table of a million keyed rows was built before the first chunk
-# came out: half a second with one core idle). A view takes no parameter: KEYED_ALL_NEW is
-# formatted with the offset, an integer.
+# The short way, for a file whose every labelled row is a new pair (most large loads): no two
+# such rows share their texts, and no stored pair has them. Then every labelled row is its
+# battle's first, keyed by its texts, and each vote is new: `keyed` and `votes` are views of
+# `rows` (KEYED and VOTES hashed and sorted a million rows to find that: 0.8 s), and the new pairs
+# are the staged rows but the skipped ones (NEW_PAIRS' hash table of a million keyed rows was
+# built before the first chunk came out: half a second with one core idle). A view takes no
+# parameter: KEYED_ALL_NEW is formatted with the offset, an integer.
 ALL_NEW = """
-SELECT count(*) FILTER (skip IS NOT NULL) = 0 AND count(DISTINCT tk) = count(*)
-       AND NOT EXISTS (SELECT 1 FROM stored SEMI JOIN rows ON rows.tk = stored.pair_key)
+SELECT count(DISTINCT tk) FILTER (skip IS NULL) = count(*) FILTER (skip IS NULL)
+       AND NOT EXISTS (SELECT 1 FROM stored SEMI JOIN (SELECT tk FROM rows WHERE skip IS NULL) r ON r.tk = stored.pair_key)
 FROM rows
 """
 KEYED_ALL_NEW = """
 CREATE TEMP VIEW keyed AS
 SELECT *, tk AS key, NULL::BIGINT AS stored_id, position AS first, {offset:d} + position AS pair_id, TRUE AS new
-FROM rows
+FROM rows WHERE skip IS NULL
 """
 VOTES_ALL_NEW = """
 CREATE TEMP VIEW votes AS SELECT position, pair_id, judge, preferred, prob_1, rater, 'new' AS fate FROM keyed
@@ -150,7 +150,7 @@ ALL_NEW_PAIRS = """
 SELECT ($offset + s.position)::BIGINT AS pair_id, s.position::BIGINT AS source_index,
        nullif(s.source_id, '') AS source_id, s.tk AS pair_key, s.query, nullif(s.model_1, '') AS model_1,
        nullif(s.model_2, '') AS model_2, s.response_1, s.response_2, greatest(s.n_users, 1)::BIGINT AS n_turns{attributes}
-FROM staged s
+FROM staged s ANTI JOIN (SELECT position FROM rows WHERE skip IS NOT NULL) skipped ON skipped.position = s.position
 """
 
 assert {TIE, BOTH_BAD} <= set(WINNERS.values())  # ROWS takes a winner's word for a tie as its skip reason
@@ -160,7 +160,7 @@ def sort(scan, con, multi_turn: bool, offset: int, judge: str, judges: list[str]
     """The stored battles and the stored votes of the load's `judges`, copied from the database
     (`con`) into the scan, streamed (a database of a million pairs held 200 MB more at the load's
     peak as one Arrow table); then the sorting (`judge`: a row's that names none; new pairs are
-    numbered from `offset`). True when every row is a new pair (ALL_NEW: sorted the short way)."""
+    numbered from `offset`). True when every labelled row is a new pair (ALL_NEW: sorted the short way)."""
     copies = {"stored": (STORED_PAIRS, []), "stored_votes": (STORED_VOTES, [judges])}
     for name, (sql, params) in copies.items():
         scan.register(f"{name}_in", con.execute(sql, params).to_arrow_reader(ROW_GROUP))

@@ -97,7 +97,7 @@ class Bulk:
     scan: duckdb.DuckDBPyConnection
     spill: str
     attributes: tuple[str, ...]  # the staged columns stored as pair_attributes, in this order
-    all_new_from: int | None = None  # the pair id offset when every staged row is a new pair (`_sort`)
+    all_new_from: int | None = None  # the pair id offset when every labelled row is a new pair (`bulk_sort.sort`)
 
     def chunks(self) -> Iterator[pa.RecordBatch]:
         """The new pairs (NEW_PAIRS' columns, then the attributes), CHUNK at a time, as Arrow:

@@ -165,22 +165,23 @@ def test_chunks_and_row_groups_store_the_same_both_ways(tmp_path, monkeypatch):
 
 
 def test_a_file_of_new_pairs_is_streamed_the_short_way_and_stores_the_same(tmp_path, monkeypatch):
-    """A file whose every row is a new pair (`bulk_sort.ALL_NEW`), onto a new database and then
-    onto one with other pairs (ids from an offset), is sorted the short way, over several chunks
-    with attributes; a file that repeats a stored battle goes the long way. Stored alike both ways."""
+    """A file whose every labelled row is a new pair (`bulk_sort.ALL_NEW`; ties and rows without a
+    vote between them), onto a new database and then onto one with other pairs (ids from an
+    offset), is sorted the short way, over several chunks with attributes; a file that repeats a
+    stored battle goes the long way. Stored alike both ways."""
     monkeypatch.setattr(raw_bulk, "CHUNK", 7)
     ways = []
     real_sort = bulk_sort.sort
     monkeypatch.setattr(bulk_sort, "sort", lambda *a: ways.append(real_sort(*a)) or ways[-1])
-    fresh = [battle(i, model_a=f"m{i % 3}", model_b=("m-b", "")[i % 2], language=("en", None)[i % 2])
-             for i in range(20)]
+    fresh = [battle(i, model_a=f"m{i % 3}", model_b=("m-b", "")[i % 2], language=("en", None)[i % 2],
+                    winner=("model_a", "model_b", "tie", "model_a", "")[i % 5]) for i in range(20)]
     more = [battle(i) for i in range(20, 45)]
     files = [write(tmp_path / "fresh.jsonl", fresh), write(tmp_path / "more.jsonl", more),
              write(tmp_path / "again.jsonl", [*more[:3], battle(99)])]
     bulk, by_row, calls = load_both_ways(files, tmp_path, monkeypatch)
     assert bulk == by_row and calls == [True, True, True]
     assert ways == [True, True, False]
-    assert [r[1] for r in bulk] == [20, 25, 1]  # new pairs
+    assert [r[1] for r in bulk] == [12, 25, 1]  # new pairs (a tie or no vote: none)
 
 
 @pytest.mark.parametrize("name", sorted(ODD_ROWS))
