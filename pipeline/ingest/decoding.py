@@ -142,6 +142,7 @@ def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 _BLOCK = 1 << 20  # bytes read at a time by `_guarded_lines` (tests make it small)
+_FIRST_BLOCK = 1 << 16  # its first read: enough for the lines that tell a file's format
 
 
 def _first_look(path: Path) -> str:
@@ -206,8 +207,9 @@ def _guarded_lines(path: Path) -> Iterator[tuple[int, bytes | memoryview | str, 
                 return
             f, offset = opened
             pending: list[bytes] = []  # the start of a line the blocks so far have not ended
+            first = True  # read to tell the file's format, often alone: a short read, numpy's passes (`line_guard`)
             while True:
-                block = f.read(_BLOCK)
+                block = f.read(min(_FIRST_BLOCK, _BLOCK) if first and not pending else _BLOCK)
                 cut = block.rfind(b"\n") + 1
                 if block and not cut:
                     pending.append(block)
@@ -216,7 +218,8 @@ def _guarded_lines(path: Path) -> Iterator[tuple[int, bytes | memoryview | str, 
                     return
                 body = b"".join([*pending, block[:cut]]) if block else b"".join(pending) + b"\n"
                 pending = [block[cut:]] if cut < len(block) else []
-                ends, fast = line_guard.scan(body, MAX_DEPTH)
+                ends, fast = line_guard.scan(body, MAX_DEPTH, compiled=not first or len(body) > _BLOCK)
+                first = False
                 view, begin = memoryview(body), 0
                 for end, ok in zip(ends.tolist(), fast.tolist()):
                     lineno += 1

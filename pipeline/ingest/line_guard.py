@@ -54,11 +54,33 @@ def _scan(data, max_brackets, long_digits, digit, bracket, nul):  # pragma: no c
     return ends, clean
 
 
-def scan(block: bytes, max_brackets: int) -> tuple[np.ndarray, np.ndarray]:
+def scan(block: bytes, max_brackets: int, compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(where each line of `block` ends: the index of its newline, whether orjson may read it).
-    `block` ends with a newline; every line in it is one of the arrays' entries."""
+    `block` ends with a newline; every line in it is one of the arrays' entries. `compiled`
+    False: the same answer from numpy's passes (`_scan_arrays`), for a file's first block."""
     data = np.frombuffer(block, dtype=np.uint8)
+    if not compiled:
+        return _scan_arrays(data, max_brackets, LONG_DIGITS)
     return _scan(data, max_brackets, LONG_DIGITS, _DIGIT, _BRACKET, _NUL)
+
+
+def _scan_arrays(data: np.ndarray, max_brackets: int, long_digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_scan` as a few numpy passes, without compiled code: a load reads a file's first block to
+    tell its format, and numba's first call (0.25 s, loading the loop from its cache) need not
+    come before the load can start; the next blocks, if any are read, take the compiled loop.
+    Slower per byte, and only ever given one block."""
+    newline = data == 10
+    ends = np.flatnonzero(newline)
+    line = np.cumsum(newline) - newline  # each byte's line: the newlines before it
+    n_lines = len(ends)
+    brackets = np.bincount(line, weights=_BRACKET[data], minlength=n_lines)[:n_lines]
+    nuls = np.bincount(line, weights=_NUL[data], minlength=n_lines)[:n_lines]
+    digit = _DIGIT[data].astype(bool)
+    edges = np.diff(np.concatenate(([0], digit.view(np.int8), [0])))  # runs of digits: +1 at a start, -1 past its end
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    longest = np.zeros(n_lines, dtype=np.int64)
+    np.maximum.at(longest, line[starts], stops - starts)  # a run never crosses a newline
+    return ends, (longest < long_digits) & (brackets <= max_brackets) & (nuls == 0)
 
 
 __all__ = ["LONG_DIGITS", "scan"]
