@@ -354,7 +354,11 @@ YARDSTICK = ("hh-rlhf-xz", "hh-rlhf-bz2")
 
 
 def measure(args: list[str]) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak MB, load averages) of one command run as a fresh process; exits on failure."""
+    """(wall s, CPU s, peak MB, load averages) of one command run as a fresh process; exits on failure.
+    The writes of the steps before are flushed first: on this machine's disk a gigabyte written by
+    one step and flushed during the next slowed the next by up to a fifth (a load's first run
+    after another layout's was 2 to 5 s longer than its second)."""
+    os.sync()
     load = os.getloadavg()[0]
     r = subprocess.run([sys.executable, "-c", MEASURE, *args], cwd=ROOT, capture_output=True, text=True, check=True)
     rc, wall, cpu, peak = r.stdout.split()
