@@ -35,17 +35,20 @@ def _same_battle(row: str, owner_m1: str, owner_m2: str) -> str:
 TEXT_KEY = text_key("query", "response_1", "response_2")
 BATTLE_KEY = f"sha1(tk || {_SEP} || coalesce(m1, chr(0)) || {_SEP} || coalesce(m2, chr(0)))"
 
+# A staged row's turns and models as the sorting reads them (ROWS; ALL_NEW_PAIRS reads the same)
+_TURNS, _MODEL_1, _MODEL_2 = "greatest(n_users, 1)", "nullif(model_1, '')", "nullif(model_2, '')"
+
 # Every row: its place, its fate (NULL: a label), the vote and the battle's text key.
 ROWS = f"""
 CREATE TEMP TABLE rows AS
-SELECT stage.position, greatest(n_users, 1) AS n_turns,
+SELECT stage.position, {_TURNS} AS n_turns,
   CASE WHEN n_users > 1 AND NOT $multi_turn THEN '{MULTI_TURN}'
        WHEN empty THEN '{EMPTY}'
        WHEN coalesce(winner, '') = '' THEN '{NO_VOTE}'
        WHEN w.vote IN ('1', '2') THEN NULL
        ELSE w.vote END AS skip,
   TRY_CAST(w.vote AS TINYINT) AS preferred, prob_1,
-  nullif(model_1, '') AS m1, nullif(model_2, '') AS m2, nullif(rater, '') AS rater,
+  {_MODEL_1} AS m1, {_MODEL_2} AS m2, nullif(rater, '') AS rater,
   coalesce(j.name, $judge) AS judge, tk
 FROM staged stage LEFT JOIN winners w ON w.word = stage.winner LEFT JOIN judges j ON j.written = stage.judge
 """
@@ -146,10 +149,10 @@ FROM rows WHERE skip IS NULL
 VOTES_ALL_NEW = """
 CREATE TEMP VIEW votes AS SELECT position, pair_id, judge, preferred, prob_1, rater, 'new' AS fate FROM keyed
 """
-ALL_NEW_PAIRS = """
+ALL_NEW_PAIRS = f"""
 SELECT ($offset + s.position)::BIGINT AS pair_id, s.position::BIGINT AS source_index,
-       nullif(s.source_id, '') AS source_id, s.tk AS pair_key, s.query, nullif(s.model_1, '') AS model_1,
-       nullif(s.model_2, '') AS model_2, s.response_1, s.response_2, greatest(s.n_users, 1)::BIGINT AS n_turns{attributes}
+       nullif(s.source_id, '') AS source_id, s.tk AS pair_key, s.query, {_MODEL_1} AS model_1,
+       {_MODEL_2} AS model_2, s.response_1, s.response_2, {_TURNS}::BIGINT AS n_turns{{attributes}}
 FROM staged s ANTI JOIN (SELECT position FROM rows WHERE skip IS NOT NULL) skipped ON skipped.position = s.position
 """
 
@@ -177,6 +180,7 @@ def sort(scan, con, multi_turn: bool, offset: int, judge: str, judges: list[str]
         scan.execute(KEYED, {"offset": offset})
         scan.execute(VOTES)
     return all_new
+
 
 __all__ = ["ALL_NEW", "ALL_NEW_PAIRS", "BATTLE_KEY", "KEYED", "KEYED_ALL_NEW", "NEW_PAIRS", "ROWS", "STORED_PAIRS",
            "STORED_VOTES", "TEXT_KEY", "TIES", "VOTES", "VOTES_ALL_NEW", "sort"]

@@ -36,16 +36,15 @@ def _scan(rows: list[tuple], stored: list[tuple], stored_votes: list[tuple], sor
     models, the winner's word, judge, rater), the stored pairs and votes, the winners' words and
     no judge names (every row is the load's judge); sorted the long way unless `sort` is False."""
     con = duckdb.connect()
-    texts = TEXTS
     staged = pl.DataFrame(  # noqa: F841 - read by DuckDB below
-        [(i, writing.pair_key(*texts[t]), *texts[t], m1, m2, winner, rater)
+        [(i, writing.pair_key(*TEXTS[t]), *TEXTS[t], m1, m2, winner, rater)
          for i, (t, m1, m2, winner, rater) in enumerate(rows)],
         schema={"position": pl.Int64, "tk": pl.String, "query": pl.String, "response_1": pl.String,
                 "response_2": pl.String, "model_1": pl.String, "model_2": pl.String, "winner": pl.String,
                 "rater": pl.String}, orient="row")
     con.execute("CREATE TABLE staged AS SELECT *, 1 AS n_users, FALSE AS empty, NULL::DOUBLE AS prob_1, "
                 "'' AS judge, 's' || position AS source_id FROM staged")
-    keys = [(writing.pair_key(*texts[t]), pid, m1, m2) for t, pid, m1, m2 in stored]
+    keys = [(writing.pair_key(*TEXTS[t]), pid, m1, m2) for t, pid, m1, m2 in stored]
     con.execute("CREATE TABLE stored (pair_key VARCHAR, pair_id BIGINT, model_1 VARCHAR, model_2 VARCHAR)")
     if keys:
         con.executemany("INSERT INTO stored VALUES (?, ?, ?, ?)", keys)
