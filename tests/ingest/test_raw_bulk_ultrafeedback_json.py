@@ -49,7 +49,7 @@ binarized = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["good", "ok",
                      min_size=1, max_size=10)
 completions = st.lists(st.tuples(st.integers(0, 2),
                                  st.lists(st.tuples(st.sampled_from(["m1", "m2", "m3", 7, None]),
-                                                    st.sampled_from(["r1", "r2", " ", "", None]),
+                                                    st.sampled_from(["r1", "r2", " ", "", None, "\t\u2028\x1c", "\u200b", "\\t"]),
                                                     st.sampled_from(SCORES)), max_size=4)),
                        min_size=1, max_size=10)
 

@@ -147,6 +147,17 @@ def blank(text: str) -> str:
     return f"regexp_full_match({text}, '{_SPACE}')"
 
 
+# `_SPACE` in a JSON string as DuckDB writes a leaf back: each space as itself or escaped
+_JSON_SPACE = ('"(?:' + _SPACE[:-1] + r"|\\[tnfr]|\\u(?i:000[9a-d]|001[c-f]|0020|0085|00a0|1680|200[0-9a]|202[89f]"
+               r'|205f|3000))*"')
+
+
+def json_blank(leaf: str) -> str:
+    """SQL: a JSON leaf that is null or a string Python calls empty, found without unescaping it
+    (a leaf of another kind is not blank)."""
+    return f"({leaf} IS NULL OR regexp_full_match({leaf}, '{_JSON_SPACE}'))"
+
+
 def blank_response(response_1: str, response_2: str) -> str:
     """SQL: either response is one Python calls empty (`not text.strip()`)."""
     return f"{blank(response_1)} OR {blank(response_2)}"

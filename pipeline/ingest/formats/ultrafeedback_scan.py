@@ -33,9 +33,9 @@ from .. import compressed
 from .arena_scan import (
     TURN_JOIN,
     WHOLE_TEXT,
-    blank,
     blank_response,
     conversation_ok,
+    json_blank,
     json_name_ok,
     json_text,
     role_list,
@@ -199,28 +199,31 @@ def _completion_ok(e: str) -> str:
 
 
 def _completions(layout: str) -> str:
-    """openbmb/UltraFeedback's rows: the best completion against the worst (`ultrafeedback._completions`)."""
+    """openbmb/UltraFeedback's rows: the best completion against the worst (`ultrafeedback._completions`).
+    Only those two replies are unescaped: each completion's score is found first, NULL for one
+    Python leaves out (no score, or a blank reply)."""
     read = json_source(layout, {"instruction": "JSON", "source": "JSON", "completions": _COMPLETION})
-    scored = (f"list_filter(list_transform(completions, (e, i) -> {{'s': {_json_score('e.overall_score')}, 'i': i, "
-              f"'r': coalesce(e.response->>'$', ''), 'm': {json_text('e.model')}}}), "
-              f"x -> x.s IS NOT NULL AND NOT {blank('x.r')})")
+    counted = (f"list_transform(completions, e -> CASE WHEN NOT {json_blank('e.response')} "
+               f"THEN {_json_score('e.overall_score')} END)")
     # Python's max by (score, -index) and min by (score, index): the first completion of each score
-    picked = """
-SELECT *, list_filter(scored, x -> x.s = list_max(list_transform(scored, y -> y.s)))[1] AS best,
-          list_filter(scored, x -> x.s = list_min(list_transform(scored, y -> y.s)))[1] AS worst
-FROM (SELECT *, """ + scored + f""" AS scored FROM {read})"""
+    # (list_position of a NULL would find a completion left out: no score, no pick)
+    picked = f"""
+SELECT *, CASE WHEN n_counted > 0 THEN list_position(counted, list_max(counted)) END AS b,
+          CASE WHEN n_counted > 0 THEN list_position(counted, list_min(counted)) END AS w
+FROM (SELECT *, list_count(counted) AS n_counted FROM (SELECT *, {counted} AS counted FROM {read}))"""
+    rows = f"""
+SELECT *, coalesce({json_text('instruction')}, '') AS query, coalesce(completions[b].response->>'$', '') AS chosen_reply,
+       coalesce(completions[w].response->>'$', '') AS rejected_reply, counted[b] AS s_c, counted[w] AS s_r,
+       {json_text('completions[b].model')} AS model_c, {json_text('completions[w].model')} AS model_r
+FROM ({picked})"""
     plain = (f"coalesce(completions IS NOT NULL AND coalesce(list_bool_and(list_transform(completions, e -> {_completion_ok('e')})), TRUE) "
              f"AND {json_name_ok('instruction', whole=WHOLE_TEXT)} AND {json_name_ok('source')}, FALSE)")
-    rows = f"""
-SELECT *, coalesce(json_text_instruction, '') AS query, coalesce(best.r, '') AS chosen_reply,
-       coalesce(worst.r, '') AS rejected_reply, best.s AS s_c, worst.s AS s_r
-FROM (SELECT *, {json_text('instruction')} AS json_text_instruction FROM ({picked}))"""
     return f"""
 SELECT {plain} AS plain, NULL::VARCHAR AS source_id,
-  nullif(CASE WHEN swapped THEN worst.m ELSE best.m END, '') AS model_1,
-  nullif(CASE WHEN swapped THEN best.m ELSE worst.m END, '') AS model_2, NULL::VARCHAR AS rater,
+  nullif(CASE WHEN swapped THEN model_r ELSE model_c END, '') AS model_1,
+  nullif(CASE WHEN swapped THEN model_c ELSE model_r END, '') AS model_2, NULL::VARCHAR AS rater,
   {_winner()} AS winner, NULL::DOUBLE AS prob_1, 1 AS n_users, query, {ORDERED_REPLIES},
-  coalesce(len(scored) < 2, TRUE) AS empty, {_scores()}, nullif({json_text('source')}, '') AS source, tk
+  coalesce(n_counted < 2, TRUE) AS empty, {_scores()}, nullif({json_text('source')}, '') AS source, tk
 FROM ({hashed_order(rows)})"""
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.ingest import formats
 from pipeline.ingest.formats import arena_scan
@@ -151,3 +153,32 @@ def test_only_plain_jsonl_files_are_read_by_duckdb(tmp_path):
                           ("utf16.jsonl", "{}\n".encode("utf-16"))]:
         (tmp_path / name).write_bytes(content)
         assert not arena_scan.applies(tmp_path / name), name
+
+
+def test_blank_is_what_python_calls_space_for_every_character():
+    """`blank` of each single character (surrogates aside) is `not c.strip()`."""
+    import duckdb
+    found = {c for (c,) in duckdb.sql(
+        f"SELECT i FROM (SELECT * FROM range(1, 55296) UNION ALL SELECT * FROM range(57344, 1114112)) t(i) "
+        f"WHERE {arena_scan.blank('chr(i::INTEGER)')}").fetchall()}
+    assert found == {i for i in range(1, 0x110000) if chr(i).isspace()}
+
+
+SPACES = [chr(i) for i in range(0x3001) if chr(i).isspace()]
+NOT_SPACES = ["a", "\x08", "\x00", "\x7f", "\u200b", "\ufeff", "\u180e", "/", "\\", '"', "\U0001F600", "u", "2", "0", "8", "t"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), st.text(st.sampled_from(SPACES + NOT_SPACES), max_size=6),
+                                st.text(st.sampled_from(SPACES), max_size=6)), min_size=1, max_size=20),
+       ascii_only=st.booleans())
+def test_json_blank_finds_a_blank_string_as_python_does_without_unescaping_it(texts, ascii_only, tmp_path_factory):
+    """A string leaf read by DuckDB (as it writes it back: some spaces escaped, some not) is
+    `json_blank` exactly when Python calls it empty; a null too; a number or a list is not."""
+    import duckdb
+    path = tmp_path_factory.mktemp("blank") / "rows.jsonl"
+    values = [*texts, 5, [" "]]
+    path.write_text("".join(json.dumps({"v": v}, ensure_ascii=ascii_only) + "\n" for v in values), encoding="utf-8")
+    got = [b for (b,) in duckdb.execute(f"SELECT {arena_scan.json_blank('v')} FROM read_json(?, format = "
+                                        "'newline_delimited', columns = {'v': 'JSON'})", [str(path)]).fetchall()]
+    assert got == [v is None or (isinstance(v, str) and not v.strip()) for v in values]
