@@ -134,9 +134,10 @@ ODD_COMPLETIONS = {
 TAKEN = {"negative zero scores"}  # plain after all
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])  # contents: a line check for one, a SQL check for the other
 @pytest.mark.parametrize("name", sorted(ODD))
-def test_odd_binarized_rows_store_the_same_both_ways_or_are_refused_alike(name, tmp_path, monkeypatch):
-    path = write(tmp_path / "odd.jsonl", [row(0), {**row(1, query="q1"), **ODD[name]}])
+def test_odd_binarized_rows_store_the_same_both_ways_or_are_refused_alike(name, suffix, tmp_path, monkeypatch):
+    path = write(tmp_path / f"odd{suffix}", [row(0), {**row(1, query="q1"), **ODD[name]}])
     loaded = loaded_or_refused_alike(path, tmp_path, monkeypatch)
     if loaded is not None:
         bulk, by_row, calls = loaded

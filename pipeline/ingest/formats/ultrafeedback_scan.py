@@ -8,8 +8,9 @@ Three scans, one per file kind:
   text, `prompt_id` and `source` text or whole numbers, the scores numbers. Any other schema
   (chosen as plain text, openbmb's `completions`) declines the file.
 - `JSONL` and `JSON` (a JSON list, or JSON lines named `.json`): the same rows as JSON, each
-  message's role and content read as text (a content that is not a string or null is not
-  plain), ids and scores as JSON leaves; or, when the first row has `completions`, openbmb's
+  message's role read as text and its content as text too (JSON lines, whose line check refuses
+  a content not a string or null) or as a JSON leaf (a JSON list: such a content is not plain),
+  ids and scores as JSON leaves; or, when the first row has `completions`, openbmb's
   layout: `instruction` and `completions` of {model, response, overall_score}, the best-scored
   completion against the worst. Rows with `chosen` as plain text are not plain.
 
@@ -74,20 +75,22 @@ def _last_reply_ok(side: str) -> str:
             f"AND list_contains({role_list(ASSISTANT_ROLES)}, lower({side}[-1].role)))")
 
 
-def _binarized(source: str) -> str:
+def _binarized(source: str, text=lambda content: content) -> str:
     """The staging SELECT of chosen/rejected rows from `source`, a SELECT giving `c` and `r` (the
-    two conversations as lists of {role, content} with content as text or NULL), `prompt`,
-    `source_id`, `source` (text or NULL), `s_c` and `s_r` (the scores as DOUBLE, NULL for none),
-    `finite` (the scores are ones Python takes) and `ok` (the row's other fields are plain)."""
+    two conversations as lists of {role, content}), `prompt`, `source_id`, `source` (text or
+    NULL), `s_c` and `s_r` (the scores as DOUBLE, NULL for none), `finite` (the scores are ones
+    Python takes) and `ok` (the row's other fields are plain). `text`: SQL of a message's content
+    as text or NULL, from SQL of the content (as it is, when the content is text already); only
+    the contents the pair uses are made text."""
     users = role_list(USER_ROLES)
     turns = f"""
 SELECT *, len(list_filter(c, m -> list_contains({users}, lower(m.role)))) AS n_users,
-  coalesce(c[-1].content, '') AS chosen_reply, coalesce(r[-1].content, '') AS rejected_reply
+  coalesce({text('c[-1].content')}, '') AS chosen_reply, coalesce({text('r[-1].content')}, '') AS rejected_reply
 FROM ({source})"""
     earlier = (f"array_to_string(list_transform(list_filter(c[1:len(c) - 1], m -> lower(m.role) <> 'system'), "
                f"m -> CASE WHEN list_contains({users}, lower(m.role)) THEN 'User' ELSE 'Assistant' END "
-               f"|| ': ' || coalesce(m.content, '')), {TURN_JOIN})")
-    first_user = f"coalesce(list_filter(c, m -> list_contains({users}, lower(m.role)))[1].content, '')"
+               f"|| ': ' || coalesce({text('m.content')}, '')), {TURN_JOIN})")
+    first_user = f"coalesce({text(f'list_filter(c, m -> list_contains({users}, lower(m.role)))[1].content')}, '')"
     query = f"""
 SELECT *, CASE WHEN n_users > 1 THEN {earlier}
                WHEN coalesce(prompt, '') <> '' THEN prompt ELSE {first_user} END AS query
@@ -161,31 +164,29 @@ def _json_text_ok(col: str) -> str:
     return f"({col} IS NULL OR left({col}, 1) = '\"')"
 
 
-_MESSAGES = "STRUCT(role VARCHAR, content JSON)[]"
-
-
-def _json_messages(col: str) -> str:
-    """SQL: a conversation with each content as text (NULL for null or a content not a string)."""
-    return f"list_transform({col}, m -> {{'role': m.role, 'content': m.content->>'$'}})"
-
-
 def _json_contents_ok(col: str) -> str:
     """SQL: every message's content is a string or null, as `base.text` reads it unchanged."""
     return f"coalesce(list_bool_and(list_transform({col}, m -> {_json_text_ok('m.content')})), TRUE)"
 
 
 def _binarized_json(layout: str) -> str:
-    read = json_source(layout, {"chosen": _MESSAGES, "rejected": _MESSAGES, "prompt": "JSON", "prompt_id": "JSON",
+    """JSON lines have their contents read as text: `arena_scan.line_check` (their row count)
+    proved every content a string or null. A JSON list's are read as JSON leaves, checked here,
+    and only those the pair uses are unescaped."""
+    lines = layout == "newline_delimited"
+    messages = f"STRUCT(role VARCHAR, content {'VARCHAR' if lines else 'JSON'})[]"
+    read = json_source(layout, {"chosen": messages, "rejected": messages, "prompt": "JSON", "prompt_id": "JSON",
                                "source": "JSON", "score_chosen": "JSON", "score_rejected": "JSON"})
-    ok = " AND ".join([_json_text_ok("prompt"), json_name_ok("prompt_id"), json_name_ok("source"),
-                       _json_contents_ok("chosen"), _json_contents_ok("rejected")])
-    source_sql = (f"SELECT {_json_messages('chosen')} AS c, {_json_messages('rejected')} AS r, "
+    ok = [_json_text_ok("prompt"), json_name_ok("prompt_id"), json_name_ok("source")]
+    if not lines:
+        ok += [_json_contents_ok("chosen"), _json_contents_ok("rejected")]
+    source_sql = (f"SELECT chosen AS c, rejected AS r, "
                   f"{json_text('prompt')} AS prompt, {json_text('prompt_id')} AS source_id, "
                   f"{json_text('source')} AS source, {_json_score('score_chosen')} AS s_c, "
                   f"{_json_score('score_rejected')} AS s_r, "
                   f"{_json_score_ok('score_chosen')} AND {_json_score_ok('score_rejected')} AS finite, "
-                  f"{ok} AS ok FROM {read}")
-    return _binarized(source_sql)
+                  f"{' AND '.join(ok)} AS ok FROM {read}")
+    return _binarized(source_sql) if lines else _binarized(source_sql, lambda content: f"({content}->>'$')")
 
 
 _COMPLETION = "STRUCT(model JSON, response JSON, overall_score JSON)[]"
