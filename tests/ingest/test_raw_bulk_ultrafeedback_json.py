@@ -125,6 +125,7 @@ ODD_COMPLETIONS = {
     "completions an object": {"completions": {"model": "a"}},
     "a completion a string": {"completions": ["a", completion("b", "r", 1)]},
     "response a number": {"completions": [completion("a", 5, 1), completion("b", "r", 2)]},
+    "response a list": {"completions": [completion("a", "r1", 1), completion("b", ["r"], 2)]},
     "model a list": {"completions": [completion(["a"], "r1", 1), completion("b", "r", 2)]},
     "score as text": {"completions": [completion("a", "r1", "7"), completion("b", "r", 2)]},
     "instruction an object": {"instruction": {"text": "q"}},
@@ -144,11 +145,12 @@ def test_odd_binarized_rows_store_the_same_both_ways_or_are_refused_alike(name, 
         assert bulk == by_row and calls == [name in TAKEN]
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])  # replies: a line check for one, a SQL check for the other
 @pytest.mark.parametrize("name", sorted(ODD_COMPLETIONS))
-def test_odd_completions_store_the_same_both_ways_or_are_refused_alike(name, tmp_path, monkeypatch):
+def test_odd_completions_store_the_same_both_ways_or_are_refused_alike(name, suffix, tmp_path, monkeypatch):
     first = openbmb(0, completions=[completion("a", "r1", 7), completion("b", "r2", 3)])
     odd = ODD_COMPLETIONS[name] if "prompt_id" in ODD_COMPLETIONS[name] else {**openbmb(1, "q1"), **ODD_COMPLETIONS[name]}
-    path = write(tmp_path / "odd.jsonl", [first, odd])
+    path = write(tmp_path / f"odd{suffix}", [first, odd])
     loaded = loaded_or_refused_alike(path, tmp_path, monkeypatch)
     if loaded is not None:
         bulk, by_row, calls = loaded

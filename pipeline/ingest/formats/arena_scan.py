@@ -62,14 +62,14 @@ def applies(path: Path) -> bool:
     return compressed.duckdb_reads(path, ".jsonl")
 
 
-def line_check(path: Path) -> int | None:
-    """The number of non-blank lines, or None when a message's content is not text or null, a key
-    may be spelled with escapes, or a line may be one Python refuses (nested past
-    sources.MAX_DEPTH, or an integer too long) and sources.loads does refuse it. One compiled
-    pass over the bytes (`line_scan`)."""
+def line_check(path: Path, keys: tuple[str, ...] = line_scan.KEYS) -> int | None:
+    """The number of non-blank lines, or None when the value of one of `keys` (a message's
+    content, by default) is not text or null, a key may be spelled with escapes, or a line may be
+    one Python refuses (nested past sources.MAX_DEPTH, or an integer too long) and sources.loads
+    does refuse it. One compiled pass over the bytes (`line_scan`)."""
     rows = 0
     try:
-        for block_rows, odd, suspects in line_scan.scan(path, sources.MAX_DEPTH, MAX_DIGITS):
+        for block_rows, odd, suspects in line_scan.scan(path, sources.MAX_DEPTH, MAX_DIGITS, keys):
             if odd:
                 return None
             for line in suspects:

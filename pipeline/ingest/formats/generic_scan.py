@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .. import compressed, json_stream, sources
-from . import arena55k_scan, arena_scan, generic, list_scan, parquet_scan
+from . import arena55k_scan, arena_scan, generic, line_scan, list_scan, parquet_scan
 from .arena_scan import BLANK_RESPONSE, json_name_ok, json_text, json_value_ok
 from .base import Options
 from .parquet_scan import Declined, is_text, name_text
@@ -179,11 +179,12 @@ def json_format(path: Path, suffix: str) -> str | None:
     return {"list": "array", "lines": "newline_delimited"}.get(json_stream.json_shape(path))
 
 
-def json_row_count(path: Path, layout: str | None) -> int | None:
-    """The rows DuckDB must read from a JSON file of that read_json format, counted apart."""
+def json_row_count(path: Path, layout: str | None, keys: tuple[str, ...] = line_scan.KEYS) -> int | None:
+    """The rows DuckDB must read from a JSON file of that read_json format, counted apart (JSON
+    lines: None unless every value of `keys` is text or null, `arena_scan.line_check`)."""
     if layout == "array":
         return list_scan.count(path, sources.MAX_DEPTH, arena_scan.MAX_DIGITS)
-    return arena_scan.line_check(path) if layout else None
+    return arena_scan.line_check(path, keys) if layout else None
 
 
 def json_source(layout: str, columns: list[str] | dict[str, str]) -> str:

@@ -4,8 +4,10 @@
 Per line (bytes up to a b"\\n"), it finds what `arena_scan` must know before it trusts DuckDB's
 read of the file:
 - whether the line is blank (only b" \\t\\n\\r\\x0b\\x0c", what `bytes.strip()` strips);
-- a message content that is not text or null: `"content"`, spaces, `:`, spaces, then a byte
-  other than a space, `"` or `n` (the regular expression `arena_scan` used to search);
+- a value that is not text or null for a key the caller names (a message's `"content"` unless
+  told otherwise; openbmb's completions name `"response"`): the key in quotes, spaces, `:`,
+  spaces, then a byte other than a space, `"` or `n` (the regular expression `arena_scan` used
+  to search);
 - an escape of a printable ASCII character (`\\u0020` to `\\u007f`), which a key could be
   spelled with;
 - a comma followed, past spaces, by `}` or `]` outside strings: DuckDB reads such a trailing
@@ -34,7 +36,7 @@ from .. import compressed
 BLOCK = 8 << 20              # bytes read at a time (a longer line makes its block longer)
 _SPACE = np.zeros(256, dtype=np.uint8)
 _SPACE[[ord(c) for c in " \t\n\r\x0b\x0c"]] = 1
-_CONTENT = np.frombuffer(b'"content"', dtype=np.uint8)
+KEYS = ("content",)         # the keys whose values must be text or null, unless the caller names others
 _HEX = np.zeros(256, dtype=np.uint8)
 _HEX[[ord(c) for c in "0123456789abcdefABCDEF"]] = 1
 _KIND = np.zeros(256, dtype=np.uint8)  # 1 newline, 2 bracket, 3 quote, 4 backslash, 5 comma, 6 refused; 0 the rest
@@ -42,11 +44,30 @@ _KIND[10], _KIND[ord("[")], _KIND[ord("{")], _KIND[ord('"')], _KIND[ord("\\")], 
 _KIND[[0x0B, 0x0C]] = 6  # DuckDB skips a vertical tab or form feed around a record; JSON has no such space
 
 
+def _words(keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The keys in quotes, as bytes: one row each (padded), and each one's length."""
+    quoted = [f'"{key}"'.encode() for key in keys]
+    words = np.zeros((len(quoted), max(map(len, quoted))), dtype=np.uint8)
+    for row, word in zip(words, quoted):
+        row[:len(word)] = np.frombuffer(word, dtype=np.uint8)
+    return words, np.array([len(w) for w in quoted], dtype=np.int64)
+
+
 @njit(cache=True, nogil=True)
-def _odd_content(buf, j, n, space):
-    """At j starts `"content"`: is it followed by spaces, `:`, spaces and a byte other than a
+def _key_at(buf, j, n, word, length):
+    """Does the quoted key `word` (its `length` bytes) start at j?"""
+    if j + length > n or buf[j + length - 1] != 34:  # its closing quote first: most strings fail here
+        return False
+    for i in range(1, length - 1):
+        if buf[j + i] != word[i]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _odd_value(buf, k, n, space):
+    """At k ends a named key: is it followed by spaces, `:`, spaces and a byte other than a
     space, `"` or `n`, all on its line (a newline is a space that ends the line)?"""
-    k = j + 9
     while k < n and space[buf[k]]:
         if buf[k] == 10:
             return False
@@ -99,7 +120,7 @@ def _trailing_comma(buf, j, n, space):
 
 
 @njit(cache=True, nogil=True)
-def _scan(buf, n, kind, space, content, hexd, max_brackets, max_digits, suspects):
+def _scan(buf, n, kind, space, words, lengths, hexd, max_brackets, max_digits, suspects):
     """Lines of buf[:n]: (non-blank lines, odd (1: a line `line_check` refuses outright),
     suspect lines written to `suspects` as (start, end) rows, how many). One lookup per byte:
     only newlines, brackets, quotes, backslashes and commas (`kind` > 0) are looked at further,
@@ -129,14 +150,10 @@ def _scan(buf, n, kind, space, content, hexd, max_brackets, max_digits, suspects
             if in_string and j + 1 < n and (buf[j + 1] == 34 or buf[j + 1] == 92):
                 j += 1  # an escaped quote or backslash is text (any other byte is looked at as it comes)
         elif k == 3:
-            if not in_string and j + 9 <= n and buf[j + 8] == 34:  # a quoted 7-byte word: "content"?
-                same = True
-                for i in range(1, 8):
-                    if buf[j + i] != content[i]:
-                        same = False
-                        break
-                if same and _odd_content(buf, j, n, space):
-                    return rows, 1, found
+            if not in_string:
+                for w in range(len(lengths)):
+                    if _key_at(buf, j, n, words[w], lengths[w]) and _odd_value(buf, j + lengths[w], n, space):
+                        return rows, 1, found
             in_string = not in_string
         elif k == 6:
             return rows, 1, found
@@ -187,12 +204,15 @@ def blocks(path: Path, size: int = BLOCK) -> Iterator[np.ndarray]:
             yield buf[:filled]
 
 
-def scan(path: Path, max_brackets: int, max_digits: int) -> Iterator[tuple[int, bool, list[bytes]]]:
-    """Per block: (its non-blank lines, whether one is refused outright, its suspect lines' bytes)."""
+def scan(path: Path, max_brackets: int, max_digits: int,
+         keys: tuple[str, ...] = KEYS) -> Iterator[tuple[int, bool, list[bytes]]]:
+    """Per block: (its non-blank lines, whether one is refused outright, its suspect lines' bytes).
+    `keys`: those whose values must be text or null."""
+    words, lengths = _words(keys)
     for block in blocks(path):
         suspects = np.zeros((16, 2), dtype=np.int64)
         while True:
-            rows, odd, found = _scan(block, len(block), _KIND, _SPACE, _CONTENT, _HEX, max_brackets, max_digits, suspects)
+            rows, odd, found = _scan(block, len(block), _KIND, _SPACE, words, lengths, _HEX, max_brackets, max_digits, suspects)
             if found <= len(suspects) or odd:
                 break
             suspects = np.zeros((found, 2), dtype=np.int64)  # rare: scan the block again with room
@@ -201,4 +221,4 @@ def scan(path: Path, max_brackets: int, max_digits: int) -> Iterator[tuple[int, 
             return
 
 
-__all__ = ["BLOCK", "blocks", "scan"]
+__all__ = ["BLOCK", "KEYS", "blocks", "scan"]

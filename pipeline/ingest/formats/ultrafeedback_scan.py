@@ -34,6 +34,7 @@ from .. import compressed
 from .arena_scan import (
     TURN_JOIN,
     WHOLE_TEXT,
+    blank,
     blank_response,
     conversation_ok,
     json_blank,
@@ -43,7 +44,8 @@ from .arena_scan import (
 )
 from .base import Options
 from .conversation import ASSISTANT_ROLES, USER_ROLES
-from .generic_scan import JsonFileScan, json_format, json_source
+from .generic_scan import JsonFileScan, json_format, json_row_count, json_source
+from .line_scan import KEYS
 from .parquet_scan import Declined, is_text, messages, name_text, read_types
 from .parquet_scan import row_count as parquet_rows
 from .staging import ORDERED_REPLIES, Staging, distinct, hashed_order, identifier
@@ -189,23 +191,30 @@ def _binarized_json(layout: str) -> str:
     return _binarized(source_sql) if lines else _binarized(source_sql, lambda content: f"({content}->>'$')")
 
 
-_COMPLETION = "STRUCT(model JSON, response JSON, overall_score JSON)[]"
-
-
-def _completion_ok(e: str) -> str:
+def _completion_ok(e: str, reply_checked: bool) -> str:
     """SQL: a completion Python reads without refusing it: an object with a missing or finite
-    score, a reply that is text or null, a model that is a name."""
-    return (f"({e} IS NOT NULL AND {_json_score_ok(e + '.overall_score')} AND {_json_text_ok(e + '.response')} "
-            f"AND {json_name_ok(e + '.model')})")
+    score, a reply that is text or null (`reply_checked`: the line check saw to it), a model that
+    is a name."""
+    reply_ok = "" if reply_checked else f" AND {_json_text_ok(e + '.response')}"
+    return f"({e} IS NOT NULL AND {_json_score_ok(e + '.overall_score')}{reply_ok} AND {json_name_ok(e + '.model')})"
+
+
+# openbmb's JSON lines are counted with the replies checked (`UltraFeedbackJson.row_count`)
+REPLY_KEYS = ("response",)
 
 
 def _completions(layout: str) -> str:
     """openbmb/UltraFeedback's rows: the best completion against the worst (`ultrafeedback._completions`).
-    Only those two replies are unescaped: each completion's score is found first, NULL for one
-    Python leaves out (no score, or a blank reply)."""
-    read = json_source(layout, {"instruction": "JSON", "source": "JSON", "completions": _COMPLETION})
-    counted = (f"list_transform(completions, e -> CASE WHEN NOT {json_blank('e.response')} "
-               f"THEN {_json_score('e.overall_score')} END)")
+    Each completion's score is found first, NULL for one Python leaves out (no score, or a blank
+    reply); only the two picked replies are made text. JSON lines have their replies read as text
+    (their line check refuses one not a string or null), a JSON list's as JSON leaves, checked
+    here (and a blank one found without unescaping it)."""
+    lines = layout == "newline_delimited"
+    completion = f"STRUCT(model JSON, response {'VARCHAR' if lines else 'JSON'}, overall_score JSON)[]"
+    read = json_source(layout, {"instruction": "JSON", "source": "JSON", "completions": completion})
+    blank_reply = f"(e.response IS NULL OR {blank('e.response')})" if lines else json_blank("e.response")
+    reply = (lambda side: f"completions[{side}].response") if lines else (lambda side: f"completions[{side}].response->>'$'")
+    counted = f"list_transform(completions, e -> CASE WHEN NOT {blank_reply} THEN {_json_score('e.overall_score')} END)"
     # Python's max by (score, -index) and min by (score, index): the first completion of each score
     # (list_position of a NULL would find a completion left out: no score, no pick)
     picked = f"""
@@ -213,11 +222,11 @@ SELECT *, CASE WHEN n_counted > 0 THEN list_position(counted, list_max(counted))
           CASE WHEN n_counted > 0 THEN list_position(counted, list_min(counted)) END AS w
 FROM (SELECT *, list_count(counted) AS n_counted FROM (SELECT *, {counted} AS counted FROM {read}))"""
     rows = f"""
-SELECT *, coalesce({json_text('instruction')}, '') AS query, coalesce(completions[b].response->>'$', '') AS chosen_reply,
-       coalesce(completions[w].response->>'$', '') AS rejected_reply, counted[b] AS s_c, counted[w] AS s_r,
+SELECT *, coalesce({json_text('instruction')}, '') AS query, coalesce({reply('b')}, '') AS chosen_reply,
+       coalesce({reply('w')}, '') AS rejected_reply, counted[b] AS s_c, counted[w] AS s_r,
        {json_text('completions[b].model')} AS model_c, {json_text('completions[w].model')} AS model_r
 FROM ({picked})"""
-    plain = (f"coalesce(completions IS NOT NULL AND coalesce(list_bool_and(list_transform(completions, e -> {_completion_ok('e')})), TRUE) "
+    plain = (f"coalesce(completions IS NOT NULL AND coalesce(list_bool_and(list_transform(completions, e -> {_completion_ok('e', lines)})), TRUE) "
              f"AND {json_name_ok('instruction', whole=WHOLE_TEXT)} AND {json_name_ok('source')}, FALSE)")
     return f"""
 SELECT {plain} AS plain, NULL::VARCHAR AS source_id,
@@ -231,6 +240,9 @@ FROM ({hashed_order(rows)})"""
 class UltraFeedbackJson(JsonFileScan):
     """UltraFeedback-style JSON lines (`.jsonl`) or a `.json` file (`generic_scan.json_format`): the
     binarized rows, or openbmb's `completions` when the first row has them."""
+
+    def row_count(self, path: Path, header: list[str]) -> int | None:
+        return json_row_count(path, json_format(path, self.suffix), REPLY_KEYS if "completions" in header else KEYS)
 
     def staging(self, path: Path, header: list[str], opts: Options) -> Staging | None:
         layout = json_format(path, self.suffix)

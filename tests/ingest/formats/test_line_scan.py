@@ -13,22 +13,23 @@ from pipeline.ingest.formats import arena_scan, line_scan
 # The line-by-line check line_scan replaced, with regular expressions: the reference.
 _LONG_DIGITS = re.compile(rb"[0-9]{4301}")
 _STRING = re.compile(rb'"(?:[^"\\\n]|\\[^\n])*(?:\\)?"?')  # a string, to its closing quote or the line's end
-_ODD_VALUE = re.compile(rb'\s*:\s*[^\s"n]')                   # after "content": a value not text or null
+_ODD_VALUE = re.compile(rb'\s*:\s*[^\s"n]')                   # after a named key: a value not text or null
 _ESCAPE = re.compile(rb"\\[^\n]")                              # an escape, left to right: \\ is one
 _ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
 _TRAILING_COMMA = re.compile(rb",[ \t\r\x0b\x0c]*[}\]]")
 
 
-def _odd(line: bytes) -> bool:
-    """A message content not text or null, a printable ASCII character spelled as an escape, or a
-    trailing comma outside strings."""
+def _odd(line: bytes, keys: tuple[str, ...]) -> bool:
+    """A value of one of `keys` not text or null, a printable ASCII character spelled as an escape,
+    or a trailing comma outside strings."""
+    quoted = {f'"{key}"'.encode() for key in keys}
     outside = []
     at = 0
     for string in _STRING.finditer(line):
         outside.append(line[at:string.start()])
         at = string.end()
         token = string.group()
-        if token == b'"content"' and _ODD_VALUE.match(line, at):
+        if token in quoted and _ODD_VALUE.match(line, at):
             return True
         if any(_ESCAPED_ASCII.match(token, e.start()) for e in _ESCAPE.finditer(token)):
             return True
@@ -37,7 +38,7 @@ def _odd(line: bytes) -> bool:
     return bool(_ESCAPED_ASCII.search(bare) or _TRAILING_COMMA.search(bare))
 
 
-def reference_line_check(path):
+def reference_line_check(path, keys=("content",)):
     rows = 0
     with open(path, "rb") as f:
         for line in f:
@@ -46,7 +47,7 @@ def reference_line_check(path):
             if not line.strip():
                 continue
             rows += 1
-            if _odd(line):
+            if _odd(line, keys):
                 return None
             if line.count(b"[") + line.count(b"{") > sources.MAX_DEPTH or (
                     len(line) > 4300 and _LONG_DIGITS.search(line)):
@@ -57,9 +58,9 @@ def reference_line_check(path):
     return rows
 
 
-PIECES = ['"content"', '"content" :', '"content":', ': ', ' "x"', ' null', 'n', '5', '{', '[', '}', ']',
+PIECES = ['"content"', '"content" :', '"content":', '"response":', '"respons":', '"response"', ': ', ' "x"', ' null', 'n', '5', '{', '[', '}', ']',
           '\\u0041', '\\u00', '\\u001f', '\\u0080', '\\n', '\\', '\\\\', '"', ' ', '\t', '\r', '\x0b', '\x0c', '\n',
-          '\n\n', '{"a": 1}', '{"content": "x"}', '{"content": 7}', 'é', '\x00', ',', ', ', '[1,]', '{"a": 1,}',
+          '\n\n', '{"a": 1}', '{"content": "x"}', '{"content": 7}', '{"response": [1]}', 'é', '\x00', ',', ', ', '[1,]', '{"a": 1,}',
           '"a,]"']
 LINE_TEXT = st.lists(st.sampled_from(PIECES), max_size=25).map("".join)
 
@@ -109,3 +110,17 @@ def test_many_suspect_lines_in_one_block(tmp_path):
     deep_ok = json.dumps([[[[1]]]] * 20).encode()  # 81 brackets: each line is a suspect, and valid
     path = write(tmp_path, b"\n".join([deep_ok] * 40))
     assert arena_scan.line_check(path) == reference_line_check(path) == 40
+
+
+KEY_SETS = [("content",), ("response",), ("content", "response"), ("response", "respons")]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINE_TEXT, max_size=8), st.sampled_from(KEY_SETS))
+@example(['{"response": 5}'], ("response",))      # refused for openbmb's replies...
+@example(['{"response": 5}'], ("content",))       # ...not where only contents are checked
+@example(['{"content": "x", "response": 5}'], ("content", "response"))  # each key named is checked
+@example(['{"respons": 5, "response": "x"}'], ("response",))  # a shorter key is another key
+def test_the_keys_checked_are_the_ones_named(tmp_path, lines, keys):
+    path = write(tmp_path, "\n".join(lines).encode("utf-8") + b"\n")
+    assert arena_scan.line_check(path, keys) == reference_line_check(path, keys)
