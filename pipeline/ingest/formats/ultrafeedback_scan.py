@@ -12,7 +12,9 @@ Three scans, one per file kind:
   a content not a string or null) or as a JSON leaf (a JSON list: such a content is not plain),
   ids and scores as JSON leaves; or, when the first row has `completions`, openbmb's
   layout: `instruction` and `completions` of {model, response, overall_score}, the best-scored
-  completion against the worst. Rows with `chosen` as plain text are not plain.
+  completion against the worst (each reply read as text in JSON lines, whose line check then
+  looks at `response` instead of `content`; as a JSON leaf in a list). Rows with `chosen` as
+  plain text are not plain.
 
 Per row, as `ultrafeedback.read` makes a pair: the query is the user's message (or `prompt`,
 when set) and each response is its side's last reply; with `--multi-turn` a longer chosen
