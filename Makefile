@@ -1,5 +1,6 @@
 # Two commands: `make app` (the dashboard on the demo data) and `make test` (every test).
-# Both create .venv from pyproject.toml on first use; nothing else to install by hand.
+# Both create .venv from pyproject.toml on first use (and compile numba's loops); nothing else to
+# install by hand.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -17,20 +18,28 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# numba's loops of a load compiled into its disk cache before the first load
+# (`pipeline/ingest/compiled.py`), and again when one of their modules changes
+COMPILED := pipeline/ingest/compiled.py pipeline/ingest/line_guard.py pipeline/properties/ascii_counts.py \
+            $(addprefix pipeline/ingest/formats/,line_scan.py list_scan.py csv_scan.py)
+$(VENV)/.compiled: $(VENV)/.installed $(COMPILED)
+	$(PY) -m pipeline.ingest.compiled
+	touch $@
+
 # The dashboard; builds the demo database first when there is none.
-app: $(VENV)/.installed
+app: $(VENV)/.compiled
 	@test -f "$(DB)" || $(PY) -m pipeline demo --db "$(DB)"
 	PREFDISSECT_DB="$(DB)" $(VENV)/bin/streamlit run Home.py --server.port $(PORT) --server.address $(ADDRESS)
 
 # Every test, on both cores.
-test: $(VENV)/.installed
+test: $(VENV)/.compiled
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 # While developing: everything but the tests marked slow (CI runs `make test`).
-test-fast: $(VENV)/.installed
+test-fast: $(VENV)/.compiled
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not slow"
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.compiled
 	$(PY) -m pipeline demo --db "$(DB)"
 
 # Headless Chromium for the browser test (Debian's package; needs root).
@@ -42,7 +51,7 @@ browser-deps:
 postgres-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.compiled
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
