@@ -51,7 +51,7 @@ def warm() -> None:
         csv_scan.scan(table)
 
 
+__all__ = ["warm"]
+
 if __name__ == "__main__":
     warm()
-
-__all__ = ["warm"]
