@@ -41,8 +41,11 @@ MAX_DIGITS = 4300           # a longer run of digits is past Python's int limit:
 # which would take a number or an object as text: a content key (the only place `"content"` can be
 # followed by ':') must hold a string or null, and no key may be spelled with escapes of ASCII
 # (`line_scan` looks for both).
-_SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
-          r"\x{205f}\x{3000}]*")  # what Python's str.isspace() calls space, for `not text.strip()`
+# what Python's str.strip() strips: every character str.isspace() calls space (none past U+3000),
+# as a text and as a regular expression's class
+SPACE_CHARS = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in SPACE_CHARS) + "]"
+_SPACE = SPACE_CLASS + "*"  # for `not text.strip()`
 # a JSON whole number as Python's str(int) writes it back, and short enough for `base.optional_str`
 # (under 2**199: at most 59 digits; a longer name is refused by Python, so not plain)
 WHOLE = "0|-?[1-9][0-9]{0,58}"
@@ -147,9 +150,10 @@ def blank(text: str) -> str:
     return f"regexp_full_match({text}, '{_SPACE}')"
 
 
-# `_SPACE` in a JSON string as DuckDB writes a leaf back: each space as itself or escaped
-_JSON_SPACE = ('"(?:' + _SPACE[:-1] + r"|\\[tnfr]|\\u(?i:000[9a-d]|001[c-f]|0020|0085|00a0|1680|200[0-9a]|202[89f]"
-               r'|205f|3000))*"')
+# `_SPACE` in a JSON string as DuckDB writes a leaf back: each space as itself, as a short escape
+# (JSON's for tab, newline, form feed and carriage return) or as `\uXXXX`
+_JSON_SPACE = ('"(?:' + SPACE_CLASS + r"|\\[tnfr]|\\u(?i:" + "|".join(f"{ord(c):04x}" for c in SPACE_CHARS)
+               + '))*"')
 
 
 def json_blank(leaf: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import compressed
-from .arena_scan import TURN_JOIN, line_check
+from .arena_scan import SPACE_CHARS, SPACE_CLASS, TURN_JOIN, line_check
 from .base import Options
 from .staging import ORDERED_REPLIES, Staging, hashed_order
 
@@ -27,11 +27,7 @@ ATTRIBUTES: tuple[str, ...] = ()
 _MARK = r"\n\n(Human|Assistant):[ \t]?"   # hh_rlhf._MARK after a blank line
 _H = "chr(10) || chr(10) || 'Human:'"       # the marks without their optional blank, as SQL texts
 _A = "chr(10) || chr(10) || 'Assistant:'"
-# what Python's str.strip() strips: every character str.isspace() calls space (none past U+3000),
-# as a regular expression's class and as a text
-_SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
-          r"\x{205f}\x{3000}]")
-_SPACES = "'" + "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "'"
+_SPACES = f"'{SPACE_CHARS}'"  # what Python's str.strip() strips, as an SQL text
 
 
 def applies(path: Path) -> bool:
@@ -47,7 +43,7 @@ def _strip(text: str) -> str:
     # the regular expression only where an end is space: most turns have none, and it costs
     # (`t[1]` and `t[-1]` are code points, as Python's strip sees them, and cost less than left/right)
     ends = f"(contains({_SPACES}, ({text})[1]) OR contains({_SPACES}, ({text})[-1]))"
-    return f"CASE WHEN {text} <> '' AND {ends} THEN regexp_replace({text}, '^{_SPACE}+|{_SPACE}+$', '', 'g') ELSE {text} END"
+    return f"CASE WHEN {text} <> '' AND {ends} THEN regexp_replace({text}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g') ELSE {text} END"
 
 
 def _blank_dropped(text: str, name: str) -> str:
