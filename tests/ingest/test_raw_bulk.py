@@ -335,6 +335,28 @@ def test_rows_past_a_row_group_keep_their_places_across_files(tmp_path, monkeypa
         con.close()
 
 
+def test_the_new_pairs_stream_out_on_the_scan_s_own_thread_and_budget(tmp_path, monkeypatch):
+    """Once sorted, the scan only streams the new pairs out while the loader measures and its
+    writer stores: it runs on STREAM_THREADS threads under STREAM_MEMORY, and the pairs are the same."""
+    seen = []
+    real_chunks = raw_bulk.Bulk.chunks
+
+    def chunks(self):
+        seen.append(self.scan.execute("SELECT current_setting('threads'), current_setting('memory_limit')").fetchone())
+        yield from real_chunks(self)
+
+    monkeypatch.setattr(raw_bulk.Bulk, "chunks", chunks)
+    path = tmp_path / "pairs.csv"
+    path.write_text("prompt,response_1,response_2,winner\n" + "".join(f"q{i},a{i},b{i},{'ab'[i % 2]}\n" for i in range(50)))
+    report = load_source(str(path), db=tmp_path / "db.duckdb")
+    assert report.new_pairs == report.new_labels == 50
+    threads, memory = seen[0]
+    assert len(seen) == 1 and threads == raw_bulk.STREAM_THREADS == 1
+    budget = duckdb.connect()
+    budget.execute(f"SET memory_limit = '{raw_bulk.STREAM_MEMORY}'")
+    assert memory == budget.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
 def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
     made = []
     real = raw_bulk.tempfile.mkdtemp
