@@ -1,14 +1,19 @@
-"""`writing.read_ahead`: a staged file's chunks are fetched one ahead, on a thread, while the
-loader measures the current one (issue 18)."""
+"""`writing`: `read_ahead` fetches a staged file's chunks one ahead, on a thread, while the
+loader measures the current one (issue 18); the writer's spare thread; style rows stored as the
+long frame."""
 
 from __future__ import annotations
 
 import threading
 import time
 
+import duckdb
+import polars as pl
 import pytest
 
+from pipeline.ingest import writing
 from pipeline.ingest.writing import read_ahead
+from pipeline.properties import measures, style
 
 
 def _source(n: int, produced: list, threads: list, fail_at: int | None = None):
@@ -87,3 +92,22 @@ def test_a_writer_with_a_spare_thread_runs_duckdb_one_thread_fewer_until_it_clos
     plain.wait()
     plain.close()
     assert seen[-1] == 1 and threads(con) == 1
+
+
+def test_style_rows_are_stored_as_the_long_frame_in_its_order(tmp_path):
+    """The stored rows are `style.features_from_measures`' long frame of the pairs' measures, row for
+    row and in order (a pair's properties side by side in the registry's order), for pairs in any
+    id order: the Arrow batches DuckDB inserts on its threads keep their places."""
+    texts = ["# Title\n\n- one\n- two\n\n**bold** and [a link](http://x.org)?", "short", "",
+             "As an AI, I'm sorry, but I can't. Do you want ```code```?", "ünïcode words ✨ here 1,000.5"]
+    frame = pl.DataFrame({"pair_id": [7, 3, 11, 0, 5], "response_1": texts, "response_2": texts[::-1]})
+    con = duckdb.connect(str(tmp_path / "f.duckdb"))
+    con.execute("CREATE TABLE features (pair_id INTEGER NOT NULL, property VARCHAR NOT NULL, value TINYINT NOT NULL)")
+    con.execute("CREATE TABLE response_counts AS SELECT * FROM (SELECT 0::INTEGER AS pair_id, 0::TINYINT AS side, "
+                + ", ".join(f"0::INTEGER AS {m}" for m in measures.MEASURES) + ") WHERE false")
+    writing.insert_style_rows(con, writing.style_rows(frame), fill_word_counts=False)
+    stored = pl.from_arrow(con.execute("SELECT pair_id, property, value FROM features ORDER BY rowid").to_arrow_table())
+    expected = style.features_from_measures(measures.measure_frame(frame))
+    assert stored.height == frame.height * len(style.STYLE_NAMES)
+    assert stored.cast({"pair_id": pl.Int64}).equals(expected.cast({"pair_id": pl.Int64}))
+    assert set(expected["value"].to_list()) == {-1, 0, 1}  # the texts tell some properties apart both ways
