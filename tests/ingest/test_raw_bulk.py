@@ -337,7 +337,7 @@ def test_rows_past_a_row_group_keep_their_places_across_files(tmp_path, monkeypa
 
 def test_the_new_pairs_stream_out_on_the_scan_s_own_thread_and_budget(tmp_path, monkeypatch):
     """Once sorted, the scan only streams the new pairs out while the loader measures and its
-    writer stores: it runs on STREAM_THREADS threads under STREAM_MEMORY, and the pairs are the same."""
+    writer stores: it runs on STREAM_THREADS threads under STREAM_MEMORY, and every pair is stored."""
     seen = []
     real_chunks = raw_bulk.Bulk.chunks
 
@@ -355,6 +355,7 @@ def test_the_new_pairs_stream_out_on_the_scan_s_own_thread_and_budget(tmp_path, 
     budget = duckdb.connect()
     budget.execute(f"SET memory_limit = '{raw_bulk.STREAM_MEMORY}'")
     assert memory == budget.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    budget.close()
 
 
 def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):

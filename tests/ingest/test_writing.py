@@ -8,6 +8,7 @@ import threading
 import time
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
@@ -97,17 +98,23 @@ def test_a_writer_with_a_spare_thread_runs_duckdb_one_thread_fewer_until_it_clos
 def test_style_rows_are_stored_as_the_long_frame_in_its_order(tmp_path):
     """The stored rows are `style.features_from_measures`' long frame of the pairs' measures, row for
     row and in order (a pair's properties side by side in the registry's order), for pairs in any
-    id order: the Arrow batches DuckDB inserts on its threads keep their places."""
+    id order, over more than two row groups (DuckDB inserts the batches on its threads, each in its place)."""
     texts = ["# Title\n\n- one\n- two\n\n**bold** and [a link](http://x.org)?", "short", "",
              "As an AI, I'm sorry, but I can't. Do you want ```code```?", "ünïcode words ✨ here 1,000.5"]
-    frame = pl.DataFrame({"pair_id": [7, 3, 11, 0, 5], "response_1": texts, "response_2": texts[::-1]})
+    n = 3 * writing.ROW_GROUP // len(style.STYLE_NAMES) + 7  # more than three row groups of feature rows
+    ids = np.random.default_rng(3).permutation(n)
+    frame = pl.DataFrame({"pair_id": ids, "response_1": [texts[i % 5] for i in range(n)],
+                          "response_2": [texts[(i * 3 + 1) % 5] + " " * (i % 2) for i in range(n)]})
     con = duckdb.connect(str(tmp_path / "f.duckdb"))
     con.execute("CREATE TABLE features (pair_id INTEGER NOT NULL, property VARCHAR NOT NULL, value TINYINT NOT NULL)")
     con.execute("CREATE TABLE response_counts AS SELECT * FROM (SELECT 0::INTEGER AS pair_id, 0::TINYINT AS side, "
                 + ", ".join(f"0::INTEGER AS {m}" for m in measures.MEASURES) + ") WHERE false")
-    writing.insert_style_rows(con, writing.style_rows(frame), fill_word_counts=False)
+    rows = writing.style_rows(frame)
+    assert rows.features.num_rows > 3 * writing.ROW_GROUP and len(rows.features.to_batches()) > 3
+    writing.insert_style_rows(con, rows, fill_word_counts=False)
     stored = pl.from_arrow(con.execute("SELECT pair_id, property, value FROM features ORDER BY rowid").to_arrow_table())
+    con.close()
     expected = style.features_from_measures(measures.measure_frame(frame))
-    assert stored.height == frame.height * len(style.STYLE_NAMES)
+    assert stored.height == n * len(style.STYLE_NAMES)
     assert stored.cast({"pair_id": pl.Int64}).equals(expected.cast({"pair_id": pl.Int64}))
     assert set(expected["value"].to_list()) == {-1, 0, 1}  # the texts tell some properties apart both ways
