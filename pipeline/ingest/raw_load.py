@@ -75,6 +75,10 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
     return done
 
 
+class _AlreadyLoaded(Exception):
+    """The files' hash is a stored source's: nothing is written."""
+
+
 def _load(con, reading: Reading, report: LoadReport, staging: raw_bulk.Stager | None, *, source: str,
           location: str | None, fingerprint: Callable[[], str | None]) -> LoadReport:
     """load_reading's work inside its write: the report, or another saying the source is loaded already."""
@@ -84,16 +88,26 @@ def _load(con, reading: Reading, report: LoadReport, staging: raw_bulk.Stager | 
     offset = con.execute("SELECT coalesce(max(pair_id)::BIGINT + 1, 0) FROM pairs").fetchone()[0]
     judges: set[str] = set()
     bulk = raw_bulk.prepare(staging, con, offset, report) if BULK else None  # reads only
-    try:
-        fingerprint_ = fingerprint()  # before the first write
-        if fingerprint_ and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [fingerprint_]).fetchone():
-            return LoadReport(source=source, format=reading.format, already_loaded=True)
+    hashed: list[str | None] = []
+
+    def before_writing() -> None:
+        """A source of the files' hash is not loaded again; a source name taken must be of this kind."""
+        hashed.append(fingerprint())
+        if hashed[0] and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [hashed[0]]).fetchone():
+            raise _AlreadyLoaded
         claim_source(con, source, kind, False)
-        if bulk is not None:  # a file of a layout with a scan: sorted in SQL (raw_bulk)
-            _store_bulk(con, bulk, source, judges)
+
+    try:
+        if bulk is None:
+            before_writing()
+        else:  # a file of a layout with a scan: sorted in SQL (raw_bulk)
+            _store_bulk(con, bulk, source, judges, before_writing)
+    except _AlreadyLoaded:
+        return LoadReport(source=source, format=reading.format, already_loaded=True)
     finally:  # the scan and its spill folder go, whatever happened
         if bulk is not None:
             bulk.close()
+    fingerprint_ = hashed[0]
     if bulk is None:
         battles = _store_row_by_row(con, reading, source, offset, judges, report)
     report.records = reading.rows
@@ -134,9 +148,13 @@ def _store_row_by_row(con, reading: Reading, source: str, offset: int, judges: s
     return battles
 
 
-def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None:
+def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str], before_writing: Callable[[], None]) -> None:
     """Store a staged file (`raw_bulk`): its new pairs a chunk at a time (measured here while the
-    writer thread stores the last chunk), then its new labels and its ties."""
+    writer thread stores the last chunk), then its new labels and its ties. `before_writing` is
+    called once, just before the first write: it waits for the files' hash, which the loader takes
+    on a thread. Asked for then, the hash is taken while the first chunk is measured (on the core
+    the writer leaves idle until then) rather than against the staging, which keeps both cores
+    busy: a million HH-RLHF battles 0.4 s sooner (ABBA, six runs each)."""
     # The writer's buffers stay bounded while the scan's are in use too (issue 18: under 2 GB)
     con.execute(f"SET memory_limit = '{raw_bulk.WRITER_MEMORY}'")
     writer = BackgroundWriter(con)
@@ -144,6 +162,7 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
     # but not when the pairs carry attributes: a third wide chunk held 100 MB more at the peak of an
     # LMArena load, which then ended no sooner (1.4 s later in two runs of each)
     chunks = bulk.chunks() if bulk.attributes else read_ahead(bulk.chunks())
+    asked = False
     try:
         for batch in chunks:
             # measured from the Arrow batch (the compiled count reads its texts in place, polars
@@ -153,8 +172,13 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str]) -> None
             pairs = (pa.Table.from_batches([batch]).select(list(PAIR_SCHEMA))
                      .append_column("num_words_1", counts["words_1"]).append_column("num_words_2", counts["words_2"]))
             attrs = pa.Table.from_batches([batch.select(["pair_id", *bulk.attributes])]) if bulk.attributes else None
+            if not asked:
+                before_writing()
+                asked = True
             writer.submit(_store_staged, (pairs, attrs, style), source)
         writer.wait()
+        if not asked:  # no new pairs: the labels are the first write
+            before_writing()
     finally:
         chunks.close()  # a fetch under way ends here, before the scan it reads from is closed
         writer.close()

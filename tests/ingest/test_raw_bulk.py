@@ -22,10 +22,11 @@ from fuzzing import SLOW
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest import bulk_sort, raw_bulk, raw_load, writing
+from pipeline.ingest import bulk_sort, formats, raw_bulk, raw_load, writing
 from pipeline.ingest.formats import Options
 from pipeline.ingest.loader import load_source
 from pipeline.ingest.sources import SourceError
+from pipeline.store import db as dbmod
 
 # Every table a load writes, with an order that does not depend on insertion order.
 TABLES = {
@@ -358,6 +359,42 @@ def test_the_new_pairs_stream_out_on_the_scan_s_own_thread_and_budget(tmp_path, 
     budget.close()
 
 
+def test_the_files_hash_is_awaited_once_the_first_chunk_is_measured_and_before_any_write(tmp_path, monkeypatch):
+    """The loader hashes the files on a thread; a staged load waits for the hash only once its first
+    chunk is measured (the hash then takes the core the idle writer leaves), and before it writes.
+    A file of no new pairs waits for it before its labels. A hash already stored writes nothing."""
+    monkeypatch.setattr(raw_bulk, "CHUNK", 5)
+    events: list[str] = []
+    real_style, real_staged = raw_load.style_rows, raw_load._store_staged
+    monkeypatch.setattr(raw_load, "style_rows", lambda frame: events.append("measured") or real_style(frame))
+    monkeypatch.setattr(raw_load, "_store_staged", lambda *a: events.append("stored") or real_staged(*a))
+    db = tmp_path / "db.duckdb"
+
+    def load(path: Path, name: str, digest: str):
+        reading = formats.Reading("generic", [path], Options())
+        return raw_load.load_reading(reading, source=name, location=None, db=db,
+                                     fingerprint=lambda: events.append(f"hash {digest}") or digest)
+
+    path = tmp_path / "pairs.csv"
+    path.write_text("prompt,response_1,response_2,winner\n" + "".join(f"q{i},a{i},b{i},{'ab'[i % 2]}\n" for i in range(12)))
+    report = load(path, "first", "h1")
+    assert (report.new_pairs, report.new_labels) == (12, 12)
+    assert events[:3] == ["measured", "hash h1", "stored"] and events.count("hash h1") == 1
+    assert events.count("measured") == events.count("stored") == 3  # chunks of 5, 5 and 2
+    events.clear()
+    before = db.read_bytes()
+    other = tmp_path / "more.csv"  # new pairs, under a stored hash: the hash decides
+    other.write_text(path.read_text().replace("q", "Q"))
+    assert load(other, "again", "h1").already_loaded and db.read_bytes() == before
+    assert events == ["measured", "hash h1"]  # measured, then nothing stored
+    events.clear()
+    report = load(path, "the same pairs", "h2")  # no new pair: the labels are the first write
+    assert (report.new_pairs, report.existing_pairs) == (0, 12) and events == ["hash h2"]
+    with dbmod.reading(db) as con:
+        assert con.execute("SELECT source, fingerprint FROM sources ORDER BY source").fetchall() == [
+            ("first", "h1"), ("the same pairs", "h2")]
+
+
 def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
     made = []
     real = raw_bulk.tempfile.mkdtemp
@@ -398,7 +435,6 @@ def test_a_killed_load_s_scratch_folder_goes_at_the_next_load_and_no_other(tmp_p
 def test_the_files_are_staged_before_the_database_opens_and_dropped_when_it_does_not(tmp_path, monkeypatch):
     """DuckDB reads the files while the database opens (raw_bulk.stage); when it cannot open, the
     staging is stopped and its scan and spill folder go, and the error is the database's."""
-    from pipeline.store import db as dbmod
     from pipeline.store.errors import NotADatabase
 
     events, stagers, made = [], [], []
@@ -424,7 +460,6 @@ def test_the_files_are_staged_before_the_database_opens_and_dropped_when_it_does
 def test_a_lake_stores_what_the_file_stores(pg_lake, tmp_path, monkeypatch):
     """The SQL path on a PostgreSQL lake; its copy into a file holds what the row-by-row path
     stored in a file (tables in the same order as on the file: `copy --to` keeps them)."""
-    from pipeline.store import db as dbmod
     from pipeline.store.copying import copy_database
 
     lake, data = pg_lake
