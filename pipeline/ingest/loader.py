@@ -6,7 +6,11 @@ release's format, `raw_load` for raw labelled pairs (`formats/`).
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import replace
 
 from .. import names
@@ -54,8 +58,19 @@ def load_source(source: str, *, db=None, name: str | None = None, kind: str = "r
 
 
 def _fingerprint(files, format_name: str, options: formats.Options) -> str:
+    # A raw load waits for the hash only just before its first write (`raw_load`): until then the
+    # hash yields its core to the staging, which keeps both busy, and runs on what they leave
+    _lowest_priority()
     # The options change what is read, so they are part of what makes a reload a repeat.
     return hashlib.sha256(f"{sources.fingerprint(files)}|{format_name}|{options.key()}".encode()).hexdigest()
+
+
+def _lowest_priority() -> None:
+    """This thread runs only on a core the others leave idle. Linux gives each thread its own
+    nice value; elsewhere the call would name a process, so it is not made."""
+    if sys.platform.startswith("linux"):
+        with suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _name_from_file(display: str, source: str) -> str:

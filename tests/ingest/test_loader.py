@@ -1,6 +1,9 @@
 """Loading: all or nothing, no duplicates, ids unique across sources, every file format."""
 
 import json
+import os
+import sys
+import threading
 
 import duckdb
 import pyarrow as pa
@@ -89,6 +92,22 @@ def test_loading_the_same_file_twice_changes_nothing(tmp_path):
     report = load_source(str(path), db=db)
     assert report.already_loaded
     assert snapshot(db) == before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_a_raw_load_hashes_its_files_on_a_thread_of_the_lowest_priority(tmp_path, monkeypatch):
+    """The hash yields its core to the load's own work (raw_load asks for it before its first write);
+    the thread that loads keeps its priority."""
+    seen = []
+    real = sources.fingerprint
+    monkeypatch.setattr(sources, "fingerprint", lambda files: seen.append(
+        (threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))) or real(files))
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    path = tmp_path / "pairs.csv"
+    path.write_text("prompt,response_1,response_2,winner\nq,a,b,a\n")
+    assert load_source(str(path), db=tmp_path / "t.duckdb").new_pairs == 1
+    assert len(seen) == 1 and seen[0][0] != threading.get_native_id() and seen[0][1] == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
 
 
 def test_same_pairs_from_another_source_add_only_new_labels(tmp_path):
