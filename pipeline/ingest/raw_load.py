@@ -71,6 +71,7 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
     finally:
         if staging is not None:
             staging.close()  # nothing to do once raw_bulk.prepare has taken it
+            staging.bulk.close()  # waits for the scan dropped behind the commit (`_load`)
     report.seconds = time.perf_counter() - started
     return done
 
@@ -104,9 +105,9 @@ def _load(con, reading: Reading, report: LoadReport, staging: raw_bulk.Stager | 
             _store_bulk(con, bulk, source, judges, before_writing)
     except _AlreadyLoaded:
         return LoadReport(source=source, format=reading.format, already_loaded=True)
-    finally:  # the scan and its spill folder go, whatever happened
+    finally:  # the scan and its spill folder go, whatever happened, while the load goes on
         if bulk is not None:
-            bulk.close()
+            bulk.close_behind()
     fingerprint_ = hashed[0]
     if bulk is None:
         battles = _store_row_by_row(con, reading, source, offset, judges, report)
@@ -177,17 +178,20 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str], before_
                 before_writing()
                 asked = True
             writer.submit(_store_staged, (pairs, attrs, style), source)
+        # The scan has streamed its last pair: while the writer stores the last chunks, it finds
+        # the ties and the judges, and sorts the new votes (streamed into the insert below)
+        tie_votes = bulk.ties(source)
+        judges.update(bulk.judges())
+        new_votes = bulk.labels()
         writer.wait()
         if not asked:  # no new pairs: the labels are the first write
             before_writing()
     finally:
         chunks.close()  # a fetch under way ends here, before the scan it reads from is closed
         writer.close()
-    _insert_labels(con, bulk.labels())
-    tie_votes = bulk.ties(source)
+    _insert_labels(con, new_votes)
     if tie_votes is not None and len(tie_votes):
         _insert_ties(con, tie_votes)
-    judges.update(bulk.judges())
 
 
 # The Arrow tables and frames below are read by DuckDB by their Python names, which must not be

@@ -395,6 +395,50 @@ def test_the_files_hash_is_awaited_once_the_first_chunk_is_measured_and_before_a
             ("first", "h1"), ("the same pairs", "h2")]
 
 
+def test_the_votes_and_ties_are_read_while_the_writer_stores_the_last_chunk(tmp_path, monkeypatch):
+    """Once the scan has streamed its last pair, it finds the ties and sorts the new votes while the
+    writer still stores: the last chunk's store waits here until the votes were asked for (a load
+    that asked after would wait for the timeout, and fail below)."""
+    monkeypatch.setattr(raw_bulk, "CHUNK", 5)
+    asked = threading.Event()
+    real_labels, real_ties, real_staged = raw_bulk.Bulk.labels, raw_bulk.Bulk.ties, raw_load._store_staged
+    events = []
+    monkeypatch.setattr(raw_bulk.Bulk, "labels", lambda self: asked.set() or real_labels(self))
+    monkeypatch.setattr(raw_bulk.Bulk, "ties", lambda self, source: events.append("ties") or real_ties(self, source))
+
+    def staged(con, rows, source):
+        if len(rows[0]) < 5:  # the last chunk (of 5, 5 and 2 pairs)
+            events.append("votes asked" if asked.wait(10) else "stored without them")
+        real_staged(con, rows, source)
+
+    monkeypatch.setattr(raw_load, "_store_staged", staged)
+    path = tmp_path / "pairs.csv"
+    path.write_text("prompt,response_1,response_2,winner\n" + "".join(
+        f"q{i},a{i},b{i},{'tie' if i == 3 else 'ab'[i % 2]}\n" for i in range(13)))
+    report = load_source(str(path), db=tmp_path / "db.duckdb")
+    assert (report.new_pairs, report.new_labels) == (12, 12) and events == ["ties", "votes asked"]
+    with dbmod.reading(tmp_path / "db.duckdb") as con:
+        assert con.execute("SELECT count(*) FROM ties").fetchone()[0] == 1
+
+
+def test_the_scan_is_dropped_on_a_thread_behind_the_commit_and_gone_when_the_load_returns(tmp_path, monkeypatch):
+    events = []
+    real_drop, real_publish = raw_bulk.Bulk._drop, dbmod._publish
+
+    def drop(self):
+        events.append(("drop", threading.current_thread().name))
+        real_drop(self)
+        events.append(("dropped", Path(self.spill).exists()))
+
+    monkeypatch.setattr(raw_bulk.Bulk, "_drop", drop)
+    monkeypatch.setattr(dbmod, "_publish", lambda *a: events.append(("published", None)) or real_publish(*a))
+    load_source(str(write(tmp_path / "a.jsonl", [battle(i) for i in range(5)])), db=tmp_path / "db.duckdb")
+    events.append(("returned", None))
+    assert events[0] == ("drop", "load-scan-close")
+    assert events.index(("dropped", False)) < events.index(("returned", None))
+    assert ("published", None) in events
+
+
 def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
     made = []
     real = raw_bulk.tempfile.mkdtemp
