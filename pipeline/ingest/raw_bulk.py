@@ -33,6 +33,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -150,7 +151,10 @@ class Bulk:
         self._closing.join()
 
     def _drop(self) -> None:
-        self.scan.close()
+        # on its own thread: an error here would be printed as a traceback, and the scan is
+        # scratch (its transaction never commits), so a failed close changes nothing the user has
+        with suppress(duckdb.Error):
+            self.scan.close()
         shutil.rmtree(self.spill, ignore_errors=True)
 
 

@@ -439,6 +439,28 @@ def test_the_scan_is_dropped_on_a_thread_behind_the_commit_and_gone_when_the_loa
     assert ("published", None) in events
 
 
+def test_a_scan_that_fails_to_close_behind_the_commit_prints_nothing_and_leaves_no_spill(tmp_path, monkeypatch):
+    """The scan is scratch: when closing it fails on its thread, the load still ends as it should,
+    with no traceback from that thread, and its scratch folder goes."""
+
+    class FailingClose:
+        def __init__(self, con):
+            self._con = con
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+        def close(self):
+            self._con.close()
+            raise duckdb.ConnectionException("closing failed")
+
+    real_scratch, made, uncaught = raw_bulk._scratch, [], []
+    monkeypatch.setattr(raw_bulk, "_scratch", lambda folder: made.append(folder) or FailingClose(real_scratch(folder)))
+    monkeypatch.setattr(threading, "excepthook", lambda args: uncaught.append(args.exc_value))
+    report = load_source(str(write(tmp_path / "a.jsonl", [battle(i) for i in range(5)])), db=tmp_path / "db.duckdb")
+    assert report.new_pairs == 5 and made and not Path(made[0]).exists() and uncaught == []
+
+
 def test_the_scan_leaves_no_spill_folder(tmp_path, monkeypatch):
     made = []
     real = raw_bulk.tempfile.mkdtemp
