@@ -180,8 +180,10 @@ class Stager:
 
     def close(self) -> None:
         """Stop the staging and drop the scan: DuckDB is interrupted (the scan is closed once its
-        statement has ended); the count, which only reads the files, is left to end on its own."""
+        statement has ended); the count, which only reads the files, is left to end on its own.
+        Once `prepare` has taken it: wait until its scan is dropped (`Bulk.close_behind`)."""
         if self.taken:
+            self.bulk.close()
             return
         self.taken = True
         self.bulk.scan.interrupt()

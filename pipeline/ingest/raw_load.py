@@ -70,8 +70,7 @@ def load_reading(reading: Reading, *, source: str, location: str | None, fingerp
             done = _load(con, reading, report, staging, source=source, location=location, fingerprint=fingerprint)
     finally:
         if staging is not None:
-            staging.close()  # nothing to do once raw_bulk.prepare has taken it
-            staging.bulk.close()  # waits for the scan dropped behind the commit (`_load`)
+            staging.close()  # once raw_bulk.prepare has taken it: waits for the scan dropped behind the commit
     report.seconds = time.perf_counter() - started
     return done
 
@@ -92,7 +91,10 @@ def _load(con, reading: Reading, report: LoadReport, staging: raw_bulk.Stager | 
     hashed: list[str | None] = []
 
     def before_writing() -> None:
-        """A source of the files' hash is not loaded again; a source name taken must be of this kind."""
+        """A source of the files' hash is not loaded again; a source name taken must be of this kind.
+        Checked at the first call; the later ones find it done."""
+        if hashed:
+            return
         hashed.append(fingerprint())
         if hashed[0] and con.execute("SELECT 1 FROM sources WHERE fingerprint = ?", [hashed[0]]).fetchone():
             raise _AlreadyLoaded
@@ -152,8 +154,9 @@ def _store_row_by_row(con, reading: Reading, source: str, offset: int, judges: s
 def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str], before_writing: Callable[[], None]) -> None:
     """Store a staged file (`raw_bulk`): its new pairs a chunk at a time (measured here while the
     writer thread stores the last chunk), then its new labels and its ties. `before_writing` is
-    called once, just before the first write: it waits for the files' hash, which the loader takes
-    on a thread of the lowest priority. Asked for then, the hash has had the staging's idle moments
+    called before each write that may be the first (only its first call does anything): it waits
+    for the files' hash, which the loader takes on a thread of the lowest priority, once the first
+    chunk is measured. Asked for then, the hash has had the staging's idle moments
     and the first chunk's measuring (while the writer has nothing to store) to be taken in, rather
     than holding a core against the staging: a million HH-RLHF battles 0.25 to 0.4 s sooner
     (alternating runs, six each, twice)."""
@@ -164,7 +167,6 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str], before_
     # but not when the pairs carry attributes: a third wide chunk held 100 MB more at the peak of an
     # LMArena load, which then ended no sooner (1.4 s later in two runs of each)
     chunks = bulk.chunks() if bulk.attributes else read_ahead(bulk.chunks())
-    asked = False
     try:
         for batch in chunks:
             # measured from the Arrow batch (the compiled count reads its texts in place, polars
@@ -174,9 +176,7 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str], before_
             pairs = (pa.Table.from_batches([batch]).select(list(PAIR_SCHEMA))
                      .append_column("num_words_1", counts["words_1"]).append_column("num_words_2", counts["words_2"]))
             attrs = pa.Table.from_batches([batch.select(["pair_id", *bulk.attributes])]) if bulk.attributes else None
-            if not asked:
-                before_writing()
-                asked = True
+            before_writing()
             writer.submit(_store_staged, (pairs, attrs, style), source)
         # The scan has streamed its last pair: while the writer stores the last chunks, it finds
         # the ties and the judges, and sorts the new votes (streamed into the insert below)
@@ -184,8 +184,7 @@ def _store_bulk(con, bulk: raw_bulk.Bulk, source: str, judges: set[str], before_
         judges.update(bulk.judges())
         new_votes = bulk.labels()
         writer.wait()
-        if not asked:  # no new pairs: the labels are the first write
-            before_writing()
+        before_writing()  # with no new pairs, the labels are the first write
     finally:
         chunks.close()  # a fetch under way ends here, before the scan it reads from is closed
         writer.close()
